@@ -1,0 +1,3 @@
+//! The `toy` command line: turns arguments into a configuration and calls the library.
+
+fn main() {}
