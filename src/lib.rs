@@ -5,3 +5,15 @@
 
 pub mod ast;
 pub mod error;
+pub mod compiler;
+pub mod bytecode;
+pub mod vm;
+pub mod ops;
+pub mod value;
+pub mod heap;
+pub mod builtins;
+pub mod format;
+pub mod interpreter;
+pub mod repl;
+pub mod lexer;
+pub mod parser;

@@ -1,0 +1,916 @@
+//! The builtin functions of LANGUAGE.md §11 and the methods of strings, lists and maps.
+//!
+//! Invariant: a builtin never runs the collector itself; when it calls back into toy code
+//! (a sort key) that code runs with collection held off (`Vm::call_value`), so values a
+//! builtin keeps in Rust locals stay valid. Every argument is checked and a bad one throws
+//! a `TypeError`/`ValueError` naming the function — nothing a script passes can panic here.
+
+use crate::format::{FmtArg, format_value};
+use crate::heap::{MapObj, Obj, RangeObj};
+use crate::ops::{self, normalize_index};
+use crate::value::{KeyRef, ObjId, Value};
+use crate::vm::{Interp, Thrown, Vm, VmResult};
+use std::cmp::Ordering;
+use std::rc::Rc;
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+type R = VmResult<Value>;
+
+/// Names that `m.name(...)` treats as map methods rather than entries.
+pub const MAP_METHODS: &[&str] = &["keys", "values", "items", "get", "pop"];
+
+/// Binds every core builtin as a global.
+pub fn install(it: &mut Interp) {
+    let table: &[(&str, fn(&mut Vm, &[Value]) -> R)] = &[
+        ("print", print),
+        ("len", len),
+        ("str", str_),
+        ("int", int),
+        ("float", float),
+        ("type", type_),
+        ("abs", abs),
+        ("min", min),
+        ("max", max),
+        ("sum", sum),
+        ("sorted", sorted),
+        ("sqrt", sqrt),
+        ("floor", floor),
+        ("round", round),
+        ("range", range),
+        ("format", format),
+        ("assert", assert),
+        ("error", error),
+        ("time", time),
+        ("clock", clock),
+        ("sleep", sleep),
+        ("argv", argv),
+        ("read_file", read_file),
+        ("write_file", write_file),
+        ("exit", exit),
+    ];
+    for (name, f) in table {
+        it.register(name, Rc::new(*f));
+    }
+    let echo = it.register_hidden("<echo>", Rc::new(repl_echo));
+    it.repl_print = Some(echo);
+}
+
+// ---- argument helpers ----------------------------------------------------------------
+
+fn arity(vm: &mut Vm, name: &str, args: &[Value], min: usize, max: usize) -> VmResult<()> {
+    let n = args.len();
+    if n >= min && n <= max {
+        return Ok(());
+    }
+    let plural = |k: usize| if k == 1 { "argument" } else { "arguments" };
+    let want = if min == max {
+        format!("{min} {}", plural(min))
+    } else if max == usize::MAX {
+        format!("at least {min} {}", plural(min))
+    } else {
+        format!("from {min} to {max} arguments")
+    };
+    let was = if n == 1 { "was" } else { "were" };
+    Err(vm.type_error(format!("{name}() takes {want} but {n} {was} given")))
+}
+
+fn int_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<i64> {
+    match v {
+        Value::Int(i) => Ok(i),
+        other => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("{name}() expected an int, got {t}")))
+        }
+    }
+}
+
+fn num_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<f64> {
+    match v {
+        Value::Int(i) => Ok(i as f64),
+        Value::Float(f) => Ok(f),
+        other => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("{name}() expected a number, got {t}")))
+        }
+    }
+}
+
+fn str_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<Rc<str>> {
+    match v {
+        Value::Str(id) => Ok(vm.it.heap.str_rc(id).clone()),
+        other => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("{name}() expected a str, got {t}")))
+        }
+    }
+}
+
+/// The items of anything `for` can walk, as a vector.
+pub fn items_of(vm: &mut Vm, name: &str, v: Value) -> VmResult<Vec<Value>> {
+    match v {
+        Value::List(id) => Ok(vm.it.heap.list(id).clone()),
+        Value::Str(id) => {
+            let s = vm.it.heap.str_rc(id).clone();
+            Ok(s.chars().map(|c| vm.char_str(c)).collect())
+        }
+        Value::Map(id) => {
+            let keys: Vec<_> = vm.it.heap.map(id).keys().cloned().collect();
+            Ok(keys.iter().map(|k| vm.it.heap.key_value(k)).collect())
+        }
+        Value::Obj(id) => match vm.it.heap.get(id) {
+            Obj::Range(r) => {
+                let r = *r;
+                if r.len() > 100_000_000 {
+                    return Err(vm.error("OverflowError", format!("{name}(): range too large")));
+                }
+                Ok((0..r.len()).map(|i| Value::Int(r.start + i * r.step)).collect())
+            }
+            _ => not_iterable(vm, name, v),
+        },
+        _ => not_iterable(vm, name, v),
+    }
+}
+
+fn not_iterable<T>(vm: &mut Vm, name: &str, v: Value) -> VmResult<T> {
+    let t = v.type_name(&vm.it.heap);
+    Err(vm.type_error(format!("{name}(): '{t}' object is not iterable")))
+}
+
+// ---- the builtins --------------------------------------------------------------------
+
+fn print(vm: &mut Vm, args: &[Value]) -> R {
+    let mut line = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        line.push_str(&vm.it.heap.display(*a));
+    }
+    line.push('\n');
+    // A closed pipe must not crash the interpreter; the output is simply lost.
+    let _ = vm.it.out.write_all(line.as_bytes());
+    Ok(Value::Nil)
+}
+
+fn repl_echo(vm: &mut Vm, args: &[Value]) -> R {
+    if let Some(&v) = args.first() {
+        if !matches!(v, Value::Nil) {
+            let line = format!("{}\n", vm.it.heap.repr(v));
+            let _ = vm.it.out.write_all(line.as_bytes());
+        }
+    }
+    Ok(Value::Nil)
+}
+
+fn len(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "len", args, 1, 1)?;
+    let n = match args[0] {
+        Value::Str(id) => vm.it.heap.str_obj(id).chars as i64,
+        Value::List(id) => vm.it.heap.list(id).len() as i64,
+        Value::Map(id) => vm.it.heap.map(id).len() as i64,
+        Value::Obj(id) => match vm.it.heap.get(id) {
+            Obj::Range(r) => r.len(),
+            _ => return no_len(vm, args[0]),
+        },
+        other => return no_len(vm, other),
+    };
+    Ok(Value::Int(n))
+}
+
+fn no_len(vm: &mut Vm, v: Value) -> R {
+    let t = v.type_name(&vm.it.heap);
+    Err(vm.type_error(format!("object of type '{t}' has no len()")))
+}
+
+fn str_(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "str", args, 0, 1)?;
+    match args.first() {
+        None => Ok(vm.new_str("")),
+        Some(v @ Value::Str(_)) => Ok(*v),
+        Some(v) => {
+            let s = vm.it.heap.display(*v);
+            Ok(vm.new_str(s))
+        }
+    }
+}
+
+/// A float that is an exact int in range, or the error Python gives for it.
+fn float_to_int(vm: &mut Vm, f: f64) -> R {
+    if f.is_nan() {
+        return Err(vm.error("ValueError", "cannot convert float NaN to integer"));
+    }
+    if f.is_infinite() {
+        return Err(vm.error("OverflowError", "cannot convert float infinity to integer"));
+    }
+    let t = f.trunc();
+    if !(-9.223372036854775808e18..9.223372036854775808e18).contains(&t) {
+        return Err(vm.error("OverflowError", "integer overflow"));
+    }
+    Ok(Value::Int(t as i64))
+}
+
+fn int(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "int", args, 1, 1)?;
+    match args[0] {
+        Value::Int(i) => Ok(Value::Int(i)),
+        Value::Bool(b) => Ok(Value::Int(b as i64)),
+        Value::Float(f) => float_to_int(vm, f),
+        Value::Str(id) => {
+            let text = vm.it.heap.str(id).to_string();
+            match parse_int(&text) {
+                Some(Ok(i)) => Ok(Value::Int(i)),
+                Some(Err(())) => Err(vm.error("OverflowError", "integer overflow")),
+                None => {
+                    let q = crate::format::quote_str(&text);
+                    Err(vm.error("ValueError", format!("invalid literal for int(): {q}")))
+                }
+            }
+        }
+        other => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("int() can't convert {t}")))
+        }
+    }
+}
+
+/// Python's `int(str)`: optional sign, digits with single underscores between them,
+/// surrounding whitespace. Some(Err) when the digits do not fit 64 bits.
+fn parse_int(text: &str) -> Option<Result<i64, ()>> {
+    let t = text.trim();
+    let (neg, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return None;
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+        return None;
+    }
+    let clean: String = digits.chars().filter(|&c| c != '_').collect();
+    let mut acc: i128 = 0;
+    for b in clean.bytes() {
+        acc = acc * 10 + (b - b'0') as i128;
+        if acc > i64::MAX as i128 + 1 {
+            return Some(Err(()));
+        }
+    }
+    let v = if neg { -acc } else { acc };
+    Some(i64::try_from(v).map_err(|_| ()))
+}
+
+fn float(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "float", args, 1, 1)?;
+    match args[0] {
+        Value::Int(i) => Ok(Value::Float(i as f64)),
+        Value::Float(f) => Ok(Value::Float(f)),
+        Value::Bool(b) => Ok(Value::Float(b as i64 as f64)),
+        Value::Str(id) => {
+            let text = vm.it.heap.str(id).to_string();
+            match parse_float(&text) {
+                Some(f) => Ok(Value::Float(f)),
+                None => {
+                    let q = crate::format::quote_str(&text);
+                    Err(vm.error("ValueError", format!("could not convert string to float: {q}")))
+                }
+            }
+        }
+        other => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("float() can't convert {t}")))
+        }
+    }
+}
+
+/// Python's `float(str)`: decimal or exponent forms, `inf`, `nan`, underscores between
+/// digits, surrounding whitespace.
+fn parse_float(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let body = t.trim_start_matches(['+', '-']);
+    if t.len() - body.len() > 1 {
+        return None;
+    }
+    let lower = body.to_ascii_lowercase();
+    if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
+        let v = if lower == "nan" { f64::NAN } else { f64::INFINITY };
+        return Some(if t.starts_with('-') { -v } else { v });
+    }
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b)) {
+        return None;
+    }
+    if body.contains("__") || body.starts_with('_') || body.ends_with('_') {
+        return None;
+    }
+    let clean: String = t.chars().filter(|&c| c != '_').collect();
+    clean.parse::<f64>().ok()
+}
+
+fn type_(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "type", args, 1, 1)?;
+    let t = args[0].type_name(&vm.it.heap);
+    Ok(vm.new_str(t))
+}
+
+fn abs(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "abs", args, 1, 1)?;
+    match args[0] {
+        Value::Int(i) => i.checked_abs().map(Value::Int).ok_or_else(|| vm.error("OverflowError", "integer overflow")),
+        Value::Float(f) => Ok(Value::Float(f.abs())),
+        other => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("bad operand type for abs(): '{t}'")))
+        }
+    }
+}
+
+fn extreme(vm: &mut Vm, name: &str, args: &[Value], want: Ordering) -> R {
+    arity(vm, name, args, 1, usize::MAX)?;
+    let items = if args.len() == 1 { items_of(vm, name, args[0])? } else { args.to_vec() };
+    let Some(mut best) = items.first().copied() else {
+        return Err(vm.error("ValueError", format!("{name}() arg is an empty sequence")));
+    };
+    for &v in &items[1..] {
+        if ops::compare(vm, v, best, "<")? == want {
+            best = v;
+        }
+    }
+    Ok(best)
+}
+
+fn min(vm: &mut Vm, args: &[Value]) -> R {
+    extreme(vm, "min", args, Ordering::Less)
+}
+
+fn max(vm: &mut Vm, args: &[Value]) -> R {
+    extreme(vm, "max", args, Ordering::Greater)
+}
+
+fn sum(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "sum", args, 1, 2)?;
+    let mut acc = args.get(1).copied().unwrap_or(Value::Int(0));
+    if let Value::Obj(id) = args[0] {
+        if let Obj::Range(r) = vm.it.heap.get(id) {
+            let r = *r;
+            let n = r.len() as i128;
+            let total = n * r.start as i128 + r.step as i128 * n * (n - 1) / 2;
+            let total = i64::try_from(total).map_err(|_| vm.error("OverflowError", "integer overflow"))?;
+            return ops::add(vm, acc, Value::Int(total));
+        }
+    }
+    if let Value::List(id) = args[0] {
+        let n = vm.it.heap.list(id).len();
+        for i in 0..n {
+            let Some(&v) = vm.it.heap.list(id).get(i) else { break };
+            acc = match ops::add_fast(acc, v) {
+                Some(x) => x,
+                None => sum_step(vm, acc, v)?,
+            };
+        }
+        return Ok(acc);
+    }
+    for v in items_of(vm, "sum", args[0])? {
+        acc = sum_step(vm, acc, v)?;
+    }
+    Ok(acc)
+}
+
+fn sum_step(vm: &mut Vm, acc: Value, v: Value) -> R {
+    if matches!(acc, Value::Str(_)) || matches!(v, Value::Str(_)) {
+        return Err(vm.type_error("sum() can't sum strings (use \"\".join(items) instead)"));
+    }
+    ops::add(vm, acc, v)
+}
+
+/// A stable sort of `items`, by `key(item)` when a key function is given.
+fn sort_values(vm: &mut Vm, name: &str, items: Vec<Value>, key: Option<Value>) -> VmResult<Vec<Value>> {
+    let keys = match key {
+        Some(Value::Nil) | None => items.clone(),
+        Some(f) => {
+            let mut keys = Vec::with_capacity(items.len());
+            for &v in &items {
+                keys.push(vm.call_value(f, &[v])?);
+            }
+            keys
+        }
+    };
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    let mut failure = None;
+    let heap = &vm.it.heap;
+    order.sort_by(|&a, &b| {
+        if failure.is_some() {
+            return Ordering::Equal;
+        }
+        heap.compare(keys[a], keys[b], 0).unwrap_or_else(|e| {
+            failure = Some(e);
+            Ordering::Equal
+        })
+    });
+    if let Some(e) = failure {
+        return Err(match e {
+            crate::value::CompareError::Unorderable(a, b) => {
+                vm.type_error(format!("{name}(): '<' not supported between instances of '{a}' and '{b}'"))
+            }
+            crate::value::CompareError::TooDeep => {
+                vm.error("RecursionError", "maximum recursion depth exceeded in comparison")
+            }
+        });
+    }
+    Ok(order.into_iter().map(|i| items[i]).collect())
+}
+
+fn sorted(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "sorted", args, 1, 2)?;
+    let items = items_of(vm, "sorted", args[0])?;
+    let out = sort_values(vm, "sorted", items, args.get(1).copied())?;
+    Ok(vm.it.heap.new_list(out))
+}
+
+fn sqrt(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "sqrt", args, 1, 1)?;
+    let x = num_arg(vm, "sqrt", args[0])?;
+    if x < 0.0 {
+        return Err(vm.error("ValueError", "math domain error"));
+    }
+    Ok(Value::Float(x.sqrt()))
+}
+
+fn floor(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "floor", args, 1, 1)?;
+    match args[0] {
+        Value::Int(i) => Ok(Value::Int(i)),
+        v => {
+            let f = num_arg(vm, "floor", v)?;
+            float_to_int(vm, f.floor())
+        }
+    }
+}
+
+fn round(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "round", args, 1, 2)?;
+    let digits = match args.get(1) {
+        None | Some(Value::Nil) => None,
+        Some(&d) => Some(int_arg(vm, "round", d)?),
+    };
+    match (args[0], digits) {
+        (Value::Int(i), None) => Ok(Value::Int(i)),
+        (Value::Int(i), Some(d)) if d >= 0 => Ok(Value::Int(i)),
+        (Value::Int(i), Some(d)) => {
+            if d < -18 {
+                return Ok(Value::Int(0));
+            }
+            let p = 10i128.pow((-d) as u32);
+            let (q, r) = ((i as i128).div_euclid(p), (i as i128).rem_euclid(p));
+            let q = if 2 * r > p || (2 * r == p && q % 2 != 0) { q + 1 } else { q };
+            i64::try_from(q * p).map(Value::Int).map_err(|_| vm.error("OverflowError", "integer overflow"))
+        }
+        (Value::Float(f), None) => float_to_int(vm, f.round_ties_even()),
+        (Value::Float(f), Some(d)) => {
+            if !f.is_finite() || d > 300 {
+                return Ok(Value::Float(f));
+            }
+            if d >= 0 {
+                // Rounding the exact binary value in decimal, as Python does.
+                let text = format!("{:.*}", d as usize, f);
+                return Ok(Value::Float(text.parse().unwrap_or(f)));
+            }
+            let p = 10f64.powi((-d).min(308) as i32);
+            Ok(Value::Float((f / p).round_ties_even() * p))
+        }
+        (other, _) => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("round() expected a number, got {t}")))
+        }
+    }
+}
+
+fn range(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "range", args, 1, 3)?;
+    let mut n = [0i64; 3];
+    for (i, a) in args.iter().enumerate() {
+        n[i] = int_arg(vm, "range", *a)?;
+    }
+    let r = match args.len() {
+        1 => RangeObj { start: 0, stop: n[0], step: 1 },
+        2 => RangeObj { start: n[0], stop: n[1], step: 1 },
+        _ => RangeObj { start: n[0], stop: n[1], step: n[2] },
+    };
+    if r.step == 0 {
+        return Err(vm.error("ValueError", "range() arg 3 must not be zero"));
+    }
+    Ok(vm.new_range(r))
+}
+
+fn format(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "format", args, 1, 2)?;
+    let spec = match args.get(1) {
+        Some(&s) => str_arg(vm, "format", s)?,
+        None => "".into(),
+    };
+    let text = match args[0] {
+        Value::Int(i) => format_value(FmtArg::Int(i), &spec),
+        Value::Float(f) => format_value(FmtArg::Float(f), &spec),
+        Value::Bool(b) => format_value(FmtArg::Bool(b), &spec),
+        Value::Nil => format_value(FmtArg::Nil, &spec),
+        Value::Str(id) => {
+            let s = vm.it.heap.str_rc(id).clone();
+            format_value(FmtArg::Str(&s), &spec)
+        }
+        other => {
+            let s = vm.it.heap.display(other);
+            format_value(FmtArg::Str(&s), &spec)
+        }
+    };
+    match text {
+        Ok(t) => Ok(vm.new_str(t)),
+        Err(msg) => Err(vm.error("ValueError", msg)),
+    }
+}
+
+fn assert(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "assert", args, 1, 2)?;
+    if args[0].truthy(&vm.it.heap) {
+        return Ok(Value::Nil);
+    }
+    let msg = match args.get(1) {
+        Some(&m) => vm.it.heap.display(m),
+        None => "assertion failed".to_string(),
+    };
+    Err(vm.error("AssertionError", msg))
+}
+
+fn error(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "error", args, 1, 2)?;
+    let (kind, msg) = match args {
+        [m] => ("Error".to_string(), vm.it.heap.display(*m)),
+        _ => {
+            let kind = str_arg(vm, "error", args[0])?.to_string();
+            (kind, vm.it.heap.display(args[1]))
+        }
+    };
+    Ok(vm.it.heap.new_error(&kind, &msg))
+}
+
+fn time(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "time", args, 0, 0)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    Ok(Value::Float(now))
+}
+
+/// The process's monotonic clock origin.
+pub fn clock_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+fn clock(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "clock", args, 0, 0)?;
+    Ok(Value::Float(clock_origin().elapsed().as_secs_f64()))
+}
+
+fn sleep(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "sleep", args, 1, 1)?;
+    let secs = num_arg(vm, "sleep", args[0])?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err(vm.error("ValueError", "sleep length must be non-negative"));
+    }
+    let _ = vm.it.out.flush();
+    std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(1e9)));
+    Ok(Value::Nil)
+}
+
+fn argv(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "argv", args, 0, 0)?;
+    let items: Vec<Value> = vm.it.argv.clone().into_iter().map(|a| vm.new_str(a)).collect();
+    Ok(vm.it.heap.new_list(items))
+}
+
+fn read_file(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "read_file", args, 1, 1)?;
+    let path = str_arg(vm, "read_file", args[0])?;
+    match std::fs::read(&*path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(s) => Ok(vm.new_str(s)),
+            Err(_) => Err(vm.error("IOError", format!("{path}: file is not valid UTF-8"))),
+        },
+        Err(e) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+    }
+}
+
+fn write_file(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "write_file", args, 2, 2)?;
+    let path = str_arg(vm, "write_file", args[0])?;
+    let text = str_arg(vm, "write_file", args[1])?;
+    match std::fs::write(&*path, text.as_bytes()) {
+        Ok(()) => Ok(Value::Nil),
+        Err(e) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+    }
+}
+
+/// An I/O error's description without Rust's "(os error N)" suffix.
+pub fn io_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn exit(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "exit", args, 0, 1)?;
+    let code = match args.first() {
+        None | Some(Value::Nil) => 0,
+        Some(&c) => int_arg(vm, "exit", c)?,
+    };
+    Err(Box::new(Thrown { value: Value::Nil, traceback: Vec::new(), traced: true, exit: Some(code as i32) }))
+}
+
+// ---- `with` --------------------------------------------------------------------------
+
+pub fn with_enter(vm: &mut Vm, subject: Value) -> VmResult<()> {
+    let t = subject.type_name(&vm.it.heap);
+    Err(vm.type_error(format!("'{t}' object cannot be used in 'with' (it needs a lock)")))
+}
+
+pub fn with_exit(_vm: &mut Vm, _subject: Value) -> VmResult<()> {
+    Ok(())
+}
+
+// ---- fields of objects ---------------------------------------------------------------
+
+/// `o.name` for objects that have fields (`e.kind`, `e.message`).
+pub fn object_field(vm: &mut Vm, id: ObjId, field: &str) -> Option<Value> {
+    let text = match vm.it.heap.get(id) {
+        Obj::Error(e) => match field {
+            "kind" => e.kind.clone(),
+            "message" => e.message.clone(),
+            _ => return None,
+        },
+        Obj::Range(r) => {
+            return match field {
+                "start" => Some(Value::Int(r.start)),
+                "stop" => Some(Value::Int(r.stop)),
+                "step" => Some(Value::Int(r.step)),
+                _ => None,
+            };
+        }
+        _ => return None,
+    };
+    Some(vm.new_str(text))
+}
+
+// ---- methods -------------------------------------------------------------------------
+
+pub fn call_method(vm: &mut Vm, recv: Value, name: Value, args: &[Value]) -> R {
+    let Value::Str(nid) = name else { unreachable!("method names are string constants") };
+    let method = vm.it.heap.str_rc(nid).clone();
+    match recv {
+        Value::Str(id) => str_method(vm, id, &method, args),
+        Value::List(id) => list_method(vm, id, &method, args),
+        Value::Map(id) => map_method(vm, id, &method, args),
+        _ => Err(no_attribute(vm, recv, &method)),
+    }
+}
+
+fn no_attribute(vm: &mut Vm, recv: Value, method: &str) -> Box<Thrown> {
+    let t = recv.type_name(&vm.it.heap);
+    vm.error("AttributeError", format!("'{t}' object has no attribute '{method}'"))
+}
+
+fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
+    let s = vm.it.heap.str_rc(id).clone();
+    let name = format!("str.{method}");
+    {
+        match method {
+            "upper" | "lower" => {
+                arity(vm, &name, args, 0, 0)?;
+                let out = if method == "upper" { s.to_uppercase() } else { s.to_lowercase() };
+                Ok(vm.new_str(out))
+            }
+            "strip" | "lstrip" | "rstrip" => {
+                arity(vm, &name, args, 0, 1)?;
+                let chars: Option<Vec<char>> = match args.first() {
+                    None | Some(Value::Nil) => None,
+                    Some(&c) => Some(str_arg(vm, &name, c)?.chars().collect()),
+                };
+                let pred = |c: char| match &chars {
+                    Some(set) => set.contains(&c),
+                    None => c.is_whitespace(),
+                };
+                let out = match method {
+                    "strip" => s.trim_matches(pred),
+                    "lstrip" => s.trim_start_matches(pred),
+                    _ => s.trim_end_matches(pred),
+                };
+                Ok(vm.new_str(out))
+            }
+            "split" => {
+                arity(vm, &name, args, 0, 1)?;
+                let parts: Vec<String> = match args.first() {
+                    None | Some(Value::Nil) => s.split_whitespace().map(String::from).collect(),
+                    Some(&sep) => {
+                        let sep = str_arg(vm, &name, sep)?;
+                        if sep.is_empty() {
+                            return Err(vm.error("ValueError", "empty separator"));
+                        }
+                        s.split(&*sep).map(String::from).collect()
+                    }
+                };
+                let items: Vec<Value> = parts.into_iter().map(|p| vm.new_str(p)).collect();
+                Ok(vm.it.heap.new_list(items))
+            }
+            "join" => {
+                arity(vm, &name, args, 1, 1)?;
+                let items = items_of(vm, &name, args[0])?;
+                let mut out = String::new();
+                for (i, v) in items.iter().enumerate() {
+                    let Value::Str(part) = v else {
+                        let t = v.type_name(&vm.it.heap);
+                        return Err(vm.type_error(format!("sequence item {i}: expected str instance, {t} found")));
+                    };
+                    if i > 0 {
+                        out.push_str(&s);
+                    }
+                    out.push_str(vm.it.heap.str(*part));
+                }
+                Ok(vm.new_str(out))
+            }
+            "find" => {
+                arity(vm, &name, args, 1, 1)?;
+                let sub = str_arg(vm, &name, args[0])?;
+                Ok(Value::Int(match s.find(&*sub) {
+                    Some(byte) => s[..byte].chars().count() as i64,
+                    None => -1,
+                }))
+            }
+            "replace" => {
+                arity(vm, &name, args, 2, 2)?;
+                let old = str_arg(vm, &name, args[0])?;
+                let new = str_arg(vm, &name, args[1])?;
+                let out = if old.is_empty() {
+                    // Python inserts the replacement between every character.
+                    let mut o = String::from(&*new);
+                    for c in s.chars() {
+                        o.push(c);
+                        o.push_str(&new);
+                    }
+                    o
+                } else {
+                    s.replace(&*old, &new)
+                };
+                Ok(vm.new_str(out))
+            }
+            "startswith" | "endswith" => {
+                arity(vm, &name, args, 1, 1)?;
+                let fix = str_arg(vm, &name, args[0])?;
+                Ok(Value::Bool(if method == "startswith" { s.starts_with(&*fix) } else { s.ends_with(&*fix) }))
+            }
+            _ => Err(no_attribute(vm, Value::Str(id), method)),
+        }
+    }
+}
+
+fn list_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
+    let name = format!("list.{method}");
+    {
+        match method {
+            "append" => {
+                arity(vm, &name, args, 1, 1)?;
+                vm.it.heap.list_mut(id).push(args[0]);
+                Ok(Value::Nil)
+            }
+            "pop" => {
+                arity(vm, &name, args, 0, 1)?;
+                let len = vm.it.heap.list(id).len();
+                if len == 0 {
+                    return Err(vm.error("IndexError", "pop from empty list"));
+                }
+                let at = match args.first() {
+                    None => len - 1,
+                    Some(&i) => {
+                        let i = int_arg(vm, &name, i)?;
+                        match normalize_index(i, len) {
+                            Some(j) => j,
+                            None => return Err(vm.error("IndexError", "pop index out of range")),
+                        }
+                    }
+                };
+                Ok(vm.it.heap.list_mut(id).remove(at))
+            }
+            "insert" => {
+                arity(vm, &name, args, 2, 2)?;
+                let i = int_arg(vm, &name, args[0])?;
+                let len = vm.it.heap.list(id).len() as i64;
+                let at = if i < 0 { (i + len).max(0) } else { i.min(len) };
+                vm.it.heap.list_mut(id).insert(at as usize, args[1]);
+                Ok(Value::Nil)
+            }
+            "remove" | "index" => {
+                arity(vm, &name, args, 1, 1)?;
+                let n = vm.it.heap.list(id).len();
+                for i in 0..n {
+                    let Some(&v) = vm.it.heap.list(id).get(i) else { break };
+                    if ops::equal(vm, v, args[0])? {
+                        if method == "remove" {
+                            vm.it.heap.list_mut(id).remove(i);
+                            return Ok(Value::Nil);
+                        }
+                        return Ok(Value::Int(i as i64));
+                    }
+                }
+                let shown = vm.it.heap.repr(args[0]);
+                Err(vm.error("ValueError", format!("{shown} is not in list")))
+            }
+            "sort" => {
+                arity(vm, &name, args, 0, 1)?;
+                let items = vm.it.heap.list(id).clone();
+                let out = sort_values(vm, &name, items, args.first().copied())?;
+                *vm.it.heap.list_mut(id) = out;
+                Ok(Value::Nil)
+            }
+            "reverse" => {
+                arity(vm, &name, args, 0, 0)?;
+                vm.it.heap.list_mut(id).reverse();
+                Ok(Value::Nil)
+            }
+            "extend" => {
+                arity(vm, &name, args, 1, 1)?;
+                let items = items_of(vm, &name, args[0])?;
+                vm.it.heap.list_mut(id).extend(items);
+                Ok(Value::Nil)
+            }
+            "copy" => {
+                arity(vm, &name, args, 0, 0)?;
+                let items = vm.it.heap.list(id).clone();
+                Ok(vm.it.heap.new_list(items))
+            }
+            "clear" => {
+                arity(vm, &name, args, 0, 0)?;
+                vm.it.heap.list_mut(id).clear();
+                Ok(Value::Nil)
+            }
+            _ => Err(no_attribute(vm, Value::List(id), method)),
+        }
+    }
+}
+
+fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
+    let name = format!("map.{method}");
+    {
+        match method {
+            "keys" | "values" | "items" => {
+                arity(vm, &name, args, 0, 0)?;
+                let entries: Vec<_> = vm.it.heap.map(id).iter().map(|(k, v)| (k.clone(), *v)).collect();
+                let mut out = Vec::with_capacity(entries.len());
+                for (k, v) in entries {
+                    out.push(match method {
+                        "keys" => vm.it.heap.key_value(&k),
+                        "values" => v,
+                        _ => {
+                            let kv = vm.it.heap.key_value(&k);
+                            vm.it.heap.new_list(vec![kv, v])
+                        }
+                    });
+                }
+                Ok(vm.it.heap.new_list(out))
+            }
+            "get" => {
+                arity(vm, &name, args, 1, 2)?;
+                let default = args.get(1).copied().unwrap_or(Value::Nil);
+                let heap = &vm.it.heap;
+                Ok(match heap.key_ref(args[0]) {
+                    Some(k) => heap.map(id).get(&k).copied().unwrap_or(default),
+                    None => default,
+                })
+            }
+            "pop" => {
+                arity(vm, &name, args, 1, 2)?;
+                let removed = {
+                    let key = vm.it.heap.map_key(args[0]);
+                    match key {
+                        Some(k) => vm.it.heap.map_mut(id).shift_remove(&KeyRef::from(&k)),
+                        None => None,
+                    }
+                };
+                match (removed, args.get(1)) {
+                    (Some(v), _) => Ok(v),
+                    (None, Some(&d)) => Ok(d),
+                    (None, None) => Err(ops::key_error(vm, args[0])),
+                }
+            }
+            _ => Err(no_attribute(vm, Value::Map(id), method)),
+        }
+    }
+}
+
+impl<'a> From<&'a crate::value::MapKey> for KeyRef<'a> {
+    fn from(k: &'a crate::value::MapKey) -> KeyRef<'a> {
+        k.as_ref()
+    }
+}
+
+/// An empty map, for builtins that build one.
+pub fn empty_map() -> MapObj {
+    MapObj::default()
+}

@@ -1,0 +1,258 @@
+//! The bytecode: one opcode enum, compiled function prototypes, and the disassembler.
+//!
+//! toy runs a register machine (Lua 5 style): each function call gets a window of
+//! registers `R[0..nregs]` on its thread's value stack; parameters are the first
+//! registers, locals follow, temporaries sit above the locals. An instruction names its
+//! operands as registers (`u8`), constant indexes `K[k]` (`u16`), global slots `G[g]`,
+//! upvalues `U[u]`, or signed jump offsets counted from the next instruction.
+//!
+//! Invariants: every instruction is 8 bytes; `Proto::lines` has one entry per instruction;
+//! the disassembler takes opcode and operand names from this enum (its `Debug` form), so
+//! there is no second list to fall out of date. Backward jumps are always `Loop`, so the
+//! VM's check point sits on exactly the instructions that can repeat.
+
+use crate::heap::Heap;
+use crate::value::Value;
+use std::fmt::Write;
+use std::rc::Rc;
+
+/// Register index within a call's window.
+pub type Reg = u8;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    /// R[dst] = R[src]
+    Move { dst: Reg, src: Reg },
+    /// R[dst] = K[k]
+    LoadConst { dst: Reg, k: u16 },
+    /// R[dst] = imm (an int that fits in 32 bits)
+    LoadInt { dst: Reg, imm: i32 },
+    /// R[dst] = nil
+    LoadNil { dst: Reg },
+    /// R[dst] = value
+    LoadBool { dst: Reg, value: bool },
+    /// R[dst] = G[g]; NameError if no assignment to G[g] has run yet
+    GetGlobal { dst: Reg, g: u16 },
+    /// G[g] = R[src]
+    SetGlobal { g: u16, src: Reg },
+    /// R[dst] = the value in the cell of upvalue U[u]
+    GetUpval { dst: Reg, u: u8 },
+    /// the cell of upvalue U[u] = R[src]
+    SetUpval { u: u8, src: Reg },
+    /// R[dst] = a new cell holding R[src] (a local that closures capture lives in a cell)
+    NewCell { dst: Reg, src: Reg },
+    /// R[dst] = the value in cell R[cell]
+    GetCell { dst: Reg, cell: Reg },
+    /// cell R[cell] = R[src]
+    SetCell { cell: Reg, src: Reg },
+    /// R[dst] = a closure of nested prototype P[p], capturing the cells its captures name
+    Closure { dst: Reg, p: u16 },
+    /// R[dst] = [R[start], ..., R[start+count-1]]
+    NewList { dst: Reg, start: Reg, count: u8 },
+    /// R[dst] = {R[start]: R[start+1], ...} with `count` key/value pairs
+    NewMap { dst: Reg, start: Reg, count: u8 },
+    /// R[dst] = R[a] + R[b]
+    Add { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] - R[b]
+    Sub { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] * R[b]
+    Mul { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] / R[b] (always a float)
+    Div { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] // R[b] (floors)
+    FloorDiv { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] % R[b] (sign of the divisor)
+    Mod { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] ** R[b]
+    Pow { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] + imm (an `x + 1` or `x - 1` with a small constant)
+    AddInt { dst: Reg, a: Reg, imm: i16 },
+    /// R[dst] = R[a] == R[b]
+    Eq { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] != R[b]
+    Ne { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] < R[b]
+    Lt { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] <= R[b]
+    Le { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] > R[b]
+    Gt { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] >= R[b]
+    Ge { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] in R[b]
+    In { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = R[a] not in R[b]
+    NotIn { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] = -R[src]
+    Neg { dst: Reg, src: Reg },
+    /// R[dst] = not R[src]
+    Not { dst: Reg, src: Reg },
+    /// pc += off (forward only)
+    Jump { off: i32 },
+    /// pc -= back; a check point (GIL drop requests, collection, Ctrl-C)
+    Loop { back: u32 },
+    /// if not R[cond] then pc += off
+    JumpIfFalse { cond: Reg, off: i32 },
+    /// if R[cond] then pc += off
+    JumpIfTrue { cond: Reg, off: i32 },
+    /// if not (R[a] < R[b]) then pc += off: the fused test at the top of most loops
+    JumpIfNotLt { a: Reg, b: Reg, off: i32 },
+    /// R[dst] = R[obj][R[index]]
+    GetIndex { dst: Reg, obj: Reg, index: Reg },
+    /// R[obj][R[index]] = R[src]
+    SetIndex { obj: Reg, index: Reg, src: Reg },
+    /// R[dst] = R[obj].K[name] (a map key, or a field such as `e.kind`)
+    GetField { dst: Reg, obj: Reg, name: u16 },
+    /// R[obj].K[name] = R[src]
+    SetField { obj: Reg, name: u16, src: Reg },
+    /// R[dst] = R[obj][R[lo]:R[hi]] (nil bounds are open)
+    Slice { dst: Reg, obj: Reg, lo: Reg, hi: Reg },
+    /// R[dst] = R[func](R[func+1], ..., R[func+argc]); a check point
+    Call { func: Reg, argc: u8, dst: Reg },
+    /// R[dst] = R[obj].K[name](R[obj+1], ..., R[obj+argc]); a check point
+    CallMethod { dst: Reg, obj: Reg, argc: u8, name: u16 },
+    /// return R[src] to the caller
+    Return { src: Reg },
+    /// return nil to the caller
+    ReturnNil,
+    /// start iterating R[src]: R[iter], R[iter+1], R[iter+2] hold the loop's state
+    IterPrep { iter: Reg, src: Reg },
+    /// R[dst] = the next item of the loop at R[iter], or pc += off when it is exhausted
+    IterNext { iter: Reg, dst: Reg, off: i32 },
+    /// R[dst], R[dst+1] = the two items of the list R[src] (`for k, v in ...`)
+    Unpack2 { dst: Reg, src: Reg },
+    /// throw R[src]
+    Throw { src: Reg },
+    /// push a handler: a throw inside stores its value in R[reg] and continues at pc + off
+    TryBegin { reg: Reg, off: i32 },
+    /// pop the innermost handler (the try body finished normally)
+    TryEnd,
+    /// acquire R[src] (a lock) and push a handler that releases it if a throw passes
+    WithEnter { src: Reg },
+    /// pop that handler and release R[src]
+    WithExit { src: Reg },
+}
+
+const _: () = assert!(std::mem::size_of::<Op>() == 8);
+
+/// Where a closure's captured cell comes from when the closure is created.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Capture {
+    /// The cell sits in the creating function's register.
+    Local(Reg),
+    /// The cell is the creating function's own upvalue.
+    Upval(u8),
+}
+
+/// A compiled function.
+#[derive(Debug)]
+pub struct Proto {
+    /// `<main>` for a script's top level; None for `fn(x) { }`.
+    pub name: Option<Rc<str>>,
+    /// True for anonymous functions (they print as `<fn>`).
+    pub anonymous: bool,
+    pub file: Rc<str>,
+    pub arity: u8,
+    pub nregs: u16,
+    pub code: Vec<Op>,
+    /// Source line of each instruction.
+    pub lines: Vec<u32>,
+    /// Constants; strings among them are pinned in the heap.
+    pub consts: Vec<Value>,
+    pub protos: Vec<Rc<Proto>>,
+    pub captures: Vec<Capture>,
+    /// Names of the registers that hold named locals, for the disassembler.
+    pub local_names: Vec<(Reg, Rc<str>)>,
+}
+
+impl Proto {
+    /// The name a traceback shows.
+    pub fn display_name(&self) -> Rc<str> {
+        match &self.name {
+            Some(n) if !self.anonymous => n.clone(),
+            _ => "<fn>".into(),
+        }
+    }
+}
+
+/// The whole program's bytecode as text: each function with its offsets, source lines,
+/// constants and the global names its instructions touch.
+pub fn disassemble(proto: &Proto, heap: &Heap, global_names: &[Rc<str>]) -> String {
+    let mut out = String::new();
+    disassemble_into(proto, heap, global_names, &mut out);
+    out
+}
+
+fn disassemble_into(proto: &Proto, heap: &Heap, globals: &[Rc<str>], out: &mut String) {
+    let name = match &proto.name {
+        Some(n) => n.to_string(),
+        None => "<fn>".into(),
+    };
+    let _ = writeln!(
+        out,
+        "== {name} ({} params, {} registers, {} instructions) ==",
+        proto.arity,
+        proto.nregs,
+        proto.code.len()
+    );
+    if !proto.local_names.is_empty() {
+        let locals: Vec<String> = proto.local_names.iter().map(|(r, n)| format!("R{r}={n}")).collect();
+        let _ = writeln!(out, "   locals: {}", locals.join(" "));
+    }
+    let mut last_line = 0;
+    for (pc, op) in proto.code.iter().enumerate() {
+        let line = proto.lines.get(pc).copied().unwrap_or(0);
+        let line_col = if line != last_line { format!("{line:>4}") } else { "   |".into() };
+        last_line = line;
+        let (opname, operands) = split_debug(op);
+        let note = annotate(op, pc, proto, heap, globals);
+        let text = format!("{pc:>5} {line_col}  {opname:<12} {operands}");
+        if note.is_empty() {
+            let _ = writeln!(out, "{text}");
+        } else {
+            let _ = writeln!(out, "{text:<52} ; {note}");
+        }
+    }
+    for child in &proto.protos {
+        out.push('\n');
+        disassemble_into(child, heap, globals, out);
+    }
+}
+
+/// `Add { dst: 1, a: 2, b: 3 }` → (`Add`, `dst=1 a=2 b=3`).
+fn split_debug(op: &Op) -> (String, String) {
+    let text = format!("{op:?}");
+    match text.split_once(' ') {
+        Some((name, rest)) => {
+            let inner = rest.trim().trim_start_matches('{').trim_end_matches('}').trim();
+            (name.to_string(), inner.replace(": ", "=").replace(',', ""))
+        }
+        None => (text, String::new()),
+    }
+}
+
+fn annotate(op: &Op, pc: usize, proto: &Proto, heap: &Heap, globals: &[Rc<str>]) -> String {
+    let konst = |k: u16| proto.consts.get(k as usize).map(|v| heap.repr(*v)).unwrap_or_default();
+    let global = |g: u16| globals.get(g as usize).map(|n| n.to_string()).unwrap_or_default();
+    let target = |off: i32| format!("-> {}", pc as i64 + 1 + off as i64);
+    match *op {
+        Op::LoadConst { k, .. } => konst(k),
+        Op::GetField { name, .. } | Op::SetField { name, .. } | Op::CallMethod { name, .. } => {
+            konst(name)
+        }
+        Op::GetGlobal { g, .. } | Op::SetGlobal { g, .. } => global(g),
+        Op::Jump { off }
+        | Op::JumpIfFalse { off, .. }
+        | Op::JumpIfTrue { off, .. }
+        | Op::JumpIfNotLt { off, .. }
+        | Op::IterNext { off, .. }
+        | Op::TryBegin { off, .. } => target(off),
+        Op::Loop { back } => format!("-> {}", pc as i64 + 1 - back as i64),
+        Op::Closure { p, .. } => proto
+            .protos
+            .get(p as usize)
+            .map(|c| format!("fn {}", c.name.as_deref().unwrap_or("<fn>")))
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,389 @@
+//! The heap: an arena of toy objects addressed by `ObjId`, and its mark-and-sweep collector.
+//!
+//! Invariants: objects are reachable only through the heap, and the heap only through the
+//! GIL (it lives inside the interpreter state that `Gil<T>` owns). The collector runs only
+//! at a check point, never inside a builtin, so every live value is in a global, on some
+//! thread's frame stack, in a pinned constant, or inside another live object — the roots
+//! the VM hands to `collect`. A freed slot is reused; a `Value` naming it can no longer
+//! exist because nothing reachable referred to it.
+
+use crate::bytecode::Proto;
+use crate::value::{MapKey, ObjId, Value};
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub type MapObj = IndexMap<MapKey, Value, FxBuildHasher>;
+
+/// Eval-breaker bit the heap sets when a collection is due (the GIL owns bit 1).
+pub const BREAK_GC: u32 = 2;
+
+/// An immutable string with its length in code points, so ASCII indexing is O(1).
+#[derive(Debug)]
+pub struct StrObj {
+    pub s: Rc<str>,
+    pub chars: usize,
+}
+
+impl StrObj {
+    pub fn new(s: Rc<str>) -> StrObj {
+        let chars = if s.is_ascii() { s.len() } else { s.chars().count() };
+        StrObj { s, chars }
+    }
+    pub fn is_ascii(&self) -> bool {
+        self.chars == self.s.len()
+    }
+}
+
+#[derive(Debug)]
+pub struct Closure {
+    pub proto: Rc<Proto>,
+    /// The cells this closure captured, in the order of `proto.captures`.
+    pub upvals: Box<[ObjId]>,
+}
+
+/// One line of a traceback: where a frame was when the error passed through it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TbEntry {
+    pub file: Rc<str>,
+    pub line: u32,
+    pub func: Rc<str>,
+}
+
+#[derive(Debug)]
+pub struct ErrorObj {
+    pub kind: Rc<str>,
+    pub message: Rc<str>,
+    /// Filled in when the error is first thrown; kept when it is thrown again.
+    pub traceback: Vec<TbEntry>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RangeObj {
+    pub start: i64,
+    pub stop: i64,
+    pub step: i64,
+}
+
+impl RangeObj {
+    pub fn len(&self) -> i64 {
+        let RangeObj { start, stop, step } = *self;
+        let (span, step) = if step > 0 {
+            (stop as i128 - start as i128, step as i128)
+        } else {
+            (start as i128 - stop as i128, -(step as i128))
+        };
+        if span <= 0 { 0 } else { ((span + step - 1) / step) as i64 }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug)]
+pub enum Obj {
+    Str(StrObj),
+    List(Vec<Value>),
+    Map(MapObj),
+    Func(Closure),
+    /// A captured variable, shared by reference between a frame and its closures.
+    Cell(Value),
+    Range(RangeObj),
+    Error(ErrorObj),
+    /// A slot on the free list.
+    Free,
+}
+
+impl Obj {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Obj::Str(_) => "str",
+            Obj::List(_) => "list",
+            Obj::Map(_) => "map",
+            Obj::Func(_) => "fn",
+            Obj::Cell(_) => "cell",
+            Obj::Range(_) => "range",
+            Obj::Error(_) => "error",
+            Obj::Free => "freed",
+        }
+    }
+
+    /// How objects without a literal syntax print.
+    pub fn write_display(&self, out: &mut String) {
+        match self {
+            Obj::Range(r) => {
+                if r.step == 1 {
+                    out.push_str(&format!("range({}, {})", r.start, r.stop));
+                } else {
+                    out.push_str(&format!("range({}, {}, {})", r.start, r.stop, r.step));
+                }
+            }
+            Obj::Error(e) => {
+                out.push_str(&e.kind);
+                out.push_str(": ");
+                out.push_str(&e.message);
+            }
+            other => {
+                out.push('<');
+                out.push_str(other.type_name());
+                out.push('>');
+            }
+        }
+    }
+
+    /// Calls `f` on every value this object refers to.
+    fn trace(&self, mut f: impl FnMut(Value)) {
+        match self {
+            Obj::List(items) => items.iter().copied().for_each(f),
+            Obj::Map(m) => m.values().copied().for_each(f),
+            Obj::Func(c) => {
+                for v in c.proto.consts.iter() {
+                    f(*v);
+                }
+                for cell in c.upvals.iter() {
+                    f(Value::Obj(*cell));
+                }
+            }
+            Obj::Cell(v) => f(*v),
+            Obj::Str(_) | Obj::Range(_) | Obj::Error(_) | Obj::Free => {}
+        }
+    }
+}
+
+pub struct Heap {
+    objs: Vec<Obj>,
+    free: Vec<u32>,
+    /// Objects that are roots forever: constants of compiled code.
+    pinned: Vec<ObjId>,
+    allocs_since_gc: usize,
+    next_gc: usize,
+    /// Shared with the GIL: setting `BREAK_GC` makes the running thread stop at its next
+    /// check point, where it collects.
+    pub breaker: Arc<AtomicU32>,
+    pub collections: u64,
+    /// Names of the builtin and host functions, by `Value::Builtin` index, for printing.
+    pub builtin_names: Vec<Rc<str>>,
+}
+
+const MIN_GC_THRESHOLD: usize = 1 << 16;
+
+impl Heap {
+    pub fn new(breaker: Arc<AtomicU32>) -> Heap {
+        Heap {
+            objs: Vec::new(),
+            free: Vec::new(),
+            pinned: Vec::new(),
+            allocs_since_gc: 0,
+            next_gc: MIN_GC_THRESHOLD,
+            breaker,
+            collections: 0,
+            builtin_names: Vec::new(),
+        }
+    }
+
+    pub fn alloc(&mut self, obj: Obj) -> ObjId {
+        self.allocs_since_gc += 1;
+        if self.allocs_since_gc == self.next_gc {
+            self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
+        }
+        match self.free.pop() {
+            Some(i) => {
+                self.objs[i as usize] = obj;
+                ObjId::new(i)
+            }
+            None => {
+                let i = self.objs.len();
+                self.objs.push(obj);
+                ObjId::new(i as u32)
+            }
+        }
+    }
+
+    /// An object that is never collected (a constant of compiled code).
+    pub fn alloc_pinned(&mut self, obj: Obj) -> ObjId {
+        let id = self.alloc(obj);
+        self.pinned.push(id);
+        id
+    }
+
+    pub fn live_objects(&self) -> usize {
+        self.objs.len() - self.free.len()
+    }
+
+    pub fn gc_due(&self) -> bool {
+        self.allocs_since_gc >= self.next_gc
+    }
+
+    #[inline]
+    pub fn get(&self, id: ObjId) -> &Obj {
+        &self.objs[id.index()]
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, id: ObjId) -> &mut Obj {
+        &mut self.objs[id.index()]
+    }
+
+    pub fn new_str(&mut self, s: impl Into<Rc<str>>) -> Value {
+        Value::Str(self.alloc(Obj::Str(StrObj::new(s.into()))))
+    }
+
+    pub fn new_list(&mut self, items: Vec<Value>) -> Value {
+        Value::List(self.alloc(Obj::List(items)))
+    }
+
+    pub fn new_map(&mut self, m: MapObj) -> Value {
+        Value::Map(self.alloc(Obj::Map(m)))
+    }
+
+    pub fn new_error(&mut self, kind: &str, message: &str) -> Value {
+        Value::Obj(self.alloc(Obj::Error(ErrorObj {
+            kind: kind.into(),
+            message: message.into(),
+            traceback: Vec::new(),
+        })))
+    }
+
+    /// The value a map key stands for (allocates a string for string keys).
+    pub fn key_value(&mut self, k: &MapKey) -> Value {
+        match k {
+            MapKey::Nil => Value::Nil,
+            MapKey::Bool(b) => Value::Bool(*b),
+            MapKey::Int(i) => Value::Int(*i),
+            MapKey::Str(s) => Value::Str(self.alloc(Obj::Str(StrObj::new(s.clone())))),
+        }
+    }
+
+    #[inline]
+    pub fn str(&self, id: ObjId) -> &str {
+        match self.get(id) {
+            Obj::Str(s) => &s.s,
+            other => mismatch("str", other),
+        }
+    }
+
+    #[inline]
+    pub fn str_obj(&self, id: ObjId) -> &StrObj {
+        match self.get(id) {
+            Obj::Str(s) => s,
+            other => mismatch("str", other),
+        }
+    }
+
+    pub fn str_rc(&self, id: ObjId) -> &Rc<str> {
+        &self.str_obj(id).s
+    }
+
+    #[inline]
+    pub fn list(&self, id: ObjId) -> &Vec<Value> {
+        match self.get(id) {
+            Obj::List(l) => l,
+            other => mismatch("list", other),
+        }
+    }
+
+    #[inline]
+    pub fn list_mut(&mut self, id: ObjId) -> &mut Vec<Value> {
+        match self.get_mut(id) {
+            Obj::List(l) => l,
+            other => mismatch("list", other),
+        }
+    }
+
+    #[inline]
+    pub fn map(&self, id: ObjId) -> &MapObj {
+        match self.get(id) {
+            Obj::Map(m) => m,
+            other => mismatch("map", other),
+        }
+    }
+
+    #[inline]
+    pub fn map_mut(&mut self, id: ObjId) -> &mut MapObj {
+        match self.get_mut(id) {
+            Obj::Map(m) => m,
+            other => mismatch("map", other),
+        }
+    }
+
+    #[inline]
+    pub fn closure(&self, id: ObjId) -> &Closure {
+        match self.get(id) {
+            Obj::Func(c) => c,
+            other => mismatch("fn", other),
+        }
+    }
+
+    #[inline]
+    pub fn cell(&self, id: ObjId) -> Value {
+        match self.get(id) {
+            Obj::Cell(v) => *v,
+            other => mismatch("cell", other),
+        }
+    }
+
+    #[inline]
+    pub fn set_cell(&mut self, id: ObjId, v: Value) {
+        match self.get_mut(id) {
+            Obj::Cell(slot) => *slot = v,
+            other => mismatch("cell", other),
+        }
+    }
+
+    pub fn error(&self, id: ObjId) -> Option<&ErrorObj> {
+        match self.get(id) {
+            Obj::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Marks everything reachable from `roots` and the pinned objects, frees the rest.
+    /// Iterative, so a list nested a million deep cannot overflow the Rust stack.
+    pub fn collect(&mut self, roots: impl IntoIterator<Item = Value>) {
+        let mut marks = vec![false; self.objs.len()];
+        let mut work: Vec<ObjId> = self.pinned.clone();
+        work.extend(roots.into_iter().filter_map(Value::obj_id));
+        while let Some(id) = work.pop() {
+            let i = id.index();
+            if i >= marks.len() || marks[i] {
+                continue;
+            }
+            marks[i] = true;
+            self.objs[i].trace(|v| {
+                if let Some(child) = v.obj_id() {
+                    if !marks[child.index()] {
+                        work.push(child);
+                    }
+                }
+            });
+        }
+        self.free.clear();
+        for (i, marked) in marks.iter().enumerate() {
+            if !marked {
+                self.objs[i] = Obj::Free;
+                self.free.push(i as u32);
+            }
+        }
+        // Trailing free slots shrink the arena instead of sitting on the free list.
+        while matches!(self.objs.last(), Some(Obj::Free)) {
+            self.objs.pop();
+        }
+        let len = self.objs.len() as u32;
+        self.free.retain(|&i| i < len);
+        self.free.sort_unstable_by(|a, b| b.cmp(a));
+        let live = self.live_objects();
+        self.allocs_since_gc = 0;
+        self.next_gc = (live * 2).max(MIN_GC_THRESHOLD);
+        self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
+        self.collections += 1;
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn mismatch(want: &str, got: &Obj) -> ! {
+    // A tagged Value always names an object of its tag's type; reaching this is a VM bug.
+    panic!("heap type confusion: expected {want}, found {}", got.type_name())
+}

@@ -1,0 +1,626 @@
+//! The semantics of toy's operators: arithmetic, comparison, membership, indexing,
+//! slicing, fields, and the iteration protocol behind `for`.
+//!
+//! Invariant: these follow LANGUAGE.md §2–3 and, where it is silent, Python — ints are
+//! 64-bit and overflow throws `OverflowError`, `//` and `%` floor, `/` gives a float,
+//! `bool` is not a number. The eval loop inlines only the int fast paths (`*_fast`);
+//! everything else, including every error, comes here, out of the hot loop.
+
+use crate::heap::{MapObj, Obj, RangeObj};
+use crate::value::{CompareError, KeyRef, MapKey, Value, int_float_eq, num_as_f64};
+use crate::vm::{Vm, VmResult};
+use std::cmp::Ordering;
+
+type R = VmResult<Value>;
+
+/// The longest string or list `*` may build (elements); beyond it, `OverflowError`.
+const MAX_REPEAT: usize = 1 << 31;
+
+#[inline(always)]
+pub fn add_fast(x: Value, y: Value) -> Option<Value> {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int),
+        (Value::Float(a), Value::Float(b)) => Some(Value::Float(a + b)),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+pub fn sub_fast(x: Value, y: Value) -> Option<Value> {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => a.checked_sub(b).map(Value::Int),
+        (Value::Float(a), Value::Float(b)) => Some(Value::Float(a - b)),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+pub fn mul_fast(x: Value, y: Value) -> Option<Value> {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => a.checked_mul(b).map(Value::Int),
+        (Value::Float(a), Value::Float(b)) => Some(Value::Float(a * b)),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+pub fn mod_fast(x: Value, y: Value) -> Option<Value> {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) if b > 0 && a >= 0 => Some(Value::Int(a % b)),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+pub fn no_fast(_: Value, _: Value) -> Option<Value> {
+    None
+}
+
+fn is_num(v: Value) -> bool {
+    matches!(v, Value::Int(_) | Value::Float(_))
+}
+
+fn unsupported(vm: &mut Vm, op: &str, x: Value, y: Value) -> Box<crate::vm::Thrown> {
+    let (a, b) = (x.type_name(&vm.it.heap), y.type_name(&vm.it.heap));
+    vm.type_error(format!("unsupported operand type(s) for {op}: '{a}' and '{b}'"))
+}
+
+fn overflow(vm: &mut Vm) -> Box<crate::vm::Thrown> {
+    vm.error("OverflowError", "integer overflow")
+}
+
+pub fn add(vm: &mut Vm, x: Value, y: Value) -> R {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int).ok_or_else(|| overflow(vm)),
+        _ if is_num(x) && is_num(y) => Ok(Value::Float(num_as_f64(x) + num_as_f64(y))),
+        (Value::Str(a), Value::Str(b)) => {
+            let heap = &vm.it.heap;
+            let (sa, sb) = (heap.str(a), heap.str(b));
+            let mut s = String::with_capacity(sa.len() + sb.len());
+            s.push_str(sa);
+            s.push_str(sb);
+            Ok(vm.new_str(s))
+        }
+        (Value::List(a), Value::List(b)) => {
+            let heap = &vm.it.heap;
+            let mut items = heap.list(a).clone();
+            items.extend_from_slice(heap.list(b));
+            Ok(vm.it.heap.new_list(items))
+        }
+        _ => Err(unsupported(vm, "+", x, y)),
+    }
+}
+
+pub fn sub(vm: &mut Vm, x: Value, y: Value) -> R {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => a.checked_sub(b).map(Value::Int).ok_or_else(|| overflow(vm)),
+        _ if is_num(x) && is_num(y) => Ok(Value::Float(num_as_f64(x) - num_as_f64(y))),
+        _ => Err(unsupported(vm, "-", x, y)),
+    }
+}
+
+pub fn mul(vm: &mut Vm, x: Value, y: Value) -> R {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => a.checked_mul(b).map(Value::Int).ok_or_else(|| overflow(vm)),
+        _ if is_num(x) && is_num(y) => Ok(Value::Float(num_as_f64(x) * num_as_f64(y))),
+        (Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s)) => {
+            let n = n.max(0) as usize;
+            let text = vm.it.heap.str(s);
+            if text.len().saturating_mul(n) > MAX_REPEAT {
+                return Err(vm.error("OverflowError", "repeated string is too long"));
+            }
+            let out = text.repeat(n);
+            Ok(vm.new_str(out))
+        }
+        (Value::List(l), Value::Int(n)) | (Value::Int(n), Value::List(l)) => {
+            let n = n.max(0) as usize;
+            let items = vm.it.heap.list(l);
+            if items.len().saturating_mul(n) > MAX_REPEAT {
+                return Err(vm.error("OverflowError", "repeated list is too long"));
+            }
+            let out = items.repeat(n);
+            Ok(vm.it.heap.new_list(out))
+        }
+        _ => Err(unsupported(vm, "*", x, y)),
+    }
+}
+
+pub fn div(vm: &mut Vm, x: Value, y: Value) -> R {
+    if !(is_num(x) && is_num(y)) {
+        return Err(unsupported(vm, "/", x, y));
+    }
+    let d = num_as_f64(y);
+    if d == 0.0 {
+        return Err(vm.error("ZeroDivisionError", "division by zero"));
+    }
+    Ok(Value::Float(num_as_f64(x) / d))
+}
+
+/// Python's float `divmod`: the quotient floored, the remainder with the divisor's sign.
+fn float_divmod(x: f64, y: f64) -> (f64, f64) {
+    let mut m = x % y;
+    let mut div = (x - m) / y;
+    if m != 0.0 {
+        if (y < 0.0) != (m < 0.0) {
+            m += y;
+            div -= 1.0;
+        }
+    } else {
+        m = 0.0f64.copysign(y);
+    }
+    let floordiv = if div != 0.0 {
+        let mut f = div.floor();
+        if div - f > 0.5 {
+            f += 1.0;
+        }
+        f
+    } else {
+        0.0f64.copysign(x / y)
+    };
+    (floordiv, m)
+}
+
+pub fn floor_div(vm: &mut Vm, x: Value, y: Value) -> R {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => {
+            if b == 0 {
+                return Err(vm.error("ZeroDivisionError", "integer division or modulo by zero"));
+            }
+            let q = a.checked_div(b).ok_or_else(|| overflow(vm))?;
+            Ok(Value::Int(if (a % b != 0) && ((a < 0) != (b < 0)) { q - 1 } else { q }))
+        }
+        _ if is_num(x) && is_num(y) => {
+            let d = num_as_f64(y);
+            if d == 0.0 {
+                return Err(vm.error("ZeroDivisionError", "float floor division by zero"));
+            }
+            Ok(Value::Float(float_divmod(num_as_f64(x), d).0))
+        }
+        _ => Err(unsupported(vm, "//", x, y)),
+    }
+}
+
+pub fn modulo(vm: &mut Vm, x: Value, y: Value) -> R {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => {
+            if b == 0 {
+                return Err(vm.error("ZeroDivisionError", "integer modulo by zero"));
+            }
+            let r = a.checked_rem(b).unwrap_or(0);
+            Ok(Value::Int(if r != 0 && ((r < 0) != (b < 0)) { r + b } else { r }))
+        }
+        _ if is_num(x) && is_num(y) => {
+            let d = num_as_f64(y);
+            if d == 0.0 {
+                return Err(vm.error("ZeroDivisionError", "float modulo"));
+            }
+            Ok(Value::Float(float_divmod(num_as_f64(x), d).1))
+        }
+        _ => Err(unsupported(vm, "%", x, y)),
+    }
+}
+
+pub fn pow(vm: &mut Vm, x: Value, y: Value) -> R {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) if b >= 0 => {
+            let r = match u32::try_from(b) {
+                Ok(e) => a.checked_pow(e),
+                Err(_) => match a {
+                    0 | 1 => Some(a),
+                    -1 => Some(if b % 2 == 0 { 1 } else { -1 }),
+                    _ => None,
+                },
+            };
+            r.map(Value::Int).ok_or_else(|| overflow(vm))
+        }
+        _ if is_num(x) && is_num(y) => {
+            let (a, b) = (num_as_f64(x), num_as_f64(y));
+            if a == 0.0 && b < 0.0 {
+                return Err(vm.error("ZeroDivisionError", "0.0 cannot be raised to a negative power"));
+            }
+            if a < 0.0 && b.fract() != 0.0 && b.is_finite() {
+                return Err(vm.error("ValueError", "negative number cannot be raised to a fractional power"));
+            }
+            let r = a.powf(b);
+            if r.is_infinite() && a.is_finite() && b.is_finite() {
+                return Err(vm.error("OverflowError", "numerical result out of range"));
+            }
+            Ok(Value::Float(r))
+        }
+        _ => Err(unsupported(vm, "**", x, y)),
+    }
+}
+
+pub fn neg(vm: &mut Vm, x: Value) -> R {
+    match x {
+        Value::Int(i) => i.checked_neg().map(Value::Int).ok_or_else(|| overflow(vm)),
+        Value::Float(f) => Ok(Value::Float(-f)),
+        _ => {
+            let t = x.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("bad operand type for unary -: '{t}'")))
+        }
+    }
+}
+
+fn compare_error(vm: &mut Vm, e: CompareError, op: &str) -> Box<crate::vm::Thrown> {
+    match e {
+        CompareError::Unorderable(a, b) => {
+            vm.type_error(format!("'{op}' not supported between instances of '{a}' and '{b}'"))
+        }
+        CompareError::TooDeep => vm.error("RecursionError", "maximum recursion depth exceeded in comparison"),
+    }
+}
+
+pub fn equal(vm: &mut Vm, a: Value, b: Value) -> VmResult<bool> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Ok(x == y),
+        _ => vm.it.heap.equal(a, b, 0).map_err(|e| compare_error(vm, e, "==")),
+    }
+}
+
+pub fn compare(vm: &mut Vm, a: Value, b: Value, op: &str) -> VmResult<Ordering> {
+    vm.it.heap.compare(a, b, 0).map_err(|e| compare_error(vm, e, op))
+}
+
+/// `a < b`. NaN compares false both ways, as in Python.
+pub fn less(vm: &mut Vm, a: Value, b: Value, op: &str) -> VmResult<bool> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Ok(x < y),
+        (Value::Float(x), Value::Float(y)) => Ok(x < y),
+        _ if has_nan(a, b) => Ok(false),
+        _ => Ok(compare(vm, a, b, op)? == Ordering::Less),
+    }
+}
+
+pub fn less_equal(vm: &mut Vm, a: Value, b: Value, op: &str) -> VmResult<bool> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Ok(x <= y),
+        (Value::Float(x), Value::Float(y)) => Ok(x <= y),
+        _ if has_nan(a, b) => Ok(false),
+        _ => Ok(compare(vm, a, b, op)? != Ordering::Greater),
+    }
+}
+
+fn has_nan(a: Value, b: Value) -> bool {
+    matches!(a, Value::Float(f) if f.is_nan()) || matches!(b, Value::Float(f) if f.is_nan())
+}
+
+/// `item in container`.
+pub fn contains(vm: &mut Vm, container: Value, item: Value) -> VmResult<bool> {
+    match container {
+        Value::List(id) => {
+            let n = vm.it.heap.list(id).len();
+            for i in 0..n {
+                let Some(&v) = vm.it.heap.list(id).get(i) else { break };
+                if equal(vm, v, item)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        Value::Map(id) => {
+            let heap = &vm.it.heap;
+            Ok(match lookup_key(heap, item) {
+                Some(k) => heap.map(id).contains_key(&k),
+                None => false,
+            })
+        }
+        Value::Str(id) => match item {
+            Value::Str(sub) => Ok(vm.it.heap.str(id).contains(vm.it.heap.str(sub))),
+            _ => {
+                let t = item.type_name(&vm.it.heap);
+                Err(vm.type_error(format!("'in <string>' requires string as left operand, not {t}")))
+            }
+        },
+        Value::Obj(id) => match vm.it.heap.get(id) {
+            Obj::Range(r) => Ok(match item {
+                Value::Int(i) => range_contains(r, i),
+                Value::Float(f) => int_from_float(f).is_some_and(|i| range_contains(r, i)),
+                _ => false,
+            }),
+            _ => Err(not_iterable(vm, container)),
+        },
+        _ => {
+            let t = container.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("argument of type '{t}' is not iterable")))
+        }
+    }
+}
+
+fn range_contains(r: &RangeObj, i: i64) -> bool {
+    let inside = if r.step > 0 { i >= r.start && i < r.stop } else { i <= r.start && i > r.stop };
+    inside && (i as i128 - r.start as i128) % r.step as i128 == 0
+}
+
+fn int_from_float(f: f64) -> Option<i64> {
+    if f.fract() == 0.0 && f.abs() < 9.2e18 { Some(f as i64) } else { None }
+}
+
+/// The key a value looks up in a map: integral floats find int keys, as in Python.
+fn lookup_key(heap: &crate::heap::Heap, v: Value) -> Option<KeyRef<'_>> {
+    match v {
+        Value::Float(f) => int_from_float(f).filter(|&i| int_float_eq(i, f)).map(KeyRef::Int),
+        _ => heap.key_ref(v),
+    }
+}
+
+fn not_iterable(vm: &mut Vm, v: Value) -> Box<crate::vm::Thrown> {
+    let t = v.type_name(&vm.it.heap);
+    vm.type_error(format!("'{t}' object is not iterable"))
+}
+
+/// The error for a missing map key: `KeyError: "name"`.
+pub fn key_error(vm: &mut Vm, key: Value) -> Box<crate::vm::Thrown> {
+    let k = vm.it.heap.repr(key);
+    vm.error("KeyError", k)
+}
+
+/// An owning key for storing into a map, or the `TypeError` for an unhashable value.
+pub fn store_key(vm: &mut Vm, key: Value) -> VmResult<MapKey> {
+    if let Value::Float(f) = key {
+        if let Some(i) = int_from_float(f).filter(|&i| int_float_eq(i, f)) {
+            return Ok(MapKey::Int(i));
+        }
+    }
+    match vm.it.heap.map_key(key) {
+        Some(k) => Ok(k),
+        None => {
+            let t = key.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("map keys must be str, int, bool or nil, not {t}")))
+        }
+    }
+}
+
+pub fn new_map(vm: &mut Vm, start: usize, count: usize) -> R {
+    let mut m = MapObj::with_capacity_and_hasher(count, Default::default());
+    for i in 0..count {
+        let k = vm.fiber.stack[start + 2 * i];
+        let v = vm.fiber.stack[start + 2 * i + 1];
+        let key = store_key(vm, k)?;
+        m.insert(key, v);
+    }
+    Ok(vm.it.heap.new_map(m))
+}
+
+/// Turns a possibly negative index into a position, if it is inside `0..len`.
+pub fn normalize_index(i: i64, len: usize) -> Option<usize> {
+    let n = len as i64;
+    let j = if i < 0 { i + n } else { i };
+    if j >= 0 && j < n { Some(j as usize) } else { None }
+}
+
+fn index_type_error(vm: &mut Vm, what: &str, i: Value) -> Box<crate::vm::Thrown> {
+    let t = i.type_name(&vm.it.heap);
+    vm.type_error(format!("{what} indices must be integers, not {t}"))
+}
+
+/// The `i`-th code point of a string.
+pub fn str_char_at(vm: &mut Vm, id: crate::value::ObjId, i: usize) -> Value {
+    let s = vm.it.heap.str_obj(id);
+    if s.is_ascii() {
+        let b = s.s.as_bytes()[i];
+        return vm.char_str(b as char);
+    }
+    let c = s.s.chars().nth(i).unwrap_or('\0');
+    vm.char_str(c)
+}
+
+pub fn get_index(vm: &mut Vm, o: Value, i: Value) -> R {
+    match (o, i) {
+        (Value::List(id), Value::Int(i)) => match normalize_index(i, vm.it.heap.list(id).len()) {
+            Some(j) => Ok(vm.it.heap.list(id)[j]),
+            None => Err(vm.error("IndexError", "list index out of range")),
+        },
+        (Value::List(_), _) => Err(index_type_error(vm, "list", i)),
+        (Value::Str(id), Value::Int(i)) => match normalize_index(i, vm.it.heap.str_obj(id).chars) {
+            Some(j) => Ok(str_char_at(vm, id, j)),
+            None => Err(vm.error("IndexError", "string index out of range")),
+        },
+        (Value::Str(_), _) => Err(index_type_error(vm, "string", i)),
+        (Value::Map(id), _) => {
+            let heap = &vm.it.heap;
+            let found = lookup_key(heap, i).and_then(|k| heap.map(id).get(&k).copied());
+            match found {
+                Some(v) => Ok(v),
+                None => {
+                    if heap.key_ref(i).is_none() && !matches!(i, Value::Float(_)) {
+                        store_key(vm, i)?;
+                    }
+                    Err(key_error(vm, i))
+                }
+            }
+        }
+        (Value::Obj(id), _) => {
+            if let Obj::Range(r) = vm.it.heap.get(id) {
+                let r = *r;
+                let Value::Int(i) = i else { return Err(index_type_error(vm, "range", i)) };
+                return match normalize_index(i, r.len() as usize) {
+                    Some(j) => Ok(Value::Int(r.start + j as i64 * r.step)),
+                    None => Err(vm.error("IndexError", "range object index out of range")),
+                };
+            }
+            Err(not_subscriptable(vm, o))
+        }
+        _ => Err(not_subscriptable(vm, o)),
+    }
+}
+
+fn not_subscriptable(vm: &mut Vm, o: Value) -> Box<crate::vm::Thrown> {
+    let t = o.type_name(&vm.it.heap);
+    vm.type_error(format!("'{t}' object is not subscriptable"))
+}
+
+pub fn set_index(vm: &mut Vm, o: Value, i: Value, v: Value) -> VmResult<()> {
+    match (o, i) {
+        (Value::List(id), Value::Int(i)) => match normalize_index(i, vm.it.heap.list(id).len()) {
+            Some(j) => {
+                vm.it.heap.list_mut(id)[j] = v;
+                Ok(())
+            }
+            None => Err(vm.error("IndexError", "list assignment index out of range")),
+        },
+        (Value::List(_), _) => Err(index_type_error(vm, "list", i)),
+        (Value::Map(id), _) => {
+            let key = store_key(vm, i)?;
+            vm.it.heap.map_mut(id).insert(key, v);
+            Ok(())
+        }
+        _ => {
+            let t = o.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("'{t}' object does not support item assignment")))
+        }
+    }
+}
+
+fn attribute_error(vm: &mut Vm, o: Value, name: &str) -> Box<crate::vm::Thrown> {
+    let t = o.type_name(&vm.it.heap);
+    vm.error("AttributeError", format!("'{t}' object has no attribute '{name}'"))
+}
+
+/// `o.name`: a map entry, or a field of an object that has fields.
+pub fn get_field(vm: &mut Vm, o: Value, name: Value) -> R {
+    let Value::Str(nid) = name else { unreachable!("field names are string constants") };
+    match o {
+        Value::Map(id) => {
+            let heap = &vm.it.heap;
+            match heap.map(id).get(&KeyRef::Str(heap.str(nid))) {
+                Some(v) => Ok(*v),
+                None => Err(key_error(vm, name)),
+            }
+        }
+        Value::Obj(id) => {
+            let field = vm.it.heap.str_rc(nid).clone();
+            if let Some(v) = crate::builtins::object_field(vm, id, &field) {
+                return Ok(v);
+            }
+            Err(attribute_error(vm, o, &field))
+        }
+        _ => {
+            let field = vm.it.heap.str_rc(nid).clone();
+            Err(attribute_error(vm, o, &field))
+        }
+    }
+}
+
+pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
+    match o {
+        Value::Map(id) => {
+            let Value::Str(nid) = name else { unreachable!("field names are string constants") };
+            let key = MapKey::Str(vm.it.heap.str_rc(nid).clone());
+            vm.it.heap.map_mut(id).insert(key, v);
+            Ok(())
+        }
+        _ => {
+            let field = vm.it.heap.display(name);
+            let t = o.type_name(&vm.it.heap);
+            Err(vm.error("AttributeError", format!("cannot set field '{field}' on '{t}' object")))
+        }
+    }
+}
+
+/// For `m.f(args)` on a map: None when `f` is a map method, else the value stored under
+/// `"f"` (a `KeyError` if there is none).
+pub fn map_entry_callee(vm: &mut Vm, m: crate::value::ObjId, name: Value) -> VmResult<Option<Value>> {
+    let Value::Str(nid) = name else { unreachable!("method names are string constants") };
+    let heap = &vm.it.heap;
+    let method = heap.str(nid);
+    if crate::builtins::MAP_METHODS.contains(&method) {
+        return Ok(None);
+    }
+    match heap.map(m).get(&KeyRef::Str(method)) {
+        Some(v) => Ok(Some(*v)),
+        None => Err(key_error(vm, name)),
+    }
+}
+
+/// Python's slice clamping for `[lo:hi]` over a sequence of `len` items.
+fn clamp_bounds(vm: &mut Vm, lo: Value, hi: Value, len: usize) -> VmResult<(usize, usize)> {
+    let n = len as i64;
+    let mut bound = |v: Value, default: i64| -> VmResult<i64> {
+        match v {
+            Value::Nil => Ok(default),
+            Value::Int(i) => Ok(if i < 0 { (i + n).max(0) } else { i.min(n) }),
+            other => {
+                let t = other.type_name(&vm.it.heap);
+                Err(vm.type_error(format!("slice indices must be integers or nil, not {t}")))
+            }
+        }
+    };
+    let a = bound(lo, 0)?;
+    let b = bound(hi, n)?;
+    Ok((a as usize, (b.max(a)) as usize))
+}
+
+pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
+    match o {
+        Value::List(id) => {
+            let len = vm.it.heap.list(id).len();
+            let (a, b) = clamp_bounds(vm, lo, hi, len)?;
+            let items = vm.it.heap.list(id)[a..b].to_vec();
+            Ok(vm.it.heap.new_list(items))
+        }
+        Value::Str(id) => {
+            let len = vm.it.heap.str_obj(id).chars;
+            let (a, b) = clamp_bounds(vm, lo, hi, len)?;
+            let s = vm.it.heap.str_obj(id);
+            let out: String = if s.is_ascii() { s.s[a..b].to_string() } else { s.s.chars().skip(a).take(b - a).collect() };
+            Ok(vm.new_str(out))
+        }
+        _ => {
+            let t = o.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("'{t}' object cannot be sliced")))
+        }
+    }
+}
+
+/// Sets up the three loop registers at `slot` for `for ... in v`. Ranges keep
+/// (next, stop, step) as ints; lists, strings and maps keep (container, position, nil).
+pub fn iter_prep(vm: &mut Vm, slot: usize, v: Value) -> VmResult<()> {
+    let state = match v {
+        Value::List(_) | Value::Str(_) | Value::Map(_) => [v, Value::Int(0), Value::Nil],
+        Value::Obj(id) => match vm.it.heap.get(id) {
+            Obj::Range(r) => [Value::Int(r.start), Value::Int(r.stop), Value::Int(r.step)],
+            _ => return Err(not_iterable(vm, v)),
+        },
+        _ => return Err(not_iterable(vm, v)),
+    };
+    vm.fiber.stack[slot..slot + 3].copy_from_slice(&state);
+    Ok(())
+}
+
+/// The next item of a non-range loop, or None when it is done.
+pub fn iter_next(vm: &mut Vm, slot: usize) -> Option<Value> {
+    let Value::Int(pos) = vm.fiber.stack[slot + 1] else { return None };
+    let pos = pos as usize;
+    let (item, next) = match vm.fiber.stack[slot] {
+        Value::List(id) => (*vm.it.heap.list(id).get(pos)?, pos + 1),
+        Value::Str(id) => {
+            let c = vm.it.heap.str(id).get(pos..)?.chars().next()?;
+            (vm.char_str(c), pos + c.len_utf8())
+        }
+        Value::Map(id) => {
+            let key = vm.it.heap.map(id).get_index(pos)?.0.clone();
+            (vm.it.heap.key_value(&key), pos + 1)
+        }
+        _ => return None,
+    };
+    vm.fiber.stack[slot + 1] = Value::Int(next as i64);
+    Some(item)
+}
+
+/// `for k, v in ...`: each item must be a two-item list.
+pub fn unpack2(vm: &mut Vm, v: Value) -> VmResult<(Value, Value)> {
+    match v {
+        Value::List(id) => match vm.it.heap.list(id).as_slice() {
+            [a, b] => Ok((*a, *b)),
+            items => {
+                let n = items.len();
+                Err(vm.error("ValueError", format!("expected 2 items to unpack, got {n}")))
+            }
+        },
+        _ => {
+            let t = v.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("cannot unpack {t} into 2 variables")))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The interactive prompt: line editing and history (rustyline), multi-line entries while a
+//! bracket is open, the value of an expression statement echoed, and errors that do not end
+//! the session.
+//!
+//! Invariant: one `Interpreter` lives for the whole session, so globals declared in one
+//! entry are visible in the next.
+
+use crate::interpreter::{Interpreter, RunError};
+use rustyline::error::ReadlineError;
+
+const HISTORY_FILE: &str = ".toy_history";
+
+/// Runs the prompt until end of input; returns the process exit code.
+pub fn run(mut interp: Interpreter) -> i32 {
+    let mut editor = match rustyline::DefaultEditor::new() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("toy: cannot start the prompt: {e}");
+            return 2;
+        }
+    };
+    let history = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(HISTORY_FILE));
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    println!("toy {} — an interpreter with a real GIL. Ctrl-D exits.", env!("CARGO_PKG_VERSION"));
+    let mut entry = String::new();
+    let code = loop {
+        let prompt = if entry.is_empty() { ">>> " } else { "... " };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                entry.push_str(&line);
+                entry.push('\n');
+                if crate::parser::is_incomplete(&entry) {
+                    continue;
+                }
+                let _ = editor.add_history_entry(entry.trim_end());
+                let result = interp.run_repl_entry(&entry);
+                entry.clear();
+                interp.flush();
+                match result {
+                    Ok(()) => {}
+                    Err(RunError::Exit(code)) => break code,
+                    Err(e) => eprintln!("{e}"),
+                }
+            }
+            Err(ReadlineError::Interrupted) => {
+                if !entry.is_empty() {
+                    entry.clear();
+                }
+                println!("Interrupt");
+            }
+            Err(ReadlineError::Eof) => break 0,
+            Err(e) => {
+                eprintln!("toy: {e}");
+                break 1;
+            }
+        }
+    };
+    if let Some(path) = &history {
+        let _ = editor.save_history(path);
+    }
+    code
+}

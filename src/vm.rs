@@ -1,0 +1,746 @@
+//! The virtual machine: one eval loop per OS thread, running register bytecode on that
+//! thread's `Fiber` (value stack, call frames, try/with handlers).
+//!
+//! Invariants:
+//! - Interpreter state (`Interp`: heap, globals, function table) is reached only through
+//!   `Vm::it`, which in a threaded run is the GIL guard.
+//! - Every value on a fiber's stack below its extent (the top frame's base + registers)
+//!   names a live object; above the extent the collector clears the stack to nil, so a
+//!   stale register can never name a freed slot.
+//! - Check points are exactly `Loop` and calls of closures: one relaxed load of the eval
+//!   breaker on the fast path; collection, Ctrl-C and GIL hand-offs happen only there.
+//! - A frame's saved `pc` is the instruction after the one executing, so `pc - 1` gives
+//!   the line a traceback shows.
+
+use crate::bytecode::{Capture, Op, Proto};
+use crate::compiler::Globals;
+use crate::heap::{BREAK_GC, Closure, Heap, Obj, RangeObj, StrObj, TbEntry};
+use crate::ops;
+use crate::value::{ObjId, Value};
+use std::io::Write;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Eval-breaker bit: Ctrl-C was pressed; the main thread throws `Interrupt`.
+pub const BREAK_INTERRUPT: u32 = 4;
+
+/// A value in flight from `throw` (or a runtime error) to the `catch` that takes it.
+#[derive(Debug)]
+pub struct Thrown {
+    pub value: Value,
+    pub traceback: Vec<TbEntry>,
+    /// Set once the traceback has been taken, at the innermost frame.
+    pub traced: bool,
+    /// `exit(code)`: unwinds everything, no `catch` stops it.
+    pub exit: Option<i32>,
+}
+
+pub type VmResult<T> = Result<T, Box<Thrown>>;
+
+/// A function implemented in Rust: the builtins, and host functions registered through
+/// the embedding API.
+pub type BuiltinFn = Rc<dyn Fn(&mut Vm, &[Value]) -> VmResult<Value>>;
+
+pub struct Builtin {
+    pub name: Rc<str>,
+    pub f: BuiltinFn,
+}
+
+/// Where `print` writes.
+pub type Output = Box<dyn Write + Send>;
+
+/// Everything the GIL protects: the heap, the globals, the function table, the output.
+pub struct Interp {
+    pub heap: Heap,
+    pub globals: Globals,
+    pub builtins: Vec<Builtin>,
+    pub out: Output,
+    pub recursion_limit: usize,
+    pub argv: Vec<String>,
+    /// The builtin the prompt uses to echo expression values.
+    pub repl_print: Option<Value>,
+}
+
+impl Interp {
+    pub fn new(out: Output, breaker: Arc<AtomicU32>) -> Interp {
+        let mut it = Interp {
+            heap: Heap::new(breaker),
+            globals: Globals::default(),
+            builtins: Vec::new(),
+            out,
+            recursion_limit: 10_000,
+            argv: Vec::new(),
+            repl_print: None,
+        };
+        crate::builtins::install(&mut it);
+        it
+    }
+
+    /// Adds a function to the table and binds it to a global name.
+    pub fn register(&mut self, name: &str, f: BuiltinFn) -> Value {
+        let index = self.builtins.len() as u32;
+        self.builtins.push(Builtin { name: name.into(), f });
+        self.heap.builtin_names.push(name.into());
+        let v = Value::Builtin(index);
+        if let Some(g) = self.globals.declare(name) {
+            self.globals.values[g as usize] = v;
+        }
+        v
+    }
+
+    /// A function in the table that no global names (e.g. the prompt's echo).
+    pub fn register_hidden(&mut self, name: &str, f: BuiltinFn) -> Value {
+        let index = self.builtins.len() as u32;
+        self.builtins.push(Builtin { name: name.into(), f });
+        self.heap.builtin_names.push(name.into());
+        Value::Builtin(index)
+    }
+}
+
+#[derive(Debug)]
+pub struct Frame {
+    pub closure: ObjId,
+    pub proto: Rc<Proto>,
+    pub pc: usize,
+    pub base: usize,
+    /// Absolute stack slot that receives the return value.
+    pub ret: usize,
+}
+
+#[derive(Debug)]
+enum HandlerKind {
+    Try { target: usize, reg: usize },
+    With { subject: Value },
+}
+
+#[derive(Debug)]
+struct Handler {
+    /// `frames.len()` when the handler was pushed: it belongs to the top frame then.
+    depth: usize,
+    kind: HandlerKind,
+}
+
+/// One thread's execution state.
+#[derive(Debug, Default)]
+pub struct Fiber {
+    pub stack: Vec<Value>,
+    pub frames: Vec<Frame>,
+    handlers: Vec<Handler>,
+}
+
+impl Fiber {
+    /// The end of the live part of the stack.
+    fn extent(&self) -> usize {
+        self.frames.last().map_or(0, |f| f.base + f.proto.nregs as usize)
+    }
+
+    /// Every value this fiber keeps alive.
+    pub fn roots(&self) -> impl Iterator<Item = Value> + '_ {
+        let live = &self.stack[..self.extent().min(self.stack.len())];
+        live.iter()
+            .copied()
+            .chain(self.frames.iter().map(|f| Value::Func(f.closure)))
+            .chain(self.handlers.iter().filter_map(|h| match h.kind {
+                HandlerKind::With { subject } => Some(subject),
+                HandlerKind::Try { .. } => None,
+            }))
+    }
+}
+
+pub struct Vm<'a> {
+    pub it: &'a mut Interp,
+    pub fiber: Fiber,
+    /// Callbacks from builtins (a sort key, say) run nested eval loops; while one is
+    /// active a builtin may hold values in Rust locals, so collection waits.
+    gc_inhibit: u32,
+    breaker: Arc<AtomicU32>,
+}
+
+impl<'a> Vm<'a> {
+    pub fn new(it: &'a mut Interp) -> Vm<'a> {
+        let breaker = it.heap.breaker.clone();
+        Vm { it, fiber: Fiber::default(), gc_inhibit: 0, breaker }
+    }
+
+    // ---- errors ----------------------------------------------------------------------
+
+    /// A runtime error of `kind`, ready to throw.
+    pub fn error(&mut self, kind: &str, message: impl AsRef<str>) -> Box<Thrown> {
+        let value = self.it.heap.new_error(kind, message.as_ref());
+        Box::new(Thrown { value, traceback: Vec::new(), traced: false, exit: None })
+    }
+
+    pub fn type_error(&mut self, message: impl AsRef<str>) -> Box<Thrown> {
+        self.error("TypeError", message)
+    }
+
+    fn thrown(&self, value: Value) -> Box<Thrown> {
+        // An error thrown again keeps the traceback of where it was first thrown.
+        let traceback = match value {
+            Value::Obj(id) => self.it.heap.error(id).map(|e| e.traceback.clone()).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let traced = !traceback.is_empty();
+        Box::new(Thrown { value, traceback, traced, exit: None })
+    }
+
+    fn traceback(&self) -> Vec<TbEntry> {
+        self.fiber
+            .frames
+            .iter()
+            .map(|f| TbEntry {
+                file: f.proto.file.clone(),
+                line: f.proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
+                func: f.proto.display_name(),
+            })
+            .collect()
+    }
+
+    /// Finds the innermost `catch` among frames above `stop`, releasing `with` subjects
+    /// on the way. On success the fiber is positioned at the handler; otherwise the
+    /// frames above `stop` are gone and the error goes to the caller of this eval loop.
+    fn unwind(&mut self, mut t: Box<Thrown>, stop: usize) -> VmResult<()> {
+        if !t.traced {
+            t.traceback = self.traceback();
+            t.traced = true;
+            if let Value::Obj(id) = t.value {
+                if let Obj::Error(e) = self.it.heap.get_mut(id) {
+                    if e.traceback.is_empty() {
+                        e.traceback = t.traceback.clone();
+                    }
+                }
+            }
+        }
+        while self.fiber.handlers.last().is_some_and(|h| h.depth > stop) {
+            let h = self.fiber.handlers.pop().expect("handler");
+            match h.kind {
+                HandlerKind::With { subject } => {
+                    let _ = crate::builtins::with_exit(self, subject);
+                }
+                HandlerKind::Try { target, reg } if t.exit.is_none() => {
+                    self.fiber.frames.truncate(h.depth);
+                    let frame = self.fiber.frames.last_mut().expect("handler's frame");
+                    frame.pc = target;
+                    self.fiber.stack[reg] = t.value;
+                    return Ok(());
+                }
+                HandlerKind::Try { .. } => {}
+            }
+        }
+        self.fiber.frames.truncate(stop);
+        Err(t)
+    }
+
+    // ---- calls -----------------------------------------------------------------------
+
+    /// Pushes a frame for closure `id` whose arguments already sit at `base..`.
+    fn push_frame(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
+        let proto = self.it.heap.closure(id).proto.clone();
+        if argc != proto.arity as usize {
+            let s = if proto.arity == 1 { "" } else { "s" };
+            let msg = format!(
+                "{}() takes {} argument{s} but {argc} {} given",
+                proto.display_name(),
+                proto.arity,
+                if argc == 1 { "was" } else { "were" }
+            );
+            return Err(self.type_error(msg));
+        }
+        if self.fiber.frames.len() >= self.it.recursion_limit {
+            return Err(self.error("RecursionError", "maximum recursion depth exceeded"));
+        }
+        let need = base + proto.nregs as usize;
+        if self.fiber.stack.len() < need {
+            self.fiber.stack.resize(need.max(self.fiber.stack.len() * 2), Value::Nil);
+        }
+        self.fiber.frames.push(Frame { closure: id, proto, pc: 0, base, ret });
+        Ok(())
+    }
+
+    /// Calls any callable value from Rust (a builtin's callback, a thread's body) and
+    /// runs it to completion.
+    pub fn call_value(&mut self, f: Value, args: &[Value]) -> VmResult<Value> {
+        match f {
+            Value::Func(id) => {
+                let slot = self.fiber.extent();
+                let need = slot + 1 + args.len();
+                if self.fiber.stack.len() < need {
+                    self.fiber.stack.resize(need, Value::Nil);
+                }
+                self.fiber.stack[slot] = f;
+                self.fiber.stack[slot + 1..need].copy_from_slice(args);
+                let stop = self.fiber.frames.len();
+                self.push_frame(id, args.len(), slot + 1, slot)?;
+                self.gc_inhibit += 1;
+                let result = self.run(stop);
+                self.gc_inhibit -= 1;
+                result
+            }
+            Value::Builtin(i) => {
+                let f = self.it.builtins[i as usize].f.clone();
+                f(self, args)
+            }
+            other => {
+                let msg = format!("'{}' object is not callable", other.type_name(&self.it.heap));
+                Err(self.type_error(msg))
+            }
+        }
+    }
+
+    /// Runs a compiled top-level chunk (a script, or one entry at the prompt).
+    pub fn run_main(&mut self, proto: Rc<Proto>) -> VmResult<Value> {
+        let closure = self.it.heap.alloc(Obj::Func(Closure { proto, upvals: Box::new([]) }));
+        let base = self.fiber.extent();
+        let stop = self.fiber.frames.len();
+        if self.fiber.stack.len() <= base {
+            self.fiber.stack.resize(base + 1, Value::Nil);
+        }
+        self.push_frame(closure, 0, base, base)?;
+        self.run(stop)
+    }
+
+    // ---- check points ----------------------------------------------------------------
+
+    /// The slow path of a check point: collect if due, deliver Ctrl-C.
+    #[cold]
+    #[inline(never)]
+    fn check_point(&mut self) -> VmResult<()> {
+        let bits = self.breaker.load(Ordering::Relaxed);
+        if bits & BREAK_INTERRUPT != 0 {
+            self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
+            return Err(self.error("Interrupt", "interrupted by Ctrl-C"));
+        }
+        if bits & BREAK_GC != 0 && self.gc_inhibit == 0 {
+            self.collect();
+        }
+        Ok(())
+    }
+
+    /// Runs the collector with this thread's fiber and the globals as roots.
+    pub fn collect(&mut self) {
+        let extent = self.fiber.extent().min(self.fiber.stack.len());
+        for v in &mut self.fiber.stack[extent..] {
+            *v = Value::Nil;
+        }
+        let Interp { heap, globals, repl_print, .. } = &mut *self.it;
+        let roots = self.fiber.roots().chain(globals.values.iter().copied()).chain(repl_print.iter().copied());
+        heap.collect(roots);
+    }
+
+    // ---- the eval loop ---------------------------------------------------------------
+
+    /// Runs until the frame count falls back to `stop`, returning that frame's result.
+    pub fn run(&mut self, stop: usize) -> VmResult<Value> {
+        let breaker = self.breaker.clone();
+        'frame: loop {
+            let frame = self.fiber.frames.last().expect("a frame to run");
+            let proto = frame.proto.clone();
+            let closure = frame.closure;
+            let base = frame.base;
+            let mut pc = frame.pc;
+            let code: &[Op] = &proto.code;
+
+            macro_rules! reg {
+                ($r:expr) => {
+                    self.fiber.stack[base + $r as usize]
+                };
+            }
+            // Saves pc, then hands the error to the nearest handler (or our caller).
+            macro_rules! throw {
+                ($e:expr) => {{
+                    let e = $e;
+                    self.fiber.frames.last_mut().expect("frame").pc = pc;
+                    match self.unwind(e, stop) {
+                        Ok(()) => continue 'frame,
+                        Err(e) => return Err(e),
+                    }
+                }};
+            }
+            macro_rules! tryv {
+                ($e:expr) => {
+                    match $e {
+                        Ok(v) => v,
+                        Err(e) => throw!(e),
+                    }
+                };
+            }
+            macro_rules! check_point {
+                () => {
+                    if breaker.load(Ordering::Relaxed) != 0 {
+                        self.fiber.frames.last_mut().expect("frame").pc = pc;
+                        tryv!(self.check_point());
+                    }
+                };
+            }
+            macro_rules! binary {
+                ($dst:expr, $a:expr, $b:expr, $fast:expr, $slow:path) => {{
+                    let (x, y) = (reg!($a), reg!($b));
+                    let v = match $fast(x, y) {
+                        Some(v) => v,
+                        None => tryv!($slow(self, x, y)),
+                    };
+                    reg!($dst) = v;
+                }};
+            }
+
+            loop {
+                let op = code[pc];
+                pc += 1;
+                match op {
+                    Op::Move { dst, src } => reg!(dst) = reg!(src),
+                    Op::LoadConst { dst, k } => reg!(dst) = proto.consts[k as usize],
+                    Op::LoadInt { dst, imm } => reg!(dst) = Value::Int(imm as i64),
+                    Op::LoadNil { dst } => reg!(dst) = Value::Nil,
+                    Op::LoadBool { dst, value } => reg!(dst) = Value::Bool(value),
+                    Op::GetGlobal { dst, g } => {
+                        let v = self.it.globals.values[g as usize];
+                        if let Value::Undef = v {
+                            let name = self.it.globals.names[g as usize].clone();
+                            throw!(self.error("NameError", format!("name '{name}' is not defined")));
+                        }
+                        reg!(dst) = v;
+                    }
+                    Op::SetGlobal { g, src } => self.it.globals.values[g as usize] = reg!(src),
+                    Op::GetUpval { dst, u } => {
+                        let cell = self.it.heap.closure(closure).upvals[u as usize];
+                        reg!(dst) = self.it.heap.cell(cell);
+                    }
+                    Op::SetUpval { u, src } => {
+                        let cell = self.it.heap.closure(closure).upvals[u as usize];
+                        let v = reg!(src);
+                        self.it.heap.set_cell(cell, v);
+                    }
+                    Op::NewCell { dst, src } => {
+                        let cell = self.it.heap.alloc(Obj::Cell(reg!(src)));
+                        reg!(dst) = Value::Obj(cell);
+                    }
+                    Op::GetCell { dst, cell } => {
+                        let Value::Obj(id) = reg!(cell) else { unreachable!("cell register") };
+                        reg!(dst) = self.it.heap.cell(id);
+                    }
+                    Op::SetCell { cell, src } => {
+                        let Value::Obj(id) = reg!(cell) else { unreachable!("cell register") };
+                        let v = reg!(src);
+                        self.it.heap.set_cell(id, v);
+                    }
+                    Op::Closure { dst, p } => {
+                        let child = proto.protos[p as usize].clone();
+                        let upvals: Box<[ObjId]> = child
+                            .captures
+                            .iter()
+                            .map(|c| match *c {
+                                Capture::Local(r) => match self.fiber.stack[base + r as usize] {
+                                    Value::Obj(id) => id,
+                                    _ => unreachable!("captured register holds a cell"),
+                                },
+                                Capture::Upval(u) => self.it.heap.closure(closure).upvals[u as usize],
+                            })
+                            .collect();
+                        let id = self.it.heap.alloc(Obj::Func(Closure { proto: child, upvals }));
+                        reg!(dst) = Value::Func(id);
+                    }
+                    Op::NewList { dst, start, count } => {
+                        let s = base + start as usize;
+                        let items = self.fiber.stack[s..s + count as usize].to_vec();
+                        reg!(dst) = self.it.heap.new_list(items);
+                    }
+                    Op::NewMap { dst, start, count } => {
+                        let s = base + start as usize;
+                        let v = tryv!(ops::new_map(self, s, count as usize));
+                        reg!(dst) = v;
+                    }
+                    Op::Add { dst, a, b } => binary!(dst, a, b, ops::add_fast, ops::add),
+                    Op::Sub { dst, a, b } => binary!(dst, a, b, ops::sub_fast, ops::sub),
+                    Op::Mul { dst, a, b } => binary!(dst, a, b, ops::mul_fast, ops::mul),
+                    Op::Div { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::div),
+                    Op::FloorDiv { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::floor_div),
+                    Op::Mod { dst, a, b } => binary!(dst, a, b, ops::mod_fast, ops::modulo),
+                    Op::Pow { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::pow),
+                    Op::AddInt { dst, a, imm } => {
+                        let x = reg!(a);
+                        let v = match x {
+                            Value::Int(i) => match i.checked_add(imm as i64) {
+                                Some(v) => Value::Int(v),
+                                None => throw!(self.error("OverflowError", "integer overflow")),
+                            },
+                            Value::Float(f) => Value::Float(f + imm as f64),
+                            _ => tryv!(ops::add(self, x, Value::Int(imm as i64))),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Op::Eq { dst, a, b } => {
+                        let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
+                        reg!(dst) = Value::Bool(v);
+                    }
+                    Op::Ne { dst, a, b } => {
+                        let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
+                        reg!(dst) = Value::Bool(!v);
+                    }
+                    Op::Lt { dst, a, b } => {
+                        let v = tryv!(ops::less(self, reg!(a), reg!(b), "<"));
+                        reg!(dst) = Value::Bool(v);
+                    }
+                    Op::Le { dst, a, b } => {
+                        let v = tryv!(ops::less_equal(self, reg!(a), reg!(b), "<="));
+                        reg!(dst) = Value::Bool(v);
+                    }
+                    Op::Gt { dst, a, b } => {
+                        let v = tryv!(ops::less(self, reg!(b), reg!(a), ">"));
+                        reg!(dst) = Value::Bool(v);
+                    }
+                    Op::Ge { dst, a, b } => {
+                        let v = tryv!(ops::less_equal(self, reg!(b), reg!(a), ">="));
+                        reg!(dst) = Value::Bool(v);
+                    }
+                    Op::In { dst, a, b } => {
+                        let v = tryv!(ops::contains(self, reg!(b), reg!(a)));
+                        reg!(dst) = Value::Bool(v);
+                    }
+                    Op::NotIn { dst, a, b } => {
+                        let v = tryv!(ops::contains(self, reg!(b), reg!(a)));
+                        reg!(dst) = Value::Bool(!v);
+                    }
+                    Op::Neg { dst, src } => {
+                        let v = tryv!(ops::neg(self, reg!(src)));
+                        reg!(dst) = v;
+                    }
+                    Op::Not { dst, src } => {
+                        let v = !reg!(src).truthy(&self.it.heap);
+                        reg!(dst) = Value::Bool(v);
+                    }
+                    Op::Jump { off } => pc = (pc as i64 + off as i64) as usize,
+                    Op::Loop { back } => {
+                        pc -= back as usize;
+                        check_point!();
+                    }
+                    Op::JumpIfFalse { cond, off } => {
+                        let c = match reg!(cond) {
+                            Value::Bool(b) => b,
+                            v => v.truthy(&self.it.heap),
+                        };
+                        if !c {
+                            pc = (pc as i64 + off as i64) as usize;
+                        }
+                    }
+                    Op::JumpIfTrue { cond, off } => {
+                        let c = match reg!(cond) {
+                            Value::Bool(b) => b,
+                            v => v.truthy(&self.it.heap),
+                        };
+                        if c {
+                            pc = (pc as i64 + off as i64) as usize;
+                        }
+                    }
+                    Op::JumpIfNotLt { a, b, off } => {
+                        let lt = match (reg!(a), reg!(b)) {
+                            (Value::Int(x), Value::Int(y)) => x < y,
+                            (x, y) => tryv!(ops::less(self, x, y, "<")),
+                        };
+                        if !lt {
+                            pc = (pc as i64 + off as i64) as usize;
+                        }
+                    }
+                    Op::GetIndex { dst, obj, index } => {
+                        let (o, i) = (reg!(obj), reg!(index));
+                        let v = match (o, i) {
+                            (Value::List(id), Value::Int(i)) => {
+                                let items = self.it.heap.list(id);
+                                let n = items.len() as i64;
+                                let j = if i < 0 { i + n } else { i };
+                                if j >= 0 && j < n {
+                                    items[j as usize]
+                                } else {
+                                    throw!(self.error("IndexError", "list index out of range"))
+                                }
+                            }
+                            _ => tryv!(ops::get_index(self, o, i)),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Op::SetIndex { obj, index, src } => {
+                        let (o, i, v) = (reg!(obj), reg!(index), reg!(src));
+                        tryv!(ops::set_index(self, o, i, v));
+                    }
+                    Op::GetField { dst, obj, name } => {
+                        let v = tryv!(ops::get_field(self, reg!(obj), proto.consts[name as usize]));
+                        reg!(dst) = v;
+                    }
+                    Op::SetField { obj, name, src } => {
+                        let (o, v) = (reg!(obj), reg!(src));
+                        tryv!(ops::set_field(self, o, proto.consts[name as usize], v));
+                    }
+                    Op::Slice { dst, obj, lo, hi } => {
+                        let v = tryv!(ops::slice(self, reg!(obj), reg!(lo), reg!(hi)));
+                        reg!(dst) = v;
+                    }
+                    Op::Call { func, argc, dst } => {
+                        let callee = reg!(func);
+                        let args_at = base + func as usize + 1;
+                        match callee {
+                            Value::Func(id) => {
+                                check_point!();
+                                self.fiber.frames.last_mut().expect("frame").pc = pc;
+                                tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
+                                continue 'frame;
+                            }
+                            Value::Builtin(i) => {
+                                self.fiber.frames.last_mut().expect("frame").pc = pc;
+                                let f = self.it.builtins[i as usize].f.clone();
+                                let args: smallvec::SmallVec<[Value; 6]> =
+                                    self.fiber.stack[args_at..args_at + argc as usize].iter().copied().collect();
+                                let v = tryv!(f(self, &args));
+                                reg!(dst) = v;
+                            }
+                            other => {
+                                let t = other.type_name(&self.it.heap);
+                                throw!(self.type_error(format!("'{t}' object is not callable")));
+                            }
+                        }
+                    }
+                    Op::CallMethod { dst, obj, argc, name } => {
+                        let recv = reg!(obj);
+                        let name = proto.consts[name as usize];
+                        let args_at = base + obj as usize + 1;
+                        self.fiber.frames.last_mut().expect("frame").pc = pc;
+                        // A map's own entry that is not a map method is called like a
+                        // function, with the receiver's register reused for the callee.
+                        if let Value::Map(m) = recv {
+                            let callee = tryv!(ops::map_entry_callee(self, m, name));
+                            if let Some(callee) = callee {
+                                reg!(obj) = callee;
+                                if let Value::Func(id) = callee {
+                                    check_point!();
+                                    tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
+                                    continue 'frame;
+                                }
+                                let args: smallvec::SmallVec<[Value; 6]> =
+                                    self.fiber.stack[args_at..args_at + argc as usize].iter().copied().collect();
+                                let v = tryv!(self.call_value(callee, &args));
+                                reg!(dst) = v;
+                                continue;
+                            }
+                        }
+                        let args: smallvec::SmallVec<[Value; 6]> =
+                            self.fiber.stack[args_at..args_at + argc as usize].iter().copied().collect();
+                        let v = tryv!(crate::builtins::call_method(self, recv, name, &args));
+                        reg!(dst) = v;
+                    }
+                    Op::Return { src } => {
+                        let v = reg!(src);
+                        let frame = self.fiber.frames.pop().expect("frame");
+                        self.fiber.stack[frame.ret] = v;
+                        if self.fiber.frames.len() == stop {
+                            return Ok(v);
+                        }
+                        continue 'frame;
+                    }
+                    Op::ReturnNil => {
+                        let frame = self.fiber.frames.pop().expect("frame");
+                        self.fiber.stack[frame.ret] = Value::Nil;
+                        if self.fiber.frames.len() == stop {
+                            return Ok(Value::Nil);
+                        }
+                        continue 'frame;
+                    }
+                    Op::IterPrep { iter, src } => {
+                        let s = base + iter as usize;
+                        tryv!(ops::iter_prep(self, s, reg!(src)));
+                    }
+                    Op::IterNext { iter, dst, off } => {
+                        let s = base + iter as usize;
+                        let next = match (self.fiber.stack[s], self.fiber.stack[s + 1], self.fiber.stack[s + 2]) {
+                            (Value::Int(i), Value::Int(stop_at), Value::Int(step)) => {
+                                if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
+                                    self.fiber.stack[s] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
+                                    Some(Value::Int(i))
+                                } else {
+                                    None
+                                }
+                            }
+                            _ => ops::iter_next(self, s),
+                        };
+                        match next {
+                            Some(v) => reg!(dst) = v,
+                            None => pc = (pc as i64 + off as i64) as usize,
+                        }
+                    }
+                    Op::Unpack2 { dst, src } => {
+                        let (a, b) = tryv!(ops::unpack2(self, reg!(src)));
+                        reg!(dst) = a;
+                        reg!(dst + 1) = b;
+                    }
+                    Op::Throw { src } => {
+                        let t = self.thrown(reg!(src));
+                        throw!(t);
+                    }
+                    Op::TryBegin { reg, off } => {
+                        let target = (pc as i64 + off as i64) as usize;
+                        let depth = self.fiber.frames.len();
+                        let reg = base + reg as usize;
+                        self.fiber.handlers.push(Handler { depth, kind: HandlerKind::Try { target, reg } });
+                    }
+                    Op::TryEnd => {
+                        self.fiber.handlers.pop();
+                    }
+                    Op::WithEnter { src } => {
+                        let subject = reg!(src);
+                        self.fiber.frames.last_mut().expect("frame").pc = pc;
+                        tryv!(crate::builtins::with_enter(self, subject));
+                        let depth = self.fiber.frames.len();
+                        self.fiber.handlers.push(Handler { depth, kind: HandlerKind::With { subject } });
+                    }
+                    Op::WithExit { src } => {
+                        self.fiber.handlers.pop();
+                        let subject = reg!(src);
+                        tryv!(crate::builtins::with_exit(self, subject));
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- helpers shared by ops and builtins ------------------------------------------
+
+    pub fn heap(&mut self) -> &mut Heap {
+        &mut self.it.heap
+    }
+
+    pub fn new_str(&mut self, s: impl Into<Rc<str>>) -> Value {
+        self.it.heap.new_str(s)
+    }
+
+    /// A one-code-point string.
+    pub fn char_str(&mut self, c: char) -> Value {
+        let mut buf = [0u8; 4];
+        let s: &str = c.encode_utf8(&mut buf);
+        self.it.heap.new_str(s)
+    }
+
+    pub fn new_range(&mut self, r: RangeObj) -> Value {
+        Value::Obj(self.it.heap.alloc(Obj::Range(r)))
+    }
+
+    pub fn str_obj(&self, id: ObjId) -> &StrObj {
+        self.it.heap.str_obj(id)
+    }
+
+    /// The text of an uncaught error: traceback, then `Kind: message`.
+    pub fn format_uncaught(&self, t: &Thrown) -> String {
+        let mut s = String::from("Traceback (most recent call last):\n");
+        for e in &t.traceback {
+            s.push_str(&format!("  {}:{} in {}\n", e.file, e.line, e.func));
+        }
+        s.push_str(&self.error_line(t.value));
+        s.push('\n');
+        s
+    }
+
+    /// `Kind: message` for an error value, `Error: str(v)` for anything else thrown.
+    pub fn error_line(&self, v: Value) -> String {
+        match v {
+            Value::Obj(id) if self.it.heap.error(id).is_some() => self.it.heap.display(v),
+            other => format!("Error: {}", self.it.heap.display(other)),
+        }
+    }
+}
