@@ -27,16 +27,40 @@ impl Diagnostic {
     /// `file:line:col: Kind: message`, then the source line and a caret under the column.
     pub fn render(&self, file: &str, source: &str) -> String {
         let (line, col, text) = locate(source, self.span.start);
-        let caret_pad: String = text
+        let (shown, caret_col) = excerpt(text, col);
+        let caret_pad: String = shown
             .chars()
-            .take(col - 1)
+            .take(caret_col - 1)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         format!(
-            "{file}:{line}:{col}: {}: {}\n    {text}\n    {caret_pad}^\n",
+            "{file}:{line}:{col}: {}: {}\n    {shown}\n    {caret_pad}^\n",
             self.kind, self.message
         )
     }
+}
+
+/// At most `EXCERPT` characters of a long line, around 1-based column `col`, marked with
+/// `...` where cut; returns the text and the caret's column within it.
+fn excerpt(text: &str, col: usize) -> (String, usize) {
+    const EXCERPT: usize = 100;
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= EXCERPT {
+        return (text.to_string(), col);
+    }
+    let start = col.saturating_sub(EXCERPT / 2).min(chars.len().saturating_sub(EXCERPT));
+    let end = (start + EXCERPT).min(chars.len());
+    let mut shown = String::new();
+    let mut caret = col - start;
+    if start > 0 {
+        shown.push_str("...");
+        caret += 3;
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push_str("...");
+    }
+    (shown, caret)
 }
 
 /// The 1-based line and column (in characters) of byte `offset`, and that line's text.
