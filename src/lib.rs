@@ -6,3 +6,4 @@
 pub mod ast;
 pub mod error;
 pub mod lexer;
+pub mod parser;
