@@ -5,6 +5,8 @@
 
 pub mod ast;
 pub mod error;
+pub mod lexer;
+pub mod parser;
 pub mod compiler;
 pub mod bytecode;
 pub mod vm;
@@ -13,7 +15,8 @@ pub mod value;
 pub mod heap;
 pub mod builtins;
 pub mod format;
+pub mod gil;
+pub mod threads;
+pub mod net;
 pub mod interpreter;
 pub mod repl;
-pub mod lexer;
-pub mod parser;
