@@ -8,7 +8,7 @@
 use crate::format::{FmtArg, format_value};
 use crate::heap::{MapObj, Obj, RangeObj};
 use crate::ops::{self, normalize_index};
-use crate::value::{KeyRef, ObjId, Value};
+use crate::value::{KeyRef, MapKey, ObjId, Value};
 use crate::vm::{Interp, Thrown, Vm, VmResult};
 use std::cmp::Ordering;
 use std::rc::Rc;
@@ -48,6 +48,17 @@ pub fn install(it: &mut Interp) {
         ("read_file", read_file),
         ("write_file", write_file),
         ("exit", exit),
+        ("spawn", crate::threads::spawn),
+        ("thread_id", thread_id),
+        ("cpu_count", cpu_count),
+        ("Lock", lock),
+        ("Queue", queue),
+        ("set_switch_interval", set_switch_interval),
+        ("switch_interval", switch_interval),
+        ("gil_policy", gil_policy),
+        ("gil_stats", gil_stats),
+        ("tcp_listen", tcp_listen),
+        ("tcp_connect", tcp_connect),
     ];
     for (name, f) in table {
         it.register(name, Rc::new(*f));
@@ -575,8 +586,8 @@ fn sleep(vm: &mut Vm, args: &[Value]) -> R {
     if secs.is_nan() || secs < 0.0 {
         return Err(vm.error("ValueError", "sleep length must be non-negative"));
     }
-    let _ = vm.it.out.flush();
-    std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(1e9)));
+    let pause = std::time::Duration::from_secs_f64(secs.min(1e9));
+    vm.release(move || std::thread::sleep(pause));
     Ok(Value::Nil)
 }
 
@@ -589,7 +600,8 @@ fn argv(vm: &mut Vm, args: &[Value]) -> R {
 fn read_file(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "read_file", args, 1, 1)?;
     let path = str_arg(vm, "read_file", args[0])?;
-    match std::fs::read(&*path) {
+    let p = path.to_string();
+    match vm.release(move || std::fs::read(p)) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(s) => Ok(vm.new_str(s)),
             Err(_) => Err(vm.error("IOError", format!("{path}: file is not valid UTF-8"))),
@@ -602,7 +614,8 @@ fn write_file(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "write_file", args, 2, 2)?;
     let path = str_arg(vm, "write_file", args[0])?;
     let text = str_arg(vm, "write_file", args[1])?;
-    match std::fs::write(&*path, text.as_bytes()) {
+    let (p, t) = (path.to_string(), text.to_string());
+    match vm.release(move || std::fs::write(p, t.as_bytes())) {
         Ok(()) => Ok(Value::Nil),
         Err(e) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
     }
@@ -628,13 +641,120 @@ fn exit(vm: &mut Vm, args: &[Value]) -> R {
 
 // ---- `with` --------------------------------------------------------------------------
 
-pub fn with_enter(vm: &mut Vm, subject: Value) -> VmResult<()> {
-    let t = subject.type_name(&vm.it.heap);
-    Err(vm.type_error(format!("'{t}' object cannot be used in 'with' (it needs a lock)")))
+fn as_lock(vm: &Vm, v: Value) -> Option<ObjId> {
+    match v {
+        Value::Obj(id) if matches!(vm.it.heap.get(id), Obj::Lock(_)) => Some(id),
+        _ => None,
+    }
 }
 
-pub fn with_exit(_vm: &mut Vm, _subject: Value) -> VmResult<()> {
-    Ok(())
+pub fn with_enter(vm: &mut Vm, subject: Value) -> VmResult<()> {
+    match as_lock(vm, subject) {
+        Some(id) => crate::threads::acquire(vm, id, None).map(|_| ()),
+        None => {
+            let t = subject.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("'{t}' object cannot be used in 'with' (it needs a lock)")))
+        }
+    }
+}
+
+pub fn with_exit(vm: &mut Vm, subject: Value) -> VmResult<()> {
+    match as_lock(vm, subject) {
+        Some(id) => crate::threads::release_lock(vm, id),
+        None => Ok(()),
+    }
+}
+
+// ---- threads and the GIL -------------------------------------------------------------
+
+fn thread_id(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "thread_id", args, 0, 0)?;
+    Ok(Value::Int(vm.thread_id().get() as i64))
+}
+
+fn cpu_count(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "cpu_count", args, 0, 0)?;
+    Ok(Value::Int(std::thread::available_parallelism().map_or(1, |n| n.get()) as i64))
+}
+
+fn lock(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "Lock", args, 0, 0)?;
+    Ok(crate::threads::new_lock(vm))
+}
+
+fn queue(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "Queue", args, 0, 1)?;
+    let maxsize = match args.first() {
+        None | Some(Value::Nil) => 0,
+        Some(&m) => int_arg(vm, "Queue", m)?.max(0) as usize,
+    };
+    Ok(crate::threads::new_queue(vm, maxsize))
+}
+
+fn set_switch_interval(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "set_switch_interval", args, 1, 1)?;
+    let secs = num_arg(vm, "set_switch_interval", args[0])?;
+    if !(secs > 0.0 && secs < 1e6) {
+        return Err(vm.error("ValueError", "switch interval must be a positive number of seconds"));
+    }
+    vm.it.gil().set_switch_interval(std::time::Duration::from_secs_f64(secs));
+    Ok(Value::Nil)
+}
+
+fn switch_interval(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "switch_interval", args, 0, 0)?;
+    Ok(Value::Float(vm.it.gil().switch_interval().as_secs_f64()))
+}
+
+fn gil_policy(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "gil_policy", args, 0, 0)?;
+    let name = vm.it.gil().policy_name();
+    Ok(vm.new_str(name))
+}
+
+/// `gil_stats()`: totals and, per thread id, acquisitions and times in seconds.
+fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "gil_stats", args, 0, 0)?;
+    let stats = vm.it.gil().stats();
+    let mut per_thread = MapObj::default();
+    for t in &stats.threads {
+        let mut row = MapObj::default();
+        row.insert(MapKey::Str("acquisitions".into()), Value::Int(t.acquisitions as i64));
+        row.insert(MapKey::Str("hold_s".into()), Value::Float(t.hold.as_secs_f64()));
+        row.insert(MapKey::Str("wait_s".into()), Value::Float(t.wait.as_secs_f64()));
+        row.insert(MapKey::Str("max_wait_s".into()), Value::Float(t.max_wait.as_secs_f64()));
+        row.insert(MapKey::Str("forced_drops".into()), Value::Int(t.forced_drops as i64));
+        let row = vm.it.heap.new_map(row);
+        per_thread.insert(MapKey::Int(t.thread.get() as i64), row);
+    }
+    let threads = vm.it.heap.new_map(per_thread);
+    let mut m = MapObj::default();
+    m.insert(MapKey::Str("policy".into()), vm.new_str(stats.policy.name()));
+    m.insert(MapKey::Str("switches".into()), Value::Int(stats.switches as i64));
+    m.insert(MapKey::Str("forced_drops".into()), Value::Int(stats.forced_drops as i64));
+    m.insert(MapKey::Str("drop_requests".into()), Value::Int(stats.drop_requests as i64));
+    m.insert(MapKey::Str("acquisitions".into()), Value::Int(stats.acquisitions as i64));
+    m.insert(MapKey::Str("threads".into()), threads);
+    Ok(vm.it.heap.new_map(m))
+}
+
+fn port_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<u16> {
+    let p = int_arg(vm, name, v)?;
+    u16::try_from(p).map_err(|_| vm.error("ValueError", format!("{name}(): port must be 0-65535, not {p}")))
+}
+
+fn tcp_listen(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "tcp_listen", args, 2, 2)?;
+    let host = str_arg(vm, "tcp_listen", args[0])?.to_string();
+    let port = port_arg(vm, "tcp_listen", args[1])?;
+    crate::net::listen(vm, host, port)
+}
+
+fn tcp_connect(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "tcp_connect", args, 2, 2)?;
+    let host = str_arg(vm, "tcp_connect", args[0])?.to_string();
+    let port = port_arg(vm, "tcp_connect", args[1])?;
+    crate::net::connect(vm, host, port)
 }
 
 // ---- fields of objects ---------------------------------------------------------------
@@ -647,6 +767,8 @@ pub fn object_field(vm: &mut Vm, id: ObjId, field: &str) -> Option<Value> {
             "message" => e.message.clone(),
             _ => return None,
         },
+        Obj::Listener(l) if field == "port" => return Some(Value::Int(l.port as i64)),
+        Obj::Thread(t) if field == "id" => return Some(Value::Int(t.tid as i64)),
         Obj::Range(r) => {
             return match field {
                 "start" => Some(Value::Int(r.start)),
@@ -669,7 +791,77 @@ pub fn call_method(vm: &mut Vm, recv: Value, name: Value, args: &[Value]) -> R {
         Value::Str(id) => str_method(vm, id, &method, args),
         Value::List(id) => list_method(vm, id, &method, args),
         Value::Map(id) => map_method(vm, id, &method, args),
+        Value::Obj(id) => object_method(vm, recv, id, &method, args),
         _ => Err(no_attribute(vm, recv, &method)),
+    }
+}
+
+fn optional_timeout(vm: &mut Vm, name: &str, args: &[Value]) -> VmResult<Option<f64>> {
+    match args.first() {
+        None | Some(Value::Nil) => Ok(None),
+        Some(&t) => Ok(Some(num_arg(vm, name, t)?)),
+    }
+}
+
+/// Methods of threads, locks, queues and sockets.
+fn object_method(vm: &mut Vm, recv: Value, id: ObjId, method: &str, args: &[Value]) -> R {
+    use crate::threads;
+    let kind = vm.it.heap.get(id).type_name();
+    let name = format!("{kind}.{method}");
+    match (kind, method) {
+        ("thread", "join") => {
+            arity(vm, &name, args, 0, 0)?;
+            threads::join(vm, id)
+        }
+        ("thread", "is_alive") => {
+            arity(vm, &name, args, 0, 0)?;
+            Ok(Value::Bool(threads::is_alive(vm, id)))
+        }
+        ("lock", "acquire") => {
+            arity(vm, &name, args, 0, 1)?;
+            let timeout = optional_timeout(vm, &name, args)?;
+            threads::acquire(vm, id, timeout).map(Value::Bool)
+        }
+        ("lock", "release") => {
+            arity(vm, &name, args, 0, 0)?;
+            threads::release_lock(vm, id).map(|_| Value::Nil)
+        }
+        ("lock", "locked") => {
+            arity(vm, &name, args, 0, 0)?;
+            Ok(Value::Bool(threads::lock_held(vm, id)))
+        }
+        ("queue", "put") => {
+            arity(vm, &name, args, 1, 1)?;
+            threads::put(vm, id, args[0]).map(|_| Value::Nil)
+        }
+        ("queue", "get") => {
+            arity(vm, &name, args, 0, 1)?;
+            let timeout = optional_timeout(vm, &name, args)?;
+            threads::get(vm, id, timeout)
+        }
+        ("queue", "len") => {
+            arity(vm, &name, args, 0, 0)?;
+            Ok(Value::Int(threads::queue_len(vm, id) as i64))
+        }
+        ("listener", "accept") => {
+            arity(vm, &name, args, 0, 0)?;
+            crate::net::accept(vm, id)
+        }
+        ("conn", "send") => {
+            arity(vm, &name, args, 1, 1)?;
+            let text = str_arg(vm, &name, args[0])?;
+            crate::net::send(vm, id, std::sync::Arc::from(&*text))
+        }
+        ("conn", "recv") => {
+            arity(vm, &name, args, 1, 1)?;
+            let max = int_arg(vm, &name, args[0])?;
+            crate::net::recv(vm, id, max.max(1) as usize)
+        }
+        ("conn", "close") => {
+            arity(vm, &name, args, 0, 0)?;
+            crate::net::close(vm, id)
+        }
+        _ => Err(no_attribute(vm, recv, method)),
     }
 }
 

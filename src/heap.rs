@@ -17,8 +17,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub type MapObj = IndexMap<MapKey, Value, FxBuildHasher>;
 
-/// Eval-breaker bit the heap sets when a collection is due (the GIL owns bit 1).
-pub const BREAK_GC: u32 = 2;
+pub use crate::gil::BREAK_GC;
 
 /// An immutable string with its length in code points, so ASCII indexing is O(1).
 #[derive(Debug)]
@@ -92,6 +91,11 @@ pub enum Obj {
     Cell(Value),
     Range(RangeObj),
     Error(ErrorObj),
+    Thread(crate::threads::ThreadObj),
+    Lock(crate::threads::LockObj),
+    Queue(crate::threads::QueueObj),
+    Listener(crate::net::ListenerObj),
+    Conn(crate::net::ConnObj),
     /// A slot on the free list.
     Free,
 }
@@ -106,6 +110,11 @@ impl Obj {
             Obj::Cell(_) => "cell",
             Obj::Range(_) => "range",
             Obj::Error(_) => "error",
+            Obj::Thread(_) => "thread",
+            Obj::Lock(_) => "lock",
+            Obj::Queue(_) => "queue",
+            Obj::Listener(_) => "listener",
+            Obj::Conn(_) => "conn",
             Obj::Free => "freed",
         }
     }
@@ -125,6 +134,7 @@ impl Obj {
                 out.push_str(": ");
                 out.push_str(&e.message);
             }
+            Obj::Thread(t) => out.push_str(&format!("<thread {}>", t.tid)),
             other => {
                 out.push('<');
                 out.push_str(other.type_name());
@@ -147,7 +157,25 @@ impl Obj {
                 }
             }
             Obj::Cell(v) => f(*v),
-            Obj::Str(_) | Obj::Range(_) | Obj::Error(_) | Obj::Free => {}
+            Obj::Thread(t) => {
+                if let Some((func, args)) = &t.start {
+                    f(*func);
+                    args.iter().copied().for_each(&mut f);
+                }
+                match &t.outcome {
+                    Some(crate::threads::Outcome::Returned(v)) => f(*v),
+                    Some(crate::threads::Outcome::Threw { value, .. }) => f(*value),
+                    None => {}
+                }
+            }
+            Obj::Queue(q) => q.items.iter().copied().for_each(f),
+            Obj::Str(_)
+            | Obj::Range(_)
+            | Obj::Error(_)
+            | Obj::Lock(_)
+            | Obj::Listener(_)
+            | Obj::Conn(_)
+            | Obj::Free => {}
         }
     }
 }

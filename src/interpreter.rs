@@ -6,12 +6,14 @@
 
 use crate::bytecode::{Proto, disassemble};
 use crate::error::Diagnostic;
-use crate::value::Value;
+use crate::gil::{Gil, GilConfig, GilStats, PolicyKind, ThreadId};
 use crate::vm::{Fiber, Interp, Output, Thrown, Vm};
 use std::io::Write;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
+use std::time::Duration;
 
 /// How a run ended, when it did not end well.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +53,9 @@ pub struct Builder {
     out: Option<Output>,
     recursion_limit: usize,
     argv: Vec<String>,
+    gil: GilConfig,
+    print_stats: bool,
+    trace_path: Option<PathBuf>,
 }
 
 impl Builder {
@@ -72,12 +77,53 @@ impl Builder {
         self
     }
 
+    /// The GIL's release policy (default `interval`).
+    pub fn policy(mut self, policy: PolicyKind) -> Builder {
+        self.gil.policy = policy;
+        self
+    }
+
+    /// How long a waiting thread lets the holder run before asking it to drop (5 ms).
+    pub fn switch_interval(mut self, interval: Duration) -> Builder {
+        self.gil.switch_interval = interval;
+        self
+    }
+
+    /// Instructions between drops under the `ticks` policy (100).
+    pub fn check_interval(mut self, instructions: u32) -> Builder {
+        self.gil.check_interval = instructions.max(1);
+        self
+    }
+
+    /// Print the per-thread GIL table to stderr when the script ends.
+    pub fn gil_stats(mut self, on: bool) -> Builder {
+        self.print_stats = on;
+        self
+    }
+
+    /// Record the GIL's timeline and write it as Chrome trace-event JSON to `path` at exit.
+    pub fn gil_trace(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.gil.trace = true;
+        self.trace_path = Some(path.into());
+        self
+    }
+
     pub fn build(self) -> Interpreter {
         let out = self.out.unwrap_or_else(default_output);
         let mut state = Interp::new(out, Arc::new(AtomicU32::new(0)));
         state.recursion_limit = self.recursion_limit;
         state.argv = self.argv;
-        Interpreter { state, fiber: Fiber::default() }
+        let config = self.gil;
+        let gil = Arc::new_cyclic(|weak| {
+            let mut gil = Gil::for_interpreter(state, config);
+            let breaker = gil.eval_breaker_handle();
+            let st = gil.get_mut();
+            st.heap.breaker = breaker;
+            st.gil = weak.clone();
+            gil
+        });
+        let main = gil.register_thread();
+        Interpreter { gil, main, fiber: Fiber::default(), print_stats: self.print_stats, trace_path: self.trace_path }
     }
 }
 
@@ -93,14 +139,25 @@ pub fn default_output() -> Output {
 }
 
 pub struct Interpreter {
-    state: Interp,
+    gil: Arc<Gil<Interp>>,
+    /// The thread that created the interpreter runs scripts as toy thread 1.
+    main: ThreadId,
     /// The main thread's fiber, kept between `run_source` calls (the prompt's entries).
     fiber: Fiber,
+    print_stats: bool,
+    trace_path: Option<PathBuf>,
 }
 
 impl Interpreter {
     pub fn builder() -> Builder {
-        Builder { out: None, recursion_limit: 10_000, argv: Vec::new() }
+        Builder {
+            out: None,
+            recursion_limit: 10_000,
+            argv: Vec::new(),
+            gil: GilConfig::default(),
+            print_stats: false,
+            trace_path: None,
+        }
     }
 
     pub fn new() -> Interpreter {
@@ -109,33 +166,36 @@ impl Interpreter {
 
     /// Parses and compiles `source` (named `file` in messages) without running it.
     pub fn compile(&mut self, file: &str, source: &str) -> Result<Rc<Proto>, RunError> {
-        self.compile_with(file, source, None)
+        self.compile_with(file, source, false)
     }
 
-    fn compile_with(&mut self, file: &str, source: &str, echo: Option<Value>) -> Result<Rc<Proto>, RunError> {
+    fn compile_with(&mut self, file: &str, source: &str, echo: bool) -> Result<Rc<Proto>, RunError> {
         let render = |d: Diagnostic| RunError::Compile(d.render(file, source));
         let program = crate::parser::parse(source).map_err(render)?;
-        let st = &mut self.state;
+        let mut guard = self.gil.acquire(self.main);
+        let st = &mut *guard;
+        let echo = if echo { st.repl_print } else { None };
         crate::compiler::compile(&program, file, source, &mut st.heap, &mut st.globals, echo).map_err(render)
     }
 
     /// The bytecode of `source` as text.
     pub fn disassemble(&mut self, file: &str, source: &str) -> Result<String, RunError> {
         let proto = self.compile(file, source)?;
-        Ok(disassemble(&proto, &self.state.heap, &self.state.globals.names))
+        let guard = self.gil.acquire(self.main);
+        Ok(disassemble(&proto, &guard.heap, &guard.globals.names))
     }
 
-    /// Runs a whole script.
+    /// Runs a whole script; returns when it and every thread it started have finished.
     pub fn run_source(&mut self, file: &str, source: &str) -> Result<(), RunError> {
         let proto = self.compile(file, source)?;
-        self.run_proto(proto)
+        self.run_proto(proto, true)
     }
 
     /// Runs one entry of the interactive prompt: expression statements echo their value.
+    /// Threads it started keep running in the background.
     pub fn run_repl_entry(&mut self, source: &str) -> Result<(), RunError> {
-        let echo = self.state.repl_print;
-        let proto = self.compile_with("<stdin>", source, echo)?;
-        self.run_proto(proto)
+        let proto = self.compile_with("<stdin>", source, true)?;
+        self.run_proto(proto, false)
     }
 
     /// Reads and runs a script file.
@@ -144,26 +204,63 @@ impl Interpreter {
         self.run_source(path, &source)
     }
 
-    fn run_proto(&mut self, proto: Rc<Proto>) -> Result<(), RunError> {
-        let mut vm = Vm::new(&mut self.state);
+    fn run_proto(&mut self, proto: Rc<Proto>, wait_for_threads: bool) -> Result<(), RunError> {
+        let mut vm = Vm::new(self.gil.acquire(self.main));
         vm.fiber = std::mem::take(&mut self.fiber);
         let result = vm.run_main(proto);
-        let outcome = result.map(|_| ()).map_err(|t| uncaught(&vm, &t));
-        let mut fiber = std::mem::take(&mut vm.fiber);
-        fiber.frames.clear();
-        self.fiber = fiber;
-        let _ = self.state.out.flush();
+        let mut outcome = result.map(|_| ()).map_err(|t| uncaught(&vm, &t));
+        vm.fiber.frames.clear();
+        vm.fiber.stack.clear();
+        if wait_for_threads {
+            let reports = crate::threads::wait_all(&mut vm);
+            if !reports.is_empty() {
+                let text: String = reports.concat();
+                outcome = match outcome {
+                    Ok(()) => Err(RunError::Runtime(text)),
+                    Err(RunError::Runtime(main)) => Err(RunError::Runtime(main + &text)),
+                    Err(other) => {
+                        vm.flush_output();
+                        eprint!("{text}");
+                        Err(other)
+                    }
+                };
+            }
+        }
+        vm.flush_output();
+        self.fiber = std::mem::take(&mut vm.fiber);
         outcome
     }
 
     /// Flushes buffered output.
     pub fn flush(&mut self) {
-        let _ = self.state.out.flush();
+        let _ = self.gil.acquire(self.main).out.flush();
     }
 
-    /// Sets the eval-breaker bits (for Ctrl-C delivery by the host).
+    /// The eval breaker (for Ctrl-C delivery by the host).
     pub fn breaker(&self) -> Arc<AtomicU32> {
-        self.state.heap.breaker.clone()
+        self.gil.eval_breaker_handle()
+    }
+
+    /// The GIL's counters so far.
+    pub fn gil_stats(&self) -> GilStats {
+        self.gil.stats()
+    }
+
+    /// Prints `--gil-stats` and writes `--gil-trace`, as configured; call at exit.
+    pub fn finish_telemetry(&mut self) -> Result<(), RunError> {
+        if self.print_stats {
+            eprint!("{}", self.gil.stats());
+        }
+        if let Some(path) = &self.trace_path {
+            self.gil.write_trace(path).map_err(|e| {
+                RunError::Runtime(format!(
+                    "toy: cannot write the GIL trace to {}: {}\n",
+                    path.display(),
+                    crate::builtins::io_message(&e)
+                ))
+            })?;
+        }
+        Ok(())
     }
 }
 

@@ -1,12 +1,16 @@
 //! The `toy` command line: turns arguments into a configuration and calls the library.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
+use toy::gil::PolicyKind;
 use toy::interpreter::{Interpreter, RunError};
 
 const EXAMPLES: &str = "\
 Examples:
   toy run scripts/hello.toy            run a script
+  toy run --gil-policy ticks --gil-stats race.toy 4 100000
+                                       run under another GIL policy, print the lock's table
   toy scripts/hello.toy a b            the same; `a` and `b` are the script's argv()
   toy check prog.toy                   parse and compile only
   toy disasm prog.toy                  print every function's bytecode
@@ -16,8 +20,54 @@ Examples:
 #[command(name = "toy", version, about = "An embeddable bytecode interpreter with a real global interpreter lock")]
 #[command(after_help = EXAMPLES, allow_external_subcommands = true)]
 struct Cli {
+    #[command(flatten)]
+    options: RunOptions,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// How the GIL behaves, and what it reports.
+#[derive(Args, Clone, Default)]
+struct RunOptions {
+    /// When the GIL holder must let go: interval (default), ticks, fifo or priority
+    #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+    gil_policy: Option<PolicyKind>,
+    /// How long a waiting thread lets the holder run before asking it to drop, e.g. 5ms, 0.1ms, 1s
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    switch_interval: Option<Duration>,
+    /// Under the ticks policy: instructions between drops (default 100)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    check_interval: Option<u32>,
+    /// Print a per-thread table of GIL acquisitions, hold and wait times to stderr at exit
+    #[arg(long)]
+    gil_stats: bool,
+    /// Write the GIL's timeline as Chrome trace-event JSON (open it in Perfetto)
+    #[arg(long, value_name = "FILE.json")]
+    gil_trace: Option<String>,
+}
+
+fn parse_policy(s: &str) -> Result<PolicyKind, String> {
+    s.parse::<PolicyKind>().map_err(|e| e.to_string())
+}
+
+/// `5ms`, `0.1ms`, `250us`, `1s`, or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = t.strip_suffix("ns") {
+        (n, 1e-9)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && (v * scale) < 1e6 => Ok(Duration::from_secs_f64(v * scale)),
+        _ => Err(format!("`{s}` is not a positive duration (try 5ms, 0.1ms or 1s)")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -25,6 +75,8 @@ enum Command {
     /// Run a script; everything after FILE is the script's argv()
     #[command(after_help = "Example:\n  toy run scripts/hello.toy")]
     Run {
+        #[command(flatten)]
+        options: RunOptions,
         /// The script to run
         file: String,
         /// Arguments for the script
@@ -54,12 +106,13 @@ fn main() {
 
 fn real_main() -> i32 {
     let cli = Cli::parse();
+    let top = cli.options;
     match cli.command {
-        None => toy::repl::run(interpreter(Vec::new())),
-        Some(Command::Run { file, args }) => run(&file, args),
+        None => toy::repl::run(interpreter(&top, Vec::new())),
+        Some(Command::Run { options, file, args }) => run(&merge(top, options), &file, args),
         Some(Command::File(mut words)) => {
             let file = words.remove(0);
-            run(&file, words)
+            run(&top, &file, words)
         }
         Some(Command::Check { file }) => finish(read(&file).and_then(|src| {
             Interpreter::new().compile(&file, &src).map(|_| ())
@@ -72,8 +125,32 @@ fn real_main() -> i32 {
     }
 }
 
-fn interpreter(argv: Vec<String>) -> Interpreter {
-    let interp = Interpreter::builder().argv(argv).build();
+/// Options given after `run` win over the same options given before it.
+fn merge(top: RunOptions, run: RunOptions) -> RunOptions {
+    RunOptions {
+        gil_policy: run.gil_policy.or(top.gil_policy),
+        switch_interval: run.switch_interval.or(top.switch_interval),
+        check_interval: run.check_interval.or(top.check_interval),
+        gil_stats: run.gil_stats || top.gil_stats,
+        gil_trace: run.gil_trace.or(top.gil_trace),
+    }
+}
+
+fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
+    let mut builder = Interpreter::builder().argv(argv).gil_stats(options.gil_stats);
+    if let Some(p) = options.gil_policy {
+        builder = builder.policy(p);
+    }
+    if let Some(d) = options.switch_interval {
+        builder = builder.switch_interval(d);
+    }
+    if let Some(n) = options.check_interval {
+        builder = builder.check_interval(n);
+    }
+    if let Some(path) = &options.gil_trace {
+        builder = builder.gil_trace(path);
+    }
+    let interp = builder.build();
     let breaker = interp.breaker();
     // First Ctrl-C: throw Interrupt in the main thread at its next check point. A second
     // one before that happens ends the process, as a stuck builtin would never see it.
@@ -90,11 +167,18 @@ fn read(file: &str) -> Result<String, RunError> {
     toy::interpreter::read_source(file)
 }
 
-fn run(file: &str, args: Vec<String>) -> i32 {
-    let mut interp = interpreter(args);
+fn run(options: &RunOptions, file: &str, args: Vec<String>) -> i32 {
+    let mut interp = interpreter(options, args);
     let result = read(file).and_then(|src| interp.run_source(file, &src));
     interp.flush();
-    finish(result)
+    let code = finish(result);
+    match interp.finish_telemetry() {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            code.max(1)
+        }
+    }
 }
 
 fn finish(result: Result<(), RunError>) -> i32 {

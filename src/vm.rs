@@ -14,16 +14,17 @@
 
 use crate::bytecode::{Capture, Op, Proto};
 use crate::compiler::Globals;
+use crate::gil::{DROP_REQUEST, Gil, GilGuard, ThreadId};
 use crate::heap::{BREAK_GC, Closure, Heap, Obj, RangeObj, StrObj, TbEntry};
 use crate::ops;
 use crate::value::{ObjId, Value};
 use std::io::Write;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
 
 /// Eval-breaker bit: Ctrl-C was pressed; the main thread throws `Interrupt`.
-pub const BREAK_INTERRUPT: u32 = 4;
+pub use crate::gil::BREAK_INTERRUPT;
 
 /// A value in flight from `throw` (or a runtime error) to the `catch` that takes it.
 #[derive(Debug)]
@@ -60,6 +61,15 @@ pub struct Interp {
     pub argv: Vec<String>,
     /// The builtin the prompt uses to echo expression values.
     pub repl_print: Option<Value>,
+    /// The fibers of threads that are not running bytecode right now (waiting for the
+    /// GIL, or blocked with it released): collector roots, by thread id.
+    pub parked: Vec<(u32, Fiber)>,
+    /// Thread objects whose outcome the program may still ask for: collector roots.
+    pub threads: Vec<ObjId>,
+    /// While nonzero a builtin's callback is running and collection waits.
+    pub gc_inhibit: u32,
+    /// The lock that owns this state, for `spawn` to hand to new threads.
+    pub gil: Weak<Gil<Interp>>,
 }
 
 impl Interp {
@@ -72,6 +82,10 @@ impl Interp {
             recursion_limit: 10_000,
             argv: Vec::new(),
             repl_print: None,
+            parked: Vec::new(),
+            threads: Vec::new(),
+            gc_inhibit: 0,
+            gil: Weak::new(),
         };
         crate::builtins::install(&mut it);
         it
@@ -87,6 +101,11 @@ impl Interp {
             self.globals.values[g as usize] = v;
         }
         v
+    }
+
+    /// The lock that owns this state.
+    pub fn shared_gil(&self) -> Arc<Gil<Interp>> {
+        self.gil.upgrade().expect("the interpreter state lives in its GIL")
     }
 
     /// A function in the table that no global names (e.g. the prompt's echo).
@@ -148,19 +167,62 @@ impl Fiber {
     }
 }
 
+/// One thread's interpreter: its fiber, and the GIL guard that is its only way to the
+/// shared state. Field order matters: the fiber drops before the guard releases the GIL.
 pub struct Vm<'a> {
-    pub it: &'a mut Interp,
     pub fiber: Fiber,
-    /// Callbacks from builtins (a sort key, say) run nested eval loops; while one is
-    /// active a builtin may hold values in Rust locals, so collection waits.
-    gc_inhibit: u32,
     breaker: Arc<AtomicU32>,
+    pub it: GilGuard<'a, Interp>,
 }
 
 impl<'a> Vm<'a> {
-    pub fn new(it: &'a mut Interp) -> Vm<'a> {
+    pub fn new(it: GilGuard<'a, Interp>) -> Vm<'a> {
         let breaker = it.heap.breaker.clone();
-        Vm { it, fiber: Fiber::default(), gc_inhibit: 0, breaker }
+        Vm { it, fiber: Fiber::default(), breaker }
+    }
+
+    pub fn thread_id(&self) -> ThreadId {
+        self.it.thread_id()
+    }
+
+    /// Puts this thread's fiber where the collector (run by another thread) can see it.
+    fn park(&mut self) {
+        let fiber = std::mem::take(&mut self.fiber);
+        let tid = self.thread_id().get();
+        self.it.parked.push((tid, fiber));
+    }
+
+    fn unpark(&mut self) {
+        let tid = self.thread_id().get();
+        if let Some(i) = self.it.parked.iter().position(|(t, _)| *t == tid) {
+            self.fiber = self.it.parked.swap_remove(i).1;
+        }
+    }
+
+    /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
+    pub fn release<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        self.park();
+        let r = self.it.release_while(f);
+        self.unpark();
+        r
+    }
+
+    /// Gives other threads their turn if the policy says so.
+    fn yield_gil(&mut self) {
+        self.park();
+        self.it.check_point();
+        self.unpark();
+    }
+
+    pub fn flush_output(&mut self) {
+        let _ = self.it.out.flush();
+    }
+
+    /// The end of a spawned thread: its fiber goes, then the GIL and its registration.
+    pub fn finish_thread(self) {
+        let Vm { fiber, it, .. } = self;
+        drop(fiber);
+        it.exit();
     }
 
     // ---- errors ----------------------------------------------------------------------
@@ -258,9 +320,18 @@ impl<'a> Vm<'a> {
         Ok(())
     }
 
-    /// Calls any callable value from Rust (a builtin's callback, a thread's body) and
-    /// runs it to completion.
+    /// Calls any callable value from a builtin (a sort key, say) and runs it to
+    /// completion. The builtin may hold values in Rust locals meanwhile, so collection
+    /// waits until it returns.
     pub fn call_value(&mut self, f: Value, args: &[Value]) -> VmResult<Value> {
+        self.it.gc_inhibit += 1;
+        let result = self.run_function(f, args);
+        self.it.gc_inhibit -= 1;
+        result
+    }
+
+    /// Calls a callable value with nothing held outside the fiber (a thread's body).
+    pub fn run_function(&mut self, f: Value, args: &[Value]) -> VmResult<Value> {
         match f {
             Value::Func(id) => {
                 let slot = self.fiber.extent();
@@ -272,10 +343,7 @@ impl<'a> Vm<'a> {
                 self.fiber.stack[slot + 1..need].copy_from_slice(args);
                 let stop = self.fiber.frames.len();
                 self.push_frame(id, args.len(), slot + 1, slot)?;
-                self.gc_inhibit += 1;
-                let result = self.run(stop);
-                self.gc_inhibit -= 1;
-                result
+                self.run(stop)
             }
             Value::Builtin(i) => {
                 let f = self.it.builtins[i as usize].f.clone();
@@ -302,17 +370,21 @@ impl<'a> Vm<'a> {
 
     // ---- check points ----------------------------------------------------------------
 
-    /// The slow path of a check point: collect if due, deliver Ctrl-C.
+    /// The slow path of a check point: deliver Ctrl-C (to the main thread), collect if
+    /// due, give the GIL up if another thread asked for it.
     #[cold]
     #[inline(never)]
     fn check_point(&mut self) -> VmResult<()> {
         let bits = self.breaker.load(Ordering::Relaxed);
-        if bits & BREAK_INTERRUPT != 0 {
+        if bits & BREAK_INTERRUPT != 0 && self.thread_id() == ThreadId::MAIN {
             self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
             return Err(self.error("Interrupt", "interrupted by Ctrl-C"));
         }
-        if bits & BREAK_GC != 0 && self.gc_inhibit == 0 {
+        if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
             self.collect();
+        }
+        if bits & DROP_REQUEST != 0 {
+            self.yield_gil();
         }
         Ok(())
     }
@@ -323,8 +395,14 @@ impl<'a> Vm<'a> {
         for v in &mut self.fiber.stack[extent..] {
             *v = Value::Nil;
         }
-        let Interp { heap, globals, repl_print, .. } = &mut *self.it;
-        let roots = self.fiber.roots().chain(globals.values.iter().copied()).chain(repl_print.iter().copied());
+        let Interp { heap, globals, repl_print, parked, threads, .. } = &mut *self.it;
+        let roots = self
+            .fiber
+            .roots()
+            .chain(parked.iter().flat_map(|(_, f)| f.roots()))
+            .chain(threads.iter().map(|t| Value::Obj(*t)))
+            .chain(globals.values.iter().copied())
+            .chain(repl_print.iter().copied());
         heap.collect(roots);
     }
 
@@ -332,7 +410,18 @@ impl<'a> Vm<'a> {
 
     /// Runs until the frame count falls back to `stop`, returning that frame's result.
     pub fn run(&mut self, stop: usize) -> VmResult<Value> {
+        match self.it.tick_budget() {
+            Some(budget) => self.run_loop::<true>(stop, budget.max(1)),
+            None => self.run_loop::<false>(stop, 0),
+        }
+    }
+
+    /// The eval loop. With `TICKS` (the `ticks` policy) every instruction counts down a
+    /// budget and the thread offers the GIL when it runs out; without it, that code is
+    /// compiled away.
+    fn run_loop<const TICKS: bool>(&mut self, stop: usize, budget: u32) -> VmResult<Value> {
         let breaker = self.breaker.clone();
+        let mut ticks = budget;
         'frame: loop {
             let frame = self.fiber.frames.last().expect("a frame to run");
             let proto = frame.proto.clone();
@@ -385,6 +474,14 @@ impl<'a> Vm<'a> {
             }
 
             loop {
+                if TICKS {
+                    ticks -= 1;
+                    if ticks == 0 {
+                        ticks = budget;
+                        self.fiber.frames.last_mut().expect("frame").pc = pc;
+                        self.yield_gil();
+                    }
+                }
                 let op = code[pc];
                 pc += 1;
                 match op {

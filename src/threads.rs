@@ -1,0 +1,340 @@
+//! Threads, locks and queues (LANGUAGE.md §7–8): `spawn`, `join`, `Lock`, `Queue`, and the
+//! waiting that every one of them does with the GIL released.
+//!
+//! Invariants:
+//! - The state of a thread, lock or queue is an ordinary heap object, so it is touched
+//!   only under the GIL. What a blocked thread waits on is a `Signal` — a generation
+//!   counter and a condition variable, `Send + Sync`, holding no interpreter values.
+//! - A waiter reads the generation under the GIL, then waits with the GIL released for it
+//!   to change; every state change bumps the generation under the GIL. So no wake-up is
+//!   lost between "I must wait" and "I am waiting".
+//! - Every thread object stays a collector root until its OS thread has finished and the
+//!   program has seen its outcome, so a thread's start function, arguments and result live
+//!   as long as anyone can ask for them.
+
+use crate::gil::{Gil, ThreadId};
+use crate::heap::Obj;
+use crate::value::{ObjId, Value};
+use crate::vm::{Interp, Thrown, Vm, VmResult};
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Something blocked threads wait on: bumped (under the GIL) whenever the state it
+/// guards changes.
+#[derive(Debug, Default)]
+pub struct Signal {
+    generation: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Signal {
+    pub fn generation(&self) -> u64 {
+        *self.generation.lock()
+    }
+
+    pub fn bump(&self) {
+        *self.generation.lock() += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the generation differs from `seen` or the deadline passes; true if it
+    /// changed.
+    pub fn wait_change(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        let mut g = self.generation.lock();
+        while *g == seen {
+            match deadline {
+                Some(d) => {
+                    if self.changed.wait_until(&mut g, d).timed_out() {
+                        return *g != seen;
+                    }
+                }
+                None => self.changed.wait(&mut g),
+            }
+        }
+        true
+    }
+}
+
+/// How a thread's function ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Returned(Value),
+    Threw { value: Value, traceback: Vec<crate::heap::TbEntry>, report: String },
+}
+
+#[derive(Debug)]
+pub struct ThreadObj {
+    pub tid: u32,
+    /// The function and arguments, until the thread takes them.
+    pub start: Option<(Value, Vec<Value>)>,
+    pub outcome: Option<Outcome>,
+    /// A `join` saw the outcome (so a failure is not reported again at exit).
+    pub observed: bool,
+    pub done: Arc<Signal>,
+    pub handle: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+pub struct LockObj {
+    /// The thread holding the lock.
+    pub owner: Option<u32>,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct QueueObj {
+    pub items: VecDeque<Value>,
+    /// 0 means unbounded.
+    pub maxsize: usize,
+    pub signal: Arc<Signal>,
+}
+
+/// The shared interpreter, as threads see it.
+pub type SharedGil = Arc<Gil<Interp>>;
+
+fn thread_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut ThreadObj {
+    match vm.it.heap.get_mut(id) {
+        Obj::Thread(t) => t,
+        _ => unreachable!("a thread handle names a thread object"),
+    }
+}
+
+/// `spawn(f, args...)`: a new OS thread that takes the GIL and runs `f(args...)`.
+pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
+    let Some((&f, rest)) = args.split_first() else {
+        return Err(vm.type_error("spawn() takes at least 1 argument but 0 were given"));
+    };
+    if !matches!(f, Value::Func(_) | Value::Builtin(_)) {
+        let t = f.type_name(&vm.it.heap);
+        return Err(vm.type_error(format!("spawn() needs a function, not {t}")));
+    }
+    let gil: SharedGil = vm.it.shared_gil();
+    let tid = gil.register_thread();
+    let done = Arc::new(Signal::default());
+    let obj = ThreadObj { tid: tid.get(), start: Some((f, rest.to_vec())), outcome: None, observed: false, done, handle: None };
+    let id = vm.it.heap.alloc(Obj::Thread(obj));
+    vm.it.threads.push(id);
+    // The new thread receives the object's index, meaningless without the GIL it will take.
+    let index = id.index() as u32;
+    let worker = gil.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("toy-{}", tid.get()))
+        .stack_size(64 << 20)
+        .spawn(move || thread_main(worker, tid, index));
+    match spawned {
+        Ok(handle) => {
+            thread_obj(vm, id).handle = Some(handle);
+            Ok(Value::Obj(id))
+        }
+        Err(e) => {
+            vm.it.threads.retain(|t| *t != id);
+            gil.thread_exit(tid);
+            Err(vm.error("ThreadError", format!("cannot start a thread: {e}")))
+        }
+    }
+}
+
+fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
+    let guard = gil.acquire(tid);
+    let mut vm = Vm::new(guard);
+    let id = ObjId::new(index);
+    let start = thread_obj(&mut vm, id).start.take();
+    let result = match start {
+        Some((f, args)) => vm.run_function(f, &args),
+        None => Ok(Value::Nil),
+    };
+    let outcome = match result {
+        Ok(v) => Outcome::Returned(v),
+        Err(t) if t.exit.is_some() => {
+            // exit() in a thread ends the whole program, as the user asked.
+            vm.flush_output();
+            std::process::exit(t.exit.unwrap_or(0));
+        }
+        Err(t) => {
+            let report = format!("Exception in thread {}:\n{}", tid.get(), vm.format_uncaught(&t));
+            let Thrown { value, traceback, .. } = *t;
+            Outcome::Threw { value, traceback, report }
+        }
+    };
+    let t = thread_obj(&mut vm, id);
+    t.outcome = Some(outcome);
+    let done = t.done.clone();
+    done.bump();
+    vm.finish_thread();
+}
+
+/// `t.join()`: waits with the GIL released, then returns the result or rethrows.
+pub fn join(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
+    if thread_obj(vm, id).tid == vm.thread_id().get() {
+        return Err(vm.error("ThreadError", "a thread cannot join itself"));
+    }
+    loop {
+        let t = thread_obj(vm, id);
+        if t.outcome.is_some() {
+            break;
+        }
+        let done = t.done.clone();
+        let seen = done.generation();
+        vm.release(move || done.wait_change(seen, None));
+    }
+    let t = thread_obj(vm, id);
+    t.observed = true;
+    match &t.outcome {
+        Some(Outcome::Returned(v)) => Ok(*v),
+        Some(Outcome::Threw { value, traceback, .. }) => {
+            Err(Box::new(Thrown { value: *value, traceback: traceback.clone(), traced: true, exit: None }))
+        }
+        None => Ok(Value::Nil),
+    }
+}
+
+pub fn is_alive(vm: &mut Vm, id: ObjId) -> bool {
+    thread_obj(vm, id).outcome.is_none()
+}
+
+/// At the end of the program: waits for every thread, joins the OS threads, and returns
+/// the reports of failures no `join` observed.
+pub fn wait_all(vm: &mut Vm) -> Vec<String> {
+    loop {
+        let pending = vm.it.threads.iter().copied().find(|&id| match vm.it.heap.get(id) {
+            Obj::Thread(t) => t.outcome.is_none(),
+            _ => false,
+        });
+        let Some(id) = pending else { break };
+        let _ = join_quietly(vm, id);
+    }
+    let mut reports = Vec::new();
+    for id in std::mem::take(&mut vm.it.threads) {
+        let t = thread_obj(vm, id);
+        if let (Some(Outcome::Threw { report, .. }), false) = (&t.outcome, t.observed) {
+            reports.push(report.clone());
+        }
+        if let Some(handle) = t.handle.take() {
+            vm.release(move || handle.join().is_ok());
+        }
+    }
+    reports
+}
+
+fn join_quietly(vm: &mut Vm, id: ObjId) -> Option<()> {
+    let t = thread_obj(vm, id);
+    t.outcome.is_none().then_some(())?;
+    let done = t.done.clone();
+    let seen = done.generation();
+    vm.release(move || done.wait_change(seen, None));
+    Some(())
+}
+
+// ---- locks ---------------------------------------------------------------------------
+
+fn lock_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut LockObj {
+    match vm.it.heap.get_mut(id) {
+        Obj::Lock(l) => l,
+        _ => unreachable!("a lock handle names a lock object"),
+    }
+}
+
+pub fn new_lock(vm: &mut Vm) -> Value {
+    Value::Obj(vm.it.heap.alloc(Obj::Lock(LockObj { owner: None, signal: Arc::default() })))
+}
+
+/// Seconds as a deadline; negative or NaN timeouts count as zero.
+pub fn deadline_after(seconds: f64) -> Instant {
+    let secs = if seconds.is_nan() || seconds < 0.0 { 0.0 } else { seconds.min(1e9) };
+    Instant::now() + Duration::from_secs_f64(secs)
+}
+
+/// `l.acquire()` / `l.acquire(timeout)`: true if taken.
+pub fn acquire(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<bool> {
+    let me = vm.thread_id().get();
+    let deadline = timeout.map(deadline_after);
+    loop {
+        let l = lock_obj(vm, id);
+        match l.owner {
+            None => {
+                l.owner = Some(me);
+                return Ok(true);
+            }
+            Some(owner) if owner == me && deadline.is_none() => {
+                return Err(vm.error(
+                    "DeadlockError",
+                    "this thread already holds the lock; acquiring it again would wait forever",
+                ));
+            }
+            Some(_) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(false);
+                }
+                let signal = l.signal.clone();
+                let seen = signal.generation();
+                vm.release(move || signal.wait_change(seen, deadline));
+            }
+        }
+    }
+}
+
+pub fn release_lock(vm: &mut Vm, id: ObjId) -> VmResult<()> {
+    let l = lock_obj(vm, id);
+    if l.owner.take().is_none() {
+        return Err(vm.error("ThreadError", "release of an unlocked lock"));
+    }
+    l.signal.bump();
+    Ok(())
+}
+
+pub fn lock_held(vm: &mut Vm, id: ObjId) -> bool {
+    lock_obj(vm, id).owner.is_some()
+}
+
+// ---- queues --------------------------------------------------------------------------
+
+fn queue_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut QueueObj {
+    match vm.it.heap.get_mut(id) {
+        Obj::Queue(q) => q,
+        _ => unreachable!("a queue handle names a queue object"),
+    }
+}
+
+pub fn new_queue(vm: &mut Vm, maxsize: usize) -> Value {
+    let q = QueueObj { items: VecDeque::new(), maxsize, signal: Arc::default() };
+    Value::Obj(vm.it.heap.alloc(Obj::Queue(q)))
+}
+
+/// `q.put(v)`: waits while the queue is full.
+pub fn put(vm: &mut Vm, id: ObjId, v: Value) -> VmResult<()> {
+    loop {
+        let q = queue_obj(vm, id);
+        if q.maxsize == 0 || q.items.len() < q.maxsize {
+            q.items.push_back(v);
+            q.signal.bump();
+            return Ok(());
+        }
+        let signal = q.signal.clone();
+        let seen = signal.generation();
+        vm.release(move || signal.wait_change(seen, None));
+    }
+}
+
+/// `q.get()` / `q.get(timeout)`: waits while the queue is empty.
+pub fn get(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<Value> {
+    let deadline = timeout.map(deadline_after);
+    loop {
+        let q = queue_obj(vm, id);
+        if let Some(v) = q.items.pop_front() {
+            q.signal.bump();
+            return Ok(v);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(vm.error("TimeoutError", "queue get timed out"));
+        }
+        let signal = q.signal.clone();
+        let seen = signal.generation();
+        vm.release(move || signal.wait_change(seen, deadline));
+    }
+}
+
+pub fn queue_len(vm: &mut Vm, id: ObjId) -> usize {
+    queue_obj(vm, id).items.len()
+}
