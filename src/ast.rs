@@ -45,20 +45,44 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `let name` or `let name = value`
-    Let { name: Ident, value: Option<Expr> },
+    Let {
+        name: Ident,
+        value: Option<Expr>,
+    },
     /// `fn name(params) { body }` in statement position: declares `name`.
     FnDecl(Rc<FnDef>),
     /// `target = value` (`op` is None) or `target op= value` (`+= -= *= /= //= %=`).
     /// `target` is a `Name`, `Index` or `Field` expression; the parser rejects others.
-    Assign { target: Expr, op: Option<BinOp>, value: Expr },
+    Assign {
+        target: Expr,
+        op: Option<BinOp>,
+        value: Expr,
+    },
     /// `if c { } else if d { } else { }`: one arm per condition, then the optional else.
-    If { arms: Vec<(Expr, Block)>, otherwise: Option<Block> },
-    While { cond: Expr, body: Block },
+    If {
+        arms: Vec<(Expr, Block)>,
+        otherwise: Option<Block>,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
     /// `for x in e { }` (one var) or `for k, v in e { }` (two vars unpack a 2-item list).
-    For { vars: Vec<Ident>, iter: Expr, body: Block },
-    With { subject: Expr, body: Block },
+    For {
+        vars: Vec<Ident>,
+        iter: Expr,
+        body: Block,
+    },
+    With {
+        subject: Expr,
+        body: Block,
+    },
     /// `try { body } catch e { handler }`; the catch name may be omitted.
-    Try { body: Block, var: Option<Ident>, handler: Block },
+    Try {
+        body: Block,
+        var: Option<Ident>,
+        handler: Block,
+    },
     Throw(Expr),
     Return(Option<Expr>),
     Break,
@@ -98,15 +122,32 @@ pub enum ExprKind {
     And(Box<Expr>, Box<Expr>),
     /// Short-circuit `or`, yields an operand.
     Or(Box<Expr>, Box<Expr>),
-    Call { callee: Box<Expr>, args: Vec<Expr> },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Expr>,
+    },
     /// `obj.name(args)`
-    MethodCall { obj: Box<Expr>, name: Ident, args: Vec<Expr> },
+    MethodCall {
+        obj: Box<Expr>,
+        name: Ident,
+        args: Vec<Expr>,
+    },
     /// `obj[index]`
-    Index { obj: Box<Expr>, index: Box<Expr> },
+    Index {
+        obj: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `obj[lo:hi]`, either bound optional.
-    Slice { obj: Box<Expr>, lo: Option<Box<Expr>>, hi: Option<Box<Expr>> },
+    Slice {
+        obj: Box<Expr>,
+        lo: Option<Box<Expr>>,
+        hi: Option<Box<Expr>>,
+    },
     /// `obj.name` (not followed by a call)
-    Field { obj: Box<Expr>, name: Ident },
+    Field {
+        obj: Box<Expr>,
+        name: Ident,
+    },
     /// `fn(params) { body }` or a named function used as an expression.
     Fn(Rc<FnDef>),
 }

@@ -17,12 +17,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 type R = VmResult<Value>;
 
+/// The signature of a builtin written in this file.
+type Native = fn(&mut Vm, &[Value]) -> R;
+
 /// Names that `m.name(...)` treats as map methods rather than entries.
 pub const MAP_METHODS: &[&str] = &["keys", "values", "items", "get", "pop"];
 
 /// Binds every core builtin as a global.
 pub fn install(it: &mut Interp) {
-    let table: &[(&str, fn(&mut Vm, &[Value]) -> R)] = &[
+    let table: &[(&str, Native)] = &[
         ("print", print),
         ("len", len),
         ("str", str_),
@@ -165,11 +168,11 @@ fn print(vm: &mut Vm, args: &[Value]) -> R {
 }
 
 fn repl_echo(vm: &mut Vm, args: &[Value]) -> R {
-    if let Some(&v) = args.first() {
-        if !matches!(v, Value::Nil) {
-            let line = format!("{}\n", vm.it.heap.repr(v));
-            let _ = vm.it.out.write_all(line.as_bytes());
-        }
+    if let Some(&v) = args.first()
+        && !matches!(v, Value::Nil)
+    {
+        let line = format!("{}\n", vm.it.heap.repr(v));
+        let _ = vm.it.out.write_all(line.as_bytes());
     }
     Ok(Value::Nil)
 }
@@ -215,7 +218,7 @@ fn float_to_int(vm: &mut Vm, f: f64) -> R {
         return Err(vm.error("OverflowError", "cannot convert float infinity to integer"));
     }
     let t = f.trunc();
-    if !(-9.223372036854775808e18..9.223372036854775808e18).contains(&t) {
+    if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&t) {
         return Err(vm.error("OverflowError", "integer overflow"));
     }
     Ok(Value::Int(t as i64))
@@ -327,7 +330,10 @@ fn type_(vm: &mut Vm, args: &[Value]) -> R {
 fn abs(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "abs", args, 1, 1)?;
     match args[0] {
-        Value::Int(i) => i.checked_abs().map(Value::Int).ok_or_else(|| vm.error("OverflowError", "integer overflow")),
+        Value::Int(i) => i
+            .checked_abs()
+            .map(Value::Int)
+            .ok_or_else(|| vm.error("OverflowError", "integer overflow")),
         Value::Float(f) => Ok(Value::Float(f.abs())),
         other => {
             let t = other.type_name(&vm.it.heap);
@@ -338,7 +344,11 @@ fn abs(vm: &mut Vm, args: &[Value]) -> R {
 
 fn extreme(vm: &mut Vm, name: &str, args: &[Value], want: Ordering) -> R {
     arity(vm, name, args, 1, usize::MAX)?;
-    let items = if args.len() == 1 { items_of(vm, name, args[0])? } else { args.to_vec() };
+    let items = if args.len() == 1 {
+        items_of(vm, name, args[0])?
+    } else {
+        args.to_vec()
+    };
     let Some(mut best) = items.first().copied() else {
         return Err(vm.error("ValueError", format!("{name}() arg is an empty sequence")));
     };
@@ -361,14 +371,14 @@ fn max(vm: &mut Vm, args: &[Value]) -> R {
 fn sum(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "sum", args, 1, 2)?;
     let mut acc = args.get(1).copied().unwrap_or(Value::Int(0));
-    if let Value::Obj(id) = args[0] {
-        if let Obj::Range(r) = vm.it.heap.get(id) {
-            let r = *r;
-            let n = r.len() as i128;
-            let total = n * r.start as i128 + r.step as i128 * n * (n - 1) / 2;
-            let total = i64::try_from(total).map_err(|_| vm.error("OverflowError", "integer overflow"))?;
-            return ops::add(vm, acc, Value::Int(total));
-        }
+    if let Value::Obj(id) = args[0]
+        && let Obj::Range(r) = vm.it.heap.get(id)
+    {
+        let r = *r;
+        let n = r.len() as i128;
+        let total = n * r.start as i128 + r.step as i128 * n * (n - 1) / 2;
+        let total = i64::try_from(total).map_err(|_| vm.error("OverflowError", "integer overflow"))?;
+        return ops::add(vm, acc, Value::Int(total));
     }
     if let Value::List(id) = args[0] {
         let n = vm.it.heap.list(id).len();
@@ -420,9 +430,9 @@ fn sort_values(vm: &mut Vm, name: &str, items: Vec<Value>, key: Option<Value>) -
     });
     if let Some(e) = failure {
         return Err(match e {
-            crate::value::CompareError::Unorderable(a, b) => {
-                vm.type_error(format!("{name}(): '<' not supported between instances of '{a}' and '{b}'"))
-            }
+            crate::value::CompareError::Unorderable(a, b) => vm.type_error(format!(
+                "{name}(): '<' not supported between instances of '{a}' and '{b}'"
+            )),
             crate::value::CompareError::TooDeep => {
                 vm.error("RecursionError", "maximum recursion depth exceeded in comparison")
             }
@@ -473,8 +483,14 @@ fn round(vm: &mut Vm, args: &[Value]) -> R {
             }
             let p = 10i128.pow((-d) as u32);
             let (q, r) = ((i as i128).div_euclid(p), (i as i128).rem_euclid(p));
-            let q = if 2 * r > p || (2 * r == p && q % 2 != 0) { q + 1 } else { q };
-            i64::try_from(q * p).map(Value::Int).map_err(|_| vm.error("OverflowError", "integer overflow"))
+            let q = if 2 * r > p || (2 * r == p && q % 2 != 0) {
+                q + 1
+            } else {
+                q
+            };
+            i64::try_from(q * p)
+                .map(Value::Int)
+                .map_err(|_| vm.error("OverflowError", "integer overflow"))
         }
         (Value::Float(f), None) => float_to_int(vm, f.round_ties_even()),
         (Value::Float(f), Some(d)) => {
@@ -503,9 +519,21 @@ fn range(vm: &mut Vm, args: &[Value]) -> R {
         n[i] = int_arg(vm, "range", *a)?;
     }
     let r = match args.len() {
-        1 => RangeObj { start: 0, stop: n[0], step: 1 },
-        2 => RangeObj { start: n[0], stop: n[1], step: 1 },
-        _ => RangeObj { start: n[0], stop: n[1], step: n[2] },
+        1 => RangeObj {
+            start: 0,
+            stop: n[0],
+            step: 1,
+        },
+        2 => RangeObj {
+            start: n[0],
+            stop: n[1],
+            step: 1,
+        },
+        _ => RangeObj {
+            start: n[0],
+            stop: n[1],
+            step: n[2],
+        },
     };
     if r.step == 0 {
         return Err(vm.error("ValueError", "range() arg 3 must not be zero"));
@@ -565,7 +593,10 @@ fn error(vm: &mut Vm, args: &[Value]) -> R {
 
 fn time(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "time", args, 0, 0)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     Ok(Value::Float(now))
 }
 
@@ -636,7 +667,12 @@ fn exit(vm: &mut Vm, args: &[Value]) -> R {
         None | Some(Value::Nil) => 0,
         Some(&c) => int_arg(vm, "exit", c)?,
     };
-    Err(Box::new(Thrown { value: Value::Nil, traceback: Vec::new(), traced: true, exit: Some(code as i32) }))
+    Err(Box::new(Thrown {
+        value: Value::Nil,
+        traceback: Vec::new(),
+        traced: true,
+        exit: Some(code as i32),
+    }))
 }
 
 // ---- `with` --------------------------------------------------------------------------
@@ -674,7 +710,9 @@ fn thread_id(vm: &mut Vm, args: &[Value]) -> R {
 
 fn cpu_count(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "cpu_count", args, 0, 0)?;
-    Ok(Value::Int(std::thread::available_parallelism().map_or(1, |n| n.get()) as i64))
+    Ok(Value::Int(
+        std::thread::available_parallelism().map_or(1, |n| n.get()) as i64
+    ))
 }
 
 fn lock(vm: &mut Vm, args: &[Value]) -> R {
@@ -697,7 +735,9 @@ fn set_switch_interval(vm: &mut Vm, args: &[Value]) -> R {
     if !(secs > 0.0 && secs < 1e6) {
         return Err(vm.error("ValueError", "switch interval must be a positive number of seconds"));
     }
-    vm.it.gil().set_switch_interval(std::time::Duration::from_secs_f64(secs));
+    vm.it
+        .gil()
+        .set_switch_interval(std::time::Duration::from_secs_f64(secs));
     Ok(Value::Nil)
 }
 
@@ -731,9 +771,18 @@ fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
     let mut m = MapObj::default();
     m.insert(MapKey::Str("policy".into()), vm.new_str(stats.policy.name()));
     m.insert(MapKey::Str("switches".into()), Value::Int(stats.switches as i64));
-    m.insert(MapKey::Str("forced_drops".into()), Value::Int(stats.forced_drops as i64));
-    m.insert(MapKey::Str("drop_requests".into()), Value::Int(stats.drop_requests as i64));
-    m.insert(MapKey::Str("acquisitions".into()), Value::Int(stats.acquisitions as i64));
+    m.insert(
+        MapKey::Str("forced_drops".into()),
+        Value::Int(stats.forced_drops as i64),
+    );
+    m.insert(
+        MapKey::Str("drop_requests".into()),
+        Value::Int(stats.drop_requests as i64),
+    );
+    m.insert(
+        MapKey::Str("acquisitions".into()),
+        Value::Int(stats.acquisitions as i64),
+    );
     m.insert(MapKey::Str("threads".into()), threads);
     Ok(vm.it.heap.new_map(m))
 }
@@ -785,7 +834,9 @@ pub fn object_field(vm: &mut Vm, id: ObjId, field: &str) -> Option<Value> {
 // ---- methods -------------------------------------------------------------------------
 
 pub fn call_method(vm: &mut Vm, recv: Value, name: Value, args: &[Value]) -> R {
-    let Value::Str(nid) = name else { unreachable!("method names are string constants") };
+    let Value::Str(nid) = name else {
+        unreachable!("method names are string constants")
+    };
     let method = vm.it.heap.str_rc(nid).clone();
     match recv {
         Value::Str(id) => str_method(vm, id, &method, args),
@@ -877,7 +928,11 @@ fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
         match method {
             "upper" | "lower" => {
                 arity(vm, &name, args, 0, 0)?;
-                let out = if method == "upper" { s.to_uppercase() } else { s.to_lowercase() };
+                let out = if method == "upper" {
+                    s.to_uppercase()
+                } else {
+                    s.to_lowercase()
+                };
                 Ok(vm.new_str(out))
             }
             "strip" | "lstrip" | "rstrip" => {
@@ -956,7 +1011,11 @@ fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
             "startswith" | "endswith" => {
                 arity(vm, &name, args, 1, 1)?;
                 let fix = str_arg(vm, &name, args[0])?;
-                Ok(Value::Bool(if method == "startswith" { s.starts_with(&*fix) } else { s.ends_with(&*fix) }))
+                Ok(Value::Bool(if method == "startswith" {
+                    s.starts_with(&*fix)
+                } else {
+                    s.ends_with(&*fix)
+                }))
             }
             _ => Err(no_attribute(vm, Value::Str(id), method)),
         }

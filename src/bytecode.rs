@@ -202,7 +202,11 @@ fn disassemble_into(proto: &Proto, heap: &Heap, globals: &[Rc<str>], out: &mut S
     let mut last_line = 0;
     for (pc, op) in proto.code.iter().enumerate() {
         let line = proto.lines.get(pc).copied().unwrap_or(0);
-        let line_col = if line != last_line { format!("{line:>4}") } else { "   |".into() };
+        let line_col = if line != last_line {
+            format!("{line:>4}")
+        } else {
+            "   |".into()
+        };
         last_line = line;
         let (opname, operands) = split_debug(op);
         let note = annotate(op, pc, proto, heap, globals);
@@ -237,9 +241,7 @@ fn annotate(op: &Op, pc: usize, proto: &Proto, heap: &Heap, globals: &[Rc<str>])
     let target = |off: i32| format!("-> {}", pc as i64 + 1 + off as i64);
     match *op {
         Op::LoadConst { k, .. } => konst(k),
-        Op::GetField { name, .. } | Op::SetField { name, .. } | Op::CallMethod { name, .. } => {
-            konst(name)
-        }
+        Op::GetField { name, .. } | Op::SetField { name, .. } | Op::CallMethod { name, .. } => konst(name),
         Op::GetGlobal { g, .. } | Op::SetGlobal { g, .. } => global(g),
         Op::Jump { off }
         | Op::JumpIfFalse { off, .. }

@@ -344,14 +344,23 @@ impl Compiler<'_> {
         let name_rc: Rc<str> = name.name.as_str().into();
         f.local_names.push((reg, name_rc.clone()));
         let depth = f.scope_depth;
-        f.locals.push(Local { name: name_rc, reg, cell, depth });
+        f.locals.push(Local {
+            name: name_rc,
+            reg,
+            cell,
+            depth,
+        });
         cell
     }
 
     fn resolve(&mut self, name: &str, span: Span) -> CResult<Place> {
         let level = self.funcs.len() - 1;
         if let Some(local) = self.funcs[level].locals.iter().rev().find(|l| &*l.name == name) {
-            return Ok(if local.cell { Place::Cell(local.reg) } else { Place::Local(local.reg) });
+            return Ok(if local.cell {
+                Place::Cell(local.reg)
+            } else {
+                Place::Local(local.reg)
+            });
         }
         if let Some(u) = self.resolve_upval(level, name, span)? {
             return Ok(Place::Upval(u));
@@ -498,7 +507,11 @@ impl Compiler<'_> {
                     _ => Some(self.cond_jump(cond)?),
                 };
                 let handlers = self.fr().handlers.len();
-                self.f().loops.push(LoopCtx { start, breaks: Vec::new(), handlers });
+                self.f().loops.push(LoopCtx {
+                    start,
+                    breaks: Vec::new(),
+                    handlers,
+                });
                 self.block(body)?;
                 self.set_line(span);
                 self.emit_loop(start, span)?;
@@ -535,10 +548,10 @@ impl Compiler<'_> {
                 self.patch(begin, span)?;
                 let scope_mark = self.mark();
                 self.begin_scope();
-                if let Some(var) = var {
-                    if self.declare_local(var, r) {
-                        self.emit(Op::NewCell { dst: r, src: r });
-                    }
+                if let Some(var) = var
+                    && self.declare_local(var, r)
+                {
+                    self.emit(Op::NewCell { dst: r, src: r });
                 }
                 for s in &handler.stmts {
                     self.stmt(s)?;
@@ -591,12 +604,18 @@ impl Compiler<'_> {
                 match self.repl_print {
                     Some(printer) if self.is_global_scope() => {
                         let base = self.alloc(span)?;
-                        let Value::Builtin(i) = printer else { unreachable!("repl printer is a builtin") };
+                        let Value::Builtin(i) = printer else {
+                            unreachable!("repl printer is a builtin")
+                        };
                         let k = self.konst(ConstKey::Builtin(i), span)?;
                         self.emit(Op::LoadConst { dst: base, k });
                         let arg = self.alloc(span)?;
                         self.expr_to(e, arg)?;
-                        self.emit(Op::Call { func: base, argc: 1, dst: base });
+                        self.emit(Op::Call {
+                            func: base,
+                            argc: 1,
+                            dst: base,
+                        });
                     }
                     _ => {
                         let t = self.alloc(span)?;
@@ -664,7 +683,11 @@ impl Compiler<'_> {
         self.begin_scope();
         let next = if let [var] = vars {
             let v = self.alloc(var.span)?;
-            let next = self.emit(Op::IterNext { iter: it, dst: v, off: 0 });
+            let next = self.emit(Op::IterNext {
+                iter: it,
+                dst: v,
+                off: 0,
+            });
             if self.declare_local(var, v) {
                 self.emit(Op::NewCell { dst: v, src: v });
             }
@@ -673,7 +696,11 @@ impl Compiler<'_> {
             let pair = self.alloc(span)?;
             let first = self.alloc(span)?;
             self.alloc(span)?;
-            let next = self.emit(Op::IterNext { iter: it, dst: pair, off: 0 });
+            let next = self.emit(Op::IterNext {
+                iter: it,
+                dst: pair,
+                off: 0,
+            });
             self.emit(Op::Unpack2 { dst: first, src: pair });
             for (i, var) in vars.iter().enumerate() {
                 let v = first + i as Reg;
@@ -684,7 +711,11 @@ impl Compiler<'_> {
             next
         };
         let handlers = self.fr().handlers.len();
-        self.f().loops.push(LoopCtx { start, breaks: Vec::new(), handlers });
+        self.f().loops.push(LoopCtx {
+            start,
+            breaks: Vec::new(),
+            handlers,
+        });
         for s in &body.stmts {
             self.stmt(s)?;
         }
@@ -739,7 +770,11 @@ impl Compiler<'_> {
                     Some(op) => {
                         let t = self.alloc(span)?;
                         self.set_line(span);
-                        self.emit(Op::GetIndex { dst: t, obj: o, index: i });
+                        self.emit(Op::GetIndex {
+                            dst: t,
+                            obj: o,
+                            index: i,
+                        });
                         let b = self.expr_reg(value)?;
                         self.set_line(span);
                         self.emit(arith(op, t, t, b));
@@ -747,7 +782,11 @@ impl Compiler<'_> {
                     }
                 };
                 self.set_line(span);
-                self.emit(Op::SetIndex { obj: o, index: i, src: v });
+                self.emit(Op::SetIndex {
+                    obj: o,
+                    index: i,
+                    src: v,
+                });
             }
             ExprKind::Field { obj, name } => {
                 let o = self.expr_reg(obj)?;
@@ -757,7 +796,11 @@ impl Compiler<'_> {
                     Some(op) => {
                         let t = self.alloc(span)?;
                         self.set_line(span);
-                        self.emit(Op::GetField { dst: t, obj: o, name: k });
+                        self.emit(Op::GetField {
+                            dst: t,
+                            obj: o,
+                            name: k,
+                        });
                         let b = self.expr_reg(value)?;
                         self.set_line(span);
                         self.emit(arith(op, t, t, b));
@@ -765,7 +808,11 @@ impl Compiler<'_> {
                     }
                 };
                 self.set_line(span);
-                self.emit(Op::SetField { obj: o, name: k, src: v });
+                self.emit(Op::SetField {
+                    obj: o,
+                    name: k,
+                    src: v,
+                });
             }
             _ => return Err(Diagnostic::syntax("cannot assign to this expression", target.span)),
         }
@@ -797,10 +844,10 @@ impl Compiler<'_> {
     /// A register holding the value of `e`: a plain local's own register, or a new
     /// temporary. The caller must not write to it.
     fn expr_reg(&mut self, e: &Expr) -> CResult<Reg> {
-        if let ExprKind::Name(name) = &e.kind {
-            if let Place::Local(r) = self.resolve(name, e.span)? {
-                return Ok(r);
-            }
+        if let ExprKind::Name(name) = &e.kind
+            && let Place::Local(r) = self.resolve(name, e.span)?
+        {
+            return Ok(r);
         }
         let r = self.alloc(e.span)?;
         self.expr_to(e, r)?;
@@ -899,7 +946,12 @@ impl Compiler<'_> {
                 let argc = self.args(args, span)?;
                 let k = self.str_const(&name.name, name.span)?;
                 self.set_line(span);
-                self.emit(Op::CallMethod { dst, obj: base, argc, name: k });
+                self.emit(Op::CallMethod {
+                    dst,
+                    obj: base,
+                    argc,
+                    name: k,
+                });
             }
             ExprKind::Index { obj, index } => {
                 let o = self.expr_reg(obj)?;
@@ -972,7 +1024,11 @@ impl Compiler<'_> {
                 self.expr_to(item, r)?;
             }
             self.set_line(span);
-            self.emit(Op::NewList { dst, start, count: items.len() as u8 });
+            self.emit(Op::NewList {
+                dst,
+                start,
+                count: items.len() as u8,
+            });
             return Ok(());
         }
         let acc = self.alloc(span)?;
@@ -981,7 +1037,11 @@ impl Compiler<'_> {
             let part = if i == 0 { acc } else { self.alloc(span)? };
             self.list_literal(chunk, part, span)?;
             if i > 0 {
-                self.emit(Op::Add { dst: acc, a: acc, b: part });
+                self.emit(Op::Add {
+                    dst: acc,
+                    a: acc,
+                    b: part,
+                });
             }
             self.free_to(mark);
         }
@@ -1001,14 +1061,22 @@ impl Compiler<'_> {
             self.expr_to(v, r)?;
         }
         self.set_line(span);
-        self.emit(Op::NewMap { dst: acc, start, count: first.len() as u8 });
+        self.emit(Op::NewMap {
+            dst: acc,
+            start,
+            count: first.len() as u8,
+        });
         self.free_to(start as u16);
         if pairs.len() > CHUNK {
             for (k, v) in &pairs[CHUNK..] {
                 let mark = self.mark();
                 let kr = self.expr_reg(k)?;
                 let vr = self.expr_reg(v)?;
-                self.emit(Op::SetIndex { obj: acc, index: kr, src: vr });
+                self.emit(Op::SetIndex {
+                    obj: acc,
+                    index: kr,
+                    src: vr,
+                });
                 self.free_to(mark);
             }
             self.emit(Op::Move { dst, src: acc });
@@ -1019,11 +1087,15 @@ impl Compiler<'_> {
     /// Compiles a nested function and emits the instruction that creates its closure.
     fn closure(&mut self, def: &FnDef, dst: Reg) -> CResult<()> {
         if def.params.len() > 200 {
-            return Err(Diagnostic::syntax("a function may take at most 200 parameters", def.span));
+            return Err(Diagnostic::syntax(
+                "a function may take at most 200 parameters",
+                def.span,
+            ));
         }
         let name: Option<Rc<str>> = def.name.as_ref().map(|n| n.name.as_str().into());
         let anonymous = name.is_none();
-        self.funcs.push(FuncState::new(name, anonymous, def.params.len() as u8, false));
+        self.funcs
+            .push(FuncState::new(name, anonymous, def.params.len() as u8, false));
         self.set_line(def.span);
         for (i, p) in def.params.iter().enumerate() {
             if def.params[..i].iter().any(|q| q.name == p.name) {
@@ -1041,8 +1113,7 @@ impl Compiler<'_> {
         let func = self.funcs.pop().expect("function state");
         let proto = Rc::new(func.finish(self.file.clone()));
         let f = self.f();
-        let p = u16::try_from(f.protos.len())
-            .map_err(|_| Diagnostic::syntax("too many nested functions", def.span))?;
+        let p = u16::try_from(f.protos.len()).map_err(|_| Diagnostic::syntax("too many nested functions", def.span))?;
         f.protos.push(proto);
         self.set_line(def.span);
         self.emit(Op::Closure { dst, p });
@@ -1126,7 +1197,9 @@ impl CaptureScan {
     }
 
     fn function(&mut self, def: &FnDef) {
-        self.funcs.push(vec![def.params.iter().map(|p| (p.name.clone(), p.span.start)).collect()]);
+        self.funcs.push(vec![
+            def.params.iter().map(|p| (p.name.clone(), p.span.start)).collect(),
+        ]);
         self.block(&def.body);
         self.funcs.pop();
     }

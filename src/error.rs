@@ -17,11 +17,19 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn syntax(message: impl Into<String>, span: Span) -> Diagnostic {
-        Diagnostic { kind: "SyntaxError", message: message.into(), span }
+        Diagnostic {
+            kind: "SyntaxError",
+            message: message.into(),
+            span,
+        }
     }
 
     pub fn name(message: impl Into<String>, span: Span) -> Diagnostic {
-        Diagnostic { kind: "NameError", message: message.into(), span }
+        Diagnostic {
+            kind: "NameError",
+            message: message.into(),
+            span,
+        }
     }
 
     /// `file:line:col: Kind: message`, then the source line and a caret under the column.

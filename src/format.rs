@@ -36,11 +36,7 @@ pub fn float_repr(x: f64) -> String {
         let (digits, decpt) = digits_shortest(x.abs());
         layout(&digits, decpt, Code::R, 0, true, false, false)
     };
-    if x.is_sign_negative() {
-        format!("-{body}")
-    } else {
-        body
-    }
+    if x.is_sign_negative() { format!("-{body}") } else { body }
 }
 
 /// How a string is shown inside a list or map: in double quotes, with `\n \t \r \\ \" \0`
@@ -127,12 +123,7 @@ struct Spec {
     ty: Option<char>,
 }
 
-fn parse_spec(
-    spec: &str,
-    type_name: &str,
-    default_type: Option<char>,
-    default_align: char,
-) -> Result<Spec, String> {
+fn parse_spec(spec: &str, type_name: &str, default_type: Option<char>, default_align: char) -> Result<Spec, String> {
     let s: Vec<char> = spec.chars().collect();
     let mut pos = 0;
     let mut f = Spec {
@@ -216,10 +207,7 @@ fn parse_spec(
             Some('d' | 'e' | 'f' | 'g' | 'E' | 'G' | '%' | 'F') | None => Some((sep, 3)),
             Some('b' | 'o' | 'x' | 'X') if sep == '_' => Some((sep, 4)),
             other => {
-                return Err(format!(
-                    "Cannot specify '{sep}' with {}.",
-                    quote_code(other)
-                ));
+                return Err(format!("Cannot specify '{sep}' with {}.", quote_code(other)));
             }
         };
     }
@@ -275,9 +263,7 @@ fn format_text(text: &str, spec: &str, type_name: &str) -> Result<String, String
         None => {}
     }
     if f.no_neg_0 {
-        return Err(
-            "Negative zero coercion (z) not allowed in string format specifier".to_string(),
-        );
+        return Err("Negative zero coercion (z) not allowed in string format specifier".to_string());
     }
     if f.alt {
         return Err("Alternate form (#) not allowed in string format specifier".to_string());
@@ -312,9 +298,7 @@ fn format_int(n: i64, f: &Spec) -> Result<String, String> {
         return Err("Precision not allowed in integer format specifier".to_string());
     }
     if f.no_neg_0 {
-        return Err(
-            "Negative zero coercion (z) not allowed in integer format specifier".to_string(),
-        );
+        return Err("Negative zero coercion (z) not allowed in integer format specifier".to_string());
     }
     let m = n.unsigned_abs();
     let (digits, prefix) = match f.ty {
@@ -401,14 +385,7 @@ fn format_float(x: f64, f: &Spec) -> Result<String, String> {
         Some(r) => (true, r),
         None => (false, rest),
     };
-    Ok(render_number(
-        negative,
-        "",
-        int_digits,
-        has_decimal,
-        remainder,
-        f,
-    ))
+    Ok(render_number(negative, "", int_digits, has_decimal, remainder, f))
 }
 
 /// Which of CPython's `format_float_short` layouts to use.
@@ -472,15 +449,7 @@ fn digits_fixed(a: f64, n: usize) -> (String, i64) {
 }
 
 /// CPython's `format_float_short` layout of `0.DIGITS * 10**decpt` (no sign).
-fn layout(
-    digits: &str,
-    mut decpt: i64,
-    code: Code,
-    precision: i64,
-    add_dot_0: bool,
-    alt: bool,
-    upper: bool,
-) -> String {
+fn layout(digits: &str, mut decpt: i64, code: Code, precision: i64, add_dot_0: bool, alt: bool, upper: bool) -> String {
     let digits_len = digits.len() as i64;
     let mut vend = digits_len;
     let mut use_exp = false;
@@ -547,14 +516,7 @@ fn layout(
 
 /// CPython's `calc_number_widths` + `fill_number`: lay out
 /// `[lpad][sign][prefix][spad][grouped digits][.remainder][rpad]` within the width.
-fn render_number(
-    negative: bool,
-    prefix: &str,
-    digits: &str,
-    has_decimal: bool,
-    remainder: &str,
-    f: &Spec,
-) -> String {
+fn render_number(negative: bool, prefix: &str, digits: &str, has_decimal: bool, remainder: &str, f: &Spec) -> String {
     let sign = match (f.sign, negative) {
         (_, true) => Some('-'),
         (Some('+'), false) => Some('+'),
@@ -740,43 +702,15 @@ mod tests {
     fn format_errors() {
         use FmtArg::*;
         let cases: &[(FmtArg, &str, &str)] = &[
-            (
-                Float(1.5),
-                "d",
-                "Unknown format code 'd' for object of type 'float'",
-            ),
-            (
-                Str("a"),
-                "d",
-                "Unknown format code 'd' for object of type 'str'",
-            ),
-            (
-                Bool(true),
-                "d",
-                "Unknown format code 'd' for object of type 'bool'",
-            ),
+            (Float(1.5), "d", "Unknown format code 'd' for object of type 'float'"),
+            (Str("a"), "d", "Unknown format code 'd' for object of type 'str'"),
+            (Bool(true), "d", "Unknown format code 'd' for object of type 'bool'"),
             (Nil, "d", "Unknown format code 'd' for object of type 'nil'"),
-            (
-                Int(1),
-                "s",
-                "Unknown format code 's' for object of type 'int'",
-            ),
-            (
-                Int(1),
-                ".2d",
-                "Precision not allowed in integer format specifier",
-            ),
-            (
-                Int(1),
-                "abc",
-                "Invalid format specifier 'abc' for object of type 'int'",
-            ),
+            (Int(1), "s", "Unknown format code 's' for object of type 'int'"),
+            (Int(1), ".2d", "Precision not allowed in integer format specifier"),
+            (Int(1), "abc", "Invalid format specifier 'abc' for object of type 'int'"),
             (Str("a"), "+", "Sign not allowed in string format specifier"),
-            (
-                Str("a"),
-                "=5",
-                "'=' alignment not allowed in string format specifier",
-            ),
+            (Str("a"), "=5", "'=' alignment not allowed in string format specifier"),
             (Str("a"), ",", "Cannot specify ',' with 's'."),
             (Int(1), ",x", "Cannot specify ',' with 'x'."),
             (Int(1), ",_", "Cannot specify both ',' and '_'."),
@@ -786,23 +720,11 @@ mod tests {
                 "99999999999999999999",
                 "Too many decimal digits in format string",
             ),
-            (
-                Float(1.5),
-                ".2000000f",
-                "Too many decimal digits in format string",
-            ),
-            (
-                Int(1),
-                "\u{1}",
-                "Unknown format code '\\x1' for object of type 'int'",
-            ),
+            (Float(1.5), ".2000000f", "Too many decimal digits in format string"),
+            (Int(1), "\u{1}", "Unknown format code '\\x1' for object of type 'int'"),
         ];
         for (arg, spec, want) in cases {
-            assert_eq!(
-                fmt(*arg, spec),
-                format!("!{want}"),
-                "format({arg:?}, {spec:?})"
-            );
+            assert_eq!(fmt(*arg, spec), format!("!{want}"), "format({arg:?}, {spec:?})");
         }
     }
 
@@ -851,12 +773,7 @@ mod tests {
             failures.is_empty(),
             "{} of {count} vectors differ from CPython:\n{}",
             failures.len(),
-            failures
-                .iter()
-                .take(40)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n")
+            failures.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
         );
     }
 }

@@ -551,9 +551,7 @@ impl<T> Gil<T> {
             value: UnsafeCell::new(value),
             shared: UnsafeCell::new(Shared::new(State::default())),
             policy: config.policy,
-            switch_interval_ns: AtomicU64::new(duration_ns(
-                config.switch_interval.max(MIN_SWITCH_INTERVAL),
-            )),
+            switch_interval_ns: AtomicU64::new(duration_ns(config.switch_interval.max(MIN_SWITCH_INTERVAL))),
             check_interval: AtomicU32::new(config.check_interval.max(1)),
             next_tid: AtomicU32::new(1),
             trace: config.trace,
@@ -593,11 +591,7 @@ impl<T> Gil<T> {
     /// A thread that will not take the GIL again says goodbye; its statistics stay.
     pub fn thread_exit(&self, tid: ThreadId) {
         let mut st = self.lock_state();
-        assert_ne!(
-            st.holder,
-            Some(tid),
-            "thread {tid} exits while holding the GIL"
-        );
+        assert_ne!(st.holder, Some(tid), "thread {tid} exits while holding the GIL");
         st.rec_mut(tid).exited = true;
     }
 
@@ -644,8 +638,7 @@ impl<T> Gil<T> {
     /// Change the switch interval (at least 1 µs); waiters use it from their next wait.
     pub fn set_switch_interval(&self, interval: Duration) {
         let interval = interval.max(MIN_SWITCH_INTERVAL);
-        self.switch_interval_ns
-            .store(duration_ns(interval), Relaxed);
+        self.switch_interval_ns.store(duration_ns(interval), Relaxed);
     }
 
     /// Instructions between check points under `ticks`.
@@ -662,9 +655,7 @@ impl<T> Gil<T> {
     /// [`GilGuard::check_point`] every `n` of them (`ticks`); `None` if the eval breaker
     /// alone says when.
     pub fn tick_budget(&self) -> Option<u32> {
-        self.rules()
-            .counts_instructions()
-            .then(|| self.check_interval())
+        self.rules().counts_instructions().then(|| self.check_interval())
     }
 
     /// Whether events are being recorded for [`Gil::write_trace`].
@@ -688,13 +679,7 @@ impl<T> Gil<T> {
 
     /// Block until `tid` may hold the GIL, then make it the holder. `wanted_since` is when
     /// a holder that dropped at a check point let go: its wait started there.
-    fn take(
-        &self,
-        st: &mut MutexGuard<'_, State>,
-        tid: ThreadId,
-        from_blocking: bool,
-        wanted_since: Option<Instant>,
-    ) {
+    fn take(&self, st: &mut MutexGuard<'_, State>, tid: ThreadId, from_blocking: bool, wanted_since: Option<Instant>) {
         let rules = self.rules();
         let rec = st.rec(tid);
         assert!(!rec.exited, "thread {tid} took the GIL after thread_exit");
@@ -775,11 +760,7 @@ impl<T> Gil<T> {
     /// Give the GIL up on behalf of `tid`, the holder, and wake whoever may take it.
     /// Returns the moment of release.
     fn release(&self, st: &mut State, tid: ThreadId, end: End) -> Instant {
-        debug_assert_eq!(
-            st.holder,
-            Some(tid),
-            "release by a thread that does not hold the GIL"
-        );
+        debug_assert_eq!(st.holder, Some(tid), "release by a thread that does not hold the GIL");
         let now = Instant::now();
         st.locked = false;
         st.holder = None;
@@ -911,11 +892,7 @@ impl<T> Gil<T> {
         let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
         out.push_str(r#"{"name":"process_name","ph":"M","pid":1,"args":{"name":"toy"}}"#);
         for (tid, _) in &tracks {
-            let main = if *tid == ThreadId::MAIN {
-                " (main)"
-            } else {
-                ""
-            };
+            let main = if *tid == ThreadId::MAIN { " (main)" } else { "" };
             let _ = write!(
                 out,
                 ",\n{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\
@@ -1003,12 +980,7 @@ struct Micros(Duration);
 
 impl fmt::Display for Micros {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:03}",
-            self.0.as_micros(),
-            self.0.subsec_nanos() % 1000
-        )
+        write!(f, "{}.{:03}", self.0.as_micros(), self.0.subsec_nanos() % 1000)
     }
 }
 
@@ -1251,11 +1223,7 @@ impl fmt::Display for GilStats {
         ];
         let mut rows: Vec<[String; 7]> = vec![HEADER.map(String::from)];
         for t in &self.threads {
-            let main = if t.thread == ThreadId::MAIN {
-                " (main)"
-            } else {
-                ""
-            };
+            let main = if t.thread == ThreadId::MAIN { " (main)" } else { "" };
             rows.push([
                 format!("{}{main}", t.thread),
                 t.acquisitions.to_string(),
@@ -1272,12 +1240,7 @@ impl fmt::Display for GilStats {
             self.acquisitions.to_string(),
             ms(sum(|t| t.hold)),
             ms(sum(|t| t.wait)),
-            ms(self
-                .threads
-                .iter()
-                .map(|t| t.max_wait)
-                .max()
-                .unwrap_or_default()),
+            ms(self.threads.iter().map(|t| t.max_wait).max().unwrap_or_default()),
             self.forced_drops.to_string(),
             self.drop_requests.to_string(),
         ]);
@@ -1295,6 +1258,18 @@ impl fmt::Display for GilStats {
             writeln!(f)?;
         }
         writeln!(f, "switches: {}", self.switches)
+    }
+}
+
+impl Gil<crate::vm::Interp> {
+    /// The lock around a whole interpreter. `Interp` is `!Send` on purpose (its values
+    /// must not leave the GIL), so this is the one place that vouches for sharing it.
+    pub fn for_interpreter(state: crate::vm::Interp, config: GilConfig) -> Gil<crate::vm::Interp> {
+        // SAFETY: every `!Send` part of `Interp` (values, `Rc`s in the heap and in compiled
+        // code) is reached only through a `GilGuard`: the VM keeps its fiber and
+        // temporaries inside the guarded state whenever it releases the GIL, and the
+        // closures it runs without the GIL are `Send` and capture no values.
+        unsafe { Gil::new_unchecked(state, config) }
     }
 }
 
@@ -1320,10 +1295,7 @@ mod tests {
     fn wait_until(what: &str, cond: impl Fn() -> bool) {
         let start = Instant::now();
         while !cond() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "gave up waiting for {what}"
-            );
+            assert!(start.elapsed() < Duration::from_secs(60), "gave up waiting for {what}");
             thread::sleep(Duration::from_micros(200));
         }
     }
@@ -1408,10 +1380,7 @@ mod tests {
     /// the interpreter's own breaker bits.
     #[test]
     fn gil_interval_forced_switch_runs_the_asker_first() {
-        let gil = Gil::new(
-            Vec::new(),
-            config(PolicyKind::Interval, Duration::from_millis(1)),
-        );
+        let gil = Gil::new(Vec::new(), config(PolicyKind::Interval, Duration::from_millis(1)));
         let main = gil.register_thread();
         let other = gil.register_thread();
         let mut g = gil.acquire(main);
@@ -1485,9 +1454,7 @@ mod tests {
         let mut g = gil.acquire(main);
         thread::scope(|s| {
             s.spawn(|| gil.acquire(other).push(other.get()));
-            wait_until("the waiter", || {
-                state_of(&gil, other) == ThreadState::Waiting
-            });
+            wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
             let start = Instant::now();
             while g.is_empty() {
                 assert!(start.elapsed() < Duration::from_secs(60), "waiter starved");
@@ -1502,10 +1469,7 @@ mod tests {
     /// drop queues behind them.
     #[test]
     fn gil_fifo_hands_to_longest_waiter() {
-        let gil = Gil::new(
-            Vec::new(),
-            config(PolicyKind::Fifo, Duration::from_millis(1)),
-        );
+        let gil = Gil::new(Vec::new(), config(PolicyKind::Fifo, Duration::from_millis(1)));
         let main = gil.register_thread();
         let mut g = gil.acquire(main);
         thread::scope(|s| {
@@ -1531,9 +1495,7 @@ mod tests {
         let g = gil.acquire(main);
         thread::scope(|s| {
             s.spawn(|| gil.acquire(other).push(other.get()));
-            wait_until("the waiter", || {
-                state_of(&gil, other) == ThreadState::Waiting
-            });
+            wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
             drop(g);
             // The GIL is reserved for `other`; main queues behind it.
             gil.acquire(main).push(main.get());
@@ -1564,9 +1526,7 @@ mod tests {
             });
             let mut g = gil.acquire(main);
             s.spawn(|| gil.acquire(old).push(old.get()));
-            wait_until("the old waiter", || {
-                state_of(&gil, old) == ThreadState::Waiting
-            });
+            wait_until("the old waiter", || state_of(&gil, old) == ThreadState::Waiting);
             assert!(!drop_requested(&gil));
             tx.send(()).unwrap();
             wait_until("the returner's request", || drop_requested(&gil));
@@ -1679,12 +1639,7 @@ mod tests {
         }
         let named = |name| with_name(events, name);
         let names: Vec<_> = named("thread_name")
-            .map(|e| {
-                (
-                    e["tid"].as_u64().unwrap(),
-                    e["args"]["name"].as_str().unwrap(),
-                )
-            })
+            .map(|e| (e["tid"].as_u64().unwrap(), e["args"]["name"].as_str().unwrap()))
             .collect();
         assert_eq!(names, [(1, "thread 1 (main)"), (2, "thread 2")]);
         for e in events {
@@ -1696,11 +1651,7 @@ mod tests {
                 assert!(e["dur"].as_f64().unwrap() >= 0.0);
             }
         }
-        let tids = |name: &str| -> Vec<u64> {
-            with_name(events, name)
-                .map(|e| e["tid"].as_u64().unwrap())
-                .collect()
-        };
+        let tids = |name: &str| -> Vec<u64> { with_name(events, name).map(|e| e["tid"].as_u64().unwrap()).collect() };
         // main: running (forced drop), running (released), running (still running);
         // thread 2: waiting, running.
         assert_eq!(tids("running"), [1, 1, 1, 2]);
@@ -1710,9 +1661,7 @@ mod tests {
         let request: Vec<_> = named("drop request").filter(|e| e["tid"] == 2).collect();
         assert_eq!(request.len(), 1);
         assert_eq!(request[0]["args"]["holder"], 1);
-        let ends: Vec<_> = named("running")
-            .map(|e| e["args"]["end"].as_str().unwrap())
-            .collect();
+        let ends: Vec<_> = named("running").map(|e| e["args"]["end"].as_str().unwrap()).collect();
         assert!(
             ends.contains(&"forced drop") && ends.contains(&"still running"),
             "{ends:?}"
@@ -1733,13 +1682,7 @@ mod tests {
                 .all(|r| r.events.capacity() == 0)
         );
         let json: serde_json::Value = serde_json::from_str(&gil.trace_json()).unwrap();
-        assert!(
-            json["traceEvents"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|e| e["ph"] == "M")
-        );
+        assert!(json["traceEvents"].as_array().unwrap().iter().all(|e| e["ph"] == "M"));
     }
 
     #[test]
@@ -1799,8 +1742,7 @@ mod tests {
                 // SAFETY: fork in a test; the child only runs `child` and `_exit`s.
                 let pid = unsafe { libc::fork() };
                 if pid == 0 {
-                    let code =
-                        catch_unwind(AssertUnwindSafe(|| child(&gil, main, g))).unwrap_or(Err(99));
+                    let code = catch_unwind(AssertUnwindSafe(|| child(&gil, main, g))).unwrap_or(Err(99));
                     // SAFETY: leave the child without running the parent's exit handlers.
                     unsafe { libc::_exit(code.err().unwrap_or(0)) };
                 }
@@ -1820,10 +1762,7 @@ mod tests {
         check(!drop_requested(gil), 1)?;
         let stats = gil.stats();
         check(stats.threads.len() == 1, 2)?;
-        check(
-            stats.thread(main).map(|t| t.state) == Some(ThreadState::Holding),
-            3,
-        )?;
+        check(stats.thread(main).map(|t| t.state) == Some(ThreadState::Holding), 3)?;
         g.check_point();
         let before = g.value;
         g.value += 1;
@@ -1836,10 +1775,7 @@ mod tests {
         let g = gil.acquire(main);
         check(g.value == before + 2, 4)?;
         drop(g);
-        check(
-            gil.stats().thread(worker).map(|t| t.acquisitions) == Some(1),
-            5,
-        )
+        check(gil.stats().thread(worker).map(|t| t.acquisitions) == Some(1), 5)
     }
 
     /// waitpid with a bound: a hung child is killed and reported.
@@ -1866,17 +1802,5 @@ mod tests {
             }
             thread::sleep(Duration::from_millis(1));
         }
-    }
-}
-
-impl Gil<crate::vm::Interp> {
-    /// The lock around a whole interpreter. `Interp` is `!Send` on purpose (its values
-    /// must not leave the GIL), so this is the one place that vouches for sharing it.
-    pub fn for_interpreter(state: crate::vm::Interp, config: GilConfig) -> Gil<crate::vm::Interp> {
-        // SAFETY: every `!Send` part of `Interp` (values, `Rc`s in the heap and in compiled
-        // code) is reached only through a `GilGuard`: the VM keeps its fiber and
-        // temporaries inside the guarded state whenever it releases the GIL, and the
-        // closures it runs without the GIL are `Send` and capture no values.
-        unsafe { Gil::new_unchecked(state, config) }
     }
 }

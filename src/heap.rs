@@ -74,7 +74,11 @@ impl RangeObj {
         } else {
             (start as i128 - stop as i128, -(step as i128))
         };
-        if span <= 0 { 0 } else { ((span + step - 1) / step) as i64 }
+        if span <= 0 {
+            0
+        } else {
+            ((span + step - 1) / step) as i64
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -380,10 +384,10 @@ impl Heap {
             }
             marks[i] = true;
             self.objs[i].trace(|v| {
-                if let Some(child) = v.obj_id() {
-                    if !marks[child.index()] {
-                        work.push(child);
-                    }
+                if let Some(child) = v.obj_id()
+                    && !marks[child.index()]
+                {
+                    work.push(child);
                 }
             });
         }

@@ -123,7 +123,13 @@ impl Builder {
             gil
         });
         let main = gil.register_thread();
-        Interpreter { gil, main, fiber: Fiber::default(), print_stats: self.print_stats, trace_path: self.trace_path }
+        Interpreter {
+            gil,
+            main,
+            fiber: Fiber::default(),
+            print_stats: self.print_stats,
+            trace_path: self.trace_path,
+        }
     }
 }
 
@@ -279,8 +285,12 @@ fn uncaught(vm: &Vm, t: &Thrown) -> RunError {
 
 /// Reads a source file, with clear errors for a missing file or text that is not UTF-8.
 pub fn read_source(path: &str) -> Result<String, RunError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| RunError::Compile(format!("toy: cannot open {path}: {}\n", crate::builtins::io_message(&e))))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        RunError::Compile(format!(
+            "toy: cannot open {path}: {}\n",
+            crate::builtins::io_message(&e)
+        ))
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let (line, col, _) = crate::error::locate(std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or(""), at);

@@ -215,8 +215,7 @@ fn lex_hex(lex: &mut Lex) -> Result<i64, LexError> {
     check_number(lex, 2)?;
     let span = lex.span();
     let digits: String = lex.slice()[2..].chars().filter(|&c| c != '_').collect();
-    i64::from_str_radix(&digits, 16)
-        .map_err(|_| lex_error("integer literal too large", span.start, span.end))
+    i64::from_str_radix(&digits, 16).map_err(|_| lex_error("integer literal too large", span.start, span.end))
 }
 
 fn lex_float(lex: &mut Lex) -> Result<f64, LexError> {
@@ -304,9 +303,7 @@ fn unicode_escape(text: &str) -> Result<(char, usize), usize> {
     let Some(body) = text.strip_prefix('{') else {
         return Err(0);
     };
-    let hex_len = body
-        .find(|c: char| !c.is_ascii_hexdigit())
-        .unwrap_or(body.len());
+    let hex_len = body.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(body.len());
     let hex = &body[..hex_len];
     if !body[hex_len..].starts_with('}') || hex.is_empty() || hex.len() > 6 {
         return Err(1 + hex_len);
@@ -517,12 +514,7 @@ mod tests {
 
     /// The first error, rendered: `t:line:col: SyntaxError: message`.
     fn err_line(source: &str) -> String {
-        err(source)
-            .render("t", source)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_owned()
+        err(source).render("t", source).lines().next().unwrap_or("").to_owned()
     }
 
     fn name(n: &str) -> Token {
@@ -583,10 +575,7 @@ mod tests {
             toks("f(a\n,\nb\n)"),
             [name("f"), LParen, name("a"), Comma, name("b"), RParen]
         );
-        assert_eq!(
-            toks("[1\n,2\n]"),
-            [LBracket, Int(1), Comma, Int(2), RBracket]
-        );
+        assert_eq!(toks("[1\n,2\n]"), [LBracket, Int(1), Comma, Int(2), RBracket]);
         // A `{` inside parentheses makes newlines count again, until it closes.
         assert_eq!(
             toks("f(fn() {\nx\ny\n}\n)"),
@@ -616,15 +605,9 @@ mod tests {
     fn terminators_collapse_and_comments_vanish() {
         assert_eq!(toks("x\n\n\ny"), [name("x"), Semi, name("y")]);
         assert_eq!(toks("x;;\n;y"), [name("x"), Semi, name("y")]);
-        assert_eq!(
-            toks("x # note\n# more\n\ny # end"),
-            [name("x"), Semi, name("y")]
-        );
+        assert_eq!(toks("x # note\n# more\n\ny # end"), [name("x"), Semi, name("y")]);
         assert_eq!(toks("x # no newline at end"), [name("x")]);
-        assert_eq!(
-            toks("\u{FEFF}x\r\ny\r\n"),
-            [name("x"), Semi, name("y"), Semi]
-        );
+        assert_eq!(toks("\u{FEFF}x\r\ny\r\n"), [name("x"), Semi, name("y"), Semi]);
     }
 
     #[test]
@@ -639,19 +622,13 @@ mod tests {
         let all = "let fn return if else while for in break continue true false nil and or \
                    not with try catch throw";
         let expected = [
-            Let, Fn, Return, If, Else, While, For, In, Break, Continue, True, False, Nil, And, Or,
-            Not, With, Try, Catch, Throw,
+            Let, Fn, Return, If, Else, While, For, In, Break, Continue, True, False, Nil, And, Or, Not, With, Try,
+            Catch, Throw,
         ];
         assert_eq!(toks(all), expected);
         assert_eq!(
             toks("letter _x in_ nil2 Fn"),
-            [
-                name("letter"),
-                name("_x"),
-                name("in_"),
-                name("nil2"),
-                name("Fn")
-            ]
+            [name("letter"), name("_x"), name("in_"), name("nil2"), name("Fn")]
         );
     }
 
@@ -720,10 +697,7 @@ mod tests {
     #[test]
     fn string_literals_and_escapes() {
         assert_eq!(toks(r#""""#), [Str(String::new())]);
-        assert_eq!(
-            toks(r#""a\nb\tc\rd\\e\"f\0g""#),
-            [Str("a\nb\tc\rd\\e\"f\0g".into())]
-        );
+        assert_eq!(toks(r#""a\nb\tc\rd\\e\"f\0g""#), [Str("a\nb\tc\rd\\e\"f\0g".into())]);
         assert_eq!(toks(r#""\u{1F600}\u{41}\u{e9}""#), [Str("😀Aé".into())]);
         assert_eq!(
             toks(r#""héllo # not a comment""#),
@@ -751,14 +725,8 @@ mod tests {
             err_line("x = 123abc"),
             "t:1:5: SyntaxError: invalid number literal '123abc'"
         );
-        assert_eq!(
-            err_line("1e"),
-            "t:1:1: SyntaxError: invalid number literal '1e'"
-        );
-        assert_eq!(
-            err_line("0xfg"),
-            "t:1:1: SyntaxError: invalid number literal '0xfg'"
-        );
+        assert_eq!(err_line("1e"), "t:1:1: SyntaxError: invalid number literal '1e'");
+        assert_eq!(err_line("0xfg"), "t:1:1: SyntaxError: invalid number literal '0xfg'");
         assert!(err_line("1_").contains("invalid number literal '1_'"));
         assert!(err_line("1__0").contains("'_' must sit between two digits"));
         assert!(err_line("1_.5").contains("invalid number literal"));
@@ -773,14 +741,8 @@ mod tests {
             r#"t:1:8: SyntaxError: unknown escape '\q' in string (valid: \n \t \r \\ \" \0 \u{...})"#
         );
         assert_eq!(err(r#"s = "ab\qc""#).span, Span::new(7, 9));
-        assert_eq!(
-            err_line("s = \"abc"),
-            "t:1:5: SyntaxError: unterminated string"
-        );
-        assert_eq!(
-            err_line("s = \"abc\\"),
-            "t:1:5: SyntaxError: unterminated string"
-        );
+        assert_eq!(err_line("s = \"abc"), "t:1:5: SyntaxError: unterminated string");
+        assert_eq!(err_line("s = \"abc\\"), "t:1:5: SyntaxError: unterminated string");
         let raw = err("s = \"ab\ncd\"");
         assert_eq!(raw.span, Span::new(7, 8));
         assert!(raw.message.contains("raw newline"), "{}", raw.message);
@@ -793,25 +755,15 @@ mod tests {
             r#""\u{12"#,
         ] {
             let d = err(bad);
-            assert!(
-                d.message.starts_with("invalid unicode escape"),
-                "{bad}: {}",
-                d.message
-            );
+            assert!(d.message.starts_with("invalid unicode escape"), "{bad}: {}", d.message);
             assert_eq!(d.span.start, 1, "{bad}");
         }
     }
 
     #[test]
     fn unknown_characters_are_named() {
-        assert_eq!(
-            err_line("x = $"),
-            "t:1:5: SyntaxError: unexpected character '$'"
-        );
-        assert_eq!(
-            err_line("a @ b"),
-            "t:1:3: SyntaxError: unexpected character '@'"
-        );
+        assert_eq!(err_line("x = $"), "t:1:5: SyntaxError: unexpected character '$'");
+        assert_eq!(err_line("a @ b"), "t:1:3: SyntaxError: unexpected character '@'");
         assert_eq!(err("x = é").span, Span::new(4, 6));
         assert!(err_line("x = é").ends_with("unexpected character 'é'"));
         assert!(err_line("!x").contains("write 'not'"));
@@ -833,14 +785,8 @@ mod tests {
             err_line("f(\n\n}"),
             "t:3:1: SyntaxError: closing '}' does not match opening '(' on line 1"
         );
-        assert_eq!(
-            err_line("f(1,\n2"),
-            "t:1:2: SyntaxError: '(' was never closed"
-        );
-        assert_eq!(
-            err_line("if x {\n  y\n"),
-            "t:1:6: SyntaxError: '{' was never closed"
-        );
+        assert_eq!(err_line("f(1,\n2"), "t:1:2: SyntaxError: '(' was never closed");
+        assert_eq!(err_line("if x {\n  y\n"), "t:1:6: SyntaxError: '{' was never closed");
     }
 
     #[test]

@@ -4,19 +4,19 @@
 //! parser to the compiler, whose bytecode the VM runs under the GIL.
 
 pub mod ast;
-pub mod error;
-pub mod lexer;
-pub mod parser;
-pub mod compiler;
-pub mod bytecode;
-pub mod vm;
-pub mod ops;
-pub mod value;
-pub mod heap;
 pub mod builtins;
+pub mod bytecode;
+pub mod compiler;
+pub mod error;
 pub mod format;
 pub mod gil;
-pub mod threads;
-pub mod net;
+pub mod heap;
 pub mod interpreter;
+pub mod lexer;
+pub mod net;
+pub mod ops;
+pub mod parser;
 pub mod repl;
+pub mod threads;
+pub mod value;
+pub mod vm;

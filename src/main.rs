@@ -17,7 +17,11 @@ Examples:
   toy                                  start the interactive prompt";
 
 #[derive(Parser)]
-#[command(name = "toy", version, about = "An embeddable bytecode interpreter with a real global interpreter lock")]
+#[command(
+    name = "toy",
+    version,
+    about = "An embeddable bytecode interpreter with a real global interpreter lock"
+)]
 #[command(after_help = EXAMPLES, allow_external_subcommands = true)]
 struct Cli {
     #[command(flatten)]
@@ -96,7 +100,10 @@ enum Command {
 fn main() {
     // The whole interpreter runs on a thread with a large stack, so deeply nested input
     // is refused by the front end's own limits long before the Rust stack runs out.
-    let worker = std::thread::Builder::new().name("toy-main".into()).stack_size(512 << 20).spawn(real_main);
+    let worker = std::thread::Builder::new()
+        .name("toy-main".into())
+        .stack_size(512 << 20)
+        .spawn(real_main);
     let code = match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => 101,
@@ -114,9 +121,9 @@ fn real_main() -> i32 {
             let file = words.remove(0);
             run(&top, &file, words)
         }
-        Some(Command::Check { file }) => finish(read(&file).and_then(|src| {
-            Interpreter::new().compile(&file, &src).map(|_| ())
-        })),
+        Some(Command::Check { file }) => {
+            finish(read(&file).and_then(|src| Interpreter::new().compile(&file, &src).map(|_| ())))
+        }
         Some(Command::Disasm { file }) => finish(read(&file).and_then(|src| {
             let text = Interpreter::new().disassemble(&file, &src)?;
             print!("{text}");

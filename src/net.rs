@@ -38,7 +38,10 @@ pub fn listen(vm: &mut Vm, host: String, port: u16) -> VmResult<Value> {
     match bound {
         Ok(socket) => {
             let port = socket.local_addr().map(|a| a.port()).unwrap_or(port);
-            let obj = ListenerObj { socket: Arc::new(socket), port };
+            let obj = ListenerObj {
+                socket: Arc::new(socket),
+                port,
+            };
             Ok(Value::Obj(vm.it.heap.alloc(Obj::Listener(obj))))
         }
         Err(e) => Err(io_error(vm, &format!("cannot listen on {host}:{port}"), &e)),
@@ -47,12 +50,17 @@ pub fn listen(vm: &mut Vm, host: String, port: u16) -> VmResult<Value> {
 
 fn new_conn(vm: &mut Vm, stream: TcpStream) -> Value {
     let _ = stream.set_nodelay(true);
-    let obj = ConnObj { socket: Some(Arc::new(stream)), partial: Vec::new() };
+    let obj = ConnObj {
+        socket: Some(Arc::new(stream)),
+        partial: Vec::new(),
+    };
     Value::Obj(vm.it.heap.alloc(Obj::Conn(obj)))
 }
 
 pub fn accept(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
-    let Obj::Listener(l) = vm.it.heap.get(id) else { unreachable!("listener handle") };
+    let Obj::Listener(l) = vm.it.heap.get(id) else {
+        unreachable!("listener handle")
+    };
     let socket = l.socket.clone();
     match vm.release(move || socket.accept()) {
         Ok((stream, _)) => Ok(new_conn(vm, stream)),
@@ -69,7 +77,9 @@ pub fn connect(vm: &mut Vm, host: String, port: u16) -> VmResult<Value> {
 }
 
 fn conn_socket(vm: &mut Vm, id: ObjId) -> VmResult<Arc<TcpStream>> {
-    let Obj::Conn(c) = vm.it.heap.get(id) else { unreachable!("conn handle") };
+    let Obj::Conn(c) = vm.it.heap.get(id) else {
+        unreachable!("conn handle")
+    };
     match &c.socket {
         Some(s) => Ok(s.clone()),
         None => Err(vm.error("IOError", "the connection is closed")),
@@ -100,7 +110,9 @@ pub fn recv(vm: &mut Vm, id: ObjId, max_bytes: usize) -> VmResult<Value> {
             Ok(b) => b,
             Err(e) => return Err(io_error(vm, "recv failed", &e)),
         };
-        let Obj::Conn(c) = vm.it.heap.get_mut(id) else { unreachable!("conn handle") };
+        let Obj::Conn(c) = vm.it.heap.get_mut(id) else {
+            unreachable!("conn handle")
+        };
         let at_end = bytes.is_empty();
         c.partial.extend_from_slice(&bytes);
         let valid = match std::str::from_utf8(&c.partial) {
@@ -113,7 +125,6 @@ pub fn recv(vm: &mut Vm, id: ObjId, max_bytes: usize) -> VmResult<Value> {
         };
         if valid == 0 && !at_end {
             continue; // only the start of a character so far: read on
-
         }
         let rest = c.partial.split_off(valid);
         let text = String::from_utf8(std::mem::replace(&mut c.partial, rest)).unwrap_or_default();
@@ -122,7 +133,9 @@ pub fn recv(vm: &mut Vm, id: ObjId, max_bytes: usize) -> VmResult<Value> {
 }
 
 pub fn close(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
-    let Obj::Conn(c) = vm.it.heap.get_mut(id) else { unreachable!("conn handle") };
+    let Obj::Conn(c) = vm.it.heap.get_mut(id) else {
+        unreachable!("conn handle")
+    };
     if let Some(s) = c.socket.take() {
         let _ = s.shutdown(Shutdown::Both);
     }

@@ -328,12 +328,20 @@ pub fn contains(vm: &mut Vm, container: Value, item: Value) -> VmResult<bool> {
 }
 
 fn range_contains(r: &RangeObj, i: i64) -> bool {
-    let inside = if r.step > 0 { i >= r.start && i < r.stop } else { i <= r.start && i > r.stop };
+    let inside = if r.step > 0 {
+        i >= r.start && i < r.stop
+    } else {
+        i <= r.start && i > r.stop
+    };
     inside && (i as i128 - r.start as i128) % r.step as i128 == 0
 }
 
 fn int_from_float(f: f64) -> Option<i64> {
-    if f.fract() == 0.0 && f.abs() < 9.2e18 { Some(f as i64) } else { None }
+    if f.fract() == 0.0 && f.abs() < 9.2e18 {
+        Some(f as i64)
+    } else {
+        None
+    }
 }
 
 /// The key a value looks up in a map: integral floats find int keys, as in Python.
@@ -357,10 +365,10 @@ pub fn key_error(vm: &mut Vm, key: Value) -> Box<crate::vm::Thrown> {
 
 /// An owning key for storing into a map, or the `TypeError` for an unhashable value.
 pub fn store_key(vm: &mut Vm, key: Value) -> VmResult<MapKey> {
-    if let Value::Float(f) = key {
-        if let Some(i) = int_from_float(f).filter(|&i| int_float_eq(i, f)) {
-            return Ok(MapKey::Int(i));
-        }
+    if let Value::Float(f) = key
+        && let Some(i) = int_from_float(f).filter(|&i| int_float_eq(i, f))
+    {
+        return Ok(MapKey::Int(i));
     }
     match vm.it.heap.map_key(key) {
         Some(k) => Ok(k),
@@ -433,7 +441,9 @@ pub fn get_index(vm: &mut Vm, o: Value, i: Value) -> R {
         (Value::Obj(id), _) => {
             if let Obj::Range(r) = vm.it.heap.get(id) {
                 let r = *r;
-                let Value::Int(i) = i else { return Err(index_type_error(vm, "range", i)) };
+                let Value::Int(i) = i else {
+                    return Err(index_type_error(vm, "range", i));
+                };
                 return match normalize_index(i, r.len() as usize) {
                     Some(j) => Ok(Value::Int(r.start + j as i64 * r.step)),
                     None => Err(vm.error("IndexError", "range object index out of range")),
@@ -479,7 +489,9 @@ fn attribute_error(vm: &mut Vm, o: Value, name: &str) -> Box<crate::vm::Thrown> 
 
 /// `o.name`: a map entry, or a field of an object that has fields.
 pub fn get_field(vm: &mut Vm, o: Value, name: Value) -> R {
-    let Value::Str(nid) = name else { unreachable!("field names are string constants") };
+    let Value::Str(nid) = name else {
+        unreachable!("field names are string constants")
+    };
     match o {
         Value::Map(id) => {
             let heap = &vm.it.heap;
@@ -505,7 +517,9 @@ pub fn get_field(vm: &mut Vm, o: Value, name: Value) -> R {
 pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
     match o {
         Value::Map(id) => {
-            let Value::Str(nid) = name else { unreachable!("field names are string constants") };
+            let Value::Str(nid) = name else {
+                unreachable!("field names are string constants")
+            };
             let key = MapKey::Str(vm.it.heap.str_rc(nid).clone());
             vm.it.heap.map_mut(id).insert(key, v);
             Ok(())
@@ -521,7 +535,9 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
 /// For `m.f(args)` on a map: None when `f` is a map method, else the value stored under
 /// `"f"` (a `KeyError` if there is none).
 pub fn map_entry_callee(vm: &mut Vm, m: crate::value::ObjId, name: Value) -> VmResult<Option<Value>> {
-    let Value::Str(nid) = name else { unreachable!("method names are string constants") };
+    let Value::Str(nid) = name else {
+        unreachable!("method names are string constants")
+    };
     let heap = &vm.it.heap;
     let method = heap.str(nid);
     if crate::builtins::MAP_METHODS.contains(&method) {
@@ -563,7 +579,11 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
             let len = vm.it.heap.str_obj(id).chars;
             let (a, b) = clamp_bounds(vm, lo, hi, len)?;
             let s = vm.it.heap.str_obj(id);
-            let out: String = if s.is_ascii() { s.s[a..b].to_string() } else { s.s.chars().skip(a).take(b - a).collect() };
+            let out: String = if s.is_ascii() {
+                s.s[a..b].to_string()
+            } else {
+                s.s.chars().skip(a).take(b - a).collect()
+            };
             Ok(vm.new_str(out))
         }
         _ => {
@@ -590,7 +610,9 @@ pub fn iter_prep(vm: &mut Vm, slot: usize, v: Value) -> VmResult<()> {
 
 /// The next item of a non-range loop, or None when it is done.
 pub fn iter_next(vm: &mut Vm, slot: usize) -> Option<Value> {
-    let Value::Int(pos) = vm.fiber.stack[slot + 1] else { return None };
+    let Value::Int(pos) = vm.fiber.stack[slot + 1] else {
+        return None;
+    };
     let pos = pos as usize;
     let (item, next) = match vm.fiber.stack[slot] {
         Value::List(id) => (*vm.it.heap.list(id).get(pos)?, pos + 1),

@@ -64,8 +64,7 @@ fn user(message: impl Into<String>, span: Span) -> PError {
 fn depth(child_depth: u32, span: Span) -> Result<u32, PError> {
     let d = child_depth + 1;
     if d > MAX_DEPTH {
-        let message =
-            format!("too deeply nested (the syntax tree is over {MAX_DEPTH} levels deep)");
+        let message = format!("too deeply nested (the syntax tree is over {MAX_DEPTH} levels deep)");
         return Err(user(message, span));
     }
     Ok(d)
@@ -250,11 +249,9 @@ fn assign(t: D<Expr>, op: Option<BinOp>, v: D<Expr>, l: usize, r: usize) -> Buil
         ExprKind::Call { .. } => Some("a function call"),
         ExprKind::MethodCall { .. } => Some("a method call"),
         ExprKind::Slice { .. } => Some("a slice"),
-        ExprKind::Nil
-        | ExprKind::Bool(_)
-        | ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Str(_) => Some("a literal"),
+        ExprKind::Nil | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) => {
+            Some("a literal")
+        }
         ExprKind::List(_) => Some("a list literal"),
         ExprKind::Map(_) => Some("a map literal"),
         ExprKind::Fn(_) => Some("a function"),
@@ -314,13 +311,7 @@ fn diagnose(err: PError, source: &str) -> Diagnostic {
         } => {
             let wanted = wanted(&expected);
             let found = describe(&token, source, l, r);
-            let hint = hint(
-                &token,
-                &expected,
-                source,
-                l,
-                matches!(wanted, Wanted::Few(_)),
-            );
+            let hint = hint(&token, &expected, source, l, matches!(wanted, Wanted::Few(_)));
             let message = match wanted {
                 Wanted::Few(list) => format!("expected {list}{hint}"),
                 _ if !hint.is_empty() => format!("unexpected {found}{hint}"),
@@ -332,9 +323,7 @@ fn diagnose(err: PError, source: &str) -> Diagnostic {
             };
             Diagnostic::syntax(message, Span::new(l, r))
         }
-        ParseError::ExtraToken {
-            token: (l, token, r),
-        } => Diagnostic::syntax(
+        ParseError::ExtraToken { token: (l, token, r) } => Diagnostic::syntax(
             format!("unexpected {}", describe(&token, source, l, r)),
             Span::new(l, r),
         ),
@@ -355,8 +344,7 @@ enum Wanted {
 
 /// Operators that can continue an expression (binary ones, and postfix openers).
 const CONTINUATIONS: &[&str] = &[
-    "and", "or", "not", "in", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "//", "%",
-    "**", ".", "(", "[",
+    "and", "or", "not", "in", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "//", "%", "**", ".", "(", "[",
 ];
 
 fn wanted(expected: &[String]) -> Wanted {
@@ -374,9 +362,7 @@ fn wanted(expected: &[String]) -> Wanted {
     }
     let list = match names.as_slice() {
         [one] => Some(one.clone()),
-        [init @ .., last] if (2..=3).contains(&names.len()) => {
-            Some(format!("{} or {last}", init.join(", ")))
-        }
+        [init @ .., last] if (2..=3).contains(&names.len()) => Some(format!("{} or {last}", init.join(", "))),
         _ => None,
     };
     if continues {
@@ -463,10 +449,7 @@ mod tests {
             ExprKind::Name(n) => n.clone(),
             ExprKind::List(xs) => format!("[{}]", list(xs)),
             ExprKind::Map(kv) => {
-                let kv: Vec<String> = kv
-                    .iter()
-                    .map(|(k, v)| format!("{}:{}", e(k), e(v)))
-                    .collect();
+                let kv: Vec<String> = kv.iter().map(|(k, v)| format!("{}:{}", e(k), e(v))).collect();
                 format!("{{{}}}", kv.join(" "))
             }
             ExprKind::Unary(UnOp::Neg, a) => format!("(neg {})", e(a)),
@@ -490,27 +473,18 @@ mod tests {
 
     fn f(def: &FnDef) -> String {
         let params: Vec<&str> = def.params.iter().map(|p| p.name.as_str()).collect();
-        let name = def
-            .name
-            .as_ref()
-            .map_or(String::new(), |n| format!(" {}", n.name));
+        let name = def.name.as_ref().map_or(String::new(), |n| format!(" {}", n.name));
         format!("(fn{name} ({}) {})", params.join(" "), b(&def.body))
     }
 
     fn b(block: &Block) -> String {
-        format!(
-            "{{{}}}",
-            block.stmts.iter().map(s).collect::<Vec<_>>().join("; ")
-        )
+        format!("{{{}}}", block.stmts.iter().map(s).collect::<Vec<_>>().join("; "))
     }
 
     fn s(stmt: &Stmt) -> String {
         match &stmt.kind {
             StmtKind::Let { name, value: None } => format!("(let {})", name.name),
-            StmtKind::Let {
-                name,
-                value: Some(v),
-            } => format!("(let {} {})", name.name, e(v)),
+            StmtKind::Let { name, value: Some(v) } => format!("(let {} {})", name.name, e(v)),
             StmtKind::FnDecl(def) => format!("(decl {})", f(def)),
             StmtKind::Assign { target, op, value } => {
                 let op = op.map_or(String::new(), |o| o.symbol().to_owned());
@@ -562,12 +536,7 @@ mod tests {
 
     /// The first line of the rendered error: `t:line:col: SyntaxError: message`.
     fn err_line(source: &str) -> String {
-        err(source)
-            .render("t", source)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_owned()
+        err(source).render("t", source).lines().next().unwrap_or("").to_owned()
     }
 
     // ---- precedence and associativity
@@ -675,16 +644,10 @@ mod tests {
             p("let m = {\n  \"a\": 1\n  \"b\": [2,\n 3]\n}"),
             r#"(let m {"a":1 "b":[2 3]})"#
         );
-        assert_eq!(
-            p("m = {\n  1: {\n    2: 3\n  }\n  4: 5\n}"),
-            "(= m {1:{2:3} 4:5})"
-        );
+        assert_eq!(p("m = {\n  1: {\n    2: 3\n  }\n  4: 5\n}"), "(= m {1:{2:3} 4:5})");
         assert_eq!(p("m = {\n}"), "(= m {})");
         assert_eq!(p("m = {1: 2\n, 3: 4}"), "(= m {1:2 3:4})");
-        assert_eq!(
-            err_line("m = {\n  \"a\"\n  : 1 }"),
-            "t:2:6: SyntaxError: expected ':'"
-        );
+        assert_eq!(err_line("m = {\n  \"a\"\n  : 1 }"), "t:2:6: SyntaxError: expected ':'");
         assert_eq!(
             err_line("m = {\"a\": 1 \"b\": 2}"),
             "t:1:13: SyntaxError: unexpected string \"b\""
@@ -697,10 +660,7 @@ mod tests {
             p("fn add(a, b) { return a + b }"),
             "(decl (fn add (a b) {(return (+ a b))}))"
         );
-        assert_eq!(
-            p("let f = fn(x) { return x }"),
-            "(let f (fn (x) {(return x)}))"
-        );
+        assert_eq!(p("let f = fn(x) { return x }"), "(let f (fn (x) {(return x)}))");
         assert_eq!(p("let f = fn fact(n) { }"), "(let f (fn fact (n) {}))");
         assert_eq!(
             p("spawn(fn() {\n  work()\n}, 1)"),
@@ -730,15 +690,9 @@ mod tests {
             p("x += 1; x -= 1; x *= 2; x /= 2; x //= 2; x %= 2"),
             "(+= x 1); (-= x 1); (*= x 2); (/= x 2); (//= x 2); (%= x 2)"
         );
-        assert_eq!(
-            p("if c { } else if d { } else { }"),
-            "(if c {} d {} else {})"
-        );
+        assert_eq!(p("if c { } else if d { } else { }"), "(if c {} d {} else {})");
         assert_eq!(p("if c { a } else if d { b }"), "(if c {a} d {b})");
-        assert_eq!(
-            p("while c { break; continue }"),
-            "(while c {(break); (continue)})"
-        );
+        assert_eq!(p("while c { break; continue }"), "(while c {(break); (continue)})");
         assert_eq!(p("for x in xs { }"), "(for x xs {})");
         assert_eq!(p("for k, v in m.items() { }"), "(for k,v (.items m ) {})");
         assert_eq!(p("with lock { }"), "(with lock {})");
@@ -750,10 +704,7 @@ mod tests {
         );
         assert_eq!(p("fn f() { return }"), "(decl (fn f () {(return)}))");
         assert_eq!(p("fn f() { return\n}"), "(decl (fn f () {(return)}))");
-        assert_eq!(
-            p("fn f() {\n return\n x\n}"),
-            "(decl (fn f () {(return); x}))"
-        );
+        assert_eq!(p("fn f() {\n return\n x\n}"), "(decl (fn f () {(return); x}))");
         assert_eq!(p("{\"a\": 1}"), "{\"a\":1}");
     }
 
@@ -764,14 +715,8 @@ mod tests {
             "(decl (fn f (n) {(if (< n 2) {(return n)}); (return (call f (- n 1)))}))"
         );
         assert_eq!(p("while a { } x = 1"), "(while a {}); (= x 1)");
-        assert_eq!(
-            p("for i in r { } for j in r { }"),
-            "(for i r {}); (for j r {})"
-        );
-        assert_eq!(
-            p("fn a() {} fn b() {}"),
-            "(decl (fn a () {})); (decl (fn b () {}))"
-        );
+        assert_eq!(p("for i in r { } for j in r { }"), "(for i r {}); (for j r {})");
+        assert_eq!(p("fn a() {} fn b() {}"), "(decl (fn a () {})); (decl (fn b () {}))");
         assert_eq!(
             err_line("x = 1 y = 2"),
             "t:1:7: SyntaxError: unexpected name 'y', expected a newline"
@@ -844,18 +789,9 @@ mod tests {
         assert_eq!(err_line("x[1:2:3]"), "t:1:6: SyntaxError: expected ']'");
         assert_eq!(err_line("let = 3"), "t:1:5: SyntaxError: expected a name");
         assert_eq!(err_line("try { }"), "t:1:8: SyntaxError: expected 'catch'");
-        assert_eq!(
-            err_line("try {}\ncatch e {}"),
-            "t:1:7: SyntaxError: expected 'catch'"
-        );
-        assert_eq!(
-            err_line("for x y"),
-            "t:1:7: SyntaxError: expected 'in' or ','"
-        );
-        assert_eq!(
-            err_line("if x {} else"),
-            "t:1:13: SyntaxError: expected 'if' or '{'"
-        );
+        assert_eq!(err_line("try {}\ncatch e {}"), "t:1:7: SyntaxError: expected 'catch'");
+        assert_eq!(err_line("for x y"), "t:1:7: SyntaxError: expected 'in' or ','");
+        assert_eq!(err_line("if x {} else"), "t:1:13: SyntaxError: expected 'if' or '{'");
         assert_eq!(
             err_line("let x =\n"),
             "t:1:8: SyntaxError: unexpected end of file (expected an expression)"
@@ -864,10 +800,7 @@ mod tests {
             err_line("x = (1 +)"),
             "t:1:9: SyntaxError: unexpected ')' (expected an expression)"
         );
-        assert_eq!(
-            err_line("f(a;b)"),
-            "t:1:4: SyntaxError: expected ')' or ','"
-        );
+        assert_eq!(err_line("f(a;b)"), "t:1:4: SyntaxError: expected ')' or ','");
         assert_eq!(
             err_line("x = ;"),
             "t:1:5: SyntaxError: unexpected ';' (expected an expression)"
@@ -876,15 +809,9 @@ mod tests {
             err_line("x = \"a\" \"b\""),
             "t:1:9: SyntaxError: unexpected string \"b\", expected a newline"
         );
-        assert_eq!(
-            err_line("x = [1, 2]\n.len()"),
-            "t:2:1: SyntaxError: unexpected '.'"
-        );
+        assert_eq!(err_line("x = [1, 2]\n.len()"), "t:2:1: SyntaxError: unexpected '.'");
         assert_eq!(err_line("else"), "t:1:1: SyntaxError: unexpected 'else'");
-        assert_eq!(
-            err_line("f(1, 2"),
-            "t:1:2: SyntaxError: '(' was never closed"
-        );
+        assert_eq!(err_line("f(1, 2"), "t:1:2: SyntaxError: '(' was never closed");
         // A bare block is not a statement: `{` starts a map literal.
         assert_eq!(err_line("{ x }"), "t:1:5: SyntaxError: expected ':'");
     }
@@ -893,10 +820,7 @@ mod tests {
     fn found_tokens_are_quoted_as_written() {
         let src = "x\n1;\"a long string literal that goes on\" 4.5";
         let tokens = crate::lexer::tokenize(src).unwrap();
-        let said: Vec<String> = tokens
-            .iter()
-            .map(|(l, t, r)| describe(t, src, *l, *r))
-            .collect();
+        let said: Vec<String> = tokens.iter().map(|(l, t, r)| describe(t, src, *l, *r)).collect();
         assert_eq!(
             said,
             [
@@ -951,11 +875,7 @@ mod tests {
     fn ten_thousand_open_parens_is_an_error_not_a_crash() {
         let d = err(&format!("x = {}", "(".repeat(10_000)));
         assert!(d.message.starts_with("too deeply nested"), "{}", d.message);
-        let d = err(&format!(
-            "x = {}1{}",
-            "(".repeat(10_000),
-            ")".repeat(10_000)
-        ));
+        let d = err(&format!("x = {}1{}", "(".repeat(10_000), ")".repeat(10_000)));
         assert!(d.message.starts_with("too deeply nested"), "{}", d.message);
     }
 
@@ -964,19 +884,11 @@ mod tests {
         for op in ["+", "*", "**", " and ", " or ", "."] {
             let src = format!("x = {}", vec!["a"; 20_000].join(op));
             let d = err(&src);
-            assert!(
-                d.message.starts_with("too deeply nested"),
-                "{op}: {}",
-                d.message
-            );
+            assert!(d.message.starts_with("too deeply nested"), "{op}: {}", d.message);
         }
         for prefix in ["-", "not "] {
             let d = err(&format!("x = {}a", prefix.repeat(20_000)));
-            assert!(
-                d.message.starts_with("too deeply nested"),
-                "{prefix}: {}",
-                d.message
-            );
+            assert!(d.message.starts_with("too deeply nested"), "{prefix}: {}", d.message);
         }
         let d = err(&format!("x = a{}", "()".repeat(20_000)));
         assert!(d.message.starts_with("too deeply nested"));
@@ -1007,10 +919,10 @@ mod tests {
     #[test]
     fn random_inputs_never_panic() {
         const PIECES: &[&str] = &[
-            "x", "1", "2.5", "\"s\"", "\"\\u{", "\"", "(", ")", "[", "]", "{", "}", ",", ":", ".",
-            ";", "\n", "=", "+=", "+", "-", "*", "**", "/", "//", "%", "==", "<", "not", "in",
-            "and", "or", "let", "fn", "if", "else", "while", "for", "return", "break", "try",
-            "catch", "throw", "with", "nil", "é", "#c\n", " ", "0x", "1_", "$", "\\",
+            "x", "1", "2.5", "\"s\"", "\"\\u{", "\"", "(", ")", "[", "]", "{", "}", ",", ":", ".", ";", "\n", "=",
+            "+=", "+", "-", "*", "**", "/", "//", "%", "==", "<", "not", "in", "and", "or", "let", "fn", "if", "else",
+            "while", "for", "return", "break", "try", "catch", "throw", "with", "nil", "é", "#c\n", " ", "0x", "1_",
+            "$", "\\",
         ];
         let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
         for _ in 0..20_000 {

@@ -23,7 +23,10 @@ pub fn run(mut interp: Interpreter) -> i32 {
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    println!("toy {} — an interpreter with a real GIL. Ctrl-D exits.", env!("CARGO_PKG_VERSION"));
+    println!(
+        "toy {} — an interpreter with a real GIL. Ctrl-D exits.",
+        env!("CARGO_PKG_VERSION")
+    );
     let mut entry = String::new();
     let code = loop {
         let prompt = if entry.is_empty() { ">>> " } else { "... " };

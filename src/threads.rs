@@ -61,7 +61,11 @@ impl Signal {
 #[derive(Debug)]
 pub enum Outcome {
     Returned(Value),
-    Threw { value: Value, traceback: Vec<crate::heap::TbEntry>, report: String },
+    Threw {
+        value: Value,
+        traceback: Vec<crate::heap::TbEntry>,
+        report: String,
+    },
 }
 
 #[derive(Debug)]
@@ -113,7 +117,14 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     let gil: SharedGil = vm.it.shared_gil();
     let tid = gil.register_thread();
     let done = Arc::new(Signal::default());
-    let obj = ThreadObj { tid: tid.get(), start: Some((f, rest.to_vec())), outcome: None, observed: false, done, handle: None };
+    let obj = ThreadObj {
+        tid: tid.get(),
+        start: Some((f, rest.to_vec())),
+        outcome: None,
+        observed: false,
+        done,
+        handle: None,
+    };
     let id = vm.it.heap.alloc(Obj::Thread(obj));
     vm.it.threads.push(id);
     // The new thread receives the object's index, meaningless without the GIL it will take.
@@ -155,7 +166,11 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
         Err(t) => {
             let report = format!("Exception in thread {}:\n{}", tid.get(), vm.format_uncaught(&t));
             let Thrown { value, traceback, .. } = *t;
-            Outcome::Threw { value, traceback, report }
+            Outcome::Threw {
+                value,
+                traceback,
+                report,
+            }
         }
     };
     let t = thread_obj(&mut vm, id);
@@ -183,9 +198,12 @@ pub fn join(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
     t.observed = true;
     match &t.outcome {
         Some(Outcome::Returned(v)) => Ok(*v),
-        Some(Outcome::Threw { value, traceback, .. }) => {
-            Err(Box::new(Thrown { value: *value, traceback: traceback.clone(), traced: true, exit: None }))
-        }
+        Some(Outcome::Threw { value, traceback, .. }) => Err(Box::new(Thrown {
+            value: *value,
+            traceback: traceback.clone(),
+            traced: true,
+            exit: None,
+        })),
         None => Ok(Value::Nil),
     }
 }
@@ -237,12 +255,19 @@ fn lock_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut LockObj {
 }
 
 pub fn new_lock(vm: &mut Vm) -> Value {
-    Value::Obj(vm.it.heap.alloc(Obj::Lock(LockObj { owner: None, signal: Arc::default() })))
+    Value::Obj(vm.it.heap.alloc(Obj::Lock(LockObj {
+        owner: None,
+        signal: Arc::default(),
+    })))
 }
 
 /// Seconds as a deadline; negative or NaN timeouts count as zero.
 pub fn deadline_after(seconds: f64) -> Instant {
-    let secs = if seconds.is_nan() || seconds < 0.0 { 0.0 } else { seconds.min(1e9) };
+    let secs = if seconds.is_nan() || seconds < 0.0 {
+        0.0
+    } else {
+        seconds.min(1e9)
+    };
     Instant::now() + Duration::from_secs_f64(secs)
 }
 
@@ -298,7 +323,11 @@ fn queue_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut QueueObj {
 }
 
 pub fn new_queue(vm: &mut Vm, maxsize: usize) -> Value {
-    let q = QueueObj { items: VecDeque::new(), maxsize, signal: Arc::default() };
+    let q = QueueObj {
+        items: VecDeque::new(),
+        maxsize,
+        signal: Arc::default(),
+    };
     Value::Obj(vm.it.heap.alloc(Obj::Queue(q)))
 }
 

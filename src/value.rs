@@ -52,9 +52,7 @@ const _: () = assert!(std::mem::size_of::<Value>() == 16);
 impl Value {
     pub fn obj_id(self) -> Option<ObjId> {
         match self {
-            Value::Str(id) | Value::List(id) | Value::Map(id) | Value::Func(id) | Value::Obj(id) => {
-                Some(id)
-            }
+            Value::Str(id) | Value::List(id) | Value::Map(id) | Value::Func(id) | Value::Obj(id) => Some(id),
             _ => None,
         }
     }
@@ -370,7 +368,7 @@ pub fn int_float_eq(i: i64, f: f64) -> bool {
     if f.is_nan() || f.is_infinite() || f.fract() != 0.0 {
         return false;
     }
-    if !(-9.223372036854775808e18..9.223372036854775808e18).contains(&f) {
+    if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
         return false;
     }
     f as i64 == i
@@ -383,10 +381,10 @@ fn exact_num_cmp(a: Value, b: Value) -> Option<std::cmp::Ordering> {
         if f.is_nan() {
             return None;
         }
-        if f >= 9.223372036854775808e18 {
+        if f >= 9.223_372_036_854_776e18 {
             return Some(Ordering::Less);
         }
-        if f < -9.223372036854775808e18 {
+        if f < -9.223_372_036_854_776e18 {
             return Some(Ordering::Greater);
         }
         let t = f.trunc() as i64;

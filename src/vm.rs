@@ -178,7 +178,11 @@ pub struct Vm<'a> {
 impl<'a> Vm<'a> {
     pub fn new(it: GilGuard<'a, Interp>) -> Vm<'a> {
         let breaker = it.heap.breaker.clone();
-        Vm { it, fiber: Fiber::default(), breaker }
+        Vm {
+            it,
+            fiber: Fiber::default(),
+            breaker,
+        }
     }
 
     pub fn thread_id(&self) -> ThreadId {
@@ -230,7 +234,12 @@ impl<'a> Vm<'a> {
     /// A runtime error of `kind`, ready to throw.
     pub fn error(&mut self, kind: &str, message: impl AsRef<str>) -> Box<Thrown> {
         let value = self.it.heap.new_error(kind, message.as_ref());
-        Box::new(Thrown { value, traceback: Vec::new(), traced: false, exit: None })
+        Box::new(Thrown {
+            value,
+            traceback: Vec::new(),
+            traced: false,
+            exit: None,
+        })
     }
 
     pub fn type_error(&mut self, message: impl AsRef<str>) -> Box<Thrown> {
@@ -244,7 +253,12 @@ impl<'a> Vm<'a> {
             _ => Vec::new(),
         };
         let traced = !traceback.is_empty();
-        Box::new(Thrown { value, traceback, traced, exit: None })
+        Box::new(Thrown {
+            value,
+            traceback,
+            traced,
+            exit: None,
+        })
     }
 
     fn traceback(&self) -> Vec<TbEntry> {
@@ -266,12 +280,11 @@ impl<'a> Vm<'a> {
         if !t.traced {
             t.traceback = self.traceback();
             t.traced = true;
-            if let Value::Obj(id) = t.value {
-                if let Obj::Error(e) = self.it.heap.get_mut(id) {
-                    if e.traceback.is_empty() {
-                        e.traceback = t.traceback.clone();
-                    }
-                }
+            if let Value::Obj(id) = t.value
+                && let Obj::Error(e) = self.it.heap.get_mut(id)
+                && e.traceback.is_empty()
+            {
+                e.traceback = t.traceback.clone();
             }
         }
         while self.fiber.handlers.last().is_some_and(|h| h.depth > stop) {
@@ -314,9 +327,17 @@ impl<'a> Vm<'a> {
         }
         let need = base + proto.nregs as usize;
         if self.fiber.stack.len() < need {
-            self.fiber.stack.resize(need.max(self.fiber.stack.len() * 2), Value::Nil);
+            self.fiber
+                .stack
+                .resize(need.max(self.fiber.stack.len() * 2), Value::Nil);
         }
-        self.fiber.frames.push(Frame { closure: id, proto, pc: 0, base, ret });
+        self.fiber.frames.push(Frame {
+            closure: id,
+            proto,
+            pc: 0,
+            base,
+            ret,
+        });
         Ok(())
     }
 
@@ -358,7 +379,10 @@ impl<'a> Vm<'a> {
 
     /// Runs a compiled top-level chunk (a script, or one entry at the prompt).
     pub fn run_main(&mut self, proto: Rc<Proto>) -> VmResult<Value> {
-        let closure = self.it.heap.alloc(Obj::Func(Closure { proto, upvals: Box::new([]) }));
+        let closure = self.it.heap.alloc(Obj::Func(Closure {
+            proto,
+            upvals: Box::new([]),
+        }));
         let base = self.fiber.extent();
         let stop = self.fiber.frames.len();
         if self.fiber.stack.len() <= base {
@@ -395,7 +419,14 @@ impl<'a> Vm<'a> {
         for v in &mut self.fiber.stack[extent..] {
             *v = Value::Nil;
         }
-        let Interp { heap, globals, repl_print, parked, threads, .. } = &mut *self.it;
+        let Interp {
+            heap,
+            globals,
+            repl_print,
+            parked,
+            threads,
+            ..
+        } = &mut *self.it;
         let roots = self
             .fiber
             .roots()
@@ -513,11 +544,15 @@ impl<'a> Vm<'a> {
                         reg!(dst) = Value::Obj(cell);
                     }
                     Op::GetCell { dst, cell } => {
-                        let Value::Obj(id) = reg!(cell) else { unreachable!("cell register") };
+                        let Value::Obj(id) = reg!(cell) else {
+                            unreachable!("cell register")
+                        };
                         reg!(dst) = self.it.heap.cell(id);
                     }
                     Op::SetCell { cell, src } => {
-                        let Value::Obj(id) = reg!(cell) else { unreachable!("cell register") };
+                        let Value::Obj(id) = reg!(cell) else {
+                            unreachable!("cell register")
+                        };
                         let v = reg!(src);
                         self.it.heap.set_cell(id, v);
                     }
@@ -684,8 +719,11 @@ impl<'a> Vm<'a> {
                             Value::Builtin(i) => {
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
                                 let f = self.it.builtins[i as usize].f.clone();
-                                let args: smallvec::SmallVec<[Value; 6]> =
-                                    self.fiber.stack[args_at..args_at + argc as usize].iter().copied().collect();
+                                let args: smallvec::SmallVec<[Value; 6]> = self.fiber.stack
+                                    [args_at..args_at + argc as usize]
+                                    .iter()
+                                    .copied()
+                                    .collect();
                                 let v = tryv!(f(self, &args));
                                 reg!(dst) = v;
                             }
@@ -711,15 +749,20 @@ impl<'a> Vm<'a> {
                                     tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
                                     continue 'frame;
                                 }
-                                let args: smallvec::SmallVec<[Value; 6]> =
-                                    self.fiber.stack[args_at..args_at + argc as usize].iter().copied().collect();
+                                let args: smallvec::SmallVec<[Value; 6]> = self.fiber.stack
+                                    [args_at..args_at + argc as usize]
+                                    .iter()
+                                    .copied()
+                                    .collect();
                                 let v = tryv!(self.call_value(callee, &args));
                                 reg!(dst) = v;
                                 continue;
                             }
                         }
-                        let args: smallvec::SmallVec<[Value; 6]> =
-                            self.fiber.stack[args_at..args_at + argc as usize].iter().copied().collect();
+                        let args: smallvec::SmallVec<[Value; 6]> = self.fiber.stack[args_at..args_at + argc as usize]
+                            .iter()
+                            .copied()
+                            .collect();
                         let v = tryv!(crate::builtins::call_method(self, recv, name, &args));
                         reg!(dst) = v;
                     }
@@ -775,7 +818,10 @@ impl<'a> Vm<'a> {
                         let target = (pc as i64 + off as i64) as usize;
                         let depth = self.fiber.frames.len();
                         let reg = base + reg as usize;
-                        self.fiber.handlers.push(Handler { depth, kind: HandlerKind::Try { target, reg } });
+                        self.fiber.handlers.push(Handler {
+                            depth,
+                            kind: HandlerKind::Try { target, reg },
+                        });
                     }
                     Op::TryEnd => {
                         self.fiber.handlers.pop();
@@ -785,7 +831,10 @@ impl<'a> Vm<'a> {
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
                         tryv!(crate::builtins::with_enter(self, subject));
                         let depth = self.fiber.frames.len();
-                        self.fiber.handlers.push(Handler { depth, kind: HandlerKind::With { subject } });
+                        self.fiber.handlers.push(Handler {
+                            depth,
+                            kind: HandlerKind::With { subject },
+                        });
                     }
                     Op::WithExit { src } => {
                         self.fiber.handlers.pop();
