@@ -212,7 +212,7 @@ fn disassemble_into(proto: &Proto, heap: &Heap, globals: &[Rc<str>], out: &mut S
         let note = annotate(op, pc, proto, heap, globals);
         let text = format!("{pc:>5} {line_col}  {opname:<12} {operands}");
         if note.is_empty() {
-            let _ = writeln!(out, "{text}");
+            let _ = writeln!(out, "{}", text.trim_end());
         } else {
             let _ = writeln!(out, "{text:<52} ; {note}");
         }

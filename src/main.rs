@@ -81,11 +81,9 @@ enum Command {
     Run {
         #[command(flatten)]
         options: RunOptions,
-        /// The script to run
-        file: String,
-        /// Arguments for the script
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// The script to run, then its arguments (everything after FILE is the script's)
+        #[arg(value_name = "FILE [ARGS]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
     },
     /// Parse and compile a script without running it (exit 2 on an error)
     #[command(after_help = "Example:\n  toy check prog.toy")]
@@ -116,7 +114,10 @@ fn real_main() -> i32 {
     let top = cli.options;
     match cli.command {
         None => toy::repl::run(interpreter(&top, Vec::new())),
-        Some(Command::Run { options, file, args }) => run(&merge(top, options), &file, args),
+        Some(Command::Run { options, mut words }) => {
+            let file = words.remove(0);
+            run(&merge(top, options), &file, words)
+        }
         Some(Command::File(mut words)) => {
             let file = words.remove(0);
             run(&top, &file, words)
