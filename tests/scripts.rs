@@ -14,6 +14,7 @@
 //! - `# expect stderr: TEXT` — some stderr line, trimmed, equals TEXT trimmed; several
 //!   such lines must be found in this order (a traceback reads innermost call last).
 //! - `# args: a b c` — the script's arguments; `# stdin: TEXT` — a line fed to stdin.
+//! - `# options: --gil-policy ticks` — toy options, placed before the file.
 //!
 //! With no `expect error` and no `expect stderr`, stderr must be empty; a Rust panic
 //! message on stderr always fails. Every failing file is reported, then the test panics.
@@ -38,6 +39,7 @@ struct Expect {
     exit: Option<i32>,
     stderr: Vec<String>,
     args: Vec<String>,
+    options: Vec<String>,
     stdin: Option<String>,
 }
 
@@ -94,10 +96,7 @@ fn parse_expect(source: &str) -> Result<Expect, String> {
         } else if let Some(kind) = value("expect error:") {
             let kind = kind.trim();
             if kind.is_empty() || e.error.is_some() {
-                return Err(format!(
-                    "line {}: one `expect error: Kind` per script",
-                    n + 1
-                ));
+                return Err(format!("line {}: one `expect error: Kind` per script", n + 1));
             }
             e.error = Some(kind.to_string());
         } else if let Some(at) = value("expect error at:") {
@@ -117,6 +116,8 @@ fn parse_expect(source: &str) -> Result<Expect, String> {
             e.exit = Some(code);
         } else if let Some(text) = value("expect stderr:") {
             e.stderr.push(text.trim().to_string());
+        } else if let Some(opts) = value("options:") {
+            e.options.extend(opts.split_whitespace().map(str::to_string));
         } else if let Some(args) = value("args:") {
             e.args.extend(args.split_whitespace().map(str::to_string));
         } else if let Some(text) = value("stdin:") {
@@ -157,15 +158,12 @@ fn describe(status: ExitStatus) -> Result<i32, String> {
 }
 
 fn timeout() -> Duration {
-    let secs = std::env::var("TOY_TEST_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse().ok());
+    let secs = std::env::var("TOY_TEST_TIMEOUT").ok().and_then(|s| s.parse().ok());
     Duration::from_secs_f64(secs.unwrap_or(60.0))
 }
 
 fn toy_bin() -> PathBuf {
-    std::env::var_os("TOY_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_toy")), PathBuf::from)
+    std::env::var_os("TOY_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_toy")), PathBuf::from)
 }
 
 fn crate_root() -> &'static Path {
@@ -174,11 +172,7 @@ fn crate_root() -> &'static Path {
 
 /// Runs `toy ARGS` from the crate root with `stdin`, killing it after the timeout.
 fn run_toy(args: &[String], stdin: Option<&str>) -> Outcome {
-    let stdin_mode = if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    };
+    let stdin_mode = if stdin.is_some() { Stdio::piped() } else { Stdio::null() };
     let spawned = Command::new(toy_bin())
         .args(args)
         .current_dir(crate_root())
@@ -228,21 +222,16 @@ fn run_toy(args: &[String], stdin: Option<&str>) -> Outcome {
     // A leftover grandchild (a forked process) could hold a pipe open: wait a little, then
     // give up on the rest of the output rather than hang the whole test.
     let mut collect = |rx: mpsc::Receiver<String>| {
-        rx.recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| {
-                if status.is_ok() {
-                    status = Err("an output pipe was still open 10 s after exit".to_string());
-                }
-                String::new()
-            })
+        rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| {
+            if status.is_ok() {
+                status = Err("an output pipe was still open 10 s after exit".to_string());
+            }
+            String::new()
+        })
     };
     let stdout = collect(out);
     let stderr = collect(err);
-    Outcome {
-        stdout,
-        stderr,
-        status,
-    }
+    Outcome { stdout, stderr, status }
 }
 
 /// Reads a child's pipe to the end on its own thread; the text arrives on the channel.
@@ -291,8 +280,8 @@ fn check(file: &str, e: &Expect, outcome: &Outcome) -> Vec<String> {
     if !outcome.stdout.is_empty() && !outcome.stdout.ends_with('\n') {
         problems.push("stdout does not end with a newline".to_string());
     }
-    if let Some(i) = (0..got.len().max(e.stdout.len()))
-        .find(|&i| got.get(i).copied() != e.stdout.get(i).map(String::as_str))
+    if let Some(i) =
+        (0..got.len().max(e.stdout.len())).find(|&i| got.get(i).copied() != e.stdout.get(i).map(String::as_str))
     {
         let show = |line: Option<&str>| line.map_or("<nothing>".to_string(), |l| format!("{l:?}"));
         problems.push(format!(
@@ -339,11 +328,7 @@ fn check(file: &str, e: &Expect, outcome: &Outcome) -> Vec<String> {
 /// `text` cut to its first `max` lines, indented for a report.
 fn excerpt(text: &str, max: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let mut out: String = lines
-        .iter()
-        .take(max)
-        .map(|l| format!("      | {l}\n"))
-        .collect();
+    let mut out: String = lines.iter().take(max).map(|l| format!("      | {l}\n")).collect();
     if lines.len() > max {
         out.push_str(&format!("      | ... ({} more lines)\n", lines.len() - max));
     }
@@ -381,9 +366,7 @@ fn selected(files: Vec<PathBuf>) -> Vec<PathBuf> {
 
 /// Runs `job` over `items` on a few threads; returns the non-`None` results in item order.
 fn parallel<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> Option<R> + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(2, 8);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
     let next = Mutex::new(0usize);
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -397,10 +380,7 @@ fn parallel<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> Option<R> + Sync)
                     };
                     let Some(item) = items.get(i) else { break };
                     if let Some(r) = job(item) {
-                        results
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push((i, r));
+                        results.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
                     }
                 }
             });
@@ -422,7 +402,9 @@ fn run_script(path: &PathBuf) -> Option<String> {
         Ok(e) => e,
         Err(why) => return Some(format!("{name}: bad annotation: {why}")),
     };
-    let mut args = vec!["run".to_string(), name.clone()];
+    let mut args = vec!["run".to_string()];
+    args.extend(e.options.iter().cloned());
+    args.push(name.clone());
     args.extend(e.args.iter().cloned());
     let outcome = run_toy(&args, e.stdin.as_deref());
     let problems = check(&name, &e, &outcome);
@@ -482,20 +464,14 @@ fn disasm_golden() {
         let want = match std::fs::read_to_string(&golden) {
             Ok(want) => want,
             Err(_) => {
-                return Some(format!(
-                    "{name}: no {} (run with TOY_BLESS=1)",
-                    golden.display()
-                ));
+                return Some(format!("{name}: no {} (run with TOY_BLESS=1)", golden.display()));
             }
         };
         if want == outcome.stdout {
             return None;
         }
-        let (w, g): (Vec<&str>, Vec<&str>) =
-            (want.lines().collect(), outcome.stdout.lines().collect());
-        let i = (0..w.len().max(g.len()))
-            .find(|&i| w.get(i) != g.get(i))
-            .unwrap_or(0);
+        let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), outcome.stdout.lines().collect());
+        let i = (0..w.len().max(g.len())).find(|&i| w.get(i) != g.get(i)).unwrap_or(0);
         Some(format!(
             "{name}: differs from {} at line {}:\n    expected {:?}\n    got      {:?}\n  (TOY_BLESS=1 rewrites it)",
             golden.display(),
@@ -560,10 +536,8 @@ print("# expect: not this") # expect: # expect: not this
     assert!(!reports_error("xValueError: no", "ValueError"));
     assert!(!reports_error("file:x:1: SyntaxError: no", "SyntaxError"));
 
-    let e = parse_expect(
-        "# expect: a\n# expect: b\n# expect error: KeyError\n# expect stderr: KeyError: 'k'",
-    )
-    .expect("parses");
+    let e = parse_expect("# expect: a\n# expect: b\n# expect error: KeyError\n# expect stderr: KeyError: 'k'")
+        .expect("parses");
     let ok = Outcome {
         stdout: "a\nb\n".into(),
         stderr: "Traceback (most recent call last):\n  f.toy:1 in <main>\nKeyError: 'k'\n".into(),
@@ -583,10 +557,7 @@ print("# expect: not this") # expect: # expect: not this
         stderr: "warning\n".into(),
         status: Ok(0),
     };
-    assert_eq!(
-        check("f.toy", &quiet, &noisy),
-        ["unexpected output on stderr"]
-    );
+    assert_eq!(check("f.toy", &quiet, &noisy), ["unexpected output on stderr"]);
     let hung = Outcome {
         stdout: "1\n".into(),
         stderr: String::new(),
@@ -601,9 +572,7 @@ print("# expect: not this") # expect: # expect: not this
         stderr: stderr.into(),
         status: Ok(1),
     };
-    let good = out(
-        "Traceback (most recent call last):\n  f.toy:1 in <main>\n  f.toy:2 in g\nValueError: v\n",
-    );
+    let good = out("Traceback (most recent call last):\n  f.toy:1 in <main>\n  f.toy:2 in g\nValueError: v\n");
     assert_eq!(check("f.toy", &e, &good), Vec::<String>::new());
     let swapped = out("  f.toy:2 in g\n  f.toy:1 in <main>\nValueError: v\n");
     assert_eq!(
