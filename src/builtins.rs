@@ -618,7 +618,13 @@ fn sleep(vm: &mut Vm, args: &[Value]) -> R {
         return Err(vm.error("ValueError", "sleep length must be non-negative"));
     }
     let pause = std::time::Duration::from_secs_f64(secs.min(1e9));
-    vm.release(move || std::thread::sleep(pause));
+    if vm.thread_id() != crate::gil::ThreadId::MAIN {
+        vm.release(move || std::thread::sleep(pause));
+        return Ok(Value::Nil);
+    }
+    // A signal nobody bumps: the wait ends at the deadline, or early on Ctrl-C.
+    let never = std::sync::Arc::new(crate::threads::Signal::default());
+    crate::threads::wait(vm, &never, never.generation(), Some(Instant::now() + pause))?;
     Ok(Value::Nil)
 }
 

@@ -57,6 +57,28 @@ impl Signal {
     }
 }
 
+/// Waits with the GIL released until `signal` moves past `seen` (true) or the deadline
+/// passes (false). The main thread waits in short slices so that Ctrl-C, which only sets
+/// the eval breaker, still interrupts it with `Interrupt`.
+pub fn wait(vm: &mut Vm, signal: &Arc<Signal>, seen: u64, deadline: Option<Instant>) -> VmResult<bool> {
+    if vm.thread_id() != ThreadId::MAIN {
+        let signal = signal.clone();
+        return Ok(vm.release(move || signal.wait_change(seen, deadline)));
+    }
+    loop {
+        let slice = Instant::now() + Duration::from_millis(50);
+        let until = deadline.map_or(slice, |d| d.min(slice));
+        let s = signal.clone();
+        if vm.release(move || s.wait_change(seen, Some(until))) {
+            return Ok(true);
+        }
+        vm.check_interrupt()?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(false);
+        }
+    }
+}
+
 /// How a thread's function ended.
 #[derive(Debug)]
 pub enum Outcome {
@@ -192,7 +214,7 @@ pub fn join(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
         }
         let done = t.done.clone();
         let seen = done.generation();
-        vm.release(move || done.wait_change(seen, None));
+        wait(vm, &done, seen, None)?;
     }
     let t = thread_obj(vm, id);
     t.observed = true;
@@ -294,7 +316,7 @@ pub fn acquire(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<bool> {
                 }
                 let signal = l.signal.clone();
                 let seen = signal.generation();
-                vm.release(move || signal.wait_change(seen, deadline));
+                wait(vm, &signal, seen, deadline)?;
             }
         }
     }
@@ -342,7 +364,7 @@ pub fn put(vm: &mut Vm, id: ObjId, v: Value) -> VmResult<()> {
         }
         let signal = q.signal.clone();
         let seen = signal.generation();
-        vm.release(move || signal.wait_change(seen, None));
+        wait(vm, &signal, seen, None)?;
     }
 }
 
@@ -360,7 +382,7 @@ pub fn get(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<Value> {
         }
         let signal = q.signal.clone();
         let seen = signal.generation();
-        vm.release(move || signal.wait_change(seen, deadline));
+        wait(vm, &signal, seen, deadline)?;
     }
 }
 

@@ -394,16 +394,22 @@ impl<'a> Vm<'a> {
 
     // ---- check points ----------------------------------------------------------------
 
+    /// Throws `Interrupt` in the main thread if Ctrl-C was pressed (for blocking waits).
+    pub fn check_interrupt(&mut self) -> VmResult<()> {
+        if self.thread_id() == ThreadId::MAIN && self.breaker.load(Ordering::Relaxed) & BREAK_INTERRUPT != 0 {
+            self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
+            return Err(self.error("Interrupt", "interrupted by Ctrl-C"));
+        }
+        Ok(())
+    }
+
     /// The slow path of a check point: deliver Ctrl-C (to the main thread), collect if
     /// due, give the GIL up if another thread asked for it.
     #[cold]
     #[inline(never)]
     fn check_point(&mut self) -> VmResult<()> {
+        self.check_interrupt()?;
         let bits = self.breaker.load(Ordering::Relaxed);
-        if bits & BREAK_INTERRUPT != 0 && self.thread_id() == ThreadId::MAIN {
-            self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
-            return Err(self.error("Interrupt", "interrupted by Ctrl-C"));
-        }
         if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
             self.collect();
         }
@@ -643,8 +649,9 @@ impl<'a> Vm<'a> {
                     }
                     Op::Jump { off } => pc = (pc as i64 + off as i64) as usize,
                     Op::Loop { back } => {
-                        pc -= back as usize;
+                        // Checked before jumping, so an error here names the loop's line.
                         check_point!();
+                        pc -= back as usize;
                     }
                     Op::JumpIfFalse { cond, off } => {
                         let c = match reg!(cond) {
