@@ -20,3 +20,4 @@ pub mod repl;
 pub mod threads;
 pub mod value;
 pub mod vm;
+pub mod wire;
