@@ -62,6 +62,9 @@ pub fn install(it: &mut Interp) {
         ("gil_stats", gil_stats),
         ("tcp_listen", tcp_listen),
         ("tcp_connect", tcp_connect),
+        ("spawn_process", crate::process::spawn_process),
+        ("parent", parent),
+        ("pmap", pmap),
     ];
     for (name, f) in table {
         it.register(name, Rc::new(*f));
@@ -793,6 +796,32 @@ fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
     Ok(vm.it.heap.new_map(m))
 }
 
+fn parent(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "parent", args, 0, 0)?;
+    crate::process::parent(vm)
+}
+
+fn pmap(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "pmap", args, 2, 3)?;
+    let f = args[0];
+    if !matches!(f, Value::Func(_) | Value::Builtin(_)) {
+        let t = f.type_name(&vm.it.heap);
+        return Err(vm.type_error(format!("pmap() needs a function, not {t}")));
+    }
+    let items = items_of(vm, "pmap", args[1])?;
+    let workers = match args.get(2) {
+        None | Some(Value::Nil) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(&w) => {
+            let w = int_arg(vm, "pmap", w)?;
+            if w < 1 {
+                return Err(vm.error("ValueError", "pmap() needs at least 1 worker"));
+            }
+            w as usize
+        }
+    };
+    crate::process::pmap(vm, f, items, workers)
+}
+
 fn port_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<u16> {
     let p = int_arg(vm, name, v)?;
     u16::try_from(p).map_err(|_| vm.error("ValueError", format!("{name}(): port must be 0-65535, not {p}")))
@@ -824,6 +853,7 @@ pub fn object_field(vm: &mut Vm, id: ObjId, field: &str) -> Option<Value> {
         },
         Obj::Listener(l) if field == "port" => return Some(Value::Int(l.port as i64)),
         Obj::Thread(t) if field == "id" => return Some(Value::Int(t.tid as i64)),
+        Obj::Process(p) if field == "pid" => return Some(Value::Int(p.pid as i64)),
         Obj::Range(r) => {
             return match field {
                 "start" => Some(Value::Int(r.start)),
@@ -899,6 +929,27 @@ fn object_method(vm: &mut Vm, recv: Value, id: ObjId, method: &str, args: &[Valu
         ("queue", "len") => {
             arity(vm, &name, args, 0, 0)?;
             Ok(Value::Int(threads::queue_len(vm, id) as i64))
+        }
+        ("process", "join") => {
+            arity(vm, &name, args, 0, 0)?;
+            crate::process::join(vm, id)
+        }
+        ("process", "is_alive") => {
+            arity(vm, &name, args, 0, 0)?;
+            Ok(Value::Bool(crate::process::is_alive(vm, id)))
+        }
+        ("process", "kill") => {
+            arity(vm, &name, args, 0, 0)?;
+            crate::process::kill(vm, id)
+        }
+        ("process" | "channel", "send") => {
+            arity(vm, &name, args, 1, 1)?;
+            crate::process::send(vm, id, args[0])
+        }
+        ("process" | "channel", "recv") => {
+            arity(vm, &name, args, 0, 1)?;
+            let timeout = optional_timeout(vm, &name, args)?;
+            crate::process::recv(vm, id, timeout)
         }
         ("listener", "accept") => {
             arity(vm, &name, args, 0, 0)?;

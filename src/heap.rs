@@ -100,6 +100,8 @@ pub enum Obj {
     Queue(crate::threads::QueueObj),
     Listener(crate::net::ListenerObj),
     Conn(crate::net::ConnObj),
+    Process(crate::process::ProcessObj),
+    Channel(crate::process::ChannelObj),
     /// A slot on the free list.
     Free,
 }
@@ -119,6 +121,8 @@ impl Obj {
             Obj::Queue(_) => "queue",
             Obj::Listener(_) => "listener",
             Obj::Conn(_) => "conn",
+            Obj::Process(_) => "process",
+            Obj::Channel(_) => "channel",
             Obj::Free => "freed",
         }
     }
@@ -139,6 +143,7 @@ impl Obj {
                 out.push_str(&e.message);
             }
             Obj::Thread(t) => out.push_str(&format!("<thread {}>", t.tid)),
+            Obj::Process(p) => out.push_str(&format!("<process {}>", p.pid)),
             other => {
                 out.push('<');
                 out.push_str(other.type_name());
@@ -173,12 +178,18 @@ impl Obj {
                 }
             }
             Obj::Queue(q) => q.items.iter().copied().for_each(f),
+            Obj::Process(p) => match &p.outcome {
+                Some(crate::threads::Outcome::Returned(v)) => f(*v),
+                Some(crate::threads::Outcome::Threw { value, .. }) => f(*value),
+                None => {}
+            },
             Obj::Str(_)
             | Obj::Range(_)
             | Obj::Error(_)
             | Obj::Lock(_)
             | Obj::Listener(_)
             | Obj::Conn(_)
+            | Obj::Channel(_)
             | Obj::Free => {}
         }
     }

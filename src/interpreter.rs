@@ -215,10 +215,10 @@ impl Interpreter {
         vm.fiber = std::mem::take(&mut self.fiber);
         let result = vm.run_main(proto);
         let mut outcome = result.map(|_| ()).map_err(|t| uncaught(&vm, &t));
-        vm.fiber.frames.clear();
-        vm.fiber.stack.clear();
+        vm.fiber.reset();
         if wait_for_threads {
-            let reports = crate::threads::wait_all(&mut vm);
+            let mut reports = crate::threads::wait_all(&mut vm);
+            reports.extend(crate::process::wait_all(&mut vm));
             if !reports.is_empty() {
                 let text: String = reports.concat();
                 outcome = match outcome {

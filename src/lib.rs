@@ -16,6 +16,7 @@ pub mod lexer;
 pub mod net;
 pub mod ops;
 pub mod parser;
+pub mod process;
 pub mod repl;
 pub mod threads;
 pub mod value;

@@ -66,6 +66,10 @@ pub struct Interp {
     pub parked: Vec<(u32, Fiber)>,
     /// Thread objects whose outcome the program may still ask for: collector roots.
     pub threads: Vec<ObjId>,
+    /// Child processes not yet joined: collector roots, waited for at exit.
+    pub processes: Vec<ObjId>,
+    /// In a child made by `spawn_process`: the channel to the parent.
+    pub parent_channel: Option<ObjId>,
     /// While nonzero a builtin's callback is running and collection waits.
     pub gc_inhibit: u32,
     /// The lock that owns this state, for `spawn` to hand to new threads.
@@ -84,6 +88,8 @@ impl Interp {
             repl_print: None,
             parked: Vec::new(),
             threads: Vec::new(),
+            processes: Vec::new(),
+            parent_channel: None,
             gc_inhibit: 0,
             gil: Weak::new(),
         };
@@ -149,6 +155,13 @@ pub struct Fiber {
 }
 
 impl Fiber {
+    /// Forgets every frame, register and handler (a forked child starts afresh).
+    pub fn reset(&mut self) {
+        self.stack.clear();
+        self.frames.clear();
+        self.handlers.clear();
+    }
+
     /// The end of the live part of the stack.
     fn extent(&self) -> usize {
         self.frames.last().map_or(0, |f| f.base + f.proto.nregs as usize)
@@ -431,13 +444,21 @@ impl<'a> Vm<'a> {
             repl_print,
             parked,
             threads,
+            processes,
+            parent_channel,
             ..
         } = &mut *self.it;
         let roots = self
             .fiber
             .roots()
             .chain(parked.iter().flat_map(|(_, f)| f.roots()))
-            .chain(threads.iter().map(|t| Value::Obj(*t)))
+            .chain(
+                threads
+                    .iter()
+                    .chain(processes.iter())
+                    .chain(parent_channel.iter())
+                    .map(|t| Value::Obj(*t)),
+            )
             .chain(globals.values.iter().copied())
             .chain(repl_print.iter().copied());
         heap.collect(roots);

@@ -1,0 +1,72 @@
+//! Processes seen from outside: after 1,000 `spawn_process` + `join` rounds the interpreter
+//! holds no more file descriptors than after one, and leaves no zombie children.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Children of `pid` that are zombies (state Z in /proc/N/stat).
+fn zombie_children(pid: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // "pid (comm) state ppid ...": split after the last ')' so a comm with spaces is fine.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.len() > 1 && fields[0] == "Z" && fields[1] == pid.to_string()
+        })
+        .count()
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Runs `spawns` rounds, then signals readiness and waits, so the test can look inside.
+fn fds_after(spawns: usize) -> (usize, usize) {
+    let dir = std::env::temp_dir().join(format!("toy-process-{}-{spawns}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ready = dir.join("ready");
+    let _ = std::fs::remove_file(&ready);
+    let script = dir.join("spawns.toy");
+    let text = format!(
+        "spawn_process(fn() {{ return 0 }}).join()\n\
+         for i in range({spawns}) {{ assert(spawn_process(fn(k) {{ return k }}, i).join() == i) }}\n\
+         write_file({:?}, \"x\")\nsleep(60)\n",
+        ready.to_str().unwrap()
+    );
+    std::fs::write(&script, text).expect("script");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
+        .arg(&script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start toy");
+    let start = Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "toy did not finish its spawns"
+        );
+        assert!(child.try_wait().expect("poll").is_none(), "toy exited early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let found = (open_fds(child.id()), zombie_children(child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    found
+}
+
+#[test]
+fn a_thousand_spawns_leak_no_descriptors_and_leave_no_zombies() {
+    let (baseline, _) = fds_after(0);
+    let (after, zombies) = fds_after(1000);
+    assert_eq!(zombies, 0, "zombie children left behind");
+    assert!(
+        after <= baseline,
+        "descriptors grew from {baseline} to {after} over 1,000 spawns"
+    );
+}
