@@ -78,7 +78,6 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -498,8 +497,8 @@ impl Shared {
 /// let len = g.release_while(|| first.len()); // error: `g` is still borrowed
 /// ```
 pub struct Gil<T> {
-    /// The eval breaker; see the module docs. Shared so the heap can set its own bits.
-    eval_breaker: Arc<AtomicU32>,
+    /// The eval breaker; see the module docs.
+    eval_breaker: std::sync::Arc<AtomicU32>,
     value: UnsafeCell<T>,
     /// Replaced only by `after_fork_in_child`, when no other thread exists.
     shared: UnsafeCell<Box<Shared>>,
@@ -548,7 +547,7 @@ impl<T> Gil<T> {
 
     fn build(value: T, config: GilConfig) -> Gil<T> {
         Gil {
-            eval_breaker: Arc::new(AtomicU32::new(0)),
+            eval_breaker: std::sync::Arc::new(AtomicU32::new(0)),
             value: UnsafeCell::new(value),
             shared: UnsafeCell::new(Shared::new(State::default())),
             policy: config.policy,
@@ -610,16 +609,15 @@ impl<T> Gil<T> {
         }
     }
 
+    /// The eval breaker, shared: the interpreter's heap sets its own bits on it.
+    pub fn eval_breaker_handle(&self) -> std::sync::Arc<AtomicU32> {
+        self.eval_breaker.clone()
+    }
+
     /// The eval breaker: nonzero means the holder must call [`GilGuard::check_point`].
     /// Bit [`DROP_REQUEST`] is the lock's; the interpreter may set and clear the others.
     pub fn eval_breaker(&self) -> &AtomicU32 {
         &self.eval_breaker
-    }
-
-    /// The eval breaker, shared: parts of the interpreter without a reference to the lock
-    /// (the heap asking for a collection) set their own bits on it.
-    pub fn eval_breaker_handle(&self) -> Arc<AtomicU32> {
-        self.eval_breaker.clone()
     }
 
     /// The policy chosen at construction.
