@@ -609,13 +609,13 @@ impl<T> Gil<T> {
         }
     }
 
-    /// The eval breaker: nonzero means the holder must call [`GilGuard::check_point`].
-    /// Bit [`DROP_REQUEST`] is the lock's; the interpreter may set and clear the others.
     /// The eval breaker, shared: the interpreter's heap sets its own bits on it.
     pub fn eval_breaker_handle(&self) -> std::sync::Arc<AtomicU32> {
         self.eval_breaker.clone()
     }
 
+    /// The eval breaker: nonzero means the holder must call [`GilGuard::check_point`].
+    /// Bit [`DROP_REQUEST`] is the lock's; the interpreter may set and clear the others.
     pub fn eval_breaker(&self) -> &AtomicU32 {
         &self.eval_breaker
     }
@@ -1261,18 +1261,6 @@ impl fmt::Display for GilStats {
     }
 }
 
-impl Gil<crate::vm::Interp> {
-    /// The lock around a whole interpreter. `Interp` is `!Send` on purpose (its values
-    /// must not leave the GIL), so this is the one place that vouches for sharing it.
-    pub fn for_interpreter(state: crate::vm::Interp, config: GilConfig) -> Gil<crate::vm::Interp> {
-        // SAFETY: every `!Send` part of `Interp` (values, `Rc`s in the heap and in compiled
-        // code) is reached only through a `GilGuard`: the VM keeps its fiber and
-        // temporaries inside the guarded state whenever it releases the GIL, and the
-        // closures it runs without the GIL are `Send` and capture no values.
-        unsafe { Gil::new_unchecked(state, config) }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1715,7 +1703,7 @@ mod tests {
     }
 
     /// Fork while other threads contend for the GIL; the child rebuilds the lock and
-    /// uses it (contention-free), including from a thread it starts.
+    /// uses it (contention-free), including for a thread registered after the fork.
     #[test]
     fn gil_after_fork_child_gets_a_working_lock() {
         let gil = Gil::new(
@@ -1724,7 +1712,7 @@ mod tests {
         );
         let main = gil.register_thread();
         let stop = AtomicBool::new(false);
-        thread::scope(|s| {
+        let statuses: Vec<i32> = thread::scope(|s| {
             for _ in 0..2 {
                 let tid = gil.register_thread();
                 let (gil, stop) = (&gil, &stop);
@@ -1737,21 +1725,26 @@ mod tests {
                     gil.thread_exit(tid);
                 });
             }
-            for _ in 0..10 {
-                let g = gil.acquire(main);
-                // SAFETY: fork in a test; the child only runs `child` and `_exit`s.
-                let pid = unsafe { libc::fork() };
-                if pid == 0 {
-                    let code = catch_unwind(AssertUnwindSafe(|| child(&gil, main, g))).unwrap_or(Err(99));
-                    // SAFETY: leave the child without running the parent's exit handlers.
-                    unsafe { libc::_exit(code.err().unwrap_or(0)) };
-                }
-                assert!(pid > 0, "fork failed");
-                drop(g);
-                assert_eq!(wait_child(pid), 0, "child failed");
-            }
+            let statuses = (0..10).map(|_| fork_once(&gil, main)).collect();
             stop.store(true, Relaxed);
+            statuses
         });
+        assert_eq!(statuses, [0; 10], "child exit statuses");
+    }
+
+    /// Fork while holding the GIL; returns the child's exit status.
+    fn fork_once(gil: &Gil<Counter>, main: ThreadId) -> i32 {
+        let g = gil.acquire(main);
+        // SAFETY: fork in a test; the child only runs `child` and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = catch_unwind(AssertUnwindSafe(|| child(gil, main, g))).unwrap_or(Err(99));
+            // SAFETY: leave the child without running the parent's exit handlers.
+            unsafe { libc::_exit(code.err().unwrap_or(0)) };
+        }
+        assert!(pid > 0, "fork failed");
+        drop(g);
+        wait_child(pid)
     }
 
     /// The child's checks; `Err(n)` becomes the exit status (no printing after fork).
@@ -1768,10 +1761,11 @@ mod tests {
         g.value += 1;
         g.release_while(|| ());
         drop(g);
+        // A thread registered in the child. Its ids are used from this OS thread: starting a
+        // real one is not safe here, since std's thread start takes a global lock that a
+        // parent thread may have held at the fork (seen hanging ~1 fork in 3000).
         let worker = gil.register_thread();
-        thread::scope(|s| {
-            s.spawn(|| gil.acquire(worker).value += 1);
-        });
+        gil.acquire(worker).value += 1;
         let g = gil.acquire(main);
         check(g.value == before + 2, 4)?;
         drop(g);
@@ -1798,9 +1792,21 @@ mod tests {
                     libc::kill(pid, libc::SIGKILL);
                     libc::waitpid(pid, &mut status, 0);
                 }
-                panic!("forked child hung");
+                return -2; // hung
             }
             thread::sleep(Duration::from_millis(1));
         }
+    }
+}
+
+impl Gil<crate::vm::Interp> {
+    /// The lock around a whole interpreter. `Interp` is `!Send` on purpose (its values
+    /// must not leave the GIL), so this is the one place that vouches for sharing it.
+    pub fn for_interpreter(state: crate::vm::Interp, config: GilConfig) -> Gil<crate::vm::Interp> {
+        // SAFETY: every `!Send` part of `Interp` (values, `Rc`s in the heap and in compiled
+        // code) is reached only through a `GilGuard`: the VM keeps its fiber inside the
+        // guarded state whenever it releases the GIL, and the closures it runs without
+        // the GIL are `Send` and capture no values.
+        unsafe { Gil::new_unchecked(state, config) }
     }
 }
