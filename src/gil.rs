@@ -1261,6 +1261,18 @@ impl fmt::Display for GilStats {
     }
 }
 
+impl Gil<crate::vm::Interp> {
+    /// The lock around a whole interpreter. `Interp` is `!Send` on purpose (its values
+    /// must not leave the GIL), so this is the one place that vouches for sharing it.
+    pub fn for_interpreter(state: crate::vm::Interp, config: GilConfig) -> Gil<crate::vm::Interp> {
+        // SAFETY: every `!Send` part of `Interp` (values, `Rc`s in the heap and in compiled
+        // code) is reached only through a `GilGuard`: the VM keeps its fiber inside the
+        // guarded state whenever it releases the GIL, and the closures it runs without
+        // the GIL are `Send` and capture no values.
+        unsafe { Gil::new_unchecked(state, config) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1796,17 +1808,5 @@ mod tests {
             }
             thread::sleep(Duration::from_millis(1));
         }
-    }
-}
-
-impl Gil<crate::vm::Interp> {
-    /// The lock around a whole interpreter. `Interp` is `!Send` on purpose (its values
-    /// must not leave the GIL), so this is the one place that vouches for sharing it.
-    pub fn for_interpreter(state: crate::vm::Interp, config: GilConfig) -> Gil<crate::vm::Interp> {
-        // SAFETY: every `!Send` part of `Interp` (values, `Rc`s in the heap and in compiled
-        // code) is reached only through a `GilGuard`: the VM keeps its fiber inside the
-        // guarded state whenever it releases the GIL, and the closures it runs without
-        // the GIL are `Send` and capture no values.
-        unsafe { Gil::new_unchecked(state, config) }
     }
 }

@@ -152,12 +152,22 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     // The new thread receives the object's index, meaningless without the GIL it will take.
     let index = id.index() as u32;
     let worker = gil.clone();
+    // The spawner waits, holding the GIL, until the new thread runs its own code: std's
+    // thread start-up takes process-wide locks, and a fork by another toy thread in the
+    // middle of it would leave them locked in the child forever.
+    let started = Arc::new(Signal::default());
+    let seen = started.generation();
+    let started_in_thread = started.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("toy-{}", tid.get()))
         .stack_size(64 << 20)
-        .spawn(move || thread_main(worker, tid, index));
+        .spawn(move || {
+            started_in_thread.bump();
+            thread_main(worker, tid, index)
+        });
     match spawned {
         Ok(handle) => {
+            started.wait_change(seen, None);
             thread_obj(vm, id).handle = Some(handle);
             Ok(Value::Obj(id))
         }
@@ -265,6 +275,21 @@ fn join_quietly(vm: &mut Vm, id: ObjId) -> Option<()> {
     let seen = done.generation();
     vm.release(move || done.wait_change(seen, None));
     Some(())
+}
+
+/// Before a fork: joins the OS threads whose toy function has finished, so none is in the
+/// middle of its exit (holding process-wide locks of the C library) when the fork copies
+/// the process. They no longer need the GIL, so this is safe while holding it.
+pub fn reap_finished(vm: &mut Vm) {
+    let ids: Vec<ObjId> = vm.it.threads.clone();
+    for id in ids {
+        let t = thread_obj(vm, id);
+        if t.outcome.is_some()
+            && let Some(handle) = t.handle.take()
+        {
+            let _ = handle.join();
+        }
+    }
 }
 
 // ---- locks ---------------------------------------------------------------------------
