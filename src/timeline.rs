@@ -9,11 +9,11 @@
 //! Blocked time is not in the trace: it is the gaps between a thread's running and waiting
 //! slices (sleep, I/O, join, native code). To keep a 100,000-slice trace small, consecutive
 //! slices of one state on one lane are merged while the merged shape spans at most one
-//! pixel; such a shape is drawn with a height proportional to the share of the pixel spent
-//! in that state (running hangs from the top of the lane's bar, waiting stands on the
-//! bottom, at least a quarter high), so fast GIL ping-pong reads as two half bands rather
-//! than as two threads running at once. A single slice is drawn at full height and at
-//! least half a pixel wide, however short.
+//! pixel; such a shape is drawn on whole pixels, with a height proportional to the share
+//! of the pixel spent in that state (running hangs from the top of the lane's bar, waiting
+//! stands on the bottom, at least a quarter high), so fast GIL ping-pong reads as two half
+//! bands rather than as two threads running at once. A single slice is drawn at full
+//! height and at least half a pixel wide, however short.
 //!
 //! # SVG structure (what tests and other tools may rely on)
 //!
