@@ -11,11 +11,22 @@ use crate::ops::{self, normalize_index};
 use crate::value::{KeyRef, MapKey, ObjId, Value};
 use crate::vm::{Interp, Thrown, Vm, VmResult};
 use std::cmp::Ordering;
+use std::fmt::Display;
 use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 type R = VmResult<Value>;
+
+/// A method's name for messages (`list.append`), formatted only when an error needs it.
+#[derive(Clone, Copy)]
+struct MethodName<'a>(&'a str, &'a str);
+
+impl Display for MethodName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
 
 /// The signature of a builtin written in this file.
 type Native = fn(&mut Vm, &[Value]) -> R;
@@ -75,7 +86,7 @@ pub fn install(it: &mut Interp) {
 
 // ---- argument helpers ----------------------------------------------------------------
 
-fn arity(vm: &mut Vm, name: &str, args: &[Value], min: usize, max: usize) -> VmResult<()> {
+fn arity(vm: &mut Vm, name: impl Display + Copy, args: &[Value], min: usize, max: usize) -> VmResult<()> {
     let n = args.len();
     if n >= min && n <= max {
         return Ok(());
@@ -92,7 +103,7 @@ fn arity(vm: &mut Vm, name: &str, args: &[Value], min: usize, max: usize) -> VmR
     Err(vm.type_error(format!("{name}() takes {want} but {n} {was} given")))
 }
 
-fn int_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<i64> {
+fn int_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<i64> {
     match v {
         Value::Int(i) => Ok(i),
         other => {
@@ -102,7 +113,7 @@ fn int_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<i64> {
     }
 }
 
-fn num_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<f64> {
+fn num_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<f64> {
     match v {
         Value::Int(i) => Ok(i as f64),
         Value::Float(f) => Ok(f),
@@ -113,7 +124,7 @@ fn num_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<f64> {
     }
 }
 
-fn str_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<Rc<str>> {
+fn str_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<Rc<str>> {
     match v {
         Value::Str(id) => Ok(vm.it.heap.str_rc(id).clone()),
         other => {
@@ -124,7 +135,7 @@ fn str_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<Rc<str>> {
 }
 
 /// The items of anything `for` can walk, as a vector.
-pub fn items_of(vm: &mut Vm, name: &str, v: Value) -> VmResult<Vec<Value>> {
+pub fn items_of(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<Vec<Value>> {
     match v {
         Value::List(id) => Ok(vm.it.heap.list(id).clone()),
         Value::Str(id) => {
@@ -149,7 +160,7 @@ pub fn items_of(vm: &mut Vm, name: &str, v: Value) -> VmResult<Vec<Value>> {
     }
 }
 
-fn not_iterable<T>(vm: &mut Vm, name: &str, v: Value) -> VmResult<T> {
+fn not_iterable<T>(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<T> {
     let t = v.type_name(&vm.it.heap);
     Err(vm.type_error(format!("{name}(): '{t}' object is not iterable")))
 }
@@ -345,7 +356,7 @@ fn abs(vm: &mut Vm, args: &[Value]) -> R {
     }
 }
 
-fn extreme(vm: &mut Vm, name: &str, args: &[Value], want: Ordering) -> R {
+fn extreme(vm: &mut Vm, name: impl Display + Copy, args: &[Value], want: Ordering) -> R {
     arity(vm, name, args, 1, usize::MAX)?;
     let items = if args.len() == 1 {
         items_of(vm, name, args[0])?
@@ -408,7 +419,7 @@ fn sum_step(vm: &mut Vm, acc: Value, v: Value) -> R {
 }
 
 /// A stable sort of `items`, by `key(item)` when a key function is given.
-fn sort_values(vm: &mut Vm, name: &str, items: Vec<Value>, key: Option<Value>) -> VmResult<Vec<Value>> {
+fn sort_values(vm: &mut Vm, name: impl Display + Copy, items: Vec<Value>, key: Option<Value>) -> VmResult<Vec<Value>> {
     let keys = match key {
         Some(Value::Nil) | None => items.clone(),
         Some(f) => {
@@ -883,7 +894,7 @@ pub fn call_method(vm: &mut Vm, recv: Value, name: Value, args: &[Value]) -> R {
     }
 }
 
-fn optional_timeout(vm: &mut Vm, name: &str, args: &[Value]) -> VmResult<Option<f64>> {
+fn optional_timeout(vm: &mut Vm, name: impl Display + Copy, args: &[Value]) -> VmResult<Option<f64>> {
     match args.first() {
         None | Some(Value::Nil) => Ok(None),
         Some(&t) => Ok(Some(num_arg(vm, name, t)?)),
@@ -894,79 +905,79 @@ fn optional_timeout(vm: &mut Vm, name: &str, args: &[Value]) -> VmResult<Option<
 fn object_method(vm: &mut Vm, recv: Value, id: ObjId, method: &str, args: &[Value]) -> R {
     use crate::threads;
     let kind = vm.it.heap.get(id).type_name();
-    let name = format!("{kind}.{method}");
+    let name = MethodName(kind, method);
     match (kind, method) {
         ("thread", "join") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             threads::join(vm, id)
         }
         ("thread", "is_alive") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             Ok(Value::Bool(threads::is_alive(vm, id)))
         }
         ("lock", "acquire") => {
-            arity(vm, &name, args, 0, 1)?;
-            let timeout = optional_timeout(vm, &name, args)?;
+            arity(vm, name, args, 0, 1)?;
+            let timeout = optional_timeout(vm, name, args)?;
             threads::acquire(vm, id, timeout).map(Value::Bool)
         }
         ("lock", "release") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             threads::release_lock(vm, id).map(|_| Value::Nil)
         }
         ("lock", "locked") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             Ok(Value::Bool(threads::lock_held(vm, id)))
         }
         ("queue", "put") => {
-            arity(vm, &name, args, 1, 1)?;
+            arity(vm, name, args, 1, 1)?;
             threads::put(vm, id, args[0]).map(|_| Value::Nil)
         }
         ("queue", "get") => {
-            arity(vm, &name, args, 0, 1)?;
-            let timeout = optional_timeout(vm, &name, args)?;
+            arity(vm, name, args, 0, 1)?;
+            let timeout = optional_timeout(vm, name, args)?;
             threads::get(vm, id, timeout)
         }
         ("queue", "len") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             Ok(Value::Int(threads::queue_len(vm, id) as i64))
         }
         ("process", "join") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             crate::process::join(vm, id)
         }
         ("process", "is_alive") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             Ok(Value::Bool(crate::process::is_alive(vm, id)))
         }
         ("process", "kill") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             crate::process::kill(vm, id)
         }
         ("process" | "channel", "send") => {
-            arity(vm, &name, args, 1, 1)?;
+            arity(vm, name, args, 1, 1)?;
             crate::process::send(vm, id, args[0])
         }
         ("process" | "channel", "recv") => {
-            arity(vm, &name, args, 0, 1)?;
-            let timeout = optional_timeout(vm, &name, args)?;
+            arity(vm, name, args, 0, 1)?;
+            let timeout = optional_timeout(vm, name, args)?;
             crate::process::recv(vm, id, timeout)
         }
         ("listener", "accept") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             crate::net::accept(vm, id)
         }
         ("conn", "send") => {
-            arity(vm, &name, args, 1, 1)?;
-            let text = str_arg(vm, &name, args[0])?;
+            arity(vm, name, args, 1, 1)?;
+            let text = str_arg(vm, name, args[0])?;
             crate::net::send(vm, id, std::sync::Arc::from(&*text))
         }
         ("conn", "recv") => {
-            arity(vm, &name, args, 1, 1)?;
-            let max = int_arg(vm, &name, args[0])?;
+            arity(vm, name, args, 1, 1)?;
+            let max = int_arg(vm, name, args[0])?;
             crate::net::recv(vm, id, max.max(1) as usize)
         }
         ("conn", "close") => {
-            arity(vm, &name, args, 0, 0)?;
+            arity(vm, name, args, 0, 0)?;
             crate::net::close(vm, id)
         }
         _ => Err(no_attribute(vm, recv, method)),
@@ -980,11 +991,11 @@ fn no_attribute(vm: &mut Vm, recv: Value, method: &str) -> Box<Thrown> {
 
 fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
     let s = vm.it.heap.str_rc(id).clone();
-    let name = format!("str.{method}");
+    let name = MethodName("str", method);
     {
         match method {
             "upper" | "lower" => {
-                arity(vm, &name, args, 0, 0)?;
+                arity(vm, name, args, 0, 0)?;
                 let out = if method == "upper" {
                     s.to_uppercase()
                 } else {
@@ -993,10 +1004,10 @@ fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 Ok(vm.new_str(out))
             }
             "strip" | "lstrip" | "rstrip" => {
-                arity(vm, &name, args, 0, 1)?;
+                arity(vm, name, args, 0, 1)?;
                 let chars: Option<Vec<char>> = match args.first() {
                     None | Some(Value::Nil) => None,
-                    Some(&c) => Some(str_arg(vm, &name, c)?.chars().collect()),
+                    Some(&c) => Some(str_arg(vm, name, c)?.chars().collect()),
                 };
                 let pred = |c: char| match &chars {
                     Some(set) => set.contains(&c),
@@ -1010,11 +1021,11 @@ fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 Ok(vm.new_str(out))
             }
             "split" => {
-                arity(vm, &name, args, 0, 1)?;
+                arity(vm, name, args, 0, 1)?;
                 let parts: Vec<String> = match args.first() {
                     None | Some(Value::Nil) => s.split_whitespace().map(String::from).collect(),
                     Some(&sep) => {
-                        let sep = str_arg(vm, &name, sep)?;
+                        let sep = str_arg(vm, name, sep)?;
                         if sep.is_empty() {
                             return Err(vm.error("ValueError", "empty separator"));
                         }
@@ -1025,8 +1036,8 @@ fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 Ok(vm.it.heap.new_list(items))
             }
             "join" => {
-                arity(vm, &name, args, 1, 1)?;
-                let items = items_of(vm, &name, args[0])?;
+                arity(vm, name, args, 1, 1)?;
+                let items = items_of(vm, name, args[0])?;
                 let mut out = String::new();
                 for (i, v) in items.iter().enumerate() {
                     let Value::Str(part) = v else {
@@ -1041,17 +1052,17 @@ fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 Ok(vm.new_str(out))
             }
             "find" => {
-                arity(vm, &name, args, 1, 1)?;
-                let sub = str_arg(vm, &name, args[0])?;
+                arity(vm, name, args, 1, 1)?;
+                let sub = str_arg(vm, name, args[0])?;
                 Ok(Value::Int(match s.find(&*sub) {
                     Some(byte) => s[..byte].chars().count() as i64,
                     None => -1,
                 }))
             }
             "replace" => {
-                arity(vm, &name, args, 2, 2)?;
-                let old = str_arg(vm, &name, args[0])?;
-                let new = str_arg(vm, &name, args[1])?;
+                arity(vm, name, args, 2, 2)?;
+                let old = str_arg(vm, name, args[0])?;
+                let new = str_arg(vm, name, args[1])?;
                 let out = if old.is_empty() {
                     // Python inserts the replacement between every character.
                     let mut o = String::from(&*new);
@@ -1066,8 +1077,8 @@ fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 Ok(vm.new_str(out))
             }
             "startswith" | "endswith" => {
-                arity(vm, &name, args, 1, 1)?;
-                let fix = str_arg(vm, &name, args[0])?;
+                arity(vm, name, args, 1, 1)?;
+                let fix = str_arg(vm, name, args[0])?;
                 Ok(Value::Bool(if method == "startswith" {
                     s.starts_with(&*fix)
                 } else {
@@ -1080,16 +1091,16 @@ fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
 }
 
 fn list_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
-    let name = format!("list.{method}");
+    let name = MethodName("list", method);
     {
         match method {
             "append" => {
-                arity(vm, &name, args, 1, 1)?;
+                arity(vm, name, args, 1, 1)?;
                 vm.it.heap.list_mut(id).push(args[0]);
                 Ok(Value::Nil)
             }
             "pop" => {
-                arity(vm, &name, args, 0, 1)?;
+                arity(vm, name, args, 0, 1)?;
                 let len = vm.it.heap.list(id).len();
                 if len == 0 {
                     return Err(vm.error("IndexError", "pop from empty list"));
@@ -1097,7 +1108,7 @@ fn list_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 let at = match args.first() {
                     None => len - 1,
                     Some(&i) => {
-                        let i = int_arg(vm, &name, i)?;
+                        let i = int_arg(vm, name, i)?;
                         match normalize_index(i, len) {
                             Some(j) => j,
                             None => return Err(vm.error("IndexError", "pop index out of range")),
@@ -1107,15 +1118,15 @@ fn list_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 Ok(vm.it.heap.list_mut(id).remove(at))
             }
             "insert" => {
-                arity(vm, &name, args, 2, 2)?;
-                let i = int_arg(vm, &name, args[0])?;
+                arity(vm, name, args, 2, 2)?;
+                let i = int_arg(vm, name, args[0])?;
                 let len = vm.it.heap.list(id).len() as i64;
                 let at = if i < 0 { (i + len).max(0) } else { i.min(len) };
                 vm.it.heap.list_mut(id).insert(at as usize, args[1]);
                 Ok(Value::Nil)
             }
             "remove" | "index" => {
-                arity(vm, &name, args, 1, 1)?;
+                arity(vm, name, args, 1, 1)?;
                 let n = vm.it.heap.list(id).len();
                 for i in 0..n {
                     let Some(&v) = vm.it.heap.list(id).get(i) else { break };
@@ -1131,30 +1142,30 @@ fn list_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 Err(vm.error("ValueError", format!("{shown} is not in list")))
             }
             "sort" => {
-                arity(vm, &name, args, 0, 1)?;
+                arity(vm, name, args, 0, 1)?;
                 let items = vm.it.heap.list(id).clone();
-                let out = sort_values(vm, &name, items, args.first().copied())?;
+                let out = sort_values(vm, name, items, args.first().copied())?;
                 *vm.it.heap.list_mut(id) = out;
                 Ok(Value::Nil)
             }
             "reverse" => {
-                arity(vm, &name, args, 0, 0)?;
+                arity(vm, name, args, 0, 0)?;
                 vm.it.heap.list_mut(id).reverse();
                 Ok(Value::Nil)
             }
             "extend" => {
-                arity(vm, &name, args, 1, 1)?;
-                let items = items_of(vm, &name, args[0])?;
+                arity(vm, name, args, 1, 1)?;
+                let items = items_of(vm, name, args[0])?;
                 vm.it.heap.list_mut(id).extend(items);
                 Ok(Value::Nil)
             }
             "copy" => {
-                arity(vm, &name, args, 0, 0)?;
+                arity(vm, name, args, 0, 0)?;
                 let items = vm.it.heap.list(id).clone();
                 Ok(vm.it.heap.new_list(items))
             }
             "clear" => {
-                arity(vm, &name, args, 0, 0)?;
+                arity(vm, name, args, 0, 0)?;
                 vm.it.heap.list_mut(id).clear();
                 Ok(Value::Nil)
             }
@@ -1164,11 +1175,11 @@ fn list_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
 }
 
 fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
-    let name = format!("map.{method}");
+    let name = MethodName("map", method);
     {
         match method {
             "keys" | "values" | "items" => {
-                arity(vm, &name, args, 0, 0)?;
+                arity(vm, name, args, 0, 0)?;
                 let entries: Vec<_> = vm.it.heap.map(id).iter().map(|(k, v)| (k.clone(), *v)).collect();
                 let mut out = Vec::with_capacity(entries.len());
                 for (k, v) in entries {
@@ -1184,7 +1195,7 @@ fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 Ok(vm.it.heap.new_list(out))
             }
             "get" => {
-                arity(vm, &name, args, 1, 2)?;
+                arity(vm, name, args, 1, 2)?;
                 let default = args.get(1).copied().unwrap_or(Value::Nil);
                 let heap = &vm.it.heap;
                 Ok(match heap.key_ref(args[0]) {
@@ -1193,7 +1204,7 @@ fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 })
             }
             "pop" => {
-                arity(vm, &name, args, 1, 2)?;
+                arity(vm, name, args, 1, 2)?;
                 let removed = {
                     let key = vm.it.heap.map_key(args[0]);
                     match key {

@@ -65,6 +65,12 @@ pub enum Op {
     Mod { dst: Reg, a: Reg, b: Reg },
     /// R[dst] = R[a] ** R[b]
     Pow { dst: Reg, a: Reg, b: Reg },
+    /// R[dst] += R[src] for a string-building local: appends in place to R[dst]'s buffer
+    /// (which only R[dst] refers to), else starts one; non-strings add as `Add` does
+    AppendStr { dst: Reg, src: Reg },
+    /// if R[reg] is a string still being built, freezes it into an ordinary string (before
+    /// any read that could share it)
+    Freeze { reg: Reg },
     /// R[dst] = R[a] + imm (an `x + 1` or `x - 1` with a small constant)
     AddInt { dst: Reg, a: Reg, imm: i16 },
     /// R[dst] = R[a] == R[b]

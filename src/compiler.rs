@@ -102,6 +102,7 @@ pub fn compile(
         globals,
         file: file.into(),
         line_starts,
+        builders: scan.string_builders(),
         captured: scan.captured,
         funcs: Vec::new(),
         depth: 0,
@@ -143,6 +144,8 @@ struct Local {
     name: Rc<str>,
     reg: Reg,
     cell: bool,
+    /// Grows a string in place with `+=`; every other read freezes it first.
+    builder: bool,
     depth: usize,
 }
 
@@ -232,6 +235,9 @@ impl FuncState {
 /// Where a name lives, as the compiler resolved it.
 enum Place {
     Local(Reg),
+    /// A local whose string `+=` appends in place: the register is the only reference to
+    /// its growing buffer, so every other read emits `Freeze` first.
+    Builder(Reg),
     Cell(Reg),
     Upval(u8),
     Global(u16),
@@ -244,6 +250,8 @@ struct Compiler<'a> {
     line_starts: Vec<usize>,
     /// Declarations (by the byte offset of their name) that a nested function refers to.
     captured: FxHashSet<usize>,
+    /// Declarations of locals that build a string in place (see `Place::Builder`).
+    builders: FxHashSet<usize>,
     funcs: Vec<FuncState>,
     depth: usize,
     repl_print: Option<Value>,
@@ -378,6 +386,7 @@ impl Compiler<'_> {
     /// Declares a local in register `reg`; returns whether it lives in a cell.
     fn declare_local(&mut self, name: &Ident, reg: Reg) -> bool {
         let cell = self.captured.contains(&name.span.start);
+        let builder = self.builders.contains(&name.span.start);
         let f = self.f();
         let name_rc: Rc<str> = name.name.as_str().into();
         f.local_names.push((reg, name_rc.clone()));
@@ -386,6 +395,7 @@ impl Compiler<'_> {
             name: name_rc,
             reg,
             cell,
+            builder,
             depth,
         });
         cell
@@ -396,6 +406,8 @@ impl Compiler<'_> {
         if let Some(local) = self.funcs[level].locals.iter().rev().find(|l| &*l.name == name) {
             return Ok(if local.cell {
                 Place::Cell(local.reg)
+            } else if local.builder {
+                Place::Builder(local.reg)
             } else {
                 Place::Local(local.reg)
             });
@@ -773,6 +785,20 @@ impl Compiler<'_> {
         let mark = self.mark();
         match &target.kind {
             ExprKind::Name(name) => match self.resolve(name, target.span)? {
+                Place::Builder(r) => match op {
+                    None => self.expr_to(value, r)?,
+                    Some(BinOp::Add) => {
+                        let b = self.expr_reg(value)?;
+                        self.set_line(span);
+                        self.emit(Op::AppendStr { dst: r, src: b });
+                    }
+                    Some(op) => {
+                        self.emit(Op::Freeze { reg: r });
+                        let b = self.expr_reg(value)?;
+                        self.set_line(span);
+                        self.emit(arith(op, r, r, b));
+                    }
+                },
                 Place::Local(r) => match op {
                     None => self.expr_to(value, r)?,
                     Some(op) => {
@@ -796,7 +822,7 @@ impl Compiler<'_> {
                         Place::Cell(cell) => self.emit(Op::SetCell { cell, src: t }),
                         Place::Upval(u) => self.emit(Op::SetUpval { u, src: t }),
                         Place::Global(g) => self.emit(Op::SetGlobal { g, src: t }),
-                        Place::Local(_) => unreachable!("handled above"),
+                        Place::Local(_) | Place::Builder(_) => unreachable!("handled above"),
                     };
                 }
             },
@@ -865,6 +891,12 @@ impl Compiler<'_> {
                     self.emit(Op::Move { dst, src: r });
                 }
             }
+            Place::Builder(r) => {
+                self.emit(Op::Freeze { reg: r });
+                if r != dst {
+                    self.emit(Op::Move { dst, src: r });
+                }
+            }
             Place::Cell(cell) => {
                 self.emit(Op::GetCell { dst, cell });
             }
@@ -882,10 +914,15 @@ impl Compiler<'_> {
     /// A register holding the value of `e`: a plain local's own register, or a new
     /// temporary. The caller must not write to it.
     fn expr_reg(&mut self, e: &Expr) -> CResult<Reg> {
-        if let ExprKind::Name(name) = &e.kind
-            && let Place::Local(r) = self.resolve(name, e.span)?
-        {
-            return Ok(r);
+        if let ExprKind::Name(name) = &e.kind {
+            match self.resolve(name, e.span)? {
+                Place::Local(r) => return Ok(r),
+                Place::Builder(r) => {
+                    self.emit(Op::Freeze { reg: r });
+                    return Ok(r);
+                }
+                _ => {}
+            }
         }
         let r = self.alloc(e.span)?;
         self.expr_to(e, r)?;
@@ -1185,6 +1222,10 @@ fn arith(op: BinOp, dst: Reg, a: Reg, b: Reg) -> Op {
 #[derive(Default)]
 struct CaptureScan {
     captured: FxHashSet<usize>,
+    /// Locals declared with a string literal (`let s = ""`).
+    string_init: FxHashSet<usize>,
+    /// Locals that are the target of `+=` in their own function.
+    appended: FxHashSet<usize>,
     /// Per function being scanned, its scopes; each scope lists (name, declaration).
     funcs: Vec<Vec<Vec<(String, usize)>>>,
 }
@@ -1210,18 +1251,35 @@ impl CaptureScan {
         }
     }
 
-    fn reference(&mut self, name: &str) {
+    /// The declaration `name` refers to here, and whether it is in an enclosing function.
+    fn lookup(&self, name: &str) -> Option<(usize, bool)> {
         let last = self.funcs.len() - 1;
         for (level, func) in self.funcs.iter().enumerate().rev() {
             for scope in func.iter().rev() {
                 if let Some((_, decl)) = scope.iter().rev().find(|(n, _)| n == name) {
-                    if level != last {
-                        self.captured.insert(*decl);
-                    }
-                    return;
+                    return Some((*decl, level != last));
                 }
             }
         }
+        None
+    }
+
+    fn reference(&mut self, name: &str) {
+        if let Some((decl, outer)) = self.lookup(name)
+            && outer
+        {
+            self.captured.insert(decl);
+        }
+    }
+
+    /// Locals that can build a string in place: declared with a string literal, grown
+    /// with `+=`, never captured by a closure.
+    fn string_builders(&self) -> FxHashSet<usize> {
+        self.string_init
+            .iter()
+            .filter(|d| self.appended.contains(d) && !self.captured.contains(d))
+            .copied()
+            .collect()
     }
 
     fn with_scope(&mut self, f: impl FnOnce(&mut Self)) {
@@ -1248,6 +1306,13 @@ impl CaptureScan {
                 if let Some(v) = value {
                     self.expr(v);
                 }
+                if let Some(Expr {
+                    kind: ExprKind::Str(_), ..
+                }) = value
+                    && !self.top_level()
+                {
+                    self.string_init.insert(name.span.start);
+                }
                 self.declare(name);
             }
             StmtKind::FnDecl(def) => {
@@ -1256,7 +1321,12 @@ impl CaptureScan {
                 }
                 self.function(def);
             }
-            StmtKind::Assign { target, value, .. } => {
+            StmtKind::Assign { target, value, op } => {
+                if let (ExprKind::Name(n), Some(BinOp::Add)) = (&target.kind, op)
+                    && let Some((decl, false)) = self.lookup(n)
+                {
+                    self.appended.insert(decl);
+                }
                 self.expr(target);
                 self.expr(value);
             }

@@ -24,15 +24,26 @@ pub use crate::gil::BREAK_GC;
 pub struct StrObj {
     pub s: Rc<str>,
     pub chars: usize,
+    /// While a string-building local grows it (`AppendStr`), the text lives here and `s`
+    /// is stale; only that local's register refers to the object until `Freeze`.
+    pub building: Option<String>,
 }
 
 impl StrObj {
     pub fn new(s: Rc<str>) -> StrObj {
         let chars = if s.is_ascii() { s.len() } else { s.chars().count() };
-        StrObj { s, chars }
+        StrObj {
+            s,
+            chars,
+            building: None,
+        }
     }
     pub fn is_ascii(&self) -> bool {
-        self.chars == self.s.len()
+        self.chars == self.text().len()
+    }
+    /// The string's text, whether frozen or still being built.
+    pub fn text(&self) -> &str {
+        self.building.as_deref().unwrap_or(&self.s)
     }
 }
 
@@ -212,6 +223,10 @@ pub struct Heap {
     pinned: Vec<ObjId>,
     allocs_since_gc: usize,
     next_gc: usize,
+    /// Approximate bytes allocated since the last collection: a few big strings must
+    /// trigger a collection as surely as many small objects do.
+    bytes_since_gc: usize,
+    next_gc_bytes: usize,
     /// Shared with the GIL: setting `BREAK_GC` makes the running thread stop at its next
     /// check point, where it collects.
     pub breaker: Arc<AtomicU32>,
@@ -221,6 +236,17 @@ pub struct Heap {
 }
 
 const MIN_GC_THRESHOLD: usize = 1 << 16;
+const MIN_GC_BYTES: usize = 64 << 20;
+
+/// Roughly how many bytes an object owns, for pacing the collector.
+fn approx_size(obj: &Obj) -> usize {
+    64 + match obj {
+        Obj::Str(s) => s.s.len(),
+        Obj::List(items) => items.capacity() * 16,
+        Obj::Map(m) => m.capacity() * 48,
+        _ => 0,
+    }
+}
 
 impl Heap {
     pub fn new(breaker: Arc<AtomicU32>) -> Heap {
@@ -230,6 +256,8 @@ impl Heap {
             pinned: Vec::new(),
             allocs_since_gc: 0,
             next_gc: MIN_GC_THRESHOLD,
+            bytes_since_gc: 0,
+            next_gc_bytes: MIN_GC_BYTES,
             breaker,
             collections: 0,
             builtin_names: Vec::new(),
@@ -238,7 +266,11 @@ impl Heap {
 
     pub fn alloc(&mut self, obj: Obj) -> ObjId {
         self.allocs_since_gc += 1;
-        if self.allocs_since_gc == self.next_gc {
+        self.bytes_since_gc += approx_size(&obj);
+        if self.allocs_since_gc == self.next_gc
+            || (self.bytes_since_gc >= self.next_gc_bytes
+                && self.bytes_since_gc - approx_size(&obj) < self.next_gc_bytes)
+        {
             self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
         }
         match self.free.pop() {
@@ -271,7 +303,7 @@ impl Heap {
     }
 
     pub fn gc_due(&self) -> bool {
-        self.allocs_since_gc >= self.next_gc
+        self.allocs_since_gc >= self.next_gc || self.bytes_since_gc >= self.next_gc_bytes
     }
 
     #[inline]
@@ -310,15 +342,55 @@ impl Heap {
             MapKey::Nil => Value::Nil,
             MapKey::Bool(b) => Value::Bool(*b),
             MapKey::Int(i) => Value::Int(*i),
-            MapKey::Str(s) => Value::Str(self.alloc(Obj::Str(StrObj::new(s.clone())))),
+            MapKey::Str(s) => Value::Str(self.alloc(Obj::Str(StrObj {
+                s: s.clone(),
+                chars: s.chars().count(),
+                building: None,
+            }))),
         }
     }
 
     #[inline]
     pub fn str(&self, id: ObjId) -> &str {
         match self.get(id) {
-            Obj::Str(s) => &s.s,
+            Obj::Str(s) => s.text(),
             other => mismatch("str", other),
+        }
+    }
+
+    /// `AppendStr`: appends `tail` to the string being built in `id`, or, if `id` is an
+    /// ordinary (possibly shared) string, returns a new building string `id + tail`.
+    pub fn append_str(&mut self, id: ObjId, tail: ObjId) -> ObjId {
+        let tail_text = self.str_obj(tail);
+        let (piece, piece_chars) = (tail_text.text().to_string(), tail_text.chars);
+        match self.get_mut(id) {
+            Obj::Str(s) if s.building.is_some() => {
+                s.building.as_mut().expect("checked").push_str(&piece);
+                s.chars += piece_chars;
+                self.bytes_since_gc += piece.len();
+                id
+            }
+            _ => {
+                let head = self.str_obj(id);
+                let mut text = String::with_capacity((head.text().len() + piece.len()) * 2);
+                text.push_str(head.text());
+                text.push_str(&piece);
+                let chars = head.chars + piece_chars;
+                self.alloc(Obj::Str(StrObj {
+                    s: Rc::from(""),
+                    chars,
+                    building: Some(text),
+                }))
+            }
+        }
+    }
+
+    /// `Freeze`: a string being built becomes an ordinary immutable string.
+    pub fn freeze_str(&mut self, id: ObjId) {
+        if let Obj::Str(s) = self.get_mut(id)
+            && let Some(text) = s.building.take()
+        {
+            s.s = Rc::from(text);
         }
     }
 
@@ -432,8 +504,16 @@ impl Heap {
         self.free.retain(|&i| i < len);
         self.free.sort_unstable_by(|a, b| b.cmp(a));
         let live = self.live_objects();
+        let live_bytes: usize = self
+            .objs
+            .iter()
+            .filter(|o| !matches!(o, Obj::Free))
+            .map(approx_size)
+            .sum();
         self.allocs_since_gc = 0;
         self.next_gc = (live * 2).max(MIN_GC_THRESHOLD);
+        self.bytes_since_gc = 0;
+        self.next_gc_bytes = (live_bytes * 2).max(MIN_GC_BYTES);
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
         self.collections += 1;
     }

@@ -14,7 +14,9 @@ Examples:
   toy scripts/hello.toy a b            the same; `a` and `b` are the script's argv()
   toy check prog.toy                   parse and compile only
   toy disasm prog.toy                  print every function's bytecode
-  toy                                  start the interactive prompt";
+  toy                                  start the interactive prompt
+  toy run --gil-trace t.json prog.toy && toy timeline t.json -o t.svg
+                                       draw who held the GIL when, one lane per thread";
 
 #[derive(Parser)]
 #[command(
@@ -94,6 +96,17 @@ enum Command {
     /// Print the bytecode of every function in a script
     #[command(after_help = "Example:\n  toy disasm prog.toy")]
     Disasm { file: String },
+    /// Draw a --gil-trace file as an SVG timeline: one lane per thread
+    #[command(
+        after_help = "Example:\n  toy run --gil-trace trace.json prog.toy\n  toy timeline trace.json -o timeline.svg"
+    )]
+    Timeline {
+        /// A trace written by `toy run --gil-trace FILE.json`
+        trace: String,
+        /// Where to write the SVG
+        #[arg(short, long, value_name = "FILE.svg", default_value = "timeline.svg")]
+        output: String,
+    },
     #[command(external_subcommand)]
     File(Vec<String>),
 }
@@ -127,6 +140,18 @@ fn real_main() -> i32 {
         }
         Some(Command::Check { file }) => {
             finish(read(&file).and_then(|src| Interpreter::new().compile(&file, &src).map(|_| ())))
+        }
+        Some(Command::Timeline { trace, output }) => {
+            match toy::timeline::render_file(std::path::Path::new(&trace), std::path::Path::new(&output)) {
+                Ok(summary) => {
+                    println!("{summary}");
+                    0
+                }
+                Err(message) => {
+                    eprintln!("toy: {message}");
+                    2
+                }
+            }
         }
         Some(Command::Disasm { file }) => finish(read(&file).and_then(|src| {
             let text = Interpreter::new().disassemble(&file, &src)?;

@@ -623,6 +623,21 @@ impl<'a> Vm<'a> {
                     Op::FloorDiv { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::floor_div),
                     Op::Mod { dst, a, b } => binary!(dst, a, b, ops::mod_fast, ops::modulo),
                     Op::Pow { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::pow),
+                    Op::AppendStr { dst, src } => match (reg!(dst), reg!(src)) {
+                        (Value::Str(head), Value::Str(tail)) => {
+                            let id = self.it.heap.append_str(head, tail);
+                            reg!(dst) = Value::Str(id);
+                        }
+                        (x, y) => {
+                            let v = tryv!(ops::add(self, x, y));
+                            reg!(dst) = v;
+                        }
+                    },
+                    Op::Freeze { reg } => {
+                        if let Value::Str(id) = reg!(reg) {
+                            self.it.heap.freeze_str(id);
+                        }
+                    }
                     Op::AddInt { dst, a, imm } => {
                         let x = reg!(a);
                         let v = match x {

@@ -135,3 +135,20 @@ fn bad_gil_options_are_usage_errors() {
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     }
 }
+
+#[test]
+fn timeline_subcommand_draws_a_trace() {
+    let file = script("timeline.toy", TWO_SPINNERS);
+    let trace = file.with_extension("trace.json");
+    let svg = file.with_extension("svg");
+    let out = toy(&["run", "--gil-trace", trace.to_str().unwrap(), file.to_str().unwrap()]);
+    assert!(out.status.success());
+    let out = toy(&["timeline", trace.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("wrote "));
+    let text = std::fs::read_to_string(&svg).expect("svg written");
+    assert!(text.contains("<svg") && text.contains("class=\"lane\""));
+    let missing = toy(&["timeline", "/nonexistent/trace.json", "-o", svg.to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such trace file"));
+}
