@@ -55,16 +55,31 @@ impl Globals {
     }
 }
 
-/// Compiles a whole program into its `<main>` function. With `repl_print`, expression
-/// statements at the top level pass their value to that builtin (the prompt's echo).
+/// What a top-level chunk is compiled for.
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    /// A script: expression statements discard their values.
+    Script,
+    /// An entry at the prompt: top-level expression statements pass their value to this
+    /// builtin (the echo).
+    Repl(Value),
+    /// `Interpreter::eval`: a final expression statement is the chunk's return value.
+    Eval,
+}
+
+/// Compiles a whole program into its `<main>` function.
 pub fn compile(
     program: &Program,
     file: &str,
     source: &str,
     heap: &mut Heap,
     globals: &mut Globals,
-    repl_print: Option<Value>,
+    mode: Mode,
 ) -> CResult<Rc<Proto>> {
+    let repl_print = match mode {
+        Mode::Repl(echo) => Some(echo),
+        _ => None,
+    };
     let mut scan = CaptureScan::default();
     scan.program(program);
     for stmt in &program.body {
@@ -93,8 +108,31 @@ pub fn compile(
         repl_print,
     };
     c.funcs.push(FuncState::new(Some("<main>".into()), false, 0, true));
-    for stmt in &program.body {
+    let (last, body) = match (mode, program.body.split_last()) {
+        (
+            Mode::Eval,
+            Some((
+                last @ Stmt {
+                    kind: StmtKind::Expr(_),
+                    ..
+                },
+                rest,
+            )),
+        ) => (Some(last), rest),
+        _ => (None, &program.body[..]),
+    };
+    for stmt in body {
         c.stmt(stmt)?;
+    }
+    if let Some(Stmt {
+        kind: StmtKind::Expr(e),
+        span,
+    }) = last
+    {
+        c.set_line(*span);
+        let r = c.alloc(*span)?;
+        c.expr_to(e, r)?;
+        c.emit(Op::Return { src: r });
     }
     c.emit(Op::ReturnNil);
     let main = c.funcs.pop().expect("main function state");

@@ -51,6 +51,16 @@ pub struct TbEntry {
     pub func: Rc<str>,
 }
 
+/// One traceback line as printed: `  file:line in func`, or `  <native> in func` for a
+/// host function (line 0).
+pub fn format_tb_entry(e: &TbEntry) -> String {
+    if e.line == 0 {
+        format!("  {} in {}", e.file, e.func)
+    } else {
+        format!("  {}:{} in {}", e.file, e.line, e.func)
+    }
+}
+
 #[derive(Debug)]
 pub struct ErrorObj {
     pub kind: Rc<str>,
@@ -249,6 +259,11 @@ impl Heap {
         let id = self.alloc(obj);
         self.pinned.push(id);
         id
+    }
+
+    /// Makes an existing object a permanent root (a module table, say).
+    pub fn pin(&mut self, id: ObjId) {
+        self.pinned.push(id);
     }
 
     pub fn live_objects(&self) -> usize {

@@ -5,9 +5,13 @@
 //! variant with the text a user should see and the exit code LANGUAGE.md §12 assigns.
 
 use crate::bytecode::{Proto, disassemble};
+use crate::compiler::Mode;
+use crate::embed::{FromToy, NativeCx, NativeError};
 use crate::error::Diagnostic;
 use crate::gil::{Gil, GilConfig, GilStats, PolicyKind, ThreadId};
-use crate::vm::{Fiber, Interp, Output, Thrown, Vm};
+use crate::heap::{Obj, TbEntry};
+use crate::value::{MapKey, Value};
+use crate::vm::{BuiltinFn, Fiber, Interp, Output, Thrown, Vm};
 use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -48,6 +52,62 @@ impl std::fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
+/// Host functions' names must be identifiers that are not keywords.
+fn check_name(name: &str) -> Result<(), RunError> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !crate::lexer::is_keyword(name);
+    if ok {
+        Ok(())
+    } else {
+        Err(RunError::Compile(format!(
+            "toy: '{name}' is not a valid function name\n"
+        )))
+    }
+}
+
+/// Wraps a host function as a builtin: errors become thrown toy errors whose traceback
+/// ends in `<native> in NAME`, and a panic becomes an `Error` instead of a crash.
+fn host_function<F>(name: &str, f: F) -> BuiltinFn
+where
+    F: Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync + 'static,
+{
+    let name: Rc<str> = name.into();
+    Rc::new(move |vm: &mut Vm, args: &[Value]| {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut cx = NativeCx::new(vm, &name);
+            f(&mut cx, args)
+        }));
+        let error = match outcome {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                NativeError::new("Error", format!("native function {name}() panicked: {what}"))
+            }
+        };
+        let mut thrown = crate::embed::throw(vm, error);
+        let mut tb = vm.traceback();
+        tb.push(TbEntry {
+            file: "<native>".into(),
+            line: 0,
+            func: name.clone(),
+        });
+        if let Value::Obj(id) = thrown.value
+            && let Obj::Error(e) = vm.it.heap.get_mut(id)
+        {
+            e.traceback = tb.clone();
+        }
+        thrown.traceback = tb;
+        thrown.traced = true;
+        Err(thrown)
+    })
+}
+
 /// Settings for a new interpreter.
 pub struct Builder {
     out: Option<Output>,
@@ -56,9 +116,17 @@ pub struct Builder {
     gil: GilConfig,
     print_stats: bool,
     trace_path: Option<PathBuf>,
+    native_holds_gil: bool,
 }
 
 impl Builder {
+    /// Keep the GIL held during host functions' `release_gil` work
+    /// (`--native-holds-gil`), to measure what releasing it buys.
+    pub fn native_holds_gil(mut self, hold: bool) -> Builder {
+        self.native_holds_gil = hold;
+        self
+    }
+
     /// Where `print` writes (standard output by default).
     pub fn output(mut self, out: Output) -> Builder {
         self.out = Some(out);
@@ -113,6 +181,7 @@ impl Builder {
         let mut state = Interp::new(out, Arc::new(AtomicU32::new(0)));
         state.recursion_limit = self.recursion_limit;
         state.argv = self.argv;
+        state.native_holds_gil = self.native_holds_gil;
         let config = self.gil;
         let gil = Arc::new_cyclic(|weak| {
             let mut gil = Gil::for_interpreter(state, config);
@@ -123,13 +192,15 @@ impl Builder {
             gil
         });
         let main = gil.register_thread();
-        Interpreter {
+        let mut toy = Interpreter {
             gil,
             main,
             fiber: Fiber::default(),
             print_stats: self.print_stats,
             trace_path: self.trace_path,
-        }
+        };
+        crate::native::install(&mut toy).expect("the native module's names are valid");
+        toy
     }
 }
 
@@ -163,6 +234,7 @@ impl Interpreter {
             gil: GilConfig::default(),
             print_stats: false,
             trace_path: None,
+            native_holds_gil: false,
         }
     }
 
@@ -171,17 +243,121 @@ impl Interpreter {
     }
 
     /// Parses and compiles `source` (named `file` in messages) without running it.
+    ///
+    /// ```
+    /// let mut toy = toy::Interpreter::new();
+    /// assert!(toy.compile("ok.toy", "let x = 1").is_ok());
+    /// let err = toy.compile("bad.toy", "let = 1").unwrap_err();
+    /// assert_eq!(err.exit_code(), 2);
+    /// ```
     pub fn compile(&mut self, file: &str, source: &str) -> Result<Rc<Proto>, RunError> {
-        self.compile_with(file, source, false)
+        self.compile_with(file, source, Mode::Script)
     }
 
-    fn compile_with(&mut self, file: &str, source: &str, echo: bool) -> Result<Rc<Proto>, RunError> {
+    fn compile_with(&mut self, file: &str, source: &str, mode: Mode) -> Result<Rc<Proto>, RunError> {
         let render = |d: Diagnostic| RunError::Compile(d.render(file, source));
         let program = crate::parser::parse(source).map_err(render)?;
         let mut guard = self.gil.acquire(self.main);
         let st = &mut *guard;
-        let echo = if echo { st.repl_print } else { None };
-        crate::compiler::compile(&program, file, source, &mut st.heap, &mut st.globals, echo).map_err(render)
+        let mode = match (mode, st.repl_print) {
+            (Mode::Repl(_), Some(echo)) => Mode::Repl(echo),
+            (Mode::Repl(_), None) => Mode::Script,
+            (other, _) => other,
+        };
+        crate::compiler::compile(&program, file, source, &mut st.heap, &mut st.globals, mode).map_err(render)
+    }
+
+    /// Evaluates `source` — statements, then a final expression — and converts the final
+    /// expression's value into `T` (`i64`, `f64`, `bool`, `String`, `Vec<T>`,
+    /// `HashMap<String, T>`, or [`Data`](crate::Data) for anything).
+    ///
+    /// ```
+    /// let mut toy = toy::Interpreter::new();
+    /// let n: i64 = toy.eval("let x = 20\nx * 2 + 2").unwrap();
+    /// assert_eq!(n, 42);
+    /// let words: Vec<String> = toy.eval("\"a b c\".split()").unwrap();
+    /// assert_eq!(words, ["a", "b", "c"]);
+    /// let wrong = toy.eval::<i64>("\"text\"").unwrap_err();
+    /// assert!(wrong.to_string().contains("expected an int, got str"));
+    /// ```
+    pub fn eval<T: FromToy>(&mut self, source: &str) -> Result<T, RunError> {
+        let proto = self.compile_with("<eval>", source, Mode::Eval)?;
+        let mut vm = Vm::new(self.gil.acquire(self.main));
+        vm.fiber = std::mem::take(&mut self.fiber);
+        let result = vm.run_main(proto);
+        let outcome = match result {
+            Ok(v) => T::from_toy(&vm.it.heap, v).map_err(|e| RunError::Runtime(format!("TypeError: eval(): {e}\n"))),
+            Err(t) => Err(uncaught(&vm, &t)),
+        };
+        vm.fiber.reset();
+        vm.flush_output();
+        self.fiber = std::mem::take(&mut vm.fiber);
+        outcome
+    }
+
+    /// Adds a host function callable from scripts as `name(args...)`. It receives a
+    /// [`NativeCx`] (to copy arguments out, work without the GIL, and build its result)
+    /// and the arguments; an `Err` is thrown in the script as a toy error of that kind,
+    /// with the function's name in the traceback; a panic becomes a toy error too.
+    ///
+    /// ```
+    /// use toy::{Interpreter, NativeCx, NativeError, Value};
+    /// let mut toy = Interpreter::new();
+    /// toy.register("total", |cx: &mut NativeCx, args: &[Value]| -> Result<Value, NativeError> {
+    ///     let xs: Vec<f64> = cx.arg(args, 0)?;                 // copied out under the GIL
+    ///     let sum = cx.release_gil(move || xs.iter().sum::<f64>()); // other threads run meanwhile
+    ///     cx.to_value(sum)                                      // back in, under the GIL
+    /// }).unwrap();
+    /// assert_eq!(toy.eval::<f64>("total([1, 2.5, 3])").unwrap(), 6.5);
+    /// let err = toy.eval::<f64>("total(\"x\")").unwrap_err().to_string();
+    /// assert!(err.contains("TypeError: total() argument 1: expected a list, got str"), "{err}");
+    /// assert!(err.contains("<native> in total"), "{err}");
+    /// ```
+    pub fn register<F>(&mut self, name: &str, f: F) -> Result<(), RunError>
+    where
+        F: Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync + 'static,
+    {
+        check_name(name)?;
+        let wrapped = host_function(name, f);
+        self.gil.acquire(self.main).register(name, wrapped);
+        Ok(())
+    }
+
+    /// Like [`register`](Interpreter::register), but the function lives in the global map
+    /// `module` (created if needed) and scripts call it as `module.name(args...)`.
+    pub fn register_in<F>(&mut self, module: &str, name: &str, f: F) -> Result<(), RunError>
+    where
+        F: Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync + 'static,
+    {
+        check_name(module)?;
+        check_name(name)?;
+        let full = format!("{module}.{name}");
+        let wrapped = host_function(&full, f);
+        let mut guard = self.gil.acquire(self.main);
+        let st = &mut *guard;
+        let function = st.register_hidden(&full, wrapped);
+        let g = st
+            .globals
+            .declare(module)
+            .ok_or_else(|| RunError::Compile("toy: too many globals\n".into()))?;
+        let table = match st.globals.values[g as usize] {
+            Value::Map(id) => id,
+            Value::Undef => {
+                let Value::Map(id) = st.heap.new_map(Default::default()) else {
+                    unreachable!("new_map makes a map")
+                };
+                st.heap.pin(id);
+                st.globals.values[g as usize] = Value::Map(id);
+                id
+            }
+            _ => {
+                return Err(RunError::Compile(format!(
+                    "toy: the global '{module}' is not a module (a map)\n"
+                )));
+            }
+        };
+        st.heap.map_mut(table).insert(MapKey::Str(name.into()), function);
+        Ok(())
     }
 
     /// The bytecode of `source` as text.
@@ -200,7 +376,7 @@ impl Interpreter {
     /// Runs one entry of the interactive prompt: expression statements echo their value.
     /// Threads it started keep running in the background.
     pub fn run_repl_entry(&mut self, source: &str) -> Result<(), RunError> {
-        let proto = self.compile_with("<stdin>", source, true)?;
+        let proto = self.compile_with("<stdin>", source, Mode::Repl(Value::Nil))?;
         self.run_proto(proto, false)
     }
 

@@ -496,6 +496,16 @@ pub fn tokenize(source: &str) -> Result<Vec<(usize, Token, usize)>, Diagnostic> 
     Lexer::new(source).collect()
 }
 
+/// The reserved words of LANGUAGE.md §1 (for checking host function names).
+pub const KEYWORDS: [&str; 20] = [
+    "let", "fn", "return", "if", "else", "while", "for", "in", "break", "continue", "true", "false", "nil", "and",
+    "or", "not", "with", "try", "catch", "throw",
+];
+
+pub fn is_keyword(word: &str) -> bool {
+    KEYWORDS.contains(&word)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

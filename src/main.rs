@@ -48,6 +48,9 @@ struct RunOptions {
     /// Write the GIL's timeline as Chrome trace-event JSON (open it in Perfetto)
     #[arg(long, value_name = "FILE.json")]
     gil_trace: Option<String>,
+    /// Keep the GIL held while native functions compute (to compare with releasing it)
+    #[arg(long)]
+    native_holds_gil: bool,
 }
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
@@ -141,11 +144,15 @@ fn merge(top: RunOptions, run: RunOptions) -> RunOptions {
         check_interval: run.check_interval.or(top.check_interval),
         gil_stats: run.gil_stats || top.gil_stats,
         gil_trace: run.gil_trace.or(top.gil_trace),
+        native_holds_gil: run.native_holds_gil || top.native_holds_gil,
     }
 }
 
 fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
-    let mut builder = Interpreter::builder().argv(argv).gil_stats(options.gil_stats);
+    let mut builder = Interpreter::builder()
+        .argv(argv)
+        .gil_stats(options.gil_stats)
+        .native_holds_gil(options.native_holds_gil);
     if let Some(p) = options.gil_policy {
         builder = builder.policy(p);
     }

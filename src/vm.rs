@@ -72,6 +72,8 @@ pub struct Interp {
     pub parent_channel: Option<ObjId>,
     /// While nonzero a builtin's callback is running and collection waits.
     pub gc_inhibit: u32,
+    /// `--native-holds-gil`: host functions keep the GIL during `release_gil` work.
+    pub native_holds_gil: bool,
     /// The lock that owns this state, for `spawn` to hand to new threads.
     pub gil: Weak<Gil<Interp>>,
 }
@@ -91,6 +93,7 @@ impl Interp {
             processes: Vec::new(),
             parent_channel: None,
             gc_inhibit: 0,
+            native_holds_gil: false,
             gil: Weak::new(),
         };
         crate::builtins::install(&mut it);
@@ -217,11 +220,15 @@ impl<'a> Vm<'a> {
     }
 
     /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
+    /// If `f` panics, the GIL and this thread's fiber are back before the panic goes on.
     pub fn release<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
         self.park();
-        let r = self.it.release_while(f);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.it.release_while(f)));
         self.unpark();
-        r
+        match r {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 
     /// Gives other threads their turn if the policy says so.
@@ -274,7 +281,7 @@ impl<'a> Vm<'a> {
         })
     }
 
-    fn traceback(&self) -> Vec<TbEntry> {
+    pub(crate) fn traceback(&self) -> Vec<TbEntry> {
         self.fiber
             .frames
             .iter()
@@ -903,7 +910,8 @@ impl<'a> Vm<'a> {
     pub fn format_uncaught(&self, t: &Thrown) -> String {
         let mut s = String::from("Traceback (most recent call last):\n");
         for e in &t.traceback {
-            s.push_str(&format!("  {}:{} in {}\n", e.file, e.line, e.func));
+            s.push_str(&crate::heap::format_tb_entry(e));
+            s.push('\n');
         }
         s.push_str(&self.error_line(t.value));
         s.push('\n');

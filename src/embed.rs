@@ -1,0 +1,334 @@
+//! The host-function boundary: how Rust code registered with `Interpreter::register`
+//! receives toy values, does heavy work with the GIL released, and hands a result back.
+//!
+//! Invariant: a host function sees interpreter values only through a [`NativeCx`], which
+//! exists only while the calling thread holds the GIL. Values are copied out into plain
+//! Rust types ([`FromToy`]) before any GIL-free work, and results are built back in
+//! ([`IntoToy`]) after it; the closure given to [`NativeCx::release_gil`] must be `Send`,
+//! and toy values are not, so none can reach code that runs without the GIL:
+//!
+//! ```compile_fail,E0277
+//! use toy::{Interpreter, NativeCx, NativeError, Value};
+//! let mut toy = Interpreter::new();
+//! toy.register("leak", |cx: &mut NativeCx, args: &[Value]| -> Result<Value, NativeError> {
+//!     let v = args[0];
+//!     // error[E0277]: `*const ()` cannot be sent between threads safely
+//!     cx.release_gil(move || { let _keep = v; });
+//!     Ok(Value::Nil)
+//! }).unwrap();
+//! ```
+
+use crate::heap::{Heap, MapObj};
+use crate::value::{MapKey, Value};
+use crate::vm::{Thrown, Vm};
+use std::collections::HashMap;
+
+/// An error a host function returns; it is thrown in the script as a toy error of `kind`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeError {
+    pub kind: String,
+    pub message: String,
+}
+
+impl NativeError {
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> NativeError {
+        NativeError {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn type_error(message: impl Into<String>) -> NativeError {
+        NativeError::new("TypeError", message)
+    }
+
+    pub fn value_error(message: impl Into<String>) -> NativeError {
+        NativeError::new("ValueError", message)
+    }
+}
+
+impl std::fmt::Display for NativeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for NativeError {}
+
+/// A Rust value that can be copied out of a toy value. `expected` names what was wanted,
+/// for the error message when the value does not fit.
+pub trait FromToy: Sized {
+    fn from_toy(heap: &Heap, v: Value) -> Result<Self, String>;
+}
+
+/// A Rust value that can be turned into a toy value.
+pub trait IntoToy {
+    fn into_toy(self, heap: &mut Heap) -> Value;
+}
+
+fn got(heap: &Heap, v: Value) -> &'static str {
+    v.type_name(heap)
+}
+
+impl FromToy for i64 {
+    fn from_toy(heap: &Heap, v: Value) -> Result<i64, String> {
+        match v {
+            Value::Int(i) => Ok(i),
+            other => Err(format!("expected an int, got {}", got(heap, other))),
+        }
+    }
+}
+
+impl FromToy for f64 {
+    fn from_toy(heap: &Heap, v: Value) -> Result<f64, String> {
+        match v {
+            Value::Int(i) => Ok(i as f64),
+            Value::Float(f) => Ok(f),
+            other => Err(format!("expected a number, got {}", got(heap, other))),
+        }
+    }
+}
+
+impl FromToy for bool {
+    fn from_toy(heap: &Heap, v: Value) -> Result<bool, String> {
+        match v {
+            Value::Bool(b) => Ok(b),
+            other => Err(format!("expected a bool, got {}", got(heap, other))),
+        }
+    }
+}
+
+impl FromToy for String {
+    fn from_toy(heap: &Heap, v: Value) -> Result<String, String> {
+        match v {
+            Value::Str(id) => Ok(heap.str(id).to_string()),
+            other => Err(format!("expected a str, got {}", got(heap, other))),
+        }
+    }
+}
+
+impl<T: FromToy> FromToy for Vec<T> {
+    fn from_toy(heap: &Heap, v: Value) -> Result<Vec<T>, String> {
+        match v {
+            Value::List(id) => heap
+                .list(id)
+                .iter()
+                .enumerate()
+                .map(|(i, item)| T::from_toy(heap, *item).map_err(|e| format!("item {i}: {e}")))
+                .collect(),
+            other => Err(format!("expected a list, got {}", got(heap, other))),
+        }
+    }
+}
+
+impl<T: FromToy> FromToy for HashMap<String, T> {
+    fn from_toy(heap: &Heap, v: Value) -> Result<HashMap<String, T>, String> {
+        match v {
+            Value::Map(id) => heap
+                .map(id)
+                .iter()
+                .map(|(k, item)| match k {
+                    MapKey::Str(s) => T::from_toy(heap, *item)
+                        .map(|t| (s.to_string(), t))
+                        .map_err(|e| format!("key \"{s}\": {e}")),
+                    _ => Err("expected a map with str keys".to_string()),
+                })
+                .collect(),
+            other => Err(format!("expected a map, got {}", got(heap, other))),
+        }
+    }
+}
+
+/// Any toy value, copied out as plain data (what `Interpreter::eval` can return when the
+/// type is not known in advance).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Data>),
+    /// Entries in insertion order.
+    Map(Vec<(Data, Data)>),
+    /// A value with no plain-data form (a function, a lock, ...): how it prints.
+    Other(String),
+}
+
+impl FromToy for Data {
+    fn from_toy(heap: &Heap, v: Value) -> Result<Data, String> {
+        fn copy(heap: &Heap, v: Value, depth: usize) -> Result<Data, String> {
+            if depth > crate::value::MAX_NESTING {
+                return Err("value nested too deeply to copy".into());
+            }
+            Ok(match v {
+                Value::Nil | Value::Undef => Data::Nil,
+                Value::Bool(b) => Data::Bool(b),
+                Value::Int(i) => Data::Int(i),
+                Value::Float(f) => Data::Float(f),
+                Value::Str(id) => Data::Str(heap.str(id).to_string()),
+                Value::List(id) => Data::List(
+                    heap.list(id)
+                        .iter()
+                        .map(|x| copy(heap, *x, depth + 1))
+                        .collect::<Result<_, _>>()?,
+                ),
+                Value::Map(id) => Data::Map(
+                    heap.map(id)
+                        .iter()
+                        .map(|(k, x)| {
+                            let key = match k {
+                                MapKey::Nil => Data::Nil,
+                                MapKey::Bool(b) => Data::Bool(*b),
+                                MapKey::Int(i) => Data::Int(*i),
+                                MapKey::Str(s) => Data::Str(s.to_string()),
+                            };
+                            Ok((key, copy(heap, *x, depth + 1)?))
+                        })
+                        .collect::<Result<_, String>>()?,
+                ),
+                other => Data::Other(heap.display(other)),
+            })
+        }
+        copy(heap, v, 0)
+    }
+}
+
+impl IntoToy for Value {
+    fn into_toy(self, _heap: &mut Heap) -> Value {
+        self
+    }
+}
+
+impl IntoToy for () {
+    fn into_toy(self, _heap: &mut Heap) -> Value {
+        Value::Nil
+    }
+}
+
+impl IntoToy for i64 {
+    fn into_toy(self, _heap: &mut Heap) -> Value {
+        Value::Int(self)
+    }
+}
+
+impl IntoToy for f64 {
+    fn into_toy(self, _heap: &mut Heap) -> Value {
+        Value::Float(self)
+    }
+}
+
+impl IntoToy for bool {
+    fn into_toy(self, _heap: &mut Heap) -> Value {
+        Value::Bool(self)
+    }
+}
+
+impl IntoToy for String {
+    fn into_toy(self, heap: &mut Heap) -> Value {
+        heap.new_str(self)
+    }
+}
+
+impl IntoToy for &str {
+    fn into_toy(self, heap: &mut Heap) -> Value {
+        heap.new_str(self)
+    }
+}
+
+impl<T: IntoToy> IntoToy for Vec<T> {
+    fn into_toy(self, heap: &mut Heap) -> Value {
+        let items = self.into_iter().map(|x| x.into_toy(heap)).collect();
+        heap.new_list(items)
+    }
+}
+
+impl<T: IntoToy> IntoToy for HashMap<String, T> {
+    fn into_toy(self, heap: &mut Heap) -> Value {
+        let mut entries: Vec<(String, T)> = self.into_iter().collect();
+        // A HashMap has no order; sorted keys make the toy map deterministic.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut m = MapObj::default();
+        for (k, v) in entries {
+            let v = v.into_toy(heap);
+            m.insert(MapKey::Str(k.into()), v);
+        }
+        heap.new_map(m)
+    }
+}
+
+/// What a host function gets: access to its arguments' contents under the GIL, a way to
+/// run work without the GIL, and a way to build its result.
+pub struct NativeCx<'v, 'a> {
+    vm: &'v mut Vm<'a>,
+    name: &'v str,
+}
+
+impl<'v, 'a> NativeCx<'v, 'a> {
+    pub(crate) fn new(vm: &'v mut Vm<'a>, name: &'v str) -> NativeCx<'v, 'a> {
+        NativeCx { vm, name }
+    }
+
+    /// The name the function was registered under.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// Copies a value out into a Rust type (under the GIL).
+    pub fn extract<T: FromToy>(&self, v: &Value) -> Result<T, NativeError> {
+        T::from_toy(&self.vm.it.heap, *v).map_err(|e| NativeError::type_error(format!("{}(): {e}", self.name)))
+    }
+
+    /// Copies argument `i` out, checking that it exists; errors name the argument.
+    pub fn arg<T: FromToy>(&self, args: &[Value], i: usize) -> Result<T, NativeError> {
+        let v = args.get(i).ok_or_else(|| {
+            NativeError::type_error(format!(
+                "{}() missing argument {} (got {} arguments)",
+                self.name,
+                i + 1,
+                args.len()
+            ))
+        })?;
+        T::from_toy(&self.vm.it.heap, *v)
+            .map_err(|e| NativeError::type_error(format!("{}() argument {}: {e}", self.name, i + 1)))
+    }
+
+    /// Checks the argument count.
+    pub fn expect_args(&self, args: &[Value], n: usize) -> Result<(), NativeError> {
+        if args.len() == n {
+            return Ok(());
+        }
+        let s = if n == 1 { "" } else { "s" };
+        Err(NativeError::type_error(format!(
+            "{}() takes {n} argument{s} but {} were given",
+            self.name,
+            args.len()
+        )))
+    }
+
+    /// Builds a toy value from a Rust value (under the GIL).
+    pub fn to_value<T: IntoToy>(&mut self, x: T) -> Result<Value, NativeError> {
+        Ok(x.into_toy(&mut self.vm.it.heap))
+    }
+
+    /// Runs `work` with the GIL released, so other threads run bytecode meanwhile — unless
+    /// the interpreter was built with `native_holds_gil` (`--native-holds-gil`), which
+    /// keeps it held for comparison. `work` is `Send` and so can hold no toy values.
+    pub fn release_gil<R: Send>(&mut self, work: impl FnOnce() -> R + Send) -> R {
+        if self.vm.it.native_holds_gil {
+            work()
+        } else {
+            self.vm.release(work)
+        }
+    }
+
+    /// Whether this thread holds the GIL during `release_gil` (for reporting).
+    pub fn holds_gil_during_work(&self) -> bool {
+        self.vm.it.native_holds_gil
+    }
+}
+
+/// Turns a host function's error into a thrown toy error.
+pub(crate) fn throw(vm: &mut Vm, e: NativeError) -> Box<Thrown> {
+    vm.error(&e.kind, e.message)
+}
