@@ -17,6 +17,7 @@ import datetime
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -150,6 +151,18 @@ def loadavg():
         return "?"
 
 
+def cpu_jiffies():
+    """(busy, total) jiffies of the whole machine so far, from /proc/stat"""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    return total - idle, total
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -237,6 +250,7 @@ def main():
     only = set(args.only.split(",")) if args.only else None
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = loadavg()
+    jiffies_before = cpu_jiffies()
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
         runner = Runner(os.path.abspath(args.toy), args.quick, log, args.timeout)
@@ -244,11 +258,21 @@ def main():
             if only is None or name in only:
                 runner.experiment(name, per_policy)
     elapsed = time.perf_counter() - t0
+    jiffies_after = cpu_jiffies()
+    ours = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours_cores = (ours.ru_utime + ours.ru_stime) / elapsed
+    busy = ""
+    if jiffies_before and jiffies_after:
+        d_busy = jiffies_after[0] - jiffies_before[0]
+        d_total = jiffies_after[1] - jiffies_before[1]
+        busy_cores = (os.cpu_count() or 1) * d_busy / max(d_total, 1)
+        busy = (f"; CPU in use during the run: {busy_cores:.2f} of {os.cpu_count()} cores on average, "
+                f"{ours_cores:.2f} by this lab, so {max(busy_cores - ours_cores, 0):.2f} by other processes")
 
     py = subprocess.run([sys.executable, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"GIL lab, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu_model()}), "
           f"{py}, {'quick sizes' if args.quick else 'full sizes'}; run took {elapsed:.0f} s; "
-          f"load average before {load_before}, after {loadavg()}")
+          f"load average before {load_before}, after {loadavg()}{busy}")
     print()
     header = ["measure", "CPython", "toy interval", "toy ticks", "toy fifo", "toy priority", "target"]
     section = None
