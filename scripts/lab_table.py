@@ -186,7 +186,8 @@ class Runner:
     def run(self, key, column, argv):
         if self.quick:
             argv = argv + ["quick"]
-        shown = " ".join(os.path.relpath(a) if os.path.isabs(a) else a for a in argv)
+        shown = " ".join(["python3" if argv[0] == sys.executable else os.path.relpath(argv[0])]
+                         + [os.path.relpath(a) if os.path.isabs(a) else a for a in argv[1:]])
         print(f"  {column:<9} {shown}", end="", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
