@@ -4,9 +4,9 @@
 # one side-by-side table — the seed's claims and the issues' targets, measured on this
 # machine. Every script's own table goes to a log file named at the end.
 #
-#   scripts/lab.sh            full sizes (about 5 minutes on 2 cores)
+#   scripts/lab.sh            full sizes (about 2.5 minutes on 2 cores)
 #   scripts/lab.sh -q         quick: smaller sizes, for a smoke test (not the issues' measures)
-#   scripts/lab.sh -o FILE    also write the log to FILE
+#   scripts/lab.sh -o FILE    write the log (every script's own table) to FILE
 #   scripts/lab.sh -e a,b     only these experiments (names of scripts/lab/*.toy)
 #
 # Needs bash, python3 and (to build toy if needed) cargo.
