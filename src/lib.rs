@@ -21,6 +21,7 @@ pub mod parser;
 pub mod process;
 pub mod repl;
 pub mod threads;
+pub mod timeline;
 pub mod value;
 pub mod vm;
 pub mod wire;

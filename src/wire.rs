@@ -38,7 +38,8 @@ use std::io::{self, Read};
 /// The format version this code writes and the only one it reads.
 pub const VERSION: u8 = 1;
 
-/// How many lists and maps may be open at once while decoding. It matches the depth to which
+/// How many lists and maps may be open at once while decoding: `[[nil]]` is 2 deep, a
+/// scalar 0, and a value exactly `MAX_DEPTH` deep is accepted. It matches the depth to which
 /// `str`, `==` and `<` descend (`value::MAX_NESTING`), so anything that can be printed can be
 /// sent; senders refuse deeper values before writing them.
 pub const MAX_DEPTH: usize = 1000;
