@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The GIL laboratory: runs every experiment in scripts/lab/ on python3 (NAME.py) and on
+# toy (NAME.toy, under each of the four GIL policies where the policy matters) and prints
+# one side-by-side table — the seed's claims and the issues' targets, measured on this
+# machine. Every script's own table goes to a log file named at the end.
+#
+#   scripts/lab.sh            full sizes (about 2.5 minutes on 2 cores)
+#   scripts/lab.sh -q         quick: smaller sizes, for a smoke test (not the issues' measures)
+#   scripts/lab.sh -o FILE    write the log (every script's own table) to FILE
+#   scripts/lab.sh -e a,b     only these experiments (names of scripts/lab/*.toy)
+#
+# Needs bash, python3 and (to build toy if needed) cargo.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+args=()
+while getopts "qo:e:h" opt; do
+    case "$opt" in
+        q) args+=(--quick) ;;
+        o) args+=(--log "$OPTARG") ;;
+        e) args+=(--only "$OPTARG") ;;
+        h) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "usage: scripts/lab.sh [-q] [-o LOG] [-e EXPERIMENTS]" >&2; exit 2 ;;
+    esac
+done
+
+toy="$root/target/release/toy"
+# Build in release mode when the binary is missing or older than any source.
+if [[ ! -x "$toy" ]] || [[ -n "$(find src grammar build.rs Cargo.toml Cargo.lock -newer "$toy" -print -quit 2>/dev/null)" ]]; then
+    echo "building toy (cargo build --release) ..." >&2
+    cargo build --release >&2
+fi
+
+exec python3 "$root/scripts/lab_table.py" --toy "$toy" "${args[@]+"${args[@]}"}"

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Runs the GIL laboratory (scripts/lab/NAME.toy beside NAME.py) and prints one side-by-side
+summary table: measure | CPython | toy interval | toy ticks | toy fifo | toy priority | target.
+
+Every script prints its own aligned table and then its measures as `label: number` lines;
+this helper runs the scripts, keeps those lines, and puts each measure the issues ask for
+in its row. Scripts whose result depends on the GIL policy run once per policy (each
+CPython twin runs once: CPython has one policy, and its number is shown in the CPython
+column); the others run once under toy's default policy and show `·` in the other policy
+columns. A cell in an issue row gets ✓ or ✗ when the target applies to that column.
+
+Used by scripts/lab.sh; needs nothing but python3.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAB = os.path.join(HERE, "lab")
+POLICIES = ["interval", "ticks", "fifo", "priority"]
+
+# (script, runs toy under every policy?)
+EXPERIMENTS = [
+    ("io_threads", True),
+    ("cpu_threads", True),
+    ("cpu_processes", False),
+    ("native_threads", True),
+    ("race", True),
+    ("copy_cost", False),
+    ("convoy", True),
+    ("switch_interval", True),
+    ("fairness", True),
+    ("process_bench", False),
+]
+
+# Extra toy runs: (key, script, toy options, policy column). Their measures are read under
+# the key instead of the script name.
+EXTRA = [
+    ("native_threads+holds", "native_threads", ["--native-holds-gil"], "interval"),
+    ("race+ticks101", "race", ["--gil-policy", "ticks", "--check-interval", "101"], "ticks"),
+]
+
+
+def ok_le(limit):
+    return lambda v: v <= limit
+
+
+def ok_ge(limit):
+    return lambda v: v >= limit
+
+
+# Rows: (section, name, source key, label printed by the script, format, target text,
+# check or None, policies the check applies to)
+ALL = POLICIES
+ROWS = [
+    ("Issue 3 — GIL", "2 CPU-bound threads / same work sequential", "cpu_threads",
+     "2 CPU-bound threads / same work sequential", "{:.3f}", "≤ 1.03 (CPython ref 1.05)", ok_le(1.03), ALL),
+    ("Issue 3 — GIL", "50 threads each sleep(0.1): speedup over sequential", "io_threads",
+     "50 threads each sleep(0.1): speedup over sequential", "{:.1f}×", "≥ 49× (ref 48.5×)", ok_ge(49), ALL),
+    ("Issue 3 — GIL", "convoy: echo round trips (server in another process) beside a CPU-bound thread, slowdown vs alone",
+     "convoy", "convoy: echo round trips beside a CPU-bound thread, slowdown vs alone", "{:.1f}×",
+     "priority ≤ 2× (ref 355×)", ok_le(2), ["priority"]),
+    ("Issue 3 — GIL", "wake-up latency of a thread blocked 1 ms beside a CPU-bound thread, p99 (ms)", "convoy",
+     "wake-up latency of a thread blocked 1 ms beside a CPU-bound thread, p99 (ms)", "{:.3f}",
+     "priority ≤ 0.2 ms (ref 5.2)", ok_le(0.2), ["priority"]),
+    ("Issue 3 — GIL", "4 CPU-bound threads for 2 s: Jain fairness of iteration counts", "fairness",
+     "4 CPU-bound threads for 2 s: Jain fairness of their iteration counts", "{:.4f}",
+     "fifo ≥ 0.998 (ref 0.992)", ok_ge(0.998), ["fifo"]),
+    ("Issue 4 — processes", "spawn + join of a trivial process (ms)", "process_bench",
+     "spawn + join of a trivial process (ms)", "{:.3f}", "≤ 1.0 ms (ref 2.13)", ok_le(1.0), ALL),
+    ("Issue 4 — processes", "small-message round trips per second", "process_bench",
+     "small-message round trips per second (k)", "{:.1f}k", "≥ 60k (ref 26.6k)", ok_ge(60), ALL),
+    ("Issue 4 — processes", "1,000,000 ints parent → child, with acknowledgement (s)", "process_bench",
+     "1,000,000 ints parent -> child, with acknowledgement (s)", "{:.4f}", "≤ 0.020 s (ref 0.060)", ok_le(0.020), ALL),
+    ("Issue 4 — processes", "100,000 short strings parent → child (s)", "process_bench",
+     "100,000 short strings parent -> child (s)", "{:.4f}", "≤ 0.007 s (ref 0.014)", ok_le(0.007), ALL),
+    ("Issue 4 — processes", "CPU-bound work in 2 processes vs sequential", "cpu_processes",
+     "CPU-bound work in 2 processes vs sequential", "{:.2f}×", "≥ 1.95× (ref 1.97×)", ok_ge(1.95), ALL),
+    ("Issue 5 — native", "native.count_primes in 2 threads vs sequential (CPython: hashlib.sha256)",
+     "native_threads", "native 2 threads speedup over sequential", "{:.2f}×", "≥ 1.95× (ref 1.99×)", ok_ge(1.95), ALL),
+    ("Issue 5 — native", "… the same with --native-holds-gil", "native_threads+holds",
+     "native 2 threads speedup over sequential", "{:.2f}×", "≤ 1.05×", ok_le(1.05), ALL),
+    ("Issue 6 — lab headlines", "1 io_threads: 50 slow-echo clients, threads speedup over sequential", "io_threads",
+     "io_threads 50 echo clients: speedup over sequential", "{:.1f}×", "≫ 1 (threads help I/O)", None, ALL),
+    ("Issue 6 — lab headlines", "2 cpu_threads: 4 threads / sequential time", "cpu_threads",
+     "cpu_threads 4 threads / sequential", "{:.3f}", "≈ 1 (no help for CPU)", None, ALL),
+    ("Issue 6 — lab headlines", "3 cpu_processes: pmap, 2 workers, speedup over sequential", "cpu_processes",
+     "cpu_processes pmap 2 workers vs sequential", "{:.2f}×", "≈ 2 on 2 free cores", None, ALL),
+    ("Issue 6 — lab headlines", "4 native_threads: bytecode loop beside a native call, speedup", "native_threads",
+     "native_threads bytecode beside native speedup", "{:.2f}×", "≈ 2 on 2 free cores", None, ALL),
+    ("Issue 6 — lab headlines", "4 native_threads: the same with --native-holds-gil", "native_threads+holds",
+     "native_threads bytecode beside native speedup", "{:.2f}×", "≈ 1", None, ALL),
+    ("Issue 6 — lab headlines", "5 race: lost updates, x = x + 1, no lock (of 600,000)", "race",
+     "race lost updates, x = x + 1 (of 2N)", "{:.0f}", "> 0 under ticks", None, ALL),
+    ("Issue 6 — lab headlines", "5 race: … the same under ticks --check-interval 101", "race+ticks101",
+     "race lost updates, x = x + 1 (of 2N)", "{:.0f}", "> 0", None, ALL),
+    ("Issue 6 — lab headlines", "5 race: lost updates, read, call, write, no lock", "race",
+     "race lost updates, read-call-write (of 2N)", "{:.0f}", "> 0", None, ALL),
+    ("Issue 6 — lab headlines", "5 race: lost updates with a Lock", "race",
+     "race lost updates with a Lock", "{:.0f}", "0", None, ALL),
+    ("Issue 6 — lab headlines", "5 race: Lock cost, 2 threads locked / unlocked time", "race",
+     "race Lock cost, 2 threads locked / unlocked time", "{:.2f}", "> 1", None, ALL),
+    ("Issue 6 — lab headlines", "6 copy_cost: 1M ints, process send + read / thread reads in place", "copy_cost",
+     "copy_cost 1M ints: process send + read / thread in place", "{:.2f}", "> 1", None, ALL),
+    ("Issue 6 — lab headlines", "6 copy_cost: 1M ints, bytes sent to the child", "copy_cost",
+     "copy_cost 1M ints: bytes sent", "{:,.0f}", "", None, ALL),
+    ("Issue 6 — lab headlines", "7 convoy: CPU-bound thread's speed beside the echo loop / alone", "convoy",
+     "convoy CPU thread speed beside echo / alone", "{:.2f}", "", None, ALL),
+    ("Issue 6 — lab headlines", "7 convoy: GIL wait within a 1 ms wake-up beside CPU, p99 (ms, toy only)", "convoy",
+     "convoy (toy only) GIL wait within a 1 ms wake-up beside CPU, p99 (ms)", "{:.3f}", "", None, ALL),
+    ("Issue 6 — lab headlines", "8 switch_interval 0.1 ms: 2 threads / sequential time", "switch_interval",
+     "switch_interval 0.1 ms: 2 threads / sequential time", "{:.3f}", "≥ 1 (switching costs)", None, ALL),
+    ("Issue 6 — lab headlines", "8 switch_interval 50 ms: 2 threads / sequential time", "switch_interval",
+     "switch_interval 50 ms: 2 threads / sequential time", "{:.3f}", "≈ 1", None, ALL),
+    ("Issue 6 — lab headlines", "8 switch_interval 0.1 ms: wake-up latency p50 (ms)", "switch_interval",
+     "switch_interval 0.1 ms: wake-up latency p50 (ms)", "{:.3f}", "≈ interval", None, ALL),
+    ("Issue 6 — lab headlines", "8 switch_interval 50 ms: wake-up latency p50 (ms)", "switch_interval",
+     "switch_interval 50 ms: wake-up latency p50 (ms)", "{:.3f}", "≈ interval", None, ALL),
+    ("Issue 6 — lab headlines", "9 fairness: min / max iterations of 4 CPU-bound threads", "fairness",
+     "fairness min / max iterations", "{:.3f}", "→ 1 is fair", None, ALL),
+]
+
+LINE = re.compile(r"^(.*\S):\s+(\S+)\s*$")
+
+
+def parse(out):
+    measures = {}
+    for line in out.splitlines():
+        m = LINE.match(line)
+        if not m:
+            continue
+        try:
+            measures[m.group(1)] = float(m.group(2))
+        except ValueError:
+            pass
+    return measures
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def cpu_jiffies():
+    """(busy, total) jiffies of the whole machine so far, from /proc/stat"""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+class Runner:
+    def __init__(self, toy, quick, log, timeout):
+        self.toy = toy
+        self.quick = quick
+        self.log = log
+        self.timeout = timeout
+        self.results = {}  # (key, column) -> dict of measures, or an error string
+        self.failures = []
+
+    def run(self, key, column, argv):
+        if self.quick:
+            argv = argv + ["quick"]
+        shown = " ".join(["python3" if argv[0] == sys.executable else os.path.relpath(argv[0])]
+                         + [os.path.relpath(a) if os.path.isabs(a) else a for a in argv[1:]])
+        print(f"  {column:<9} {shown}", end="", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
+            out, err, code = p.stdout, p.stderr, p.returncode
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            err = f"timed out after {self.timeout} s"
+            code = None
+        secs = time.perf_counter() - t0
+        print(f"  ({secs:.1f} s, load {loadavg()})" + ("" if code == 0 else f"  FAILED: {code}"),
+              file=sys.stderr, flush=True)
+        self.log.write(f"$ {shown}    # {secs:.1f} s, exit {code}, load {loadavg()}\n{out}")
+        if err.strip():
+            self.log.write("[stderr]\n" + err)
+        self.log.write("\n")
+        self.log.flush()
+        if code == 0:
+            self.results[(key, column)] = parse(out)
+        else:
+            tail = err.strip().splitlines()[-3:]
+            self.results[(key, column)] = f"exit {code}: " + " / ".join(tail)
+            self.failures.append((shown, code, err.strip()))
+
+    def experiment(self, name, per_policy):
+        print(f"{name}", file=sys.stderr, flush=True)
+        self.run(name, "cpython", [sys.executable, os.path.join(LAB, name + ".py")])
+        for policy in POLICIES if per_policy else ["interval"]:
+            self.run(name, policy, [self.toy, "run", "--gil-policy", policy, os.path.join(LAB, name + ".toy")])
+        for key, script, options, column in EXTRA:
+            if script == name:
+                self.run(key, column, [self.toy, "run", *options, os.path.join(LAB, name + ".toy")])
+
+
+def cell(runner, key, column, label, fmt, check, applies):
+    r = runner.results.get((key, column))
+    if r is None:
+        return "·"
+    if isinstance(r, str):
+        return "ERROR"
+    if label not in r:
+        return "n/a"
+    v = r[label]
+    text = fmt.format(v)
+    if check is not None and column in applies:
+        text += " ✓" if check(v) else " ✗"
+    return text
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--toy", required=True, help="the toy binary")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (numbers are then not the issues' measures)")
+    ap.add_argument("--log", help="write every script's full output here")
+    ap.add_argument("--timeout", type=float, default=180, help="seconds before a script counts as hung")
+    ap.add_argument("--only", help="comma-separated experiment names")
+    args = ap.parse_args()
+
+    log_path = args.log or os.path.join(
+        os.environ.get("TMPDIR", "/tmp"), f"toy-lab-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
+    only = set(args.only.split(",")) if args.only else None
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = loadavg()
+    jiffies_before = cpu_jiffies()
+    t0 = time.perf_counter()
+    with open(log_path, "w") as log:
+        runner = Runner(os.path.abspath(args.toy), args.quick, log, args.timeout)
+        for name, per_policy in EXPERIMENTS:
+            if only is None or name in only:
+                runner.experiment(name, per_policy)
+    elapsed = time.perf_counter() - t0
+    jiffies_after = cpu_jiffies()
+    ours = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours_cores = (ours.ru_utime + ours.ru_stime) / elapsed
+    busy = ""
+    if jiffies_before and jiffies_after:
+        d_busy = jiffies_after[0] - jiffies_before[0]
+        d_total = jiffies_after[1] - jiffies_before[1]
+        busy_cores = (os.cpu_count() or 1) * d_busy / max(d_total, 1)
+        busy = (f"; CPU in use during the run: {busy_cores:.2f} of {os.cpu_count()} cores on average, "
+                f"{ours_cores:.2f} by this lab, so {max(busy_cores - ours_cores, 0):.2f} by other processes")
+
+    py = subprocess.run([sys.executable, "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"GIL lab, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu_model()}), "
+          f"{py}, {'quick sizes' if args.quick else 'full sizes'}; run took {elapsed:.0f} s; "
+          f"load average before {load_before}, after {loadavg()}{busy}")
+    print()
+    header = ["measure", "CPython", "toy interval", "toy ticks", "toy fifo", "toy priority", "target"]
+    section = None
+    lines = []
+    for sec, name, key, label, fmt, target, check, applies in ROWS:
+        if only is not None and key.split("+")[0] not in only:
+            continue
+        if sec != section:
+            section = sec
+            lines.append([f"**{sec}**", "", "", "", "", "", ""])
+        cells = [cell(runner, key, c, label, fmt, check, applies) for c in ["cpython"] + POLICIES]
+        lines.append([name] + cells + [target])
+    widths = [max(len(x) for x in col) for col in zip(header, *lines)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in lines:
+        print("| " + " | ".join(x.ljust(w) for x, w in zip(row, widths)) + " |")
+    print()
+    print("✓/✗: target met/missed where it applies. · = not run under that policy (policy-independent,")
+    print("measured once under the default policy). n/a = the script has no such measure (e.g. CPython")
+    print("cannot make native code keep the GIL). CPython has one policy: its twin runs once.")
+    print(f"Every script's own table: {log_path}")
+    if runner.failures:
+        print()
+        print("FAILED RUNS:")
+        for shown, code, err in runner.failures:
+            print(f"  {shown}: exit {code}")
+            for line in err.splitlines()[-6:]:
+                print(f"      {line}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
