@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Benchmarks toy against CPython (and Lua 5.4 if installed) on the programs in scripts/bench/
+# (issue 7): each program runs as a whole process, the implementations take turns
+# (A B C A B C ...), the outputs must match CPython's, and the table shows median times, the
+# ratios to CPython and their geometric mean. Exits non-zero if any output mismatched.
+#
+# usage: scripts/bench.sh [-n RUNS] [-f NAME]... [-t SECONDS] [-m MIB] [-L] [-v]
+#   -n RUNS     runs of each implementation per program (default 5; start-up runs 10x that)
+#   -f NAME     only programs whose name contains NAME (repeatable)
+#   -t SECONDS  abandon a run after this long and skip that implementation's other runs
+#               for that program (default 30)
+#   -L          leave Lua out even if lua5.4 is installed
+#   -v          print the time of every run
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+toy="$root/target/release/toy"
+
+runs=5
+timeout=30
+extra=()
+while getopts ":n:f:t:m:Lvh" opt; do
+    case "$opt" in
+        n) runs="$OPTARG" ;;
+        f) extra+=(-f "$OPTARG") ;;
+        t) timeout="$OPTARG" ;;
+        m) extra+=(-m "$OPTARG") ;;
+        L) extra+=(--no-lua) ;;
+        v) extra+=(-v) ;;
+        h) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        :) echo "bench.sh: -$OPTARG needs a value" >&2; exit 2 ;;
+        *) echo "bench.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+if [ $# -gt 0 ]; then
+    echo "bench.sh: unexpected argument '$1' (try -h)" >&2
+    exit 2
+fi
+
+# Build toy in release mode if needed (cargo does nothing when the binary is up to date).
+if command -v cargo >/dev/null 2>&1; then
+    (cd "$root" && cargo build --release --quiet)
+elif [ ! -x "$toy" ]; then
+    echo "bench.sh: $toy is missing and cargo is not installed to build it" >&2
+    exit 2
+fi
+
+exec python3 "$here/bench_run.py" --toy "$toy" --bench-dir "$here/bench" \
+    -n "$runs" -t "$timeout" ${extra[@]+"${extra[@]}"}

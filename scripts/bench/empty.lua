@@ -1,0 +1,1 @@
+-- Measures: start-up and shut-down of the interpreter — an empty script.

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Timing helper for scripts/bench.sh: runs the benchmark programs in scripts/bench/ as whole
+processes — toy, CPython and (if installed) Lua 5.4 taking turns, A B C A B C ... — checks that
+their outputs agree, and prints the median wall times, the ratios to CPython and their
+geometric mean.
+
+Each run is timed with time.perf_counter() around subprocess.run(), so a time includes process
+start-up and shut-down. Exit status: 0 if every output matched, 1 if any program printed
+something different from CPython, failed, or could not be run.
+"""
+
+import argparse
+import math
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+# The thirteen programs of issue 7, in the issue's order.
+PROGRAMS = [
+    "fib",
+    "while_sum",
+    "nested_for",
+    "join_pieces",
+    "concat_pieces",
+    "str_join",
+    "list_index",
+    "sparse_int_keys",
+    "string_keys",
+    "map_method_calls",
+    "closure_calls",
+    "nbody",
+    "empty",
+]
+
+STARTUP = "empty"  # reported in milliseconds, left out of the geometric mean
+STARTUP_RUNS_FACTOR = 10  # the start-up program is cheap: run it 10x as often
+
+
+def shorten(text, limit=400):
+    text = text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+    return "\n".join("      | " + line for line in text.splitlines()) or "      | (nothing)"
+
+
+class Impl:
+    def __init__(self, label, ext, argv):
+        self.label = label  # column title
+        self.ext = ext  # file extension of its programs
+        self.argv = argv  # command prefix; the program's path is appended
+
+
+class Result:
+    def __init__(self):
+        self.times = []
+        self.timed_out = False
+        self.failed = None  # a message when the program failed or printed something wrong
+        self.output = None
+
+    def median(self):
+        return statistics.median(self.times) if self.times else None
+
+
+def limit_memory(mb):
+    """A preexec_fn capping the child's address space, so that a runaway program fails alone
+    instead of pushing a shared machine into swap or the OOM killer."""
+    if not mb:
+        return None
+    limit = mb * 1024 * 1024
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return apply
+
+
+def run_once(impl, path, timeout, mem_limit_mb):
+    """Runs one process; returns (seconds, stdout, stderr, returncode) or None on a timeout."""
+    preexec = limit_memory(mem_limit_mb)
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            impl.argv + [path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+            preexec_fn=preexec,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    elapsed = time.perf_counter() - start
+    return (
+        elapsed,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+        proc.returncode,
+    )
+
+
+def bench_program(name, impls, bench_dir, runs, timeout, mem_limit_mb, verbose):
+    results = {impl.label: Result() for impl in impls}
+    paths = {impl.label: os.path.join(bench_dir, f"{name}.{impl.ext}") for impl in impls}
+    for rep in range(runs):
+        for impl in impls:  # A B C, A B C, ...
+            res = results[impl.label]
+            if res.timed_out or res.failed:
+                continue
+            outcome = run_once(impl, paths[impl.label], timeout, mem_limit_mb)
+            if outcome is None:
+                res.timed_out = True
+                print(f"  {name}: {impl.label} took over {timeout:g} s; its other runs are skipped",
+                      file=sys.stderr)
+                continue
+            elapsed, out, err, code = outcome
+            if verbose:
+                print(f"  {name} run {rep + 1} {impl.label}: {elapsed:.3f} s", file=sys.stderr)
+            if code != 0:
+                how = f"exited with code {code}"
+                if code < 0:
+                    try:
+                        how = f"was killed by signal {-code} ({signal.Signals(-code).name})"
+                    except ValueError:
+                        how = f"was killed by signal {-code}"
+                res.failed = f"{impl.label} {how}"
+                print(f"FAIL {name}: {impl.label} ({' '.join(impl.argv)} {paths[impl.label]}) "
+                      f"{how}; stderr:\n{shorten(err)}", file=sys.stderr)
+                continue
+            if res.output is None:
+                res.output = out
+            elif out != res.output:
+                res.failed = f"{impl.label} printed different outputs on different runs"
+                print(f"FAIL {name}: {impl.label} printed different outputs on different runs:\n"
+                      f"    first run:\n{shorten(res.output)}\n    run {rep + 1}:\n{shorten(out)}",
+                      file=sys.stderr)
+                continue
+            res.times.append(elapsed)
+    # Every output is checked against CPython's.
+    ref = results["CPython"]
+    for impl in impls:
+        res = results[impl.label]
+        if impl.label == "CPython" or res.failed or res.output is None or ref.output is None:
+            continue
+        if res.output != ref.output:
+            res.failed = f"{impl.label} output differs from CPython's"
+            print(f"FAIL {name}: {impl.label} printed something different from CPython\n"
+                  f"    {impl.label} ({paths[impl.label]}):\n{shorten(res.output)}\n"
+                  f"    CPython ({paths['CPython']}):\n{shorten(ref.output)}", file=sys.stderr)
+    return results
+
+
+def cell_seconds(res, timeout, scale=1.0, digits=3):
+    if res is None:
+        return "-"
+    if res.failed:
+        return "FAIL"
+    if res.timed_out:
+        return f">{timeout * scale:g}"
+    return f"{res.median() * scale:.{digits}f}"
+
+
+def ratio_of(res, ref):
+    """The ratio of medians res/ref, or None when either side has no clean measurement."""
+    if res is None or ref is None or res.failed or ref.failed or res.timed_out or ref.timed_out:
+        return None
+    if not res.times or not ref.times:
+        return None
+    return res.median() / ref.median()
+
+
+def cell_ratio(res, ref, timeout):
+    if res is None:
+        return "-"
+    if res.failed or ref.failed:
+        return "FAIL"
+    if res.timed_out and not ref.timed_out and ref.times:
+        return f">{timeout / ref.median():.0f}"
+    r = ratio_of(res, ref)
+    return "-" if r is None else f"{r:.2f}"
+
+
+def print_table(header, rows, align):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+
+    def fmt(row):
+        cells = [str(c).ljust(w) if a == "<" else str(c).rjust(w)
+                 for c, w, a in zip(row, widths, align)]
+        return "| " + " | ".join(cells) + " |"
+
+    print(fmt(header))
+    print("|" + "|".join(("-" * (w + 1) + ":") if a == ">" else (":" + "-" * (w + 1))
+                         for w, a in zip(widths, align)) + "|")
+    for row in rows:
+        print(fmt(row))
+
+
+def geomean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--toy", required=True, help="path of the toy binary")
+    ap.add_argument("--bench-dir", required=True, help="directory holding NAME.toy/.py/.lua")
+    ap.add_argument("-n", "--runs", type=int, default=5, help="runs of each implementation")
+    ap.add_argument("-f", "--filter", action="append", default=[],
+                    help="only programs whose name contains this (repeatable)")
+    ap.add_argument("-m", "--mem-limit", type=int, default=4096,
+                    help="address-space limit of each run in MiB (0: none); over it, the run fails")
+    ap.add_argument("-t", "--timeout", type=float, default=30.0,
+                    help="seconds before a run is abandoned (its other runs are then skipped)")
+    ap.add_argument("--no-lua", action="store_true", help="leave Lua out even if installed")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every run's time")
+    args = ap.parse_args()
+    if args.runs < 1:
+        ap.error("-n must be at least 1")
+
+    impls = [Impl("toy", "toy", [os.path.abspath(args.toy), "run"]),
+             Impl("CPython", "py", ["python3"])]
+    lua = None if args.no_lua else shutil.which("lua5.4")
+    if lua:
+        impls.append(Impl("Lua", "lua", [lua]))
+
+    names = [p for p in PROGRAMS
+             if not args.filter or any(f in p for f in args.filter)]
+    if not names:
+        print(f"no program matches {args.filter}; programs: {' '.join(PROGRAMS)}", file=sys.stderr)
+        return 2
+
+    print(f"toy: {args.toy}   CPython: {shutil.which('python3')}   "
+          f"Lua: {lua or 'not used'}", file=sys.stderr)
+    print(f"{args.runs} runs of each (start-up: {args.runs * STARTUP_RUNS_FACTOR}), "
+          f"taking turns {' '.join(i.label for i in impls)} ...; timeout {args.timeout:g} s",
+          file=sys.stderr)
+
+    all_results = {}
+    for name in names:
+        have = [i for i in impls if os.path.exists(os.path.join(args.bench_dir, f"{name}.{i.ext}"))]
+        missing = [i.label for i in impls if i not in have and i.label != "Lua"]
+        if missing:
+            print(f"FAIL {name}: missing {name}.{{toy,py}} for {', '.join(missing)}", file=sys.stderr)
+            all_results[name] = None
+            continue
+        runs = args.runs * (STARTUP_RUNS_FACTOR if name == STARTUP else 1)
+        print(f"  {name} ...", file=sys.stderr, flush=True)
+        all_results[name] = bench_program(name, have, args.bench_dir, runs, args.timeout,
+                                          args.mem_limit, args.verbose)
+
+    with_lua = lua is not None
+    header = ["program", "toy s", "CPython s", "toy/CPython"]
+    align = ["<", ">", ">", ">"]
+    if with_lua:
+        header += ["Lua s", "Lua/CPython"]
+        align += [">", ">"]
+    rows, toy_ratios, lua_ratios = [], [], []
+    failed, excluded = [], []
+    for name in names:
+        res = all_results[name]
+        if res is None or any(r.failed for r in res.values()):
+            failed.append(name)
+        if name == STARTUP or res is None:
+            continue
+        toy, py, lu = res["toy"], res["CPython"], res.get("Lua")
+        row = [name, cell_seconds(toy, args.timeout), cell_seconds(py, args.timeout),
+               cell_ratio(toy, py, args.timeout)]
+        if with_lua:
+            row += [cell_seconds(lu, args.timeout), cell_ratio(lu, py, args.timeout) if lu else "-"]
+        rows.append(row)
+        r = ratio_of(toy, py)
+        if r is not None:
+            toy_ratios.append(r)
+        else:
+            excluded.append(name)
+        r = ratio_of(lu, py)
+        if r is not None:
+            lua_ratios.append(r)
+
+    print()
+    if rows:
+        gm_row = ["geometric mean", "", "",
+                  f"{geomean(toy_ratios):.2f}" if toy_ratios else "-"]
+        if with_lua:
+            gm_row += ["", f"{geomean(lua_ratios):.2f}" if lua_ratios else "-"]
+        print_table(header, rows + [gm_row], align)
+        print()
+        print(f"Times are medians of {args.runs} runs of each whole process (wall clock); "
+              "ratios are of medians, below 1 means faster than CPython.")
+        n_lua = len([n for n in names if n != STARTUP and all_results.get(n)
+                     and "Lua" in all_results[n]])
+        note = f"Geometric mean of toy/CPython over {len(toy_ratios)} programs"
+        if excluded:
+            note += f" (left out, no clean measurement: {', '.join(excluded)})"
+        if with_lua:
+            note += f"; of Lua/CPython over {len(lua_ratios)} of {n_lua}"
+        print(note + ".")
+    if STARTUP in names and all_results.get(STARTUP):
+        res = all_results[STARTUP]
+        parts = [f"{label} {cell_seconds(res.get(label), args.timeout, 1000.0, 1)} ms"
+                 for label in [i.label for i in impls] if label in res]
+        print(f"Start-up (empty script, median of {args.runs * STARTUP_RUNS_FACTOR} runs): "
+              + ", ".join(parts) + ".")
+    timed_out = [f"{name} ({', '.join(label for label, r in all_results[name].items() if r.timed_out)})"
+                 for name in names
+                 if all_results.get(name) and any(r.timed_out for r in all_results[name].values())]
+    if timed_out:
+        print(f"Over the {args.timeout:g} s limit (output not checked): {'; '.join(timed_out)}.")
+    if failed:
+        print(f"\nFAILED ({len(failed)}): {', '.join(failed)} — see the messages above.")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
