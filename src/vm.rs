@@ -26,6 +26,10 @@ use std::sync::{Arc, Weak};
 /// Eval-breaker bit: Ctrl-C was pressed; the main thread throws `Interrupt`.
 pub use crate::gil::BREAK_INTERRUPT;
 
+/// A call's arguments, copied off the stack (a builtin may grow the stack meanwhile);
+/// inline for the usual handful, so a call allocates nothing.
+type Args = smallvec::SmallVec<[Value; 6]>;
+
 /// A value in flight from `throw` (or a runtime error) to the `catch` that takes it.
 #[derive(Debug)]
 pub struct Thrown {
@@ -776,11 +780,7 @@ impl<'a> Vm<'a> {
                             Value::Builtin(i) => {
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
                                 let f = self.it.builtins[i as usize].f.clone();
-                                let args: smallvec::SmallVec<[Value; 6]> = self.fiber.stack
-                                    [args_at..args_at + argc as usize]
-                                    .iter()
-                                    .copied()
-                                    .collect();
+                                let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                                 let v = tryv!(f(self, &args));
                                 reg!(dst) = v;
                             }
@@ -793,6 +793,15 @@ impl<'a> Vm<'a> {
                     Op::CallMethod { dst, obj, argc, name } => {
                         let recv = reg!(obj);
                         let name = proto.consts[name as usize];
+                        // The commonest method call of all, without the general dispatch.
+                        if let (Value::List(list), Value::Str(nid), 1) = (recv, name, argc)
+                            && self.it.heap.str(nid) == "append"
+                        {
+                            let v = reg!(obj + 1);
+                            self.it.heap.list_mut(list).push(v);
+                            reg!(dst) = Value::Nil;
+                            continue;
+                        }
                         let args_at = base + obj as usize + 1;
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
                         // A map's own entry that is not a map method is called like a
@@ -806,20 +815,13 @@ impl<'a> Vm<'a> {
                                     tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
                                     continue 'frame;
                                 }
-                                let args: smallvec::SmallVec<[Value; 6]> = self.fiber.stack
-                                    [args_at..args_at + argc as usize]
-                                    .iter()
-                                    .copied()
-                                    .collect();
+                                let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                                 let v = tryv!(self.call_value(callee, &args));
                                 reg!(dst) = v;
                                 continue;
                             }
                         }
-                        let args: smallvec::SmallVec<[Value; 6]> = self.fiber.stack[args_at..args_at + argc as usize]
-                            .iter()
-                            .copied()
-                            .collect();
+                        let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                         let v = tryv!(crate::builtins::call_method(self, recv, name, &args));
                         reg!(dst) = v;
                     }
