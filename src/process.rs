@@ -112,9 +112,27 @@ fn encode_value(vm: &mut Vm, enc: &mut Encoder, v: Value, path: &mut Vec<ObjId>)
             if let Value::List(_) = v {
                 let n = vm.it.heap.list(id).len();
                 enc.list(n);
-                for i in 0..n {
-                    let item = vm.it.heap.list(id).get(i).copied().unwrap_or(Value::Nil);
-                    encode_value(vm, enc, item, path)?;
+                let mut i = 0;
+                while i < n {
+                    // Runs of leaves (numbers, strings, nil, bools) are written straight
+                    // from the list; only containers and errors take the general path.
+                    let heap = &vm.it.heap;
+                    let items = heap.list(id);
+                    while let Some(&item) = items.get(i) {
+                        match item {
+                            Value::Int(x) => enc.int(x),
+                            Value::Float(x) => enc.float(x),
+                            Value::Str(s) => enc.str(heap.str(s)),
+                            Value::Bool(b) => enc.bool(b),
+                            Value::Nil => enc.nil(),
+                            _ => break,
+                        }
+                        i += 1;
+                    }
+                    if let Some(&item) = vm.it.heap.list(id).get(i) {
+                        encode_value(vm, enc, item, path)?;
+                        i += 1;
+                    }
                 }
             } else {
                 let entries: Vec<(MapKey, Value)> = vm.it.heap.map(id).iter().map(|(k, v)| (k.clone(), *v)).collect();

@@ -300,6 +300,41 @@ pub fn decode<B: Builder>(frame: &[u8], builder: &mut B) -> Result<B::Value, Wir
     // Bytes the unread items of open containers need at the least (one tag each).
     let mut reserved: usize = 0;
     loop {
+        // Fast path: runs of leaves go straight into the innermost open list, without the
+        // general step's pop and push of its container. The list's last item is left to
+        // the general step, which closes the list.
+        if let Some(Open::List { items, left }) = stack.last_mut() {
+            while *left > 1 {
+                let Some(&tag) = r.bytes.get(r.pos) else { break };
+                let v = match tag {
+                    TAG_INT => {
+                        r.pos += 1;
+                        builder.int(i64::from_le_bytes(r.array("int")?))
+                    }
+                    TAG_FLOAT => {
+                        r.pos += 1;
+                        builder.float(f64::from_bits(u64::from_le_bytes(r.array("float")?)))
+                    }
+                    TAG_STR => {
+                        r.pos += 1;
+                        let s = r.str("string")?;
+                        builder.str(s)
+                    }
+                    TAG_NIL => {
+                        r.pos += 1;
+                        builder.nil()
+                    }
+                    TAG_FALSE | TAG_TRUE => {
+                        r.pos += 1;
+                        builder.bool(tag == TAG_TRUE)
+                    }
+                    _ => break,
+                };
+                items.push(v);
+                *left -= 1;
+                reserved -= 1;
+            }
+        }
         if !stack.is_empty() {
             reserved -= 1;
         }
