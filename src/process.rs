@@ -370,7 +370,7 @@ pub fn spawn_process(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
 /// Forks; in the child runs `body` (which never returns) and in the parent returns the new
 /// process object.
 fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert::Infallible) -> VmResult<ObjId> {
-    crate::threads::reap_finished(vm);
+    crate::threads::before_fork(vm);
     vm.flush_output();
     let _ = std::io::stderr().flush();
     let (parent_end, child_end) =

@@ -100,6 +100,8 @@ pub struct ThreadObj {
     pub observed: bool,
     pub done: Arc<Signal>,
     pub handle: Option<std::thread::JoinHandle<()>>,
+    /// Bumped by the new thread once it runs its own code (see `before_fork`).
+    pub started: Option<Arc<Signal>>,
 }
 
 #[derive(Debug)]
@@ -146,18 +148,19 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         observed: false,
         done,
         handle: None,
+        started: None,
     };
     let id = vm.it.heap.alloc(Obj::Thread(obj));
     vm.it.threads.push(id);
     // The new thread receives the object's index, meaningless without the GIL it will take.
     let index = id.index() as u32;
     let worker = gil.clone();
-    // The spawner waits, holding the GIL, until the new thread runs its own code: std's
-    // thread start-up takes process-wide locks, and a fork by another toy thread in the
-    // middle of it would leave them locked in the child forever.
+    // std's thread start-up takes process-wide locks; a fork in the middle of it would
+    // leave them locked in the child forever. So the new thread signals once it runs its
+    // own code, and `fork` waits for every thread that has not signalled yet.
     let started = Arc::new(Signal::default());
-    let seen = started.generation();
     let started_in_thread = started.clone();
+    thread_obj(vm, id).started = Some(started);
     let spawned = std::thread::Builder::new()
         .name(format!("toy-{}", tid.get()))
         .stack_size(64 << 20)
@@ -167,7 +170,6 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         });
     match spawned {
         Ok(handle) => {
-            started.wait_change(seen, None);
             thread_obj(vm, id).handle = Some(handle);
             Ok(Value::Obj(id))
         }
@@ -277,13 +279,17 @@ fn join_quietly(vm: &mut Vm, id: ObjId) -> Option<()> {
     Some(())
 }
 
-/// Before a fork: joins the OS threads whose toy function has finished, so none is in the
-/// middle of its exit (holding process-wide locks of the C library) when the fork copies
-/// the process. They no longer need the GIL, so this is safe while holding it.
-pub fn reap_finished(vm: &mut Vm) {
+/// Before a fork: waits for threads still in std's start-up, and joins the OS threads
+/// whose toy function has finished, so no thread is inside start-up or exit (holding
+/// process-wide locks of the C library) when the fork copies the process. Neither needs
+/// the GIL to get there, so this is safe while holding it.
+pub fn before_fork(vm: &mut Vm) {
     let ids: Vec<ObjId> = vm.it.threads.clone();
     for id in ids {
         let t = thread_obj(vm, id);
+        if let Some(started) = t.started.take() {
+            started.wait_change(0, None);
+        }
         if t.outcome.is_some()
             && let Some(handle) = t.handle.take()
         {
