@@ -11,6 +11,9 @@
 //! there is no second list to fall out of date. Backward jumps are always `Loop`, so the
 //! VM's check point sits on exactly the instructions that can repeat.
 
+// Operand notation like `R[dst]` is not a link.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use crate::heap::Heap;
 use crate::value::Value;
 use std::fmt::Write;

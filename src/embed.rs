@@ -18,6 +18,8 @@
 //! }).unwrap();
 //! ```
 
+#![warn(missing_docs)]
+
 use crate::heap::{Heap, MapObj};
 use crate::value::{MapKey, Value};
 use crate::vm::{Thrown, Vm};
@@ -26,11 +28,19 @@ use std::collections::HashMap;
 /// An error a host function returns; it is thrown in the script as a toy error of `kind`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NativeError {
+    /// The toy error kind the script sees (`TypeError`, `ValueError`, or any name).
     pub kind: String,
+    /// The message, as `e.message` shows it.
     pub message: String,
 }
 
 impl NativeError {
+    /// An error of any kind.
+    ///
+    /// ```
+    /// let e = toy::NativeError::new("IOError", "disk full");
+    /// assert_eq!(e.to_string(), "IOError: disk full");
+    /// ```
     pub fn new(kind: impl Into<String>, message: impl Into<String>) -> NativeError {
         NativeError {
             kind: kind.into(),
@@ -38,10 +48,12 @@ impl NativeError {
         }
     }
 
+    /// A `TypeError`: an argument of the wrong type.
     pub fn type_error(message: impl Into<String>) -> NativeError {
         NativeError::new("TypeError", message)
     }
 
+    /// A `ValueError`: an argument of the right type but a bad value.
     pub fn value_error(message: impl Into<String>) -> NativeError {
         NativeError::new("ValueError", message)
     }
@@ -55,14 +67,16 @@ impl std::fmt::Display for NativeError {
 
 impl std::error::Error for NativeError {}
 
-/// A Rust value that can be copied out of a toy value. `expected` names what was wanted,
-/// for the error message when the value does not fit.
+/// A Rust value that can be copied out of a toy value: `i64`, `f64` (ints widen), `bool`,
+/// `String`, `Vec<T>`, `HashMap<String, T>` and [`Data`].
 pub trait FromToy: Sized {
+    /// Copies `v` out, or says what was expected instead (e.g. "expected an int, got str").
     fn from_toy(heap: &Heap, v: Value) -> Result<Self, String>;
 }
 
 /// A Rust value that can be turned into a toy value.
 pub trait IntoToy {
+    /// Builds the toy value in `heap`.
     fn into_toy(self, heap: &mut Heap) -> Value;
 }
 
@@ -142,12 +156,29 @@ impl<T: FromToy> FromToy for HashMap<String, T> {
 /// Any toy value, copied out as plain data (what `Interpreter::eval` can return when the
 /// type is not known in advance).
 #[derive(Debug, Clone, PartialEq)]
+///
+/// ```
+/// use toy::{Data, Interpreter};
+/// let mut toy = Interpreter::new();
+/// let d: Data = toy.eval("[1, \"a\", {\"k\": nil}]").unwrap();
+/// assert_eq!(d, Data::List(vec![
+///     Data::Int(1),
+///     Data::Str("a".into()),
+///     Data::Map(vec![(Data::Str("k".into()), Data::Nil)]),
+/// ]));
+/// ```
 pub enum Data {
+    /// `nil`
     Nil,
+    /// `true` / `false`
     Bool(bool),
+    /// an `int`
     Int(i64),
+    /// a `float`
     Float(f64),
+    /// a `str`
     Str(String),
+    /// a `list`
     List(Vec<Data>),
     /// Entries in insertion order.
     Map(Vec<(Data, Data)>),
@@ -274,12 +305,28 @@ impl<'v, 'a> NativeCx<'v, 'a> {
         self.name
     }
 
-    /// Copies a value out into a Rust type (under the GIL).
+    /// Copies a value out into a Rust type (under the GIL); the error names the function.
     pub fn extract<T: FromToy>(&self, v: &Value) -> Result<T, NativeError> {
         T::from_toy(&self.vm.it.heap, *v).map_err(|e| NativeError::type_error(format!("{}(): {e}", self.name)))
     }
 
-    /// Copies argument `i` out, checking that it exists; errors name the argument.
+    /// Copies argument `i` out, checking that it exists; errors name the function and the
+    /// argument, e.g. `TypeError: scale() argument 2: expected a number, got str`.
+    ///
+    /// ```
+    /// use toy::{Interpreter, NativeCx, NativeError, Value};
+    /// let mut toy = Interpreter::new();
+    /// toy.register("scale", |cx: &mut NativeCx, args: &[Value]| -> Result<Value, NativeError> {
+    ///     cx.expect_args(args, 2)?;
+    ///     let xs: Vec<f64> = cx.arg(args, 0)?;
+    ///     let k: f64 = cx.arg(args, 1)?;
+    ///     cx.to_value(xs.into_iter().map(|x| x * k).collect::<Vec<f64>>())
+    /// }).unwrap();
+    /// assert_eq!(toy.eval::<Vec<f64>>("scale([1, 2], 3)").unwrap(), [3.0, 6.0]);
+    /// let err = toy.eval::<Data>("scale([1], \"x\")").unwrap_err().to_string();
+    /// assert!(err.contains("TypeError: scale() argument 2: expected a number, got str"));
+    /// # use toy::Data;
+    /// ```
     pub fn arg<T: FromToy>(&self, args: &[Value], i: usize) -> Result<T, NativeError> {
         let v = args.get(i).ok_or_else(|| {
             NativeError::type_error(format!(

@@ -4,6 +4,8 @@
 //! Invariant: nothing here panics on bad input; every way a run can end is a `RunError`
 //! variant with the text a user should see and the exit code LANGUAGE.md §12 assigns.
 
+#![warn(missing_docs)]
+
 use crate::bytecode::{Proto, disassemble};
 use crate::compiler::Mode;
 use crate::embed::{FromToy, NativeCx, NativeError};
@@ -176,6 +178,7 @@ impl Builder {
         self
     }
 
+    /// The interpreter, with the builtins and the `native` module installed.
     pub fn build(self) -> Interpreter {
         let out = self.out.unwrap_or_else(default_output);
         let mut state = Interp::new(out, Arc::new(AtomicU32::new(0)));
@@ -215,6 +218,18 @@ pub fn default_output() -> Output {
     }
 }
 
+/// One toy interpreter: a heap, globals and a GIL, shared by every thread its scripts start.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut toy = toy::Interpreter::builder()
+///     .policy(toy::Policy::Priority)
+///     .switch_interval(Duration::from_millis(1))
+///     .build();
+/// toy.run_source("hello.toy", "let greeting = \"hi\"").unwrap();
+/// assert_eq!(toy.eval::<String>("greeting + \"!\"").unwrap(), "hi!");
+/// assert!(toy.gil_stats().acquisitions >= 2);
+/// ```
 pub struct Interpreter {
     gil: Arc<Gil<Interp>>,
     /// The thread that created the interpreter runs scripts as toy thread 1.
@@ -226,6 +241,7 @@ pub struct Interpreter {
 }
 
 impl Interpreter {
+    /// Settings for a new interpreter; `.build()` makes it.
     pub fn builder() -> Builder {
         Builder {
             out: None,
@@ -238,6 +254,7 @@ impl Interpreter {
         }
     }
 
+    /// An interpreter with the default settings (policy `interval`, 5 ms).
     pub fn new() -> Interpreter {
         Interpreter::builder().build()
     }
