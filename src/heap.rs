@@ -8,7 +8,7 @@
 //! exist because nothing reachable referred to it.
 
 use crate::bytecode::Proto;
-use crate::value::{MapKey, ObjId, Value};
+use crate::value::{KeyRef, MapKey, ObjId, Value};
 use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 use std::rc::Rc;
@@ -24,6 +24,9 @@ pub use crate::gil::BREAK_GC;
 pub struct StrObj {
     pub s: Rc<str>,
     pub chars: usize,
+    /// The string's hash as a map key, computed on first use (0 = not yet): field names and
+    /// other constant keys are hashed once, not on every lookup.
+    pub hash: std::cell::Cell<u64>,
     /// While a string-building local grows it (`AppendStr`), the text lives here and `s`
     /// is stale; only that local's register refers to the object until `Freeze`.
     pub building: Option<String>,
@@ -35,6 +38,7 @@ impl StrObj {
         StrObj {
             s,
             chars,
+            hash: std::cell::Cell::new(0),
             building: None,
         }
     }
@@ -345,6 +349,7 @@ impl Heap {
             MapKey::Str(s) => Value::Str(self.alloc(Obj::Str(StrObj {
                 s: s.clone(),
                 chars: s.chars().count(),
+                hash: std::cell::Cell::new(0),
                 building: None,
             }))),
         }
@@ -355,6 +360,54 @@ impl Heap {
         match self.get(id) {
             Obj::Str(s) => s.text(),
             other => mismatch("str", other),
+        }
+    }
+
+    /// The hash a map gives string `id` as a key (cached in the string).
+    pub fn str_hash(&self, id: ObjId) -> u64 {
+        use std::hash::BuildHasher;
+        let so = self.str_obj(id);
+        if so.building.is_some() {
+            return FxBuildHasher.hash_one(KeyRef::Str(so.text()));
+        }
+        let cached = so.hash.get();
+        if cached != 0 {
+            return cached;
+        }
+        let h = FxBuildHasher.hash_one(KeyRef::Str(&so.s));
+        so.hash.set(h);
+        h
+    }
+
+    /// `map[key]` for a string key, using the key's cached hash.
+    pub fn map_get_str(&self, map: ObjId, key: ObjId) -> Option<Value> {
+        use indexmap::map::RawEntryApiV1;
+        let h = self.str_hash(key);
+        let text = self.str(key);
+        self.map(map)
+            .raw_entry_v1()
+            .from_hash(h, |k| matches!(k, MapKey::Str(x) if **x == *text))
+            .map(|(_, v)| *v)
+    }
+
+    /// `map[key] = v` for a string key: updates in place when the key exists.
+    pub fn map_set_str(&mut self, map: ObjId, key: ObjId, v: Value) {
+        use indexmap::map::RawEntryApiV1;
+        use indexmap::map::raw_entry_v1::RawEntryMut;
+        let h = self.str_hash(key);
+        let text: Rc<str> = match &self.str_obj(key).building {
+            Some(b) => Rc::from(b.as_str()),
+            None => self.str_obj(key).s.clone(),
+        };
+        match self
+            .map_mut(map)
+            .raw_entry_mut_v1()
+            .from_hash(h, |k| matches!(k, MapKey::Str(x) if **x == *text))
+        {
+            RawEntryMut::Occupied(mut e) => *e.get_mut() = v,
+            RawEntryMut::Vacant(e) => {
+                e.insert_hashed_nocheck(h, MapKey::Str(text), v);
+            }
         }
     }
 
@@ -379,6 +432,7 @@ impl Heap {
                 self.alloc(Obj::Str(StrObj {
                     s: Rc::from(""),
                     chars,
+                    hash: std::cell::Cell::new(0),
                     building: Some(text),
                 }))
             }

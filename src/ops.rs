@@ -425,6 +425,10 @@ pub fn get_index(vm: &mut Vm, o: Value, i: Value) -> R {
             None => Err(vm.error("IndexError", "string index out of range")),
         },
         (Value::Str(_), _) => Err(index_type_error(vm, "string", i)),
+        (Value::Map(id), Value::Str(key)) => match vm.it.heap.map_get_str(id, key) {
+            Some(v) => Ok(v),
+            None => Err(key_error(vm, i)),
+        },
         (Value::Map(id), _) => {
             let heap = &vm.it.heap;
             let found = lookup_key(heap, i).and_then(|k| heap.map(id).get(&k).copied());
@@ -470,6 +474,10 @@ pub fn set_index(vm: &mut Vm, o: Value, i: Value, v: Value) -> VmResult<()> {
             None => Err(vm.error("IndexError", "list assignment index out of range")),
         },
         (Value::List(_), _) => Err(index_type_error(vm, "list", i)),
+        (Value::Map(id), Value::Str(key)) => {
+            vm.it.heap.map_set_str(id, key, v);
+            Ok(())
+        }
         (Value::Map(id), _) => {
             let key = store_key(vm, i)?;
             vm.it.heap.map_mut(id).insert(key, v);
@@ -493,13 +501,10 @@ pub fn get_field(vm: &mut Vm, o: Value, name: Value) -> R {
         unreachable!("field names are string constants")
     };
     match o {
-        Value::Map(id) => {
-            let heap = &vm.it.heap;
-            match heap.map(id).get(&KeyRef::Str(heap.str(nid))) {
-                Some(v) => Ok(*v),
-                None => Err(key_error(vm, name)),
-            }
-        }
+        Value::Map(id) => match vm.it.heap.map_get_str(id, nid) {
+            Some(v) => Ok(v),
+            None => Err(key_error(vm, name)),
+        },
         Value::Obj(id) => {
             let field = vm.it.heap.str_rc(nid).clone();
             if let Some(v) = crate::builtins::object_field(vm, id, &field) {
@@ -520,8 +525,7 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
             let Value::Str(nid) = name else {
                 unreachable!("field names are string constants")
             };
-            let key = MapKey::Str(vm.it.heap.str_rc(nid).clone());
-            vm.it.heap.map_mut(id).insert(key, v);
+            vm.it.heap.map_set_str(id, nid, v);
             Ok(())
         }
         _ => {
@@ -543,8 +547,8 @@ pub fn map_entry_callee(vm: &mut Vm, m: crate::value::ObjId, name: Value) -> VmR
     if crate::builtins::MAP_METHODS.contains(&method) {
         return Ok(None);
     }
-    match heap.map(m).get(&KeyRef::Str(method)) {
-        Some(v) => Ok(Some(*v)),
+    match heap.map_get_str(m, nid) {
+        Some(v) => Ok(Some(v)),
         None => Err(key_error(vm, name)),
     }
 }
