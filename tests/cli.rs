@@ -1,0 +1,86 @@
+//! The command line's other faces: `toy check` (compile only, nothing runs), the prompt
+//! (`toy` alone: entries echo their value, open brackets continue the entry, an error does
+//! not end the session), `toy FILE` as a shorthand, and `--help` with examples.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn toy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_toy"))
+}
+
+fn script(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("toy-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write script");
+    path
+}
+
+#[test]
+fn check_compiles_without_running() {
+    let ok = script("ok.toy", "print(\"this must not print\")\nlet x = 1");
+    let out = toy().args(["check", ok.to_str().unwrap()]).output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "check ran the script");
+
+    let bad = script("bad.toy", "let x = (1 +\nprint(x)\n");
+    let out = toy().args(["check", bad.to_str().unwrap()]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SyntaxError"));
+
+    let undeclared = script("name.toy", "print(nowhere)");
+    let out = toy()
+        .args(["check", undeclared.to_str().unwrap()])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NameError: name 'nowhere' is not defined"));
+}
+
+#[test]
+fn prompt_echoes_continues_and_survives_errors() {
+    let mut child = toy()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let entries = "let xs = [1,\n2, 3]\nxs\n1 / 0\nfn double(n) {\n  return n * 2\n}\ndouble(len(xs))\n\"text\"\n";
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(entries.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("prompt ends at end of input");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("toy ")).collect();
+    assert_eq!(lines, ["[1, 2, 3]", "6", "\"text\""], "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ZeroDivisionError: division by zero"));
+}
+
+#[test]
+fn file_shorthand_and_help() {
+    let file = script("argv.toy", "print(argv())");
+    let out = toy().args([file.to_str().unwrap(), "a", "-b"]).output().expect("run");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[\"a\", \"-b\"]\n");
+    for sub in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["check", "--help"],
+        vec!["disasm", "--help"],
+        vec!["timeline", "--help"],
+    ] {
+        let out = toy().args(&sub).output().expect("help");
+        assert_eq!(out.status.code(), Some(0), "{sub:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Example"),
+            "{sub:?} has no example"
+        );
+    }
+    let out = toy().args(["run", "/nonexistent/x.toy"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open /nonexistent/x.toy"));
+}
