@@ -829,22 +829,11 @@ impl Compiler<'_> {
             ExprKind::Index { obj, index } => {
                 let o = self.expr_reg(obj)?;
                 let i = self.expr_reg(index)?;
-                let v = match op {
-                    None => self.expr_reg(value)?,
-                    Some(op) => {
-                        let t = self.alloc(span)?;
-                        self.set_line(span);
-                        self.emit(Op::GetIndex {
-                            dst: t,
-                            obj: o,
-                            index: i,
-                        });
-                        let b = self.expr_reg(value)?;
-                        self.set_line(span);
-                        self.emit(arith(op, t, t, b));
-                        t
-                    }
-                };
+                let v = self.stored_value(op, value, span, |t| Op::GetIndex {
+                    dst: t,
+                    obj: o,
+                    index: i,
+                })?;
                 self.set_line(span);
                 self.emit(Op::SetIndex {
                     obj: o,
@@ -855,22 +844,11 @@ impl Compiler<'_> {
             ExprKind::Field { obj, name } => {
                 let o = self.expr_reg(obj)?;
                 let k = self.str_const(&name.name, name.span)?;
-                let v = match op {
-                    None => self.expr_reg(value)?,
-                    Some(op) => {
-                        let t = self.alloc(span)?;
-                        self.set_line(span);
-                        self.emit(Op::GetField {
-                            dst: t,
-                            obj: o,
-                            name: k,
-                        });
-                        let b = self.expr_reg(value)?;
-                        self.set_line(span);
-                        self.emit(arith(op, t, t, b));
-                        t
-                    }
-                };
+                let v = self.stored_value(op, value, span, |t| Op::GetField {
+                    dst: t,
+                    obj: o,
+                    name: k,
+                })?;
                 self.set_line(span);
                 self.emit(Op::SetField {
                     obj: o,
@@ -882,6 +860,19 @@ impl Compiler<'_> {
         }
         self.free_to(mark);
         Ok(())
+    }
+
+    /// The register holding what `target op= value` stores: `value` itself for plain `=`,
+    /// else `target op value` computed into a temporary, `read(t)` loading the target.
+    fn stored_value(&mut self, op: Option<BinOp>, value: &Expr, span: Span, read: impl Fn(Reg) -> Op) -> CResult<Reg> {
+        let Some(op) = op else { return self.expr_reg(value) };
+        let t = self.alloc(span)?;
+        self.set_line(span);
+        self.emit(read(t));
+        let b = self.expr_reg(value)?;
+        self.set_line(span);
+        self.emit(arith(op, t, t, b));
+        Ok(t)
     }
 
     fn load_place(&mut self, place: &Place, dst: Reg) {
