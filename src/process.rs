@@ -112,6 +112,7 @@ fn encode_value(vm: &mut Vm, enc: &mut Encoder, v: Value, path: &mut Vec<ObjId>)
             if let Value::List(_) = v {
                 let n = vm.it.heap.list(id).len();
                 enc.list(n);
+                enc.reserve(n.saturating_mul(9));
                 let mut i = 0;
                 while i < n {
                     // Runs of leaves (numbers, strings, nil, bools) are written straight

@@ -150,6 +150,11 @@ impl Encoder {
         self.str_body(s);
     }
 
+    /// Makes room for at least `bytes` more bytes (a caller about to write a big list).
+    pub fn reserve(&mut self, bytes: usize) {
+        self.buf.reserve(bytes);
+    }
+
     /// A list header; `len` values follow.
     pub fn list(&mut self, len: usize) {
         self.tag(TAG_LIST);
@@ -308,6 +313,27 @@ pub fn decode<B: Builder>(frame: &[u8], builder: &mut B) -> Result<B::Value, Wir
                 let Some(&tag) = r.bytes.get(r.pos) else { break };
                 let v = match tag {
                     TAG_INT => {
+                        // A run of ints (the common big message): 9 bytes each, one bounds
+                        // check per item, no tag dispatch.
+                        let before = r.pos;
+                        while *left > 1 {
+                            let Some(chunk) = r.bytes.get(r.pos..r.pos + 9) else {
+                                break;
+                            };
+                            let (&[t], rest) = chunk.split_at(1) else { break };
+                            let Ok(le) = <[u8; 8]>::try_from(rest) else { break };
+                            if t != TAG_INT {
+                                break;
+                            }
+                            items.push(builder.int(i64::from_le_bytes(le)));
+                            r.pos += 9;
+                            *left -= 1;
+                            reserved -= 1;
+                        }
+                        if r.pos != before {
+                            continue;
+                        }
+                        // Not even one whole int left: the checked read reports it.
                         r.pos += 1;
                         builder.int(i64::from_le_bytes(r.array("int")?))
                     }
