@@ -425,6 +425,10 @@ pub fn get_index(vm: &mut Vm, o: Value, i: Value) -> R {
             None => Err(vm.error("IndexError", "string index out of range")),
         },
         (Value::Str(_), _) => Err(index_type_error(vm, "string", i)),
+        (Value::Map(id), Value::Int(k)) => match vm.it.heap.map(id).get(&KeyRef::Int(k)) {
+            Some(v) => Ok(*v),
+            None => Err(key_error(vm, i)),
+        },
         (Value::Map(id), Value::Str(key)) => match vm.it.heap.map_get_str(id, key) {
             Some(v) => Ok(v),
             None => Err(key_error(vm, i)),
@@ -474,6 +478,10 @@ pub fn set_index(vm: &mut Vm, o: Value, i: Value, v: Value) -> VmResult<()> {
             None => Err(vm.error("IndexError", "list assignment index out of range")),
         },
         (Value::List(_), _) => Err(index_type_error(vm, "list", i)),
+        (Value::Map(id), Value::Int(k)) => {
+            vm.it.heap.map_mut(id).insert(MapKey::Int(k), v);
+            Ok(())
+        }
         (Value::Map(id), Value::Str(key)) => {
             vm.it.heap.map_set_str(id, key, v);
             Ok(())
