@@ -8,7 +8,7 @@
 use crate::format::{FmtArg, format_value};
 use crate::heap::{MapObj, Obj, RangeObj};
 use crate::ops::{self, normalize_index};
-use crate::value::{KeyRef, MapKey, ObjId, Value};
+use crate::value::{MapKey, ObjId, Value};
 use crate::vm::{Interp, Thrown, Vm, VmResult};
 use std::cmp::Ordering;
 use std::fmt::Display;
@@ -1228,7 +1228,7 @@ fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 let removed = {
                     let key = vm.it.heap.map_key(args[0]);
                     match key {
-                        Some(k) => vm.it.heap.map_mut(id).shift_remove(&KeyRef::from(&k)),
+                        Some(k) => vm.it.heap.map_mut(id).shift_remove(&k.as_ref()),
                         None => None,
                     }
                 };
@@ -1241,15 +1241,4 @@ fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
             _ => Err(no_attribute(vm, Value::Map(id), method)),
         }
     }
-}
-
-impl<'a> From<&'a crate::value::MapKey> for KeyRef<'a> {
-    fn from(k: &'a crate::value::MapKey) -> KeyRef<'a> {
-        k.as_ref()
-    }
-}
-
-/// An empty map, for builtins that build one.
-pub fn empty_map() -> MapObj {
-    MapObj::default()
 }

@@ -368,11 +368,6 @@ impl<'v, 'a> NativeCx<'v, 'a> {
             self.vm.release(work)
         }
     }
-
-    /// Whether this thread holds the GIL during `release_gil` (for reporting).
-    pub fn holds_gil_during_work(&self) -> bool {
-        self.vm.it.native_holds_gil
-    }
 }
 
 /// Turns a host function's error into a thrown toy error.

@@ -306,10 +306,6 @@ impl Heap {
         self.objs.len() - self.free.len()
     }
 
-    pub fn gc_due(&self) -> bool {
-        self.allocs_since_gc >= self.next_gc || self.bytes_since_gc >= self.next_gc_bytes
-    }
-
     #[inline]
     pub fn get(&self, id: ObjId) -> &Obj {
         &self.objs[id.index()]

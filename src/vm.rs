@@ -15,7 +15,7 @@
 use crate::bytecode::{Capture, Op, Proto};
 use crate::compiler::Globals;
 use crate::gil::{DROP_REQUEST, Gil, GilGuard, ThreadId};
-use crate::heap::{BREAK_GC, Closure, Heap, Obj, RangeObj, StrObj, TbEntry};
+use crate::heap::{BREAK_GC, Closure, Heap, Obj, RangeObj, TbEntry};
 use crate::ops;
 use crate::value::{ObjId, Value};
 use std::io::Write;
@@ -907,10 +907,6 @@ impl<'a> Vm<'a> {
 
     // ---- helpers shared by ops and builtins ------------------------------------------
 
-    pub fn heap(&mut self) -> &mut Heap {
-        &mut self.it.heap
-    }
-
     pub fn new_str(&mut self, s: impl Into<Rc<str>>) -> Value {
         self.it.heap.new_str(s)
     }
@@ -924,10 +920,6 @@ impl<'a> Vm<'a> {
 
     pub fn new_range(&mut self, r: RangeObj) -> Value {
         Value::Obj(self.it.heap.alloc(Obj::Range(r)))
-    }
-
-    pub fn str_obj(&self, id: ObjId) -> &StrObj {
-        self.it.heap.str_obj(id)
     }
 
     /// The text of an uncaught error: traceback, then `Kind: message`.
