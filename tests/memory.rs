@@ -2,8 +2,7 @@
 //! closures, each garbage right after it is made, must not accumulate. (Leaked, they would
 //! take well over a gigabyte; collected, the process stays small.)
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
 /// Peak resident memory of process `pid` in KiB (VmHWM in /proc/PID/status).
 fn peak_kib(pid: u32) -> u64 {
@@ -17,12 +16,9 @@ fn peak_kib(pid: u32) -> u64 {
 
 #[test]
 fn cycles_are_collected() {
-    let dir = std::env::temp_dir().join(format!("toy-memory-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let ready = dir.join("ready");
-    let script = dir.join("cycles.toy");
-    let text = format!(
-        r#"
+    let mut child = common::start_until_ready("memory", |ready| {
+        format!(
+            r#"
 fn make_cycles(n) {{
     for i in range(n) {{
         let xs = [i, "padding padding padding padding"]
@@ -34,24 +30,11 @@ fn make_cycles(n) {{
     }}
 }}
 make_cycles(2000000)
-write_file({:?}, "x")
+write_file({ready}, "x")
 sleep(60)
-"#,
-        ready.to_str().unwrap()
-    );
-    std::fs::write(&script, text).expect("script");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start toy");
-    let start = Instant::now();
-    while !ready.exists() {
-        assert!(start.elapsed() < Duration::from_secs(120), "toy did not finish");
-        assert!(child.try_wait().expect("poll").is_none(), "toy exited early");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+"#
+        )
+    });
     let peak = peak_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();

@@ -1,8 +1,7 @@
 //! Processes seen from outside: after 1,000 `spawn_process` + `join` rounds the interpreter
 //! holds no more file descriptors than after one, and leaves no zombie children.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
 /// Children of `pid` that are zombies (state Z in /proc/N/stat).
 fn zombie_children(pid: u32) -> usize {
@@ -27,33 +26,13 @@ fn open_fds(pid: u32) -> usize {
 
 /// Runs `spawns` rounds, then signals readiness and waits, so the test can look inside.
 fn fds_after(spawns: usize) -> (usize, usize) {
-    let dir = std::env::temp_dir().join(format!("toy-process-{}-{spawns}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let ready = dir.join("ready");
-    let _ = std::fs::remove_file(&ready);
-    let script = dir.join("spawns.toy");
-    let text = format!(
-        "spawn_process(fn() {{ return 0 }}).join()\n\
-         for i in range({spawns}) {{ assert(spawn_process(fn(k) {{ return k }}, i).join() == i) }}\n\
-         write_file({:?}, \"x\")\nsleep(60)\n",
-        ready.to_str().unwrap()
-    );
-    std::fs::write(&script, text).expect("script");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start toy");
-    let start = Instant::now();
-    while !ready.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "toy did not finish its spawns"
-        );
-        assert!(child.try_wait().expect("poll").is_none(), "toy exited early");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = common::start_until_ready(&format!("process-{spawns}"), |ready| {
+        format!(
+            "spawn_process(fn() {{ return 0 }}).join()\n\
+             for i in range({spawns}) {{ assert(spawn_process(fn(k) {{ return k }}, i).join() == i) }}\n\
+             write_file({ready}, \"x\")\nsleep(60)\n"
+        )
+    });
     let found = (open_fds(child.id()), zombie_children(child.id()));
     let _ = child.kill();
     let _ = child.wait();
