@@ -269,11 +269,12 @@ impl Heap {
     }
 
     pub fn alloc(&mut self, obj: Obj) -> ObjId {
+        let bytes_before = self.bytes_since_gc;
         self.allocs_since_gc += 1;
         self.bytes_since_gc += approx_size(&obj);
+        // Ask once, when either budget is first crossed.
         if self.allocs_since_gc == self.next_gc
-            || (self.bytes_since_gc >= self.next_gc_bytes
-                && self.bytes_since_gc - approx_size(&obj) < self.next_gc_bytes)
+            || (bytes_before < self.next_gc_bytes && self.bytes_since_gc >= self.next_gc_bytes)
         {
             self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
         }
