@@ -56,9 +56,7 @@ impl std::error::Error for RunError {}
 
 /// Host functions' names must be identifiers that are not keywords.
 fn check_name(name: &str) -> Result<(), RunError> {
-    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !crate::lexer::is_keyword(name);
+    let ok = crate::lexer::is_identifier(name);
     if ok {
         Ok(())
     } else {

@@ -496,14 +496,13 @@ pub fn tokenize(source: &str) -> Result<Vec<(usize, Token, usize)>, Diagnostic> 
     Lexer::new(source).collect()
 }
 
-/// The reserved words of LANGUAGE.md §1 (for checking host function names).
-pub const KEYWORDS: [&str; 20] = [
-    "let", "fn", "return", "if", "else", "while", "for", "in", "break", "continue", "true", "false", "nil", "and",
-    "or", "not", "with", "try", "catch", "throw",
-];
-
-pub fn is_keyword(word: &str) -> bool {
-    KEYWORDS.contains(&word)
+/// Whether `word` lexes as exactly one identifier (not a keyword, number or anything
+/// else): the rule for host function names, taken from the token definitions themselves.
+pub fn is_identifier(word: &str) -> bool {
+    matches!(
+        tokenize(word).as_deref(),
+        Ok([(_, Token::Ident(_), _)]) | Ok([(_, Token::Ident(_), _), (_, Token::Semi, _)])
+    )
 }
 
 #[cfg(test)]
