@@ -106,10 +106,7 @@ impl Interp {
 
     /// Adds a function to the table and binds it to a global name.
     pub fn register(&mut self, name: &str, f: BuiltinFn) -> Value {
-        let index = self.builtins.len() as u32;
-        self.builtins.push(Builtin { name: name.into(), f });
-        self.heap.builtin_names.push(name.into());
-        let v = Value::Builtin(index);
+        let v = self.register_hidden(name, f);
         if let Some(g) = self.globals.declare(name) {
             self.globals.values[g as usize] = v;
         }
