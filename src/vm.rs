@@ -47,11 +47,6 @@ pub type VmResult<T> = Result<T, Box<Thrown>>;
 /// the embedding API.
 pub type BuiltinFn = Rc<dyn Fn(&mut Vm, &[Value]) -> VmResult<Value>>;
 
-pub struct Builtin {
-    pub name: Rc<str>,
-    pub f: BuiltinFn,
-}
-
 /// Where `print` writes.
 pub type Output = Box<dyn Write + Send>;
 
@@ -59,7 +54,9 @@ pub type Output = Box<dyn Write + Send>;
 pub struct Interp {
     pub heap: Heap,
     pub globals: Globals,
-    pub builtins: Vec<Builtin>,
+    /// Builtin and host functions by `Value::Builtin` index (their names are in
+    /// `heap.builtin_names`, where printing finds them).
+    pub builtins: Vec<BuiltinFn>,
     pub out: Output,
     pub recursion_limit: usize,
     pub argv: Vec<String>,
@@ -121,7 +118,7 @@ impl Interp {
     /// A function in the table that no global names (e.g. the prompt's echo).
     pub fn register_hidden(&mut self, name: &str, f: BuiltinFn) -> Value {
         let index = self.builtins.len() as u32;
-        self.builtins.push(Builtin { name: name.into(), f });
+        self.builtins.push(f);
         self.heap.builtin_names.push(name.into());
         Value::Builtin(index)
     }
@@ -388,7 +385,7 @@ impl<'a> Vm<'a> {
                 self.run(stop)
             }
             Value::Builtin(i) => {
-                let f = self.it.builtins[i as usize].f.clone();
+                let f = self.it.builtins[i as usize].clone();
                 f(self, args)
             }
             other => {
@@ -776,7 +773,7 @@ impl<'a> Vm<'a> {
                             }
                             Value::Builtin(i) => {
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
-                                let f = self.it.builtins[i as usize].f.clone();
+                                let f = self.it.builtins[i as usize].clone();
                                 let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                                 let v = tryv!(f(self, &args));
                                 reg!(dst) = v;
