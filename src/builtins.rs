@@ -1219,7 +1219,7 @@ fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 let default = args.get(1).copied().unwrap_or(Value::Nil);
                 let heap = &vm.it.heap;
                 Ok(match heap.key_ref(args[0]) {
-                    Some(k) => heap.map(id).get(&k).copied().unwrap_or(default),
+                    Some(k) => heap.map(id).get(k).copied().unwrap_or(default),
                     None => default,
                 })
             }
@@ -1228,7 +1228,7 @@ fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
                 let removed = {
                     let key = vm.it.heap.map_key(args[0]);
                     match key {
-                        Some(k) => vm.it.heap.map_mut(id).shift_remove(&k.as_ref()),
+                        Some(k) => vm.it.heap.map_mut(id).shift_remove(k.as_ref()),
                         None => None,
                     }
                 };

@@ -8,14 +8,12 @@
 //! exist because nothing reachable referred to it.
 
 use crate::bytecode::Proto;
-use crate::value::{KeyRef, MapKey, ObjId, Value};
-use indexmap::IndexMap;
-use rustc_hash::FxBuildHasher;
+use crate::value::{MapKey, ObjId, Value};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub type MapObj = IndexMap<MapKey, Value, FxBuildHasher>;
+pub type MapObj = crate::dict::Dict;
 
 pub use crate::gil::BREAK_GC;
 
@@ -247,7 +245,7 @@ fn approx_size(obj: &Obj) -> usize {
     64 + match obj {
         Obj::Str(s) => s.s.len(),
         Obj::List(items) => items.capacity() * 16,
-        Obj::Map(m) => m.capacity() * 48,
+        Obj::Map(m) => m.approx_bytes(),
         _ => 0,
     }
 }
@@ -362,48 +360,45 @@ impl Heap {
 
     /// The hash a map gives string `id` as a key (cached in the string).
     pub fn str_hash(&self, id: ObjId) -> u64 {
-        use std::hash::BuildHasher;
         let so = self.str_obj(id);
         if so.building.is_some() {
-            return FxBuildHasher.hash_one(KeyRef::Str(so.text()));
+            return crate::dict::hash_str(so.text());
         }
         let cached = so.hash.get();
         if cached != 0 {
             return cached;
         }
-        let h = FxBuildHasher.hash_one(KeyRef::Str(&so.s));
+        let h = crate::dict::hash_str(&so.s);
         so.hash.set(h);
         h
     }
 
     /// `map[key]` for a string key, using the key's cached hash.
     pub fn map_get_str(&self, map: ObjId, key: ObjId) -> Option<Value> {
-        use indexmap::map::RawEntryApiV1;
         let h = self.str_hash(key);
         let text = self.str(key);
-        self.map(map)
-            .raw_entry_v1()
-            .from_hash(h, |k| matches!(k, MapKey::Str(x) if **x == *text))
-            .map(|(_, v)| *v)
+        let m = self.map(map);
+        let i = m.find_hashed(h, |k| matches!(k, MapKey::Str(x) if **x == *text))?;
+        m.get_index(i).map(|(_, v)| *v)
     }
 
     /// `map[key] = v` for a string key: updates in place when the key exists.
     pub fn map_set_str(&mut self, map: ObjId, key: ObjId, v: Value) {
-        use indexmap::map::RawEntryApiV1;
-        use indexmap::map::raw_entry_v1::RawEntryMut;
         let h = self.str_hash(key);
-        let text: Rc<str> = match &self.str_obj(key).building {
-            Some(b) => Rc::from(b.as_str()),
-            None => self.str_obj(key).s.clone(),
+        let so = self.str_obj(key);
+        let found = {
+            let text = so.text();
+            self.map(map)
+                .find_hashed(h, |k| matches!(k, MapKey::Str(x) if **x == *text))
         };
-        match self
-            .map_mut(map)
-            .raw_entry_mut_v1()
-            .from_hash(h, |k| matches!(k, MapKey::Str(x) if **x == *text))
-        {
-            RawEntryMut::Occupied(mut e) => *e.get_mut() = v,
-            RawEntryMut::Vacant(e) => {
-                e.insert_hashed_nocheck(h, MapKey::Str(text), v);
+        match found {
+            Some(i) => *self.map_mut(map).value_at_mut(i) = v,
+            None => {
+                let text: Rc<str> = match &so.building {
+                    Some(b) => Rc::from(b.as_str()),
+                    None => so.s.clone(),
+                };
+                self.map_mut(map).insert_hashed(h, MapKey::Str(text), v);
             }
         }
     }

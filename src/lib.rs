@@ -16,6 +16,8 @@ pub mod builtins;
 pub mod bytecode;
 #[doc(hidden)]
 pub mod compiler;
+#[doc(hidden)]
+pub mod dict;
 pub mod embed;
 #[doc(hidden)]
 pub mod error;

@@ -301,7 +301,7 @@ pub fn contains(vm: &mut Vm, container: Value, item: Value) -> VmResult<bool> {
         Value::Map(id) => {
             let heap = &vm.it.heap;
             Ok(match lookup_key(heap, item) {
-                Some(k) => heap.map(id).contains_key(&k),
+                Some(k) => heap.map(id).contains_key(k),
                 None => false,
             })
         }
@@ -380,7 +380,7 @@ pub fn store_key(vm: &mut Vm, key: Value) -> VmResult<MapKey> {
 }
 
 pub fn new_map(vm: &mut Vm, start: usize, count: usize) -> R {
-    let mut m = MapObj::with_capacity_and_hasher(count, Default::default());
+    let mut m = MapObj::with_capacity(count);
     for i in 0..count {
         let k = vm.fiber.stack[start + 2 * i];
         let v = vm.fiber.stack[start + 2 * i + 1];
@@ -425,7 +425,7 @@ pub fn get_index(vm: &mut Vm, o: Value, i: Value) -> R {
             None => Err(vm.error("IndexError", "string index out of range")),
         },
         (Value::Str(_), _) => Err(index_type_error(vm, "string", i)),
-        (Value::Map(id), Value::Int(k)) => match vm.it.heap.map(id).get(&KeyRef::Int(k)) {
+        (Value::Map(id), Value::Int(k)) => match vm.it.heap.map(id).get(KeyRef::Int(k)) {
             Some(v) => Ok(*v),
             None => Err(key_error(vm, i)),
         },
@@ -435,7 +435,7 @@ pub fn get_index(vm: &mut Vm, o: Value, i: Value) -> R {
         },
         (Value::Map(id), _) => {
             let heap = &vm.it.heap;
-            let found = lookup_key(heap, i).and_then(|k| heap.map(id).get(&k).copied());
+            let found = lookup_key(heap, i).and_then(|k| heap.map(id).get(k).copied());
             match found {
                 Some(v) => Ok(v),
                 None => {

@@ -9,7 +9,7 @@
 
 use crate::format::{float_repr, quote_str};
 use crate::heap::{Heap, Obj};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
@@ -89,7 +89,7 @@ impl Value {
 
 /// A map key: the hashable subset of values, owning its string so hashing and equality
 /// need no heap. `true` and `1` are different keys, as `true == 1` is false.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum MapKey {
     Nil,
     Bool(bool),
@@ -97,7 +97,7 @@ pub enum MapKey {
     Str(Rc<str>),
 }
 
-/// A borrowed map key, for lookups that must not allocate. Hashes exactly as `MapKey`.
+/// A borrowed map key, for lookups that must not allocate (`dict::hash_key` hashes both).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyRef<'a> {
     Nil,
@@ -114,29 +114,6 @@ impl MapKey {
             MapKey::Int(i) => KeyRef::Int(*i),
             MapKey::Str(s) => KeyRef::Str(s),
         }
-    }
-}
-
-impl Hash for MapKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_ref().hash(state)
-    }
-}
-
-impl Hash for KeyRef<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        match *self {
-            KeyRef::Nil => state.write_u8(0),
-            KeyRef::Bool(b) => state.write_u8(1 + b as u8),
-            KeyRef::Int(i) => state.write_i64(i),
-            KeyRef::Str(s) => s.hash(state),
-        }
-    }
-}
-
-impl indexmap::Equivalent<MapKey> for KeyRef<'_> {
-    fn equivalent(&self, key: &MapKey) -> bool {
-        *self == key.as_ref()
     }
 }
 
@@ -214,7 +191,7 @@ impl Heap {
                     return Ok(false);
                 }
                 for (k, v) in xm.iter() {
-                    match ym.get(&k.as_ref()) {
+                    match ym.get(k.as_ref()) {
                         Some(w) => {
                             if !self.equal(*v, *w, depth + 1)? {
                                 return Ok(false);
