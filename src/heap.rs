@@ -118,16 +118,20 @@ pub enum Obj {
     Cell(Value),
     Range(RangeObj),
     Error(ErrorObj),
-    Thread(crate::threads::ThreadObj),
+    Thread(Box<crate::threads::ThreadObj>),
     Lock(crate::threads::LockObj),
     Queue(crate::threads::QueueObj),
     Listener(crate::net::ListenerObj),
     Conn(crate::net::ConnObj),
-    Process(crate::process::ProcessObj),
-    Channel(crate::process::ChannelObj),
+    Process(Box<crate::process::ProcessObj>),
+    Channel(Box<crate::process::ChannelObj>),
     /// A slot on the free list.
     Free,
 }
+
+// Every object slot is this big, so rare, large kinds (threads, processes) live in a box:
+// a string or list slot stays one cache line, which the collector and allocator both touch.
+const _: () = assert!(std::mem::size_of::<Obj>() <= 64);
 
 impl Obj {
     pub fn type_name(&self) -> &'static str {

@@ -400,7 +400,7 @@ fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert::Infallibl
         status: None,
         observed: false,
     };
-    let id = vm.it.heap.alloc(Obj::Process(obj));
+    let id = vm.it.heap.alloc(Obj::Process(Box::new(obj)));
     vm.it.processes.push(id);
     Ok(id)
 }
@@ -446,9 +446,9 @@ fn become_child(vm: &mut Vm, to_parent: UnixStream) {
     {
         c.channel.stream = None;
     }
-    let chan = vm.it.heap.alloc(Obj::Channel(ChannelObj {
+    let chan = vm.it.heap.alloc(Obj::Channel(Box::new(ChannelObj {
         channel: Channel::new(to_parent),
-    }));
+    })));
     vm.it.parent_channel = Some(chan);
     // The child's traceback starts at the function it runs, not at the parent's frames.
     vm.fiber.reset();

@@ -150,7 +150,7 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         handle: None,
         started: None,
     };
-    let id = vm.it.heap.alloc(Obj::Thread(obj));
+    let id = vm.it.heap.alloc(Obj::Thread(Box::new(obj)));
     vm.it.threads.push(id);
     // The new thread receives the object's index, meaningless without the GIL it will take.
     let index = id.index() as u32;
