@@ -418,7 +418,7 @@ fn sum(vm: &mut Vm, args: &[Value]) -> R {
         let n = vm.it.heap.list(id).len();
         for i in 0..n {
             let Some(&v) = vm.it.heap.list(id).get(i) else { break };
-            acc = match ops::add_fast(acc, v) {
+            acc = match ops::add_fast(&acc, &v) {
                 Some(x) => x,
                 None => sum_step(vm, acc, v)?,
             };

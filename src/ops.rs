@@ -17,8 +17,8 @@ type R = VmResult<Value>;
 const MAX_REPEAT: usize = 1 << 31;
 
 #[inline(always)]
-pub fn add_fast(x: Value, y: Value) -> Option<Value> {
-    match (x, y) {
+pub fn add_fast(x: &Value, y: &Value) -> Option<Value> {
+    match (*x, *y) {
         (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int),
         (Value::Float(a), Value::Float(b)) => Some(Value::Float(a + b)),
         _ => None,
@@ -26,8 +26,8 @@ pub fn add_fast(x: Value, y: Value) -> Option<Value> {
 }
 
 #[inline(always)]
-pub fn sub_fast(x: Value, y: Value) -> Option<Value> {
-    match (x, y) {
+pub fn sub_fast(x: &Value, y: &Value) -> Option<Value> {
+    match (*x, *y) {
         (Value::Int(a), Value::Int(b)) => a.checked_sub(b).map(Value::Int),
         (Value::Float(a), Value::Float(b)) => Some(Value::Float(a - b)),
         _ => None,
@@ -35,8 +35,8 @@ pub fn sub_fast(x: Value, y: Value) -> Option<Value> {
 }
 
 #[inline(always)]
-pub fn mul_fast(x: Value, y: Value) -> Option<Value> {
-    match (x, y) {
+pub fn mul_fast(x: &Value, y: &Value) -> Option<Value> {
+    match (*x, *y) {
         (Value::Int(a), Value::Int(b)) => a.checked_mul(b).map(Value::Int),
         (Value::Float(a), Value::Float(b)) => Some(Value::Float(a * b)),
         _ => None,
@@ -44,15 +44,15 @@ pub fn mul_fast(x: Value, y: Value) -> Option<Value> {
 }
 
 #[inline(always)]
-pub fn mod_fast(x: Value, y: Value) -> Option<Value> {
-    match (x, y) {
+pub fn mod_fast(x: &Value, y: &Value) -> Option<Value> {
+    match (*x, *y) {
         (Value::Int(a), Value::Int(b)) if b > 0 && a >= 0 => Some(Value::Int(a % b)),
         _ => None,
     }
 }
 
 #[inline(always)]
-pub fn no_fast(_: Value, _: Value) -> Option<Value> {
+pub fn no_fast(_: &Value, _: &Value) -> Option<Value> {
     None
 }
 

@@ -531,10 +531,14 @@ impl<'a> Vm<'a> {
             }
             macro_rules! binary {
                 ($dst:expr, $a:expr, $b:expr, $fast:expr, $slow:path) => {{
-                    let (x, y) = (reg!($a), reg!($b));
-                    let v = match $fast(x, y) {
+                    // By reference: the fast path reads tags and payloads in place instead of
+                    // copying both 16-byte values first.
+                    let v = match $fast(&reg!($a), &reg!($b)) {
                         Some(v) => v,
-                        None => tryv!($slow(self, x, y)),
+                        None => {
+                            let (x, y) = (reg!($a), reg!($b));
+                            tryv!($slow(self, x, y))
+                        }
                     };
                     reg!($dst) = v;
                 }};
@@ -644,14 +648,13 @@ impl<'a> Vm<'a> {
                         }
                     }
                     Op::AddInt { dst, a, imm } => {
-                        let x = reg!(a);
-                        let v = match x {
+                        let v = match reg!(a) {
                             Value::Int(i) => match i.checked_add(imm as i64) {
                                 Some(v) => Value::Int(v),
                                 None => throw!(self.error("OverflowError", "integer overflow")),
                             },
                             Value::Float(f) => Value::Float(f + imm as f64),
-                            _ => tryv!(ops::add(self, x, Value::Int(imm as i64))),
+                            _ => tryv!(ops::add(self, reg!(a), Value::Int(imm as i64))),
                         };
                         reg!(dst) = v;
                     }
@@ -664,19 +667,31 @@ impl<'a> Vm<'a> {
                         reg!(dst) = Value::Bool(!v);
                     }
                     Op::Lt { dst, a, b } => {
-                        let v = tryv!(ops::less(self, reg!(a), reg!(b), "<"));
+                        let v = match (&reg!(a), &reg!(b)) {
+                            (&Value::Int(x), &Value::Int(y)) => x < y,
+                            _ => tryv!(ops::less(self, reg!(a), reg!(b), "<")),
+                        };
                         reg!(dst) = Value::Bool(v);
                     }
                     Op::Le { dst, a, b } => {
-                        let v = tryv!(ops::less_equal(self, reg!(a), reg!(b), "<="));
+                        let v = match (&reg!(a), &reg!(b)) {
+                            (&Value::Int(x), &Value::Int(y)) => x <= y,
+                            _ => tryv!(ops::less_equal(self, reg!(a), reg!(b), "<=")),
+                        };
                         reg!(dst) = Value::Bool(v);
                     }
                     Op::Gt { dst, a, b } => {
-                        let v = tryv!(ops::less(self, reg!(b), reg!(a), ">"));
+                        let v = match (&reg!(b), &reg!(a)) {
+                            (&Value::Int(x), &Value::Int(y)) => x < y,
+                            _ => tryv!(ops::less(self, reg!(b), reg!(a), ">")),
+                        };
                         reg!(dst) = Value::Bool(v);
                     }
                     Op::Ge { dst, a, b } => {
-                        let v = tryv!(ops::less_equal(self, reg!(b), reg!(a), ">="));
+                        let v = match (&reg!(b), &reg!(a)) {
+                            (&Value::Int(x), &Value::Int(y)) => x <= y,
+                            _ => tryv!(ops::less_equal(self, reg!(b), reg!(a), ">=")),
+                        };
                         reg!(dst) = Value::Bool(v);
                     }
                     Op::In { dst, a, b } => {
@@ -720,18 +735,17 @@ impl<'a> Vm<'a> {
                         }
                     }
                     Op::JumpIfNotLt { a, b, off } => {
-                        let lt = match (reg!(a), reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => x < y,
-                            (x, y) => tryv!(ops::less(self, x, y, "<")),
+                        let lt = match (&reg!(a), &reg!(b)) {
+                            (&Value::Int(x), &Value::Int(y)) => x < y,
+                            _ => tryv!(ops::less(self, reg!(a), reg!(b), "<")),
                         };
                         if !lt {
                             pc = (pc as i64 + off as i64) as usize;
                         }
                     }
                     Op::GetIndex { dst, obj, index } => {
-                        let (o, i) = (reg!(obj), reg!(index));
-                        let v = match (o, i) {
-                            (Value::List(id), Value::Int(i)) => {
+                        let v = match (&reg!(obj), &reg!(index)) {
+                            (&Value::List(id), &Value::Int(i)) => {
                                 let items = self.it.heap.list(id);
                                 let n = items.len() as i64;
                                 let j = if i < 0 { i + n } else { i };
@@ -741,7 +755,7 @@ impl<'a> Vm<'a> {
                                     throw!(self.error("IndexError", "list index out of range"))
                                 }
                             }
-                            _ => tryv!(ops::get_index(self, o, i)),
+                            _ => tryv!(ops::get_index(self, reg!(obj), reg!(index))),
                         };
                         reg!(dst) = v;
                     }
@@ -762,9 +776,8 @@ impl<'a> Vm<'a> {
                         reg!(dst) = v;
                     }
                     Op::Call { func, argc, dst } => {
-                        let callee = reg!(func);
                         let args_at = base + func as usize + 1;
-                        match callee {
+                        match reg!(func) {
                             Value::Func(id) => {
                                 check_point!();
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
@@ -785,10 +798,9 @@ impl<'a> Vm<'a> {
                         }
                     }
                     Op::CallMethod { dst, obj, argc, name } => {
-                        let recv = reg!(obj);
                         let name = proto.consts[name as usize];
                         // The commonest method call of all, without the general dispatch.
-                        if let (Value::List(list), Value::Str(nid), 1) = (recv, name, argc)
+                        if let (&Value::List(list), Value::Str(nid), 1) = (&reg!(obj), name, argc)
                             && self.it.heap.str(nid) == "append"
                         {
                             let v = reg!(obj + 1);
@@ -796,6 +808,7 @@ impl<'a> Vm<'a> {
                             reg!(dst) = Value::Nil;
                             continue;
                         }
+                        let recv = reg!(obj);
                         let args_at = base + obj as usize + 1;
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
                         // A map's own entry that is not a map method is called like a
@@ -842,18 +855,20 @@ impl<'a> Vm<'a> {
                     }
                     Op::IterNext { iter, dst, off } => {
                         let s = base + iter as usize;
-                        let next = match (self.fiber.stack[s], self.fiber.stack[s + 1], self.fiber.stack[s + 2]) {
-                            (Value::Int(i), Value::Int(stop_at), Value::Int(step)) => {
-                                if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
-                                    self.fiber.stack[s] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
-                                    Some(Value::Int(i))
-                                } else {
-                                    None
-                                }
+                        // Matched by reference: copying the three 16-byte loop registers whole
+                        // right after their parts were stored stalls store-to-load forwarding.
+                        if let (&Value::Int(i), &Value::Int(stop_at), &Value::Int(step)) =
+                            (&self.fiber.stack[s], &self.fiber.stack[s + 1], &self.fiber.stack[s + 2])
+                        {
+                            if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
+                                self.fiber.stack[s] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
+                                reg!(dst) = Value::Int(i);
+                            } else {
+                                pc = (pc as i64 + off as i64) as usize;
                             }
-                            _ => ops::iter_next(self, s),
-                        };
-                        match next {
+                            continue;
+                        }
+                        match ops::iter_next(self, s) {
                             Some(v) => reg!(dst) = v,
                             None => pc = (pc as i64 + off as i64) as usize,
                         }
