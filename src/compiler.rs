@@ -107,6 +107,7 @@ pub fn compile(
         funcs: Vec::new(),
         depth: 0,
         repl_print,
+        strings: FxHashMap::default(),
     };
     c.funcs.push(FuncState::new(Some("<main>".into()), false, 0, true));
     let (last, body) = match (mode, program.body.split_last()) {
@@ -255,6 +256,10 @@ struct Compiler<'a> {
     funcs: Vec<FuncState>,
     depth: usize,
     repl_print: Option<Value>,
+    /// One string object per distinct string constant in the program, shared by every
+    /// function: a field name and the map key made from the same literal are then the same
+    /// text in memory, which map lookups compare by address before comparing bytes.
+    strings: FxHashMap<Rc<str>, Value>,
 }
 
 impl Compiler<'_> {
@@ -339,7 +344,14 @@ impl Compiler<'_> {
         let value = match &key {
             ConstKey::Int(i) => Value::Int(*i),
             ConstKey::Float(bits) => Value::Float(f64::from_bits(*bits)),
-            ConstKey::Str(s) => Value::Str(self.heap.alloc_pinned(Obj::Str(StrObj::new(s.clone())))),
+            ConstKey::Str(s) => match self.strings.get(s) {
+                Some(&v) => v,
+                None => {
+                    let v = Value::Str(self.heap.alloc_pinned(Obj::Str(StrObj::new(s.clone()))));
+                    self.strings.insert(s.clone(), v);
+                    v
+                }
+            },
             ConstKey::Builtin(i) => Value::Builtin(*i),
         };
         let f = self.f();

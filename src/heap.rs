@@ -382,7 +382,7 @@ impl Heap {
         let h = self.str_hash(key);
         let text = self.str(key);
         let m = self.map(map);
-        let i = m.find_hashed(h, |k| matches!(k, MapKey::Str(x) if **x == *text))?;
+        let i = m.find_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))?;
         m.get_index(i).map(|(_, v)| *v)
     }
 
@@ -393,7 +393,7 @@ impl Heap {
         let found = {
             let text = so.text();
             self.map(map)
-                .find_hashed(h, |k| matches!(k, MapKey::Str(x) if **x == *text))
+                .find_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))
         };
         match found {
             Some(i) => *self.map_mut(map).value_at_mut(i) = v,
@@ -567,6 +567,13 @@ impl Heap {
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
         self.collections += 1;
     }
+}
+
+/// String equality that skips the byte comparison when both are the same text in memory
+/// (a field name and a key made from the same literal; see the compiler's `strings`).
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 #[cold]

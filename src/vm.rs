@@ -565,12 +565,12 @@ impl<'a> Vm<'a> {
                     Op::LoadNil { dst } => reg!(dst) = Value::Nil,
                     Op::LoadBool { dst, value } => reg!(dst) = Value::Bool(value),
                     Op::GetGlobal { dst, g } => {
-                        let v = self.it.globals.values[g as usize];
-                        if let Value::Undef = v {
+                        if let Value::Undef = self.it.globals.values[g as usize] {
                             let name = self.it.globals.names[g as usize].clone();
                             throw!(self.error("NameError", format!("name '{name}' is not defined")));
                         }
-                        reg!(dst) = v;
+                        // Slot to slot, so the register is written by one 16-byte store.
+                        reg!(dst) = self.it.globals.values[g as usize];
                     }
                     Op::SetGlobal { g, src } => self.it.globals.values[g as usize] = reg!(src),
                     Op::GetUpval { dst, u } => {
