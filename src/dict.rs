@@ -194,6 +194,12 @@ impl Dict {
         self.entries.get(i).map(|e| (&e.key, &e.value))
     }
 
+    /// The value of the entry at `i` (from `find_hashed`).
+    #[inline]
+    pub fn value_at(&self, i: usize) -> &Value {
+        &self.entries[i].value
+    }
+
     /// The value of the entry at `i` (from `find_hashed`), for updating in place.
     #[inline]
     pub fn value_at_mut(&mut self, i: usize) -> &mut Value {

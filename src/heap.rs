@@ -379,11 +379,16 @@ impl Heap {
 
     /// `map[key]` for a string key, using the key's cached hash.
     pub fn map_get_str(&self, map: ObjId, key: ObjId) -> Option<Value> {
+        self.map_find_str(map, key).map(|i| *self.map(map).value_at(i))
+    }
+
+    /// Where string `key` is in `map` (for `Dict::value_at`), using the key's cached hash.
+    #[inline]
+    pub fn map_find_str(&self, map: ObjId, key: ObjId) -> Option<usize> {
         let h = self.str_hash(key);
         let text = self.str(key);
-        let m = self.map(map);
-        let i = m.find_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))?;
-        m.get_index(i).map(|(_, v)| *v)
+        self.map(map)
+            .find_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))
     }
 
     /// `map[key] = v` for a string key: updates in place when the key exists.

@@ -544,19 +544,22 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
     }
 }
 
-/// For `m.f(args)` on a map: None when `f` is a map method, else the value stored under
-/// `"f"` (a `KeyError` if there is none).
-pub fn map_entry_callee(vm: &mut Vm, m: crate::value::ObjId, name: Value) -> VmResult<Option<Value>> {
+/// For `m.f(args)` on a map: false when `f` is a map method, else true with the value stored
+/// under `"f"` copied into stack slot `slot` (a `KeyError` if there is none).
+pub fn map_entry_callee(vm: &mut Vm, m: crate::value::ObjId, name: Value, slot: usize) -> VmResult<bool> {
     let Value::Str(nid) = name else {
         unreachable!("method names are string constants")
     };
     let heap = &vm.it.heap;
-    let method = heap.str(nid);
-    if crate::builtins::MAP_METHODS.contains(&method) {
-        return Ok(None);
+    if crate::builtins::MAP_METHODS.contains(&heap.str(nid)) {
+        return Ok(false);
     }
-    match heap.map_get_str(m, nid) {
-        Some(v) => Ok(Some(v)),
+    match heap.map_find_str(m, nid) {
+        Some(i) => {
+            // Copied entry to register, not returned: see GetField in the VM.
+            vm.fiber.stack[slot] = *vm.it.heap.map(m).value_at(i);
+            Ok(true)
+        }
         None => Err(key_error(vm, name)),
     }
 }

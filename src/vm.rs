@@ -764,10 +764,24 @@ impl<'a> Vm<'a> {
                         tryv!(ops::set_index(self, o, i, v));
                     }
                     Op::GetField { dst, obj, name } => {
+                        // A map's field is copied from its entry straight into the register
+                        // (a returned Value would be stored in parts and reloaded whole).
+                        if let (&Value::Map(m), Value::Str(nid)) = (&reg!(obj), proto.consts[name as usize])
+                            && let Some(i) = self.it.heap.map_find_str(m, nid)
+                        {
+                            reg!(dst) = *self.it.heap.map(m).value_at(i);
+                            continue;
+                        }
                         let v = tryv!(ops::get_field(self, reg!(obj), proto.consts[name as usize]));
                         reg!(dst) = v;
                     }
                     Op::SetField { obj, name, src } => {
+                        if let (&Value::Map(m), Value::Str(nid)) = (&reg!(obj), proto.consts[name as usize])
+                            && let Some(i) = self.it.heap.map_find_str(m, nid)
+                        {
+                            *self.it.heap.map_mut(m).value_at_mut(i) = reg!(src);
+                            continue;
+                        }
                         let (o, v) = (reg!(obj), reg!(src));
                         tryv!(ops::set_field(self, o, proto.consts[name as usize], v));
                     }
@@ -813,20 +827,19 @@ impl<'a> Vm<'a> {
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
                         // A map's own entry that is not a map method is called like a
                         // function, with the receiver's register reused for the callee.
-                        if let Value::Map(m) = recv {
-                            let callee = tryv!(ops::map_entry_callee(self, m, name));
-                            if let Some(callee) = callee {
-                                reg!(obj) = callee;
-                                if let Value::Func(id) = callee {
-                                    check_point!();
-                                    tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
-                                    continue 'frame;
-                                }
-                                let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                                let v = tryv!(self.call_value(callee, &args));
-                                reg!(dst) = v;
-                                continue;
+                        if let Value::Map(m) = recv
+                            && tryv!(ops::map_entry_callee(self, m, name, base + obj as usize))
+                        {
+                            if let Value::Func(id) = reg!(obj) {
+                                check_point!();
+                                tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
+                                continue 'frame;
                             }
+                            let callee = reg!(obj);
+                            let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
+                            let v = tryv!(self.call_value(callee, &args));
+                            reg!(dst) = v;
+                            continue;
                         }
                         let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                         let v = tryv!(crate::builtins::call_method(self, recv, name, &args));
