@@ -74,8 +74,10 @@ pub enum Op {
     /// if R[reg] is a string still being built, freezes it into an ordinary string (before
     /// any read that could share it)
     Freeze { reg: Reg },
-    /// R[dst] = R[a] + imm (an `x + 1` or `x - 1` with a small constant)
+    /// R[dst] = R[a] + imm (an `x + 1`, `i += 1` with a small int literal)
     AddInt { dst: Reg, a: Reg, imm: i16 },
+    /// R[dst] = R[a] - imm (an `n - 1`, `i -= 1` with a small int literal)
+    SubInt { dst: Reg, a: Reg, imm: i16 },
     /// R[dst] = R[a] == R[b]
     Eq { dst: Reg, a: Reg, b: Reg },
     /// R[dst] = R[a] != R[b]

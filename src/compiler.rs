@@ -813,11 +813,7 @@ impl Compiler<'_> {
                 },
                 Place::Local(r) => match op {
                     None => self.expr_to(value, r)?,
-                    Some(op) => {
-                        let b = self.expr_reg(value)?;
-                        self.set_line(span);
-                        self.emit(arith(op, r, r, b));
-                    }
+                    Some(op) => self.arith_with(op, r, r, value, span)?,
                 },
                 place => {
                     let t = self.alloc(span)?;
@@ -825,9 +821,7 @@ impl Compiler<'_> {
                         None => self.expr_to(value, t)?,
                         Some(op) => {
                             self.load_place(&place, t);
-                            let b = self.expr_reg(value)?;
-                            self.set_line(span);
-                            self.emit(arith(op, t, t, b));
+                            self.arith_with(op, t, t, value, span)?;
                         }
                     }
                     match place {
@@ -881,10 +875,28 @@ impl Compiler<'_> {
         let t = self.alloc(span)?;
         self.set_line(span);
         self.emit(read(t));
-        let b = self.expr_reg(value)?;
-        self.set_line(span);
-        self.emit(arith(op, t, t, b));
+        self.arith_with(op, t, t, value, span)?;
         Ok(t)
+    }
+
+    /// `dst = a op r`: `AddInt`/`SubInt` when `op` adds or subtracts a small int literal
+    /// (`i += 1`, `n - 1`), else `r` into a register and the general instruction.
+    fn arith_with(&mut self, op: BinOp, dst: Reg, a: Reg, r: &Expr, span: Span) -> CResult<()> {
+        if let (BinOp::Add | BinOp::Sub, ExprKind::Int(i)) = (op, &r.kind)
+            && let Ok(imm) = i16::try_from(*i)
+        {
+            self.set_line(span);
+            self.emit(if op == BinOp::Add {
+                Op::AddInt { dst, a, imm }
+            } else {
+                Op::SubInt { dst, a, imm }
+            });
+            return Ok(());
+        }
+        let b = self.expr_reg(r)?;
+        self.set_line(span);
+        self.emit(arith(op, dst, a, b));
+        Ok(())
     }
 
     fn load_place(&mut self, place: &Place, dst: Reg) {
@@ -984,17 +996,7 @@ impl Compiler<'_> {
             }
             ExprKind::Binary(op, l, r) => {
                 let a = self.expr_reg(l)?;
-                if let (BinOp::Add | BinOp::Sub, ExprKind::Int(i)) = (op, &r.kind) {
-                    let imm = if *op == BinOp::Add { Some(*i) } else { i.checked_neg() };
-                    if let Some(imm) = imm.and_then(|i| i16::try_from(i).ok()) {
-                        self.set_line(span);
-                        self.emit(Op::AddInt { dst, a, imm });
-                        return Ok(());
-                    }
-                }
-                let b = self.expr_reg(r)?;
-                self.set_line(span);
-                self.emit(arith(*op, dst, a, b));
+                self.arith_with(*op, dst, a, r, span)?;
             }
             ExprKind::And(l, r) | ExprKind::Or(l, r) => {
                 // Writing a local's register half-way would corrupt `x = a and x`.

@@ -658,6 +658,17 @@ impl<'a> Vm<'a> {
                         };
                         reg!(dst) = v;
                     }
+                    Op::SubInt { dst, a, imm } => {
+                        let v = match reg!(a) {
+                            Value::Int(i) => match i.checked_sub(imm as i64) {
+                                Some(v) => Value::Int(v),
+                                None => throw!(self.error("OverflowError", "integer overflow")),
+                            },
+                            Value::Float(f) => Value::Float(f - imm as f64),
+                            _ => tryv!(ops::sub(self, reg!(a), Value::Int(imm as i64))),
+                        };
+                        reg!(dst) = v;
+                    }
                     Op::Eq { dst, a, b } => {
                         let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
                         reg!(dst) = Value::Bool(v);
