@@ -126,8 +126,11 @@ impl Interp {
 
 #[derive(Debug)]
 pub struct Frame {
+    /// The closure running here (a GC root while the frame exists, so its proto is too:
+    /// the frame itself holds no reference count).
     pub closure: ObjId,
-    pub proto: Rc<Proto>,
+    /// Registers the frame uses (its proto's `nregs`), for the fiber's extent.
+    pub nregs: usize,
     pub pc: usize,
     pub base: usize,
     /// Absolute stack slot that receives the return value.
@@ -165,7 +168,7 @@ impl Fiber {
 
     /// The end of the live part of the stack.
     fn extent(&self) -> usize {
-        self.frames.last().map_or(0, |f| f.base + f.proto.nregs as usize)
+        self.frames.last().map_or(0, |f| f.base + f.nregs)
     }
 
     /// Every value this fiber keeps alive.
@@ -283,10 +286,13 @@ impl<'a> Vm<'a> {
         self.fiber
             .frames
             .iter()
-            .map(|f| TbEntry {
-                file: f.proto.file.clone(),
-                line: f.proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
-                func: f.proto.display_name(),
+            .map(|f| {
+                let proto = &self.it.heap.closure(f.closure).proto;
+                TbEntry {
+                    file: proto.file.clone(),
+                    line: proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
+                    func: proto.display_name(),
+                }
             })
             .collect()
     }
@@ -329,7 +335,7 @@ impl<'a> Vm<'a> {
 
     /// Pushes a frame for closure `id` whose arguments already sit at `base..`.
     fn push_frame(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
-        let proto = self.it.heap.closure(id).proto.clone();
+        let proto = &self.it.heap.closure(id).proto;
         if argc != proto.arity as usize {
             let s = if proto.arity == 1 { "" } else { "s" };
             let msg = format!(
@@ -343,7 +349,8 @@ impl<'a> Vm<'a> {
         if self.fiber.frames.len() >= self.it.recursion_limit {
             return Err(self.error("RecursionError", "maximum recursion depth exceeded"));
         }
-        let need = base + proto.nregs as usize;
+        let nregs = proto.nregs as usize;
+        let need = base + nregs;
         if self.fiber.stack.len() < need {
             self.fiber
                 .stack
@@ -351,7 +358,7 @@ impl<'a> Vm<'a> {
         }
         self.fiber.frames.push(Frame {
             closure: id,
-            proto,
+            nregs,
             pc: 0,
             base,
             ret,
@@ -491,8 +498,8 @@ impl<'a> Vm<'a> {
         let mut jitter = 0x9E37_79B9_7F4A_7C15u64 ^ (self.thread_id().get() as u64);
         'frame: loop {
             let frame = self.fiber.frames.last().expect("a frame to run");
-            let proto = frame.proto.clone();
             let closure = frame.closure;
+            let proto = self.it.heap.closure(closure).proto.clone();
             let base = frame.base;
             let mut pc = frame.pc;
             let code: &[Op] = &proto.code;
