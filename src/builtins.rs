@@ -31,8 +31,12 @@ impl Display for MethodName<'_> {
 /// The signature of a builtin written in this file.
 type Native = fn(&mut Vm, &[Value]) -> R;
 
-/// Names that `m.name(...)` treats as map methods rather than entries.
-pub const MAP_METHODS: &[&str] = &["keys", "values", "items", "get", "pop"];
+/// Whether `m.name(...)` treats `name` as a map method rather than an entry. A `match`, not
+/// a list scan: it runs on every call of a function stored in a map.
+#[inline]
+pub fn is_map_method(name: &str) -> bool {
+    matches!(name, "keys" | "values" | "items" | "get" | "pop")
+}
 
 /// Binds every core builtin as a global.
 pub fn install(it: &mut Interp) {

@@ -363,6 +363,7 @@ impl Heap {
     }
 
     /// The hash a map gives string `id` as a key (cached in the string).
+    #[inline]
     pub fn str_hash(&self, id: ObjId) -> u64 {
         let so = self.str_obj(id);
         if so.building.is_some() {

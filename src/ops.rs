@@ -551,7 +551,7 @@ pub fn map_entry_callee(vm: &mut Vm, m: crate::value::ObjId, name: Value, slot: 
         unreachable!("method names are string constants")
     };
     let heap = &vm.it.heap;
-    if crate::builtins::MAP_METHODS.contains(&heap.str(nid)) {
+    if crate::builtins::is_map_method(heap.str(nid)) {
         return Ok(false);
     }
     match heap.map_find_str(m, nid) {
