@@ -545,27 +545,24 @@ impl Heap {
                 }
             });
         }
+        // Trailing unreachable slots shrink the arena instead of sitting on the free list.
+        let len = marks.iter().rposition(|&m| m).map_or(0, |i| i + 1);
+        self.objs.truncate(len);
+        // One pass, high to low, so the free list needs no sorting: `alloc` pops the lowest
+        // free slot first, keeping live objects packed at the start of the arena.
         self.free.clear();
-        for (i, marked) in marks.iter().enumerate() {
-            if !marked {
-                self.objs[i] = Obj::Free;
+        let mut live_bytes = 0;
+        for i in (0..len).rev() {
+            if marks[i] {
+                live_bytes += approx_size(&self.objs[i]);
+            } else {
+                if !matches!(self.objs[i], Obj::Free) {
+                    self.objs[i] = Obj::Free;
+                }
                 self.free.push(i as u32);
             }
         }
-        // Trailing free slots shrink the arena instead of sitting on the free list.
-        while matches!(self.objs.last(), Some(Obj::Free)) {
-            self.objs.pop();
-        }
-        let len = self.objs.len() as u32;
-        self.free.retain(|&i| i < len);
-        self.free.sort_unstable_by(|a, b| b.cmp(a));
         let live = self.live_objects();
-        let live_bytes: usize = self
-            .objs
-            .iter()
-            .filter(|o| !matches!(o, Obj::Free))
-            .map(approx_size)
-            .sum();
         self.allocs_since_gc = 0;
         self.next_gc = (live * 2).max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
