@@ -11,6 +11,8 @@
 //! - Every thread object stays a collector root until its OS thread has finished and the
 //!   program has seen its outcome, so a thread's start function, arguments and result live
 //!   as long as anyone can ask for them.
+//! - `spawn` creates the OS thread with the GIL released (it is a blocking call like any
+//!   other), so other threads may run during a `spawn`.
 
 use crate::gil::{Gil, ThreadId};
 use crate::heap::Obj;
@@ -160,14 +162,28 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     // own code, and `fork` waits for every thread that has not signalled yet.
     let started = Arc::new(Signal::default());
     let started_in_thread = started.clone();
+    let started_if_failed = started.clone();
     thread_obj(vm, id).started = Some(started);
-    let spawned = std::thread::Builder::new()
-        .name(format!("toy-{}", tid.get()))
-        .stack_size(64 << 20)
-        .spawn(move || {
-            started_in_thread.bump();
-            thread_main(worker, tid, index)
-        });
+    let name = format!("toy-{}", tid.get());
+    // Creating an OS thread is a system call of tens of microseconds: done with the GIL
+    // released, like any blocking call, so the threads spawned before this one can take
+    // the GIL meanwhile (in a spawn loop, each starts running while the next is created,
+    // instead of all of them queueing for the GIL until the loop ends). The thread object
+    // is already rooted in `threads`, so it outlives whatever runs meanwhile.
+    let spawned = vm.release(move || {
+        let spawned = std::thread::Builder::new()
+            .name(name)
+            .stack_size(64 << 20)
+            .spawn(move || {
+                started_in_thread.bump();
+                thread_main(worker, tid, index)
+            });
+        if spawned.is_err() {
+            // A fork in another thread may be waiting for this one to start.
+            started_if_failed.bump();
+        }
+        spawned
+    });
     match spawned {
         Ok(handle) => {
             thread_obj(vm, id).handle = Some(handle);
