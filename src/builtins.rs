@@ -120,7 +120,7 @@ fn int_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<i64> {
 fn num_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<f64> {
     match v {
         Value::Int(i) => Ok(i as f64),
-        Value::Float(f) => Ok(f),
+        Value::Float(f) => Ok(f.get()),
         other => {
             let t = other.type_name(&vm.it.heap);
             Err(vm.type_error(format!("{name}() expected a number, got {t}")))
@@ -266,8 +266,8 @@ fn int(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "int", args, 1, 1)?;
     match args[0] {
         Value::Int(i) => Ok(Value::Int(i)),
-        Value::Bool(b) => Ok(Value::Int(b as i64)),
-        Value::Float(f) => float_to_int(vm, f),
+        Value::Bool(b) => Ok(Value::Int(b.get() as i64)),
+        Value::Float(f) => float_to_int(vm, f.get()),
         Value::Str(id) => {
             let text = vm.it.heap.str(id).to_string();
             match parse_int(&text) {
@@ -316,13 +316,13 @@ fn parse_int(text: &str) -> Option<Result<i64, ()>> {
 fn float(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "float", args, 1, 1)?;
     match args[0] {
-        Value::Int(i) => Ok(Value::Float(i as f64)),
+        Value::Int(i) => Ok(Value::float(i as f64)),
         Value::Float(f) => Ok(Value::Float(f)),
-        Value::Bool(b) => Ok(Value::Float(b as i64 as f64)),
+        Value::Bool(b) => Ok(Value::float(b.get() as i64 as f64)),
         Value::Str(id) => {
             let text = vm.it.heap.str(id).to_string();
             match parse_float(&text) {
-                Some(f) => Ok(Value::Float(f)),
+                Some(f) => Ok(Value::float(f)),
                 None => {
                     let q = crate::format::quote_str(&text);
                     Err(vm.error("ValueError", format!("could not convert string to float: {q}")))
@@ -372,7 +372,7 @@ fn abs(vm: &mut Vm, args: &[Value]) -> R {
             .checked_abs()
             .map(Value::Int)
             .ok_or_else(|| vm.error("OverflowError", "integer overflow")),
-        Value::Float(f) => Ok(Value::Float(f.abs())),
+        Value::Float(f) => Ok(Value::float(f.get().abs())),
         other => {
             let t = other.type_name(&vm.it.heap);
             Err(vm.type_error(format!("bad operand type for abs(): '{t}'")))
@@ -492,7 +492,7 @@ fn sqrt(vm: &mut Vm, args: &[Value]) -> R {
     if x < 0.0 {
         return Err(vm.error("ValueError", "math domain error"));
     }
-    Ok(Value::Float(x.sqrt()))
+    Ok(Value::float(x.sqrt()))
 }
 
 fn floor(vm: &mut Vm, args: &[Value]) -> R {
@@ -530,18 +530,19 @@ fn round(vm: &mut Vm, args: &[Value]) -> R {
                 .map(Value::Int)
                 .map_err(|_| vm.error("OverflowError", "integer overflow"))
         }
-        (Value::Float(f), None) => float_to_int(vm, f.round_ties_even()),
+        (Value::Float(f), None) => float_to_int(vm, f.get().round_ties_even()),
         (Value::Float(f), Some(d)) => {
+            let f = f.get();
             if !f.is_finite() || d > 300 {
-                return Ok(Value::Float(f));
+                return Ok(Value::float(f));
             }
             if d >= 0 {
                 // Rounding the exact binary value in decimal, as Python does.
                 let text = format!("{:.*}", d as usize, f);
-                return Ok(Value::Float(text.parse().unwrap_or(f)));
+                return Ok(Value::float(text.parse().unwrap_or(f)));
             }
             let p = 10f64.powi((-d).min(308) as i32);
-            Ok(Value::Float((f / p).round_ties_even() * p))
+            Ok(Value::float((f / p).round_ties_even() * p))
         }
         (other, _) => {
             let t = other.type_name(&vm.it.heap);
@@ -587,8 +588,8 @@ fn format(vm: &mut Vm, args: &[Value]) -> R {
     };
     let text = match args[0] {
         Value::Int(i) => format_value(FmtArg::Int(i), &spec),
-        Value::Float(f) => format_value(FmtArg::Float(f), &spec),
-        Value::Bool(b) => format_value(FmtArg::Bool(b), &spec),
+        Value::Float(f) => format_value(FmtArg::Float(f.get()), &spec),
+        Value::Bool(b) => format_value(FmtArg::Bool(b.get()), &spec),
         Value::Nil => format_value(FmtArg::Nil, &spec),
         Value::Str(id) => {
             let s = vm.it.heap.str_rc(id).clone();
@@ -635,7 +636,7 @@ fn time(vm: &mut Vm, args: &[Value]) -> R {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    Ok(Value::Float(now))
+    Ok(Value::float(now))
 }
 
 /// The process's monotonic clock origin.
@@ -646,7 +647,7 @@ pub fn clock_origin() -> Instant {
 
 fn clock(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "clock", args, 0, 0)?;
-    Ok(Value::Float(clock_origin().elapsed().as_secs_f64()))
+    Ok(Value::float(clock_origin().elapsed().as_secs_f64()))
 }
 
 fn sleep(vm: &mut Vm, args: &[Value]) -> R {
@@ -787,7 +788,7 @@ fn set_switch_interval(vm: &mut Vm, args: &[Value]) -> R {
 
 fn switch_interval(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "switch_interval", args, 0, 0)?;
-    Ok(Value::Float(vm.it.gil().switch_interval().as_secs_f64()))
+    Ok(Value::float(vm.it.gil().switch_interval().as_secs_f64()))
 }
 
 fn gil_policy(vm: &mut Vm, args: &[Value]) -> R {
@@ -804,9 +805,9 @@ fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
     for t in &stats.threads {
         let mut row = MapObj::default();
         row.insert(MapKey::Str("acquisitions".into()), Value::Int(t.acquisitions as i64));
-        row.insert(MapKey::Str("hold_s".into()), Value::Float(t.hold.as_secs_f64()));
-        row.insert(MapKey::Str("wait_s".into()), Value::Float(t.wait.as_secs_f64()));
-        row.insert(MapKey::Str("max_wait_s".into()), Value::Float(t.max_wait.as_secs_f64()));
+        row.insert(MapKey::Str("hold_s".into()), Value::float(t.hold.as_secs_f64()));
+        row.insert(MapKey::Str("wait_s".into()), Value::float(t.wait.as_secs_f64()));
+        row.insert(MapKey::Str("max_wait_s".into()), Value::float(t.max_wait.as_secs_f64()));
         row.insert(MapKey::Str("forced_drops".into()), Value::Int(t.forced_drops as i64));
         let row = vm.it.heap.new_map(row);
         per_thread.insert(MapKey::Int(t.thread.get() as i64), row);
@@ -937,12 +938,12 @@ fn object_method(vm: &mut Vm, recv: Value, id: ObjId, method: &str, args: &[Valu
         }
         ("thread", "is_alive") => {
             arity(vm, name, args, 0, 0)?;
-            Ok(Value::Bool(threads::is_alive(vm, id)))
+            Ok(Value::bool(threads::is_alive(vm, id)))
         }
         ("lock", "acquire") => {
             arity(vm, name, args, 0, 1)?;
             let timeout = optional_timeout(vm, name, args)?;
-            threads::acquire(vm, id, timeout).map(Value::Bool)
+            threads::acquire(vm, id, timeout).map(Value::bool)
         }
         ("lock", "release") => {
             arity(vm, name, args, 0, 0)?;
@@ -950,7 +951,7 @@ fn object_method(vm: &mut Vm, recv: Value, id: ObjId, method: &str, args: &[Valu
         }
         ("lock", "locked") => {
             arity(vm, name, args, 0, 0)?;
-            Ok(Value::Bool(threads::lock_held(vm, id)))
+            Ok(Value::bool(threads::lock_held(vm, id)))
         }
         ("queue", "put") => {
             arity(vm, name, args, 1, 1)?;
@@ -971,7 +972,7 @@ fn object_method(vm: &mut Vm, recv: Value, id: ObjId, method: &str, args: &[Valu
         }
         ("process", "is_alive") => {
             arity(vm, name, args, 0, 0)?;
-            Ok(Value::Bool(crate::process::is_alive(vm, id)))
+            Ok(Value::bool(crate::process::is_alive(vm, id)))
         }
         ("process", "kill") => {
             arity(vm, name, args, 0, 0)?;
@@ -1103,7 +1104,7 @@ fn str_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
             "startswith" | "endswith" => {
                 arity(vm, name, args, 1, 1)?;
                 let fix = str_arg(vm, name, args[0])?;
-                Ok(Value::Bool(if method == "startswith" {
+                Ok(Value::bool(if method == "startswith" {
                     s.starts_with(&*fix)
                 } else {
                     s.ends_with(&*fix)

@@ -189,7 +189,7 @@ enum ConstKey {
     Int(i64),
     Float(u64),
     Str(Rc<str>),
-    Builtin(u32),
+    Builtin(u64),
 }
 
 impl FuncState {
@@ -343,7 +343,7 @@ impl Compiler<'_> {
         }
         let value = match &key {
             ConstKey::Int(i) => Value::Int(*i),
-            ConstKey::Float(bits) => Value::Float(f64::from_bits(*bits)),
+            ConstKey::Float(bits) => Value::float(f64::from_bits(*bits)),
             ConstKey::Str(s) => match self.strings.get(s) {
                 Some(&v) => v,
                 None => {

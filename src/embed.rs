@@ -97,7 +97,7 @@ impl FromToy for f64 {
     fn from_toy(heap: &Heap, v: Value) -> Result<f64, String> {
         match v {
             Value::Int(i) => Ok(i as f64),
-            Value::Float(f) => Ok(f),
+            Value::Float(f) => Ok(f.get()),
             other => Err(format!("expected a number, got {}", got(heap, other))),
         }
     }
@@ -106,7 +106,7 @@ impl FromToy for f64 {
 impl FromToy for bool {
     fn from_toy(heap: &Heap, v: Value) -> Result<bool, String> {
         match v {
-            Value::Bool(b) => Ok(b),
+            Value::Bool(b) => Ok(b.get()),
             other => Err(format!("expected a bool, got {}", got(heap, other))),
         }
     }
@@ -194,9 +194,9 @@ impl FromToy for Data {
             }
             Ok(match v {
                 Value::Nil | Value::Undef => Data::Nil,
-                Value::Bool(b) => Data::Bool(b),
+                Value::Bool(b) => Data::Bool(b.get()),
                 Value::Int(i) => Data::Int(i),
-                Value::Float(f) => Data::Float(f),
+                Value::Float(f) => Data::Float(f.get()),
                 Value::Str(id) => Data::Str(heap.str(id).to_string()),
                 Value::List(id) => Data::List(
                     heap.list(id)
@@ -245,13 +245,13 @@ impl IntoToy for i64 {
 
 impl IntoToy for f64 {
     fn into_toy(self, _heap: &mut Heap) -> Value {
-        Value::Float(self)
+        Value::float(self)
     }
 }
 
 impl IntoToy for bool {
     fn into_toy(self, _heap: &mut Heap) -> Value {
-        Value::Bool(self)
+        Value::bool(self)
     }
 }
 

@@ -343,7 +343,7 @@ impl Heap {
     pub fn key_value(&mut self, k: &MapKey) -> Value {
         match k {
             MapKey::Nil => Value::Nil,
-            MapKey::Bool(b) => Value::Bool(*b),
+            MapKey::Bool(b) => Value::bool(*b),
             MapKey::Int(i) => Value::Int(*i),
             MapKey::Str(s) => Value::Str(self.alloc(Obj::Str(StrObj {
                 s: s.clone(),

@@ -20,7 +20,7 @@ const MAX_REPEAT: usize = 1 << 31;
 pub fn add_fast(x: &Value, y: &Value) -> Option<Value> {
     match (*x, *y) {
         (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int),
-        (Value::Float(a), Value::Float(b)) => Some(Value::Float(a + b)),
+        (Value::Float(a), Value::Float(b)) => Some(Value::float(a.get() + b.get())),
         _ => None,
     }
 }
@@ -29,7 +29,7 @@ pub fn add_fast(x: &Value, y: &Value) -> Option<Value> {
 pub fn sub_fast(x: &Value, y: &Value) -> Option<Value> {
     match (*x, *y) {
         (Value::Int(a), Value::Int(b)) => a.checked_sub(b).map(Value::Int),
-        (Value::Float(a), Value::Float(b)) => Some(Value::Float(a - b)),
+        (Value::Float(a), Value::Float(b)) => Some(Value::float(a.get() - b.get())),
         _ => None,
     }
 }
@@ -38,7 +38,7 @@ pub fn sub_fast(x: &Value, y: &Value) -> Option<Value> {
 pub fn mul_fast(x: &Value, y: &Value) -> Option<Value> {
     match (*x, *y) {
         (Value::Int(a), Value::Int(b)) => a.checked_mul(b).map(Value::Int),
-        (Value::Float(a), Value::Float(b)) => Some(Value::Float(a * b)),
+        (Value::Float(a), Value::Float(b)) => Some(Value::float(a.get() * b.get())),
         _ => None,
     }
 }
@@ -72,7 +72,7 @@ fn overflow(vm: &mut Vm) -> Box<crate::vm::Thrown> {
 pub fn add(vm: &mut Vm, x: Value, y: Value) -> R {
     match (x, y) {
         (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int).ok_or_else(|| overflow(vm)),
-        _ if is_num(x) && is_num(y) => Ok(Value::Float(num_as_f64(x) + num_as_f64(y))),
+        _ if is_num(x) && is_num(y) => Ok(Value::float(num_as_f64(x) + num_as_f64(y))),
         (Value::Str(a), Value::Str(b)) => {
             let heap = &vm.it.heap;
             let (sa, sb) = (heap.str(a), heap.str(b));
@@ -94,7 +94,7 @@ pub fn add(vm: &mut Vm, x: Value, y: Value) -> R {
 pub fn sub(vm: &mut Vm, x: Value, y: Value) -> R {
     match (x, y) {
         (Value::Int(a), Value::Int(b)) => a.checked_sub(b).map(Value::Int).ok_or_else(|| overflow(vm)),
-        _ if is_num(x) && is_num(y) => Ok(Value::Float(num_as_f64(x) - num_as_f64(y))),
+        _ if is_num(x) && is_num(y) => Ok(Value::float(num_as_f64(x) - num_as_f64(y))),
         _ => Err(unsupported(vm, "-", x, y)),
     }
 }
@@ -102,7 +102,7 @@ pub fn sub(vm: &mut Vm, x: Value, y: Value) -> R {
 pub fn mul(vm: &mut Vm, x: Value, y: Value) -> R {
     match (x, y) {
         (Value::Int(a), Value::Int(b)) => a.checked_mul(b).map(Value::Int).ok_or_else(|| overflow(vm)),
-        _ if is_num(x) && is_num(y) => Ok(Value::Float(num_as_f64(x) * num_as_f64(y))),
+        _ if is_num(x) && is_num(y) => Ok(Value::float(num_as_f64(x) * num_as_f64(y))),
         (Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s)) => {
             let n = n.max(0) as usize;
             let text = vm.it.heap.str(s);
@@ -133,7 +133,7 @@ pub fn div(vm: &mut Vm, x: Value, y: Value) -> R {
     if d == 0.0 {
         return Err(vm.error("ZeroDivisionError", "division by zero"));
     }
-    Ok(Value::Float(num_as_f64(x) / d))
+    Ok(Value::float(num_as_f64(x) / d))
 }
 
 /// Python's float `divmod`: the quotient floored, the remainder with the divisor's sign.
@@ -174,7 +174,7 @@ pub fn floor_div(vm: &mut Vm, x: Value, y: Value) -> R {
             if d == 0.0 {
                 return Err(vm.error("ZeroDivisionError", "float floor division by zero"));
             }
-            Ok(Value::Float(float_divmod(num_as_f64(x), d).0))
+            Ok(Value::float(float_divmod(num_as_f64(x), d).0))
         }
         _ => Err(unsupported(vm, "//", x, y)),
     }
@@ -194,7 +194,7 @@ pub fn modulo(vm: &mut Vm, x: Value, y: Value) -> R {
             if d == 0.0 {
                 return Err(vm.error("ZeroDivisionError", "float modulo"));
             }
-            Ok(Value::Float(float_divmod(num_as_f64(x), d).1))
+            Ok(Value::float(float_divmod(num_as_f64(x), d).1))
         }
         _ => Err(unsupported(vm, "%", x, y)),
     }
@@ -225,7 +225,7 @@ pub fn pow(vm: &mut Vm, x: Value, y: Value) -> R {
             if r.is_infinite() && a.is_finite() && b.is_finite() {
                 return Err(vm.error("OverflowError", "numerical result out of range"));
             }
-            Ok(Value::Float(r))
+            Ok(Value::float(r))
         }
         _ => Err(unsupported(vm, "**", x, y)),
     }
@@ -234,7 +234,7 @@ pub fn pow(vm: &mut Vm, x: Value, y: Value) -> R {
 pub fn neg(vm: &mut Vm, x: Value) -> R {
     match x {
         Value::Int(i) => i.checked_neg().map(Value::Int).ok_or_else(|| overflow(vm)),
-        Value::Float(f) => Ok(Value::Float(-f)),
+        Value::Float(f) => Ok(Value::float(-f.get())),
         _ => {
             let t = x.type_name(&vm.it.heap);
             Err(vm.type_error(format!("bad operand type for unary -: '{t}'")))
@@ -266,7 +266,7 @@ pub fn compare(vm: &mut Vm, a: Value, b: Value, op: &str) -> VmResult<Ordering> 
 pub fn less(vm: &mut Vm, a: Value, b: Value, op: &str) -> VmResult<bool> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Ok(x < y),
-        (Value::Float(x), Value::Float(y)) => Ok(x < y),
+        (Value::Float(x), Value::Float(y)) => Ok(x.get() < y.get()),
         _ if has_nan(a, b) => Ok(false),
         _ => Ok(compare(vm, a, b, op)? == Ordering::Less),
     }
@@ -275,14 +275,14 @@ pub fn less(vm: &mut Vm, a: Value, b: Value, op: &str) -> VmResult<bool> {
 pub fn less_equal(vm: &mut Vm, a: Value, b: Value, op: &str) -> VmResult<bool> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Ok(x <= y),
-        (Value::Float(x), Value::Float(y)) => Ok(x <= y),
+        (Value::Float(x), Value::Float(y)) => Ok(x.get() <= y.get()),
         _ if has_nan(a, b) => Ok(false),
         _ => Ok(compare(vm, a, b, op)? != Ordering::Greater),
     }
 }
 
 fn has_nan(a: Value, b: Value) -> bool {
-    matches!(a, Value::Float(f) if f.is_nan()) || matches!(b, Value::Float(f) if f.is_nan())
+    matches!(a, Value::Float(f) if f.get().is_nan()) || matches!(b, Value::Float(f) if f.get().is_nan())
 }
 
 /// `item in container`.
@@ -315,7 +315,7 @@ pub fn contains(vm: &mut Vm, container: Value, item: Value) -> VmResult<bool> {
         Value::Obj(id) => match vm.it.heap.get(id) {
             Obj::Range(r) => Ok(match item {
                 Value::Int(i) => range_contains(r, i),
-                Value::Float(f) => int_from_float(f).is_some_and(|i| range_contains(r, i)),
+                Value::Float(f) => int_from_float(f.get()).is_some_and(|i| range_contains(r, i)),
                 _ => false,
             }),
             _ => Err(not_iterable(vm, container)),
@@ -347,7 +347,9 @@ fn int_from_float(f: f64) -> Option<i64> {
 /// The key a value looks up in a map: integral floats find int keys, as in Python.
 fn lookup_key(heap: &crate::heap::Heap, v: Value) -> Option<KeyRef<'_>> {
     match v {
-        Value::Float(f) => int_from_float(f).filter(|&i| int_float_eq(i, f)).map(KeyRef::Int),
+        Value::Float(f) => int_from_float(f.get())
+            .filter(|&i| int_float_eq(i, f.get()))
+            .map(KeyRef::Int),
         _ => heap.key_ref(v),
     }
 }
@@ -366,7 +368,7 @@ pub fn key_error(vm: &mut Vm, key: Value) -> Box<crate::vm::Thrown> {
 /// An owning key for storing into a map, or the `TypeError` for an unhashable value.
 pub fn store_key(vm: &mut Vm, key: Value) -> VmResult<MapKey> {
     if let Value::Float(f) = key
-        && let Some(i) = int_from_float(f).filter(|&i| int_float_eq(i, f))
+        && let Some(i) = int_from_float(f.get()).filter(|&i| int_float_eq(i, f.get()))
     {
         return Ok(MapKey::Int(i));
     }

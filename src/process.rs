@@ -100,9 +100,9 @@ fn encode_value(vm: &mut Vm, enc: &mut Encoder, v: Value, path: &mut Vec<ObjId>)
     }
     match v {
         Value::Nil | Value::Undef => enc.nil(),
-        Value::Bool(b) => enc.bool(b),
+        Value::Bool(b) => enc.bool(b.get()),
         Value::Int(i) => enc.int(i),
-        Value::Float(f) => enc.float(f),
+        Value::Float(f) => enc.float(f.get()),
         Value::Str(id) => enc.str(vm.it.heap.str(id)),
         Value::List(id) | Value::Map(id) => {
             if path.contains(&id) {
@@ -122,9 +122,9 @@ fn encode_value(vm: &mut Vm, enc: &mut Encoder, v: Value, path: &mut Vec<ObjId>)
                     while let Some(&item) = items.get(i) {
                         match item {
                             Value::Int(x) => enc.int(x),
-                            Value::Float(x) => enc.float(x),
+                            Value::Float(x) => enc.float(x.get()),
                             Value::Str(s) => enc.str(heap.str(s)),
-                            Value::Bool(b) => enc.bool(b),
+                            Value::Bool(b) => enc.bool(b.get()),
                             Value::Nil => enc.nil(),
                             _ => break,
                         }
@@ -202,13 +202,13 @@ impl Builder for HeapBuilder<'_, '_> {
         Value::Nil
     }
     fn bool(&mut self, b: bool) -> Value {
-        Value::Bool(b)
+        Value::bool(b)
     }
     fn int(&mut self, i: i64) -> Value {
         Value::Int(i)
     }
     fn float(&mut self, f: f64) -> Value {
-        Value::Float(f)
+        Value::float(f)
     }
     fn str(&mut self, s: &str) -> Value {
         self.vm.new_str(s)

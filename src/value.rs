@@ -15,11 +15,11 @@ use std::rc::Rc;
 
 /// Index of an object in the heap arena. `!Send`: see the module invariant.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct ObjId(pub(crate) u32, PhantomData<*const ()>);
+pub struct ObjId(pub(crate) u64, PhantomData<*const ()>);
 
 impl ObjId {
     pub(crate) fn new(index: u32) -> ObjId {
-        ObjId(index, PhantomData)
+        ObjId(index as u64, PhantomData)
     }
     pub fn index(self) -> usize {
         self.0 as usize
@@ -28,19 +28,26 @@ impl ObjId {
 
 /// A toy value. Immediates are stored inline; everything else is a handle into the heap,
 /// tagged with its broad type so the common type tests never touch the heap.
+///
+/// Layout: every payload is one 8-byte integer at the same offset (floats and booleans
+/// through `Num` and `Flag`), so the compiler treats a `Value` as a pair of scalars — a tag
+/// byte and a word — kept in two registers and loaded and stored as such. With an `f64`, a
+/// `bool` at offset 1 or a `u32` at offset 4 among the payloads it was an opaque 16 bytes,
+/// copied with one 16-byte load that cannot be forwarded from the two smaller stores that
+/// had just written the value, and the VM stalled on that at almost every instruction.
 #[derive(Clone, Copy, Debug)]
 pub enum Value {
     Nil,
-    Bool(bool),
+    Bool(Flag),
     Int(i64),
-    Float(f64),
+    Float(Num),
     Str(ObjId),
     List(ObjId),
     Map(ObjId),
     /// A closure.
     Func(ObjId),
     /// A builtin or host function, by index in the interpreter's function table.
-    Builtin(u32),
+    Builtin(u64),
     /// Any other heap object: range, error, iterator, cell, thread, lock, queue, ...
     Obj(ObjId),
     /// A global slot that no assignment has reached yet. Never visible to scripts.
@@ -48,6 +55,41 @@ pub enum Value {
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
+
+/// A float payload: the `f64`'s bits (see `Value`'s layout note).
+#[derive(Clone, Copy, Debug)]
+pub struct Num(u64);
+
+impl Num {
+    #[inline(always)]
+    pub fn get(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+/// A boolean payload, one word wide (see `Value`'s layout note).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flag(u64);
+
+impl Flag {
+    #[inline(always)]
+    pub fn get(self) -> bool {
+        self.0 != 0
+    }
+}
+
+/// `Value::Float(x)` and `Value::Bool(b)` spelled as constructors.
+impl Value {
+    #[inline(always)]
+    pub fn float(f: f64) -> Value {
+        Value::Float(Num(f.to_bits()))
+    }
+
+    #[inline(always)]
+    pub fn bool(b: bool) -> Value {
+        Value::Bool(Flag(b as u64))
+    }
+}
 
 impl Value {
     pub fn obj_id(self) -> Option<ObjId> {
@@ -76,9 +118,9 @@ impl Value {
     pub fn truthy(self, heap: &Heap) -> bool {
         match self {
             Value::Nil | Value::Undef => false,
-            Value::Bool(b) => b,
+            Value::Bool(b) => b.get(),
             Value::Int(i) => i != 0,
-            Value::Float(f) => f != 0.0,
+            Value::Float(f) => f.get() != 0.0,
             Value::Str(id) => !heap.str(id).is_empty(),
             Value::List(id) => !heap.list(id).is_empty(),
             Value::Map(id) => !heap.map(id).is_empty(),
@@ -133,7 +175,7 @@ impl Heap {
     pub fn key_ref(&self, v: Value) -> Option<KeyRef<'_>> {
         match v {
             Value::Nil => Some(KeyRef::Nil),
-            Value::Bool(b) => Some(KeyRef::Bool(b)),
+            Value::Bool(b) => Some(KeyRef::Bool(b.get())),
             Value::Int(i) => Some(KeyRef::Int(i)),
             Value::Str(id) => Some(KeyRef::Str(self.str(id))),
             _ => None,
@@ -144,7 +186,7 @@ impl Heap {
     pub fn map_key(&self, v: Value) -> Option<MapKey> {
         match v {
             Value::Nil => Some(MapKey::Nil),
-            Value::Bool(b) => Some(MapKey::Bool(b)),
+            Value::Bool(b) => Some(MapKey::Bool(b.get())),
             Value::Int(i) => Some(MapKey::Int(i)),
             Value::Str(id) => Some(MapKey::Str(self.str_rc(id).clone())),
             _ => None,
@@ -158,8 +200,8 @@ impl Heap {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(x), Value::Bool(y)) => x == y,
             (Value::Int(x), Value::Int(y)) => x == y,
-            (Value::Float(x), Value::Float(y)) => x == y,
-            (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => int_float_eq(x, y),
+            (Value::Float(x), Value::Float(y)) => x.get() == y.get(),
+            (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => int_float_eq(x, y.get()),
             (Value::Str(x), Value::Str(y)) => x == y || self.str(x) == self.str(y),
             (Value::List(x), Value::List(y)) => {
                 if x == y {
@@ -261,12 +303,12 @@ impl Heap {
     fn write_repr(&self, v: Value, out: &mut String, seen: &mut Vec<ObjId>) {
         match v {
             Value::Nil | Value::Undef => out.push_str("nil"),
-            Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Value::Bool(b) => out.push_str(if b.get() { "true" } else { "false" }),
             Value::Int(i) => {
                 use std::fmt::Write;
                 let _ = write!(out, "{i}");
             }
-            Value::Float(f) => out.push_str(&float_repr(f)),
+            Value::Float(f) => out.push_str(&float_repr(f.get())),
             Value::Str(id) => out.push_str(&quote_str(self.str(id))),
             Value::List(id) => {
                 if seen.contains(&id) || seen.len() > MAX_NESTING {
@@ -335,7 +377,7 @@ fn write_key(k: &MapKey, out: &mut String) {
 pub fn num_as_f64(v: Value) -> f64 {
     match v {
         Value::Int(i) => i as f64,
-        Value::Float(f) => f,
+        Value::Float(f) => f.get(),
         _ => f64::NAN,
     }
 }
@@ -371,9 +413,9 @@ fn exact_num_cmp(a: Value, b: Value) -> Option<std::cmp::Ordering> {
         }
     };
     match (a, b) {
-        (Value::Int(i), Value::Float(f)) => cmp_int_float(i, f),
-        (Value::Float(f), Value::Int(i)) => cmp_int_float(i, f).map(|o| o.reverse()),
-        (Value::Float(x), Value::Float(y)) => x.partial_cmp(&y),
+        (Value::Int(i), Value::Float(f)) => cmp_int_float(i, f.get()),
+        (Value::Float(f), Value::Int(i)) => cmp_int_float(i, f.get()).map(|o| o.reverse()),
+        (Value::Float(x), Value::Float(y)) => x.get().partial_cmp(&y.get()),
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(&y)),
         _ => None,
     }

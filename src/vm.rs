@@ -117,7 +117,7 @@ impl Interp {
 
     /// A function in the table that no global names (e.g. the prompt's echo).
     pub fn register_hidden(&mut self, name: &str, f: BuiltinFn) -> Value {
-        let index = self.builtins.len() as u32;
+        let index = self.builtins.len() as u64;
         self.builtins.push(f);
         self.heap.builtin_names.push(name.into());
         Value::Builtin(index)
@@ -570,7 +570,7 @@ impl<'a> Vm<'a> {
                     Op::LoadConst { dst, k } => reg!(dst) = proto.consts[k as usize],
                     Op::LoadInt { dst, imm } => reg!(dst) = Value::Int(imm as i64),
                     Op::LoadNil { dst } => reg!(dst) = Value::Nil,
-                    Op::LoadBool { dst, value } => reg!(dst) = Value::Bool(value),
+                    Op::LoadBool { dst, value } => reg!(dst) = Value::bool(value),
                     Op::GetGlobal { dst, g } => {
                         if let Value::Undef = self.it.globals.values[g as usize] {
                             let name = self.it.globals.names[g as usize].clone();
@@ -660,7 +660,7 @@ impl<'a> Vm<'a> {
                                 Some(v) => Value::Int(v),
                                 None => throw!(self.error("OverflowError", "integer overflow")),
                             },
-                            Value::Float(f) => Value::Float(f + imm as f64),
+                            Value::Float(f) => Value::float(f.get() + imm as f64),
                             _ => tryv!(ops::add(self, reg!(a), Value::Int(imm as i64))),
                         };
                         reg!(dst) = v;
@@ -671,54 +671,54 @@ impl<'a> Vm<'a> {
                                 Some(v) => Value::Int(v),
                                 None => throw!(self.error("OverflowError", "integer overflow")),
                             },
-                            Value::Float(f) => Value::Float(f - imm as f64),
+                            Value::Float(f) => Value::float(f.get() - imm as f64),
                             _ => tryv!(ops::sub(self, reg!(a), Value::Int(imm as i64))),
                         };
                         reg!(dst) = v;
                     }
                     Op::Eq { dst, a, b } => {
                         let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
-                        reg!(dst) = Value::Bool(v);
+                        reg!(dst) = Value::bool(v);
                     }
                     Op::Ne { dst, a, b } => {
                         let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
-                        reg!(dst) = Value::Bool(!v);
+                        reg!(dst) = Value::bool(!v);
                     }
                     Op::Lt { dst, a, b } => {
                         let v = match (&reg!(a), &reg!(b)) {
                             (&Value::Int(x), &Value::Int(y)) => x < y,
                             _ => tryv!(ops::less(self, reg!(a), reg!(b), "<")),
                         };
-                        reg!(dst) = Value::Bool(v);
+                        reg!(dst) = Value::bool(v);
                     }
                     Op::Le { dst, a, b } => {
                         let v = match (&reg!(a), &reg!(b)) {
                             (&Value::Int(x), &Value::Int(y)) => x <= y,
                             _ => tryv!(ops::less_equal(self, reg!(a), reg!(b), "<=")),
                         };
-                        reg!(dst) = Value::Bool(v);
+                        reg!(dst) = Value::bool(v);
                     }
                     Op::Gt { dst, a, b } => {
                         let v = match (&reg!(b), &reg!(a)) {
                             (&Value::Int(x), &Value::Int(y)) => x < y,
                             _ => tryv!(ops::less(self, reg!(b), reg!(a), ">")),
                         };
-                        reg!(dst) = Value::Bool(v);
+                        reg!(dst) = Value::bool(v);
                     }
                     Op::Ge { dst, a, b } => {
                         let v = match (&reg!(b), &reg!(a)) {
                             (&Value::Int(x), &Value::Int(y)) => x <= y,
                             _ => tryv!(ops::less_equal(self, reg!(b), reg!(a), ">=")),
                         };
-                        reg!(dst) = Value::Bool(v);
+                        reg!(dst) = Value::bool(v);
                     }
                     Op::In { dst, a, b } => {
                         let v = tryv!(ops::contains(self, reg!(b), reg!(a)));
-                        reg!(dst) = Value::Bool(v);
+                        reg!(dst) = Value::bool(v);
                     }
                     Op::NotIn { dst, a, b } => {
                         let v = tryv!(ops::contains(self, reg!(b), reg!(a)));
-                        reg!(dst) = Value::Bool(!v);
+                        reg!(dst) = Value::bool(!v);
                     }
                     Op::Neg { dst, src } => {
                         let v = tryv!(ops::neg(self, reg!(src)));
@@ -726,7 +726,7 @@ impl<'a> Vm<'a> {
                     }
                     Op::Not { dst, src } => {
                         let v = !reg!(src).truthy(&self.it.heap);
-                        reg!(dst) = Value::Bool(v);
+                        reg!(dst) = Value::bool(v);
                     }
                     Op::Jump { off } => pc = (pc as i64 + off as i64) as usize,
                     Op::Loop { back } => {
@@ -736,7 +736,7 @@ impl<'a> Vm<'a> {
                     }
                     Op::JumpIfFalse { cond, off } => {
                         let c = match reg!(cond) {
-                            Value::Bool(b) => b,
+                            Value::Bool(b) => b.get(),
                             v => v.truthy(&self.it.heap),
                         };
                         if !c {
@@ -745,7 +745,7 @@ impl<'a> Vm<'a> {
                     }
                     Op::JumpIfTrue { cond, off } => {
                         let c = match reg!(cond) {
-                            Value::Bool(b) => b,
+                            Value::Bool(b) => b.get(),
                             v => v.truthy(&self.it.heap),
                         };
                         if c {
