@@ -213,6 +213,9 @@ impl Builder for HeapBuilder<'_, '_> {
     fn str(&mut self, s: &str) -> Value {
         self.vm.new_str(s)
     }
+    fn ascii_str(&mut self, s: &str) -> Value {
+        self.vm.it.heap.new_ascii_str(s)
+    }
     fn list(&mut self, items: Vec<Value>) -> Value {
         self.vm.it.heap.new_list(items)
     }

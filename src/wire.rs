@@ -206,6 +206,10 @@ pub trait Builder {
     fn int(&mut self, i: i64) -> Self::Value;
     fn float(&mut self, f: f64) -> Self::Value;
     fn str(&mut self, s: &str) -> Self::Value;
+    /// A string the decoder has found to be ASCII (its length is its char count).
+    fn ascii_str(&mut self, s: &str) -> Self::Value {
+        self.str(s)
+    }
     fn list(&mut self, items: Vec<Self::Value>) -> Self::Value;
     /// May reject keys the receiver cannot use; the error is passed through unchanged.
     fn map(&mut self, pairs: Vec<(Self::Value, Self::Value)>) -> Result<Self::Value, WireError>;
@@ -269,6 +273,64 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(bytes)
             .map_err(|e| bad(format_args!("invalid UTF-8 in {what} at byte {}", at + e.valid_up_to())))
     }
+}
+
+/// The most strings `str_run` validates in one piece: enough to amortise the call, few
+/// enough that the bytes are still in cache when they are copied out.
+const STR_RUN: usize = 64;
+
+/// Reads up to `max` consecutive whole strings at `r.pos` and hands each to `out` with
+/// whether it is ASCII; returns how many it read (0 if the next item is not a whole string
+/// within the bytes at hand, which the caller's checked read then reports).
+///
+/// Short strings are validated together: the bytes from the first string's text to the last
+/// one's (tags and length fields included) are checked as UTF-8 once, and each string is
+/// sliced out of that text. A string cut from valid UTF-8 at char boundaries is valid, so
+/// this accepts exactly what validating each string alone accepts; when the span is not
+/// valid as a whole (a long string's length field, or a bad byte), each string is validated
+/// alone, and the first bad one is left for the caller to report, exactly as before.
+fn str_run(r: &mut Reader<'_>, max: usize, mut out: impl FnMut(&str, bool)) -> usize {
+    let mut spans = [(0usize, 0usize); STR_RUN];
+    let mut n = 0;
+    let mut p = r.pos;
+    while n < max.min(STR_RUN) {
+        let Some(head) = r.bytes.get(p..p + 9) else { break };
+        let (&[tag], len) = head.split_at(1) else { break };
+        let Ok(len) = <[u8; 8]>::try_from(len) else { break };
+        let len = u64::from_le_bytes(len);
+        let start = p + 9;
+        if tag != TAG_STR || len > (r.bytes.len() - start) as u64 {
+            break;
+        }
+        spans[n] = (start, start + len as usize);
+        p = start + len as usize;
+        n += 1;
+    }
+    let spans = &spans[..n];
+    let (Some(&(first, _)), Some(&(_, last))) = (spans.first(), spans.last()) else {
+        return 0;
+    };
+    let mut done = 0;
+    if let Ok(text) = std::str::from_utf8(&r.bytes[first..last]) {
+        let ascii = text.is_ascii();
+        // A span that does not start and end on char boundaries is not valid alone.
+        while let Some(s) = spans.get(done).and_then(|&(a, b)| text.get(a - first..b - first)) {
+            out(s, ascii);
+            done += 1;
+        }
+    }
+    // The rest one at a time; the first string that is not UTF-8 stops the run.
+    while let Some(s) = spans
+        .get(done)
+        .and_then(|&(a, b)| std::str::from_utf8(&r.bytes[a..b]).ok())
+    {
+        out(s, s.is_ascii());
+        done += 1;
+    }
+    if let Some(&(_, end)) = done.checked_sub(1).and_then(|i| spans.get(i)) {
+        r.pos = end;
+    }
+    done
 }
 
 /// A list or map whose items are still being read.
@@ -342,6 +404,15 @@ pub fn decode<B: Builder>(frame: &[u8], builder: &mut B) -> Result<B::Value, Wir
                         builder.float(f64::from_bits(u64::from_le_bytes(r.array("float")?)))
                     }
                     TAG_STR => {
+                        let run = str_run(&mut r, (*left - 1).min(STR_RUN), |s, ascii| {
+                            items.push(if ascii { builder.ascii_str(s) } else { builder.str(s) });
+                        });
+                        if run > 0 {
+                            *left -= run;
+                            reserved -= run;
+                            continue;
+                        }
+                        // Not even one whole string left: the checked read reports it.
                         r.pos += 1;
                         let s = r.str("string")?;
                         builder.str(s)
@@ -1029,17 +1100,81 @@ mod tests {
         assert_eq!(deep, (Ok(MAX_DEPTH + 1), true, true));
     }
 
+    /// Runs of strings: short and long, ASCII and not, empty, between other leaves.
+    fn strings() -> Tree {
+        let mut items: Vec<Tree> = (0..150).map(|i| s(&format!("s{i}"))).collect();
+        items.insert(3, s(""));
+        items.insert(7, s("héllo"));
+        items.insert(70, s(&"x".repeat(300)));
+        items.insert(71, s("𝄞"));
+        items.insert(100, Tree::Int(7));
+        items.push(s("last"));
+        Tree::List(items)
+    }
+
+    #[test]
+    fn runs_of_strings_round_trip_and_report_the_first_bad_byte() {
+        let t = strings();
+        let bytes = payload(&t);
+        assert_eq!(decode_tree(&bytes), Ok(t));
+        // A bad byte in any string is reported where it is, whichever string of a run it is in.
+        for word in ["s1\u{5}", "s64", "s65", "héllo", "xxxx", "s149", "last"] {
+            let at = bytes.windows(word.len()).position(|w| w == word.as_bytes()).unwrap() + 1;
+            let mut bad = bytes.clone();
+            bad[at] = 0xff;
+            assert_eq!(
+                err_msg(&bad),
+                format!("bad message from the other process: invalid UTF-8 in string at byte {at}")
+            );
+        }
+        // A run cut short by the end of the message: the truncated string is reported.
+        for cut in [bytes.len() - 1, bytes.len() - 5, 40, 14] {
+            let m = err_msg(&bytes[..cut]);
+            assert!(
+                m.contains("truncated") || m.contains("does not fit"),
+                "cut at {cut}: {m}"
+            );
+        }
+        // What a builder is told about ASCII matches the text.
+        struct Ascii(Vec<(String, bool)>);
+        impl Builder for Ascii {
+            type Value = ();
+            fn nil(&mut self) {}
+            fn bool(&mut self, _: bool) {}
+            fn int(&mut self, _: i64) {}
+            fn float(&mut self, _: f64) {}
+            fn str(&mut self, s: &str) {
+                self.0.push((s.to_owned(), false));
+            }
+            fn ascii_str(&mut self, s: &str) {
+                self.0.push((s.to_owned(), true));
+            }
+            fn list(&mut self, _: Vec<()>) {}
+            fn map(&mut self, _: Vec<((), ())>) -> Result<(), WireError> {
+                Ok(())
+            }
+            fn error(&mut self, _: &str, _: &str, _: Vec<(String, u32, String)>) {}
+        }
+        let mut seen = Ascii(Vec::new());
+        decode(&bytes, &mut seen).unwrap();
+        assert_eq!(seen.0.len(), 155);
+        for (text, ascii) in seen.0 {
+            assert!(!ascii || text.is_ascii(), "{text:?} called ASCII");
+        }
+    }
+
     #[test]
     fn every_single_byte_change_is_handled() {
         // Whatever a corrupted byte turns the message into, decode answers without panicking,
         // and anything it accepts is the canonical encoding of what it returned.
-        let bytes = payload(&rich());
-        for at in 0..bytes.len() {
-            for x in [0x00, 0x01, 0x05, 0x06, 0x07, 0x08, 0x7f, 0x80, 0xff] {
-                let mut b = bytes.clone();
-                b[at] ^= x;
-                if let Ok(t) = decode_tree(&b) {
-                    assert_eq!(payload(&t), b);
+        for bytes in [payload(&rich()), payload(&strings())] {
+            for at in 0..bytes.len() {
+                for x in [0x00, 0x01, 0x05, 0x06, 0x07, 0x08, 0x7f, 0x80, 0xff] {
+                    let mut b = bytes.clone();
+                    b[at] ^= x;
+                    if let Ok(t) = decode_tree(&b) {
+                        assert_eq!(payload(&t), b);
+                    }
                 }
             }
         }
@@ -1246,6 +1381,16 @@ mod tests {
             let mut buf = Vec::new();
             prop_assert_eq!(read_frame(&mut Cursor::new(&f), &mut buf, f.len()), Ok(true));
             prop_assert_eq!(decode_tree(&buf), Ok(t));
+        }
+
+        #[test]
+        fn runs_of_strings_round_trip(texts in prop::collection::vec(prop_oneof![
+            "[a-z0-9]{0,6}",
+            "[a-zé☃𝄞]{0,4}",
+            prop::collection::vec(any::<char>(), 0..40).prop_map(String::from_iter),
+        ], 0..200)) {
+            let t = Tree::List(texts.into_iter().map(Tree::Str).collect());
+            prop_assert_eq!(decode_tree(&payload(&t)), Ok(t));
         }
 
         #[test]
