@@ -271,9 +271,19 @@ impl Heap {
     }
 
     pub fn alloc(&mut self, obj: Obj) -> ObjId {
+        let i = self.slot(approx_size(&obj));
+        self.objs[i] = obj;
+        ObjId::new(i as u32)
+    }
+
+    /// Counts a new object of about `bytes` against the collector's budgets and picks its
+    /// slot: a freed one, or a new one at the end. The slot holds `Obj::Free` until the
+    /// caller fills it (before anything else can see the heap).
+    #[inline]
+    fn slot(&mut self, bytes: usize) -> usize {
         let bytes_before = self.bytes_since_gc;
         self.allocs_since_gc += 1;
-        self.bytes_since_gc += approx_size(&obj);
+        self.bytes_since_gc += bytes;
         // Ask once, when either budget is first crossed.
         if self.allocs_since_gc == self.next_gc
             || (bytes_before < self.next_gc_bytes && self.bytes_since_gc >= self.next_gc_bytes)
@@ -281,14 +291,10 @@ impl Heap {
             self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
         }
         match self.free.pop() {
-            Some(i) => {
-                self.objs[i as usize] = obj;
-                ObjId::new(i)
-            }
+            Some(i) => i as usize,
             None => {
-                let i = self.objs.len();
-                self.objs.push(obj);
-                ObjId::new(i as u32)
+                self.objs.push(Obj::Free);
+                self.objs.len() - 1
             }
         }
     }
@@ -321,6 +327,21 @@ impl Heap {
 
     pub fn new_str(&mut self, s: impl Into<Rc<str>>) -> Value {
         Value::Str(self.alloc(Obj::Str(StrObj::new(s.into()))))
+    }
+
+    /// A string whose text is known to be ASCII (so its char count is its length), written
+    /// straight into its slot: the many short strings of a received message.
+    pub fn new_ascii_str(&mut self, s: &str) -> Value {
+        debug_assert!(s.is_ascii());
+        let so = StrObj {
+            s: Rc::from(s),
+            chars: s.len(),
+            hash: std::cell::Cell::new(0),
+            building: None,
+        };
+        let i = self.slot(64 + s.len());
+        self.objs[i] = Obj::Str(so);
+        Value::Str(ObjId::new(i as u32))
     }
 
     pub fn new_list(&mut self, items: Vec<Value>) -> Value {

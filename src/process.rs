@@ -3,22 +3,26 @@
 //! messages both ways over a Unix socket pair; `pmap` spreads a map over forked workers.
 //!
 //! Invariants:
-//! - This is the only file that calls `fork`, `socketpair`, `waitpid`, `kill`, `poll` and
-//!   `_exit`; every `unsafe` block says why it is sound.
+//! - This is the only file that calls `fork`, `socketpair`, `waitpid`, `kill`, `poll`, `send`
+//!   and `_exit`; every `unsafe` block says why it is sound.
 //! - The fork happens while the forking thread holds the GIL and after output is flushed,
 //!   so the child starts from a consistent heap and nothing written before the fork is
 //!   printed twice. In the child, the GIL is rebuilt for the one thread that exists, other
 //!   threads' handles are marked dead, and the child never returns into the parent's code:
 //!   it ends with `_exit`.
 //! - Values cross only as `wire` frames: a message is encoded under the GIL, written and
-//!   read with the GIL released, and decoded under the GIL; decoding never runs code.
+//!   read with the GIL released, and decoded under the GIL; decoding never runs code. A long
+//!   message is pipelined: the sender offers each ~64 KiB piece to the socket as soon as it
+//!   is encoded, without ever waiting under the GIL (the rest is written with the GIL
+//!   released), and the receiver decodes each piece as it arrives, releasing the GIL to read
+//!   the next, with collection held off while the half-built value is unrooted.
 //! - Every child is reaped: by `join`, or at the end of the program.
 
 use crate::heap::{Obj, TbEntry};
 use crate::threads::Outcome;
 use crate::value::{MapKey, ObjId, Value};
 use crate::vm::{Thrown, Vm, VmResult};
-use crate::wire::{self, Builder, Encoder, WireError};
+use crate::wire::{self, Builder, Decoder, Encoder, PieceReader, Sink, WireError};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -93,8 +97,10 @@ fn process_error(vm: &mut Vm, msg: impl AsRef<str>) -> Box<Thrown> {
 
 // ---- sending: heap values → wire -----------------------------------------------------
 
-/// Encodes `v` into `enc`; `path` holds the containers being encoded, to refuse cycles.
-fn encode_value(vm: &mut Vm, enc: &mut Encoder, v: Value, path: &mut Vec<ObjId>) -> VmResult<()> {
+/// Encodes `v` into `enc`; `path` holds the containers being encoded, to refuse cycles. A
+/// refusal can come after part of the value is written (and, for a long one, sent): the
+/// caller then abandons the frame.
+fn encode_value<S: Sink>(vm: &mut Vm, enc: &mut S, v: Value, path: &mut Vec<ObjId>) -> VmResult<()> {
     if path.len() > wire::MAX_DEPTH {
         return Err(vm.error("ValueError", "cannot send a structure nested this deeply"));
     }
@@ -112,7 +118,6 @@ fn encode_value(vm: &mut Vm, enc: &mut Encoder, v: Value, path: &mut Vec<ObjId>)
             if let Value::List(_) = v {
                 let n = vm.it.heap.list(id).len();
                 enc.list(n);
-                enc.reserve(n.saturating_mul(9));
                 let mut i = 0;
                 while i < n {
                     // Runs of leaves (numbers, strings, nil, bools) are written straight
@@ -163,25 +168,158 @@ fn encode_value(vm: &mut Vm, enc: &mut Encoder, v: Value, path: &mut Vec<ObjId>)
     Ok(())
 }
 
-/// Writes one frame `[kind, value]` to the channel, with the GIL released for the write.
+/// Bytes of a frame the sender writes before cutting them off as a segment and offering them
+/// to the socket.
+const SEND_PIECE: usize = 64 << 10;
+
+/// An encoder that, every `SEND_PIECE` bytes, cuts the frame (making it a streamed one) and
+/// offers the socket what is cut, without ever waiting: what the socket will not take now is
+/// written at the end, with the GIL released. So the receiver decodes the start of a long
+/// message while the rest is still being encoded. A message shorter than one piece goes out
+/// as a whole frame, as before. While the socket is full (the receiver is not keeping up),
+/// the frame is not cut again: a receiver that reads late reads a few long segments.
+struct Streaming<'a> {
+    enc: &'a mut Encoder,
+    stream: &'a UnixStream,
+    /// How many bytes of the frame the socket has taken.
+    sent: usize,
+    /// How many bytes of the frame are final (cut), and so may be sent.
+    ready: usize,
+    /// The frame is cut again once it is this long.
+    next_cut: usize,
+    failed: Option<std::io::Error>,
+}
+
+impl Streaming<'_> {
+    #[inline]
+    fn pump(&mut self) {
+        if self.enc.bytes().len() >= self.next_cut {
+            self.offer();
+        }
+    }
+
+    /// Sends what the socket takes of the final bytes, and if it took them all, cuts the frame
+    /// and offers the new ones too.
+    #[cold]
+    fn offer(&mut self) {
+        self.send_ready();
+        if self.sent == self.ready && self.failed.is_none() {
+            self.ready = self.enc.cut();
+            self.send_ready();
+        }
+        self.next_cut = self.enc.bytes().len() + SEND_PIECE;
+    }
+
+    /// Sends what the socket takes of the final bytes, without blocking.
+    fn send_ready(&mut self) {
+        use std::os::fd::AsRawFd;
+        let bytes = &self.enc.bytes()[..self.ready];
+        while self.failed.is_none() && self.sent < bytes.len() {
+            let rest = &bytes[self.sent..];
+            // SAFETY: `rest` is a live, initialised byte slice for the duration of the call and
+            // `send` reads at most `rest.len()` bytes from it; the descriptor is the channel's
+            // open socket (borrowed from `self.stream`). MSG_DONTWAIT makes this one call
+            // non-blocking without touching the descriptor's flags, which other threads share.
+            let n = unsafe {
+                libc::send(
+                    self.stream.as_raw_fd(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n > 0 {
+                self.sent += n as usize;
+                continue;
+            }
+            if n == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            match e.kind() {
+                std::io::ErrorKind::Interrupted => {}
+                std::io::ErrorKind::WouldBlock => break,
+                _ => self.failed = Some(e),
+            }
+        }
+    }
+}
+
+impl Sink for Streaming<'_> {
+    fn nil(&mut self) {
+        self.enc.nil();
+        self.pump();
+    }
+    fn bool(&mut self, b: bool) {
+        self.enc.bool(b);
+        self.pump();
+    }
+    fn int(&mut self, i: i64) {
+        self.enc.int(i);
+        self.pump();
+    }
+    fn float(&mut self, f: f64) {
+        self.enc.float(f);
+        self.pump();
+    }
+    fn str(&mut self, s: &str) {
+        self.enc.str(s);
+        self.pump();
+    }
+    fn list(&mut self, len: usize) {
+        self.enc.list(len);
+        self.pump();
+    }
+    fn map(&mut self, len: usize) {
+        self.enc.map(len);
+        self.pump();
+    }
+    fn error(&mut self, kind: &str, message: &str, traceback: &[(&str, u32, &str)]) {
+        self.enc.error(kind, message, traceback);
+        self.pump();
+    }
+}
+
+/// Writes one frame `[kind, value]` to the channel: encoded under the GIL, its pieces offered
+/// to the socket as they are made (`Streaming`), the rest written with the GIL released. If
+/// the value cannot be sent after part of it went out, the frame is abandoned, so the other
+/// side discards it and sees no message, as if nothing had been sent.
 fn send_frame(vm: &mut Vm, chan: ObjId, kind: i64, v: Value) -> VmResult<()> {
     let ch = channel_of(vm, chan);
     let (Some(stream), Some(mut enc)) = (ch.stream.clone(), ch.encoder.take()) else {
         return Err(process_error(vm, "the channel is closed"));
     };
     enc.begin();
-    enc.list(2);
-    enc.int(kind);
-    let encoded = encode_value(vm, &mut enc, v, &mut Vec::new());
-    if let Err(e) = encoded {
-        channel_of(vm, chan).encoder = Some(enc);
+    let mut out = Streaming {
+        enc: &mut enc,
+        stream: &stream,
+        sent: 0,
+        ready: 0,
+        next_cut: SEND_PIECE,
+        failed: None,
+    };
+    out.list(2);
+    out.int(kind);
+    let encoded = encode_value(vm, &mut out, v, &mut Vec::new());
+    let (sent, failed) = (out.sent, out.failed);
+    let refused = encoded.err();
+    let abandon = refused.is_some();
+    let (written, enc) = match failed {
+        Some(e) => (Err(e), enc),
+        None => vm.release(move || {
+            let rest = if abandon {
+                enc.abandon(sent)
+            } else {
+                &enc.finish()[sent..]
+            };
+            let r = (&*stream).write_all(rest);
+            (r, enc)
+        }),
+    };
+    channel_of(vm, chan).encoder = Some(enc);
+    if let Some(e) = refused {
         return Err(e);
     }
-    let (written, enc) = vm.release(move || {
-        let r = (&*stream).write_all(enc.finish());
-        (r, enc)
-    });
-    channel_of(vm, chan).encoder = Some(enc);
     written.map_err(|e| process_error(vm, format!("the other process closed the channel ({})", io_text(&e))))
 }
 
@@ -212,6 +350,9 @@ impl Builder for HeapBuilder<'_, '_> {
     }
     fn str(&mut self, s: &str) -> Value {
         self.vm.new_str(s)
+    }
+    fn ascii_str(&mut self, s: &str) -> Value {
+        self.vm.it.heap.new_ascii_str(s)
     }
     fn list(&mut self, items: Vec<Value>) -> Value {
         self.vm.it.heap.new_list(items)
@@ -244,10 +385,15 @@ impl Builder for HeapBuilder<'_, '_> {
     }
 }
 
-/// Splits a decoded frame into its kind and value.
+/// Decodes a whole frame held as bytes (a message `join` kept for a later `recv`).
 fn decode_frame(vm: &mut Vm, frame: &[u8]) -> VmResult<(i64, Value)> {
     let decoded = wire::decode(frame, &mut HeapBuilder { vm });
     let v = decoded.map_err(|e| process_error(vm, e.0))?;
+    split_frame(vm, v)
+}
+
+/// Splits a decoded frame into its kind and value.
+fn split_frame(vm: &mut Vm, v: Value) -> VmResult<(i64, Value)> {
     if let Value::List(id) = v
         && let [Value::Int(kind), value] = vm.it.heap.list(id).as_slice()
     {
@@ -259,50 +405,116 @@ fn decode_frame(vm: &mut Vm, frame: &[u8]) -> VmResult<(i64, Value)> {
     ))
 }
 
-/// Reads one raw frame, waiting at most until `deadline`, with the GIL released.
-/// Ok(None) on timeout; Err(text) when the stream ended or broke.
-fn read_raw(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>) -> VmResult<Result<Option<Vec<u8>>, String>> {
-    let ch = channel_of(vm, chan);
-    let (Some(stream), Some(buf)) = (ch.stream.clone(), ch.buf.take()) else {
-        return Ok(Err("the channel is closed".into()));
-    };
-    let (result, buf) = vm.release(move || {
-        let mut buf = buf;
-        if let Some(d) = deadline
-            && !wait_readable(&stream, d)
-        {
-            return (Ok(None), buf);
-        }
-        let r = match wire::read_frame(&mut &*stream, &mut buf, MAX_MESSAGE) {
-            Ok(true) => Ok(Some(())),
-            Ok(false) => Err("the other process closed the channel".to_string()),
-            Err(e) => Err(e.0),
-        };
-        (r, buf)
-    });
-    match result {
-        // The frame stays in the buffer; the caller decodes it and hands it back.
-        Ok(Some(())) => Ok(Ok(Some(buf))),
-        Ok(None) => {
-            channel_of(vm, chan).buf = Some(buf);
-            Ok(Ok(None))
-        }
-        Err(why) => {
-            channel_of(vm, chan).buf = Some(buf);
-            Ok(Err(why))
-        }
-    }
+/// The most bytes of a frame read at once. Each read takes what has arrived (up to this), with
+/// the GIL released, and it is decoded under the GIL, so a long message is decoded while the
+/// sender is still encoding and writing the rest; a message that is all there already is read
+/// in a few large pieces.
+const RECV_PIECE: usize = 256 << 10;
+
+/// What `receive` found.
+enum Received {
+    /// A frame's kind and value, and a copy of its payload if it was asked for.
+    Frame(i64, Value, Vec<u8>),
+    TimedOut,
+    /// The stream ended or broke (or the channel was already closed): why.
+    Ended(String),
 }
 
-/// Decodes the frame in `buf`, then returns the buffer to the channel for the next read.
-fn decode_and_return(vm: &mut Vm, id: ObjId, buf: Vec<u8>) -> VmResult<(i64, Value, Vec<u8>)> {
-    let decoded = decode_frame(vm, &buf);
-    let kept = match &decoded {
-        Ok((KIND_MESSAGE, _)) if matches!(vm.it.heap.get(id), Obj::Process(_)) => buf.clone(),
-        _ => Vec::new(),
+/// Reads one frame and decodes it piece by piece as it arrives, waiting at most until
+/// `deadline` for it to begin. With `keep`, a message's payload is returned too.
+///
+/// Between pieces the GIL is released while the decoder holds values that no root reaches,
+/// so collection is held off (`gc_inhibit`) until the frame is whole. A bad message is read
+/// to its end before it is reported, so the stream stays in step for the next one; an
+/// abandoned frame is dropped and the next one read.
+fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep: bool) -> VmResult<Received> {
+    let ch = channel_of(vm, chan);
+    let (Some(stream), Some(mut buf)) = (ch.stream.clone(), ch.buf.take()) else {
+        return Ok(Received::Ended("the channel is closed".into()));
     };
-    channel_of(vm, id).buf = Some(buf);
-    decoded.map(|(k, v)| (k, v, kept))
+    let s: &UnixStream = &stream;
+    loop {
+        // The frame's prefix and first piece, once it begins.
+        let (start, b) = vm.release(move || {
+            let mut buf = buf;
+            if let Some(d) = deadline
+                && !wait_readable(s, d)
+            {
+                return (Ok(None), buf);
+            }
+            let r = PieceReader::start(&mut &*s, &mut buf, MAX_MESSAGE).and_then(|pieces| match pieces {
+                None => Err(WireError("the other process closed the channel".into())),
+                Some(mut pieces) => pieces.next(&mut &*s, &mut buf, RECV_PIECE).map(|()| Some(pieces)),
+            });
+            (r, buf)
+        });
+        buf = b;
+        let mut pieces = match start {
+            Ok(Some(pieces)) => pieces,
+            Ok(None) => {
+                channel_of(vm, chan).buf = Some(buf);
+                return Ok(Received::TimedOut);
+            }
+            Err(e) => {
+                channel_of(vm, chan).buf = Some(buf);
+                return Ok(Received::Ended(e.0));
+            }
+        };
+        let mut decoder = Decoder::new();
+        vm.it.gc_inhibit += 1;
+        let decoded = loop {
+            if pieces.abandoned() {
+                break None;
+            }
+            match decoder.feed(pieces.payload(&buf), pieces.length(), &mut HeapBuilder { vm }) {
+                Ok(Some(v)) => break Some(Ok(v)),
+                Ok(None) if pieces.is_complete() => {
+                    break Some(Err(WireError("bad message from the other process: incomplete".into())));
+                }
+                Ok(None) => {}
+                Err(bad) => break Some(Err(bad)),
+            }
+            let (read, b) = vm.release(move || {
+                let mut b = buf;
+                let r = pieces.next(&mut &*s, &mut b, RECV_PIECE);
+                (r.map(|()| pieces), b)
+            });
+            buf = b;
+            match read {
+                Ok(p) => pieces = p,
+                Err(e) => {
+                    vm.it.gc_inhibit -= 1;
+                    channel_of(vm, chan).buf = Some(buf);
+                    return Ok(Received::Ended(e.0));
+                }
+            }
+        };
+        vm.it.gc_inhibit -= 1;
+        let Some(decoded) = decoded else { continue };
+        if decoded.is_err() && !pieces.is_complete() {
+            // Read the rest of the bad frame so the next one starts in step.
+            let (p, b) = vm.release(move || {
+                let mut b = buf;
+                let mut r = Ok(());
+                while r.is_ok() && !pieces.is_complete() {
+                    r = pieces.next(&mut &*s, &mut b, usize::MAX);
+                }
+                (pieces, b)
+            });
+            (pieces, buf) = (p, b);
+        }
+        let split = match decoded {
+            Ok(v) => split_frame(vm, v),
+            Err(e) => Err(process_error(vm, e.0)),
+        };
+        let kept = match split {
+            Ok((KIND_MESSAGE, _)) if keep => pieces.payload(&buf).to_vec(),
+            _ => Vec::new(),
+        };
+        channel_of(vm, chan).buf = Some(buf);
+        let (kind, v) = split?;
+        return Ok(Received::Frame(kind, v, kept));
+    }
 }
 
 /// Waits until `stream` has data (or end of stream) or the deadline passes.
@@ -532,24 +744,20 @@ pub fn recv(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<Value> {
     {
         return decode_frame(vm, &frame).map(|(_, v)| v);
     }
-    {
-        let raw = read_raw(vm, id, deadline)?;
-        let frame = match raw {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return Err(vm.error("TimeoutError", "recv timed out")),
-            Err(why) => return Err(process_error(vm, why)),
-        };
-        let (kind, v, _) = decode_and_return(vm, id, frame)?;
-        if kind == KIND_MESSAGE {
-            return Ok(v);
-        }
-        // The child's final frame: keep it for join; no message will follow.
-        if let Obj::Process(p) = vm.it.heap.get_mut(id) {
-            p.outcome = Some(final_outcome(kind, v));
-            p.channel.stream = None;
-        }
-        Err(process_error(vm, "the other process finished; the channel is closed"))
+    let (kind, v) = match receive(vm, id, deadline, false)? {
+        Received::Frame(kind, v, _) => (kind, v),
+        Received::TimedOut => return Err(vm.error("TimeoutError", "recv timed out")),
+        Received::Ended(why) => return Err(process_error(vm, why)),
+    };
+    if kind == KIND_MESSAGE {
+        return Ok(v);
     }
+    // The child's final frame: keep it for join; no message will follow.
+    if let Obj::Process(p) = vm.it.heap.get_mut(id) {
+        p.outcome = Some(final_outcome(kind, v));
+        p.channel.stream = None;
+    }
+    Err(process_error(vm, "the other process finished; the channel is closed"))
 }
 
 fn final_outcome(kind: i64, v: Value) -> Outcome {
@@ -567,9 +775,8 @@ fn final_outcome(kind: i64, v: Value) -> Outcome {
 /// Reads until the child's final frame or end of stream, then reaps the child.
 fn wait_child(vm: &mut Vm, id: ObjId) -> VmResult<()> {
     while process_obj(vm, id).outcome.is_none() {
-        match read_raw(vm, id, None)? {
-            Ok(Some(frame)) => {
-                let (kind, v, copy) = decode_and_return(vm, id, frame)?;
+        match receive(vm, id, None, true)? {
+            Received::Frame(kind, v, copy) => {
                 let p = process_obj(vm, id);
                 if kind == KIND_MESSAGE {
                     // A message nobody has received yet: kept (as bytes) for a later recv.
@@ -579,7 +786,7 @@ fn wait_child(vm: &mut Vm, id: ObjId) -> VmResult<()> {
                 }
             }
             // No final frame: the child died; waitpid says how.
-            Ok(None) | Err(_) => break,
+            Received::TimedOut | Received::Ended(_) => break,
         }
     }
     let p = process_obj(vm, id);

@@ -1,12 +1,14 @@
-//! Fuzz target for the message format: any bytes are decoded as a payload and read as a
-//! stream of frames. Neither may panic, overflow the stack or allocate beyond what the input
-//! justifies; and whatever `decode` accepts must re-encode to exactly the same bytes (the
-//! format has one encoding per value, so a decoder that accepted anything else would be
-//! reading something the encoder never wrote).
+//! Fuzz target for the message format: any bytes are decoded as a payload (whole, and fed
+//! in pieces as it would arrive, with its length known or not yet known) and read as a
+//! stream of frames, whole or streamed, in pieces. None of it may panic, overflow the stack
+//! or allocate beyond what the input justifies; whatever `decode` accepts must re-encode to
+//! exactly the same bytes (the format has one encoding per value, so a decoder that accepted
+//! anything else would be reading something the encoder never wrote); and decoding in pieces
+//! must accept exactly what decoding whole accepts.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use toy::wire::{self, Builder, Encoder, WireError};
+use toy::wire::{self, Builder, Decoder, Encoder, Length, PieceReader, WireError};
 
 /// A decoded value, kept as a tree so it can be written back out.
 enum Tree {
@@ -79,15 +81,68 @@ fn encode(e: &mut Encoder, t: &Tree) {
     }
 }
 
+/// The canonical encoding of a decoded value, to compare results without `PartialEq`.
+fn bytes_of(t: &Tree) -> Vec<u8> {
+    let mut e = Encoder::new();
+    encode(&mut e, t);
+    e.finish()[wire::PREFIX_LEN..].to_vec()
+}
+
+/// `data` fed to one decoder in pieces of `piece` bytes; `known` says whether the length is
+/// given from the start or only with the last piece (a streamed frame).
+fn in_pieces(data: &[u8], piece: usize, known: bool) -> Result<Tree, WireError> {
+    let mut d = Decoder::new();
+    let mut end = 0;
+    loop {
+        end = (end + piece).min(data.len());
+        let len = if known || end == data.len() {
+            Length::Exactly(data.len())
+        } else {
+            Length::AtMost(data.len() + 64)
+        };
+        match d.feed(&data[..end], len, &mut TreeBuilder)? {
+            Some(t) => return Ok(t),
+            None => assert!(end < data.len(), "the whole payload, and still waiting"),
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    if let Ok(tree) = wire::decode(data, &mut TreeBuilder) {
-        let mut e = Encoder::new();
-        encode(&mut e, &tree);
-        assert_eq!(&e.finish()[wire::PREFIX_LEN..], data, "decode accepted a non-canonical encoding");
+    let whole = wire::decode(data, &mut TreeBuilder);
+    if let Ok(tree) = &whole {
+        assert_eq!(bytes_of(tree), data, "decode accepted a non-canonical encoding");
+    }
+    let piece = 1 + data.first().map_or(0, |b| (b % 16) as usize);
+    for known in [true, false] {
+        let pieced = in_pieces(data, piece, known);
+        match (&whole, &pieced) {
+            (Ok(a), Ok(b)) => assert_eq!(bytes_of(a), bytes_of(b), "pieces decode differently"),
+            (Err(a), Err(b)) if known => assert_eq!(a, b, "pieces fail differently"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("whole and pieces disagree on whether the payload is good"),
+        }
     }
     let mut stream = std::io::Cursor::new(data);
     let mut buf = Vec::new();
     while let Ok(true) = wire::read_frame(&mut stream, &mut buf, 1 << 16) {
         let _ = wire::decode(&buf, &mut TreeBuilder);
+    }
+    // The same stream read a piece at a time, decoding as the pieces come.
+    let mut stream = std::io::Cursor::new(data);
+    while let Ok(Some(mut pieces)) = PieceReader::start(&mut stream, &mut buf, 1 << 16) {
+        let mut d = Decoder::new();
+        loop {
+            if pieces.next(&mut stream, &mut buf, piece).is_err() || pieces.abandoned() {
+                break;
+            }
+            match d.feed(pieces.payload(&buf), pieces.length(), &mut TreeBuilder) {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) => assert!(!pieces.is_complete(), "a whole payload, and still waiting"),
+            }
+        }
+        while !pieces.is_complete() && pieces.next(&mut stream, &mut buf, usize::MAX).is_ok() {}
+        if !pieces.is_complete() {
+            break;
+        }
     }
 });
