@@ -46,7 +46,10 @@ pub fn mul_fast(x: &Value, y: &Value) -> Option<Value> {
 #[inline(always)]
 pub fn mod_fast(x: &Value, y: &Value) -> Option<Value> {
     match (*x, *y) {
-        (Value::Int(a), Value::Int(b)) if b > 0 && a >= 0 => Some(Value::Int(a % b)),
+        // A power-of-two divisor (`i % 16`) needs a mask, not a division of ~40 cycles.
+        (Value::Int(a), Value::Int(b)) if b > 0 && a >= 0 => {
+            Some(Value::Int(if b & (b - 1) == 0 { a & (b - 1) } else { a % b }))
+        }
         _ => None,
     }
 }

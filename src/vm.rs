@@ -835,7 +835,7 @@ impl<'a> Vm<'a> {
                         if let (&Value::List(list), Value::Str(nid), 1) = (&reg!(obj), name, argc)
                             && self.it.heap.str(nid) == "append"
                         {
-                            let v = reg!(obj + 1);
+                            let v = Value::copy_words(&reg!(obj + 1));
                             self.it.heap.list_mut(list).push(v);
                             reg!(dst) = Value::Nil;
                             continue;
