@@ -8,7 +8,7 @@ import threading
 import time
 
 quick = len(sys.argv) > 1 and sys.argv[1] == "quick"
-WORK = 600000 if quick else 3000000
+WORK = 600000 if quick else 10000000
 ROUNDS = 2 if quick else 3
 
 
