@@ -22,7 +22,7 @@ use crate::heap::{Obj, TbEntry};
 use crate::threads::Outcome;
 use crate::value::{MapKey, ObjId, Value};
 use crate::vm::{Thrown, Vm, VmResult};
-use crate::wire::{self, Builder, Decoder, Encoder, PieceReader, Sink, WireError};
+use crate::wire::{self, Builder, Decoder, Encoder, PieceReader, Pump, Pumped, Sink, WireError};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -245,38 +245,12 @@ impl Streaming<'_> {
     }
 }
 
-impl Sink for Streaming<'_> {
-    fn nil(&mut self) {
-        self.enc.nil();
-        self.pump();
+impl Pump for Streaming<'_> {
+    fn encoder(&mut self) -> &mut Encoder {
+        self.enc
     }
-    fn bool(&mut self, b: bool) {
-        self.enc.bool(b);
-        self.pump();
-    }
-    fn int(&mut self, i: i64) {
-        self.enc.int(i);
-        self.pump();
-    }
-    fn float(&mut self, f: f64) {
-        self.enc.float(f);
-        self.pump();
-    }
-    fn str(&mut self, s: &str) {
-        self.enc.str(s);
-        self.pump();
-    }
-    fn list(&mut self, len: usize) {
-        self.enc.list(len);
-        self.pump();
-    }
-    fn map(&mut self, len: usize) {
-        self.enc.map(len);
-        self.pump();
-    }
-    fn error(&mut self, kind: &str, message: &str, traceback: &[(&str, u32, &str)]) {
-        self.enc.error(kind, message, traceback);
-        self.pump();
+    fn after_item(&mut self) {
+        self.pump()
     }
 }
 
@@ -290,18 +264,18 @@ fn send_frame(vm: &mut Vm, chan: ObjId, kind: i64, v: Value) -> VmResult<()> {
         return Err(process_error(vm, "the channel is closed"));
     };
     enc.begin();
-    let mut out = Streaming {
+    let mut out = Pumped(Streaming {
         enc: &mut enc,
         stream: &stream,
         sent: 0,
         ready: 0,
         next_cut: SEND_PIECE,
         failed: None,
-    };
+    });
     out.list(2);
     out.int(kind);
     let encoded = encode_value(vm, &mut out, v, &mut Vec::new());
-    let (sent, failed) = (out.sent, out.failed);
+    let (sent, failed) = (out.0.sent, out.0.failed);
     let refused = encoded.err();
     let abandon = refused.is_some();
     let (written, enc) = match failed {

@@ -316,6 +316,52 @@ pub trait Sink {
     fn error(&mut self, kind: &str, message: &str, traceback: &[(&str, u32, &str)]);
 }
 
+/// A writer that encodes into an `Encoder` and has something to do after every item (cut a
+/// streamed frame, send what is final). Wrapped in `Pumped` it is a `Sink`, so such writers
+/// share one forwarding impl.
+pub trait Pump {
+    fn encoder(&mut self) -> &mut Encoder;
+    fn after_item(&mut self);
+}
+
+/// The `Sink` of a `Pump`: each item goes to the encoder, then `after_item` runs.
+pub struct Pumped<P>(pub P);
+
+impl<P: Pump> Sink for Pumped<P> {
+    fn nil(&mut self) {
+        self.0.encoder().nil();
+        self.0.after_item();
+    }
+    fn bool(&mut self, b: bool) {
+        self.0.encoder().bool(b);
+        self.0.after_item();
+    }
+    fn int(&mut self, i: i64) {
+        self.0.encoder().int(i);
+        self.0.after_item();
+    }
+    fn float(&mut self, f: f64) {
+        self.0.encoder().float(f);
+        self.0.after_item();
+    }
+    fn str(&mut self, s: &str) {
+        self.0.encoder().str(s);
+        self.0.after_item();
+    }
+    fn list(&mut self, len: usize) {
+        self.0.encoder().list(len);
+        self.0.after_item();
+    }
+    fn map(&mut self, len: usize) {
+        self.0.encoder().map(len);
+        self.0.after_item();
+    }
+    fn error(&mut self, kind: &str, message: &str, traceback: &[(&str, u32, &str)]) {
+        self.0.encoder().error(kind, message, traceback);
+        self.0.after_item();
+    }
+}
+
 impl Sink for Encoder {
     fn nil(&mut self) {
         Encoder::nil(self)
@@ -1249,38 +1295,12 @@ mod tests {
         }
     }
 
-    impl Sink for Cutting<'_> {
-        fn nil(&mut self) {
-            self.e.nil();
-            self.tick();
+    impl Pump for Cutting<'_> {
+        fn encoder(&mut self) -> &mut Encoder {
+            self.e
         }
-        fn bool(&mut self, b: bool) {
-            self.e.bool(b);
-            self.tick();
-        }
-        fn int(&mut self, i: i64) {
-            self.e.int(i);
-            self.tick();
-        }
-        fn float(&mut self, f: f64) {
-            self.e.float(f);
-            self.tick();
-        }
-        fn str(&mut self, s: &str) {
-            self.e.str(s);
-            self.tick();
-        }
-        fn list(&mut self, len: usize) {
-            self.e.list(len);
-            self.tick();
-        }
-        fn map(&mut self, len: usize) {
-            self.e.map(len);
-            self.tick();
-        }
-        fn error(&mut self, kind: &str, message: &str, traceback: &[(&str, u32, &str)]) {
-            self.e.error(kind, message, traceback);
-            self.tick();
+        fn after_item(&mut self) {
+            self.tick()
         }
     }
 
@@ -1288,11 +1308,11 @@ mod tests {
     fn streamed(t: &Tree, every: usize) -> Vec<u8> {
         let mut e = Encoder::new();
         write(
-            &mut Cutting {
+            &mut Pumped(Cutting {
                 e: &mut e,
                 every,
                 calls: 0,
-            },
+            }),
             t,
         );
         let once = e.finish().to_vec();
