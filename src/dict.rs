@@ -151,11 +151,6 @@ impl Dict {
         self.get_index_of(key).map(|i| &self.entries[i].value)
     }
 
-    #[inline]
-    pub fn get_mut(&mut self, key: KeyRef<'_>) -> Option<&mut Value> {
-        self.get_index_of(key).map(|i| &mut self.entries[i].value)
-    }
-
     pub fn contains_key(&self, key: KeyRef<'_>) -> bool {
         self.get_index_of(key).is_some()
     }
@@ -249,12 +244,6 @@ impl Dict {
         Some(removed.value)
     }
 
-    pub fn clear(&mut self) {
-        self.entries.clear();
-        self.slots = Box::default();
-        self.shift = 0;
-    }
-
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&MapKey, &Value)> + ExactSizeIterator {
         self.entries.iter().map(|e| (&e.key, &e.value))
     }
@@ -265,10 +254,6 @@ impl Dict {
 
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
         self.entries.iter().map(|e| &e.value)
-    }
-
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
-        self.entries.iter_mut().map(|e| &mut e.value)
     }
 
     /// Rebuilds the index with `n` slots (a power of two) from the entries' stored hashes.
@@ -290,25 +275,6 @@ impl Dict {
 /// The index size that holds `n` entries at most 5/8 full.
 fn slots_for(n: usize) -> usize {
     (n * 8 / 5 + 1).next_power_of_two().max(MIN_SLOTS)
-}
-
-impl FromIterator<(MapKey, Value)> for Dict {
-    fn from_iter<I: IntoIterator<Item = (MapKey, Value)>>(iter: I) -> Dict {
-        let iter = iter.into_iter();
-        let mut d = Dict::with_capacity(iter.size_hint().0);
-        for (k, v) in iter {
-            d.insert(k, v);
-        }
-        d
-    }
-}
-
-impl Extend<(MapKey, Value)> for Dict {
-    fn extend<I: IntoIterator<Item = (MapKey, Value)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.insert(k, v);
-        }
-    }
 }
 
 #[cfg(test)]

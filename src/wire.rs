@@ -185,11 +185,6 @@ impl Encoder {
         self.str_body(s);
     }
 
-    /// Makes room for at least `bytes` more bytes (a caller about to write a big list).
-    pub fn reserve(&mut self, bytes: usize) {
-        self.buf.reserve(bytes);
-    }
-
     /// A list header; `len` values follow.
     pub fn list(&mut self, len: usize) {
         self.tag(TAG_LIST);
