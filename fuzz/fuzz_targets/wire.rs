@@ -8,84 +8,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use toy::wire::{self, Builder, Decoder, Encoder, Length, PieceReader, WireError};
+use toy::wire::{self, Decoder, Length, PieceReader, WireError};
+use toy::wire_tree::{Tree, TreeBuilder, payload};
 
-/// A decoded value, kept as a tree so it can be written back out.
-enum Tree {
-    Nil,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    List(Vec<Tree>),
-    Map(Vec<(Tree, Tree)>),
-    Error(String, String, Vec<(String, u32, String)>),
-}
-
-struct TreeBuilder;
-
-impl Builder for TreeBuilder {
-    type Value = Tree;
-    fn nil(&mut self) -> Tree {
-        Tree::Nil
-    }
-    fn bool(&mut self, b: bool) -> Tree {
-        Tree::Bool(b)
-    }
-    fn int(&mut self, i: i64) -> Tree {
-        Tree::Int(i)
-    }
-    fn float(&mut self, f: f64) -> Tree {
-        Tree::Float(f)
-    }
-    fn str(&mut self, s: &str) -> Tree {
-        Tree::Str(s.to_owned())
-    }
-    fn list(&mut self, items: Vec<Tree>) -> Tree {
-        Tree::List(items)
-    }
-    fn map(&mut self, pairs: Vec<(Tree, Tree)>) -> Result<Tree, WireError> {
-        // Exercise the receiver's right to refuse: a float key is rejected, as toy would.
-        if pairs.iter().any(|(k, _)| matches!(k, Tree::Float(_))) {
-            return Err(WireError("float key".into()));
-        }
-        Ok(Tree::Map(pairs))
-    }
-    fn error(&mut self, kind: &str, message: &str, traceback: Vec<(String, u32, String)>) -> Tree {
-        Tree::Error(kind.to_owned(), message.to_owned(), traceback)
-    }
-}
-
-fn encode(e: &mut Encoder, t: &Tree) {
-    match t {
-        Tree::Nil => e.nil(),
-        Tree::Bool(b) => e.bool(*b),
-        Tree::Int(i) => e.int(*i),
-        Tree::Float(f) => e.float(*f),
-        Tree::Str(s) => e.str(s),
-        Tree::List(items) => {
-            e.list(items.len());
-            items.iter().for_each(|t| encode(e, t));
-        }
-        Tree::Map(pairs) => {
-            e.map(pairs.len());
-            for (k, v) in pairs {
-                encode(e, k);
-                encode(e, v);
-            }
-        }
-        Tree::Error(kind, message, tb) => {
-            let tb: Vec<(&str, u32, &str)> = tb.iter().map(|(f, l, n)| (f.as_str(), *l, n.as_str())).collect();
-            e.error(kind, message, &tb);
-        }
-    }
-}
-
-/// The canonical encoding of a decoded value, to compare results without `PartialEq`.
-fn bytes_of(t: &Tree) -> Vec<u8> {
-    let mut e = Encoder::new();
-    encode(&mut e, t);
-    e.finish()[wire::PREFIX_LEN..].to_vec()
+/// The decoder's builder: a plain tree, refusing float map keys as the interpreter would.
+fn builder() -> TreeBuilder {
+    TreeBuilder { reject_float_keys: true }
 }
 
 /// `data` fed to one decoder in pieces of `piece` bytes; `known` says whether the length is
@@ -100,7 +28,7 @@ fn in_pieces(data: &[u8], piece: usize, known: bool) -> Result<Tree, WireError> 
         } else {
             Length::AtMost(data.len() + 64)
         };
-        match d.feed(&data[..end], len, &mut TreeBuilder)? {
+        match d.feed(&data[..end], len, &mut builder())? {
             Some(t) => return Ok(t),
             None => assert!(end < data.len(), "the whole payload, and still waiting"),
         }
@@ -108,15 +36,15 @@ fn in_pieces(data: &[u8], piece: usize, known: bool) -> Result<Tree, WireError> 
 }
 
 fuzz_target!(|data: &[u8]| {
-    let whole = wire::decode(data, &mut TreeBuilder);
+    let whole = wire::decode(data, &mut builder());
     if let Ok(tree) = &whole {
-        assert_eq!(bytes_of(tree), data, "decode accepted a non-canonical encoding");
+        assert_eq!(payload(tree), data, "decode accepted a non-canonical encoding");
     }
     let piece = 1 + data.first().map_or(0, |b| (b % 16) as usize);
     for known in [true, false] {
         let pieced = in_pieces(data, piece, known);
         match (&whole, &pieced) {
-            (Ok(a), Ok(b)) => assert_eq!(bytes_of(a), bytes_of(b), "pieces decode differently"),
+            (Ok(a), Ok(b)) => assert_eq!(payload(a), payload(b), "pieces decode differently"),
             (Err(a), Err(b)) if known => assert_eq!(a, b, "pieces fail differently"),
             (Err(_), Err(_)) => {}
             _ => panic!("whole and pieces disagree on whether the payload is good"),
@@ -125,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
     let mut stream = std::io::Cursor::new(data);
     let mut buf = Vec::new();
     while let Ok(true) = wire::read_frame(&mut stream, &mut buf, 1 << 16) {
-        let _ = wire::decode(&buf, &mut TreeBuilder);
+        let _ = wire::decode(&buf, &mut builder());
     }
     // The same stream read a piece at a time, decoding as the pieces come.
     let mut stream = std::io::Cursor::new(data);
@@ -135,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
             if pieces.next(&mut stream, &mut buf, piece).is_err() || pieces.abandoned() {
                 break;
             }
-            match d.feed(pieces.payload(&buf), pieces.length(), &mut TreeBuilder) {
+            match d.feed(pieces.payload(&buf), pieces.length(), &mut builder()) {
                 Ok(Some(_)) | Err(_) => break,
                 Ok(None) => assert!(!pieces.is_complete(), "a whole payload, and still waiting"),
             }
