@@ -864,7 +864,7 @@ impl<'a> Vm<'a> {
                         reg!(dst) = v;
                     }
                     Op::Return { src } => {
-                        let v = reg!(src);
+                        let v = Value::copy_words(&reg!(src));
                         let frame = self.fiber.frames.pop().expect("frame");
                         self.fiber.stack[frame.ret] = v;
                         if self.fiber.frames.len() == stop {
