@@ -31,11 +31,37 @@ impl Display for MethodName<'_> {
 /// The signature of a builtin written in this file.
 type Native = fn(&mut Vm, &[Value]) -> R;
 
-/// Whether `m.name(...)` treats `name` as a map method rather than an entry. A `match`, not
-/// a list scan: it runs on every call of a function stored in a map.
+/// The methods of a map. `m.name(...)` calls one of these if `name` is one, else the value
+/// stored under the key `"name"`; the names live only in `parse`, so the VM's test and
+/// `map_method`'s dispatch cannot disagree.
+#[derive(Clone, Copy, PartialEq)]
+enum MapMethod {
+    Keys,
+    Values,
+    Items,
+    Get,
+    Pop,
+}
+
+impl MapMethod {
+    /// A `match`, not a list scan: it runs on every call of a function stored in a map.
+    #[inline]
+    fn parse(name: &str) -> Option<MapMethod> {
+        match name {
+            "keys" => Some(MapMethod::Keys),
+            "values" => Some(MapMethod::Values),
+            "items" => Some(MapMethod::Items),
+            "get" => Some(MapMethod::Get),
+            "pop" => Some(MapMethod::Pop),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `m.name(...)` calls a map method rather than an entry.
 #[inline]
 pub fn is_map_method(name: &str) -> bool {
-    matches!(name, "keys" | "values" | "items" | "get" | "pop")
+    MapMethod::parse(name).is_some()
 }
 
 /// Binds every core builtin as a global.
@@ -1201,49 +1227,49 @@ fn list_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
 
 fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
     let name = MethodName("map", method);
-    {
-        match method {
-            "keys" | "values" | "items" => {
-                arity(vm, name, args, 0, 0)?;
-                let entries: Vec<_> = vm.it.heap.map(id).iter().map(|(k, v)| (k.clone(), *v)).collect();
-                let mut out = Vec::with_capacity(entries.len());
-                for (k, v) in entries {
-                    out.push(match method {
-                        "keys" => vm.it.heap.key_value(&k),
-                        "values" => v,
-                        _ => {
-                            let kv = vm.it.heap.key_value(&k);
-                            vm.it.heap.new_list(vec![kv, v])
-                        }
-                    });
-                }
-                Ok(vm.it.heap.new_list(out))
-            }
-            "get" => {
-                arity(vm, name, args, 1, 2)?;
-                let default = args.get(1).copied().unwrap_or(Value::Nil);
-                let heap = &vm.it.heap;
-                Ok(match heap.key_ref(args[0]) {
-                    Some(k) => heap.map(id).get(k).copied().unwrap_or(default),
-                    None => default,
-                })
-            }
-            "pop" => {
-                arity(vm, name, args, 1, 2)?;
-                let removed = {
-                    let key = vm.it.heap.map_key(args[0]);
-                    match key {
-                        Some(k) => vm.it.heap.map_mut(id).shift_remove(k.as_ref()),
-                        None => None,
+    let Some(which) = MapMethod::parse(method) else {
+        return Err(no_attribute(vm, Value::Map(id), method));
+    };
+    match which {
+        MapMethod::Keys | MapMethod::Values | MapMethod::Items => {
+            arity(vm, name, args, 0, 0)?;
+            let entries: Vec<_> = vm.it.heap.map(id).iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let mut out = Vec::with_capacity(entries.len());
+            for (k, v) in entries {
+                out.push(match which {
+                    MapMethod::Keys => vm.it.heap.key_value(&k),
+                    MapMethod::Values => v,
+                    _ => {
+                        let kv = vm.it.heap.key_value(&k);
+                        vm.it.heap.new_list(vec![kv, v])
                     }
-                };
-                match (removed, args.get(1)) {
-                    (Some(v), _) => Ok(v),
-                    (None, Some(&d)) => Ok(d),
-                    (None, None) => Err(ops::key_error(vm, args[0])),
-                }
+                });
             }
-            _ => Err(no_attribute(vm, Value::Map(id), method)),
+            Ok(vm.it.heap.new_list(out))
+        }
+        MapMethod::Get => {
+            arity(vm, name, args, 1, 2)?;
+            let default = args.get(1).copied().unwrap_or(Value::Nil);
+            let heap = &vm.it.heap;
+            Ok(match heap.key_ref(args[0]) {
+                Some(k) => heap.map(id).get(k).copied().unwrap_or(default),
+                None => default,
+            })
+        }
+        MapMethod::Pop => {
+            arity(vm, name, args, 1, 2)?;
+            let removed = {
+                let key = vm.it.heap.map_key(args[0]);
+                match key {
+                    Some(k) => vm.it.heap.map_mut(id).shift_remove(k.as_ref()),
+                    None => None,
+                }
+            };
+            match (removed, args.get(1)) {
+                (Some(v), _) => Ok(v),
+                (None, Some(&d)) => Ok(d),
+                (None, None) => Err(ops::key_error(vm, args[0])),
+            }
         }
     }
 }
