@@ -794,12 +794,6 @@ impl<'a> Vm<'a> {
                         reg!(dst) = v;
                     }
                     Op::SetField { obj, name, src } => {
-                        if let (&Value::Map(m), Value::Str(nid)) = (&reg!(obj), proto.consts[name as usize])
-                            && let Some(i) = self.it.heap.map_find_str(m, nid)
-                        {
-                            *self.it.heap.map_mut(m).value_at_mut(i) = reg!(src);
-                            continue;
-                        }
                         let (o, v) = (reg!(obj), reg!(src));
                         tryv!(ops::set_field(self, o, proto.consts[name as usize], v));
                     }
