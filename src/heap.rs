@@ -33,6 +33,10 @@ pub struct StrObj {
 impl StrObj {
     pub fn new(s: Rc<str>) -> StrObj {
         let chars = if s.is_ascii() { s.len() } else { s.chars().count() };
+        StrObj::with_chars(s, chars)
+    }
+    /// A string whose length in code points the caller already knows.
+    pub fn with_chars(s: Rc<str>, chars: usize) -> StrObj {
         StrObj {
             s,
             chars,
@@ -333,12 +337,7 @@ impl Heap {
     /// straight into its slot: the many short strings of a received message.
     pub fn new_ascii_str(&mut self, s: &str) -> Value {
         debug_assert!(s.is_ascii());
-        let so = StrObj {
-            s: Rc::from(s),
-            chars: s.len(),
-            hash: std::cell::Cell::new(0),
-            building: None,
-        };
+        let so = StrObj::with_chars(Rc::from(s), s.len());
         let i = self.slot(64 + s.len());
         self.objs[i] = Obj::Str(so);
         Value::Str(ObjId::new(i as u32))
@@ -366,12 +365,7 @@ impl Heap {
             MapKey::Nil => Value::Nil,
             MapKey::Bool(b) => Value::bool(*b),
             MapKey::Int(i) => Value::Int(*i),
-            MapKey::Str(s) => Value::Str(self.alloc(Obj::Str(StrObj {
-                s: s.clone(),
-                chars: s.chars().count(),
-                hash: std::cell::Cell::new(0),
-                building: None,
-            }))),
+            MapKey::Str(s) => self.new_str(s.clone()),
         }
     }
 
