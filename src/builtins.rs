@@ -835,6 +835,7 @@ fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
         row.insert(MapKey::Str("wait_s".into()), Value::float(t.wait.as_secs_f64()));
         row.insert(MapKey::Str("max_wait_s".into()), Value::float(t.max_wait.as_secs_f64()));
         row.insert(MapKey::Str("forced_drops".into()), Value::Int(t.forced_drops as i64));
+        row.insert(MapKey::Str("cpu_moves".into()), Value::Int(t.cpu_moves as i64));
         let row = vm.it.heap.new_map(row);
         per_thread.insert(MapKey::Int(t.thread.get() as i64), row);
     }
@@ -854,6 +855,7 @@ fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
         MapKey::Str("acquisitions".into()),
         Value::Int(stats.acquisitions as i64),
     );
+    m.insert(MapKey::Str("cpu_moves".into()), Value::Int(stats.cpu_moves as i64));
     m.insert(MapKey::Str("threads".into()), threads);
     Ok(vm.it.heap.new_map(m))
 }

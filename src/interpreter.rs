@@ -163,6 +163,14 @@ impl Builder {
         self
     }
 
+    /// Whether a thread taking the GIL from a holder that dropped at a check point moves
+    /// to that holder's CPU (default true; `--gil-cpu follow|any`). See the GIL's docs,
+    /// "Where the holder runs".
+    pub fn follow_cpu(mut self, follow: bool) -> Builder {
+        self.gil.follow_cpu = follow;
+        self
+    }
+
     /// Print the per-thread GIL table to stderr when the script ends.
     pub fn gil_stats(mut self, on: bool) -> Builder {
         self.print_stats = on;

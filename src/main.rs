@@ -53,6 +53,17 @@ struct RunOptions {
     /// Keep the GIL held while native functions compute (to compare with releasing it)
     #[arg(long)]
     native_holds_gil: bool,
+    /// follow (default): a thread taking the GIL from a holder that dropped moves to that holder's CPU; any: the kernel decides
+    #[arg(long, value_name = "PLACEMENT", value_parser = parse_cpu_placement)]
+    gil_cpu: Option<bool>,
+}
+
+fn parse_cpu_placement(s: &str) -> Result<bool, String> {
+    match s {
+        "follow" => Ok(true),
+        "any" => Ok(false),
+        _ => Err(format!("unknown CPU placement `{s}` (expected follow or any)")),
+    }
 }
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
@@ -170,6 +181,7 @@ fn merge(top: RunOptions, run: RunOptions) -> RunOptions {
         gil_stats: run.gil_stats || top.gil_stats,
         gil_trace: run.gil_trace.or(top.gil_trace),
         native_holds_gil: run.native_holds_gil || top.native_holds_gil,
+        gil_cpu: run.gil_cpu.or(top.gil_cpu),
     }
 }
 
@@ -189,6 +201,9 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
     }
     if let Some(path) = &options.gil_trace {
         builder = builder.gil_trace(path);
+    }
+    if let Some(follow) = options.gil_cpu {
+        builder = builder.follow_cpu(follow);
     }
     let interp = builder.build();
     let breaker = interp.breaker();

@@ -106,12 +106,14 @@ fn stats_table_has_a_row_per_thread_and_totals() {
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
     assert!(lines[0].starts_with("GIL: policy interval"), "{err}");
+    assert!(lines[0].contains("cpu follow"), "{err}");
     for column in [
         "acquisitions",
         "hold (ms)",
         "wait (ms)",
         "max wait (ms)",
         "forced drops",
+        "cpu moves",
     ] {
         assert!(lines[1].contains(column), "missing column {column}: {err}");
     }
@@ -123,12 +125,25 @@ fn stats_table_has_a_row_per_thread_and_totals() {
 }
 
 #[test]
+fn gil_cpu_any_is_reported_and_moves_nobody() {
+    let file = script("any.toy", TWO_SPINNERS);
+    let out = toy(&["run", "--gil-cpu", "any", "--gil-stats", file.to_str().unwrap()]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines[0].contains("cpu any"), "{err}");
+    let total = lines.iter().find(|l| l.starts_with("total")).expect("totals row");
+    assert!(total.ends_with(" 0"), "the cpu moves column is the last: {err}");
+}
+
+#[test]
 fn bad_gil_options_are_usage_errors() {
     let file = script("empty.toy", "");
     for args in [
         ["--gil-policy", "lottery"],
         ["--switch-interval", "-5ms"],
         ["--check-interval", "0"],
+        ["--gil-cpu", "sideways"],
     ] {
         let out = toy(&["run", args[0], args[1], file.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
