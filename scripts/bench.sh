@@ -4,13 +4,16 @@
 # (A B C A B C ...), the outputs must match CPython's, and the table shows median times, the
 # ratios to CPython and their geometric mean. Exits non-zero if any output mismatched.
 #
-# usage: scripts/bench.sh [-n RUNS] [-f NAME]... [-t SECONDS] [-m MIB] [-L] [-v]
+# usage: scripts/bench.sh [-n RUNS] [-f NAME]... [-t SECONDS] [-m MIB] [-L] [-v] [-g]
 #   -n RUNS     runs of each implementation per program (default 5; start-up runs 10x that)
 #   -f NAME     only programs whose name contains NAME (repeatable)
 #   -t SECONDS  abandon a run after this long and skip that implementation's other runs
 #               for that program (default 30)
 #   -L          leave Lua out even if lua5.4 is installed
 #   -v          print the time of every run
+#   -g          then the GIL's measures (issue 3): 2 CPU-bound threads, 50 sleeping threads,
+#               the convoy, wake-up latency and fairness, each script beside its CPython
+#               twin under all four policies, as one table (scripts/lab.sh -e ...; ~1.5 min)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,7 +23,8 @@ toy="$root/target/release/toy"
 runs=5
 timeout=30
 extra=()
-while getopts ":n:f:t:m:Lvh" opt; do
+gil=0
+while getopts ":n:f:t:m:Lvgh" opt; do
     case "$opt" in
         n) runs="$OPTARG" ;;
         f) extra+=(-f "$OPTARG") ;;
@@ -28,6 +32,7 @@ while getopts ":n:f:t:m:Lvh" opt; do
         m) extra+=(-m "$OPTARG") ;;
         L) extra+=(--no-lua) ;;
         v) extra+=(-v) ;;
+        g) gil=1 ;;
         h) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         :) echo "bench.sh: -$OPTARG needs a value" >&2; exit 2 ;;
         *) echo "bench.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
@@ -47,5 +52,12 @@ elif [ ! -x "$toy" ]; then
     exit 2
 fi
 
-exec python3 "$here/bench_run.py" --toy "$toy" --bench-dir "$here/bench" \
-    -n "$runs" -t "$timeout" ${extra[@]+"${extra[@]}"}
+status=0
+python3 "$here/bench_run.py" --toy "$toy" --bench-dir "$here/bench" \
+    -n "$runs" -t "$timeout" ${extra[@]+"${extra[@]}"} || status=$?
+if [ "$gil" = 1 ]; then
+    echo
+    "$here/lab.sh" -e cpu_threads,io_threads,convoy,fairness || status=$?
+fi
+exit "$status"
+
