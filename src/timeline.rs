@@ -21,7 +21,7 @@
 //!   `data-ns-per-px` (an integer: nanoseconds per pixel, the merge limit), `data-threads`.
 //! - `<text class="title">`, `<text class="subtitle">`: heading and one-line summary.
 //! - `<g class="legend">`: one `<g class="legend-item" data-state="S">` for each of
-//!   `running`, `waiting`, `blocked`, `drop-request`.
+//!   `running`, `waiting`, `blocked`, `drop-request`, `cpu-move`.
 //! - `<g class="axis">`: grid lines and `<text class="tick" data-ms="…">` labels in ms.
 //! - `<g class="lane" data-tid="2" data-name="thread 2">`: one per thread, in
 //!   `thread_sort_index` order, with exact totals `data-running-us`, `data-waiting-us`,
@@ -34,6 +34,10 @@
 //!   - `<path class="drop-request">`: a red triangle on the lane of the thread that asked,
 //!     one per pixel column: `data-ts-us` (the first request), `data-n`, and `data-holder`
 //!     when every request in it named the same holder.
+//!   - `<path class="cpu-move">`: a green triangle under the lane of a thread that moved
+//!     onto the CPU of the holder it took the GIL from (`--gil-cpu follow`), one per pixel
+//!     column: `data-ts-us` (the first move), `data-n`, and `data-to` when every move in
+//!     it went to the same CPU.
 //!   - `<text class="lane-label">` (the thread's name) and `<text class="totals">`
 //!     ("ran …" and "waited …").
 //!
@@ -79,6 +83,7 @@ pub struct Summary {
     pub running_slices: usize,
     pub waiting_slices: usize,
     pub drop_requests: usize,
+    pub cpu_moves: usize,
     /// From the GIL's creation to the trace's last event, in microseconds.
     pub span_us: f64,
 }
@@ -87,7 +92,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "wrote {}: {} {} over {}, {} running {}, {} waiting, {} drop {}",
+            "wrote {}: {} {} over {}, {} running {}, {} waiting, {} drop {}, {} cpu {}",
             self.svg.display(),
             self.threads,
             plural(self.threads, "thread", "threads"),
@@ -97,6 +102,8 @@ impl fmt::Display for Summary {
             self.waiting_slices,
             self.drop_requests,
             plural(self.drop_requests, "request", "requests"),
+            self.cpu_moves,
+            plural(self.cpu_moves, "move", "moves"),
         )
     }
 }
@@ -122,6 +129,7 @@ pub fn render_file(trace: &Path, svg: &Path) -> Result<Summary, String> {
         running_slices: parsed.lanes.iter().map(|l| l.running.len()).sum(),
         waiting_slices: parsed.lanes.iter().map(|l| l.waiting.len()).sum(),
         drop_requests: parsed.lanes.iter().map(|l| l.drops.len()).sum(),
+        cpu_moves: parsed.lanes.iter().map(|l| l.moves.len()).sum(),
         span_us: parsed.end() as f64 / 1000.0,
     })
 }
@@ -151,7 +159,7 @@ impl TraceError {
             TraceError::NotToy(why) => format!("{what} is not a toy GIL trace: {why}; {HOW_TO_TRACE}"),
             TraceError::Malformed { index, name } => format!(
                 "{what} is not a valid toy GIL trace: event {index} (\"{name}\") needs numbers \"tid\" and \"ts\"{}",
-                if name == "drop request" {
+                if name == "drop request" || name == "cpu move" {
                     ""
                 } else {
                     " and a non-negative \"dur\""
@@ -178,6 +186,14 @@ struct DropRequest {
     holder: Option<u64>,
 }
 
+/// A thread moved onto the CPU of the holder it took the GIL from.
+#[derive(Clone, Copy, Debug)]
+struct CpuMove {
+    at: Ns,
+    /// The CPU it moved to, when the trace says.
+    to: Option<u64>,
+}
+
 #[derive(Debug, Default)]
 struct Lane {
     tid: u64,
@@ -186,14 +202,16 @@ struct Lane {
     running: Vec<Slice>,
     waiting: Vec<Slice>,
     drops: Vec<DropRequest>,
+    moves: Vec<CpuMove>,
 }
 
 impl Lane {
     /// First and last instant the trace saw this thread, if it saw it at all.
     fn lifetime(&self) -> Option<(Ns, Ns)> {
         let slices = self.running.iter().chain(&self.waiting);
-        let starts = slices.clone().map(|s| s.start).chain(self.drops.iter().map(|d| d.at));
-        let ends = slices.map(|s| s.end).chain(self.drops.iter().map(|d| d.at));
+        let instants = self.drops.iter().map(|d| d.at).chain(self.moves.iter().map(|m| m.at));
+        let starts = slices.clone().map(|s| s.start).chain(instants.clone());
+        let ends = slices.map(|s| s.end).chain(instants);
         Some((starts.min()?, ends.max()?))
     }
 
@@ -349,6 +367,14 @@ fn parse(text: &str) -> Result<Trace, TraceError> {
                     .filter(|&h| h != 0);
                 lane(&mut lanes, tid).drops.push(DropRequest { at, holder });
             }
+            ("i" | "I", "cpu move") => {
+                let (Some(tid), Some(at)) = (tid, ns(event.get("ts"))) else {
+                    return Err(malformed());
+                };
+                ours += 1;
+                let to = args.and_then(|a| a.get("to")).and_then(Value::as_u64);
+                lane(&mut lanes, tid).moves.push(CpuMove { at, to });
+            }
             // Other tools' events (and toy's process_name) carry nothing to draw.
             _ => {}
         }
@@ -367,6 +393,7 @@ fn parse(text: &str) -> Result<Trace, TraceError> {
         lane.running.sort_by_key(|s| (s.start, s.end));
         lane.waiting.sort_by_key(|s| (s.start, s.end));
         lane.drops.sort_by_key(|d| d.at);
+        lane.moves.sort_by_key(|m| m.at);
     }
     Ok(Trace { script, lanes })
 }
@@ -519,6 +546,7 @@ text {
 .waiting { fill: #fb8c00; }
 .blocked { fill: url(#hatch); stroke: #c5cbd3; stroke-width: 0.5; }
 .drop-request { fill: #d1242f; }
+.cpu-move { fill: #1a7f37; }
 </style>"#;
 
 fn draw(trace: &Trace, file_name: Option<&str>) -> String {
@@ -567,6 +595,7 @@ fn draw(trace: &Trace, file_name: Option<&str>) -> String {
     let running: usize = trace.lanes.iter().map(|l| l.running.len()).sum();
     let waiting: usize = trace.lanes.iter().map(|l| l.waiting.len()).sum();
     let drops: usize = trace.lanes.iter().map(|l| l.drops.len()).sum();
+    let moves: usize = trace.lanes.iter().map(|l| l.moves.len()).sum();
     let _ = writeln!(
         svg,
         "<text class=\"title\" x=\"{LABEL_X}\" y=\"32\">{}</text>",
@@ -575,13 +604,14 @@ fn draw(trace: &Trace, file_name: Option<&str>) -> String {
     let _ = writeln!(
         svg,
         "<text class=\"subtitle\" x=\"{LABEL_X}\" y=\"54\">{} {} over {} · {running} running {} · {waiting} {} for \
-         the GIL · {drops} drop {} · 1 px = {}</text>",
+         the GIL · {drops} drop {} · {moves} cpu {} · 1 px = {}</text>",
         trace.lanes.len(),
         plural(trace.lanes.len(), "thread", "threads"),
         duration(end - t0),
         plural(running, "slice", "slices"),
         plural(waiting, "wait", "waits"),
         plural(drops, "request", "requests"),
+        plural(moves, "move", "moves"),
         duration(scale.ns_per_px),
     );
     legend(&mut svg);
@@ -596,11 +626,12 @@ fn draw(trace: &Trace, file_name: Option<&str>) -> String {
 fn legend(svg: &mut String) {
     let y = 80.0;
     svg.push_str("<g class=\"legend\">\n");
-    let items: [(&str, &str); 4] = [
+    let items: [(&str, &str); 5] = [
         ("running", "running (holds the GIL)"),
         ("waiting", "waiting for the GIL"),
-        ("blocked", "blocked: GIL released (sleep, I/O, join, native code)"),
-        ("drop-request", "drop request (a waiter asks the holder to let go)"),
+        ("blocked", "blocked: GIL released (sleep, I/O, native)"),
+        ("drop-request", "drop request (a waiter asks)"),
+        ("cpu-move", "moved to the last holder's CPU"),
     ];
     let mut x = LABEL_X;
     for (state, text) in items {
@@ -621,10 +652,15 @@ fn legend(svg: &mut String) {
                 "<rect class=\"blocked\" x=\"{x}\" y=\"{}\" width=\"18\" height=\"{BLOCK_H}\"/>",
                 y - BLOCK_H / 2.0
             ),
-            _ => write!(
+            "drop-request" => write!(
                 svg,
                 "<path class=\"drop-request\" d=\"{}\"/>",
                 triangle(x + 9.0, y - 6.0)
+            ),
+            _ => write!(
+                svg,
+                "<path class=\"cpu-move\" d=\"{}\"/>",
+                triangle_up(x + 9.0, y + 3.0)
             ),
         };
         let _ = writeln!(
@@ -640,9 +676,69 @@ fn legend(svg: &mut String) {
     svg.push_str("</g>\n");
 }
 
+/// Runs of `items` (sorted by time) that fall in the same pixel column.
+fn by_column<'a, T>(
+    items: &'a [T],
+    at: impl Fn(&T) -> Ns + 'a,
+    scale: &'a Scale,
+) -> impl Iterator<Item = &'a [T]> + 'a {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        let column = scale.column(at(rest.first()?));
+        let n = rest.iter().take_while(|item| scale.column(at(item)) == column).count();
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        Some(group)
+    })
+}
+
+/// A marker standing for the instants of one pixel column.
+struct Marker {
+    class: &'static str,
+    path: String,
+    /// An attribute shared by every instant in the column, if they agree.
+    attribute: Option<(&'static str, u64)>,
+    /// What the thread did, for the tooltip ("asked thread 2 to drop the GIL").
+    what: String,
+    /// The plural noun for the tooltip's count.
+    many: &'static str,
+}
+
+impl Marker {
+    fn write(&self, svg: &mut String, lane: &Lane, first: Ns, n: usize, scale: &Scale) {
+        let _ = write!(
+            svg,
+            "<path class=\"{}\" d=\"{}\" data-ts-us=\"{}\" data-n=\"{n}\"",
+            self.class,
+            self.path,
+            us(first)
+        );
+        if let Some((name, value)) = self.attribute {
+            let _ = write!(svg, " {name}=\"{value}\"");
+        }
+        let times = if n > 1 {
+            format!(" ({n} {})", self.many)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            svg,
+            "><title>{} {} at {}{times}</title></path>",
+            escape(&lane.name),
+            self.what,
+            duration(first - scale.t0)
+        );
+    }
+}
+
 /// A small downward triangle whose tip is 7 px below `(x, top)`.
 fn triangle(x: f64, top: f64) -> String {
     format!("M{:.2} {:.1}h9l-4.5 7z", x - 4.5, top)
+}
+
+/// A small upward triangle whose tip is 7 px above `(x, bottom)`.
+fn triangle_up(x: f64, bottom: f64) -> String {
+    format!("M{:.2} {:.1}h9l-4.5 -7z", x - 4.5, bottom)
 }
 
 fn axis(svg: &mut String, scale: &Scale, step: Ns, axis_end: Ns, lanes_bottom: f64) {
@@ -771,43 +867,39 @@ fn draw_lane(svg: &mut String, lane: &Lane, index: usize, scale: &Scale) {
         }
     }
 
-    // Drop requests: one marker per pixel column.
-    let mut i = 0;
-    while i < lane.drops.len() {
-        let first = lane.drops[i];
-        let column = scale.column(first.at);
-        let mut j = i + 1;
-        while j < lane.drops.len() && scale.column(lane.drops[j].at) == column {
-            j += 1;
-        }
-        let group = &lane.drops[i..j];
+    // Instants, one marker per pixel column: drop requests above the running bar, CPU
+    // moves under it.
+    for group in by_column(&lane.drops, |d| d.at, scale) {
+        let first = group[0];
         let holder = first.holder.filter(|h| group.iter().all(|d| d.holder == Some(*h)));
-        let _ = write!(
-            svg,
-            "<path class=\"drop-request\" d=\"{}\" data-ts-us=\"{}\" data-n=\"{}\"",
-            triangle(scale.x(first.at), mid - RUN_H / 2.0 - 3.0),
-            us(first.at),
-            group.len()
-        );
-        if let Some(h) = holder {
-            let _ = write!(svg, " data-holder=\"{h}\"");
-        }
         let asked = match holder {
             Some(h) => format!("asked thread {h} to drop the GIL"),
             None => "asked for the GIL to be dropped".to_owned(),
         };
-        let times = if group.len() > 1 {
-            format!(" ({} requests)", group.len())
-        } else {
-            String::new()
+        let marker = Marker {
+            class: "drop-request",
+            path: triangle(scale.x(first.at), mid - RUN_H / 2.0 - 3.0),
+            attribute: holder.map(|h| ("data-holder", h)),
+            what: asked,
+            many: "requests",
         };
-        let _ = writeln!(
-            svg,
-            "><title>{} {asked} at {}{times}</title></path>",
-            escape(&lane.name),
-            duration(first.at - scale.t0)
-        );
-        i = j;
+        marker.write(svg, lane, first.at, group.len(), scale);
+    }
+    for group in by_column(&lane.moves, |m| m.at, scale) {
+        let first = group[0];
+        let to = first.to.filter(|c| group.iter().all(|m| m.to == Some(*c)));
+        let whither = match to {
+            Some(c) => format!("moved to CPU {c}, where the holder it took over from ran"),
+            None => "moved to the CPU of the holder it took over from".to_owned(),
+        };
+        let marker = Marker {
+            class: "cpu-move",
+            path: triangle_up(scale.x(first.at), mid + RUN_H / 2.0 + 9.0),
+            attribute: to.map(|c| ("data-to", c)),
+            what: whither,
+            many: "moves",
+        };
+        marker.write(svg, lane, first.at, group.len(), scale);
     }
 
     // Totals on the right.
@@ -871,7 +963,7 @@ mod tests {
                         busy: attr_ns(node, "data-us"),
                         n: node.attribute("data-n").unwrap().parse().unwrap(),
                     });
-                } else if class == "drop-request" {
+                } else if class == "drop-request" || class == "cpu-move" {
                     let at = attr_ns(node, "data-ts-us");
                     let n = node.attribute("data-n").unwrap().parse().unwrap();
                     out.push(Shape {
@@ -890,6 +982,47 @@ mod tests {
 
     fn count(shapes: &[Shape], class: &str, tid: u64) -> usize {
         shapes.iter().filter(|s| s.class == class && s.tid == tid).count()
+    }
+
+    /// CPU moves become green markers under the running bar, one per pixel column, with
+    /// the CPU when every move in the column went to the same one.
+    #[test]
+    fn cpu_moves_are_marked_per_pixel_column() {
+        let trace = r#"{"traceEvents":[
+            {"name":"running","ph":"X","tid":1,"ts":0,"dur":880},
+            {"name":"running","ph":"X","tid":2,"ts":100,"dur":10},
+            {"name":"cpu move","ph":"i","s":"t","tid":2,"ts":100.2,"args":{"from":1,"to":0}},
+            {"name":"cpu move","ph":"i","s":"t","tid":2,"ts":100.4,"args":{"from":1,"to":0}},
+            {"name":"cpu move","ph":"i","s":"t","tid":2,"ts":500,"args":{"from":0,"to":1}},
+            {"name":"cpu move","ph":"i","s":"t","tid":2,"ts":500.5,"args":{"from":1,"to":0}},
+            {"name":"cpu move","ph":"i","s":"t","tid":1,"ts":700}
+        ]}"#;
+        let svg = render(trace).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let moves: Vec<(u64, Ns, usize, Option<&str>)> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("lane"))
+            .flat_map(|lane| {
+                let tid: u64 = lane.attribute("data-tid").unwrap().parse().unwrap();
+                lane.children()
+                    .filter(|n| n.attribute("class") == Some("cpu-move"))
+                    .map(move |n| {
+                        (
+                            tid,
+                            attr_ns(n, "data-ts-us"),
+                            n.attribute("data-n").unwrap().parse().unwrap(),
+                            n.attribute("data-to"),
+                        )
+                    })
+            })
+            .collect();
+        // 1 px = 1 µs here: the first two share a column; the next two do too, but went
+        // to different CPUs; a move without `args` names none.
+        assert_eq!(
+            moves,
+            [(1, 700_000, 1, None), (2, 100_200, 2, Some("0")), (2, 500_000, 2, None)]
+        );
+        assert!(svg.contains("5 cpu moves"), "the subtitle counts them");
     }
 
     #[test]
@@ -1027,7 +1160,7 @@ mod tests {
             .filter(|n| n.attribute("class") == Some("legend-item"))
             .filter_map(|n| n.attribute("data-state"))
             .collect();
-        assert_eq!(legend, ["running", "waiting", "blocked", "drop-request"]);
+        assert_eq!(legend, ["running", "waiting", "blocked", "drop-request", "cpu-move"]);
         let title = doc
             .descendants()
             .find(|n| n.attribute("class") == Some("title"))

@@ -67,6 +67,7 @@ struct Traced {
     running: Vec<(Ns, Ns)>,
     waiting: Vec<(Ns, Ns)>,
     drops: usize,
+    moves: usize,
 }
 
 fn read_trace(path: &PathBuf) -> (Vec<u64>, BTreeMap<u64, Traced>) {
@@ -88,6 +89,7 @@ fn read_trace(path: &PathBuf) -> (Vec<u64>, BTreeMap<u64, Traced>) {
             ("X", "running") => t.running.push(span()),
             ("X", "waiting for GIL") => t.waiting.push(span()),
             ("i", "drop request") => t.drops += 1,
+            ("i", "cpu move") => t.moves += 1,
             _ => {}
         }
     }
@@ -201,12 +203,16 @@ fn contended_run_is_drawn_slice_for_slice() {
             }
         }
         all_running.extend(of("running"));
-        let markers: usize = lane
-            .children()
-            .filter(|n| n.attribute("class") == Some("drop-request"))
-            .map(|n| n.attribute("data-n").unwrap().parse::<usize>().unwrap())
-            .sum();
+        // Instants drawn as markers, each standing for `data-n` of them.
+        let instants = |class: &str| -> usize {
+            lane.children()
+                .filter(|n| n.attribute("class") == Some(class))
+                .map(|n| n.attribute("data-n").unwrap().parse::<usize>().unwrap())
+                .sum()
+        };
+        let markers = instants("drop-request");
         assert_eq!(markers, t.drops, "thread {tid} drop requests");
+        assert_eq!(instants("cpu-move"), t.moves, "thread {tid} cpu moves");
         drop_markers += markers;
     }
     assert!(
@@ -232,7 +238,7 @@ fn contended_run_is_drawn_slice_for_slice() {
         .filter(|n| n.attribute("class") == Some("legend-item"))
         .filter_map(|n| n.attribute("data-state"))
         .collect();
-    assert_eq!(legend, ["running", "waiting", "blocked", "drop-request"]);
+    assert_eq!(legend, ["running", "waiting", "blocked", "drop-request", "cpu-move"]);
     let ticks = doc
         .descendants()
         .filter(|n| n.attribute("class") == Some("tick"))
