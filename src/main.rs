@@ -53,7 +53,7 @@ struct RunOptions {
     /// Keep the GIL held while native functions compute (to compare with releasing it)
     #[arg(long)]
     native_holds_gil: bool,
-    /// follow (default): a thread taking the GIL from a holder that dropped moves to that holder's CPU; any: the kernel decides
+    /// Where a thread that takes the GIL runs: follow (default) moves it onto the CPU of the holder that dropped; any lets the kernel decide
     #[arg(long, value_name = "PLACEMENT", value_parser = parse_cpu_placement)]
     gil_cpu: Option<bool>,
 }
