@@ -102,6 +102,8 @@ ROWS = [
      "native_threads bytecode beside native speedup", "{:.2f}×", "≈ 1", None, ALL),
     ("Issue 6 — lab headlines", "5 race: lost updates, x = x + 1, no lock (of 600,000)", "race",
      "race lost updates, x = x + 1 (of 2N)", "{:.0f}", "> 0 under ticks", None, ALL),
+    ("Issue 6 — lab headlines", "5 race: … trials run until one lost updates (at most 3)", "race",
+     "race x = x + 1 trials (up to 3, until one loses updates)", "{:.0f}", "", None, ALL),
     ("Issue 6 — lab headlines", "5 race: … the same under ticks --check-interval 101", "race+ticks101",
      "race lost updates, x = x + 1 (of 2N)", "{:.0f}", "> 0", None, ALL),
     ("Issue 6 — lab headlines", "5 race: lost updates, read, call, write, no lock", "race",
