@@ -108,6 +108,8 @@ ROWS = [
      "race lost updates, x = x + 1 (of 2N)", "{:.0f}", "> 0", None, ALL),
     ("Issue 6 — lab headlines", "5 race: lost updates, read, call, write, no lock", "race",
      "race lost updates, read-call-write (of 2N)", "{:.0f}", "> 0", None, ALL),
+    ("Issue 6 — lab headlines", "5 race: … trials run until one lost updates (at most 3)", "race",
+     "race read-call-write trials (up to 3, until one loses updates)", "{:.0f}", "", None, ALL),
     ("Issue 6 — lab headlines", "5 race: lost updates with a Lock", "race",
      "race lost updates with a Lock", "{:.0f}", "0", None, ALL),
     ("Issue 6 — lab headlines", "5 race: Lock cost, 2 threads locked / unlocked time", "race",
