@@ -25,7 +25,7 @@
 //! | eval breaker | bit set (`AtomicU32`) | nonzero means "the holder must take the slow path at its next check point". Bit [`DROP_REQUEST`] belongs to this lock: set (under the mutex) by a waiter asking the holder to drop; cleared by the holder when it drops and by a thread taking the GIL from someone else. All other bits belong to the interpreter; the lock never touches them. |
 //! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), and the trace buffer (never allocated unless tracing). |
 //! | `forced_drops`, `drop_requests` | count | totals; a request counts once, when the bit goes from 0 to 1. |
-//! | `dropped_on_cpu` | CPU number | where the last holder ran when it dropped at a check point (only when following CPUs). Cleared by every other release and by every `take`: it describes only the hand-off in progress. |
+//! | `dropped_on_cpu` | CPU number | where the last holder ran when it dropped at a check point (only when following CPUs). Set by every release (`None` unless forced) and cleared by every `take`: it describes only the hand-off in progress. |
 //! | `cpu_moves` | count | times a thread moved to the CPU of the holder it took over from (total; per thread in `threads`). |
 //! | switch interval | nanoseconds | how long a waiter sleeps before it asks for a drop (interval, fifo, priority). |
 //! | check interval | instructions | under `ticks`, how many instructions the VM runs between check points. |
@@ -44,12 +44,13 @@
 //!               (priority: set it again while another returner still waits)
 //!               follow: if t waited at least FOLLOW_MIN_WAIT and the GIL came from a
 //!                   forced drop on another CPU, t moves there (after unlocking the mutex)
-//!   release(t): locked = false, holder = None, dropped_on_cpu = None
+//!   release(t): locked = false, holder = None
+//!               dropped_on_cpu = the CPU t is on for a forced drop (when following
+//!                   CPUs), else None
 //!               reserved_for = policy.next_holder(waiters); wake the waiter(s)
 //!   check_point (holder t, DROP_REQUEST seen, or the tick budget ran out under `ticks`):
 //!               clear DROP_REQUEST; if nobody waits, keep running
 //!               release(t)                                  -- a forced drop
-//!               dropped_on_cpu = the CPU t is on (when following CPUs)
 //!               forced switching: sleep on `switch_cv` until switch_number changes
 //!                   (or nobody waits any more)
 //!               ticks: unlock the mutex for an instant instead: no hand-off
@@ -633,10 +634,7 @@ impl<T> Gil<T> {
     /// Panics if `tid` is not registered, has exited, or already holds the GIL (the lock
     /// is not re-entrant).
     pub fn acquire(&self, tid: ThreadId) -> GilGuard<'_, T> {
-        let mut st = self.lock_state();
-        let target = self.take(&mut st, tid, false, None);
-        drop(st);
-        self.settle(tid, target);
+        self.take_and_settle(self.lock_state(), tid, false, None);
         GilGuard {
             gil: self,
             tid,
@@ -804,6 +802,20 @@ impl<T> Gil<T> {
         target
     }
 
+    /// [`Gil::take`], then unlock the mutex and make the move `take` chose: what every
+    /// path that takes the GIL does.
+    fn take_and_settle(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        tid: ThreadId,
+        from_blocking: bool,
+        wanted_since: Option<Instant>,
+    ) {
+        let target = self.take(&mut st, tid, from_blocking, wanted_since);
+        drop(st);
+        self.settle(tid, target);
+    }
+
     /// Move `tid`, which has just taken the GIL, to the CPU `take` chose (if any and if it
     /// is elsewhere), and count the move. Called without the mutex: the migration waits
     /// for the previous holder to leave that CPU, and that holder may need the mutex to
@@ -836,7 +848,12 @@ impl<T> Gil<T> {
         let now = Instant::now();
         st.locked = false;
         st.holder = None;
-        st.dropped_on_cpu = None;
+        // Only a forced drop attracts the next holder (see "Where the holder runs").
+        st.dropped_on_cpu = if end == End::Forced && self.follow_cpu {
+            cpu::current()
+        } else {
+            None
+        };
         let trace = self.trace;
         let now_off = self.since_creation(now);
         let since = st.rec_mut(tid).held_since.take();
@@ -1210,9 +1227,7 @@ impl<'a, T> GilGuard<'a, T> {
             // No hand-off: let go of the mutex for an instant and compete like anyone
             // else. The woken waiter still has to be scheduled, so we often win again.
             MutexGuard::unlocked(&mut st, || {});
-            let target = gil.take(&mut st, self.tid, false, Some(released));
-            drop(st);
-            gil.settle(self.tid, target);
+            gil.take_and_settle(st, self.tid, false, Some(released));
             return;
         }
         if gil.eval_breaker.load(Relaxed) & DROP_REQUEST == 0 {
@@ -1232,9 +1247,7 @@ impl<'a, T> GilGuard<'a, T> {
                 gil.shared().switch_cv.wait(&mut st);
             }
         }
-        let target = gil.take(&mut st, self.tid, false, Some(released));
-        drop(st);
-        gil.settle(self.tid, target);
+        gil.take_and_settle(st, self.tid, false, Some(released));
     }
 
     fn count_forced_drop(&self, st: &mut State) {
@@ -1247,9 +1260,6 @@ impl<'a, T> GilGuard<'a, T> {
     fn drop_for_check_point(&self, st: &mut State) -> Instant {
         let released = self.gil.release(st, self.tid, End::Forced);
         st.rec_mut(self.tid).waiting_since = Some(released);
-        if self.gil.follow_cpu {
-            st.dropped_on_cpu = cpu::current();
-        }
         released
     }
 
@@ -1285,10 +1295,7 @@ struct Retake<'a, T> {
 
 impl<T> Drop for Retake<'_, T> {
     fn drop(&mut self) {
-        let mut st = self.gil.lock_state();
-        let target = self.gil.take(&mut st, self.tid, true, None);
-        drop(st);
-        self.gil.settle(self.tid, target);
+        self.gil.take_and_settle(self.gil.lock_state(), self.tid, true, None);
     }
 }
 
@@ -1909,26 +1916,42 @@ mod tests {
         assert!(stats.to_string().contains("cpu any"));
     }
 
-    /// A holder that lets go for a blocking call may want its CPU for that call (native
-    /// code runs in parallel), so the next holder is never moved onto it, however long it
-    /// waited.
+    /// The whole follow decision, driven through the state machine on one thread: a
+    /// forced drop attracts a taker that waited long enough; a blocking release (the
+    /// releaser may want its CPU: native code runs in parallel), a short wait, the same
+    /// thread taking it back, or following turned off attract nobody.
     #[test]
-    fn gil_blocking_release_attracts_nobody() {
-        let gil = Gil::new((), config(PolicyKind::Interval, LONG));
-        let main = gil.register_thread();
-        let other = gil.register_thread();
-        let mut g = gil.acquire(main);
-        let mut st = gil.lock_state();
-        st.dropped_on_cpu = Some(0);
-        drop(st);
-        thread::scope(|s| {
-            s.spawn(|| drop(gil.acquire(other)));
-            wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
-            thread::sleep(FOLLOW_MIN_WAIT * 2);
-            g.release_while(|| wait_until("the hand-off", || gil.stats().thread(other).unwrap().acquisitions == 1));
-        });
-        assert_eq!(gil.lock_state().dropped_on_cpu, None);
-        assert_eq!(gil.stats().cpu_moves, 0);
+    fn gil_follow_decision_follows_forced_drops_only() {
+        for follow_cpu in [true, false] {
+            let gil = Gil::new(
+                (),
+                GilConfig {
+                    follow_cpu,
+                    ..GilConfig::default()
+                },
+            );
+            let (main, other) = (gil.register_thread(), gil.register_thread());
+            let long_ago = Some(Instant::now() - FOLLOW_MIN_WAIT * 2);
+            let mut st = gil.lock_state();
+            assert_eq!(gil.take(&mut st, main, false, None), None);
+            gil.release(&mut st, main, End::Forced);
+            let dropped_on = st.dropped_on_cpu;
+            assert_eq!(dropped_on.is_some(), follow_cpu, "a forced drop records its CPU");
+            assert_eq!(gil.take(&mut st, other, false, long_ago), dropped_on);
+            assert_eq!(st.dropped_on_cpu, None, "a take consumes the hand-off");
+            gil.release(&mut st, other, End::Blocking);
+            assert_eq!(st.dropped_on_cpu, None);
+            assert_eq!(gil.take(&mut st, main, true, long_ago), None, "blocking release");
+            gil.release(&mut st, main, End::Forced);
+            assert_eq!(
+                gil.take(&mut st, other, false, Some(Instant::now())),
+                None,
+                "short wait"
+            );
+            gil.release(&mut st, other, End::Forced);
+            assert_eq!(gil.take(&mut st, other, false, long_ago), None, "same thread again");
+            gil.release(&mut st, other, End::Released);
+        }
     }
 
     #[test]
