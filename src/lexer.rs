@@ -499,16 +499,25 @@ pub fn tokenize(source: &str) -> Result<Vec<(usize, Token, usize)>, Diagnostic> 
 /// Whether `word` lexes as exactly one identifier (not a keyword, number or anything
 /// else): the rule for host function names, taken from the token definitions themselves.
 pub fn is_identifier(word: &str) -> bool {
-    matches!(
-        tokenize(word).as_deref(),
-        Ok([(_, Token::Ident(_), _)]) | Ok([(_, Token::Ident(_), _), (_, Token::Semi, _)])
-    )
+    // One token spanning the whole word: the lexer skips blanks and comments, so a
+    // shorter token would let "a # c" or " a" through.
+    matches!(tokenize(word).as_deref(), Ok([(0, Token::Ident(_), end)]) if *end == word.len())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use Token::*;
+
+    #[test]
+    fn identifiers_are_one_whole_token() {
+        for good in ["a", "_x1", "count_primes", "A9"] {
+            assert!(is_identifier(good), "{good:?}");
+        }
+        for bad in ["", "1a", "let", "ünï", "a;", "a\n", " a", "a ", "a # c", "\u{FEFF}a", "a.b", "a-b"] {
+            assert!(!is_identifier(bad), "{bad:?}");
+        }
+    }
 
     fn toks(source: &str) -> Vec<Token> {
         match tokenize(source) {
