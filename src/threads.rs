@@ -12,7 +12,9 @@
 //!   program has seen its outcome, so a thread's start function, arguments and result live
 //!   as long as anyone can ask for them.
 //! - `spawn` creates the OS thread with the GIL released (it is a blocking call like any
-//!   other), so other threads may run during a `spawn`.
+//!   other), so other threads may run during a `spawn`. The new thread takes the GIL only
+//!   after the spawner has stored its OS handle, so a thread with an outcome always has
+//!   its handle in the object (or it was already joined): `before_fork` relies on that.
 
 use crate::gil::{Gil, ThreadId};
 use crate::heap::Obj;
@@ -170,12 +172,18 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     // the GIL meanwhile (in a spawn loop, each starts running while the next is created,
     // instead of all of them queueing for the GIL until the loop ends). The thread object
     // is already rooted in `threads`, so it outlives whatever runs meanwhile.
+    // `before_fork` joins finished threads through their handles; were the new thread to
+    // finish before the handle is stored, a fork could catch it mid-exit. So it waits for
+    // `handed` before taking the GIL (usually already bumped by the time it gets there).
+    let handed = Arc::new(Signal::default());
+    let handed_in_thread = handed.clone();
     let spawned = vm.release(move || {
         let spawned = std::thread::Builder::new()
             .name(name)
             .stack_size(64 << 20)
             .spawn(move || {
                 started_in_thread.bump();
+                handed_in_thread.wait_change(0, None);
                 thread_main(worker, tid, index)
             });
         if spawned.is_err() {
@@ -187,6 +195,7 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     match spawned {
         Ok(handle) => {
             thread_obj(vm, id).handle = Some(handle);
+            handed.bump();
             Ok(Value::Obj(id))
         }
         Err(e) => {
