@@ -514,7 +514,20 @@ mod tests {
         for good in ["a", "_x1", "count_primes", "A9"] {
             assert!(is_identifier(good), "{good:?}");
         }
-        for bad in ["", "1a", "let", "ünï", "a;", "a\n", " a", "a ", "a # c", "\u{FEFF}a", "a.b", "a-b"] {
+        for bad in [
+            "",
+            "1a",
+            "let",
+            "ünï",
+            "a;",
+            "a\n",
+            " a",
+            "a ",
+            "a # c",
+            "\u{FEFF}a",
+            "a.b",
+            "a-b",
+        ] {
             assert!(!is_identifier(bad), "{bad:?}");
         }
     }

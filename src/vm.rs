@@ -551,6 +551,32 @@ impl<'a> Vm<'a> {
                 }};
             }
 
+            // `x OP y` with an int fast path, else `slow` (ops::less / less_equal, which
+            // name the operator `sym` in errors): the comparisons and JumpIfNotLt.
+            macro_rules! ordered {
+                ($x:expr, $y:expr, $op:tt, $slow:path, $sym:literal) => {
+                    match (&reg!($x), &reg!($y)) {
+                        (&Value::Int(x), &Value::Int(y)) => x $op y,
+                        _ => tryv!($slow(self, reg!($x), reg!($y), $sym)),
+                    }
+                };
+            }
+            // `a ± imm` for AddInt/SubInt: ints and floats in place, every other type through
+            // `slow` (ops::add / ops::sub).
+            macro_rules! with_imm {
+                ($dst:expr, $a:expr, $imm:expr, $checked:ident, $op:tt, $slow:path) => {{
+                    let v = match reg!($a) {
+                        Value::Int(i) => match i.$checked($imm as i64) {
+                            Some(v) => Value::Int(v),
+                            None => throw!(self.error("OverflowError", "integer overflow")),
+                        },
+                        Value::Float(f) => Value::float(f.get() $op $imm as f64),
+                        _ => tryv!($slow(self, reg!($a), Value::Int($imm as i64))),
+                    };
+                    reg!($dst) = v;
+                }};
+            }
+
             loop {
                 if TICKS {
                     ticks -= 1;
@@ -654,28 +680,8 @@ impl<'a> Vm<'a> {
                             self.it.heap.freeze_str(id);
                         }
                     }
-                    Op::AddInt { dst, a, imm } => {
-                        let v = match reg!(a) {
-                            Value::Int(i) => match i.checked_add(imm as i64) {
-                                Some(v) => Value::Int(v),
-                                None => throw!(self.error("OverflowError", "integer overflow")),
-                            },
-                            Value::Float(f) => Value::float(f.get() + imm as f64),
-                            _ => tryv!(ops::add(self, reg!(a), Value::Int(imm as i64))),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Op::SubInt { dst, a, imm } => {
-                        let v = match reg!(a) {
-                            Value::Int(i) => match i.checked_sub(imm as i64) {
-                                Some(v) => Value::Int(v),
-                                None => throw!(self.error("OverflowError", "integer overflow")),
-                            },
-                            Value::Float(f) => Value::float(f.get() - imm as f64),
-                            _ => tryv!(ops::sub(self, reg!(a), Value::Int(imm as i64))),
-                        };
-                        reg!(dst) = v;
-                    }
+                    Op::AddInt { dst, a, imm } => with_imm!(dst, a, imm, checked_add, +, ops::add),
+                    Op::SubInt { dst, a, imm } => with_imm!(dst, a, imm, checked_sub, -, ops::sub),
                     Op::Eq { dst, a, b } => {
                         let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
                         reg!(dst) = Value::bool(v);
@@ -684,34 +690,10 @@ impl<'a> Vm<'a> {
                         let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
                         reg!(dst) = Value::bool(!v);
                     }
-                    Op::Lt { dst, a, b } => {
-                        let v = match (&reg!(a), &reg!(b)) {
-                            (&Value::Int(x), &Value::Int(y)) => x < y,
-                            _ => tryv!(ops::less(self, reg!(a), reg!(b), "<")),
-                        };
-                        reg!(dst) = Value::bool(v);
-                    }
-                    Op::Le { dst, a, b } => {
-                        let v = match (&reg!(a), &reg!(b)) {
-                            (&Value::Int(x), &Value::Int(y)) => x <= y,
-                            _ => tryv!(ops::less_equal(self, reg!(a), reg!(b), "<=")),
-                        };
-                        reg!(dst) = Value::bool(v);
-                    }
-                    Op::Gt { dst, a, b } => {
-                        let v = match (&reg!(b), &reg!(a)) {
-                            (&Value::Int(x), &Value::Int(y)) => x < y,
-                            _ => tryv!(ops::less(self, reg!(b), reg!(a), ">")),
-                        };
-                        reg!(dst) = Value::bool(v);
-                    }
-                    Op::Ge { dst, a, b } => {
-                        let v = match (&reg!(b), &reg!(a)) {
-                            (&Value::Int(x), &Value::Int(y)) => x <= y,
-                            _ => tryv!(ops::less_equal(self, reg!(b), reg!(a), ">=")),
-                        };
-                        reg!(dst) = Value::bool(v);
-                    }
+                    Op::Lt { dst, a, b } => reg!(dst) = Value::bool(ordered!(a, b, <, ops::less, "<")),
+                    Op::Le { dst, a, b } => reg!(dst) = Value::bool(ordered!(a, b, <=, ops::less_equal, "<=")),
+                    Op::Gt { dst, a, b } => reg!(dst) = Value::bool(ordered!(b, a, <, ops::less, ">")),
+                    Op::Ge { dst, a, b } => reg!(dst) = Value::bool(ordered!(b, a, <=, ops::less_equal, ">=")),
                     Op::In { dst, a, b } => {
                         let v = tryv!(ops::contains(self, reg!(b), reg!(a)));
                         reg!(dst) = Value::bool(v);
@@ -753,11 +735,7 @@ impl<'a> Vm<'a> {
                         }
                     }
                     Op::JumpIfNotLt { a, b, off } => {
-                        let lt = match (&reg!(a), &reg!(b)) {
-                            (&Value::Int(x), &Value::Int(y)) => x < y,
-                            _ => tryv!(ops::less(self, reg!(a), reg!(b), "<")),
-                        };
-                        if !lt {
+                        if !ordered!(a, b, <, ops::less, "<") {
                             pc = (pc as i64 + off as i64) as usize;
                         }
                     }
