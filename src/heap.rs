@@ -275,16 +275,7 @@ impl Heap {
     }
 
     pub fn alloc(&mut self, obj: Obj) -> ObjId {
-        let i = self.slot(approx_size(&obj));
-        self.objs[i] = obj;
-        ObjId::new(i as u32)
-    }
-
-    /// Counts a new object of about `bytes` against the collector's budgets and picks its
-    /// slot: a freed one, or a new one at the end. The slot holds `Obj::Free` until the
-    /// caller fills it (before anything else can see the heap).
-    #[inline]
-    fn slot(&mut self, bytes: usize) -> usize {
+        let bytes = approx_size(&obj);
         let bytes_before = self.bytes_since_gc;
         self.allocs_since_gc += 1;
         self.bytes_since_gc += bytes;
@@ -294,13 +285,15 @@ impl Heap {
         {
             self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
         }
-        match self.free.pop() {
+        let i = match self.free.pop() {
             Some(i) => i as usize,
             None => {
                 self.objs.push(Obj::Free);
                 self.objs.len() - 1
             }
-        }
+        };
+        self.objs[i] = obj;
+        ObjId::new(i as u32)
     }
 
     /// An object that is never collected (a constant of compiled code).
@@ -333,14 +326,11 @@ impl Heap {
         Value::Str(self.alloc(Obj::Str(StrObj::new(s.into()))))
     }
 
-    /// A string whose text is known to be ASCII (so its char count is its length), written
-    /// straight into its slot: the many short strings of a received message.
+    /// A string whose text is known to be ASCII (so its char count is its length): the
+    /// many short strings of a received message, without counting their chars.
     pub fn new_ascii_str(&mut self, s: &str) -> Value {
         debug_assert!(s.is_ascii());
-        let so = StrObj::with_chars(Rc::from(s), s.len());
-        let i = self.slot(64 + s.len());
-        self.objs[i] = Obj::Str(so);
-        Value::Str(ObjId::new(i as u32))
+        Value::Str(self.alloc(Obj::Str(StrObj::with_chars(Rc::from(s), s.len()))))
     }
 
     pub fn new_list(&mut self, items: Vec<Value>) -> Value {
