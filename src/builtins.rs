@@ -1235,12 +1235,15 @@ fn map_method(vm: &mut Vm, id: ObjId, method: &str, args: &[Value]) -> R {
     match which {
         MapMethod::Keys | MapMethod::Values | MapMethod::Items => {
             arity(vm, name, args, 0, 0)?;
+            if which == MapMethod::Values {
+                let values = vm.it.heap.map(id).values().copied().collect();
+                return Ok(vm.it.heap.new_list(values));
+            }
             let entries: Vec<_> = vm.it.heap.map(id).iter().map(|(k, v)| (k.clone(), *v)).collect();
             let mut out = Vec::with_capacity(entries.len());
             for (k, v) in entries {
                 out.push(match which {
                     MapMethod::Keys => vm.it.heap.key_value(&k),
-                    MapMethod::Values => v,
                     _ => {
                         let kv = vm.it.heap.key_value(&k);
                         vm.it.heap.new_list(vec![kv, v])
