@@ -818,8 +818,10 @@ impl<'a> Vm<'a> {
                         // A map's own entry that is not a map method is called like a
                         // function, with the receiver's register reused for the callee.
                         if let Value::Map(m) = recv
-                            && tryv!(ops::map_entry_callee(self, m, name, base + obj as usize))
+                            && let Some(i) = tryv!(ops::map_entry_callee(self, m, name))
                         {
+                            // Copied entry to register, as in GetField.
+                            reg!(obj) = *self.it.heap.map(m).value_at(i);
                             if let Value::Func(id) = reg!(obj) {
                                 check_point!();
                                 tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
