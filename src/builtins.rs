@@ -206,8 +206,7 @@ fn print(vm: &mut Vm, args: &[Value]) -> R {
         line.push_str(&vm.it.heap.display(*a));
     }
     line.push('\n');
-    // A closed pipe must not crash the interpreter; the output is simply lost.
-    let _ = vm.it.out.write_all(line.as_bytes());
+    vm.write_output(&line);
     Ok(Value::Nil)
 }
 
@@ -216,7 +215,7 @@ fn repl_echo(vm: &mut Vm, args: &[Value]) -> R {
         && !matches!(v, Value::Nil)
     {
         let line = format!("{}\n", vm.it.heap.repr(v));
-        let _ = vm.it.out.write_all(line.as_bytes());
+        vm.write_output(&line);
     }
     Ok(Value::Nil)
 }

@@ -12,9 +12,9 @@ use crate::embed::{FromToy, NativeCx, NativeError};
 use crate::error::Diagnostic;
 use crate::gil::{Gil, GilConfig, GilStats, PolicyKind, ThreadId};
 use crate::heap::{Obj, TbEntry};
+use crate::output::{Buffering, OutputBuffer};
 use crate::value::{MapKey, Value};
 use crate::vm::{BuiltinFn, Fiber, Interp, Output, Thrown, Vm};
-use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -186,8 +186,12 @@ impl Builder {
 
     /// The interpreter, with the builtins and the `native` module installed.
     pub fn build(self) -> Interpreter {
-        let out = self.out.unwrap_or_else(default_output);
-        let mut state = Interp::new(out, Arc::new(AtomicU32::new(0)));
+        // A host's own writer sees each line as it is printed.
+        let output = match self.out {
+            Some(writer) => OutputBuffer::new(writer, Buffering::Line),
+            None => OutputBuffer::stdout(),
+        };
+        let mut state = Interp::new(output, Arc::new(AtomicU32::new(0)));
         state.recursion_limit = self.recursion_limit;
         state.argv = self.argv;
         state.native_holds_gil = self.native_holds_gil;
@@ -210,17 +214,6 @@ impl Builder {
         };
         crate::native::install(&mut toy).expect("the native module's names are valid");
         toy
-    }
-}
-
-/// Standard output, line-buffered on a terminal and block-buffered into a pipe (as
-/// Python does); flushed at exit, before errors are printed, and before a fork.
-pub fn default_output() -> Output {
-    use std::io::IsTerminal;
-    if std::io::stdout().is_terminal() {
-        Box::new(std::io::LineWriter::new(std::io::stdout()))
-    } else {
-        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
     }
 }
 
@@ -438,7 +431,7 @@ impl Interpreter {
 
     /// Flushes buffered output.
     pub fn flush(&mut self) {
-        let _ = self.gil.acquire(self.main).out.flush();
+        self.gil.acquire(self.main).output.flush();
     }
 
     /// The eval breaker (for Ctrl-C delivery by the host).

@@ -36,6 +36,8 @@ pub mod net;
 #[doc(hidden)]
 pub mod ops;
 #[doc(hidden)]
+pub mod output;
+#[doc(hidden)]
 pub mod parser;
 #[doc(hidden)]
 pub mod process;

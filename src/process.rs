@@ -558,15 +558,16 @@ pub fn spawn_process(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
 /// process object.
 fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert::Infallible) -> VmResult<ObjId> {
     crate::threads::before_fork(vm);
-    vm.flush_output();
     let _ = std::io::stderr().flush();
     let (parent_end, child_end) =
         socket_pair().map_err(|e| process_error(vm, format!("cannot create a channel: {}", io_text(&e))))?;
+    // Output is flushed and the writer held across the fork: no other thread is writing
+    // (print writes without the GIL), so the child neither repeats nor half-inherits it.
     // SAFETY: fork is called while this thread holds the GIL, so no other thread is in the
     // interpreter state; the child touches only that state (rebuilt for one thread by
     // `after_fork_in_child`) and the heap allocator (fork-safe in glibc), and leaves with
     // `_exit`, never unwinding into code that expects the parent's threads.
-    let pid = unsafe { libc::fork() };
+    let pid = vm.it.output.flushed_while(|| unsafe { libc::fork() });
     if pid < 0 {
         let e = std::io::Error::last_os_error();
         return Err(process_error(vm, format!("cannot fork: {}", io_text(&e))));

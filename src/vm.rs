@@ -17,8 +17,8 @@ use crate::compiler::Globals;
 use crate::gil::{DROP_REQUEST, Gil, GilGuard, ThreadId};
 use crate::heap::{BREAK_GC, Closure, Heap, Obj, RangeObj, TbEntry};
 use crate::ops;
+use crate::output::OutputBuffer;
 use crate::value::{ObjId, Value};
-use std::io::Write;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
@@ -47,8 +47,7 @@ pub type VmResult<T> = Result<T, Box<Thrown>>;
 /// the embedding API.
 pub type BuiltinFn = Rc<dyn Fn(&mut Vm, &[Value]) -> VmResult<Value>>;
 
-/// Where `print` writes.
-pub type Output = Box<dyn Write + Send>;
+pub use crate::output::Output;
 
 /// Everything the GIL protects: the heap, the globals, the function table, the output.
 pub struct Interp {
@@ -57,7 +56,8 @@ pub struct Interp {
     /// Builtin and host functions by `Value::Builtin` index (their names are in
     /// `heap.builtin_names`, where printing finds them).
     pub builtins: Vec<BuiltinFn>,
-    pub out: Output,
+    /// `print`'s lines not yet written (see output.rs).
+    pub output: OutputBuffer,
     pub recursion_limit: usize,
     pub argv: Vec<String>,
     /// The builtin the prompt uses to echo expression values.
@@ -80,12 +80,12 @@ pub struct Interp {
 }
 
 impl Interp {
-    pub fn new(out: Output, breaker: Arc<AtomicU32>) -> Interp {
+    pub fn new(output: OutputBuffer, breaker: Arc<AtomicU32>) -> Interp {
         let mut it = Interp {
             heap: Heap::new(breaker),
             globals: Globals::default(),
             builtins: Vec::new(),
-            out,
+            output,
             recursion_limit: 10_000,
             argv: Vec::new(),
             repl_print: None,
@@ -239,8 +239,18 @@ impl<'a> Vm<'a> {
         self.unpark();
     }
 
+    /// Writes `print`'s pending lines and waits for other threads' writes under way,
+    /// holding the GIL meanwhile (at exit, before a report on stderr).
     pub fn flush_output(&mut self) {
-        let _ = self.it.out.flush();
+        self.it.output.flush();
+    }
+
+    /// Prints `text`; when the buffering says it is time, the bytes go to the writer with
+    /// the GIL released, so a full pipe blocks only this thread.
+    pub fn write_output(&mut self, text: &str) {
+        if let Some(chunk) = self.it.output.push(text) {
+            self.release(move || chunk.write());
+        }
     }
 
     /// The end of a spawned thread: its fiber goes, then the GIL and its registration.
