@@ -946,11 +946,18 @@ pub fn call_method(vm: &mut Vm, recv: Value, name: Value, args: &[Value]) -> R {
     }
 }
 
+/// A blocking method's optional timeout in seconds: none (or nil) waits as long as it
+/// takes; a negative or NaN one is a `ValueError`, as in Python.
 fn optional_timeout(vm: &mut Vm, name: impl Display + Copy, args: &[Value]) -> VmResult<Option<f64>> {
-    match args.first() {
-        None | Some(Value::Nil) => Ok(None),
-        Some(&t) => Ok(Some(num_arg(vm, name, t)?)),
+    let Some(&t) = args.first().filter(|t| !matches!(t, Value::Nil)) else {
+        return Ok(None);
+    };
+    let secs = num_arg(vm, name, t)?;
+    if secs.is_nan() || secs < 0.0 {
+        let shown = vm.it.heap.display(t);
+        return Err(vm.error("ValueError", format!("{name}(): timeout must be a non-negative number, not {shown}")));
     }
+    Ok(Some(secs))
 }
 
 /// Methods of threads, locks, queues and sockets.
@@ -1026,7 +1033,10 @@ fn object_method(vm: &mut Vm, recv: Value, id: ObjId, method: &str, args: &[Valu
         ("conn", "recv") => {
             arity(vm, name, args, 1, 1)?;
             let max = int_arg(vm, name, args[0])?;
-            crate::net::recv(vm, id, max.max(1) as usize)
+            if max <= 0 {
+                return Err(vm.error("ValueError", format!("{name}(): max_bytes must be positive, not {max}")));
+            }
+            crate::net::recv(vm, id, usize::try_from(max).unwrap_or(usize::MAX))
         }
         ("conn", "close") => {
             arity(vm, name, args, 0, 0)?;
