@@ -11,9 +11,10 @@
 #               for that program (default 30)
 #   -L          leave Lua out even if lua5.4 is installed
 #   -v          print the time of every run
-#   -g          then the GIL's measures (issue 3): 2 CPU-bound threads, 50 sleeping threads,
-#               the convoy, wake-up latency and fairness, each script beside its CPython
-#               twin under all four policies, as one table (scripts/lab.sh -e ...; ~1.5 min)
+#   -g          then the GIL's measures (issue 3): 2 CPU-bound threads, 50 sleeping threads
+#               (and this machine's floor for them, plain OS threads), the convoy, wake-up
+#               latency and fairness, each script beside its CPython twin under all four
+#               policies, as one table (scripts/lab.sh -e ...; ~2 min)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -57,7 +58,7 @@ python3 "$here/bench_run.py" --toy "$toy" --bench-dir "$here/bench" \
     -n "$runs" -t "$timeout" ${extra[@]+"${extra[@]}"} || status=$?
 if [ "$gil" = 1 ]; then
     echo
-    "$here/lab.sh" -e cpu_threads,io_threads,convoy,fairness || status=$?
+    "$here/lab.sh" -e cpu_threads,io_threads,spawn_floor,convoy,fairness || status=$?
 fi
 exit "$status"
 

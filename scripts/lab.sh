@@ -2,14 +2,17 @@
 # The GIL laboratory: runs every experiment in scripts/lab/ on python3 (NAME.py) and on
 # toy (NAME.toy, under each of the four GIL policies where the policy matters) and prints
 # one side-by-side table — the seed's claims and the issues' targets, measured on this
-# machine. Every script's own table goes to a log file named at the end.
+# machine. Under the 50-sleeping-threads row it puts this machine's floor for it: the same
+# sleeps in plain Rust threads (benches/spawn_floor.rs, no interpreter, no GIL). Every
+# script's own table goes to a log file named at the end.
 #
 #   scripts/lab.sh            full sizes (about 2.5 minutes on 2 cores)
 #   scripts/lab.sh -q         quick: smaller sizes, for a smoke test (not the issues' measures)
 #   scripts/lab.sh -o FILE    write the log (every script's own table) to FILE
-#   scripts/lab.sh -e a,b     only these experiments (names of scripts/lab/*.toy)
+#   scripts/lab.sh -e a,b     only these experiments (names of scripts/lab/*.toy, and
+#                             spawn_floor for the floor)
 #
-# Needs bash, python3 and (to build toy if needed) cargo.
+# Needs bash, python3, rustc (for the floor) and (to build toy if needed) cargo.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +24,7 @@ while getopts "qo:e:h" opt; do
         q) args+=(--quick) ;;
         o) args+=(--log "$OPTARG") ;;
         e) args+=(--only "$OPTARG") ;;
-        h) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        h) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: scripts/lab.sh [-q] [-o LOG] [-e EXPERIMENTS]" >&2; exit 2 ;;
     esac
 done

@@ -9,7 +9,12 @@ CPython twin runs once: CPython has one policy, and its number is shown in the C
 column); the others run once under toy's default policy and show `·` in the other policy
 columns. A cell in an issue row gets ✓ or ✗ when the target applies to that column.
 
-Used by scripts/lab.sh; needs nothing but python3.
+One experiment is no lab script: spawn_floor compiles benches/spawn_floor.rs (plain Rust
+threads with toy's stack size, no interpreter, no GIL) and times 50 threads each sleeping
+0.1 s, this machine's floor for io_threads' "50 threads each sleep(0.1)" row; its median
+is shown once, in the first toy column, in the row under that one.
+
+Used by scripts/lab.sh; needs python3, and rustc for spawn_floor.
 """
 
 import argparse
@@ -23,12 +28,21 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 LAB = os.path.join(HERE, "lab")
 POLICIES = ["interval", "ticks", "fifo", "priority"]
 
-# (script, runs toy under every policy?)
+# The machine's floor for "50 threads each sleep(0.1)": benches/spawn_floor.rs, rounds of
+# 50 sleeps in a row against 50 threads each sleeping 0.1 s (about 5.1 s a round).
+FLOOR = "spawn_floor"
+FLOOR_SOURCE = os.path.join(ROOT, "benches", "spawn_floor.rs")
+FLOOR_BINARY = os.path.join(ROOT, "target", "lab", "spawn_floor")
+FLOOR_ROUNDS = 3  # 1 in quick mode
+
+# (script, runs toy under every policy?); FLOOR is benches/spawn_floor.rs (Runner.floor)
 EXPERIMENTS = [
     ("io_threads", True),
+    (FLOOR, False),
     ("cpu_threads", True),
     ("cpu_processes", False),
     ("native_threads", True),
@@ -67,6 +81,8 @@ ROWS = [
      "2 CPU-bound threads / same work sequential", "{:.3f}", "(what following the CPU buys)", None, ALL),
     ("Issue 3 — GIL", "50 threads each sleep(0.1): speedup over sequential", "io_threads",
      "50 threads each sleep(0.1): speedup over sequential", "{:.1f}×", "≥ 49× (ref 48.5×)", ok_ge(49), ALL),
+    ("Issue 3 — GIL", "… plain OS threads, no interpreter (this machine's floor, benches/spawn_floor)", FLOOR,
+     "floor median speedup", "{:.1f}×", "(what any thread implementation gets here)", None, ALL),
     ("Issue 3 — GIL", "convoy: echo round trips (server in another process) beside a CPU-bound thread, slowdown vs alone",
      "convoy", "convoy: echo round trips beside a CPU-bound thread, slowdown vs alone", "{:.1f}×",
      "priority ≤ 2× (ref 355×)", ok_le(2), ["priority"]),
@@ -150,6 +166,20 @@ def parse(out):
     return measures
 
 
+FLOOR_LINE = re.compile(r"^floor: speedup (\S+)x to (\S+)x \(median (\S+)x\)\s*$")
+
+
+def parse_floor(out):
+    """spawn_floor's last line, `floor: speedup 48.13x to 48.86x (median 48.37x)`"""
+    measures = {}
+    for line in out.splitlines():
+        m = FLOOR_LINE.match(line)
+        if m:
+            for name, text in zip(["min", "max", "median"], m.groups()):
+                measures[f"floor {name} speedup"] = float(text)
+    return measures
+
+
 def loadavg():
     try:
         with open("/proc/loadavg") as f:
@@ -190,9 +220,11 @@ class Runner:
         self.results = {}  # (key, column) -> dict of measures, or an error string
         self.failures = []
 
-    def run(self, key, column, argv):
+    def run(self, key, column, argv, quick_argv=None, parse_out=parse):
+        """Runs argv (in quick mode quick_argv, by default argv + ["quick"]), logs its output
+        and keeps parse_out(output) as the measures of (key, column)."""
         if self.quick:
-            argv = argv + ["quick"]
+            argv = argv + ["quick"] if quick_argv is None else quick_argv
         shown = " ".join(["python3" if argv[0] == sys.executable else os.path.relpath(argv[0])]
                          + [os.path.relpath(a) if os.path.isabs(a) else a for a in argv[1:]])
         print(f"  {column:<9} {shown}", end="", file=sys.stderr, flush=True)
@@ -204,6 +236,8 @@ class Runner:
             out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
             err = f"timed out after {self.timeout} s"
             code = None
+        except OSError as e:
+            out, err, code = "", f"cannot run {argv[0]}: {e}", None
         secs = time.perf_counter() - t0
         print(f"  ({secs:.1f} s, load {loadavg()})" + ("" if code == 0 else f"  FAILED: {code}"),
               file=sys.stderr, flush=True)
@@ -213,7 +247,7 @@ class Runner:
         self.log.write("\n")
         self.log.flush()
         if code == 0:
-            self.results[(key, column)] = parse(out)
+            self.results[(key, column)] = parse_out(out)
         else:
             tail = err.strip().splitlines()[-3:]
             self.results[(key, column)] = f"exit {code}: " + " / ".join(tail)
@@ -227,6 +261,21 @@ class Runner:
         for key, script, options, column in EXTRA:
             if script == name:
                 self.run(key, column, [self.toy, "run", *options, os.path.join(LAB, name + ".toy")])
+
+    def floor(self):
+        """Compiles benches/spawn_floor.rs with rustc and runs it. Not `cargo bench`: that
+        also builds toy in the bench profile (with the dev-dependencies' features) and links
+        it over target/release/toy, so the experiments after it would time another binary."""
+        print(FLOOR, file=sys.stderr, flush=True)
+        os.makedirs(os.path.dirname(FLOOR_BINARY), exist_ok=True)
+        build = [os.environ.get("RUSTC", "rustc"), "--edition", "2024", "-C", "opt-level=3",
+                 "--crate-name", FLOOR, FLOOR_SOURCE, "-o", FLOOR_BINARY]
+        self.run(FLOOR + "+build", "rustc", build, quick_argv=build, parse_out=lambda out: {})
+        if isinstance(self.results[(FLOOR + "+build", "rustc")], str):
+            self.results[(FLOOR, "interval")] = "not built"
+            return
+        self.run(FLOOR, "interval", [FLOOR_BINARY, str(FLOOR_ROUNDS)], quick_argv=[FLOOR_BINARY, "1"],
+                 parse_out=parse_floor)
 
 
 def cell(runner, key, column, label, fmt, check, applies):
@@ -264,7 +313,10 @@ def main():
         runner = Runner(os.path.abspath(args.toy), args.quick, log, args.timeout)
         for name, per_policy in EXPERIMENTS:
             if only is None or name in only:
-                runner.experiment(name, per_policy)
+                if name == FLOOR:
+                    runner.floor()
+                else:
+                    runner.experiment(name, per_policy)
     elapsed = time.perf_counter() - t0
     jiffies_after = cpu_jiffies()
     ours = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -302,6 +354,10 @@ def main():
     print("✓/✗: target met/missed where it applies. · = not run under that policy (policy-independent,")
     print("measured once under the default policy). n/a = the script has no such measure (e.g. CPython")
     print("cannot make native code keep the GIL). CPython has one policy: its twin runs once.")
+    if only is None or FLOOR in only:
+        rounds = 1 if args.quick else FLOOR_ROUNDS
+        print(f"The {FLOOR} row runs no interpreter: plain Rust threads (benches/spawn_floor.rs), "
+              f"median of {rounds} round{'s' if rounds > 1 else ''} at full size.")
     print(f"Every script's own table: {log_path}")
     if runner.failures:
         print()
