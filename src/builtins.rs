@@ -955,7 +955,10 @@ fn optional_timeout(vm: &mut Vm, name: impl Display + Copy, args: &[Value]) -> V
     let secs = num_arg(vm, name, t)?;
     if secs.is_nan() || secs < 0.0 {
         let shown = vm.it.heap.display(t);
-        return Err(vm.error("ValueError", format!("{name}(): timeout must be a non-negative number, not {shown}")));
+        return Err(vm.error(
+            "ValueError",
+            format!("{name}(): timeout must be a non-negative number, not {shown}"),
+        ));
     }
     Ok(Some(secs))
 }
