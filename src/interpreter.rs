@@ -117,6 +117,7 @@ pub struct Builder {
     print_stats: bool,
     trace_path: Option<PathBuf>,
     native_holds_gil: bool,
+    report_at_once: bool,
 }
 
 impl Builder {
@@ -171,6 +172,16 @@ impl Builder {
         self
     }
 
+    /// Write the main thread's uncaught error to stderr as soon as it ends the script,
+    /// before waiting for the threads still running (as Python does, and as the command
+    /// line does): a script whose server thread never ends still shows why `<main>`
+    /// stopped. The `RunError` that `run_source` returns then holds only what came
+    /// after (the other threads' reports), and may be empty.
+    pub fn report_at_once(mut self, on: bool) -> Builder {
+        self.report_at_once = on;
+        self
+    }
+
     /// Print the per-thread GIL table to stderr when the script ends.
     pub fn gil_stats(mut self, on: bool) -> Builder {
         self.print_stats = on;
@@ -211,6 +222,7 @@ impl Builder {
             fiber: Fiber::default(),
             print_stats: self.print_stats,
             trace_path: self.trace_path,
+            report_at_once: self.report_at_once,
         };
         crate::native::install(&mut toy).expect("the native module's names are valid");
         toy
@@ -237,6 +249,7 @@ pub struct Interpreter {
     fiber: Fiber,
     print_stats: bool,
     trace_path: Option<PathBuf>,
+    report_at_once: bool,
 }
 
 impl Interpreter {
@@ -248,6 +261,7 @@ impl Interpreter {
             argv: Vec::new(),
             gil: GilConfig::default(),
             print_stats: false,
+            report_at_once: false,
             trace_path: None,
             native_holds_gil: false,
         }
@@ -408,6 +422,13 @@ impl Interpreter {
         let result = vm.run_main(proto);
         let mut outcome = result.map(|_| ()).map_err(|t| uncaught(&vm, &t));
         vm.fiber.reset();
+        if wait_for_threads
+            && self.report_at_once
+            && let Err(RunError::Runtime(text)) = &mut outcome
+        {
+            vm.flush_output();
+            eprint!("{}", std::mem::take(text));
+        }
         if wait_for_threads {
             let mut reports = crate::threads::wait_all(&mut vm);
             reports.extend(crate::process::wait_all(&mut vm));

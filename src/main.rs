@@ -189,7 +189,8 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
     let mut builder = Interpreter::builder()
         .argv(argv)
         .gil_stats(options.gil_stats)
-        .native_holds_gil(options.native_holds_gil);
+        .native_holds_gil(options.native_holds_gil)
+        .report_at_once(true);
     if let Some(p) = options.gil_policy {
         builder = builder.policy(p);
     }
@@ -241,7 +242,11 @@ fn finish(result: Result<(), RunError>) -> i32 {
         Ok(()) => 0,
         Err(RunError::Exit(code)) => code,
         Err(e) => {
-            eprintln!("{e}");
+            // Empty when the error was reported as it happened (`report_at_once`).
+            let text = e.to_string();
+            if !text.is_empty() {
+                eprintln!("{text}");
+            }
             e.exit_code()
         }
     }

@@ -84,3 +84,54 @@ fn file_shorthand_and_help() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open /nonexistent/x.toy"));
 }
+
+/// The main thread's uncaught error reaches stderr when it happens, not after the threads
+/// still running have finished (as in Python): here the thread finishes only once the
+/// test has read the traceback, so a report held back until the end would never come.
+#[test]
+fn main_error_is_reported_before_waiting_for_threads() {
+    use std::io::{BufRead, BufReader};
+    let release = std::env::temp_dir().join(format!("toy-cli-release-{}", std::process::id()));
+    let _ = std::fs::remove_file(&release);
+    let file = script(
+        "main_fails.toy",
+        &format!(
+            r#"
+fn waiter() {{
+    let tries = 0
+    while tries < 6000 {{   # gives up after about a minute, so a failing test ends
+        try {{ read_file({release:?}); return nil }} catch e {{ sleep(0.01) }}
+        tries += 1
+    }}
+}}
+spawn(waiter)
+throw error("ValueError", "main fails")
+"#
+        ),
+    );
+    let mut child = toy().arg(&file).stderr(Stdio::piped()).spawn().expect("start toy");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut seen = Vec::new();
+    for line in (&mut stderr).lines() {
+        let line = line.expect("stderr is text");
+        let last = line == "ValueError: main fails";
+        seen.push(line);
+        if last {
+            break;
+        }
+    }
+    let finished_early = child.try_wait().expect("poll").is_some();
+    std::fs::write(&release, "go").expect("release the thread");
+    let status = child.wait().expect("toy exits");
+    let _ = std::fs::remove_file(&release);
+    let at = format!("  {}:10 in <main>", file.display());
+    assert_eq!(
+        seen,
+        ["Traceback (most recent call last):", &at, "ValueError: main fails"]
+    );
+    assert!(!finished_early, "toy ended before its thread was released");
+    assert_eq!(status.code(), Some(1));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read the rest");
+    assert_eq!(rest, "", "nothing is reported twice");
+}
