@@ -128,7 +128,9 @@ impl Builder {
         self
     }
 
-    /// Where `print` writes (standard output by default).
+    /// Where `print` writes (standard output by default). The writer receives each line
+    /// as it is printed, from the printing thread with the GIL released, one line at a
+    /// time and in the order the prints ran.
     pub fn output(mut self, out: Output) -> Builder {
         self.out = Some(out);
         self
