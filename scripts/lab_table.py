@@ -180,6 +180,25 @@ def parse_floor(out):
     return measures
 
 
+def steadiness(tries=40, chunk=0.01):
+    """How steadily this machine runs one thread just now: a fixed pure-Python loop of
+    about `chunk` seconds is timed `tries` times; returns the median and the worst time
+    as multiples of the fastest. A quiet machine reads about 1.01 and 1.05; a host that
+    takes the CPU away now and then reads far more, and rows comparing runs of a few
+    tenths of a second (2 CPU-bound threads, fairness) then mean little."""
+    def loop(n):
+        t = time.perf_counter()
+        x = 0
+        for i in range(n):
+            x += i
+        return time.perf_counter() - t
+    n = 10000
+    while loop(n) < chunk:
+        n *= 2
+    times = sorted(loop(n) for _ in range(tries))
+    return times[len(times) // 2] / times[0], times[-1] / times[0]
+
+
 def loadavg():
     try:
         with open("/proc/loadavg") as f:
@@ -306,6 +325,7 @@ def main():
         os.environ.get("TMPDIR", "/tmp"), f"toy-lab-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
     only = set(args.only.split(",")) if args.only else None
     started = datetime.datetime.now(datetime.timezone.utc)
+    steady_before = steadiness()
     load_before = loadavg()
     jiffies_before = cpu_jiffies()
     t0 = time.perf_counter()
@@ -329,10 +349,15 @@ def main():
         busy = (f"; CPU in use during the run: {busy_cores:.2f} of {os.cpu_count()} cores on average, "
                 f"{ours_cores:.2f} by this lab, so {max(busy_cores - ours_cores, 0):.2f} by other processes")
 
+    steady_after = steadiness()
+    steady = (f"; one-thread steadiness (a fixed 10 ms loop timed 40 times, median and worst as "
+              f"multiples of its fastest) {steady_before[0]:.2f}/{steady_before[1]:.2f} before, "
+              f"{steady_after[0]:.2f}/{steady_after[1]:.2f} after")
+
     py = subprocess.run([sys.executable, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"GIL lab, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu_model()}), "
           f"{py}, {'quick sizes' if args.quick else 'full sizes'}; run took {elapsed:.0f} s; "
-          f"load average before {load_before}, after {loadavg()}{busy}")
+          f"load average before {load_before}, after {loadavg()}{busy}{steady}")
     print()
     header = ["measure", "CPython", "toy interval", "toy ticks", "toy fifo", "toy priority", "target"]
     section = None
@@ -354,6 +379,8 @@ def main():
     print("✓/✗: target met/missed where it applies. · = not run under that policy (policy-independent,")
     print("measured once under the default policy). n/a = the script has no such measure (e.g. CPython")
     print("cannot make native code keep the GIL). CPython has one policy: its twin runs once.")
+    print("Steadiness above about 1.03 (median) means the host took the CPU away during the run:")
+    print("rows that compare runs of a few tenths of a second then swing by more than their targets.")
     if only is None or FLOOR in only:
         rounds = 1 if args.quick else FLOOR_ROUNDS
         print(f"The {FLOOR} row runs no interpreter: plain Rust threads (benches/spawn_floor.rs), "
