@@ -424,11 +424,12 @@ impl Interpreter {
         let result = vm.run_main(proto);
         let mut outcome = result.map(|_| ()).map_err(|t| uncaught(&vm, &t));
         vm.fiber.reset();
+        // What <main> printed is out before the wait for threads that may run for long.
+        vm.flush_output();
         if wait_for_threads
             && self.report_at_once
             && let Err(RunError::Runtime(text)) = &mut outcome
         {
-            vm.flush_output();
             eprint!("{}", std::mem::take(text));
         }
         if wait_for_threads {

@@ -86,8 +86,9 @@ fn file_shorthand_and_help() {
 }
 
 /// The main thread's uncaught error reaches stderr when it happens, not after the threads
-/// still running have finished (as in Python): here the thread finishes only once the
-/// test has read the traceback, so a report held back until the end would never come.
+/// still running have finished (as in Python), and what it printed reaches stdout before
+/// the wait too (even into a pipe): here the thread finishes only once the test has read
+/// both, so output or a report held back until the end would never come.
 #[test]
 fn main_error_is_reported_before_waiting_for_threads() {
     use std::io::{BufRead, BufReader};
@@ -105,11 +106,21 @@ fn waiter() {{
     }}
 }}
 spawn(waiter)
+print("main says hi")
 throw error("ValueError", "main fails")
 "#
         ),
     );
-    let mut child = toy().arg(&file).stderr(Stdio::piped()).spawn().expect("start toy");
+    let mut child = toy()
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start toy");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("stdout is text");
+    assert_eq!(first, "main says hi\n");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
     let mut seen = Vec::new();
     for line in (&mut stderr).lines() {
@@ -124,7 +135,7 @@ throw error("ValueError", "main fails")
     std::fs::write(&release, "go").expect("release the thread");
     let status = child.wait().expect("toy exits");
     let _ = std::fs::remove_file(&release);
-    let at = format!("  {}:10 in <main>", file.display());
+    let at = format!("  {}:11 in <main>", file.display());
     assert_eq!(
         seen,
         ["Traceback (most recent call last):", &at, "ValueError: main fails"]
