@@ -12,9 +12,9 @@ use crate::embed::{FromToy, NativeCx, NativeError};
 use crate::error::Diagnostic;
 use crate::gil::{Gil, GilConfig, GilStats, PolicyKind, ThreadId};
 use crate::heap::{Obj, TbEntry};
-use crate::output::{Buffering, OutputBuffer};
+use crate::output::{Buffering, Output, OutputBuffer};
 use crate::value::{MapKey, Value};
-use crate::vm::{BuiltinFn, Fiber, Interp, Output, Thrown, Vm};
+use crate::vm::{BuiltinFn, Fiber, Interp, Thrown, Vm};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -455,7 +455,9 @@ impl Interpreter {
 
     /// Flushes buffered output.
     pub fn flush(&mut self) {
-        self.gil.acquire(self.main).output.flush();
+        let mut guard = self.gil.acquire(self.main);
+        let chunk = guard.output.take();
+        guard.release_while(move || chunk.write());
     }
 
     /// The eval breaker (for Ctrl-C delivery by the host).

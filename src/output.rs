@@ -11,11 +11,13 @@
 //!
 //! A chunk leaves after every line on a terminal and into a host's writer (the host sees
 //! each line as it is printed), once 64 KiB have gathered for a pipe or a file (as Python
-//! buffers), and at every flush: at exit, before an error report, before a fork.
+//! buffers), and at every flush: when `<main>` ends, at exit, before an error report,
+//! before a fork. Only the fork writes while holding the GIL (it must: nothing may print
+//! between the flush and the fork).
 //!
 //! Nothing that waits for a turn holds anything another writer needs: a writer needs
 //! neither the GIL nor the buffer once its chunk has left, so a flush made while holding
-//! the GIL (at a fork, at exit) only waits for writes already under way.
+//! the GIL only waits for writes already under way.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -63,6 +65,7 @@ pub struct Chunk {
     ticket: u64,
     bytes: Vec<u8>,
     sink: Arc<Sink>,
+    written: bool,
 }
 
 impl OutputBuffer {
@@ -90,12 +93,13 @@ impl OutputBuffer {
         OutputBuffer::new(Box::new(std::io::stdout()), buffering)
     }
 
-    /// Adds `text`; returns the chunk to write now if the buffering says it is time. The
-    /// caller writes it with the GIL released ([`Chunk::write`]).
-    pub fn push(&mut self, text: &str) -> Option<Chunk> {
-        self.pending.extend_from_slice(text.as_bytes());
+    /// Adds `lines` (whole lines, each ending in a newline); returns the chunk to write now
+    /// if the buffering says it is time. The caller writes it with the GIL released
+    /// ([`Chunk::write`]).
+    pub fn push(&mut self, lines: &str) -> Option<Chunk> {
+        self.pending.extend_from_slice(lines.as_bytes());
         let due = match self.buffering {
-            Buffering::Line => self.pending.contains(&b'\n'),
+            Buffering::Line => true,
             Buffering::Block => self.pending.len() >= BLOCK,
         };
         due.then(|| self.take())
@@ -110,33 +114,26 @@ impl OutputBuffer {
             ticket,
             bytes: std::mem::take(&mut self.pending),
             sink: self.sink.clone(),
+            written: false,
         }
-    }
-
-    /// Writes everything gathered, after every chunk already on its way, and flushes the
-    /// writer — on the calling thread, GIL or not.
-    pub fn flush(&mut self) {
-        self.take().write();
     }
 
     /// Flushes, then runs `f` while holding the writer, so that no other thread is
     /// writing (or inside the writer's own locks) while `f` runs: `fork` uses it, so the
     /// child inherits an idle writer and no output half-written.
     pub fn flushed_while<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
-        let bytes = std::mem::take(&mut self.pending);
-        let sink = self.sink.clone();
-        let held = sink.write_in_turn(ticket, &bytes);
+        let mut chunk = self.take();
+        let held = chunk.sink.write_in_turn(chunk.ticket, &chunk.bytes);
         let r = f();
         drop(held);
+        chunk.written = true;
         r
     }
 }
 
 impl Chunk {
     /// Writes the chunk once every earlier one has been written. Blocks: call it with the
-    /// GIL released (or where blocking the other threads is intended, as at exit).
+    /// GIL released (or where blocking the other threads is intended).
     pub fn write(self) {
         drop(self);
     }
@@ -144,7 +141,9 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        drop(self.sink.write_in_turn(self.ticket, &self.bytes));
+        if !self.written {
+            drop(self.sink.write_in_turn(self.ticket, &self.bytes));
+        }
     }
 }
 
@@ -212,7 +211,7 @@ mod tests {
         due.expect("a block is due once 64 KiB gathered").write();
         assert_eq!(seen.text().len() % line.len(), 0);
         assert!(out.push("tail\n").is_none(), "a short line waits in block mode");
-        out.flush();
+        out.take().write();
         assert!(seen.text().ends_with("x\ntail\n"));
     }
 

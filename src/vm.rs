@@ -47,8 +47,6 @@ pub type VmResult<T> = Result<T, Box<Thrown>>;
 /// the embedding API.
 pub type BuiltinFn = Rc<dyn Fn(&mut Vm, &[Value]) -> VmResult<Value>>;
 
-pub use crate::output::Output;
-
 /// Everything the GIL protects: the heap, the globals, the function table, the output.
 pub struct Interp {
     pub heap: Heap,
@@ -239,10 +237,11 @@ impl<'a> Vm<'a> {
         self.unpark();
     }
 
-    /// Writes `print`'s pending lines and waits for other threads' writes under way,
-    /// holding the GIL meanwhile (at exit, before a report on stderr).
+    /// Writes `print`'s pending lines, after other threads' writes under way, with the
+    /// GIL released; returns once they are out (so a report on stderr comes after them).
     pub fn flush_output(&mut self) {
-        self.it.output.flush();
+        let chunk = self.it.output.take();
+        self.release(move || chunk.write());
     }
 
     /// Prints `text`; when the buffering says it is time, the bytes go to the writer with

@@ -45,3 +45,78 @@ print("end")
     }
     assert_eq!(lines[LINES], "end");
 }
+
+/// The flush when `<main>` ends (before the wait for threads still running) writes with
+/// the GIL released too: the test fills the pipe first, so that flush blocks, and a worker
+/// that needs the GIL must still get to run.
+#[test]
+fn the_flush_at_the_end_of_main_lets_other_threads_run() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = std::env::temp_dir().join(format!("toy-final-flush-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ready = dir.join("ready");
+    let _ = std::fs::remove_file(&ready);
+    let script = dir.join("script.toy");
+    std::fs::write(
+        &script,
+        format!(
+            r#"
+set_switch_interval(60)   # nobody is asked to drop the GIL: only blocking lets go
+let q = Queue()
+fn worker() {{
+    q.get()               # back from this, the worker waits for the GIL
+    write_file({:?}, "ran")
+}}
+spawn(worker)
+q.put(1)
+for i in range(20) {{ print("main line", i) }}
+"#,
+            ready.to_str().expect("utf-8 temp path")
+        ),
+    )
+    .expect("script");
+
+    // A pipe already full: toy's first write blocks until the test reads.
+    let (mut reader, mut writer) = std::io::pipe().expect("pipe");
+    const FILL: usize = 64 << 10; // Linux's default pipe capacity
+    let filler = std::thread::spawn(move || {
+        writer.write_all(&[b'#'; FILL]).expect("fill the pipe");
+        writer
+    });
+    let start = Instant::now();
+    while !filler.is_finished() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the pipe holds less than 64 KiB"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let writer = filler.join().expect("filler");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
+        .arg(&script)
+        .stdout(writer)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start toy");
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the worker never ran while main's last flush was blocked"
+        );
+        assert!(child.try_wait().expect("poll").is_none(), "toy exited first");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = Vec::new();
+    let drain = std::thread::spawn(move || {
+        std::io::Read::read_to_end(&mut reader, &mut out).expect("read");
+        out
+    });
+    assert!(child.wait().expect("toy exits").success());
+    // The test's own writer went to the child; the pipe ends when the child does.
+    let out = drain.join().expect("drain");
+    let expected: String = (0..20).map(|i| format!("main line {i}\n")).collect();
+    assert_eq!(&out[..FILL], &[b'#'; FILL][..]);
+    assert_eq!(String::from_utf8_lossy(&out[FILL..]), expected);
+}
