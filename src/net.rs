@@ -94,9 +94,10 @@ pub fn send(vm: &mut Vm, id: ObjId, text: Arc<str>) -> VmResult<Value> {
     }
 }
 
-/// Up to `max_bytes` bytes of text; `""` at the end of the stream.
+/// Up to `max_bytes` (at least 1; the caller checks) bytes of text; `""` at the end of
+/// the stream.
 pub fn recv(vm: &mut Vm, id: ObjId, max_bytes: usize) -> VmResult<Value> {
-    let max = max_bytes.clamp(1, 1 << 24);
+    let max = max_bytes.min(1 << 24);
     loop {
         let socket = conn_socket(vm, id)?;
         let read = vm.release(move || {
