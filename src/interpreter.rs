@@ -430,7 +430,9 @@ impl Interpreter {
             && self.report_at_once
             && let Err(RunError::Runtime(text)) = &mut outcome
         {
-            eprint!("{}", std::mem::take(text));
+            // Other threads run on meanwhile: stderr may be a pipe that is full.
+            let report = std::mem::take(text);
+            vm.release(move || eprint!("{report}"));
         }
         if wait_for_threads {
             let mut reports = crate::threads::wait_all(&mut vm);
