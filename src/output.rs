@@ -55,6 +55,9 @@ struct SinkState {
     writer: Output,
     /// The ticket whose chunk may be written now; every smaller one has been.
     serving: u64,
+    /// Threads waiting for their turn: without any, serving the next ticket wakes
+    /// nobody (std's `notify_all` is a system call even then).
+    waiting: usize,
 }
 
 /// Bytes that left the buffer, owed to the writer in ticket order. Dropping a chunk
@@ -76,7 +79,11 @@ impl OutputBuffer {
             buffering,
             next_ticket: 0,
             sink: Arc::new(Sink {
-                state: Mutex::new(SinkState { writer, serving: 0 }),
+                state: Mutex::new(SinkState {
+                    writer,
+                    serving: 0,
+                    waiting: 0,
+                }),
                 turn: Condvar::new(),
             }),
         }
@@ -154,13 +161,17 @@ impl Sink {
         // A host writer that panicked poisons the mutex; the next writer carries on.
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         while st.serving != ticket {
+            st.waiting += 1;
             st = self.turn.wait(st).unwrap_or_else(PoisonError::into_inner);
+            st.waiting -= 1;
         }
         // A closed pipe must not crash the interpreter; the output is simply lost.
         let _ = st.writer.write_all(bytes);
         let _ = st.writer.flush();
         st.serving += 1;
-        self.turn.notify_all();
+        if st.waiting > 0 {
+            self.turn.notify_all();
+        }
         st
     }
 }
