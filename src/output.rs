@@ -255,9 +255,11 @@ mod tests {
         let first = out.take();
         out.push("late\n");
         let writer = std::thread::spawn(move || first.write());
-        let during = out.flushed_while(|| seen.text());
+        let sink = out.sink.clone();
+        let (during, held) = out.flushed_while(|| (seen.text(), sink.state.try_lock().is_err()));
         writer.join().unwrap();
         assert_eq!(during, "early\nlate\n");
+        assert!(held, "nobody else can write while the function runs");
         assert!(out.sink.state.try_lock().is_ok(), "the writer is free again");
     }
 }
