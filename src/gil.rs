@@ -107,12 +107,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
-/// Eval-breaker bit owned by the lock: a waiter asks the holder to drop the GIL.
+/// Eval-breaker bit owned by the lock: a waiter asks the holder to drop the GIL. Every
+/// other bit belongs to whoever embeds the lock; the lock never reads or writes them.
 pub const DROP_REQUEST: u32 = 1;
-/// Eval-breaker bit reserved for the interpreter: a garbage collection is wanted.
-pub const BREAK_GC: u32 = 2;
-/// Eval-breaker bit reserved for the interpreter: an interrupt (Ctrl-C) is pending.
-pub const BREAK_INTERRUPT: u32 = 4;
 
 /// The smallest switch interval accepted; zero would make waiters spin.
 const MIN_SWITCH_INTERVAL: Duration = Duration::from_micros(1);
@@ -1456,22 +1453,14 @@ impl fmt::Display for GilStats {
     }
 }
 
-impl Gil<crate::vm::Interp> {
-    /// The lock around a whole interpreter. `Interp` is `!Send` on purpose (its values
-    /// must not leave the GIL), so this is the one place that vouches for sharing it.
-    pub fn for_interpreter(state: crate::vm::Interp, config: GilConfig) -> Gil<crate::vm::Interp> {
-        // SAFETY: every `!Send` part of `Interp` (values, `Rc`s in the heap and in compiled
-        // code) is reached only through a `GilGuard`: the VM keeps its fiber inside the
-        // guarded state whenever it releases the GIL, and the closures it runs without
-        // the GIL are `Send` and capture no values.
-        unsafe { Gil::new_unchecked(state, config) }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    /// Breaker bits an embedder might use; the lock must leave them alone.
+    const BREAK_GC: u32 = 2;
+    const BREAK_INTERRUPT: u32 = 4;
     use std::sync::Mutex as StdMutex;
     use std::sync::atomic::AtomicBool;
     use std::thread;

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub type MapObj = crate::dict::Dict;
 
-pub use crate::gil::BREAK_GC;
+/// Eval-breaker bit owned by the heap: a collection is wanted at the next check point.
+pub const BREAK_GC: u32 = 2;
 
 /// An immutable string with its length in code points, so ASCII indexing is O(1).
 #[derive(Debug)]

@@ -210,7 +210,13 @@ impl Builder {
         state.native_holds_gil = self.native_holds_gil;
         let config = self.gil;
         let gil = Arc::new_cyclic(|weak| {
-            let mut gil = Gil::for_interpreter(state, config);
+            // SAFETY: `Interp` is `!Send` on purpose (its values must not leave the GIL),
+            // and this is the one place that vouches for sharing it: every `!Send` part of
+            // it (values, `Rc`s in the heap and in compiled code) is reached only through a
+            // `GilGuard`; the VM keeps a thread's fiber inside the guarded state whenever
+            // it releases the GIL, and the closures it runs without the GIL are `Send` and
+            // capture no values.
+            let mut gil = unsafe { Gil::new_unchecked(state, config) };
             let breaker = gil.eval_breaker_handle();
             let st = gil.get_mut();
             st.heap.breaker = breaker;

@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 
 /// Eval-breaker bit: Ctrl-C was pressed; the main thread throws `Interrupt`.
-pub use crate::gil::BREAK_INTERRUPT;
+pub const BREAK_INTERRUPT: u32 = 4;
+// The breaker's bits have three owners: the lock, the heap and the VM.
+const _: () = assert!(DROP_REQUEST & BREAK_GC == 0 && (DROP_REQUEST | BREAK_GC) & BREAK_INTERRUPT == 0);
 
 /// A call's arguments, copied off the stack (a builtin may grow the stack meanwhile);
 /// inline for the usual handful, so a call allocates nothing.
