@@ -6,7 +6,7 @@
 //! a `TypeError`/`ValueError` naming the function — nothing a script passes can panic here.
 
 use crate::format::{FmtArg, format_value};
-use crate::heap::{MapObj, Obj, RangeObj};
+use crate::object::{MapObj, Obj, RangeObj};
 use crate::ops::{self, normalize_index};
 use crate::value::{MapKey, ObjId, Value};
 use crate::vm::{Interp, Thrown, Vm, VmResult};
@@ -493,10 +493,10 @@ fn sort_values(vm: &mut Vm, name: impl Display + Copy, items: Vec<Value>, key: O
     });
     if let Some(e) = failure {
         return Err(match e {
-            crate::value::CompareError::Unorderable(a, b) => vm.type_error(format!(
+            crate::compare::CompareError::Unorderable(a, b) => vm.type_error(format!(
                 "{name}(): '<' not supported between instances of '{a}' and '{b}'"
             )),
-            crate::value::CompareError::TooDeep => {
+            crate::compare::CompareError::TooDeep => {
                 vm.error("RecursionError", "maximum recursion depth exceeded in comparison")
             }
         });
@@ -687,7 +687,7 @@ fn sleep(vm: &mut Vm, args: &[Value]) -> R {
         return Ok(Value::Nil);
     }
     // A signal nobody bumps: the wait ends at the deadline, or early on Ctrl-C.
-    let never = std::sync::Arc::new(crate::threads::Signal::default());
+    let never = std::sync::Arc::new(crate::signal::Signal::default());
     crate::threads::wait(vm, &never, never.generation(), Some(Instant::now() + pause))?;
     Ok(Value::Nil)
 }

@@ -1,4 +1,4 @@
-//! The bytecode: one opcode enum, compiled function prototypes, and the disassembler.
+//! The bytecode: one opcode enum and compiled function prototypes.
 //!
 //! toy runs a register machine (Lua 5 style): each function call gets a window of
 //! registers `R[0..nregs]` on its thread's value stack; parameters are the first
@@ -7,16 +7,14 @@
 //! upvalues `U[u]`, or signed jump offsets counted from the next instruction.
 //!
 //! Invariants: every instruction is 8 bytes; `Proto::lines` has one entry per instruction;
-//! the disassembler takes opcode and operand names from this enum (its `Debug` form), so
-//! there is no second list to fall out of date. Backward jumps are always `Loop`, so the
+//! the disassembler (`disasm.rs`) takes opcode and operand names from this enum (its
+//! `Debug` form), so there is no second list to fall out of date. Backward jumps are always `Loop`, so the
 //! VM's check point sits on exactly the instructions that can repeat.
 
 // Operand notation like `R[dst]` is not a link.
 #![allow(rustdoc::broken_intra_doc_links)]
 
-use crate::heap::Heap;
 use crate::value::Value;
-use std::fmt::Write;
 use std::rc::Rc;
 
 /// Register index within a call's window.
@@ -183,89 +181,5 @@ impl Proto {
             Some(n) if !self.anonymous => n.clone(),
             _ => "<fn>".into(),
         }
-    }
-}
-
-/// The whole program's bytecode as text: each function with its offsets, source lines,
-/// constants and the global names its instructions touch.
-pub fn disassemble(proto: &Proto, heap: &Heap, global_names: &[Rc<str>]) -> String {
-    let mut out = String::new();
-    disassemble_into(proto, heap, global_names, &mut out);
-    out
-}
-
-fn disassemble_into(proto: &Proto, heap: &Heap, globals: &[Rc<str>], out: &mut String) {
-    let name = match &proto.name {
-        Some(n) => n.to_string(),
-        None => "<fn>".into(),
-    };
-    let _ = writeln!(
-        out,
-        "== {name} ({} params, {} registers, {} instructions) ==",
-        proto.arity,
-        proto.nregs,
-        proto.code.len()
-    );
-    if !proto.local_names.is_empty() {
-        let locals: Vec<String> = proto.local_names.iter().map(|(r, n)| format!("R{r}={n}")).collect();
-        let _ = writeln!(out, "   locals: {}", locals.join(" "));
-    }
-    let mut last_line = 0;
-    for (pc, op) in proto.code.iter().enumerate() {
-        let line = proto.lines.get(pc).copied().unwrap_or(0);
-        let line_col = if line != last_line {
-            format!("{line:>4}")
-        } else {
-            "   |".into()
-        };
-        last_line = line;
-        let (opname, operands) = split_debug(op);
-        let note = annotate(op, pc, proto, heap, globals);
-        let text = format!("{pc:>5} {line_col}  {opname:<12} {operands}");
-        if note.is_empty() {
-            let _ = writeln!(out, "{}", text.trim_end());
-        } else {
-            let _ = writeln!(out, "{text:<52} ; {note}");
-        }
-    }
-    for child in &proto.protos {
-        out.push('\n');
-        disassemble_into(child, heap, globals, out);
-    }
-}
-
-/// `Add { dst: 1, a: 2, b: 3 }` → (`Add`, `dst=1 a=2 b=3`).
-fn split_debug(op: &Op) -> (String, String) {
-    let text = format!("{op:?}");
-    match text.split_once(' ') {
-        Some((name, rest)) => {
-            let inner = rest.trim().trim_start_matches('{').trim_end_matches('}').trim();
-            (name.to_string(), inner.replace(": ", "=").replace(',', ""))
-        }
-        None => (text, String::new()),
-    }
-}
-
-fn annotate(op: &Op, pc: usize, proto: &Proto, heap: &Heap, globals: &[Rc<str>]) -> String {
-    let konst = |k: u16| proto.consts.get(k as usize).map(|v| heap.repr(*v)).unwrap_or_default();
-    let global = |g: u16| globals.get(g as usize).map(|n| n.to_string()).unwrap_or_default();
-    let target = |off: i32| format!("-> {}", pc as i64 + 1 + off as i64);
-    match *op {
-        Op::LoadConst { k, .. } => konst(k),
-        Op::GetField { name, .. } | Op::SetField { name, .. } | Op::CallMethod { name, .. } => konst(name),
-        Op::GetGlobal { g, .. } | Op::SetGlobal { g, .. } => global(g),
-        Op::Jump { off }
-        | Op::JumpIfFalse { off, .. }
-        | Op::JumpIfTrue { off, .. }
-        | Op::JumpIfNotLt { off, .. }
-        | Op::IterNext { off, .. }
-        | Op::TryBegin { off, .. } => target(off),
-        Op::Loop { back } => format!("-> {}", pc as i64 + 1 - back as i64),
-        Op::Closure { p, .. } => proto
-            .protos
-            .get(p as usize)
-            .map(|c| format!("fn {}", c.name.as_deref().unwrap_or("<fn>")))
-            .unwrap_or_default(),
-        _ => String::new(),
     }
 }

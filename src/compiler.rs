@@ -15,7 +15,8 @@
 use crate::ast::*;
 use crate::bytecode::{Capture, Op, Proto, Reg};
 use crate::error::Diagnostic;
-use crate::heap::{Heap, Obj, StrObj};
+use crate::heap::Heap;
+use crate::object::{Obj, StrObj};
 use crate::value::Value;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::rc::Rc;

@@ -20,7 +20,8 @@
 
 #![warn(missing_docs)]
 
-use crate::heap::{Heap, MapObj};
+use crate::heap::Heap;
+use crate::object::MapObj;
 use crate::value::{MapKey, Value};
 use crate::vm::{Thrown, Vm};
 use std::collections::HashMap;
@@ -189,7 +190,7 @@ pub enum Data {
 impl FromToy for Data {
     fn from_toy(heap: &Heap, v: Value) -> Result<Data, String> {
         fn copy(heap: &Heap, v: Value, depth: usize) -> Result<Data, String> {
-            if depth > crate::value::MAX_NESTING {
+            if depth > crate::compare::MAX_NESTING {
                 return Err("value nested too deeply to copy".into());
             }
             Ok(match v {

@@ -7,222 +7,66 @@
 //! the VM hands to `collect`. A freed slot is reused; a `Value` naming it can no longer
 //! exist because nothing reachable referred to it.
 
-use crate::bytecode::Proto;
-use crate::value::{MapKey, ObjId, Value};
+use crate::object::{Closure, ErrorObj, MapObj, Obj, StrObj};
+use crate::value::{KeyRef, MapKey, ObjId, Value};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub type MapObj = crate::dict::Dict;
-
 /// Eval-breaker bit owned by the heap: a collection is wanted at the next check point.
 pub const BREAK_GC: u32 = 2;
 
-/// An immutable string with its length in code points, so ASCII indexing is O(1).
-#[derive(Debug)]
-pub struct StrObj {
-    pub s: Rc<str>,
-    pub chars: usize,
-    /// The string's hash as a map key, computed on first use (0 = not yet): field names and
-    /// other constant keys are hashed once, not on every lookup.
-    pub hash: std::cell::Cell<u64>,
-    /// While a string-building local grows it (`AppendStr`), the text lives here and `s`
-    /// is stale; only that local's register refers to the object until `Freeze`.
-    pub building: Option<String>,
-}
-
-impl StrObj {
-    pub fn new(s: Rc<str>) -> StrObj {
-        let chars = if s.is_ascii() { s.len() } else { s.chars().count() };
-        StrObj::with_chars(s, chars)
-    }
-    /// A string whose length in code points the caller already knows.
-    pub fn with_chars(s: Rc<str>, chars: usize) -> StrObj {
-        StrObj {
-            s,
-            chars,
-            hash: std::cell::Cell::new(0),
-            building: None,
-        }
-    }
-    pub fn is_ascii(&self) -> bool {
-        self.chars == self.text().len()
-    }
-    /// The string's text, whether frozen or still being built.
-    pub fn text(&self) -> &str {
-        self.building.as_deref().unwrap_or(&self.s)
-    }
-}
-
-#[derive(Debug)]
-pub struct Closure {
-    pub proto: Rc<Proto>,
-    /// The cells this closure captured, in the order of `proto.captures`.
-    pub upvals: Box<[ObjId]>,
-}
-
-/// One line of a traceback: where a frame was when the error passed through it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TbEntry {
-    pub file: Rc<str>,
-    pub line: u32,
-    pub func: Rc<str>,
-}
-
-/// One traceback line as printed: `  file:line in func`, or `  <native> in func` for a
-/// host function (line 0).
-pub fn format_tb_entry(e: &TbEntry) -> String {
-    if e.line == 0 {
-        format!("  {} in {}", e.file, e.func)
-    } else {
-        format!("  {}:{} in {}", e.file, e.line, e.func)
-    }
-}
-
-#[derive(Debug)]
-pub struct ErrorObj {
-    pub kind: Rc<str>,
-    pub message: Rc<str>,
-    /// Filled in when the error is first thrown; kept when it is thrown again.
-    pub traceback: Vec<TbEntry>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct RangeObj {
-    pub start: i64,
-    pub stop: i64,
-    pub step: i64,
-}
-
-impl RangeObj {
-    pub fn len(&self) -> i64 {
-        let RangeObj { start, stop, step } = *self;
-        let (span, step) = if step > 0 {
-            (stop as i128 - start as i128, step as i128)
-        } else {
-            (start as i128 - stop as i128, -(step as i128))
-        };
-        if span <= 0 {
-            0
-        } else {
-            ((span + step - 1) / step) as i64
-        }
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-#[derive(Debug)]
-pub enum Obj {
-    Str(StrObj),
-    List(Vec<Value>),
-    Map(MapObj),
-    Func(Closure),
-    /// A captured variable, shared by reference between a frame and its closures.
-    Cell(Value),
-    Range(RangeObj),
-    Error(ErrorObj),
-    Thread(Box<crate::threads::ThreadObj>),
-    Lock(crate::threads::LockObj),
-    Queue(crate::threads::QueueObj),
-    Listener(crate::net::ListenerObj),
-    Conn(crate::net::ConnObj),
-    Process(Box<crate::process::ProcessObj>),
-    Channel(Box<crate::process::ChannelObj>),
-    /// A slot on the free list.
-    Free,
-}
-
-// Every object slot is this big, so rare, large kinds (threads, processes) live in a box:
-// a string or list slot stays one cache line, which the collector and allocator both touch.
-const _: () = assert!(std::mem::size_of::<Obj>() <= 64);
-
-impl Obj {
-    pub fn type_name(&self) -> &'static str {
+impl Value {
+    /// The name `type(x)` returns.
+    pub fn type_name(self, heap: &Heap) -> &'static str {
         match self {
-            Obj::Str(_) => "str",
-            Obj::List(_) => "list",
-            Obj::Map(_) => "map",
-            Obj::Func(_) => "fn",
-            Obj::Cell(_) => "cell",
-            Obj::Range(_) => "range",
-            Obj::Error(_) => "error",
-            Obj::Thread(_) => "thread",
-            Obj::Lock(_) => "lock",
-            Obj::Queue(_) => "queue",
-            Obj::Listener(_) => "listener",
-            Obj::Conn(_) => "conn",
-            Obj::Process(_) => "process",
-            Obj::Channel(_) => "channel",
-            Obj::Free => "freed",
+            Value::Nil | Value::Undef => "nil",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Func(_) => "fn",
+            Value::Builtin(_) => "builtin",
+            Value::Obj(id) => heap.get(id).type_name(),
         }
     }
 
-    /// How objects without a literal syntax print.
-    pub fn write_display(&self, out: &mut String) {
+    pub fn truthy(self, heap: &Heap) -> bool {
         match self {
-            Obj::Range(r) => {
-                if r.step == 1 {
-                    out.push_str(&format!("range({}, {})", r.start, r.stop));
-                } else {
-                    out.push_str(&format!("range({}, {}, {})", r.start, r.stop, r.step));
-                }
-            }
-            Obj::Error(e) => {
-                out.push_str(&e.kind);
-                out.push_str(": ");
-                out.push_str(&e.message);
-            }
-            Obj::Thread(t) => out.push_str(&format!("<thread {}>", t.tid)),
-            Obj::Process(p) => out.push_str(&format!("<process {}>", p.pid)),
-            other => {
-                out.push('<');
-                out.push_str(other.type_name());
-                out.push('>');
-            }
+            Value::Nil | Value::Undef => false,
+            Value::Bool(b) => b.get(),
+            Value::Int(i) => i != 0,
+            Value::Float(f) => f.get() != 0.0,
+            Value::Str(id) => !heap.str(id).is_empty(),
+            Value::List(id) => !heap.list(id).is_empty(),
+            Value::Map(id) => !heap.map(id).is_empty(),
+            _ => true,
+        }
+    }
+}
+
+impl Heap {
+    /// The key a value stands for in a map, or None if that type cannot be a key.
+    pub fn key_ref(&self, v: Value) -> Option<KeyRef<'_>> {
+        match v {
+            Value::Nil => Some(KeyRef::Nil),
+            Value::Bool(b) => Some(KeyRef::Bool(b.get())),
+            Value::Int(i) => Some(KeyRef::Int(i)),
+            Value::Str(id) => Some(KeyRef::Str(self.str(id))),
+            _ => None,
         }
     }
 
-    /// Calls `f` on every value this object refers to.
-    fn trace(&self, mut f: impl FnMut(Value)) {
-        match self {
-            Obj::List(items) => items.iter().copied().for_each(f),
-            Obj::Map(m) => m.values().copied().for_each(f),
-            Obj::Func(c) => {
-                for v in c.proto.consts.iter() {
-                    f(*v);
-                }
-                for cell in c.upvals.iter() {
-                    f(Value::Obj(*cell));
-                }
-            }
-            Obj::Cell(v) => f(*v),
-            Obj::Thread(t) => {
-                if let Some((func, args)) = &t.start {
-                    f(*func);
-                    args.iter().copied().for_each(&mut f);
-                }
-                match &t.outcome {
-                    Some(crate::threads::Outcome::Returned(v)) => f(*v),
-                    Some(crate::threads::Outcome::Threw { value, .. }) => f(*value),
-                    None => {}
-                }
-            }
-            Obj::Queue(q) => q.items.iter().copied().for_each(f),
-            Obj::Process(p) => match &p.outcome {
-                Some(crate::threads::Outcome::Returned(v)) => f(*v),
-                Some(crate::threads::Outcome::Threw { value, .. }) => f(*value),
-                None => {}
-            },
-            Obj::Str(_)
-            | Obj::Range(_)
-            | Obj::Error(_)
-            | Obj::Lock(_)
-            | Obj::Listener(_)
-            | Obj::Conn(_)
-            | Obj::Channel(_)
-            | Obj::Free => {}
+    /// An owning key; shares the string's bytes.
+    pub fn map_key(&self, v: Value) -> Option<MapKey> {
+        match v {
+            Value::Nil => Some(MapKey::Nil),
+            Value::Bool(b) => Some(MapKey::Bool(b.get())),
+            Value::Int(i) => Some(MapKey::Int(i)),
+            Value::Str(id) => Some(MapKey::Str(self.str_rc(id).clone())),
+            _ => None,
         }
     }
 }

@@ -6,12 +6,13 @@
 
 #![warn(missing_docs)]
 
-use crate::bytecode::{Proto, disassemble};
+use crate::bytecode::Proto;
 use crate::compiler::Mode;
+use crate::disasm::disassemble;
 use crate::embed::{FromToy, NativeCx, NativeError};
 use crate::error::Diagnostic;
 use crate::gil::{Gil, GilConfig, GilStats, PolicyKind, ThreadId};
-use crate::heap::{Obj, TbEntry};
+use crate::object::{Obj, TbEntry};
 use crate::output::{Buffering, Output, OutputBuffer};
 use crate::value::{MapKey, Value};
 use crate::vm::{BuiltinFn, Fiber, Interp, Thrown, Vm};

@@ -15,9 +15,15 @@ pub mod builtins;
 #[doc(hidden)]
 pub mod bytecode;
 #[doc(hidden)]
+pub mod compare;
+#[doc(hidden)]
 pub mod compiler;
 #[doc(hidden)]
 pub mod dict;
+#[doc(hidden)]
+pub mod disasm;
+#[doc(hidden)]
+pub mod display;
 pub mod embed;
 #[doc(hidden)]
 pub mod error;
@@ -34,6 +40,8 @@ pub mod native;
 #[doc(hidden)]
 pub mod net;
 #[doc(hidden)]
+pub mod object;
+#[doc(hidden)]
 pub mod ops;
 #[doc(hidden)]
 pub mod output;
@@ -43,6 +51,8 @@ pub mod parser;
 pub mod process;
 #[doc(hidden)]
 pub mod repl;
+#[doc(hidden)]
+pub mod signal;
 #[doc(hidden)]
 pub mod threads;
 pub mod timeline;

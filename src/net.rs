@@ -6,25 +6,12 @@
 //! splits a multi-byte character keeps the partial bytes for the next call, so text always
 //! arrives whole.
 
-use crate::heap::Obj;
+use crate::object::{ConnObj, ListenerObj, Obj};
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
-
-#[derive(Debug)]
-pub struct ListenerObj {
-    pub socket: Arc<TcpListener>,
-    pub port: u16,
-}
-
-#[derive(Debug)]
-pub struct ConnObj {
-    pub socket: Option<Arc<TcpStream>>,
-    /// The start of a character whose remaining bytes have not arrived yet.
-    pub partial: Vec<u8>,
-}
 
 fn io_error(vm: &mut Vm, what: &str, e: &std::io::Error) -> Box<crate::vm::Thrown> {
     let msg = format!("{what}: {}", crate::builtins::io_message(e));

@@ -6,8 +6,9 @@
 //! `bool` is not a number. The eval loop inlines only the int fast paths (`*_fast`);
 //! everything else, including every error, comes here, out of the hot loop.
 
-use crate::heap::{MapObj, Obj, RangeObj};
-use crate::value::{CompareError, KeyRef, MapKey, Value, int_float_eq, num_as_f64};
+use crate::compare::{CompareError, int_float_eq};
+use crate::object::{MapObj, Obj, RangeObj};
+use crate::value::{KeyRef, MapKey, Value, num_as_f64};
 use crate::vm::{Vm, VmResult};
 use std::cmp::Ordering;
 

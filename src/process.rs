@@ -18,8 +18,7 @@
 //!   the next, with collection held off while the half-built value is unrooted.
 //! - Every child is reaped: by `join`, or at the end of the program.
 
-use crate::heap::{Obj, TbEntry};
-use crate::threads::Outcome;
+use crate::object::{Channel, ChannelObj, ExitStatus, Obj, Outcome, ProcessObj, TbEntry};
 use crate::value::{MapKey, ObjId, Value};
 use crate::vm::{Thrown, Vm, VmResult};
 use crate::wire::{self, Builder, Decoder, Encoder, PieceReader, Pump, Pumped, Sink, WireError};
@@ -27,7 +26,6 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The largest message a process accepts (a bound against a corrupt length prefix).
@@ -37,59 +35,6 @@ const MAX_MESSAGE: usize = 1 << 34;
 const KIND_MESSAGE: i64 = 0;
 const KIND_RESULT: i64 = 1;
 const KIND_ERROR: i64 = 2;
-
-/// One end of a socket pair, with its reusable encode and read buffers.
-pub struct Channel {
-    stream: Option<Arc<UnixStream>>,
-    encoder: Option<Encoder>,
-    buf: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for Channel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.stream.is_some() {
-            "Channel(open)"
-        } else {
-            "Channel(closed)"
-        })
-    }
-}
-
-impl Channel {
-    fn new(stream: UnixStream) -> Channel {
-        Channel {
-            stream: Some(Arc::new(stream)),
-            encoder: Some(Encoder::new()),
-            buf: Some(Vec::new()),
-        }
-    }
-}
-
-/// How a child ended, as `waitpid` reported it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ExitStatus {
-    Code(i32),
-    Signal(i32),
-}
-
-#[derive(Debug)]
-pub struct ProcessObj {
-    pub pid: i32,
-    pub channel: Channel,
-    /// Messages from the child's `parent().send` that arrived while waiting for its result.
-    pending: VecDeque<Vec<u8>>,
-    /// The child's result or error, once its final frame arrived (or it died).
-    pub outcome: Option<Outcome>,
-    pub status: Option<ExitStatus>,
-    /// A `join` saw the outcome.
-    pub observed: bool,
-}
-
-/// The child's end of the channel to its parent.
-#[derive(Debug)]
-pub struct ChannelObj {
-    pub channel: Channel,
-}
 
 fn process_error(vm: &mut Vm, msg: impl AsRef<str>) -> Box<Thrown> {
     vm.error("ProcessError", msg)
@@ -332,7 +277,7 @@ impl Builder for HeapBuilder<'_, '_> {
         self.vm.it.heap.new_list(items)
     }
     fn map(&mut self, pairs: Vec<(Value, Value)>) -> Result<Value, WireError> {
-        let mut m = crate::heap::MapObj::default();
+        let mut m = crate::object::MapObj::default();
         for (k, v) in pairs {
             let key = self.vm.it.heap.map_key(k).ok_or_else(|| {
                 WireError("bad message from the other process: a map key that is not a str, int, bool or nil".into())

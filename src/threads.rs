@@ -17,49 +17,13 @@
 //!   its handle in the object (or it was already joined): `before_fork` relies on that.
 
 use crate::gil::{Gil, ThreadId};
-use crate::heap::Obj;
+use crate::object::{LockObj, Obj, Outcome, QueueObj, ThreadObj};
+use crate::signal::Signal;
 use crate::value::{ObjId, Value};
 use crate::vm::{Interp, Thrown, Vm, VmResult};
-use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Something blocked threads wait on: bumped (under the GIL) whenever the state it
-/// guards changes.
-#[derive(Debug, Default)]
-pub struct Signal {
-    generation: Mutex<u64>,
-    changed: Condvar,
-}
-
-impl Signal {
-    pub fn generation(&self) -> u64 {
-        *self.generation.lock()
-    }
-
-    pub fn bump(&self) {
-        *self.generation.lock() += 1;
-        self.changed.notify_all();
-    }
-
-    /// Waits until the generation differs from `seen` or the deadline passes; true if it
-    /// changed.
-    pub fn wait_change(&self, seen: u64, deadline: Option<Instant>) -> bool {
-        let mut g = self.generation.lock();
-        while *g == seen {
-            match deadline {
-                Some(d) => {
-                    if self.changed.wait_until(&mut g, d).timed_out() {
-                        return *g != seen;
-                    }
-                }
-                None => self.changed.wait(&mut g),
-            }
-        }
-        true
-    }
-}
 
 /// Waits with the GIL released until `signal` moves past `seen` (true) or the deadline
 /// passes (false). The main thread waits in short slices so that Ctrl-C, which only sets
@@ -81,46 +45,6 @@ pub fn wait(vm: &mut Vm, signal: &Arc<Signal>, seen: u64, deadline: Option<Insta
             return Ok(false);
         }
     }
-}
-
-/// How a thread's function ended.
-#[derive(Debug)]
-pub enum Outcome {
-    Returned(Value),
-    Threw {
-        value: Value,
-        traceback: Vec<crate::heap::TbEntry>,
-        report: String,
-    },
-}
-
-#[derive(Debug)]
-pub struct ThreadObj {
-    pub tid: u32,
-    /// The function and arguments, until the thread takes them.
-    pub start: Option<(Value, Vec<Value>)>,
-    pub outcome: Option<Outcome>,
-    /// A `join` saw the outcome (so a failure is not reported again at exit).
-    pub observed: bool,
-    pub done: Arc<Signal>,
-    pub handle: Option<std::thread::JoinHandle<()>>,
-    /// Bumped by the new thread once it runs its own code (see `before_fork`).
-    pub started: Option<Arc<Signal>>,
-}
-
-#[derive(Debug)]
-pub struct LockObj {
-    /// The thread holding the lock.
-    pub owner: Option<u32>,
-    pub signal: Arc<Signal>,
-}
-
-#[derive(Debug)]
-pub struct QueueObj {
-    pub items: VecDeque<Value>,
-    /// 0 means unbounded.
-    pub maxsize: usize,
-    pub signal: Arc<Signal>,
 }
 
 /// The shared interpreter, as threads see it.

@@ -15,7 +15,8 @@
 use crate::bytecode::{Capture, Op, Proto};
 use crate::compiler::Globals;
 use crate::gil::{DROP_REQUEST, Gil, GilGuard, ThreadId};
-use crate::heap::{BREAK_GC, Closure, Heap, Obj, RangeObj, TbEntry};
+use crate::heap::{BREAK_GC, Heap};
+use crate::object::{Closure, Obj, RangeObj, TbEntry};
 use crate::ops;
 use crate::output::OutputBuffer;
 use crate::value::{ObjId, Value};
@@ -951,7 +952,7 @@ impl<'a> Vm<'a> {
     pub fn format_uncaught(&self, t: &Thrown) -> String {
         let mut s = String::from("Traceback (most recent call last):\n");
         for e in &t.traceback {
-            s.push_str(&crate::heap::format_tb_entry(e));
+            s.push_str(&crate::object::format_tb_entry(e));
             s.push('\n');
         }
         s.push_str(&self.error_line(t.value));
