@@ -118,8 +118,16 @@ pub enum Op {
     Slice { dst: Reg, obj: Reg, lo: Reg, hi: Reg },
     /// R[dst] = R[func](R[func+1], ..., R[func+argc]); a check point
     Call { func: Reg, argc: u8, dst: Reg },
-    /// R[dst] = R[obj].K[name](R[obj+1], ..., R[obj+argc]); a check point
-    CallMethod { dst: Reg, obj: Reg, argc: u8, name: u16 },
+    /// R[dst] = R[obj].K[name](R[obj+1], ..., R[obj+argc]); `method` is the name's number
+    /// (`method::Method`, or `NO_METHOD`), which finds a builtin method without comparing
+    /// names; a check point
+    CallMethod {
+        dst: Reg,
+        obj: Reg,
+        argc: u8,
+        name: u16,
+        method: u8,
+    },
     /// return R[src] to the caller
     Return { src: Reg },
     /// return nil to the caller

@@ -16,6 +16,7 @@ use crate::ast::*;
 use crate::bytecode::{Capture, Op, Proto, Reg};
 use crate::error::Diagnostic;
 use crate::heap::Heap;
+use crate::method::{Method, NO_METHOD};
 use crate::object::{Obj, StrObj};
 use crate::value::Value;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -28,32 +29,15 @@ const MAX_REGS: u16 = 255;
 
 type CResult<T> = Result<T, Diagnostic>;
 
-/// The global variables: slots by name, shared by every compilation of one interpreter
-/// (the interactive prompt compiles each entry against the same table).
-#[derive(Default)]
-pub struct Globals {
-    pub names: Vec<Rc<str>>,
-    pub index: FxHashMap<Rc<str>, u16>,
-    pub values: Vec<Value>,
-}
-
-impl Globals {
-    /// The slot for `name`, creating an unassigned one if it is new.
-    pub fn declare(&mut self, name: &str) -> Option<u16> {
-        if let Some(&g) = self.index.get(name) {
-            return Some(g);
-        }
-        let g = u16::try_from(self.names.len()).ok()?;
-        let name: Rc<str> = name.into();
-        self.names.push(name.clone());
-        self.index.insert(name, g);
-        self.values.push(Value::Undef);
-        Some(g)
-    }
-
-    pub fn lookup(&self, name: &str) -> Option<u16> {
-        self.index.get(name).copied()
-    }
+/// The global variables as the compiler sees them: a slot for each name. The VM owns the
+/// table (it also holds the values); the compiler only declares and looks up names, so the
+/// interactive prompt compiles each entry against the same slots.
+pub trait GlobalSlots {
+    /// The slot for `name`, creating an unassigned one if it is new; None when the table is
+    /// full.
+    fn declare(&mut self, name: &str) -> Option<u16>;
+    /// The slot of a declared name.
+    fn lookup(&self, name: &str) -> Option<u16>;
 }
 
 /// What a top-level chunk is compiled for.
@@ -74,7 +58,7 @@ pub fn compile(
     file: &str,
     source: &str,
     heap: &mut Heap,
-    globals: &mut Globals,
+    globals: &mut dyn GlobalSlots,
     mode: Mode,
 ) -> CResult<Rc<Proto>> {
     let repl_print = match mode {
@@ -247,7 +231,7 @@ enum Place {
 
 struct Compiler<'a> {
     heap: &'a mut Heap,
-    globals: &'a mut Globals,
+    globals: &'a mut dyn GlobalSlots,
     file: Rc<str>,
     line_starts: Vec<usize>,
     /// Declarations (by the byte offset of their name) that a nested function refers to.
@@ -1026,12 +1010,14 @@ impl Compiler<'_> {
                 self.expr_to(obj, base)?;
                 let argc = self.args(args, span)?;
                 let k = self.str_const(&name.name, name.span)?;
+                let method = Method::from_name(&name.name).map_or(NO_METHOD, |m| m as u8);
                 self.set_line(span);
                 self.emit(Op::CallMethod {
                     dst,
                     obj: base,
                     argc,
                     name: k,
+                    method,
                 });
             }
             ExprKind::Index { obj, index } => {

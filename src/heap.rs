@@ -7,7 +7,7 @@
 //! the VM hands to `collect`. A freed slot is reused; a `Value` naming it can no longer
 //! exist because nothing reachable referred to it.
 
-use crate::object::{Closure, ErrorObj, MapObj, Obj, StrObj};
+use crate::object::{Closure, ErrorObj, Kind, MapObj, Obj, StrObj};
 use crate::value::{KeyRef, MapKey, ObjId, Value};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -17,20 +17,26 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub const BREAK_GC: u32 = 2;
 
 impl Value {
+    /// What kind of value this is.
+    #[inline]
+    pub fn kind(self, heap: &Heap) -> Kind {
+        match self {
+            Value::Nil | Value::Undef => Kind::Nil,
+            Value::Bool(_) => Kind::Bool,
+            Value::Int(_) => Kind::Int,
+            Value::Float(_) => Kind::Float,
+            Value::Str(_) => Kind::Str,
+            Value::List(_) => Kind::List,
+            Value::Map(_) => Kind::Map,
+            Value::Func(_) => Kind::Func,
+            Value::Builtin(_) => Kind::Builtin,
+            Value::Obj(id) => heap.get(id).kind(),
+        }
+    }
+
     /// The name `type(x)` returns.
     pub fn type_name(self, heap: &Heap) -> &'static str {
-        match self {
-            Value::Nil | Value::Undef => "nil",
-            Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
-            Value::Float(_) => "float",
-            Value::Str(_) => "str",
-            Value::List(_) => "list",
-            Value::Map(_) => "map",
-            Value::Func(_) => "fn",
-            Value::Builtin(_) => "builtin",
-            Value::Obj(id) => heap.get(id).type_name(),
-        }
+        self.kind(heap).name()
     }
 
     pub fn truthy(self, heap: &Heap) -> bool {

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 use crate::bytecode::Proto;
+use crate::compiler::GlobalSlots;
 use crate::compiler::Mode;
 use crate::disasm::disassemble;
 use crate::embed::{FromToy, NativeCx, NativeError};
@@ -206,6 +207,7 @@ impl Builder {
             None => OutputBuffer::stdout(),
         };
         let mut state = Interp::new(output, Arc::new(AtomicU32::new(0)));
+        crate::builtins::install(&mut state);
         state.recursion_limit = self.recursion_limit;
         state.argv = self.argv;
         state.native_holds_gil = self.native_holds_gil;
@@ -233,7 +235,10 @@ impl Builder {
             trace_path: self.trace_path,
             report_at_once: self.report_at_once,
         };
-        crate::native::install(&mut toy).expect("the native module's names are valid");
+        for (name, f) in crate::native::FUNCTIONS {
+            toy.register_in(crate::native::MODULE, name, *f)
+                .expect("the native module's names are valid");
+        }
         toy
     }
 }
@@ -489,7 +494,7 @@ impl Interpreter {
                 RunError::Runtime(format!(
                     "toy: cannot write the GIL trace to {}: {}\n",
                     path.display(),
-                    crate::builtins::io_message(&e)
+                    crate::os_error::io_message(&e)
                 ))
             })?;
         }
@@ -515,7 +520,7 @@ pub fn read_source(path: &str) -> Result<String, RunError> {
     let bytes = std::fs::read(path).map_err(|e| {
         RunError::Compile(format!(
             "toy: cannot open {path}: {}\n",
-            crate::builtins::io_message(&e)
+            crate::os_error::io_message(&e)
         ))
     })?;
     String::from_utf8(bytes).map_err(|e| {

@@ -36,13 +36,15 @@ pub mod interpreter;
 #[doc(hidden)]
 pub mod lexer;
 #[doc(hidden)]
+pub mod method;
+#[doc(hidden)]
 pub mod native;
 #[doc(hidden)]
 pub mod net;
 #[doc(hidden)]
 pub mod object;
 #[doc(hidden)]
-pub mod ops;
+pub mod os_error;
 #[doc(hidden)]
 pub mod output;
 #[doc(hidden)]

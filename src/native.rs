@@ -1,23 +1,22 @@
 //! The `native` module of LANGUAGE.md §10 — `native.count_primes`, `native.matmul`,
-//! `native.spin` — written with the public embedding API (`Interpreter::register_in`,
-//! `NativeCx`), exactly as a host would write its own.
+//! `native.spin` — written with the public embedding API (`NativeCx`, registered with
+//! `Interpreter::register_in`), exactly as a host would write its own.
 //!
 //! Invariant: each function copies its arguments out under the GIL, computes with the GIL
 //! released (unless `--native-holds-gil`), and builds its result under the GIL; the heavy
 //! part never sees a toy value.
 
 use crate::embed::{NativeCx, NativeError};
-use crate::interpreter::Interpreter;
 use crate::value::Value;
 use std::time::{Duration, Instant};
 
-/// Registers the module's functions under the global map `native`.
-pub fn install(toy: &mut Interpreter) -> Result<(), crate::interpreter::RunError> {
-    toy.register_in("native", "count_primes", count_primes)?;
-    toy.register_in("native", "matmul", matmul)?;
-    toy.register_in("native", "spin", spin)?;
-    Ok(())
-}
+/// A host function as the embedding API takes it.
+pub type NativeFn = fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError>;
+
+/// The module's name, and its functions: the interpreter registers each under the
+/// global map `native` (`Interpreter::register_in`), as a host registers its own.
+pub const MODULE: &str = "native";
+pub const FUNCTIONS: &[(&str, NativeFn)] = &[("count_primes", count_primes), ("matmul", matmul), ("spin", spin)];
 
 /// Trial division up to the square root: deliberately CPU-heavy, so timings mean something.
 fn is_prime(n: i64) -> bool {

@@ -14,7 +14,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 
 fn io_error(vm: &mut Vm, what: &str, e: &std::io::Error) -> Box<crate::vm::Thrown> {
-    let msg = format!("{what}: {}", crate::builtins::io_message(e));
+    let msg = format!("{what}: {}", crate::os_error::io_message(e));
     vm.error("IOError", msg)
 }
 

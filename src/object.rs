@@ -143,24 +143,89 @@ pub enum Obj {
 // a string or list slot stays one cache line, which the collector and allocator both touch.
 const _: () = assert!(std::mem::size_of::<Obj>() <= 64);
 
+/// What kind of value something is: the immediates and every object kind. `type(x)`
+/// prints its name, and method tables are indexed by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    Nil,
+    Bool,
+    Int,
+    Float,
+    Str,
+    List,
+    Map,
+    Func,
+    Builtin,
+    Cell,
+    Range,
+    Error,
+    Thread,
+    Lock,
+    Queue,
+    Listener,
+    Conn,
+    Process,
+    Channel,
+}
+
+impl Kind {
+    /// How many kinds there are (the height of a method table).
+    pub const COUNT: usize = Kind::Channel as usize + 1;
+
+    /// The name `type(x)` returns.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Nil => "nil",
+            Kind::Bool => "bool",
+            Kind::Int => "int",
+            Kind::Float => "float",
+            Kind::Str => "str",
+            Kind::List => "list",
+            Kind::Map => "map",
+            Kind::Func => "fn",
+            Kind::Builtin => "builtin",
+            Kind::Cell => "cell",
+            Kind::Range => "range",
+            Kind::Error => "error",
+            Kind::Thread => "thread",
+            Kind::Lock => "lock",
+            Kind::Queue => "queue",
+            Kind::Listener => "listener",
+            Kind::Conn => "conn",
+            Kind::Process => "process",
+            Kind::Channel => "channel",
+        }
+    }
+}
+
 impl Obj {
+    /// The object's kind. A freed slot is never reachable from a value, so it has none;
+    /// asking is a bug in the VM.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Obj::Str(_) => Kind::Str,
+            Obj::List(_) => Kind::List,
+            Obj::Map(_) => Kind::Map,
+            Obj::Func(_) => Kind::Func,
+            Obj::Cell(_) => Kind::Cell,
+            Obj::Range(_) => Kind::Range,
+            Obj::Error(_) => Kind::Error,
+            Obj::Thread(_) => Kind::Thread,
+            Obj::Lock(_) => Kind::Lock,
+            Obj::Queue(_) => Kind::Queue,
+            Obj::Listener(_) => Kind::Listener,
+            Obj::Conn(_) => Kind::Conn,
+            Obj::Process(_) => Kind::Process,
+            Obj::Channel(_) => Kind::Channel,
+            Obj::Free => unreachable!("a value names a freed heap slot"),
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
-            Obj::Str(_) => "str",
-            Obj::List(_) => "list",
-            Obj::Map(_) => "map",
-            Obj::Func(_) => "fn",
-            Obj::Cell(_) => "cell",
-            Obj::Range(_) => "range",
-            Obj::Error(_) => "error",
-            Obj::Thread(_) => "thread",
-            Obj::Lock(_) => "lock",
-            Obj::Queue(_) => "queue",
-            Obj::Listener(_) => "listener",
-            Obj::Conn(_) => "conn",
-            Obj::Process(_) => "process",
-            Obj::Channel(_) => "channel",
             Obj::Free => "freed",
+            other => other.kind().name(),
         }
     }
 

@@ -243,7 +243,7 @@ fn send_frame(vm: &mut Vm, chan: ObjId, kind: i64, v: Value) -> VmResult<()> {
 }
 
 fn io_text(e: &std::io::Error) -> String {
-    crate::builtins::io_message(e)
+    crate::os_error::io_message(e)
 }
 
 // ---- receiving: wire → heap values ---------------------------------------------------

@@ -1,314 +1,29 @@
-//! The virtual machine: one eval loop per OS thread, running register bytecode on that
-//! thread's `Fiber` (value stack, call frames, try/with handlers).
+//! The eval loop and calls: pushing frames, running a function to completion, unwinding
+//! to the nearest handler, and the dispatch of every instruction.
 //!
 //! Invariants:
-//! - Interpreter state (`Interp`: heap, globals, function table) is reached only through
-//!   `Vm::it`, which in a threaded run is the GIL guard.
-//! - Every value on a fiber's stack below its extent (the top frame's base + registers)
-//!   names a live object; above the extent the collector clears the stack to nil, so a
-//!   stale register can never name a freed slot.
 //! - Check points are exactly `Loop` and calls of closures: one relaxed load of the eval
 //!   breaker on the fast path; collection, Ctrl-C and GIL hand-offs happen only there.
 //! - A frame's saved `pc` is the instruction after the one executing, so `pc - 1` gives
 //!   the line a traceback shows.
+//! - Builtins and methods are reached through the tables in `Interp` (function values and
+//!   `MethodTable`), never by name: this file calls no builtin directly.
 
+use super::fiber::{Frame, Handler, HandlerKind};
+use super::machine::{Thrown, Vm, VmResult};
+use super::ops;
 use crate::bytecode::{Capture, Op, Proto};
-use crate::compiler::Globals;
-use crate::gil::{DROP_REQUEST, Gil, GilGuard, ThreadId};
-use crate::heap::{BREAK_GC, Heap};
-use crate::object::{Closure, Obj, RangeObj, TbEntry};
-use crate::ops;
-use crate::output::OutputBuffer;
+use crate::method::Method;
+use crate::object::{Closure, Obj};
 use crate::value::{ObjId, Value};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Weak};
-
-/// Eval-breaker bit: Ctrl-C was pressed; the main thread throws `Interrupt`.
-pub const BREAK_INTERRUPT: u32 = 4;
-// The breaker's bits have three owners: the lock, the heap and the VM.
-const _: () = assert!(DROP_REQUEST & BREAK_GC == 0 && (DROP_REQUEST | BREAK_GC) & BREAK_INTERRUPT == 0);
+use std::sync::atomic::Ordering;
 
 /// A call's arguments, copied off the stack (a builtin may grow the stack meanwhile);
 /// inline for the usual handful, so a call allocates nothing.
 type Args = smallvec::SmallVec<[Value; 6]>;
 
-/// A value in flight from `throw` (or a runtime error) to the `catch` that takes it.
-#[derive(Debug)]
-pub struct Thrown {
-    pub value: Value,
-    pub traceback: Vec<TbEntry>,
-    /// Set once the traceback has been taken, at the innermost frame.
-    pub traced: bool,
-    /// `exit(code)`: unwinds everything, no `catch` stops it.
-    pub exit: Option<i32>,
-}
-
-pub type VmResult<T> = Result<T, Box<Thrown>>;
-
-/// A function implemented in Rust: the builtins, and host functions registered through
-/// the embedding API.
-pub type BuiltinFn = Rc<dyn Fn(&mut Vm, &[Value]) -> VmResult<Value>>;
-
-/// Everything the GIL protects: the heap, the globals, the function table, the output.
-pub struct Interp {
-    pub heap: Heap,
-    pub globals: Globals,
-    /// Builtin and host functions by `Value::Builtin` index (their names are in
-    /// `heap.builtin_names`, where printing finds them).
-    pub builtins: Vec<BuiltinFn>,
-    /// `print`'s lines not yet written (see output.rs).
-    pub output: OutputBuffer,
-    pub recursion_limit: usize,
-    pub argv: Vec<String>,
-    /// The builtin the prompt uses to echo expression values.
-    pub repl_print: Option<Value>,
-    /// The fibers of threads that are not running bytecode right now (waiting for the
-    /// GIL, or blocked with it released): collector roots, by thread id.
-    pub parked: Vec<(u32, Fiber)>,
-    /// Thread objects whose outcome the program may still ask for: collector roots.
-    pub threads: Vec<ObjId>,
-    /// Child processes not yet joined: collector roots, waited for at exit.
-    pub processes: Vec<ObjId>,
-    /// In a child made by `spawn_process`: the channel to the parent.
-    pub parent_channel: Option<ObjId>,
-    /// While nonzero a builtin's callback is running and collection waits.
-    pub gc_inhibit: u32,
-    /// `--native-holds-gil`: host functions keep the GIL during `release_gil` work.
-    pub native_holds_gil: bool,
-    /// The lock that owns this state, for `spawn` to hand to new threads.
-    pub gil: Weak<Gil<Interp>>,
-}
-
-impl Interp {
-    pub fn new(output: OutputBuffer, breaker: Arc<AtomicU32>) -> Interp {
-        let mut it = Interp {
-            heap: Heap::new(breaker),
-            globals: Globals::default(),
-            builtins: Vec::new(),
-            output,
-            recursion_limit: 10_000,
-            argv: Vec::new(),
-            repl_print: None,
-            parked: Vec::new(),
-            threads: Vec::new(),
-            processes: Vec::new(),
-            parent_channel: None,
-            gc_inhibit: 0,
-            native_holds_gil: false,
-            gil: Weak::new(),
-        };
-        crate::builtins::install(&mut it);
-        it
-    }
-
-    /// Adds a function to the table and binds it to a global name.
-    pub fn register(&mut self, name: &str, f: BuiltinFn) -> Value {
-        let v = self.register_hidden(name, f);
-        if let Some(g) = self.globals.declare(name) {
-            self.globals.values[g as usize] = v;
-        }
-        v
-    }
-
-    /// The lock that owns this state.
-    pub fn shared_gil(&self) -> Arc<Gil<Interp>> {
-        self.gil.upgrade().expect("the interpreter state lives in its GIL")
-    }
-
-    /// A function in the table that no global names (e.g. the prompt's echo).
-    pub fn register_hidden(&mut self, name: &str, f: BuiltinFn) -> Value {
-        let index = self.builtins.len() as u64;
-        self.builtins.push(f);
-        self.heap.builtin_names.push(name.into());
-        Value::Builtin(index)
-    }
-}
-
-#[derive(Debug)]
-pub struct Frame {
-    /// The closure running here (a GC root while the frame exists, so its proto is too:
-    /// the frame itself holds no reference count).
-    pub closure: ObjId,
-    /// Registers the frame uses (its proto's `nregs`), for the fiber's extent.
-    pub nregs: usize,
-    pub pc: usize,
-    pub base: usize,
-    /// Absolute stack slot that receives the return value.
-    pub ret: usize,
-}
-
-#[derive(Debug)]
-enum HandlerKind {
-    Try { target: usize, reg: usize },
-    With { subject: Value },
-}
-
-#[derive(Debug)]
-struct Handler {
-    /// `frames.len()` when the handler was pushed: it belongs to the top frame then.
-    depth: usize,
-    kind: HandlerKind,
-}
-
-/// One thread's execution state.
-#[derive(Debug, Default)]
-pub struct Fiber {
-    pub stack: Vec<Value>,
-    pub frames: Vec<Frame>,
-    handlers: Vec<Handler>,
-}
-
-impl Fiber {
-    /// Forgets every frame, register and handler (a forked child starts afresh).
-    pub fn reset(&mut self) {
-        self.stack.clear();
-        self.frames.clear();
-        self.handlers.clear();
-    }
-
-    /// The end of the live part of the stack.
-    fn extent(&self) -> usize {
-        self.frames.last().map_or(0, |f| f.base + f.nregs)
-    }
-
-    /// Every value this fiber keeps alive.
-    pub fn roots(&self) -> impl Iterator<Item = Value> + '_ {
-        let live = &self.stack[..self.extent().min(self.stack.len())];
-        live.iter()
-            .copied()
-            .chain(self.frames.iter().map(|f| Value::Func(f.closure)))
-            .chain(self.handlers.iter().filter_map(|h| match h.kind {
-                HandlerKind::With { subject } => Some(subject),
-                HandlerKind::Try { .. } => None,
-            }))
-    }
-}
-
-/// One thread's interpreter: its fiber, and the GIL guard that is its only way to the
-/// shared state. Field order matters: the fiber drops before the guard releases the GIL.
-pub struct Vm<'a> {
-    pub fiber: Fiber,
-    breaker: Arc<AtomicU32>,
-    pub it: GilGuard<'a, Interp>,
-}
-
-impl<'a> Vm<'a> {
-    pub fn new(it: GilGuard<'a, Interp>) -> Vm<'a> {
-        let breaker = it.heap.breaker.clone();
-        Vm {
-            it,
-            fiber: Fiber::default(),
-            breaker,
-        }
-    }
-
-    pub fn thread_id(&self) -> ThreadId {
-        self.it.thread_id()
-    }
-
-    /// Puts this thread's fiber where the collector (run by another thread) can see it.
-    fn park(&mut self) {
-        let fiber = std::mem::take(&mut self.fiber);
-        let tid = self.thread_id().get();
-        self.it.parked.push((tid, fiber));
-    }
-
-    fn unpark(&mut self) {
-        let tid = self.thread_id().get();
-        if let Some(i) = self.it.parked.iter().position(|(t, _)| *t == tid) {
-            self.fiber = self.it.parked.swap_remove(i).1;
-        }
-    }
-
-    /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
-    /// If `f` panics, the GIL and this thread's fiber are back before the panic goes on.
-    pub fn release<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
-        self.park();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.it.release_while(f)));
-        self.unpark();
-        match r {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
-
-    /// Gives other threads their turn if the policy says so.
-    fn yield_gil(&mut self) {
-        self.park();
-        self.it.check_point();
-        self.unpark();
-    }
-
-    /// Writes `print`'s pending lines, after other threads' writes under way, with the
-    /// GIL released; returns once they are out (so a report on stderr comes after them).
-    pub fn flush_output(&mut self) {
-        let chunk = self.it.output.take();
-        self.release(move || chunk.write());
-    }
-
-    /// Prints `text`; when the buffering says it is time, the bytes go to the writer with
-    /// the GIL released, so a full pipe blocks only this thread.
-    pub fn write_output(&mut self, text: &str) {
-        if let Some(chunk) = self.it.output.push(text) {
-            self.release(move || chunk.write());
-        }
-    }
-
-    /// The end of a spawned thread: its fiber goes, then the GIL and its registration.
-    pub fn finish_thread(self) {
-        let Vm { fiber, it, .. } = self;
-        drop(fiber);
-        it.exit();
-    }
-
-    // ---- errors ----------------------------------------------------------------------
-
-    /// A runtime error of `kind`, ready to throw.
-    pub fn error(&mut self, kind: &str, message: impl AsRef<str>) -> Box<Thrown> {
-        let value = self.it.heap.new_error(kind, message.as_ref());
-        Box::new(Thrown {
-            value,
-            traceback: Vec::new(),
-            traced: false,
-            exit: None,
-        })
-    }
-
-    pub fn type_error(&mut self, message: impl AsRef<str>) -> Box<Thrown> {
-        self.error("TypeError", message)
-    }
-
-    fn thrown(&self, value: Value) -> Box<Thrown> {
-        // An error thrown again keeps the traceback of where it was first thrown.
-        let traceback = match value {
-            Value::Obj(id) => self.it.heap.error(id).map(|e| e.traceback.clone()).unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let traced = !traceback.is_empty();
-        Box::new(Thrown {
-            value,
-            traceback,
-            traced,
-            exit: None,
-        })
-    }
-
-    pub(crate) fn traceback(&self) -> Vec<TbEntry> {
-        self.fiber
-            .frames
-            .iter()
-            .map(|f| {
-                let proto = &self.it.heap.closure(f.closure).proto;
-                TbEntry {
-                    file: proto.file.clone(),
-                    line: proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
-                    func: proto.display_name(),
-                }
-            })
-            .collect()
-    }
-
+impl Vm<'_> {
     /// Finds the innermost `catch` among frames above `stop`, releasing `with` subjects
     /// on the way. On success the fiber is positioned at the handler; otherwise the
     /// frames above `stop` are gone and the error goes to the caller of this eval loop.
@@ -327,7 +42,7 @@ impl<'a> Vm<'a> {
             let h = self.fiber.handlers.pop().expect("handler");
             match h.kind {
                 HandlerKind::With { subject } => {
-                    let _ = crate::builtins::with_exit(self, subject);
+                    let _ = self.with_exit(subject);
                 }
                 HandlerKind::Try { target, reg } if t.exit.is_none() => {
                     self.fiber.frames.truncate(h.depth);
@@ -429,66 +144,28 @@ impl<'a> Vm<'a> {
         self.run(stop)
     }
 
-    // ---- check points ----------------------------------------------------------------
-
-    /// Throws `Interrupt` in the main thread if Ctrl-C was pressed (for blocking waits).
-    pub fn check_interrupt(&mut self) -> VmResult<()> {
-        if self.thread_id() == ThreadId::MAIN && self.breaker.load(Ordering::Relaxed) & BREAK_INTERRUPT != 0 {
-            self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
-            return Err(self.error("Interrupt", "interrupted by Ctrl-C"));
-        }
-        Ok(())
-    }
-
-    /// The slow path of a check point: deliver Ctrl-C (to the main thread), collect if
-    /// due, give the GIL up if another thread asked for it.
-    #[cold]
-    #[inline(never)]
-    fn check_point(&mut self) -> VmResult<()> {
-        self.check_interrupt()?;
-        let bits = self.breaker.load(Ordering::Relaxed);
-        if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
-            self.collect();
-        }
-        if bits & DROP_REQUEST != 0 {
-            self.yield_gil();
-        }
-        Ok(())
-    }
-
-    /// Runs the collector with this thread's fiber and the globals as roots.
-    pub fn collect(&mut self) {
-        let extent = self.fiber.extent().min(self.fiber.stack.len());
-        for v in &mut self.fiber.stack[extent..] {
-            *v = Value::Nil;
-        }
-        let Interp {
-            heap,
-            globals,
-            repl_print,
-            parked,
-            threads,
-            processes,
-            parent_channel,
-            ..
-        } = &mut *self.it;
-        let roots = self
-            .fiber
-            .roots()
-            .chain(parked.iter().flat_map(|(_, f)| f.roots()))
-            .chain(
-                threads
-                    .iter()
-                    .chain(processes.iter())
-                    .chain(parent_channel.iter())
-                    .map(|t| Value::Obj(*t)),
-            )
-            .chain(globals.values.iter().copied())
-            .chain(repl_print.iter().copied());
-        heap.collect(roots);
-    }
-
     // ---- the eval loop ---------------------------------------------------------------
+
+    /// `with subject { ... }` begins: the subject's `<enter>` method (a lock's acquire).
+    fn with_enter(&mut self, subject: Value) -> VmResult<()> {
+        let kind = subject.kind(&self.it.heap);
+        match self.it.methods.get(kind, Method::Enter as u8) {
+            Some((m, enter)) => enter(self, m, subject, &[]).map(|_| ()),
+            None => {
+                let t = kind.name();
+                Err(self.type_error(format!("'{t}' object cannot be used in 'with' (it needs a lock)")))
+            }
+        }
+    }
+
+    /// `with` ends, normally or by a throw passing through: the subject's `<exit>` method.
+    fn with_exit(&mut self, subject: Value) -> VmResult<()> {
+        let kind = subject.kind(&self.it.heap);
+        match self.it.methods.get(kind, Method::Exit as u8) {
+            Some((m, exit)) => exit(self, m, subject, &[]).map(|_| ()),
+            None => Ok(()),
+        }
+    }
 
     /// Runs until the frame count falls back to `stop`, returning that frame's result.
     pub fn run(&mut self, stop: usize) -> VmResult<Value> {
@@ -813,11 +490,16 @@ impl<'a> Vm<'a> {
                             }
                         }
                     }
-                    Op::CallMethod { dst, obj, argc, name } => {
-                        let name = proto.consts[name as usize];
+                    Op::CallMethod {
+                        dst,
+                        obj,
+                        argc,
+                        name,
+                        method,
+                    } => {
                         // The commonest method call of all, without the general dispatch.
-                        if let (&Value::List(list), Value::Str(nid), 1) = (&reg!(obj), name, argc)
-                            && self.it.heap.str(nid) == "append"
+                        if let (&Value::List(list), 1) = (&reg!(obj), argc)
+                            && method == Method::Append as u8
                         {
                             let v = Value::copy_words(&reg!(obj + 1));
                             self.it.heap.list_mut(list).push(v);
@@ -827,11 +509,17 @@ impl<'a> Vm<'a> {
                         let recv = reg!(obj);
                         let args_at = base + obj as usize + 1;
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
+                        let kind = recv.kind(&self.it.heap);
+                        if let Some((m, f)) = self.it.methods.get(kind, method) {
+                            let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
+                            let v = tryv!(f(self, m, recv, &args));
+                            reg!(dst) = v;
+                            continue;
+                        }
                         // A map's own entry that is not a map method is called like a
                         // function, with the receiver's register reused for the callee.
-                        if let Value::Map(m) = recv
-                            && let Some(i) = tryv!(ops::map_entry_callee(self, m, name))
-                        {
+                        if let Value::Map(m) = recv {
+                            let i = tryv!(ops::map_entry_callee(self, m, proto.consts[name as usize]));
                             // Copied entry to register, as in GetField.
                             reg!(obj) = *self.it.heap.map(m).value_at(i);
                             if let Value::Func(id) = reg!(obj) {
@@ -845,9 +533,7 @@ impl<'a> Vm<'a> {
                             reg!(dst) = v;
                             continue;
                         }
-                        let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                        let v = tryv!(crate::builtins::call_method(self, recv, name, &args));
-                        reg!(dst) = v;
+                        throw!(ops::attribute_error(self, recv, proto.consts[name as usize]));
                     }
                     Op::Return { src } => {
                         let v = Value::copy_words(&reg!(src));
@@ -914,7 +600,7 @@ impl<'a> Vm<'a> {
                     Op::WithEnter { src } => {
                         let subject = reg!(src);
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        tryv!(crate::builtins::with_enter(self, subject));
+                        tryv!(self.with_enter(subject));
                         let depth = self.fiber.frames.len();
                         self.fiber.handlers.push(Handler {
                             depth,
@@ -924,47 +610,10 @@ impl<'a> Vm<'a> {
                     Op::WithExit { src } => {
                         self.fiber.handlers.pop();
                         let subject = reg!(src);
-                        tryv!(crate::builtins::with_exit(self, subject));
+                        tryv!(self.with_exit(subject));
                     }
                 }
             }
-        }
-    }
-
-    // ---- helpers shared by ops and builtins ------------------------------------------
-
-    pub fn new_str(&mut self, s: impl Into<Rc<str>>) -> Value {
-        self.it.heap.new_str(s)
-    }
-
-    /// A one-code-point string.
-    pub fn char_str(&mut self, c: char) -> Value {
-        let mut buf = [0u8; 4];
-        let s: &str = c.encode_utf8(&mut buf);
-        self.it.heap.new_str(s)
-    }
-
-    pub fn new_range(&mut self, r: RangeObj) -> Value {
-        Value::Obj(self.it.heap.alloc(Obj::Range(r)))
-    }
-
-    /// The text of an uncaught error: traceback, then `Kind: message`.
-    pub fn format_uncaught(&self, t: &Thrown) -> String {
-        let mut s = String::from("Traceback (most recent call last):\n");
-        for e in &t.traceback {
-            s.push_str(&crate::object::format_tb_entry(e));
-            s.push('\n');
-        }
-        s.push_str(&self.error_line(t.value));
-        s.push('\n');
-        s
-    }
-
-    /// `Kind: message` for an error value, `Error: str(v)` for anything else thrown.
-    pub fn error_line(&self, v: Value) -> String {
-        match v {
-            Value::Obj(id) if self.it.heap.error(id).is_some() => self.it.heap.display(v),
-            other => format!("Error: {}", self.it.heap.display(other)),
         }
     }
 }

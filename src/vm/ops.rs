@@ -6,10 +6,10 @@
 //! `bool` is not a number. The eval loop inlines only the int fast paths (`*_fast`);
 //! everything else, including every error, comes here, out of the hot loop.
 
+use super::machine::{Thrown, Vm, VmResult};
 use crate::compare::{CompareError, int_float_eq};
 use crate::object::{MapObj, Obj, RangeObj};
-use crate::value::{KeyRef, MapKey, Value, num_as_f64};
-use crate::vm::{Vm, VmResult};
+use crate::value::{KeyRef, MapKey, ObjId, Value, num_as_f64};
 use std::cmp::Ordering;
 
 type R = VmResult<Value>;
@@ -64,12 +64,12 @@ fn is_num(v: Value) -> bool {
     matches!(v, Value::Int(_) | Value::Float(_))
 }
 
-fn unsupported(vm: &mut Vm, op: &str, x: Value, y: Value) -> Box<crate::vm::Thrown> {
+fn unsupported(vm: &mut Vm, op: &str, x: Value, y: Value) -> Box<Thrown> {
     let (a, b) = (x.type_name(&vm.it.heap), y.type_name(&vm.it.heap));
     vm.type_error(format!("unsupported operand type(s) for {op}: '{a}' and '{b}'"))
 }
 
-fn overflow(vm: &mut Vm) -> Box<crate::vm::Thrown> {
+fn overflow(vm: &mut Vm) -> Box<Thrown> {
     vm.error("OverflowError", "integer overflow")
 }
 
@@ -246,7 +246,7 @@ pub fn neg(vm: &mut Vm, x: Value) -> R {
     }
 }
 
-fn compare_error(vm: &mut Vm, e: CompareError, op: &str) -> Box<crate::vm::Thrown> {
+fn compare_error(vm: &mut Vm, e: CompareError, op: &str) -> Box<Thrown> {
     match e {
         CompareError::Unorderable(a, b) => {
             vm.type_error(format!("'{op}' not supported between instances of '{a}' and '{b}'"))
@@ -358,13 +358,13 @@ fn lookup_key(heap: &crate::heap::Heap, v: Value) -> Option<KeyRef<'_>> {
     }
 }
 
-fn not_iterable(vm: &mut Vm, v: Value) -> Box<crate::vm::Thrown> {
+fn not_iterable(vm: &mut Vm, v: Value) -> Box<Thrown> {
     let t = v.type_name(&vm.it.heap);
     vm.type_error(format!("'{t}' object is not iterable"))
 }
 
 /// The error for a missing map key: `KeyError: "name"`.
-pub fn key_error(vm: &mut Vm, key: Value) -> Box<crate::vm::Thrown> {
+pub fn key_error(vm: &mut Vm, key: Value) -> Box<Thrown> {
     let k = vm.it.heap.repr(key);
     vm.error("KeyError", k)
 }
@@ -403,7 +403,7 @@ pub fn normalize_index(i: i64, len: usize) -> Option<usize> {
     if j >= 0 && j < n { Some(j as usize) } else { None }
 }
 
-fn index_type_error(vm: &mut Vm, what: &str, i: Value) -> Box<crate::vm::Thrown> {
+fn index_type_error(vm: &mut Vm, what: &str, i: Value) -> Box<Thrown> {
     let t = i.type_name(&vm.it.heap);
     vm.type_error(format!("{what} indices must be integers, not {t}"))
 }
@@ -469,7 +469,7 @@ pub fn get_index(vm: &mut Vm, o: Value, i: Value) -> R {
     }
 }
 
-fn not_subscriptable(vm: &mut Vm, o: Value) -> Box<crate::vm::Thrown> {
+fn not_subscriptable(vm: &mut Vm, o: Value) -> Box<Thrown> {
     let t = o.type_name(&vm.it.heap);
     vm.type_error(format!("'{t}' object is not subscriptable"))
 }
@@ -504,9 +504,39 @@ pub fn set_index(vm: &mut Vm, o: Value, i: Value, v: Value) -> VmResult<()> {
     }
 }
 
-fn attribute_error(vm: &mut Vm, o: Value, name: &str) -> Box<crate::vm::Thrown> {
+fn no_such_field(vm: &mut Vm, o: Value, name: &str) -> Box<Thrown> {
     let t = o.type_name(&vm.it.heap);
     vm.error("AttributeError", format!("'{t}' object has no attribute '{name}'"))
+}
+
+/// `o.name(...)` where `o`'s kind has no method `name` (a string constant).
+pub fn attribute_error(vm: &mut Vm, o: Value, name: Value) -> Box<Thrown> {
+    let name = vm.it.heap.display(name);
+    no_such_field(vm, o, &name)
+}
+
+/// `o.name` for objects that have fields (`e.kind`, `e.message`).
+pub fn object_field(vm: &mut Vm, id: ObjId, field: &str) -> Option<Value> {
+    let text = match vm.it.heap.get(id) {
+        Obj::Error(e) => match field {
+            "kind" => e.kind.clone(),
+            "message" => e.message.clone(),
+            _ => return None,
+        },
+        Obj::Listener(l) if field == "port" => return Some(Value::Int(l.port as i64)),
+        Obj::Thread(t) if field == "id" => return Some(Value::Int(t.tid as i64)),
+        Obj::Process(p) if field == "pid" => return Some(Value::Int(p.pid as i64)),
+        Obj::Range(r) => {
+            return match field {
+                "start" => Some(Value::Int(r.start)),
+                "stop" => Some(Value::Int(r.stop)),
+                "step" => Some(Value::Int(r.step)),
+                _ => None,
+            };
+        }
+        _ => return None,
+    };
+    Some(vm.new_str(text))
 }
 
 /// `o.name`: a map entry, or a field of an object that has fields.
@@ -521,14 +551,14 @@ pub fn get_field(vm: &mut Vm, o: Value, name: Value) -> R {
         },
         Value::Obj(id) => {
             let field = vm.it.heap.str_rc(nid).clone();
-            if let Some(v) = crate::builtins::object_field(vm, id, &field) {
+            if let Some(v) = object_field(vm, id, &field) {
                 return Ok(v);
             }
-            Err(attribute_error(vm, o, &field))
+            Err(no_such_field(vm, o, &field))
         }
         _ => {
             let field = vm.it.heap.str_rc(nid).clone();
-            Err(attribute_error(vm, o, &field))
+            Err(no_such_field(vm, o, &field))
         }
     }
 }
@@ -550,20 +580,16 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
     }
 }
 
-/// For `m.f(args)` on a map: `None` when `f` is a map method, else the position of the
-/// entry stored under `"f"` (a `KeyError` if there is none), for the VM to copy in place.
-/// Inlined: called out of line, the Result<Option> return cost map_method_calls ~1.5%.
+/// For `m.f(args)` on a map when `f` is no map method: the position of the entry stored
+/// under `"f"` (a `KeyError` if there is none), for the VM to copy in place.
+/// Inlined: called out of line, the Result return cost map_method_calls ~1.5%.
 #[inline(always)]
-pub fn map_entry_callee(vm: &mut Vm, m: crate::value::ObjId, name: Value) -> VmResult<Option<usize>> {
+pub fn map_entry_callee(vm: &mut Vm, m: crate::value::ObjId, name: Value) -> VmResult<usize> {
     let Value::Str(nid) = name else {
         unreachable!("method names are string constants")
     };
-    let heap = &vm.it.heap;
-    if crate::builtins::is_map_method(heap.str(nid)) {
-        return Ok(None);
-    }
-    match heap.map_find_str(m, nid) {
-        Some(i) => Ok(Some(i)),
+    match vm.it.heap.map_find_str(m, nid) {
+        Some(i) => Ok(i),
         None => Err(key_error(vm, name)),
     }
 }

@@ -1,0 +1,117 @@
+//! Checking a builtin's arguments: counts, types, iterables and timeouts, each failure a
+//! `TypeError` or `ValueError` that names the function (`len()`, `list.pop()`).
+//!
+//! Invariant: nothing a script passes can panic here; every helper either returns the
+//! value in the Rust type asked for or a thrown error ready to propagate.
+
+use crate::object::Obj;
+use crate::value::Value;
+use crate::vm::{Vm, VmResult};
+use std::fmt::Display;
+use std::rc::Rc;
+
+/// A method's name for messages (`list.append`), formatted only when an error needs it.
+#[derive(Clone, Copy)]
+pub(super) struct MethodName(pub &'static str, pub &'static str);
+
+impl Display for MethodName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+pub(super) fn arity(vm: &mut Vm, name: impl Display + Copy, args: &[Value], min: usize, max: usize) -> VmResult<()> {
+    let n = args.len();
+    if n >= min && n <= max {
+        return Ok(());
+    }
+    let plural = |k: usize| if k == 1 { "argument" } else { "arguments" };
+    let want = if min == max {
+        format!("{min} {}", plural(min))
+    } else if max == usize::MAX {
+        format!("at least {min} {}", plural(min))
+    } else {
+        format!("from {min} to {max} arguments")
+    };
+    let was = if n == 1 { "was" } else { "were" };
+    Err(vm.type_error(format!("{name}() takes {want} but {n} {was} given")))
+}
+
+pub(super) fn int_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<i64> {
+    match v {
+        Value::Int(i) => Ok(i),
+        other => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("{name}() expected an int, got {t}")))
+        }
+    }
+}
+
+pub(super) fn num_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<f64> {
+    match v {
+        Value::Int(i) => Ok(i as f64),
+        Value::Float(f) => Ok(f.get()),
+        other => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("{name}() expected a number, got {t}")))
+        }
+    }
+}
+
+pub(super) fn str_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<Rc<str>> {
+    match v {
+        Value::Str(id) => Ok(vm.it.heap.str_rc(id).clone()),
+        other => {
+            let t = other.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("{name}() expected a str, got {t}")))
+        }
+    }
+}
+
+/// The items of anything `for` can walk, as a vector.
+pub(super) fn items_of(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<Vec<Value>> {
+    match v {
+        Value::List(id) => Ok(vm.it.heap.list(id).clone()),
+        Value::Str(id) => {
+            let s = vm.it.heap.str_rc(id).clone();
+            Ok(s.chars().map(|c| vm.char_str(c)).collect())
+        }
+        Value::Map(id) => {
+            let keys: Vec<_> = vm.it.heap.map(id).keys().cloned().collect();
+            Ok(keys.iter().map(|k| vm.it.heap.key_value(k)).collect())
+        }
+        Value::Obj(id) => match vm.it.heap.get(id) {
+            Obj::Range(r) => {
+                let r = *r;
+                if r.len() > 100_000_000 {
+                    return Err(vm.error("OverflowError", format!("{name}(): range too large")));
+                }
+                Ok((0..r.len()).map(|i| Value::Int(r.start + i * r.step)).collect())
+            }
+            _ => not_iterable(vm, name, v),
+        },
+        _ => not_iterable(vm, name, v),
+    }
+}
+
+pub(super) fn not_iterable<T>(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<T> {
+    let t = v.type_name(&vm.it.heap);
+    Err(vm.type_error(format!("{name}(): '{t}' object is not iterable")))
+}
+
+/// A blocking method's optional timeout in seconds: none (or nil) waits as long as it
+/// takes; a negative or NaN one is a `ValueError`, as in Python.
+pub(super) fn optional_timeout(vm: &mut Vm, name: impl Display + Copy, args: &[Value]) -> VmResult<Option<f64>> {
+    let Some(&t) = args.first().filter(|t| !matches!(t, Value::Nil)) else {
+        return Ok(None);
+    };
+    let secs = num_arg(vm, name, t)?;
+    if secs.is_nan() || secs < 0.0 {
+        let shown = vm.it.heap.display(t);
+        return Err(vm.error(
+            "ValueError",
+            format!("{name}(): timeout must be a non-negative number, not {shown}"),
+        ));
+    }
+    Ok(Some(secs))
+}

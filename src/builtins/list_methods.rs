@@ -1,0 +1,115 @@
+//! The methods of lists (`append pop insert remove index sort reverse extend copy
+//! clear`), as in Python.
+//!
+//! Invariant: a method that calls back into toy code (`sort` with a key, `==` in `index`)
+//! re-reads the list after the call: the callback may have changed it.
+
+use super::args::{MethodName, arity, int_arg, items_of};
+use super::core::sort_values;
+use crate::method::Method;
+use crate::value::Value;
+use crate::vm::ops::{self, normalize_index};
+use crate::vm::{Vm, VmResult};
+
+type R = VmResult<Value>;
+
+/// The methods `list_methods` implements.
+pub(super) const LIST_METHODS: &[Method] = &[
+    Method::Append,
+    Method::Pop,
+    Method::Insert,
+    Method::Remove,
+    Method::Index,
+    Method::Sort,
+    Method::Reverse,
+    Method::Extend,
+    Method::Copy,
+    Method::Clear,
+];
+
+pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Value]) -> R {
+    let Value::List(id) = recv else {
+        unreachable!("the method table gives list methods only lists")
+    };
+    let name = MethodName("list", method.name());
+    {
+        match method {
+            Method::Append => {
+                arity(vm, name, args, 1, 1)?;
+                vm.it.heap.list_mut(id).push(args[0]);
+                Ok(Value::Nil)
+            }
+            Method::Pop => {
+                arity(vm, name, args, 0, 1)?;
+                let len = vm.it.heap.list(id).len();
+                if len == 0 {
+                    return Err(vm.error("IndexError", "pop from empty list"));
+                }
+                let at = match args.first() {
+                    None => len - 1,
+                    Some(&i) => {
+                        let i = int_arg(vm, name, i)?;
+                        match normalize_index(i, len) {
+                            Some(j) => j,
+                            None => return Err(vm.error("IndexError", "pop index out of range")),
+                        }
+                    }
+                };
+                Ok(vm.it.heap.list_mut(id).remove(at))
+            }
+            Method::Insert => {
+                arity(vm, name, args, 2, 2)?;
+                let i = int_arg(vm, name, args[0])?;
+                let len = vm.it.heap.list(id).len() as i64;
+                let at = if i < 0 { (i + len).max(0) } else { i.min(len) };
+                vm.it.heap.list_mut(id).insert(at as usize, args[1]);
+                Ok(Value::Nil)
+            }
+            Method::Remove | Method::Index => {
+                arity(vm, name, args, 1, 1)?;
+                let n = vm.it.heap.list(id).len();
+                for i in 0..n {
+                    let Some(&v) = vm.it.heap.list(id).get(i) else { break };
+                    if ops::equal(vm, v, args[0])? {
+                        if method == Method::Remove {
+                            vm.it.heap.list_mut(id).remove(i);
+                            return Ok(Value::Nil);
+                        }
+                        return Ok(Value::Int(i as i64));
+                    }
+                }
+                let shown = vm.it.heap.repr(args[0]);
+                Err(vm.error("ValueError", format!("{shown} is not in list")))
+            }
+            Method::Sort => {
+                arity(vm, name, args, 0, 1)?;
+                let items = vm.it.heap.list(id).clone();
+                let out = sort_values(vm, name, items, args.first().copied())?;
+                *vm.it.heap.list_mut(id) = out;
+                Ok(Value::Nil)
+            }
+            Method::Reverse => {
+                arity(vm, name, args, 0, 0)?;
+                vm.it.heap.list_mut(id).reverse();
+                Ok(Value::Nil)
+            }
+            Method::Extend => {
+                arity(vm, name, args, 1, 1)?;
+                let items = items_of(vm, name, args[0])?;
+                vm.it.heap.list_mut(id).extend(items);
+                Ok(Value::Nil)
+            }
+            Method::Copy => {
+                arity(vm, name, args, 0, 0)?;
+                let items = vm.it.heap.list(id).clone();
+                Ok(vm.it.heap.new_list(items))
+            }
+            Method::Clear => {
+                arity(vm, name, args, 0, 0)?;
+                vm.it.heap.list_mut(id).clear();
+                Ok(Value::Nil)
+            }
+            _ => unreachable!("{} is not a list method", method.name()),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The builtin functions of LANGUAGE.md §11 and the methods of every kind of value,
+//! split by what they serve: core functions, the outside world, concurrency, and the
+//! methods of strings, lists, maps and the runtime's objects. `install` binds the
+//! functions as globals and fills the interpreter's method table.
+//!
+//! Invariant: every argument is checked (`args.rs`) and a bad one throws a `TypeError` or
+//! `ValueError` naming the function — nothing a script passes can panic here. A builtin
+//! never runs the collector itself (see `Vm::call_value`).
+
+mod args;
+mod concurrency;
+mod core;
+mod list_methods;
+mod map_methods;
+mod object_methods;
+mod str_methods;
+mod system;
+
+use crate::object::Kind;
+use crate::value::Value;
+use crate::vm::{Interp, Vm, VmResult};
+use list_methods::LIST_METHODS;
+use map_methods::MAP_METHODS;
+use object_methods::OBJECT_METHODS;
+use std::rc::Rc;
+use str_methods::STR_METHODS;
+
+/// The signature of a builtin function written in this folder.
+type Native = fn(&mut Vm, &[Value]) -> VmResult<Value>;
+
+/// Binds every core builtin as a global and defines every builtin method.
+pub fn install(it: &mut Interp) {
+    let table: &[(&str, Native)] = &[
+        ("print", core::print),
+        ("len", core::len),
+        ("str", core::str_),
+        ("int", core::int),
+        ("float", core::float),
+        ("type", core::type_),
+        ("abs", core::abs),
+        ("min", core::min),
+        ("max", core::max),
+        ("sum", core::sum),
+        ("sorted", core::sorted),
+        ("sqrt", core::sqrt),
+        ("floor", core::floor),
+        ("round", core::round),
+        ("range", core::range),
+        ("format", core::format),
+        ("assert", core::assert),
+        ("error", core::error),
+        ("time", system::time),
+        ("clock", system::clock),
+        ("sleep", system::sleep),
+        ("argv", system::argv),
+        ("read_file", system::read_file),
+        ("write_file", system::write_file),
+        ("exit", system::exit),
+        ("spawn", crate::threads::spawn),
+        ("thread_id", concurrency::thread_id),
+        ("cpu_count", concurrency::cpu_count),
+        ("Lock", concurrency::lock),
+        ("Queue", concurrency::queue),
+        ("set_switch_interval", concurrency::set_switch_interval),
+        ("switch_interval", concurrency::switch_interval),
+        ("gil_policy", concurrency::gil_policy),
+        ("gil_stats", concurrency::gil_stats),
+        ("tcp_listen", concurrency::tcp_listen),
+        ("tcp_connect", concurrency::tcp_connect),
+        ("spawn_process", crate::process::spawn_process),
+        ("parent", concurrency::parent),
+        ("pmap", concurrency::pmap),
+    ];
+    for (name, f) in table {
+        it.register(name, Rc::new(*f));
+    }
+    let echo = it.register_hidden("<echo>", Rc::new(core::repl_echo));
+    it.repl_print = Some(echo);
+    let methods = &mut it.methods;
+    methods.define(Kind::Str, STR_METHODS, str_methods::str_methods);
+    methods.define(Kind::List, LIST_METHODS, list_methods::list_methods);
+    methods.define(Kind::Map, MAP_METHODS, map_methods::map_methods);
+    for (kind, names, f) in OBJECT_METHODS {
+        methods.define(*kind, names, *f);
+    }
+}

@@ -1,0 +1,131 @@
+//! The methods of strings (`upper lower strip lstrip rstrip split join find replace
+//! startswith endswith`), as in Python.
+//!
+//! Invariant: strings are immutable: every method returns a new value and leaves its
+//! receiver as it was.
+
+use super::args::{MethodName, arity, items_of, str_arg};
+use crate::method::Method;
+use crate::value::Value;
+use crate::vm::{Vm, VmResult};
+
+type R = VmResult<Value>;
+
+/// The methods `str_methods` implements.
+pub(super) const STR_METHODS: &[Method] = &[
+    Method::Upper,
+    Method::Lower,
+    Method::Strip,
+    Method::Lstrip,
+    Method::Rstrip,
+    Method::Split,
+    Method::Join,
+    Method::Find,
+    Method::Replace,
+    Method::Startswith,
+    Method::Endswith,
+];
+
+pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Value]) -> R {
+    let Value::Str(id) = recv else {
+        unreachable!("the method table gives str methods only strings")
+    };
+    let s = vm.it.heap.str_rc(id).clone();
+    let name = MethodName("str", method.name());
+    {
+        match method {
+            Method::Upper | Method::Lower => {
+                arity(vm, name, args, 0, 0)?;
+                let out = if method == Method::Upper {
+                    s.to_uppercase()
+                } else {
+                    s.to_lowercase()
+                };
+                Ok(vm.new_str(out))
+            }
+            Method::Strip | Method::Lstrip | Method::Rstrip => {
+                arity(vm, name, args, 0, 1)?;
+                let chars: Option<Vec<char>> = match args.first() {
+                    None | Some(Value::Nil) => None,
+                    Some(&c) => Some(str_arg(vm, name, c)?.chars().collect()),
+                };
+                let pred = |c: char| match &chars {
+                    Some(set) => set.contains(&c),
+                    None => c.is_whitespace(),
+                };
+                let out = match method {
+                    Method::Strip => s.trim_matches(pred),
+                    Method::Lstrip => s.trim_start_matches(pred),
+                    _ => s.trim_end_matches(pred),
+                };
+                Ok(vm.new_str(out))
+            }
+            Method::Split => {
+                arity(vm, name, args, 0, 1)?;
+                let parts: Vec<String> = match args.first() {
+                    None | Some(Value::Nil) => s.split_whitespace().map(String::from).collect(),
+                    Some(&sep) => {
+                        let sep = str_arg(vm, name, sep)?;
+                        if sep.is_empty() {
+                            return Err(vm.error("ValueError", "empty separator"));
+                        }
+                        s.split(&*sep).map(String::from).collect()
+                    }
+                };
+                let items: Vec<Value> = parts.into_iter().map(|p| vm.new_str(p)).collect();
+                Ok(vm.it.heap.new_list(items))
+            }
+            Method::Join => {
+                arity(vm, name, args, 1, 1)?;
+                let items = items_of(vm, name, args[0])?;
+                let mut out = String::new();
+                for (i, v) in items.iter().enumerate() {
+                    let Value::Str(part) = v else {
+                        let t = v.type_name(&vm.it.heap);
+                        return Err(vm.type_error(format!("sequence item {i}: expected str instance, {t} found")));
+                    };
+                    if i > 0 {
+                        out.push_str(&s);
+                    }
+                    out.push_str(vm.it.heap.str(*part));
+                }
+                Ok(vm.new_str(out))
+            }
+            Method::Find => {
+                arity(vm, name, args, 1, 1)?;
+                let sub = str_arg(vm, name, args[0])?;
+                Ok(Value::Int(match s.find(&*sub) {
+                    Some(byte) => s[..byte].chars().count() as i64,
+                    None => -1,
+                }))
+            }
+            Method::Replace => {
+                arity(vm, name, args, 2, 2)?;
+                let old = str_arg(vm, name, args[0])?;
+                let new = str_arg(vm, name, args[1])?;
+                let out = if old.is_empty() {
+                    // Python inserts the replacement between every character.
+                    let mut o = String::from(&*new);
+                    for c in s.chars() {
+                        o.push(c);
+                        o.push_str(&new);
+                    }
+                    o
+                } else {
+                    s.replace(&*old, &new)
+                };
+                Ok(vm.new_str(out))
+            }
+            Method::Startswith | Method::Endswith => {
+                arity(vm, name, args, 1, 1)?;
+                let fix = str_arg(vm, name, args[0])?;
+                Ok(Value::bool(if method == Method::Startswith {
+                    s.starts_with(&*fix)
+                } else {
+                    s.ends_with(&*fix)
+                }))
+            }
+            _ => unreachable!("{} is not a str method", method.name()),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The builtins that reach outside the interpreter: clocks (`time clock sleep`), the
+//! script's arguments, files (`read_file write_file`) and `exit`.
+//!
+//! Invariant: every call that can block (sleeping, file I/O) runs with the GIL released,
+//! and `sleep` in the main thread still answers Ctrl-C.
+
+use super::args::{arity, int_arg, num_arg, str_arg};
+use crate::os_error::io_message;
+use crate::value::Value;
+use crate::vm::{Thrown, Vm, VmResult};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+type R = VmResult<Value>;
+
+pub(super) fn time(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "time", args, 0, 0)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    Ok(Value::float(now))
+}
+
+/// The process's monotonic clock origin.
+pub fn clock_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+pub(super) fn clock(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "clock", args, 0, 0)?;
+    Ok(Value::float(clock_origin().elapsed().as_secs_f64()))
+}
+
+pub(super) fn sleep(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "sleep", args, 1, 1)?;
+    let secs = num_arg(vm, "sleep", args[0])?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err(vm.error("ValueError", "sleep length must be non-negative"));
+    }
+    let pause = std::time::Duration::from_secs_f64(secs.min(1e9));
+    if vm.thread_id() != crate::gil::ThreadId::MAIN {
+        vm.release(move || std::thread::sleep(pause));
+        return Ok(Value::Nil);
+    }
+    // A signal nobody bumps: the wait ends at the deadline, or early on Ctrl-C.
+    let never = std::sync::Arc::new(crate::signal::Signal::default());
+    crate::threads::wait(vm, &never, never.generation(), Some(Instant::now() + pause))?;
+    Ok(Value::Nil)
+}
+
+pub(super) fn argv(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "argv", args, 0, 0)?;
+    let items: Vec<Value> = vm.it.argv.clone().into_iter().map(|a| vm.new_str(a)).collect();
+    Ok(vm.it.heap.new_list(items))
+}
+
+pub(super) fn read_file(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "read_file", args, 1, 1)?;
+    let path = str_arg(vm, "read_file", args[0])?;
+    let p = path.to_string();
+    match vm.release(move || std::fs::read(p)) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(s) => Ok(vm.new_str(s)),
+            Err(_) => Err(vm.error("IOError", format!("{path}: file is not valid UTF-8"))),
+        },
+        Err(e) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+    }
+}
+
+pub(super) fn write_file(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "write_file", args, 2, 2)?;
+    let path = str_arg(vm, "write_file", args[0])?;
+    let text = str_arg(vm, "write_file", args[1])?;
+    let (p, t) = (path.to_string(), text.to_string());
+    match vm.release(move || std::fs::write(p, t.as_bytes())) {
+        Ok(()) => Ok(Value::Nil),
+        Err(e) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+    }
+}
+
+pub(super) fn exit(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "exit", args, 0, 1)?;
+    let code = match args.first() {
+        None | Some(Value::Nil) => 0,
+        Some(&c) => int_arg(vm, "exit", c)?,
+    };
+    Err(Box::new(Thrown {
+        value: Value::Nil,
+        traceback: Vec::new(),
+        traced: true,
+        exit: Some(code as i32),
+    }))
+}

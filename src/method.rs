@@ -1,0 +1,114 @@
+//! The names of the builtin methods, as small integers. The compiler resolves the name in
+//! `x.name(...)` here once, and the VM finds the method in a per-type table by that
+//! number (`vm::method_table`), so no call compares method names as strings.
+//!
+//! Invariant: this list is the only place a method's name is written; its number is its
+//! position, and `from_name` / `name` agree with it by construction. A name that is a
+//! method of no type resolves to nothing (on a map it may still name a stored function).
+
+macro_rules! methods {
+    ($($variant:ident = $name:literal,)*) => {
+        /// A builtin method's name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Method {
+            $($variant,)*
+        }
+
+        impl Method {
+            /// Every method, by number.
+            pub const ALL: &[Method] = &[$(Method::$variant,)*];
+
+            /// The name scripts call it by.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Method::$variant => $name,)*
+                }
+            }
+
+            /// The method called `name`, if any type has one.
+            pub fn from_name(name: &str) -> Option<Method> {
+                match name {
+                    $($name => Some(Method::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+methods! {
+    // strings
+    Upper = "upper",
+    Lower = "lower",
+    Strip = "strip",
+    Lstrip = "lstrip",
+    Rstrip = "rstrip",
+    Split = "split",
+    Join = "join",
+    Find = "find",
+    Replace = "replace",
+    Startswith = "startswith",
+    Endswith = "endswith",
+    // lists
+    Append = "append",
+    Pop = "pop",
+    Insert = "insert",
+    Remove = "remove",
+    Index = "index",
+    Sort = "sort",
+    Reverse = "reverse",
+    Extend = "extend",
+    Copy = "copy",
+    Clear = "clear",
+    // maps
+    Keys = "keys",
+    Values = "values",
+    Items = "items",
+    Get = "get",
+    // threads, processes, locks, queues, sockets, channels
+    IsAlive = "is_alive",
+    Acquire = "acquire",
+    Release = "release",
+    Locked = "locked",
+    Put = "put",
+    Len = "len",
+    Kill = "kill",
+    Send = "send",
+    Recv = "recv",
+    Accept = "accept",
+    Close = "close",
+    // `with` blocks: not identifiers, so no script can call them by name
+    Enter = "<enter>",
+    Exit = "<exit>",
+}
+
+impl Method {
+    /// How many methods there are (the width of a method table).
+    pub const COUNT: usize = Method::ALL.len();
+
+    /// The method numbered `n` (an operand of `CallMethod`).
+    pub fn from_number(n: u8) -> Option<Method> {
+        Method::ALL.get(n as usize).copied()
+    }
+}
+
+/// The `CallMethod` operand for a name that is no builtin method.
+pub const NO_METHOD: u8 = u8::MAX;
+
+const _: () = assert!(Method::COUNT < NO_METHOD as usize);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_names_round_trip() {
+        for (i, m) in Method::ALL.iter().enumerate() {
+            assert_eq!(*m as usize, i);
+            assert_eq!(Method::from_name(m.name()), Some(*m));
+            assert_eq!(Method::from_number(i as u8), Some(*m));
+        }
+        assert_eq!(Method::from_name("nope"), None);
+    }
+}

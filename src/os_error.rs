@@ -1,0 +1,13 @@
+//! How operating-system errors read in toy's messages: `No such file or directory`, not
+//! Rust's `No such file or directory (os error 2)`.
+//!
+//! Invariant: the text names the failure as the OS does, without Rust's decorations, so
+//! a script's `IOError` message and the command line's own errors read alike.
+
+pub fn io_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}

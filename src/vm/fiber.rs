@@ -1,0 +1,68 @@
+//! `Fiber`: one thread's execution state — its value stack, call frames and the handlers
+//! of the `try` and `with` blocks it is inside.
+//!
+//! Invariant: every value on the stack below the extent (the top frame's base + registers)
+//! names a live object; above the extent the collector clears the stack to nil, so a stale
+//! register can never name a freed slot.
+
+use crate::value::{ObjId, Value};
+
+#[derive(Debug)]
+pub struct Frame {
+    /// The closure running here (a GC root while the frame exists, so its proto is too:
+    /// the frame itself holds no reference count).
+    pub closure: ObjId,
+    /// Registers the frame uses (its proto's `nregs`), for the fiber's extent.
+    pub nregs: usize,
+    pub pc: usize,
+    pub base: usize,
+    /// Absolute stack slot that receives the return value.
+    pub ret: usize,
+}
+
+#[derive(Debug)]
+pub(super) enum HandlerKind {
+    Try { target: usize, reg: usize },
+    With { subject: Value },
+}
+
+#[derive(Debug)]
+pub(super) struct Handler {
+    /// `frames.len()` when the handler was pushed: it belongs to the top frame then.
+    pub(super) depth: usize,
+    pub(super) kind: HandlerKind,
+}
+
+/// One thread's execution state.
+#[derive(Debug, Default)]
+pub struct Fiber {
+    pub stack: Vec<Value>,
+    pub frames: Vec<Frame>,
+    pub(super) handlers: Vec<Handler>,
+}
+
+impl Fiber {
+    /// Forgets every frame, register and handler (a forked child starts afresh).
+    pub fn reset(&mut self) {
+        self.stack.clear();
+        self.frames.clear();
+        self.handlers.clear();
+    }
+
+    /// The end of the live part of the stack.
+    pub(super) fn extent(&self) -> usize {
+        self.frames.last().map_or(0, |f| f.base + f.nregs)
+    }
+
+    /// Every value this fiber keeps alive.
+    pub fn roots(&self) -> impl Iterator<Item = Value> + '_ {
+        let live = &self.stack[..self.extent().min(self.stack.len())];
+        live.iter()
+            .copied()
+            .chain(self.frames.iter().map(|f| Value::Func(f.closure)))
+            .chain(self.handlers.iter().filter_map(|h| match h.kind {
+                HandlerKind::With { subject } => Some(subject),
+                HandlerKind::Try { .. } => None,
+            }))
+    }
+}

@@ -1,0 +1,354 @@
+//! The machine: `Interp`, everything the GIL protects (the heap, the globals, the tables
+//! of builtin functions and methods, the output, the parked fibers and the runtime objects
+//! that are collector roots), and `Vm`, one thread's view of it (its fiber and the GIL
+//! guard that is its only way in) with what every layer above needs from it: raising
+//! errors, running work with the GIL released, check points, collection, and small value
+//! constructors. The two are one file because they refer to each other: the state holds
+//! functions that take a `Vm`.
+//!
+//! Invariants:
+//! - An `Interp` is reached only through a `GilGuard`; it is `!Send` on purpose (its
+//!   values must not leave the GIL), and the embedding boundary is the one place that
+//!   vouches for sharing it between threads.
+//! - The fiber is parked in the guarded state (where the collector sees it) whenever this
+//!   thread lets the GIL go, and taken back before it runs bytecode again.
+
+use super::fiber::Fiber;
+use super::globals::Globals;
+use super::method_table::MethodTable;
+use crate::compiler::GlobalSlots;
+use crate::gil::Gil;
+use crate::gil::{DROP_REQUEST, GilGuard, ThreadId};
+use crate::heap::BREAK_GC;
+use crate::heap::Heap;
+use crate::method::Method;
+use crate::object::{Obj, RangeObj, TbEntry};
+use crate::output::OutputBuffer;
+use crate::value::{ObjId, Value};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::Weak;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Eval-breaker bit: Ctrl-C was pressed; the main thread throws `Interrupt`.
+pub const BREAK_INTERRUPT: u32 = 4;
+// The breaker's bits have three owners: the lock, the heap and the VM.
+const _: () = assert!(DROP_REQUEST & BREAK_GC == 0 && (DROP_REQUEST | BREAK_GC) & BREAK_INTERRUPT == 0);
+
+/// Everything the GIL protects: the heap, the globals, the function table, the output.
+pub struct Interp {
+    pub heap: Heap,
+    pub globals: Globals,
+    /// Builtin and host functions by `Value::Builtin` index (their names are in
+    /// `heap.builtin_names`, where printing finds them).
+    pub builtins: Vec<BuiltinFn>,
+    /// `print`'s lines not yet written (see output.rs).
+    pub output: OutputBuffer,
+    pub recursion_limit: usize,
+    pub argv: Vec<String>,
+    /// The builtin the prompt uses to echo expression values.
+    pub repl_print: Option<Value>,
+    /// The fibers of threads that are not running bytecode right now (waiting for the
+    /// GIL, or blocked with it released): collector roots, by thread id.
+    pub parked: Vec<(u32, Fiber)>,
+    /// Thread objects whose outcome the program may still ask for: collector roots.
+    pub threads: Vec<ObjId>,
+    /// Child processes not yet joined: collector roots, waited for at exit.
+    pub processes: Vec<ObjId>,
+    /// In a child made by `spawn_process`: the channel to the parent.
+    pub parent_channel: Option<ObjId>,
+    /// While nonzero a builtin's callback is running and collection waits.
+    pub gc_inhibit: u32,
+    /// `--native-holds-gil`: host functions keep the GIL during `release_gil` work.
+    pub native_holds_gil: bool,
+    /// The lock that owns this state, for `spawn` to hand to new threads.
+    pub gil: Weak<Gil<Interp>>,
+    /// The builtin methods of every kind of value.
+    pub methods: MethodTable<MethodFn>,
+}
+
+impl Interp {
+    pub fn new(output: OutputBuffer, breaker: Arc<AtomicU32>) -> Interp {
+        Interp {
+            heap: Heap::new(breaker),
+            globals: Globals::default(),
+            builtins: Vec::new(),
+            output,
+            recursion_limit: 10_000,
+            argv: Vec::new(),
+            repl_print: None,
+            parked: Vec::new(),
+            threads: Vec::new(),
+            processes: Vec::new(),
+            parent_channel: None,
+            gc_inhibit: 0,
+            native_holds_gil: false,
+            gil: Weak::new(),
+            methods: MethodTable::default(),
+        }
+    }
+
+    /// Adds a function to the table and binds it to a global name.
+    pub fn register(&mut self, name: &str, f: BuiltinFn) -> Value {
+        let v = self.register_hidden(name, f);
+        if let Some(g) = self.globals.declare(name) {
+            self.globals.values[g as usize] = v;
+        }
+        v
+    }
+
+    /// The lock that owns this state.
+    pub fn shared_gil(&self) -> Arc<Gil<Interp>> {
+        self.gil.upgrade().expect("the interpreter state lives in its GIL")
+    }
+
+    /// A function in the table that no global names (e.g. the prompt's echo).
+    pub fn register_hidden(&mut self, name: &str, f: BuiltinFn) -> Value {
+        let index = self.builtins.len() as u64;
+        self.builtins.push(f);
+        self.heap.builtin_names.push(name.into());
+        Value::Builtin(index)
+    }
+}
+
+/// A value in flight from `throw` (or a runtime error) to the `catch` that takes it.
+#[derive(Debug)]
+pub struct Thrown {
+    pub value: Value,
+    pub traceback: Vec<TbEntry>,
+    /// Set once the traceback has been taken, at the innermost frame.
+    pub traced: bool,
+    /// `exit(code)`: unwinds everything, no `catch` stops it.
+    pub exit: Option<i32>,
+}
+
+pub type VmResult<T> = Result<T, Box<Thrown>>;
+
+/// A function implemented in Rust: the builtins, and host functions registered through
+/// the embedding API.
+pub type BuiltinFn = Rc<dyn Fn(&mut Vm, &[Value]) -> VmResult<Value>>;
+
+/// The builtin methods of one kind: which method, the receiver, then the call's arguments.
+/// One function serves all of a kind's methods, matching on `Method` (a jump table).
+pub type MethodFn = fn(&mut Vm<'_>, Method, Value, &[Value]) -> VmResult<Value>;
+
+/// One thread's interpreter: its fiber, and the GIL guard that is its only way to the
+/// shared state. Field order matters: the fiber drops before the guard releases the GIL.
+pub struct Vm<'a> {
+    pub fiber: Fiber,
+    pub(super) breaker: Arc<AtomicU32>,
+    pub it: GilGuard<'a, Interp>,
+}
+
+impl<'a> Vm<'a> {
+    pub fn new(it: GilGuard<'a, Interp>) -> Vm<'a> {
+        let breaker = it.heap.breaker.clone();
+        Vm {
+            it,
+            fiber: Fiber::default(),
+            breaker,
+        }
+    }
+
+    pub fn thread_id(&self) -> ThreadId {
+        self.it.thread_id()
+    }
+
+    /// Puts this thread's fiber where the collector (run by another thread) can see it.
+    fn park(&mut self) {
+        let fiber = std::mem::take(&mut self.fiber);
+        let tid = self.thread_id().get();
+        self.it.parked.push((tid, fiber));
+    }
+
+    fn unpark(&mut self) {
+        let tid = self.thread_id().get();
+        if let Some(i) = self.it.parked.iter().position(|(t, _)| *t == tid) {
+            self.fiber = self.it.parked.swap_remove(i).1;
+        }
+    }
+
+    /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
+    /// If `f` panics, the GIL and this thread's fiber are back before the panic goes on.
+    pub fn release<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        self.park();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.it.release_while(f)));
+        self.unpark();
+        match r {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Gives other threads their turn if the policy says so.
+    pub(super) fn yield_gil(&mut self) {
+        self.park();
+        self.it.check_point();
+        self.unpark();
+    }
+
+    /// Writes `print`'s pending lines, after other threads' writes under way, with the
+    /// GIL released; returns once they are out (so a report on stderr comes after them).
+    pub fn flush_output(&mut self) {
+        let chunk = self.it.output.take();
+        self.release(move || chunk.write());
+    }
+
+    /// Prints `text`; when the buffering says it is time, the bytes go to the writer with
+    /// the GIL released, so a full pipe blocks only this thread.
+    pub fn write_output(&mut self, text: &str) {
+        if let Some(chunk) = self.it.output.push(text) {
+            self.release(move || chunk.write());
+        }
+    }
+
+    /// The end of a spawned thread: its fiber goes, then the GIL and its registration.
+    pub fn finish_thread(self) {
+        let Vm { fiber, it, .. } = self;
+        drop(fiber);
+        it.exit();
+    }
+
+    // ---- errors ----------------------------------------------------------------------
+
+    /// A runtime error of `kind`, ready to throw.
+    pub fn error(&mut self, kind: &str, message: impl AsRef<str>) -> Box<Thrown> {
+        let value = self.it.heap.new_error(kind, message.as_ref());
+        Box::new(Thrown {
+            value,
+            traceback: Vec::new(),
+            traced: false,
+            exit: None,
+        })
+    }
+
+    pub fn type_error(&mut self, message: impl AsRef<str>) -> Box<Thrown> {
+        self.error("TypeError", message)
+    }
+
+    pub(super) fn thrown(&self, value: Value) -> Box<Thrown> {
+        // An error thrown again keeps the traceback of where it was first thrown.
+        let traceback = match value {
+            Value::Obj(id) => self.it.heap.error(id).map(|e| e.traceback.clone()).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let traced = !traceback.is_empty();
+        Box::new(Thrown {
+            value,
+            traceback,
+            traced,
+            exit: None,
+        })
+    }
+
+    pub(crate) fn traceback(&self) -> Vec<TbEntry> {
+        self.fiber
+            .frames
+            .iter()
+            .map(|f| {
+                let proto = &self.it.heap.closure(f.closure).proto;
+                TbEntry {
+                    file: proto.file.clone(),
+                    line: proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
+                    func: proto.display_name(),
+                }
+            })
+            .collect()
+    }
+
+    // ---- check points ----------------------------------------------------------------
+
+    /// Throws `Interrupt` in the main thread if Ctrl-C was pressed (for blocking waits).
+    pub fn check_interrupt(&mut self) -> VmResult<()> {
+        if self.thread_id() == ThreadId::MAIN && self.breaker.load(Ordering::Relaxed) & BREAK_INTERRUPT != 0 {
+            self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
+            return Err(self.error("Interrupt", "interrupted by Ctrl-C"));
+        }
+        Ok(())
+    }
+
+    /// The slow path of a check point: deliver Ctrl-C (to the main thread), collect if
+    /// due, give the GIL up if another thread asked for it.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn check_point(&mut self) -> VmResult<()> {
+        self.check_interrupt()?;
+        let bits = self.breaker.load(Ordering::Relaxed);
+        if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
+            self.collect();
+        }
+        if bits & DROP_REQUEST != 0 {
+            self.yield_gil();
+        }
+        Ok(())
+    }
+
+    /// Runs the collector with this thread's fiber and the globals as roots.
+    pub fn collect(&mut self) {
+        let extent = self.fiber.extent().min(self.fiber.stack.len());
+        for v in &mut self.fiber.stack[extent..] {
+            *v = Value::Nil;
+        }
+        let Interp {
+            heap,
+            globals,
+            repl_print,
+            parked,
+            threads,
+            processes,
+            parent_channel,
+            ..
+        } = &mut *self.it;
+        let roots = self
+            .fiber
+            .roots()
+            .chain(parked.iter().flat_map(|(_, f)| f.roots()))
+            .chain(
+                threads
+                    .iter()
+                    .chain(processes.iter())
+                    .chain(parent_channel.iter())
+                    .map(|t| Value::Obj(*t)),
+            )
+            .chain(globals.values.iter().copied())
+            .chain(repl_print.iter().copied());
+        heap.collect(roots);
+    }
+
+    // ---- helpers shared by ops and builtins ------------------------------------------
+
+    pub fn new_str(&mut self, s: impl Into<Rc<str>>) -> Value {
+        self.it.heap.new_str(s)
+    }
+
+    /// A one-code-point string.
+    pub fn char_str(&mut self, c: char) -> Value {
+        let mut buf = [0u8; 4];
+        let s: &str = c.encode_utf8(&mut buf);
+        self.it.heap.new_str(s)
+    }
+
+    pub fn new_range(&mut self, r: RangeObj) -> Value {
+        Value::Obj(self.it.heap.alloc(Obj::Range(r)))
+    }
+
+    /// The text of an uncaught error: traceback, then `Kind: message`.
+    pub fn format_uncaught(&self, t: &Thrown) -> String {
+        let mut s = String::from("Traceback (most recent call last):\n");
+        for e in &t.traceback {
+            s.push_str(&crate::object::format_tb_entry(e));
+            s.push('\n');
+        }
+        s.push_str(&self.error_line(t.value));
+        s.push('\n');
+        s
+    }
+
+    /// `Kind: message` for an error value, `Error: str(v)` for anything else thrown.
+    pub fn error_line(&self, v: Value) -> String {
+        match v {
+            Value::Obj(id) if self.it.heap.error(id).is_some() => self.it.heap.display(v),
+            other => format!("Error: {}", self.it.heap.display(other)),
+        }
+    }
+}
