@@ -1,0 +1,311 @@
+//! Compiling expressions into a destination register: literals, names, operators with
+//! their immediate and fused forms, calls and method calls, indexing, fields, slices and
+//! closures.
+//!
+//! Invariant: `expr_to` leaves the register allocator where it found it: temporaries are
+//! freed in stack order, so a call's callee and arguments are always the topmost registers.
+
+use super::state::*;
+use crate::ast::*;
+use crate::bytecode::{Op, Reg};
+use crate::error::Diagnostic;
+use crate::method::{Method, NO_METHOD};
+use std::rc::Rc;
+
+impl Compiler<'_> {
+    /// A register holding the value of `e`: a plain local's own register, or a new
+    /// temporary. The caller must not write to it.
+    pub(super) fn expr_reg(&mut self, e: &Expr) -> CResult<Reg> {
+        if let ExprKind::Name(name) = &e.kind {
+            match self.resolve(name, e.span)? {
+                Place::Local(r) => return Ok(r),
+                Place::Builder(r) => {
+                    self.emit(Op::Freeze { reg: r });
+                    return Ok(r);
+                }
+                _ => {}
+            }
+        }
+        let r = self.alloc(e.span)?;
+        self.expr_to(e, r)?;
+        Ok(r)
+    }
+
+    pub(super) fn expr_to(&mut self, e: &Expr, dst: Reg) -> CResult<()> {
+        self.enter(e.span)?;
+        let mark = self.mark();
+        let result = self.expr_inner(e, dst);
+        self.free_to(mark);
+        self.depth -= 1;
+        result
+    }
+
+    pub(super) fn expr_inner(&mut self, e: &Expr, dst: Reg) -> CResult<()> {
+        let span = e.span;
+        self.set_line(span);
+        match &e.kind {
+            ExprKind::Nil => {
+                self.emit(Op::LoadNil { dst });
+            }
+            ExprKind::Bool(value) => {
+                self.emit(Op::LoadBool { dst, value: *value });
+            }
+            ExprKind::Int(i) => self.load_int(*i, dst, span)?,
+            ExprKind::Float(x) => {
+                let k = self.konst(ConstKey::Float(x.to_bits()), span)?;
+                self.emit(Op::LoadConst { dst, k });
+            }
+            ExprKind::Str(s) => {
+                let k = self.str_const(s, span)?;
+                self.emit(Op::LoadConst { dst, k });
+            }
+            ExprKind::Name(name) => {
+                let place = self.resolve(name, span)?;
+                self.load_place(&place, dst);
+            }
+            ExprKind::List(items) => self.list_literal(items, dst, span)?,
+            ExprKind::Map(pairs) => self.map_literal(pairs, dst, span)?,
+            ExprKind::Unary(UnOp::Neg, inner) => match inner.kind {
+                ExprKind::Int(i) => self.load_int(-i, dst, span)?,
+                ExprKind::Float(x) => {
+                    let k = self.konst(ConstKey::Float((-x).to_bits()), span)?;
+                    self.emit(Op::LoadConst { dst, k });
+                }
+                _ => {
+                    let src = self.expr_reg(inner)?;
+                    self.set_line(span);
+                    self.emit(Op::Neg { dst, src });
+                }
+            },
+            ExprKind::Unary(UnOp::Not, inner) => {
+                let src = self.expr_reg(inner)?;
+                self.emit(Op::Not { dst, src });
+            }
+            ExprKind::Binary(op, l, r) => {
+                let a = self.expr_reg(l)?;
+                self.arith_with(*op, dst, a, r, span)?;
+            }
+            ExprKind::And(l, r) | ExprKind::Or(l, r) => {
+                // Writing a local's register half-way would corrupt `x = a and x`.
+                let t = if self.is_local_reg(dst) { self.alloc(span)? } else { dst };
+                self.expr_to(l, t)?;
+                let at = if matches!(e.kind, ExprKind::And(..)) {
+                    self.emit(Op::JumpIfFalse { cond: t, off: 0 })
+                } else {
+                    self.emit(Op::JumpIfTrue { cond: t, off: 0 })
+                };
+                self.expr_to(r, t)?;
+                self.patch(at, span)?;
+                if t != dst {
+                    self.emit(Op::Move { dst, src: t });
+                }
+            }
+            ExprKind::Call { callee, args } => {
+                let base = self.alloc(span)?;
+                self.expr_to(callee, base)?;
+                let argc = self.args(args, span)?;
+                self.set_line(span);
+                self.emit(Op::Call { func: base, argc, dst });
+            }
+            ExprKind::MethodCall { obj, name, args } => {
+                let base = self.alloc(span)?;
+                self.expr_to(obj, base)?;
+                let argc = self.args(args, span)?;
+                let k = self.str_const(&name.name, name.span)?;
+                let method = Method::from_name(&name.name).map_or(NO_METHOD, |m| m as u8);
+                self.set_line(span);
+                self.emit(Op::CallMethod {
+                    dst,
+                    obj: base,
+                    argc,
+                    name: k,
+                    method,
+                });
+            }
+            ExprKind::Index { obj, index } => {
+                let o = self.expr_reg(obj)?;
+                let i = self.expr_reg(index)?;
+                self.set_line(span);
+                self.emit(Op::GetIndex { dst, obj: o, index: i });
+            }
+            ExprKind::Slice { obj, lo, hi } => {
+                let o = self.expr_reg(obj)?;
+                let lo = self.optional(lo.as_deref(), span)?;
+                let hi = self.optional(hi.as_deref(), span)?;
+                self.set_line(span);
+                self.emit(Op::Slice { dst, obj: o, lo, hi });
+            }
+            ExprKind::Field { obj, name } => {
+                let o = self.expr_reg(obj)?;
+                let k = self.str_const(&name.name, name.span)?;
+                self.set_line(span);
+                self.emit(Op::GetField { dst, obj: o, name: k });
+            }
+            ExprKind::Fn(def) => self.closure(def, dst)?,
+        }
+        Ok(())
+    }
+
+    pub(super) fn load_int(&mut self, i: i64, dst: Reg, span: Span) -> CResult<()> {
+        match i32::try_from(i) {
+            Ok(imm) => {
+                self.emit(Op::LoadInt { dst, imm });
+            }
+            Err(_) => {
+                let k = self.konst(ConstKey::Int(i), span)?;
+                self.emit(Op::LoadConst { dst, k });
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn optional(&mut self, e: Option<&Expr>, span: Span) -> CResult<Reg> {
+        match e {
+            Some(e) => self.expr_reg(e),
+            None => {
+                let r = self.alloc(span)?;
+                self.emit(Op::LoadNil { dst: r });
+                Ok(r)
+            }
+        }
+    }
+
+    /// Compiles call arguments into the registers just above the callee.
+    pub(super) fn args(&mut self, args: &[Expr], span: Span) -> CResult<u8> {
+        if args.len() > 200 {
+            return Err(Diagnostic::syntax("a call may pass at most 200 arguments", span));
+        }
+        for a in args {
+            let r = self.alloc(a.span)?;
+            self.expr_to(a, r)?;
+        }
+        Ok(args.len() as u8)
+    }
+
+    /// Lists of up to 200 items are built by one instruction; longer ones in chunks that
+    /// are concatenated, so a literal of any length compiles.
+    pub(super) fn list_literal(&mut self, items: &[Expr], dst: Reg, span: Span) -> CResult<()> {
+        const CHUNK: usize = 200;
+        if items.len() <= CHUNK {
+            let start = self.mark() as Reg;
+            for item in items {
+                let r = self.alloc(item.span)?;
+                self.expr_to(item, r)?;
+            }
+            self.set_line(span);
+            self.emit(Op::NewList {
+                dst,
+                start,
+                count: items.len() as u8,
+            });
+            return Ok(());
+        }
+        let acc = self.alloc(span)?;
+        for (i, chunk) in items.chunks(CHUNK).enumerate() {
+            let mark = self.mark();
+            let part = if i == 0 { acc } else { self.alloc(span)? };
+            self.list_literal(chunk, part, span)?;
+            if i > 0 {
+                self.emit(Op::Add {
+                    dst: acc,
+                    a: acc,
+                    b: part,
+                });
+            }
+            self.free_to(mark);
+        }
+        self.emit(Op::Move { dst, src: acc });
+        Ok(())
+    }
+
+    pub(super) fn map_literal(&mut self, pairs: &[(Expr, Expr)], dst: Reg, span: Span) -> CResult<()> {
+        const CHUNK: usize = 100;
+        let acc = if pairs.len() <= CHUNK { dst } else { self.alloc(span)? };
+        let first = &pairs[..pairs.len().min(CHUNK)];
+        let start = self.mark() as Reg;
+        for (k, v) in first {
+            let r = self.alloc(k.span)?;
+            self.expr_to(k, r)?;
+            let r = self.alloc(v.span)?;
+            self.expr_to(v, r)?;
+        }
+        self.set_line(span);
+        self.emit(Op::NewMap {
+            dst: acc,
+            start,
+            count: first.len() as u8,
+        });
+        self.free_to(start as u16);
+        if pairs.len() > CHUNK {
+            for (k, v) in &pairs[CHUNK..] {
+                let mark = self.mark();
+                let kr = self.expr_reg(k)?;
+                let vr = self.expr_reg(v)?;
+                self.emit(Op::SetIndex {
+                    obj: acc,
+                    index: kr,
+                    src: vr,
+                });
+                self.free_to(mark);
+            }
+            self.emit(Op::Move { dst, src: acc });
+        }
+        Ok(())
+    }
+
+    /// Compiles a nested function and emits the instruction that creates its closure.
+    pub(super) fn closure(&mut self, def: &FnDef, dst: Reg) -> CResult<()> {
+        if def.params.len() > 200 {
+            return Err(Diagnostic::syntax(
+                "a function may take at most 200 parameters",
+                def.span,
+            ));
+        }
+        let name: Option<Rc<str>> = def.name.as_ref().map(|n| n.name.as_str().into());
+        let anonymous = name.is_none();
+        self.funcs
+            .push(FuncState::new(name, anonymous, def.params.len() as u8, false));
+        self.set_line(def.span);
+        for (i, p) in def.params.iter().enumerate() {
+            if def.params[..i].iter().any(|q| q.name == p.name) {
+                return Err(Diagnostic::syntax(format!("duplicate parameter '{}'", p.name), p.span));
+            }
+            let r = self.alloc(p.span)?;
+            if self.declare_local(p, r) {
+                self.emit(Op::NewCell { dst: r, src: r });
+            }
+        }
+        self.block(&def.body)?;
+        let end = Span::new(def.body.span.end.saturating_sub(1), def.body.span.end);
+        self.set_line(end);
+        self.emit(Op::ReturnNil);
+        let func = self.funcs.pop().expect("function state");
+        let proto = Rc::new(func.finish(self.file.clone()));
+        let f = self.f();
+        let p = u16::try_from(f.protos.len()).map_err(|_| Diagnostic::syntax("too many nested functions", def.span))?;
+        f.protos.push(proto);
+        self.set_line(def.span);
+        self.emit(Op::Closure { dst, p });
+        Ok(())
+    }
+}
+
+pub(super) fn arith(op: BinOp, dst: Reg, a: Reg, b: Reg) -> Op {
+    match op {
+        BinOp::Add => Op::Add { dst, a, b },
+        BinOp::Sub => Op::Sub { dst, a, b },
+        BinOp::Mul => Op::Mul { dst, a, b },
+        BinOp::Div => Op::Div { dst, a, b },
+        BinOp::FloorDiv => Op::FloorDiv { dst, a, b },
+        BinOp::Mod => Op::Mod { dst, a, b },
+        BinOp::Pow => Op::Pow { dst, a, b },
+        BinOp::Eq => Op::Eq { dst, a, b },
+        BinOp::Ne => Op::Ne { dst, a, b },
+        BinOp::Lt => Op::Lt { dst, a, b },
+        BinOp::Le => Op::Le { dst, a, b },
+        BinOp::Gt => Op::Gt { dst, a, b },
+        BinOp::Ge => Op::Ge { dst, a, b },
+        BinOp::In => Op::In { dst, a, b },
+        BinOp::NotIn => Op::NotIn { dst, a, b },
+    }
+}
