@@ -16,11 +16,11 @@ use crate::gil::{Gil, GilConfig, GilStats, PolicyKind, ThreadId};
 use crate::object::{Obj, TbEntry};
 use crate::output::{Buffering, Output, OutputBuffer};
 use crate::value::{MapKey, Value};
-use crate::vm::{BuiltinFn, Fiber, Interp, Thrown, Vm};
+use crate::vm::{BREAK_INTERRUPT, BuiltinFn, Fiber, Interp, Thrown, Vm};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// How a run ended, when it did not end well.
@@ -108,6 +108,25 @@ where
         thrown.traced = true;
         Err(thrown)
     })
+}
+
+/// Interrupts an interpreter's main thread, as Ctrl-C does: `Send + Sync`, cheap to clone,
+/// and safe to use in a signal handler (it only sets a bit).
+#[derive(Clone)]
+pub struct InterruptHandle(Arc<AtomicU32>);
+
+impl InterruptHandle {
+    /// Asks the main thread to throw `Interrupt`. Returns true if an interrupt was already
+    /// pending (the program has not reached a check point since the last one).
+    pub fn interrupt(&self) -> bool {
+        self.0.fetch_or(BREAK_INTERRUPT, Ordering::SeqCst) & BREAK_INTERRUPT != 0
+    }
+}
+
+/// Whether `source` is an unfinished entry — an open bracket or string, a trailing
+/// operator — that a prompt should let the user continue on the next line.
+pub fn is_incomplete(source: &str) -> bool {
+    crate::parser::is_incomplete(source)
 }
 
 /// Settings for a new interpreter.
@@ -286,15 +305,20 @@ impl Interpreter {
         Interpreter::builder().build()
     }
 
-    /// Parses and compiles `source` (named `file` in messages) without running it.
+    /// Parses and compiles `source` (named `file` in messages) without running it
+    /// (`toy check`). Its global declarations stay declared, as at the prompt.
     ///
     /// ```
     /// let mut toy = toy::Interpreter::new();
-    /// assert!(toy.compile("ok.toy", "let x = 1").is_ok());
-    /// let err = toy.compile("bad.toy", "let = 1").unwrap_err();
+    /// assert!(toy.check("ok.toy", "let x = 1").is_ok());
+    /// let err = toy.check("bad.toy", "let = 1").unwrap_err();
     /// assert_eq!(err.exit_code(), 2);
     /// ```
-    pub fn compile(&mut self, file: &str, source: &str) -> Result<Rc<Proto>, RunError> {
+    pub fn check(&mut self, file: &str, source: &str) -> Result<(), RunError> {
+        self.compile(file, source).map(|_| ())
+    }
+
+    fn compile(&mut self, file: &str, source: &str) -> Result<Rc<Proto>, RunError> {
         self.compile_with(file, source, Mode::Script)
     }
 
@@ -474,9 +498,11 @@ impl Interpreter {
         guard.release_while(move || chunk.write());
     }
 
-    /// The eval breaker (for Ctrl-C delivery by the host).
-    pub fn breaker(&self) -> Arc<AtomicU32> {
-        self.gil.eval_breaker_handle()
+    /// A handle that interrupts this interpreter from any thread or a signal handler (how
+    /// the command line delivers Ctrl-C): the main thread throws `Interrupt` at its next
+    /// check point or blocking wait.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle(self.gil.eval_breaker_handle())
     }
 
     /// The GIL's counters so far.

@@ -1,73 +1,64 @@
 //! toy: an embeddable bytecode interpreter built around a real global interpreter lock.
 //!
-//! The module list is the table of contents: source text flows from the lexer through the
-//! parser to the compiler, whose bytecode the VM runs under the GIL.
-//!
-//! A Rust host needs only what is re-exported here: [`Interpreter`] (and its [`Builder`]),
+//! A Rust host needs only what is exported here: [`Interpreter`] (and its [`Builder`]),
 //! [`NativeCx`] for host functions, the conversions [`FromToy`] / [`IntoToy`] / [`Data`],
-//! [`Policy`] and the [`gil`] module for studying the lock. The other modules are public for
-//! the test suite and the fuzz targets, and hidden from the documentation.
+//! [`Policy`], and the [`gil`] module for studying the lock; [`timeline`] draws the traces
+//! the lock writes. Everything else is private to the crate.
+//!
+//! The module list below is the table of contents, in the order data flows: source text
+//! through the lexer and parser to a syntax tree, the compiler to bytecode over the
+//! object model, the VM that runs it under the GIL, the builtins and runtime services it
+//! calls, and the embedding API on top.
+
+// The lock, on its own: it knows nothing of the interpreter.
+pub mod gil;
+
+// Front end: text to a syntax tree.
+mod ast;
+mod error;
+mod lexer;
+mod parser;
+
+// Values and objects: what the VM computes with.
+mod bytecode;
+mod compare;
+mod dict;
+mod display;
+mod format;
+mod heap;
+mod method;
+mod object;
+mod signal;
+mod value;
+
+// Middle: a syntax tree to bytecode, and back to text.
+mod compiler;
+mod disasm;
+
+// The machine that runs bytecode.
+mod vm;
+
+// What the machine calls: builtins and the runtime's services.
+mod builtins;
+mod net;
+mod os_error;
+mod output;
+mod process;
+mod threads;
+mod wire;
+mod wire_tree;
+
+// The embedding API, and what is written with it.
+mod embed;
+mod interpreter;
+mod native;
+pub mod timeline;
 
 #[doc(hidden)]
-pub mod ast;
-#[doc(hidden)]
-pub mod builtins;
-#[doc(hidden)]
-pub mod bytecode;
-#[doc(hidden)]
-pub mod compare;
-#[doc(hidden)]
-pub mod compiler;
-#[doc(hidden)]
-pub mod dict;
-#[doc(hidden)]
-pub mod disasm;
-#[doc(hidden)]
-pub mod display;
-pub mod embed;
-#[doc(hidden)]
-pub mod error;
-#[doc(hidden)]
-pub mod format;
-pub mod gil;
-#[doc(hidden)]
-pub mod heap;
-pub mod interpreter;
-#[doc(hidden)]
-pub mod lexer;
-#[doc(hidden)]
-pub mod method;
-#[doc(hidden)]
-pub mod native;
-#[doc(hidden)]
-pub mod net;
-#[doc(hidden)]
-pub mod object;
-#[doc(hidden)]
-pub mod os_error;
-#[doc(hidden)]
-pub mod output;
-#[doc(hidden)]
-pub mod parser;
-#[doc(hidden)]
-pub mod process;
-#[doc(hidden)]
-pub mod repl;
-#[doc(hidden)]
-pub mod signal;
-#[doc(hidden)]
-pub mod threads;
-pub mod timeline;
-#[doc(hidden)]
-pub mod value;
-#[doc(hidden)]
-pub mod vm;
-#[doc(hidden)]
-pub mod wire;
-#[doc(hidden)]
-pub mod wire_tree;
+pub mod fuzzing;
 
 pub use embed::{Data, FromToy, IntoToy, NativeCx, NativeError};
 pub use gil::PolicyKind as Policy;
-pub use interpreter::{Builder, Interpreter, RunError};
+pub use interpreter::{Builder, Interpreter, InterruptHandle, RunError, is_incomplete, read_source};
+pub use output::Output;
 pub use value::Value;

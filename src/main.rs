@@ -1,10 +1,10 @@
 //! The `toy` command line: turns arguments into a configuration and calls the library.
 
 use clap::{Args, Parser, Subcommand};
-use std::sync::atomic::Ordering;
+mod repl;
+
 use std::time::Duration;
-use toy::gil::PolicyKind;
-use toy::interpreter::{Interpreter, RunError};
+use toy::{Interpreter, Policy, RunError};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -37,7 +37,7 @@ struct Cli {
 struct RunOptions {
     /// When the GIL holder must let go: interval (default), ticks, fifo or priority
     #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
-    gil_policy: Option<PolicyKind>,
+    gil_policy: Option<Policy>,
     /// How long a waiting thread lets the holder run before asking it to drop, e.g. 5ms, 0.1ms, 1s
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     switch_interval: Option<Duration>,
@@ -66,8 +66,8 @@ fn parse_cpu_placement(s: &str) -> Result<bool, String> {
     }
 }
 
-fn parse_policy(s: &str) -> Result<PolicyKind, String> {
-    s.parse::<PolicyKind>().map_err(|e| e.to_string())
+fn parse_policy(s: &str) -> Result<Policy, String> {
+    s.parse::<Policy>().map_err(|e| e.to_string())
 }
 
 /// `5ms`, `0.1ms`, `250us`, `1s`, or a bare number of seconds.
@@ -140,7 +140,7 @@ fn real_main() -> i32 {
     let cli = Cli::parse();
     let top = cli.options;
     match cli.command {
-        None => toy::repl::run(interpreter(&top, Vec::new())),
+        None => repl::run(interpreter(&top, Vec::new())),
         Some(Command::Run { options, mut words }) => {
             let file = words.remove(0);
             run(&merge(top, options), &file, words)
@@ -150,7 +150,7 @@ fn real_main() -> i32 {
             run(&top, &file, words)
         }
         Some(Command::Check { file }) => {
-            finish(read(&file).and_then(|src| Interpreter::new().compile(&file, &src).map(|_| ())))
+            finish(read(&file).and_then(|src| Interpreter::new().check(&file, &src)))
         }
         Some(Command::Timeline { trace, output }) => {
             match toy::timeline::render_file(std::path::Path::new(&trace), std::path::Path::new(&output)) {
@@ -207,12 +207,11 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
         builder = builder.follow_cpu(follow);
     }
     let interp = builder.build();
-    let breaker = interp.breaker();
+    let interrupt = interp.interrupt_handle();
     // First Ctrl-C: throw Interrupt in the main thread at its next check point. A second
     // one before that happens ends the process, as a stuck builtin would never see it.
     let _ = ctrlc::set_handler(move || {
-        let before = breaker.fetch_or(toy::vm::BREAK_INTERRUPT, Ordering::SeqCst);
-        if before & toy::vm::BREAK_INTERRUPT != 0 {
+        if interrupt.interrupt() {
             std::process::exit(130);
         }
     });
@@ -220,7 +219,7 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
 }
 
 fn read(file: &str) -> Result<String, RunError> {
-    toy::interpreter::read_source(file)
+    toy::read_source(file)
 }
 
 fn run(options: &RunOptions, file: &str, args: Vec<String>) -> i32 {

@@ -86,11 +86,6 @@ methods! {
 impl Method {
     /// How many methods there are (the width of a method table).
     pub const COUNT: usize = Method::ALL.len();
-
-    /// The method numbered `n` (an operand of `CallMethod`).
-    pub fn from_number(n: u8) -> Option<Method> {
-        Method::ALL.get(n as usize).copied()
-    }
 }
 
 /// The `CallMethod` operand for a name that is no builtin method.
@@ -107,7 +102,6 @@ mod tests {
         for (i, m) in Method::ALL.iter().enumerate() {
             assert_eq!(*m as usize, i);
             assert_eq!(Method::from_name(m.name()), Some(*m));
-            assert_eq!(Method::from_number(i as u8), Some(*m));
         }
         assert_eq!(Method::from_name("nope"), None);
     }

@@ -2,10 +2,13 @@
 //! bracket is open, the value of an expression statement echoed, and errors that do not end
 //! the session.
 //!
+//! It is part of the command line, not the library: like `main.rs` it uses only the public
+//! embedding API.
+//!
 //! Invariant: one `Interpreter` lives for the whole session, so globals declared in one
 //! entry are visible in the next.
 
-use crate::interpreter::{Interpreter, RunError};
+use toy::{Interpreter, RunError};
 use rustyline::error::ReadlineError;
 
 const HISTORY_FILE: &str = ".toy_history";
@@ -34,7 +37,7 @@ pub fn run(mut interp: Interpreter) -> i32 {
             Ok(line) => {
                 entry.push_str(&line);
                 entry.push('\n');
-                if crate::parser::is_incomplete(&entry) {
+                if toy::is_incomplete(&entry) {
                     continue;
                 }
                 let _ = editor.add_history_entry(entry.trim_end());

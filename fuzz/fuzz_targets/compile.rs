@@ -7,12 +7,12 @@ use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
 
 thread_local! {
-    static INTERP: RefCell<toy::interpreter::Interpreter> = RefCell::new(toy::interpreter::Interpreter::new());
+    static INTERP: RefCell<toy::Interpreter> = RefCell::new(toy::Interpreter::new());
 }
 
 fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(data) else { return };
     INTERP.with(|interp| {
-        let _ = interp.borrow_mut().compile("fuzz.toy", source);
+        let _ = interp.borrow_mut().check("fuzz.toy", source);
     });
 });

@@ -20,6 +20,5 @@ mod machine;
 pub mod method_table;
 pub mod ops;
 
-pub use fiber::{Fiber, Frame};
-pub use globals::Globals;
+pub use fiber::Fiber;
 pub use machine::{BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Thrown, Vm, VmResult};
