@@ -3,11 +3,10 @@
 
 mod common;
 
-/// Children of `pid` that are zombies (state Z in /proc/N/stat).
+/// Children of `pid` that are zombies (state Z in /proc/N/stat). Panics if /proc cannot
+/// be read: a test that cannot look must not pass.
 fn zombie_children(pid: u32) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
+    let entries = std::fs::read_dir("/proc").expect("/proc must be readable for this test");
     entries
         .filter_map(|e| e.ok())
         .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
@@ -20,8 +19,14 @@ fn zombie_children(pid: u32) -> usize {
         .count()
 }
 
+/// Open descriptors of `pid`. Panics if they cannot be listed, and a live process always
+/// has some (its standard streams), so an unreadable /proc can never pass as "no leak".
 fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+    let n = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("cannot list /proc/{pid}/fd: {e}"))
+        .count();
+    assert!(n >= 3, "process {pid} shows only {n} descriptors: /proc is not telling the truth");
+    n
 }
 
 /// Runs `spawns` rounds, then signals readiness and waits, so the test can look inside.
