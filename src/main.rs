@@ -149,9 +149,7 @@ fn real_main() -> i32 {
             let file = words.remove(0);
             run(&top, &file, words)
         }
-        Some(Command::Check { file }) => {
-            finish(read(&file).and_then(|src| Interpreter::new().check(&file, &src)))
-        }
+        Some(Command::Check { file }) => finish(read(&file).and_then(|src| Interpreter::new().check(&file, &src))),
         Some(Command::Timeline { trace, output }) => {
             match toy::timeline::render_file(std::path::Path::new(&trace), std::path::Path::new(&output)) {
                 Ok(summary) => {

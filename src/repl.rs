@@ -8,8 +8,8 @@
 //! Invariant: one `Interpreter` lives for the whole session, so globals declared in one
 //! entry are visible in the next.
 
-use toy::{Interpreter, RunError};
 use rustyline::error::ReadlineError;
+use toy::{Interpreter, RunError};
 
 const HISTORY_FILE: &str = ".toy_history";
 

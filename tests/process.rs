@@ -25,7 +25,10 @@ fn open_fds(pid: u32) -> usize {
     let n = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap_or_else(|e| panic!("cannot list /proc/{pid}/fd: {e}"))
         .count();
-    assert!(n >= 3, "process {pid} shows only {n} descriptors: /proc is not telling the truth");
+    assert!(
+        n >= 3,
+        "process {pid} shows only {n} descriptors: /proc is not telling the truth"
+    );
     n
 }
 

@@ -1,0 +1,185 @@
+//! Making a child: the socket pair, the fork, and the child's life — it rebuilds what the
+//! fork left half-made, runs its function, sends the outcome and ends with `_exit`.
+//!
+//! Invariants: the fork happens while the forking thread holds the GIL and after output is
+//! flushed, so the child starts from a consistent heap and nothing is printed twice; the
+//! child never returns into the parent's code.
+
+use super::channel::{KIND_ERROR, KIND_RESULT, io_text, process_error};
+use super::send::send_frame;
+use crate::object::{Channel, ChannelObj, ExitStatus, Obj, Outcome, ProcessObj};
+use crate::value::{ObjId, Value};
+use crate::vm::{Thrown, Vm, VmResult};
+use std::collections::VecDeque;
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+pub(super) fn socket_pair() -> std::io::Result<(UnixStream, UnixStream)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors socketpair writes.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: socketpair succeeded, so both descriptors are open and owned by nobody else.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((UnixStream::from(a), UnixStream::from(b)))
+}
+
+/// `spawn_process(f, args...)`.
+pub fn spawn_process(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
+    let Some((&f, rest)) = args.split_first() else {
+        return Err(vm.type_error("spawn_process() takes at least 1 argument but 0 were given"));
+    };
+    if !matches!(f, Value::Func(_) | Value::Builtin(_)) {
+        let t = f.type_name(&vm.it.heap);
+        return Err(vm.type_error(format!("spawn_process() needs a function, not {t}")));
+    }
+    let rest = rest.to_vec();
+    let id = fork_child(vm, move |vm| {
+        let r = vm.run_function(f, &rest);
+        finish_child(vm, r)
+    })?;
+    Ok(Value::Obj(id))
+}
+
+/// Forks; in the child runs `body` (which never returns) and in the parent returns the new
+/// process object.
+pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert::Infallible) -> VmResult<ObjId> {
+    crate::threads::before_fork(vm);
+    let _ = std::io::stderr().flush();
+    let (parent_end, child_end) =
+        socket_pair().map_err(|e| process_error(vm, format!("cannot create a channel: {}", io_text(&e))))?;
+    // Output is flushed and the writer held across the fork: no other thread is writing
+    // (print writes without the GIL), so the child neither repeats nor half-inherits it.
+    // SAFETY: fork is called while this thread holds the GIL, so no other thread is in the
+    // interpreter state; the child touches only that state (rebuilt for one thread by
+    // `after_fork_in_child`) and the heap allocator (fork-safe in glibc), and leaves with
+    // `_exit`, never unwinding into code that expects the parent's threads.
+    let pid = vm.it.output.flushed_while(|| unsafe { libc::fork() });
+    if pid < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(process_error(vm, format!("cannot fork: {}", io_text(&e))));
+    }
+    if pid == 0 {
+        drop(parent_end);
+        become_child(vm, child_end);
+        // `body` ends the process with `_exit`: its result type has no values.
+        body(vm);
+    }
+    drop(child_end);
+    let obj = ProcessObj {
+        pid,
+        channel: Channel::new(parent_end),
+        pending: VecDeque::new(),
+        outcome: None,
+        status: None,
+        observed: false,
+    };
+    let id = vm.it.heap.alloc(Obj::Process(Box::new(obj)));
+    vm.it.processes.push(id);
+    Ok(id)
+}
+
+/// The child's first steps: one thread, one GIL, no inherited children or channels.
+pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
+    let tid = vm.thread_id();
+    // SAFETY: we are the child, right after fork, on the only thread there; it held the
+    // GIL as `tid` when it forked (our guard `vm.it` is that hold), no other thread has
+    // been started, and no call on the lock is in progress on this stack (fork was called
+    // from a builtin, between lock operations).
+    unsafe { vm.it.gil().after_fork_in_child(tid) };
+    // Other threads do not exist here: their stacks go, joining them fails at once, and
+    // their OS handles are forgotten (they name threads of the parent).
+    vm.it.parked.clear();
+    let me = tid.get();
+    for t in std::mem::take(&mut vm.it.threads) {
+        if let Obj::Thread(th) = vm.it.heap.get_mut(t)
+            && th.tid != me
+            && th.outcome.is_none()
+        {
+            th.start = None;
+            th.observed = true;
+            th.outcome = Some(Outcome::Threw {
+                value: Value::Nil,
+                traceback: Vec::new(),
+                report: String::new(),
+            });
+            std::mem::forget(th.handle.take());
+        }
+    }
+    // The parent's children and channels belong to the parent: close our copies, so the
+    // parent sees end-of-stream when it should, and forget that we "have" children.
+    for p in std::mem::take(&mut vm.it.processes) {
+        if let Obj::Process(proc_obj) = vm.it.heap.get_mut(p) {
+            proc_obj.channel.stream = None;
+            proc_obj.status.get_or_insert(ExitStatus::Code(0));
+            proc_obj.observed = true;
+        }
+    }
+    if let Some(old) = vm.it.parent_channel.take()
+        && let Obj::Channel(c) = vm.it.heap.get_mut(old)
+    {
+        c.channel.stream = None;
+    }
+    let chan = vm.it.heap.alloc(Obj::Channel(Box::new(ChannelObj {
+        channel: Channel::new(to_parent),
+    })));
+    vm.it.parent_channel = Some(chan);
+    // The child's traceback starts at the function it runs, not at the parent's frames.
+    vm.fiber.reset();
+}
+
+/// Sends the child's result or error and ends the child process.
+pub(super) fn finish_child(vm: &mut Vm, result: VmResult<Value>) -> std::convert::Infallible {
+    let code = match result {
+        Ok(v) => match send_to_parent(vm, KIND_RESULT, v) {
+            Ok(()) => 0,
+            Err(t) => report_and_send_error(vm, &t),
+        },
+        Err(t) => match t.exit {
+            Some(code) => code,
+            None => report_and_send_error(vm, &t),
+        },
+    };
+    vm.flush_output();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` ends the process without running the parent's atexit handlers or
+    // destructors, which belong to the parent's copy of the world.
+    unsafe { libc::_exit(code) }
+}
+
+pub(super) fn send_to_parent(vm: &mut Vm, kind: i64, v: Value) -> VmResult<()> {
+    let Some(chan) = vm.it.parent_channel else {
+        return Err(process_error(vm, "no parent channel"));
+    };
+    send_frame(vm, chan, kind, v)
+}
+
+/// Sends a thrown error to the parent as an error value carrying its traceback.
+pub(super) fn report_and_send_error(vm: &mut Vm, t: &Thrown) -> i32 {
+    let value = match t.value {
+        Value::Obj(id) if vm.it.heap.error(id).is_some() => t.value,
+        other => {
+            let text = vm.it.heap.display(other);
+            vm.it.heap.new_error("Error", &text)
+        }
+    };
+    if let Value::Obj(id) = value
+        && let Obj::Error(e) = vm.it.heap.get_mut(id)
+        && e.traceback.is_empty()
+    {
+        e.traceback = t.traceback.clone();
+    }
+    match send_to_parent(vm, KIND_ERROR, value) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}

@@ -1,0 +1,32 @@
+//! Processes (LANGUAGE.md §9): `spawn_process` forks the whole interpreter, the child runs
+//! one function and sends its result back as a serialized message; `send`/`recv` carry
+//! messages both ways over a Unix socket pair; `pmap` spreads a map over forked workers.
+//!
+//! Invariants:
+//! - This is the only folder that calls `fork`, `socketpair`, `waitpid`, `kill`, `poll`, `send`
+//!   and `_exit`; every `unsafe` block says why it is sound.
+//! - The fork happens while the forking thread holds the GIL and after output is flushed,
+//!   so the child starts from a consistent heap and nothing written before the fork is
+//!   printed twice. In the child, the GIL is rebuilt for the one thread that exists, other
+//!   threads' handles are marked dead, and the child never returns into the parent's code:
+//!   it ends with `_exit`.
+//! - Values cross only as `wire` frames: a message is encoded under the GIL, written and
+//!   read with the GIL released, and decoded under the GIL; decoding never runs code. A long
+//!   message is pipelined: the sender offers each ~64 KiB piece to the socket as soon as it
+//!   is encoded, without ever waiting under the GIL (the rest is written with the GIL
+//!   released), and the receiver decodes each piece as it arrives, releasing the GIL to read
+//!   the next, with collection held off while the half-built value is unrooted.
+//! - Every child is reaped: by `join`, or at the end of the program.
+
+mod channel;
+mod decode;
+mod encode;
+mod fork;
+mod parent;
+mod pmap;
+mod receive;
+mod send;
+
+pub use fork::spawn_process;
+pub use parent::{is_alive, join, kill, parent, recv, send, wait_all};
+pub use pmap::pmap;
