@@ -100,21 +100,23 @@ pub struct RangeObj {
 }
 
 impl RangeObj {
-    pub fn len(&self) -> i64 {
+    /// How many numbers the range yields. Up to 2**64 - 1 (`range(-2**63, 2**63 - 1)`),
+    /// so more than an `int` can hold: callers that need an `int` must check.
+    pub fn len(&self) -> u64 {
         let RangeObj { start, stop, step } = *self;
         let (span, step) = if step > 0 {
             (stop as i128 - start as i128, step as i128)
         } else {
             (start as i128 - stop as i128, -(step as i128))
         };
-        if span <= 0 {
-            0
-        } else {
-            ((span + step - 1) / step) as i64
-        }
+        if span <= 0 { 0 } else { ((span + step - 1) / step) as u64 }
     }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+
+    /// The `i`-th number (negative `i` counts from the end), if there is one.
+    pub fn get(&self, i: i64) -> Option<i64> {
+        let n = self.len() as i128;
+        let j = if i < 0 { i as i128 + n } else { i as i128 };
+        (0..n).contains(&j).then(|| (self.start as i128 + j * self.step as i128) as i64)
     }
 }
 

@@ -86,7 +86,7 @@ pub(super) fn items_of(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmRe
                 if r.len() > 100_000_000 {
                     return Err(vm.error("OverflowError", format!("{name}(): range too large")));
                 }
-                Ok((0..r.len()).map(|i| Value::Int(r.start + i * r.step)).collect())
+                Ok((0..r.len() as i64).map(|i| Value::Int(r.start + i * r.step)).collect())
             }
             _ => not_iterable(vm, name, v),
         },

@@ -48,7 +48,10 @@ pub(super) fn len(vm: &mut Vm, args: &[Value]) -> R {
         Value::List(id) => vm.it.heap.list(id).len() as i64,
         Value::Map(id) => vm.it.heap.map(id).len() as i64,
         Value::Obj(id) => match vm.it.heap.get(id) {
-            Obj::Range(r) => r.len(),
+            Obj::Range(r) => match i64::try_from(r.len()) {
+                Ok(n) => n,
+                Err(_) => return Err(vm.error("OverflowError", "range has more items than an int can count")),
+            },
             _ => return no_len(vm, args[0]),
         },
         other => return no_len(vm, other),

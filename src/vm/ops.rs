@@ -458,8 +458,8 @@ pub fn get_index(vm: &mut Vm, o: Value, i: Value) -> R {
                 let Value::Int(i) = i else {
                     return Err(index_type_error(vm, "range", i));
                 };
-                return match normalize_index(i, r.len() as usize) {
-                    Some(j) => Ok(Value::Int(r.start + j as i64 * r.step)),
+                return match r.get(i) {
+                    Some(n) => Ok(Value::Int(n)),
                     None => Err(vm.error("IndexError", "range object index out of range")),
                 };
             }
