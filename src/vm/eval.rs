@@ -571,7 +571,7 @@ impl Vm<'_> {
                             }
                             continue;
                         }
-                        match ops::iter_next(self, s) {
+                        match tryv!(ops::iter_next(self, s)) {
                             Some(v) => reg!(dst) = v,
                             None => pc = (pc as i64 + off as i64) as usize,
                         }

@@ -639,10 +639,14 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
 }
 
 /// Sets up the three loop registers at `slot` for `for ... in v`. Ranges keep
-/// (next, stop, step) as ints; lists, strings and maps keep (container, position, nil).
+/// (next, stop, step) as ints; strings keep (string, byte position, nil); lists and maps
+/// keep (container, position, length at the start), so a loop whose container changes
+/// size under it stops with `RuntimeError` instead of skipping or repeating items.
 pub fn iter_prep(vm: &mut Vm, slot: usize, v: Value) -> VmResult<()> {
     let state = match v {
-        Value::List(_) | Value::Str(_) | Value::Map(_) => [v, Value::Int(0), Value::Nil],
+        Value::Str(_) => [v, Value::Int(0), Value::Nil],
+        Value::List(id) => [v, Value::Int(0), Value::Int(vm.it.heap.list(id).len() as i64)],
+        Value::Map(id) => [v, Value::Int(0), Value::Int(vm.it.heap.map(id).len() as i64)],
         Value::Obj(id) => match vm.it.heap.get(id) {
             Obj::Range(r) => [Value::Int(r.start), Value::Int(r.stop), Value::Int(r.step)],
             _ => return Err(not_iterable(vm, v)),
@@ -653,26 +657,44 @@ pub fn iter_prep(vm: &mut Vm, slot: usize, v: Value) -> VmResult<()> {
     Ok(())
 }
 
-/// The next item of a non-range loop, or None when it is done.
-pub fn iter_next(vm: &mut Vm, slot: usize) -> Option<Value> {
+/// The next item of a non-range loop, or None when it is done; `RuntimeError` if the
+/// list or map being walked changed size since the loop began.
+pub fn iter_next(vm: &mut Vm, slot: usize) -> VmResult<Option<Value>> {
     let Value::Int(pos) = vm.fiber.stack[slot + 1] else {
-        return None;
+        return Ok(None);
     };
     let pos = pos as usize;
-    let (item, next) = match vm.fiber.stack[slot] {
-        Value::List(id) => (*vm.it.heap.list(id).get(pos)?, pos + 1),
-        Value::Str(id) => {
-            let c = vm.it.heap.str(id).get(pos..)?.chars().next()?;
-            (vm.char_str(c), pos + c.len_utf8())
-        }
-        Value::Map(id) => {
-            let key = vm.it.heap.map(id).get_index(pos)?.0.clone();
-            (vm.it.heap.key_value(&key), pos + 1)
-        }
-        _ => return None,
+    let walked = vm.fiber.stack[slot];
+    let (len, what) = match walked {
+        Value::List(id) => (vm.it.heap.list(id).len(), "list"),
+        Value::Map(id) => (vm.it.heap.map(id).len(), "map"),
+        _ => (0, ""),
+    };
+    if let Value::Int(started) = vm.fiber.stack[slot + 2]
+        && started as usize != len
+    {
+        return Err(vm.error("RuntimeError", format!("{what} changed size during iteration")));
+    }
+    let (item, next) = match walked {
+        Value::List(id) => match vm.it.heap.list(id).get(pos) {
+            Some(&v) => (v, pos + 1),
+            None => return Ok(None),
+        },
+        Value::Str(id) => match vm.it.heap.str(id).get(pos..).and_then(|s| s.chars().next()) {
+            Some(c) => (vm.char_str(c), pos + c.len_utf8()),
+            None => return Ok(None),
+        },
+        Value::Map(id) => match vm.it.heap.map(id).get_index(pos) {
+            Some((key, _)) => {
+                let key = key.clone();
+                (vm.it.heap.key_value(&key), pos + 1)
+            }
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
     };
     vm.fiber.stack[slot + 1] = Value::Int(next as i64);
-    Some(item)
+    Ok(Some(item))
 }
 
 /// `for k, v in ...`: each item must be a two-item list.
