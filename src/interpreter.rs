@@ -528,6 +528,15 @@ impl Interpreter {
     }
 }
 
+#[cfg(test)]
+impl Interpreter {
+    /// Runs `f` on the main thread's VM, for unit tests of the layers below.
+    pub(crate) fn with_vm<R>(&mut self, f: impl FnOnce(&mut Vm) -> R) -> R {
+        let mut vm = Vm::new(self.gil.acquire(self.main));
+        f(&mut vm)
+    }
+}
+
 impl Default for Interpreter {
     fn default() -> Self {
         Interpreter::new()

@@ -109,14 +109,20 @@ impl RangeObj {
         } else {
             (start as i128 - stop as i128, -(step as i128))
         };
-        if span <= 0 { 0 } else { ((span + step - 1) / step) as u64 }
+        if span <= 0 {
+            0
+        } else {
+            ((span + step - 1) / step) as u64
+        }
     }
 
     /// The `i`-th number (negative `i` counts from the end), if there is one.
     pub fn get(&self, i: i64) -> Option<i64> {
         let n = self.len() as i128;
         let j = if i < 0 { i as i128 + n } else { i as i128 };
-        (0..n).contains(&j).then(|| (self.start as i128 + j * self.step as i128) as i64)
+        (0..n)
+            .contains(&j)
+            .then(|| (self.start as i128 + j * self.step as i128) as i64)
     }
 }
 

@@ -4,7 +4,7 @@
 //! Invariant: every child is reaped — by `join`, by `is_alive` seeing it gone, or at the
 //! end of the program — and its outcome is taken once.
 
-use super::channel::{KIND_MESSAGE, KIND_RESULT, process_error, process_obj};
+use super::channel::{KIND_MESSAGE, KIND_RESULT, Sender, process_error, process_obj};
 use super::decode::decode_frame;
 use super::receive::{Received, receive};
 use super::send::send_frame;
@@ -23,7 +23,7 @@ pub fn recv(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<Value> {
     if let Obj::Process(p) = vm.it.heap.get_mut(id)
         && let Some(frame) = p.pending.pop_front()
     {
-        return decode_frame(vm, &frame).map(|(_, v)| v);
+        return decode_frame(vm, &frame, Sender::Child).map(|(_, v)| v);
     }
     let (kind, v) = match receive(vm, id, deadline, false)? {
         Received::Frame(kind, v, _) => (kind, v),

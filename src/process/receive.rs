@@ -5,7 +5,7 @@
 //! collection is held off; a bad message is read to its end before it is reported, so the
 //! stream stays in step.
 
-use super::channel::{KIND_MESSAGE, MAX_MESSAGE, channel_of, process_error};
+use super::channel::{KIND_MESSAGE, MAX_MESSAGE, Sender, channel_of, process_error};
 use super::decode::{HeapBuilder, split_frame};
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
@@ -111,7 +111,7 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
             (pieces, buf) = (p, b);
         }
         let split = match decoded {
-            Ok(v) => split_frame(vm, v),
+            Ok(v) => split_frame(vm, v, Sender::of_frames_to(vm, chan)),
             Err(e) => Err(process_error(vm, e.0)),
         };
         let kept = match split {
