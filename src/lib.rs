@@ -52,8 +52,6 @@ pub mod value;
 pub mod vm;
 #[doc(hidden)]
 pub mod wire;
-#[doc(hidden)]
-pub mod wire_tree;
 
 pub use embed::{Data, FromToy, IntoToy, NativeCx, NativeError};
 pub use gil::PolicyKind as Policy;

@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use toy::wire::{self, Decoder, Length, PieceReader, WireError};
-use toy::wire_tree::{Tree, TreeBuilder, payload};
+use toy::wire::tree::{Tree, TreeBuilder, payload};
 
 /// The decoder's builder: a plain tree, refusing float map keys as the interpreter would.
 fn builder() -> TreeBuilder {

@@ -1,9 +1,9 @@
-//! A wire value as a plain Rust tree, for the wire format's tests and its fuzz target: built
-//! by the decoder (`TreeBuilder`), written back through any `Sink` (`write`), compared by
-//! float bit pattern so -0.0 and NaN payloads must survive exactly. Not used by the
-//! interpreter, which decodes straight into its heap.
+//! A wire value as a plain Rust tree, for the wire format's tests and its fuzz target (and
+//! compiled only for them): built by the decoder (`TreeBuilder`), written back through any
+//! `Sink` (`write`), compared by float bit pattern so that -0.0 and NaN payloads must survive
+//! exactly. The interpreter never uses it: it decodes straight into its heap.
 
-use crate::wire::{Builder, Encoder, PREFIX_LEN, Sink, WireError};
+use super::{Builder, Encoder, PREFIX_LEN, Sink, WireError};
 
 /// A decoded value as a plain tree.
 #[derive(Debug, Clone)]

@@ -1,0 +1,127 @@
+//! The message format that forked toy processes exchange over a socket pair. It owns one
+//! invariant: every byte that arrives is hostile until proven otherwise — decoding and frame
+//! reading are bounds-checked, depth-limited, never panic on any input, never allocate more
+//! than the input can justify, and never run code (unlike pickle, a message is data only:
+//! the receiver's `Builder` makes plain values out of it). A bad message becomes a
+//! `WireError` whose text says what was wrong and at which byte; the interpreter turns it
+//! into a `ProcessError`. This module knows nothing about the heap: the sender walks its
+//! values through an `Encoder`, the receiver rebuilds them through a `Builder`.
+//!
+//! A frame is a length prefix followed by the payload; the payload is a version byte and
+//! exactly one value. All integers are little-endian and fixed width. Byte offsets in error
+//! messages count from the start of the payload (the version byte is byte 0).
+//!
+//! | part | bytes | meaning |
+//! |---|---|---|
+//! | length prefix | u64 | payload length in bytes (prefix not included); or `STREAMED` (`u64::MAX`): the payload follows in segments; the reader enforces its own cap either way |
+//! | version | u8 | `VERSION` (1); anything else is rejected |
+//! | value | tag u8, then the body below | exactly one; trailing bytes are rejected |
+//!
+//! A streamed frame lets a sender put the start of a long payload on the wire before it has
+//! encoded the rest (so before it knows the length), and the receiver decode it meanwhile:
+//! after the `STREAMED` prefix come segments, each a u64 length (at least 1) and that many
+//! payload bytes; a u64 0 ends the frame. The payload is the segments' bytes in order, cut
+//! anywhere (a value may span segments), and means exactly what it would in a whole frame.
+//! In place of a segment length, `ABANDONED` (`u64::MAX`) ends the frame and withdraws it: the
+//! sender could not finish it, and the receiver drops what it got and reads the next frame.
+//! The toy sender writes a message shorter than 64 KiB as a whole frame and cuts longer ones
+//! into segments of about 64 KiB (longer while the receiver is not keeping up).
+//!
+//! | tag | value | body after the tag |
+//! |---|---|---|
+//! | `0x00` | nil | none |
+//! | `0x01` | false | none |
+//! | `0x02` | true | none |
+//! | `0x03` | int | i64 (8 bytes) |
+//! | `0x04` | float | f64 bit pattern (8 bytes); any bits, NaN included |
+//! | `0x05` | str | u64 byte length, then that many bytes of UTF-8 |
+//! | `0x06` | list | u64 item count, then that many values |
+//! | `0x07` | map | u64 pair count, then key, value, key, value, ... (keys may be any value) |
+//! | `0x08` | error | kind: str body; message: str body; u64 entry count; per entry: file (str body), line (u32), function (str body) |
+//!
+//! A "str body" is the str layout without its tag: u64 length, then UTF-8. Tags `0x09`–`0xff`
+//! are unknown and rejected. Lists and maps may nest at most `MAX_DEPTH` deep.
+//!
+//! A payload may be decoded as it arrives (`Decoder`, fed by a `PieceReader`): the answer is
+//! the one `decode` gives for the whole payload. Counts are checked against the payload's
+//! length; while a streamed frame's length is not known yet, against the receiver's cap, and
+//! room is made in advance only for items the bytes at hand could hold.
+//!
+//! The parts: `encode` writes frames, `frame` reads them off a stream, `decode` turns a
+//! payload into the receiver's values; `tree` (tests and fuzzing only) is a plain value type
+//! to check the three against each other.
+
+// `fuzzing` is the cfg cargo-fuzz sets on every crate it builds; rustc does not know it.
+#![allow(unexpected_cfgs)]
+
+mod decode;
+mod encode;
+mod frame;
+#[cfg(test)]
+mod tests;
+#[cfg(any(test, fuzzing))]
+pub mod tree;
+
+pub use decode::{Builder, Decoder, decode};
+pub use encode::{Encoder, Pump, Pumped, Sink};
+pub use frame::{PieceReader, read_frame};
+
+use std::fmt;
+
+/// The format version this code writes and the only one it reads.
+pub const VERSION: u8 = 1;
+
+/// How many lists and maps may be open at once while decoding: `[[nil]]` is 2 deep, a
+/// scalar 0, and a value exactly `MAX_DEPTH` deep is accepted. It matches the depth to which
+/// `str`, `==` and `<` descend (`value::MAX_NESTING`), so anything that can be printed can be
+/// sent; senders refuse deeper values before writing them.
+pub const MAX_DEPTH: usize = 1000;
+
+/// Width of the length prefix that starts every frame (and of a streamed frame's segment lengths).
+pub const PREFIX_LEN: usize = 8;
+
+/// The length prefix of a streamed frame: its payload follows in segments (see the header).
+pub const STREAMED: u64 = u64::MAX;
+
+/// In place of a segment length: the sender abandoned the streamed frame.
+pub const ABANDONED: u64 = u64::MAX;
+
+const TAG_NIL: u8 = 0x00;
+const TAG_FALSE: u8 = 0x01;
+const TAG_TRUE: u8 = 0x02;
+const TAG_INT: u8 = 0x03;
+const TAG_FLOAT: u8 = 0x04;
+const TAG_STR: u8 = 0x05;
+const TAG_LIST: u8 = 0x06;
+const TAG_MAP: u8 = 0x07;
+const TAG_ERROR: u8 = 0x08;
+
+/// The smallest traceback entry: two empty str bodies and a line number.
+const MIN_ENTRY: usize = 8 + 4 + 8;
+
+/// Why a message could not be read or decoded; `Display` is the whole message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireError(pub String);
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+fn bad(what: fmt::Arguments<'_>) -> WireError {
+    WireError(format!("bad message from the other process: {what}"))
+}
+
+/// How long a payload is, as far as its receiver knows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Length {
+    /// Exactly this many bytes: a frame with a length prefix, or a streamed frame whose end
+    /// has arrived.
+    Exactly(usize),
+    /// Not known yet, but at most this many bytes: a streamed frame still arriving (the bound is
+    /// the receiver's own cap on a message).
+    AtMost(usize),
+}
