@@ -4,6 +4,7 @@
 //! against the payload's announced length, nesting is bounded by `MAX_DEPTH` on a heap stack,
 //! room made in advance is bounded by the size of the input, and no input panics.
 
+use super::keys::{SeenKeys, key_type_error};
 use super::{
     Length, MAX_DEPTH, MIN_ENTRY, TAG_ERROR, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_LIST, TAG_MAP, TAG_NIL, TAG_STR,
     TAG_TRUE, VERSION, WireError, bad,
@@ -22,7 +23,8 @@ pub trait Builder {
         self.str(s)
     }
     fn list(&mut self, items: Vec<Self::Value>) -> Self::Value;
-    /// May reject keys the receiver cannot use; the error is passed through unchanged.
+    /// The keys are nil, bool, int or str values, no two the same (the decoder refuses any
+    /// other map). The builder may still refuse the map; its error is passed through unchanged.
     fn map(&mut self, pairs: Vec<(Self::Value, Self::Value)>) -> Result<Self::Value, WireError>;
     fn error(&mut self, kind: &str, message: &str, traceback: Vec<(String, u32, String)>) -> Self::Value;
 }
@@ -222,6 +224,8 @@ pub struct Decoder<V> {
     /// could still follow).
     done: Option<V>,
     stack: Vec<Open<V>>,
+    /// The keys of the open maps, to refuse a map whose keys repeat.
+    keys: SeenKeys,
     /// Bytes the unread items of open containers need at the least (one tag each).
     reserved: usize,
     /// Where the first item not yet decoded starts (0: the version byte is still to be read).
@@ -244,6 +248,7 @@ impl<V> Decoder<V> {
         Decoder {
             done: None,
             stack: Vec::new(),
+            keys: SeenKeys::new(),
             reserved: 0,
             pos: 0,
             waiting: 0,
@@ -334,6 +339,7 @@ impl<V> Decoder<V> {
         }
         let Decoder {
             stack,
+            keys,
             reserved: saved_reserved,
             pos: saved_pos,
             ..
@@ -412,6 +418,13 @@ impl<V> Decoder<V> {
             }
             let at = r.pos;
             let tag = r.u8("value tag")?;
+            if let Some(Open::Map { key: None, .. }) = stack.last()
+                && let Some(what) = key_type_error(tag)
+            {
+                return Err(Stop::Bad(bad(format_args!(
+                    "map key at byte {at} is {what} (a map key is nil, a bool, an int or a str)"
+                ))));
+            }
             let mut value = match tag {
                 TAG_NIL => builder.nil(),
                 TAG_FALSE => builder.bool(false),
@@ -450,6 +463,7 @@ impl<V> Decoder<V> {
                                 left: n,
                             }
                         } else {
+                            keys.open(n);
                             Open::Map {
                                 pairs: Vec::with_capacity(r.room_for(n, per_item)),
                                 key: None,
@@ -488,6 +502,8 @@ impl<V> Decoder<V> {
                         value = builder.list(items);
                     }
                     Some(Open::Map { pairs, key: None, left }) => {
+                        // A key is a scalar (`key_type_error`), so it is the item just read.
+                        keys.insert(r.bytes, at);
                         stack.push(Open::Map {
                             pairs,
                             key: Some(value),
@@ -508,6 +524,11 @@ impl<V> Decoder<V> {
                                 left: left - 1,
                             });
                             break;
+                        }
+                        if let Err((at, first)) = keys.close(r.bytes) {
+                            return Err(Stop::Bad(bad(format_args!(
+                                "map key at byte {at} repeats the key at byte {first}"
+                            ))));
                         }
                         value = builder.map(pairs)?;
                     }

@@ -36,11 +36,24 @@
 //! | `0x04` | float | f64 bit pattern (8 bytes); any bits, NaN included |
 //! | `0x05` | str | u64 byte length, then that many bytes of UTF-8 |
 //! | `0x06` | list | u64 item count, then that many values |
-//! | `0x07` | map | u64 pair count, then key, value, key, value, ... (keys may be any value) |
+//! | `0x07` | map | u64 pair count, then key, value, key, value, ... in the map's order; each key nil, false, true, an int or a str, no two equal |
 //! | `0x08` | error | kind: str body; message: str body; u64 entry count; per entry: file (str body), line (u32), function (str body) |
 //!
 //! A "str body" is the str layout without its tag: u64 length, then UTF-8. Tags `0x09`–`0xff`
 //! are unknown and rejected. Lists and maps may nest at most `MAX_DEPTH` deep.
+//!
+//! Each value has exactly one encoding, and the decoder accepts nothing else, so whatever it
+//! accepts re-encodes to the very bytes it read: integers and lengths are fixed width (there
+//! are no short forms), a count is the exact number of items, a bool is its tag, a str is
+//! UTF-8 (which has no overlong forms and no surrogates), a float is its bit pattern (every
+//! pattern its own value: a toy float keeps its bits, so -0.0 and each NaN payload survive),
+//! and a map's pairs come in the map's own order. A map key is what a toy map can hold: nil,
+//! a bool, an int or a str; and no key appears twice in a map, equality being toy's for map
+//! keys (by value within a type, never across types: `true` and `1` are two keys, as are `1`
+//! and `"1"`). A key of another type is refused as soon as its tag is read; a repeated key
+//! when its map closes (so a fault further on in the same map is reported first), naming the
+//! bytes where it and the earlier same key start. The rule is about the payload: how a
+//! streamed frame cuts it into segments means nothing.
 //!
 //! A payload may be decoded as it arrives (`Decoder`, fed by a `PieceReader`): the answer is
 //! the one `decode` gives for the whole payload. Counts are checked against the payload's
@@ -48,8 +61,8 @@
 //! room is made in advance only for items the bytes at hand could hold.
 //!
 //! The parts: `encode` writes frames, `frame` reads them off a stream, `decode` turns a
-//! payload into the receiver's values; `tree` (tests and fuzzing only) is a plain value type
-//! to check the three against each other.
+//! payload into the receiver's values, with `keys` checking each map's keys; `tree` (tests
+//! and fuzzing only) is a plain value type to check them against each other.
 
 // `fuzzing` is the cfg cargo-fuzz sets on every crate it builds; rustc does not know it.
 #![allow(unexpected_cfgs)]
@@ -57,6 +70,7 @@
 mod decode;
 mod encode;
 mod frame;
+mod keys;
 #[cfg(test)]
 mod tests;
 #[cfg(any(test, fuzzing))]

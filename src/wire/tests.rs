@@ -3,7 +3,8 @@
 //! message), and property tests that decoding in pieces, streamed or not, agrees with
 //! decoding the whole payload.
 
-use super::tree::{Tree, TreeBuilder, frame, payload, write};
+use super::keys::SeenKeys;
+use super::tree::{Tree, TreeBuilder, frame, map_keys_are_valid, payload, write};
 use super::*;
 use proptest::prelude::*;
 use std::io::{self, Cursor, Read};
@@ -40,13 +41,43 @@ impl Builder for Count {
     }
 }
 
+/// A `TreeBuilder` that refuses any map with the key `"refused"`, as a receiver may refuse
+/// a map: decoding in pieces must pass such a refusal on exactly as decoding whole does.
+struct Refusing;
+
+impl Builder for Refusing {
+    type Value = Tree;
+    fn nil(&mut self) -> Tree {
+        TreeBuilder.nil()
+    }
+    fn bool(&mut self, b: bool) -> Tree {
+        TreeBuilder.bool(b)
+    }
+    fn int(&mut self, i: i64) -> Tree {
+        TreeBuilder.int(i)
+    }
+    fn float(&mut self, f: f64) -> Tree {
+        TreeBuilder.float(f)
+    }
+    fn str(&mut self, s: &str) -> Tree {
+        TreeBuilder.str(s)
+    }
+    fn list(&mut self, items: Vec<Tree>) -> Tree {
+        TreeBuilder.list(items)
+    }
+    fn map(&mut self, pairs: Vec<(Tree, Tree)>) -> Result<Tree, WireError> {
+        if pairs.iter().any(|(k, _)| *k == s("refused")) {
+            return Err(WireError("refused map key".into()));
+        }
+        TreeBuilder.map(pairs)
+    }
+    fn error(&mut self, kind: &str, message: &str, traceback: Vec<(String, u32, String)>) -> Tree {
+        TreeBuilder.error(kind, message, traceback)
+    }
+}
+
 fn decode_tree(bytes: &[u8]) -> Result<Tree, WireError> {
-    decode(
-        bytes,
-        &mut TreeBuilder {
-            reject_float_keys: false,
-        },
-    )
+    decode(bytes, &mut TreeBuilder)
 }
 
 /// Decodes `bytes` fed to one `Decoder` in pieces ending at `cuts` (any order, any
@@ -56,9 +87,7 @@ fn decode_in_pieces(bytes: &[u8], cuts: &[usize]) -> Result<Tree, WireError> {
     ends.sort_unstable();
     ends.push(bytes.len());
     let mut d = Decoder::new();
-    let mut b = TreeBuilder {
-        reject_float_keys: true,
-    };
+    let mut b = Refusing;
     for end in ends {
         match d.feed(&bytes[..end], Length::Exactly(bytes.len()), &mut b) {
             Ok(Some(t)) => {
@@ -78,9 +107,7 @@ fn decode_streamed_in_pieces(bytes: &[u8], cuts: &[usize]) -> Result<Tree, WireE
     let mut ends: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
     ends.sort_unstable();
     let mut d = Decoder::new();
-    let mut b = TreeBuilder {
-        reject_float_keys: true,
-    };
+    let mut b = Refusing;
     for end in ends {
         match d.feed(&bytes[..end], Length::AtMost(bytes.len() + 1000), &mut b) {
             Ok(Some(t)) => panic!("a value ({t:?}) before the payload's end was known"),
@@ -143,9 +170,7 @@ fn read_and_decode_in_pieces(stream: &[u8], piece: usize) -> Result<Tree, WireEr
     let mut buf = Vec::new();
     let mut pieces = PieceReader::start(&mut r, &mut buf, 1 << 20)?.expect("a frame");
     let mut d = Decoder::new();
-    let mut b = TreeBuilder {
-        reject_float_keys: false,
-    };
+    let mut b = TreeBuilder;
     loop {
         pieces.next(&mut r, &mut buf, piece)?;
         assert!(!pieces.abandoned());
@@ -225,8 +250,13 @@ fn round_trips_every_type() {
     values.push(Tree::Error("Error".into(), "".into(), vec![]));
     values.push(rich());
     values.push(Tree::Map(vec![
-        (Tree::Float(1.5), Tree::Int(2)),
-        (Tree::List(vec![]), Tree::Nil),
+        (Tree::Int(1), Tree::Int(2)),
+        (Tree::Bool(true), Tree::Nil),
+        (s("1"), Tree::Float(1.5)),
+        (Tree::Nil, Tree::List(vec![])),
+        (Tree::Bool(false), Tree::Map(vec![(Tree::Int(1), Tree::Nil)])),
+        (Tree::Int(0), rich()),
+        (s(""), Tree::Error("E".into(), "m".into(), vec![])),
     ]));
     values.push(Tree::List(values.clone()));
     for v in values {
@@ -444,19 +474,255 @@ fn rejects_trailing_bytes() {
 
 #[test]
 fn passes_on_the_builders_refusal() {
-    let t = Tree::Map(vec![(Tree::Float(1.0), Tree::Nil)]);
-    let mut strict = TreeBuilder {
-        reject_float_keys: true,
-    };
+    let t = Tree::Map(vec![(s("refused"), Tree::Nil)]);
     assert_eq!(
-        decode(&payload(&t), &mut strict),
-        Err(WireError("TypeError: float map key".into()))
+        decode(&payload(&t), &mut Refusing),
+        Err(WireError("refused map key".into()))
     );
     let inner = Tree::List(vec![Tree::Map(vec![(
         Tree::Int(1),
-        Tree::Map(vec![(Tree::Float(0.5), Tree::Nil)]),
+        Tree::Map(vec![(s("refused"), Tree::Nil)]),
     )])]);
-    assert!(decode(&payload(&inner), &mut strict).is_err());
+    assert_eq!(
+        decode(&payload(&inner), &mut Refusing),
+        Err(WireError("refused map key".into()))
+    );
+    assert!(decode_tree(&payload(&inner)).is_ok());
+}
+
+/// The payload of a map written pair by pair as given, whatever the keys: what a forger, or
+/// a broken sender, could put on the wire.
+fn forged_map(pairs: &[(Tree, Tree)]) -> Vec<u8> {
+    payload(&Tree::Map(pairs.to_vec()))
+}
+
+/// Where the `i`-th key of a map payload made by `forged_map` starts, each value being one
+/// byte (nil).
+fn key_at(pairs: &[(Tree, Tree)], i: usize) -> usize {
+    1 + 9
+        + pairs[..i]
+            .iter()
+            .map(|(k, v)| payload(k).len() - 1 + payload(v).len() - 1)
+            .sum::<usize>()
+}
+
+#[test]
+fn map_keys_of_other_types_are_refused_where_they_are() {
+    for (key, what) in [
+        (Tree::Float(1.0), "a float"),
+        (Tree::Float(f64::NAN), "a float"),
+        (Tree::List(vec![]), "a list"),
+        (Tree::List(vec![Tree::Int(1)]), "a list"),
+        (Tree::Map(vec![]), "a map"),
+        (Tree::Map(vec![(Tree::Int(1), Tree::Nil)]), "a map"),
+        (Tree::Error("E".into(), "m".into(), vec![]), "an error"),
+    ] {
+        let pairs = [(s("ok"), Tree::Nil), (key, Tree::Nil)];
+        let at = key_at(&pairs, 1);
+        assert_eq!(
+            err_msg(&forged_map(&pairs)),
+            format!(
+                "bad message from the other process: map key at byte {at} is {what} (a map key is nil, a bool, \
+                 an int or a str)"
+            )
+        );
+        // In a value's place, the same value is fine.
+        let (key, _) = pairs[1].clone();
+        let value = Tree::Map(vec![(Tree::Int(1), key.clone())]);
+        assert_eq!(decode_tree(&payload(&value)), Ok(value));
+        assert_eq!(
+            decode_tree(&payload(&Tree::List(vec![key.clone()]))),
+            Ok(Tree::List(vec![key]))
+        );
+    }
+    // A bad key is refused from its tag: its body need not be whole (a map of one pair needs
+    // at least 2 bytes after its count, so the count still fits), nor have arrived yet.
+    let bytes = forged_map(&[(Tree::Float(2.0), Tree::Nil)]);
+    let refused = "bad message from the other process: map key at byte 10 is a float (a map key is nil, a bool, an int \
+                   or a str)";
+    assert_eq!(err_msg(&bytes[..12]), refused);
+    assert_eq!(decode_in_pieces(&bytes[..12], &[11]), Err(WireError(refused.into())));
+    let mut d = Decoder::new();
+    assert_eq!(
+        d.feed(&bytes[..11], Length::AtMost(1000), &mut TreeBuilder),
+        Err(WireError(refused.into()))
+    );
+    // An unknown tag where a key should be is an unknown tag.
+    let mut unknown = forged_map(&[(Tree::Nil, Tree::Nil)]);
+    unknown[10] = 0x09;
+    assert!(err_msg(&unknown).contains("unknown tag 0x09 at byte 10"));
+}
+
+#[test]
+fn a_repeated_map_key_is_refused_with_both_offsets() {
+    let n = |v| (v, Tree::Nil);
+    for keys in [
+        vec![Tree::Int(1), Tree::Int(1)],
+        vec![Tree::Nil, Tree::Nil],
+        vec![Tree::Bool(true), Tree::Bool(true)],
+        vec![Tree::Bool(false), Tree::Int(0), Tree::Bool(false)],
+        vec![s("a"), s("b"), s("a")],
+        vec![s(""), s("a"), s("")],
+        vec![s("héllo"), Tree::Int(7), s("héllo")],
+        vec![
+            Tree::Int(i64::MIN),
+            Tree::Int(i64::MAX),
+            Tree::Int(-1),
+            Tree::Int(i64::MIN),
+        ],
+    ] {
+        let pairs: Vec<_> = keys.into_iter().map(n).collect();
+        let last = pairs.len() - 1;
+        let first = pairs.iter().position(|p| *p == pairs[last]).unwrap();
+        let bytes = forged_map(&pairs);
+        let expected = format!(
+            "bad message from the other process: map key at byte {} repeats the key at byte {}",
+            key_at(&pairs, last),
+            key_at(&pairs, first)
+        );
+        assert_eq!(err_msg(&bytes), expected, "{pairs:?}");
+        // In pieces, known length or not, the same refusal.
+        let every: Vec<usize> = (0..=bytes.len()).collect();
+        assert_eq!(decode_in_pieces(&bytes, &every), Err(WireError(expected.clone())));
+        assert!(decode_streamed_in_pieces(&bytes, &every).is_err());
+        // The value repeated is not the key: a map may hold one value under many keys.
+        assert!(decode_tree(&forged_map(&[(Tree::Int(1), s("v")), (Tree::Int(2), s("v"))])).is_ok());
+    }
+}
+
+#[test]
+fn keys_equal_only_within_a_type() {
+    // Toy's map keys: `true` and `1`, `false`, `0`, nil and "" are all different, as are 1
+    // and "1"; each map may hold all of them at once.
+    let keys = [
+        Tree::Bool(true),
+        Tree::Int(1),
+        s("1"),
+        s("true"),
+        Tree::Bool(false),
+        Tree::Int(0),
+        Tree::Nil,
+        s(""),
+        s("0"),
+        s("nil"),
+        Tree::Int(-1),
+        Tree::Int(256),
+    ];
+    let t = Tree::Map(keys.iter().cloned().map(|k| (k, Tree::Nil)).collect());
+    assert_eq!(decode_tree(&payload(&t)), Ok(t));
+}
+
+#[test]
+fn keys_are_counted_per_map() {
+    // An inner map may use its outer map's keys, and closing it forgets its own keys.
+    let inner = |k: Tree| Tree::Map(vec![(k.clone(), Tree::Nil), (s("x"), Tree::Nil)]);
+    let t = Tree::Map(vec![
+        (s("x"), inner(s("y"))),
+        (s("y"), Tree::List(vec![inner(s("z")), inner(s("y"))])),
+        (s("z"), inner(s("w"))),
+    ]);
+    assert_eq!(decode_tree(&payload(&t)), Ok(t));
+    // A repeat inside the inner map, after and before the outer map's keys.
+    let bad_inner = Tree::Map(vec![
+        (s("a"), Tree::Map(vec![(s("b"), Tree::Nil), (s("b"), Tree::Nil)])),
+        (s("b"), Tree::Nil),
+    ]);
+    assert!(err_msg(&payload(&bad_inner)).ends_with("map key at byte 40 repeats the key at byte 29"));
+    let bad_outer = Tree::Map(vec![
+        (s("a"), Tree::Map(vec![(s("b"), Tree::Nil)])),
+        (s("a"), Tree::Nil),
+    ]);
+    assert!(err_msg(&payload(&bad_outer)).ends_with("map key at byte 40 repeats the key at byte 10"));
+}
+
+#[test]
+fn a_repeated_key_in_a_big_map_is_found() {
+    // Past the few keys compared one by one, through the hash index: each key repeated once,
+    // wherever the repeat is.
+    let keys: Vec<Tree> = (0..300)
+        .map(|i| if i % 2 == 0 { Tree::Int(i) } else { s(&format!("k{i}")) })
+        .collect();
+    let distinct: Vec<(Tree, Tree)> = keys.iter().cloned().map(|k| (k, Tree::Nil)).collect();
+    assert_eq!(decode_tree(&forged_map(&distinct)), Ok(Tree::Map(distinct.clone())));
+    for (repeat, of) in [(8, 0), (9, 3), (299, 298), (150, 7), (299, 0)] {
+        let mut pairs = distinct.clone();
+        pairs[repeat] = pairs[of].clone();
+        let bytes = forged_map(&pairs);
+        let expected = format!(
+            "bad message from the other process: map key at byte {} repeats the key at byte {}",
+            key_at(&pairs, repeat),
+            key_at(&pairs, of)
+        );
+        assert_eq!(err_msg(&bytes), expected);
+        assert_eq!(decode_in_pieces(&bytes, &[100, 1000, 2000]), Err(WireError(expected)));
+    }
+}
+
+/// Hashes everything to the same number: every key collides, as no sender can make them
+/// collide under the decoder's random keyed hash, to check that a collision is told apart
+/// from a repeat.
+#[derive(Clone, Default)]
+struct Constant;
+
+impl std::hash::BuildHasher for Constant {
+    type Hasher = Constant;
+    fn build_hasher(&self) -> Constant {
+        Constant
+    }
+}
+
+impl std::hash::Hasher for Constant {
+    fn finish(&self) -> u64 {
+        7
+    }
+    fn write(&mut self, _: &[u8]) {}
+}
+
+#[test]
+fn colliding_hashes_are_not_taken_for_repeats() {
+    // Small maps compare their keys pair by pair, big ones (by comparison and by radix) sort
+    // their hashes: with every hash the same, each must still tell keys apart by their bytes.
+    for n in [3, 40, 2000] {
+        let pairs: Vec<(Tree, Tree)> = (0..n).map(|i| (Tree::Int(i), Tree::Nil)).collect();
+        let bytes = forged_map(&pairs);
+        let starts: Vec<usize> = (0..pairs.len()).map(|i| key_at(&pairs, i)).collect();
+        let mut seen = SeenKeys::with_hasher(Constant);
+        seen.open(n as usize);
+        starts.iter().for_each(|&at| seen.insert(&bytes, at));
+        assert_eq!(seen.close(&bytes), Ok(()), "{n} keys");
+        // The same keys, the last one repeating the middle one, inside an outer map.
+        let mut seen = SeenKeys::with_hasher(Constant);
+        seen.open(2);
+        seen.insert(&bytes, starts[0]);
+        seen.open(n as usize + 1);
+        starts.iter().for_each(|&at| seen.insert(&bytes, at));
+        let middle = starts[starts.len() / 2];
+        seen.insert(&bytes, middle);
+        assert_eq!(seen.close(&bytes), Err((middle, middle)), "{n} keys");
+        // The inner map's keys went with it; the outer map has one key so far.
+        seen.insert(&bytes, starts[1]);
+        assert_eq!(seen.close(&bytes), Ok(()));
+    }
+}
+
+#[test]
+fn repeats_are_found_when_the_map_closes() {
+    // The first key that repeats an earlier one is named, whichever repeats come later.
+    let pairs: Vec<(Tree, Tree)> = [1, 2, 3, 2, 1, 3, 3]
+        .into_iter()
+        .map(|i| (Tree::Int(i), Tree::Nil))
+        .collect();
+    assert!(err_msg(&forged_map(&pairs)).ends_with(&format!(
+        "map key at byte {} repeats the key at byte {}",
+        key_at(&pairs, 3),
+        key_at(&pairs, 1)
+    )));
+    // A fault later in the same map is met first: a repeat is known only once the map closes.
+    let pairs = [(s("a"), Tree::Nil), (s("a"), Tree::Nil), (Tree::Float(1.0), Tree::Nil)];
+    assert!(err_msg(&forged_map(&pairs)).contains(&format!("map key at byte {} is a float", key_at(&pairs, 2))));
+    let mut cut = forged_map(&pairs[..2]);
+    cut.pop();
+    assert!(err_msg(&cut).contains("truncated"));
 }
 
 #[test]
@@ -568,17 +834,21 @@ fn runs_of_strings_round_trip_and_report_the_first_bad_byte() {
 
 #[test]
 fn pieces_decode_like_the_whole() {
-    let whole = |bytes: &[u8]| {
-        decode(
-            bytes,
-            &mut TreeBuilder {
-                reject_float_keys: true,
-            },
-        )
-    };
+    let whole = |bytes: &[u8]| decode(bytes, &mut Refusing);
     let mut samples = vec![payload(&rich()), payload(&strings()), nested_lists(50)];
     samples.push(payload(&Tree::List((0..3000).map(Tree::Int).collect())));
-    samples.push(payload(&Tree::Map(vec![(Tree::Float(1.0), Tree::Nil)])));
+    samples.push(payload(&Tree::Map(vec![(s("refused"), Tree::Nil)])));
+    samples.push(forged_map(&[(Tree::Float(1.0), Tree::Nil)]));
+    samples.push(forged_map(&[
+        (s("k"), Tree::Nil),
+        (Tree::List(vec![Tree::Nil]), Tree::Nil),
+    ]));
+    let many: Vec<(Tree, Tree)> = (0..40).map(|i| (Tree::Int(i % 23), s("v"))).collect();
+    samples.push(forged_map(&many));
+    samples.push(forged_map(&[
+        (s("k"), Tree::Map(vec![(s("k"), Tree::Nil)])),
+        (s("k"), Tree::Nil),
+    ]));
     let mut bad_utf8 = payload(&strings());
     let at = bad_utf8.len() - 3;
     bad_utf8[at] = 0xff;
@@ -960,6 +1230,48 @@ fn tree() -> impl Strategy<Value = Tree> {
     leaf.prop_recursive(6, 200, 8, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Tree::List),
+            prop::collection::vec((key(), inner), 0..6).prop_map(|pairs| Tree::Map(distinct_keys(pairs))),
+        ]
+    })
+}
+
+/// A map key: few enough values that keys often repeat (`distinct_keys` then drops the
+/// later pairs), and the key the `Refusing` builder refuses.
+fn key() -> impl Strategy<Value = Tree> {
+    prop_oneof![
+        Just(Tree::Nil),
+        any::<bool>().prop_map(Tree::Bool),
+        (-3i64..4).prop_map(Tree::Int),
+        any::<i64>().prop_map(Tree::Int),
+        prop_oneof![Just("refused".to_owned()), "[a-c1]{0,2}", "[a-zé☃𝄞]{0,8}"].prop_map(Tree::Str),
+    ]
+}
+
+/// `pairs` without the pairs whose key an earlier pair has.
+fn distinct_keys(pairs: Vec<(Tree, Tree)>) -> Vec<(Tree, Tree)> {
+    let mut out: Vec<(Tree, Tree)> = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        if !out.iter().any(|(seen, _)| *seen == k) {
+            out.push((k, v));
+        }
+    }
+    out
+}
+
+/// Any value the encoder can be made to write, the format's or not: maps with keys of any
+/// type and keys that repeat.
+fn forged_tree() -> impl Strategy<Value = Tree> {
+    let leaf = prop_oneof![
+        Just(Tree::Nil),
+        any::<bool>().prop_map(Tree::Bool),
+        (-3i64..4).prop_map(Tree::Int),
+        any::<f64>().prop_map(Tree::Float),
+        "[a-c1]{0,2}".prop_map(Tree::Str),
+        Just(Tree::Error("E".into(), "m".into(), vec![])),
+    ];
+    leaf.prop_recursive(5, 100, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Tree::List),
             prop::collection::vec((inner.clone(), inner), 0..6).prop_map(Tree::Map),
         ]
     })
@@ -989,9 +1301,26 @@ proptest! {
     }
 
     #[test]
+    fn forged_maps_are_refused_exactly_when_their_keys_break_the_rules(t in forged_tree(), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let bytes = payload(&t);
+        let whole = decode_tree(&bytes);
+        prop_assert_eq!(whole.is_ok(), map_keys_are_valid(&t), "{:?}", whole);
+        if let Ok(got) = &whole {
+            prop_assert_eq!(got, &t);
+        }
+        let whole = decode(&bytes, &mut Refusing);
+        prop_assert_eq!(decode_in_pieces(&bytes, &cuts), whole.clone());
+        match (decode_streamed_in_pieces(&bytes, &cuts), whole) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(_), Err(_)) => {}
+            (a, b) => prop_assert!(false, "streamed {a:?}, whole {b:?}"),
+        }
+    }
+
+    #[test]
     fn any_pieces_decode_like_the_whole(t in tree(), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
         let bytes = payload(&t);
-        prop_assert_eq!(decode_in_pieces(&bytes, &cuts), decode(&bytes, &mut TreeBuilder { reject_float_keys: true }));
+        prop_assert_eq!(decode_in_pieces(&bytes, &cuts), decode(&bytes, &mut Refusing));
     }
 
     #[test]
@@ -1010,7 +1339,7 @@ proptest! {
             let at = cut.index(bytes.len());
             bytes[at] ^= 0x41;
         }
-        let whole = decode(&bytes, &mut TreeBuilder { reject_float_keys: true });
+        let whole = decode(&bytes, &mut Refusing);
         match (decode_streamed_in_pieces(&bytes, &cuts), whole) {
             (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
             (Err(_), Err(_)) => {}
@@ -1024,7 +1353,7 @@ proptest! {
             bytes[0] = VERSION;
             bytes.iter_mut().skip(1).step_by(2).for_each(|b| *b %= 10);
         }
-        prop_assert_eq!(decode_in_pieces(&bytes, &cuts), decode(&bytes, &mut TreeBuilder { reject_float_keys: true }));
+        prop_assert_eq!(decode_in_pieces(&bytes, &cuts), decode(&bytes, &mut Refusing));
     }
 
     #[test]
