@@ -46,7 +46,6 @@ mod output;
 mod process;
 mod threads;
 mod wire;
-mod wire_tree;
 
 // The embedding API, and what is written with it.
 mod embed;
