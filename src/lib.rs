@@ -44,6 +44,7 @@ mod net;
 mod os_error;
 mod output;
 mod process;
+mod stdin;
 mod threads;
 mod wire;
 

@@ -229,22 +229,58 @@ pub(super) fn abs(vm: &mut Vm, args: &[Value]) -> R {
     }
 }
 
+/// `min`/`max` of one iterable, of several arguments, or `max(xs, key)`: one iterable and a
+/// function (the first of equal items wins, as in Python).
 fn extreme(vm: &mut Vm, name: impl Display + Copy, args: &[Value], want: Ordering) -> R {
     arity(vm, name, args, 1, usize::MAX)?;
-    let items = if args.len() == 1 {
-        items_of(vm, name, args[0])?
+    let with_key = args.len() == 2 && matches!(args[1], Value::Func(_) | Value::Builtin(_));
+    let (items, key) = if args.len() == 1 || with_key {
+        (items_of(vm, name, args[0])?, with_key.then_some(args[1]))
     } else {
-        args.to_vec()
+        (args.to_vec(), None)
     };
-    let Some(mut best) = items.first().copied() else {
+    let Some(&first) = items.first() else {
         return Err(vm.error("ValueError", format!("{name}() arg is an empty sequence")));
     };
+    let rank = |vm: &mut Vm, v: Value| match key {
+        Some(f) => vm.call_value(f, &[v]),
+        None => Ok(v),
+    };
+    let (mut best, mut best_rank) = (first, rank(vm, first)?);
     for &v in &items[1..] {
-        if ops::compare(vm, v, best, "<")? == want {
-            best = v;
+        let r = rank(vm, v)?;
+        if ops::compare(vm, r, best_rank, "<")? == want {
+            (best, best_rank) = (v, r);
         }
     }
     Ok(best)
+}
+
+/// `ord(c)`: the code point of a one-character string.
+pub(super) fn ord(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "ord", args, 1, 1)?;
+    let s = str_arg(vm, "ord", args[0])?;
+    let mut chars = s.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => Ok(Value::Int(c as i64)),
+        _ => {
+            let n = s.chars().count();
+            Err(vm.type_error(format!("ord() expected a character, but string of length {n} found")))
+        }
+    }
+}
+
+/// `chr(i)`: the one-character string of code point `i`.
+pub(super) fn chr(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "chr", args, 1, 1)?;
+    let i = int_arg(vm, "chr", args[0])?;
+    match u32::try_from(i).ok().filter(|&n| n < 0x110000) {
+        None => Err(vm.error("ValueError", "chr() arg not in range(0x110000)")),
+        Some(n) => match char::from_u32(n) {
+            Some(c) => Ok(vm.char_str(c)),
+            None => Err(vm.error("ValueError", format!("chr() arg {i} is a surrogate, not a character"))),
+        },
+    }
 }
 
 pub(super) fn min(vm: &mut Vm, args: &[Value]) -> R {

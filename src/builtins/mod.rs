@@ -10,6 +10,7 @@
 mod args;
 mod concurrency;
 mod core;
+mod iteration;
 mod list_methods;
 mod map_methods;
 mod object_methods;
@@ -56,6 +57,20 @@ pub fn install(it: &mut Interp) {
         ("read_file", system::read_file),
         ("write_file", system::write_file),
         ("exit", system::exit),
+        ("input", system::input),
+        ("env", system::env),
+        ("exists", system::exists),
+        ("append_file", system::append_file),
+        ("list", iteration::list),
+        ("enumerate", iteration::enumerate),
+        ("zip", iteration::zip),
+        ("reversed", iteration::reversed),
+        ("any", iteration::any),
+        ("all", iteration::all),
+        ("map", iteration::map),
+        ("filter", iteration::filter),
+        ("ord", core::ord),
+        ("chr", core::chr),
         ("spawn", crate::threads::spawn),
         ("thread_id", concurrency::thread_id),
         ("cpu_count", concurrency::cpu_count),
