@@ -19,7 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "output",
             "method",
             "wire",
-            "wire_tree",
+            "stdin",
         ],
     ),
     ("syntax and values", &["ast", "error", "value", "dict", "bytecode"]),
