@@ -12,14 +12,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "the lock, and leaves that know nothing of toy",
         &[
-            "gil",
-            "signal",
-            "format",
-            "os_error",
-            "output",
-            "method",
-            "wire",
-            "stdin",
+            "gil", "signal", "format", "os_error", "output", "method", "wire", "stdin",
         ],
     ),
     ("syntax and values", &["ast", "error", "value", "dict", "bytecode"]),

@@ -235,7 +235,7 @@ fn extreme(vm: &mut Vm, name: impl Display + Copy, args: &[Value], want: Orderin
     arity(vm, name, args, 1, usize::MAX)?;
     let with_key = args.len() == 2 && matches!(args[1], Value::Func(_) | Value::Builtin(_));
     let (items, key) = if args.len() == 1 || with_key {
-        (items_of(vm, name, args[0])?, with_key.then_some(args[1]))
+        (items_of(vm, name, args[0])?, with_key.then(|| args[1]))
     } else {
         (args.to_vec(), None)
     };

@@ -96,6 +96,8 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
     // been started, and no call on the lock is in progress on this stack (fork was called
     // from a builtin, between lock operations).
     unsafe { vm.it.gil().after_fork_in_child(tid) };
+    // Workers of one pmap must not repeat each other's (or the parent's) random numbers.
+    vm.it.rng = rand::SeedableRng::from_os_rng();
     // Other threads do not exist here: their stacks go, joining them fails at once, and
     // their OS handles are forgotten (they name threads of the parent).
     vm.it.parked.clear();

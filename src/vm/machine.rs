@@ -65,6 +65,9 @@ pub struct Interp {
     pub gil: Weak<Gil<Interp>>,
     /// The builtin methods of every kind of value.
     pub methods: MethodTable<MethodFn>,
+    /// `random.*`'s generator: seeded from the OS, or by `random.seed(n)`; a forked child
+    /// starts from a fresh OS seed.
+    pub rng: rand::rngs::StdRng,
 }
 
 impl Interp {
@@ -85,6 +88,7 @@ impl Interp {
             native_holds_gil: false,
             gil: Weak::new(),
             methods: MethodTable::default(),
+            rng: rand::SeedableRng::from_os_rng(),
         }
     }
 
