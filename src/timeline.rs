@@ -50,6 +50,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::gil::trace::event::{CPU_MOVE, DROP_REQUEST, RUNNING, THREAD_NAME, THREAD_SORT_INDEX, WAITING};
+use crate::gil::trace::{arg, phase};
+
 /// Nanoseconds since the GIL was created: the trace's `ts`/`dur` are microseconds with three
 /// decimals, so whole nanoseconds hold them exactly and make merging arithmetic exact.
 type Ns = i64;
@@ -69,6 +72,10 @@ const BLOCK_H: f64 = 10.0;
 const MIN_W: f64 = 0.5;
 /// Slices drawn at least this wide get a hover tooltip; thinner ones are too many to label.
 const TOOLTIP_W: f64 = 3.0;
+
+/// Chrome's older spelling of an instant's phase; toy writes [`phase::INSTANT`], other
+/// tools may write this.
+const LEGACY_INSTANT: &str = "I";
 
 const HOW_TO_TRACE: &str = "make one with `toy run --gil-trace FILE.json SCRIPT`";
 
@@ -147,7 +154,12 @@ pub fn render(trace_json: &str) -> Result<String, String> {
 enum TraceError {
     NotJson(String),
     NotToy(&'static str),
-    Malformed { index: usize, name: String },
+    /// Events, but none of toy's.
+    NoToyEvents,
+    Malformed {
+        index: usize,
+        name: String,
+    },
     Empty,
 }
 
@@ -157,17 +169,21 @@ impl TraceError {
         match self {
             TraceError::NotJson(e) => format!("{what} is not JSON: {e}"),
             TraceError::NotToy(why) => format!("{what} is not a toy GIL trace: {why}; {HOW_TO_TRACE}"),
+            TraceError::NoToyEvents => format!(
+                "{what} is not a toy GIL trace: none of its events is a \"{RUNNING}\", \"{WAITING}\" or \
+                 \"{DROP_REQUEST}\" event; {HOW_TO_TRACE}"
+            ),
             TraceError::Malformed { index, name } => format!(
                 "{what} is not a valid toy GIL trace: event {index} (\"{name}\") needs numbers \"tid\" and \"ts\"{}",
-                if name == "drop request" || name == "cpu move" {
+                if name == DROP_REQUEST || name == CPU_MOVE {
                     ""
                 } else {
                     " and a non-negative \"dur\""
                 }
             ),
-            TraceError::Empty => format!(
-                "{what} is an empty GIL trace: it has no \"running\" or \"waiting for GIL\" slices; {HOW_TO_TRACE}"
-            ),
+            TraceError::Empty => {
+                format!("{what} is an empty GIL trace: it has no \"{RUNNING}\" or \"{WAITING}\" slices; {HOW_TO_TRACE}")
+            }
         }
     }
 }
@@ -319,20 +335,20 @@ fn parse(text: &str) -> Result<Trace, TraceError> {
             name: name.to_owned(),
         };
         match (ph, name) {
-            ("M", "thread_name") => {
+            (phase::METADATA, THREAD_NAME) => {
                 let tid = tid.ok_or_else(malformed)?;
                 ours += 1;
-                if let Some(n) = args.and_then(|a| a.get("name")).and_then(Value::as_str) {
+                if let Some(n) = args.and_then(|a| a.get(arg::NAME)).and_then(Value::as_str) {
                     lane(&mut lanes, tid).name = n.to_owned();
                 }
             }
-            ("M", "thread_sort_index") => {
+            (phase::METADATA, THREAD_SORT_INDEX) => {
                 let tid = tid.ok_or_else(malformed)?;
-                if let Some(i) = args.and_then(|a| a.get("sort_index")).and_then(Value::as_i64) {
+                if let Some(i) = args.and_then(|a| a.get(arg::SORT_INDEX)).and_then(Value::as_i64) {
                     lane(&mut lanes, tid).sort = i;
                 }
             }
-            ("X", "running" | "waiting for GIL") => {
+            (phase::COMPLETE, RUNNING | WAITING) => {
                 let (Some(tid), Some(start), Some(dur)) = (tid, ns(event.get("ts")), ns(event.get("dur"))) else {
                     return Err(malformed());
                 };
@@ -345,44 +361,46 @@ fn parse(text: &str) -> Result<Trace, TraceError> {
                     start,
                     end: start + dur,
                     reason: args
-                        .and_then(|a| a.get("end"))
+                        .and_then(|a| a.get(arg::END))
                         .and_then(Value::as_str)
                         .map(str::to_owned),
                 };
-                if name == "running" {
+                if name == RUNNING {
                     lane.running.push(slice);
                 } else {
                     lane.waiting.push(slice);
                 }
             }
-            ("i" | "I", "drop request") => {
+            (phase::INSTANT | LEGACY_INSTANT, DROP_REQUEST) => {
                 let (Some(tid), Some(at)) = (tid, ns(event.get("ts"))) else {
                     return Err(malformed());
                 };
                 ours += 1;
                 // The GIL writes holder 0 when nobody held it at that moment.
                 let holder = args
-                    .and_then(|a| a.get("holder"))
+                    .and_then(|a| a.get(arg::HOLDER))
                     .and_then(Value::as_u64)
                     .filter(|&h| h != 0);
                 lane(&mut lanes, tid).drops.push(DropRequest { at, holder });
             }
-            ("i" | "I", "cpu move") => {
+            (phase::INSTANT | LEGACY_INSTANT, CPU_MOVE) => {
                 let (Some(tid), Some(at)) = (tid, ns(event.get("ts"))) else {
                     return Err(malformed());
                 };
                 ours += 1;
-                let to = args.and_then(|a| a.get("to")).and_then(Value::as_u64);
+                let to = args.and_then(|a| a.get(arg::TO)).and_then(Value::as_u64);
                 lane(&mut lanes, tid).moves.push(CpuMove { at, to });
             }
-            // Other tools' events (and toy's process_name) carry nothing to draw.
+            // Other tools' events (and toy's process name) carry nothing to draw.
             _ => {}
         }
     }
-    if ours == 0 && events.iter().any(|e| e.get("ph").and_then(Value::as_str) != Some("M")) {
-        return Err(TraceError::NotToy(
-            "none of its events is a \"running\", \"waiting for GIL\" or \"drop request\" event",
-        ));
+    if ours == 0
+        && events
+            .iter()
+            .any(|e| e.get("ph").and_then(Value::as_str) != Some(phase::METADATA))
+    {
+        return Err(TraceError::NoToyEvents);
     }
     if lanes.values().all(|l| l.running.is_empty() && l.waiting.is_empty()) {
         return Err(TraceError::Empty);
@@ -925,6 +943,31 @@ fn draw_lane(svg: &mut String, lane: &Lane, index: usize, scale: &Scale) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gil::trace::phase::{COMPLETE, INSTANT, METADATA};
+    use serde_json::json;
+
+    /// A trace document holding `events`.
+    fn trace_of(events: &[Value]) -> String {
+        json!({ "traceEvents": events }).to_string()
+    }
+
+    /// A running or waiting slice, as toy writes it.
+    fn slice(name: &str, tid: u64, ts: Value, dur: Value) -> Value {
+        json!({ "name": name, "ph": COMPLETE, "tid": tid, "ts": ts, "dur": dur })
+    }
+
+    /// A CPU move instant; `to` and `from` only when given.
+    fn cpu_move(tid: u64, ts: f64, from_to: Option<(u64, u64)>) -> Value {
+        let mut e = json!({ "name": CPU_MOVE, "ph": INSTANT, "s": "t", "tid": tid, "ts": ts });
+        if let Some((from, to)) = from_to {
+            e["args"] = json!({ (arg::FROM): from, (arg::TO): to });
+        }
+        e
+    }
+
+    fn thread_name(tid: u64, name: &str) -> Value {
+        json!({ "name": THREAD_NAME, "ph": METADATA, "tid": tid, "args": { (arg::NAME): name } })
+    }
 
     const SMALL: &str = include_str!("../tests/data/gil_trace_small.json");
 
@@ -988,16 +1031,16 @@ mod tests {
     /// the CPU when every move in the column went to the same one.
     #[test]
     fn cpu_moves_are_marked_per_pixel_column() {
-        let trace = r#"{"traceEvents":[
-            {"name":"running","ph":"X","tid":1,"ts":0,"dur":880},
-            {"name":"running","ph":"X","tid":2,"ts":100,"dur":10},
-            {"name":"cpu move","ph":"i","s":"t","tid":2,"ts":100.2,"args":{"from":1,"to":0}},
-            {"name":"cpu move","ph":"i","s":"t","tid":2,"ts":100.4,"args":{"from":1,"to":0}},
-            {"name":"cpu move","ph":"i","s":"t","tid":2,"ts":500,"args":{"from":0,"to":1}},
-            {"name":"cpu move","ph":"i","s":"t","tid":2,"ts":500.5,"args":{"from":1,"to":0}},
-            {"name":"cpu move","ph":"i","s":"t","tid":1,"ts":700}
-        ]}"#;
-        let svg = render(trace).unwrap();
+        let trace = trace_of(&[
+            slice(RUNNING, 1, json!(0), json!(880)),
+            slice(RUNNING, 2, json!(100), json!(10)),
+            cpu_move(2, 100.2, Some((1, 0))),
+            cpu_move(2, 100.4, Some((1, 0))),
+            cpu_move(2, 500.0, Some((0, 1))),
+            cpu_move(2, 500.5, Some((1, 0))),
+            cpu_move(1, 700.0, None),
+        ]);
+        let svg = render(&trace).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         let moves: Vec<(u64, Ns, usize, Option<&str>)> = doc
             .descendants()
@@ -1235,8 +1278,8 @@ mod tests {
 
     #[test]
     fn sub_millisecond_ticks_get_decimals() {
-        let trace = r#"{"traceEvents":[{"name":"running","ph":"X","tid":1,"ts":10,"dur":140}]}"#;
-        let svg = render(trace).unwrap();
+        let trace = trace_of(&[slice(RUNNING, 1, json!(10), json!(140))]);
+        let svg = render(&trace).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         let ticks: Vec<&str> = doc
             .descendants()
@@ -1249,14 +1292,17 @@ mod tests {
 
     #[test]
     fn names_are_escaped_and_silent_threads_get_a_lane() {
-        let trace = r#"{"traceEvents":[
-            {"name":"thread_name","ph":"M","tid":1,"args":{"name":"thread 1 <main> & \"co\""}},
-            {"name":"thread_name","ph":"M","tid":7,"args":{"name":"thread 7"}},
-            {"name":"thread_sort_index","ph":"M","tid":7,"args":{"sort_index":0}},
-            {"name":"running","ph":"X","tid":1,"ts":0,"dur":1000},
-            {"name":"some other tool","ph":"X","tid":1,"ts":0,"dur":5}
-        ],"otherData":{"script":"a<b>.toy"}}"#;
-        let svg = render(trace).unwrap();
+        let trace = json!({
+            "traceEvents": [
+                thread_name(1, "thread 1 <main> & \"co\""),
+                thread_name(7, "thread 7"),
+                json!({ "name": THREAD_SORT_INDEX, "ph": METADATA, "tid": 7, "args": { (arg::SORT_INDEX): 0 } }),
+                slice(RUNNING, 1, json!(0), json!(1000)),
+                slice("some other tool", 1, json!(0), json!(5)),
+            ],
+            "otherData": { "script": "a<b>.toy" },
+        });
+        let svg = render(&trace.to_string()).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         let lanes: Vec<&str> = doc
             .descendants()
@@ -1283,43 +1329,44 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("toy run --gil-trace"), "{err}");
-        let err = render("[{\"name\":\"paint\",\"ph\":\"X\",\"tid\":1,\"ts\":0,\"dur\":1}]").unwrap_err();
+        let err = render(&json!([slice("paint", 1, json!(0), json!(1))]).to_string()).unwrap_err();
         assert!(err.contains("is not a toy GIL trace: none of its events"), "{err}");
         for empty in [
-            "{\"traceEvents\":[]}",
-            r#"{"traceEvents":[{"name":"thread_name","ph":"M","tid":1,"args":{"name":"thread 1 (main)"}}]}"#,
-            r#"{"traceEvents":[{"name":"drop request","ph":"i","tid":1,"ts":5}]}"#,
+            trace_of(&[]),
+            trace_of(&[thread_name(1, "thread 1 (main)")]),
+            trace_of(&[json!({ "name": DROP_REQUEST, "ph": INSTANT, "tid": 1, "ts": 5 })]),
         ] {
-            let err = render(empty).unwrap_err();
+            let err = render(&empty).unwrap_err();
             assert!(err.starts_with("the trace is an empty GIL trace"), "{empty}: {err}");
         }
-        let err = render(r#"{"traceEvents":[{"name":"running","ph":"X","tid":1,"ts":"soon","dur":1}]}"#).unwrap_err();
+        let err = render(&trace_of(&[slice(RUNNING, 1, json!("soon"), json!(1))])).unwrap_err();
         assert_eq!(
             err,
-            "the trace is not a valid toy GIL trace: event 0 (\"running\") needs numbers \"tid\" and \"ts\" and a \
-             non-negative \"dur\""
+            format!(
+                "the trace is not a valid toy GIL trace: event 0 (\"{RUNNING}\") needs numbers \"tid\" and \"ts\" and \
+                 a non-negative \"dur\""
+            )
         );
-        let err = render(r#"{"traceEvents":[{"name":"running","ph":"X","tid":1,"ts":3,"dur":-1}]}"#).unwrap_err();
+        let err = render(&trace_of(&[slice(RUNNING, 1, json!(3), json!(-1))])).unwrap_err();
         assert!(err.contains("event 0"), "{err}");
     }
 
     #[test]
     fn a_hundred_thousand_slices_stay_a_reasonable_svg() {
         // Two threads handing the GIL back and forth every few microseconds for ~0.7 s.
-        let mut events =
-            vec![r#"{"name":"thread_name","ph":"M","tid":1,"args":{"name":"thread 1 (main)"}}"#.to_owned()];
+        let mut events = vec![thread_name(1, "thread 1 (main)").to_string()];
         let (mut t, mut holder) = (0i64, 1u64);
         let mut ran = [0i64; 2];
         for i in 0..100_000i64 {
             let dur = 2_000 + (i * 7919) % 10_000;
             let other = 3 - holder;
             events.push(format!(
-                r#"{{"name":"running","ph":"X","tid":{holder},"ts":{},"dur":{}}}"#,
+                r#"{{"name":"{RUNNING}","ph":"{COMPLETE}","tid":{holder},"ts":{},"dur":{}}}"#,
                 us(t),
                 us(dur)
             ));
             events.push(format!(
-                r#"{{"name":"waiting for GIL","ph":"X","tid":{other},"ts":{},"dur":{}}}"#,
+                r#"{{"name":"{WAITING}","ph":"{COMPLETE}","tid":{other},"ts":{},"dur":{}}}"#,
                 us(t),
                 us(dur)
             ));

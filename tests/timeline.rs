@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+use toy::gil::trace::{arg, event, phase};
 use toy::timeline::render_file;
 
 /// Two CPU-bound threads fighting over the GIL and one that sleeps a millisecond at a time.
@@ -82,14 +83,14 @@ fn read_trace(path: &PathBuf) -> (Vec<u64>, BTreeMap<u64, Traced>) {
             (start, start + ns(e["dur"].as_f64().unwrap()))
         };
         match (e["ph"].as_str().unwrap(), e["name"].as_str().unwrap()) {
-            ("M", "thread_name") => {
+            (phase::METADATA, event::THREAD_NAME) => {
                 order.push(tid);
-                t.name = e["args"]["name"].as_str().unwrap().to_owned();
+                t.name = e["args"][arg::NAME].as_str().unwrap().to_owned();
             }
-            ("X", "running") => t.running.push(span()),
-            ("X", "waiting for GIL") => t.waiting.push(span()),
-            ("i", "drop request") => t.drops += 1,
-            ("i", "cpu move") => t.moves += 1,
+            (phase::COMPLETE, event::RUNNING) => t.running.push(span()),
+            (phase::COMPLETE, event::WAITING) => t.waiting.push(span()),
+            (phase::INSTANT, event::DROP_REQUEST) => t.drops += 1,
+            (phase::INSTANT, event::CPU_MOVE) => t.moves += 1,
             _ => {}
         }
     }
