@@ -231,17 +231,32 @@ pub struct Gil<T> {
     pub(super) created: Instant,
 }
 
-// SAFETY: `T` is reached only through a `GilGuard`, and the state machine lets at most one
-// guard exist at a time (a guard exists only while `State::locked` is set on its behalf),
-// so the lock serializes every access to `T`, across threads, the way `Mutex<T>` does.
-// The other fields are atomics, immutable after construction, or `Shared` (Send + Sync
-// itself; replaced only while no other thread exists). A `Gil<T>` for a `T` that is not
-// `Send` can only be built with the unsafe `new_unchecked`, whose caller promises that
-// the `!Send` parts of `T` are touched only by the GIL holder — then moving or sharing
-// the lock is as sound as CPython sharing refcounted objects between threads under its GIL.
+// SAFETY: `Gil<T>` is `Mutex<T>` with `GilGuard` for its guard, and these are the impls
+// `Mutex<T>` has for `T: Send`. Why that is sound:
+// 1. Only a guard reaches `T` while the lock is shared. The state machine gives the GIL to
+//    one thread at a time (`State::locked`, `holder`), a guard is made only by taking it
+//    (`GilGuard::held_by`, after `take`), and the one moment a guard outlives its hold,
+//    inside `release_while`, it is mutably borrowed, so nothing can deref it.
+// 2. A guard is neither `Send` nor `Sync`, and every `&T`/`&mut T` borrows the guard, so
+//    `T` is only ever touched by the thread holding the GIL: never by two threads at
+//    once, which is why `T: Sync` is not needed.
+// 3. Handing the GIL over goes through the `parking_lot` mutex (the releaser unlocks it
+//    after `release`, the taker locks it in `take`), so everything one holder did to `T`
+//    happens before the next holder's first access.
+// 4. Without a guard, `T` is reached only through `&mut Gil` (`get_mut`) or by value
+//    (`into_inner`, drop): by the one thread that owns the lock outright.
+// 5. The other fields are atomics, plain values fixed at construction, and `shared`, whose
+//    contents are `Send + Sync` and which is replaced only by `after_fork_in_child`, when
+//    by its contract no other thread exists.
+// So `T` moves from thread to thread, one access at a time, and needs exactly `Send`, as
+// for `Mutex<T>`. `T: Send` is not written as a bound because `Gil::new`, the only safe
+// constructor, already requires it (there is no `Clone`, `Default` or other way to make a
+// `Gil`): a `Gil<T>` with `T: !Send` exists only through `unsafe fn new_unchecked`, whose
+// caller promises the one thing `Send` would have guaranteed here: that `T`'s `!Send`
+// parts may move between threads as long as every access is serialized by the GIL.
 unsafe impl<T> Send for Gil<T> {}
-// SAFETY: as for `Send` above: shared access to `Gil<T>` gives access to `T` only through
-// the one guard the state machine allows at a time.
+// SAFETY: see `Send` above; sharing `&Gil<T>` lets threads take the GIL one at a time and
+// reach `T` only through the holder's guard, as `&Mutex<T>` does (points 1-3).
 unsafe impl<T> Sync for Gil<T> {}
 
 impl<T: Send> Gil<T> {
@@ -256,12 +271,19 @@ impl<T> Gil<T> {
     ///
     /// # Safety
     ///
-    /// The GIL serializes access to `T` itself, but cannot see copies of `T`'s parts. The
-    /// caller promises that every `!Send` part of `T` (an `Rc`'s count, a `RefCell`'s flag)
-    /// is touched only by a thread holding the GIL: no clone of one is kept, used or
-    /// dropped after the guard it came from is released (by a check point,
-    /// `release_while`, or dropping the guard), and none leaves its thread
-    /// (`release_while` already refuses to take one).
+    /// The lock is `Send` and `Sync` whatever `T` is, so `T` will be touched by whichever
+    /// thread holds the GIL, and dropped by whichever thread drops the lock; the GIL
+    /// serializes those accesses but cannot see copies of `T`'s parts. The caller promises:
+    ///
+    /// - every `!Send` part of `T` is `!Send` only because it shares state without
+    ///   synchronization (an `Rc`'s count, a `RefCell`'s flag), not because it is tied to
+    ///   a thread (a `MutexGuard`, a handle to thread-local data): serializing accesses
+    ///   makes up for the first, never for the second;
+    /// - such a part is touched only by a thread holding the GIL: no clone of one is
+    ///   kept, used or dropped after the guard it came from is released (by a check
+    ///   point, `release_while`, or dropping the guard), and none leaves its thread
+    ///   (`release_while` already refuses to take one). When the lock is dropped or
+    ///   [`Gil::into_inner`] is called, no such clone exists outside `T`.
     pub unsafe fn new_unchecked(value: T, config: GilConfig) -> Gil<T> {
         Gil::build(value, config)
     }
