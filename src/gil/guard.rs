@@ -14,18 +14,9 @@ use super::lock::{DROP_REQUEST, Gil, State, ThreadId};
 use super::trace::End;
 
 /// Proof that the current thread holds the GIL; derefs to the interpreter state.
-/// Dropping it releases the GIL. It stays on the thread that took it:
-///
-/// ```compile_fail,E0277
-/// use toy::gil::{Gil, GilConfig};
-///
-/// let gil = Gil::new(0u32, GilConfig::default());
-/// let main = gil.register_thread();
-/// let g = gil.acquire(main);
-/// std::thread::scope(|s| {
-///     s.spawn(move || drop(g)); // error: the guard cannot be sent to another thread
-/// });
-/// ```
+/// Dropping it releases the GIL. It stays on the thread that took it: it is neither `Send`
+/// nor `Sync`, so moving it to another thread or sharing it with one does not compile
+/// (tests/compile_fail/guard_*.rs).
 pub struct GilGuard<'a, T> {
     gil: &'a Gil<T>,
     tid: ThreadId,

@@ -371,6 +371,8 @@ fn gil_cpu_move_keeps_the_thread_unpinned() {
             assert!(!cpu::move_to(second));
             assert_eq!(cpu::allowed(), [first]);
             assert_eq!(cpu::current(), Some(first));
+        } else {
+            eprintln!("not checked: refusing a CPU outside the mask needs two CPUs; this process has {own:?}");
         }
     })
     .join()
@@ -427,23 +429,40 @@ fn trade_by_forced_drops(follow_cpu: bool, rounds: usize) -> (GilStats, Vec<(u64
     (stats, moves)
 }
 
+/// Following moves a thread that took the GIL at a forced drop onto the CPU the dropper
+/// ran on, and every move is traced, counted (per thread and in total) and goes to another
+/// CPU the thread may use. With fewer than two CPUs there is nowhere to move, so the test
+/// says it is skipped rather than pass on zero moves.
 #[test]
 fn gil_follow_moves_only_onto_another_cpu_and_counts_every_move() {
-    let (stats, moves) = trade_by_forced_drops(true, 6);
-    assert!(stats.follow_cpu);
-    assert!(stats.forced_drops >= 6, "{stats}");
-    // Every move is traced and counted, per thread and in total, and goes somewhere new.
-    assert_eq!(stats.cpu_moves, moves.len() as u64);
-    for tid in [1, 2] {
-        let traced = moves.iter().filter(|m| m.0 == tid).count() as u64;
-        assert_eq!(stats.thread(ThreadId(tid as u32)).unwrap().cpu_moves, traced);
-    }
     let own = cpu::allowed();
-    for &(_, from, to) in &moves {
-        assert_ne!(from, to as i64);
-        assert!(own.contains(&(to as u32)));
+    if own.len() < 2 {
+        eprintln!("skipped: this process may run only on CPUs {own:?}; following needs two");
+        return;
     }
-    assert!(stats.to_string().contains("cpu follow"));
+    // A hand-off moves the taker only when the kernel woke it on another CPU than the
+    // dropper's: usual with two CPUs, not certain on a busy machine. So trade until some
+    // thread moved, checking every trade, and fail if none ever does.
+    const TRADES: usize = 20;
+    for _ in 0..TRADES {
+        let (stats, moves) = trade_by_forced_drops(true, 6);
+        assert!(stats.follow_cpu);
+        assert!(stats.forced_drops >= 6, "{stats}");
+        assert_eq!(stats.cpu_moves, moves.len() as u64);
+        for tid in [1, 2] {
+            let traced = moves.iter().filter(|m| m.0 == tid).count() as u64;
+            assert_eq!(stats.thread(ThreadId(tid as u32)).unwrap().cpu_moves, traced);
+        }
+        for &(_, from, to) in &moves {
+            assert_ne!(from, to as i64);
+            assert!(own.contains(&(to as u32)), "moved to CPU {to}, outside {own:?}");
+        }
+        assert!(stats.to_string().contains("cpu follow"));
+        if !moves.is_empty() {
+            return;
+        }
+    }
+    panic!("no thread followed the dropper's CPU in {TRADES} trades of 12 forced hand-offs on CPUs {own:?}");
 }
 
 #[test]
