@@ -60,7 +60,7 @@ pub(super) fn move_to(to: u32) -> bool {
 }
 
 /// The CPUs the calling thread may run on.
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(super) fn allowed() -> Vec<u32> {
     // SAFETY: all zeroes is the empty set; pid 0 is the calling thread and the pointer
     // and size describe `own`; CPU_ISSET indexes below CPU_SETSIZE.
@@ -75,7 +75,7 @@ pub(super) fn allowed() -> Vec<u32> {
 }
 
 /// Pin the calling thread to `cpus`.
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(super) fn restrict(cpus: &[u32]) {
     // SAFETY: as in `allowed`; every CPU number is checked against CPU_SETSIZE.
     unsafe {

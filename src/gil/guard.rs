@@ -8,9 +8,8 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use parking_lot::MutexGuard;
-
 use super::lock::{DROP_REQUEST, Gil, State, ThreadId};
+use super::sync::MutexGuard;
 use super::trace::End;
 
 /// Proof that the current thread holds the GIL; derefs to the interpreter state.

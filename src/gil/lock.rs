@@ -10,11 +10,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
-
 use super::cpu::{self, follow_target};
 use super::guard::GilGuard;
 use super::policy::{Policy, PolicyKind, Waiter};
+use super::sync::{Condvar, Invariant, Mutex, MutexGuard};
 use super::trace::{End, Event, EventKind};
 
 /// Eval-breaker bit owned by the lock: a waiter asks the holder to drop the GIL. Every
@@ -129,6 +128,36 @@ impl State {
             .get_mut(tid.index())
             .and_then(Option::as_mut)
             .unwrap_or_else(|| panic!("thread {tid} is not registered with this GIL"))
+    }
+}
+
+impl Invariant for State {
+    /// The table's invariants that tie fields together, as the model checks assert them
+    /// at every unlock (see `sync`).
+    fn check(&self) {
+        assert_eq!(self.locked, self.holder.is_some(), "`locked` disagrees with `holder`");
+        if let Some(reserved) = self.reserved_for {
+            assert!(!self.locked, "the GIL is held while reserved for {reserved}");
+            assert!(
+                self.waiters.iter().any(|w| w.tid == reserved),
+                "the GIL is reserved for {reserved}, who is not waiting"
+            );
+        }
+        for (i, waiter) in self.waiters.iter().enumerate() {
+            let tid = waiter.tid;
+            assert_ne!(self.holder, Some(tid), "the holder {tid} is queued");
+            assert!(self.waiters[..i].iter().all(|w| w.tid != tid), "{tid} is queued twice");
+            assert!(self.rec(tid).waiting_since.is_some(), "{tid} is queued but not waiting");
+        }
+        for (index, rec) in self.threads.iter().enumerate() {
+            let Some(rec) = rec else { continue };
+            let tid = ThreadId(index as u32 + 1);
+            assert_eq!(
+                rec.held_since.is_some(),
+                self.holder == Some(tid),
+                "{tid}: `held_since` disagrees with `holder`"
+            );
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::cpu::{self, follow_target};
 use super::lock::MIN_SWITCH_INTERVAL;
 use super::policy::Waiter;
+use super::sync::Invariant;
 use super::trace::{End, Event, EventKind};
 use super::*;
 
@@ -32,6 +33,14 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
         assert!(start.elapsed() < Duration::from_secs(60), "gave up waiting for {what}");
         thread::sleep(Duration::from_micros(200));
     }
+}
+
+/// `tid` holds the GIL, and the state's invariants hold (the ones the model checks assert
+/// at every unlock).
+fn holds<T>(gil: &Gil<T>, tid: ThreadId) {
+    let st = gil.lock_state();
+    st.check();
+    assert_eq!(st.holder, Some(tid));
 }
 
 fn state_of<T>(gil: &Gil<T>, tid: ThreadId) -> ThreadState {
@@ -323,9 +332,11 @@ fn gil_counter_is_exact_under_every_policy() {
                         if gil.eval_breaker().load(Relaxed) != 0 || ticks == 0 {
                             g.check_point();
                             ticks = budget.unwrap_or(u32::MAX);
+                            holds(gil, tid);
                         }
                         if i % 400 == 0 {
                             g.release_while(thread::yield_now);
+                            holds(gil, tid);
                         }
                     }
                     g.exit();
