@@ -10,6 +10,9 @@ use crate::vm::{Vm, VmResult};
 use std::fmt::Display;
 use std::rc::Rc;
 
+/// The signature of a builtin function written in this folder.
+pub(super) type Native = fn(&mut Vm, &[Value]) -> VmResult<Value>;
+
 /// A method's name for messages (`list.append`), formatted only when an error needs it.
 #[derive(Clone, Copy)]
 pub(super) struct MethodName(pub &'static str, pub &'static str);

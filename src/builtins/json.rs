@@ -7,7 +7,7 @@
 //! (`TypeError`) — before any text is returned; decoding builds plain values in document
 //! order and reports bad text as a `ValueError` with its line, column and character.
 
-use super::args::{arity, str_arg};
+use super::args::{Native, arity, str_arg};
 use crate::format::float_repr;
 use crate::object::MapObj;
 use crate::value::{MapKey, ObjId, Value};
@@ -18,7 +18,7 @@ use std::fmt;
 type R = VmResult<Value>;
 
 /// The module's functions, by name.
-pub(super) const FUNCTIONS: &[(&str, super::Native)] = &[("encode", encode), ("decode", decode)];
+pub(super) const FUNCTIONS: &[(&str, Native)] = &[("encode", encode), ("decode", decode)];
 
 /// `json.encode(v)` / `json.encode(v, indent)`.
 fn encode(vm: &mut Vm, args: &[Value]) -> R {

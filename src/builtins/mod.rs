@@ -9,6 +9,8 @@
 //! never runs the collector itself (see `Vm::call_value`).
 
 mod args;
+
+use args::Native;
 mod concurrency;
 mod core;
 mod iteration;
@@ -22,16 +24,13 @@ mod system;
 
 use crate::compiler::GlobalSlots;
 use crate::object::{Kind, MapObj};
-use crate::value::{MapKey, Value};
-use crate::vm::{Interp, Vm, VmResult};
+use crate::value::MapKey;
+use crate::vm::Interp;
 use list_methods::LIST_METHODS;
 use map_methods::MAP_METHODS;
 use object_methods::OBJECT_METHODS;
 use std::rc::Rc;
 use str_methods::STR_METHODS;
-
-/// The signature of a builtin function written in this folder.
-type Native = fn(&mut Vm, &[Value]) -> VmResult<Value>;
 
 /// Binds every core builtin as a global and defines every builtin method.
 pub fn install(it: &mut Interp) {

@@ -5,7 +5,7 @@
 //! and machine (the generator and the way each function draws from it are fixed); unseeded
 //! numbers come from an OS-random seed, fresh in every forked child.
 
-use super::args::{arity, int_arg, items_of, num_arg};
+use super::args::{Native, arity, int_arg, items_of, num_arg};
 use crate::value::Value;
 use crate::vm::{Vm, VmResult};
 use rand::{Rng, SeedableRng};
@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 type R = VmResult<Value>;
 
 /// The module's functions, by name.
-pub(super) const FUNCTIONS: &[(&str, super::Native)] = &[
+pub(super) const FUNCTIONS: &[(&str, Native)] = &[
     ("random", random),
     ("randint", randint),
     ("uniform", uniform),
