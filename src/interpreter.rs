@@ -32,6 +32,9 @@ pub enum RunError {
     Runtime(String),
     /// `exit(code)` was called.
     Exit(i32),
+    /// Ctrl-C while the program waited for its threads or child processes to finish (after
+    /// the main script had ended): exit code 130, nothing more to report.
+    Interrupted,
 }
 
 impl RunError {
@@ -41,6 +44,7 @@ impl RunError {
             RunError::Compile(_) => 2,
             RunError::Runtime(_) => 1,
             RunError::Exit(code) => *code,
+            RunError::Interrupted => 130,
         }
     }
 }
@@ -50,6 +54,7 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Compile(s) | RunError::Runtime(s) => f.write_str(s.trim_end()),
             RunError::Exit(code) => write!(f, "exit({code})"),
+            RunError::Interrupted => f.write_str("interrupted by Ctrl-C"),
         }
     }
 }
@@ -471,8 +476,16 @@ impl Interpreter {
             vm.release(move || eprint!("{report}"));
         }
         if wait_for_threads {
-            let mut reports = crate::threads::wait_all(&mut vm);
-            reports.extend(crate::process::wait_all(&mut vm));
+            let waited = crate::threads::wait_all(&mut vm).and_then(|mut reports| {
+                reports.extend(crate::process::wait_all(&mut vm)?);
+                Ok(reports)
+            });
+            let Ok(reports) = waited else {
+                // A second Ctrl-C: the program ends with the threads still running.
+                vm.flush_output();
+                self.fiber = std::mem::take(&mut vm.fiber);
+                return Err(RunError::Interrupted);
+            };
             if !reports.is_empty() {
                 let text: String = reports.concat();
                 outcome = match outcome {
@@ -498,9 +511,19 @@ impl Interpreter {
         guard.release_while(move || chunk.write());
     }
 
+    /// Makes Ctrl-C (SIGINT) interrupt this interpreter, as the command line does: the main
+    /// thread throws `Interrupt` at its next check point or wherever it is blocked; a second
+    /// Ctrl-C before the first was delivered ends the process with exit code 130, after
+    /// flushing what was printed and writing the `--gil-trace` file. Forked children get
+    /// `Interrupt` from Ctrl-C the same way. Call it again after other code took SIGINT
+    /// (a line editor); the last interpreter to call it owns Ctrl-C for the process.
+    pub fn handle_ctrl_c(&self) -> std::io::Result<()> {
+        crate::process::ctrl_c::install(self.gil.clone(), self.trace_path.clone())
+    }
+
     /// A handle that interrupts this interpreter from any thread or a signal handler (how
-    /// the command line delivers Ctrl-C): the main thread throws `Interrupt` at its next
-    /// check point or blocking wait.
+    /// Ctrl-C reaches it): the main thread throws `Interrupt` at its next check point or
+    /// blocking wait.
     pub fn interrupt_handle(&self) -> InterruptHandle {
         InterruptHandle(self.gil.eval_breaker_handle())
     }

@@ -205,14 +205,11 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
         builder = builder.follow_cpu(follow);
     }
     let interp = builder.build();
-    let interrupt = interp.interrupt_handle();
-    // First Ctrl-C: throw Interrupt in the main thread at its next check point. A second
-    // one before that happens ends the process, as a stuck builtin would never see it.
-    let _ = ctrlc::set_handler(move || {
-        if interrupt.interrupt() {
-            std::process::exit(130);
-        }
-    });
+    // First Ctrl-C: Interrupt in the main thread, wherever it is. A second one before that
+    // happens (a stuck builtin never sees it) ends the process with 130, flushed.
+    if let Err(e) = interp.handle_ctrl_c() {
+        eprintln!("toy: Ctrl-C will not interrupt scripts: {e}");
+    }
     interp
 }
 
@@ -238,6 +235,8 @@ fn finish(result: Result<(), RunError>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(RunError::Exit(code)) => code,
+        // Ctrl-C while waiting for threads at the end: exit 130, quietly, as shells do.
+        Err(RunError::Interrupted) => 130,
         Err(e) => {
             // Empty when the error was reported as it happened (`report_at_once`).
             let text = e.to_string();

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 /// passes (false). The main thread waits in short slices so that Ctrl-C, which only sets
 /// the eval breaker, still interrupts it with `Interrupt`.
 pub fn wait(vm: &mut Vm, signal: &Arc<Signal>, seen: u64, deadline: Option<Instant>) -> VmResult<bool> {
-    if vm.thread_id() != ThreadId::MAIN {
+    if !vm.is_main_thread() {
         let signal = signal.clone();
         return Ok(vm.release(move || signal.wait_change(seen, deadline)));
     }
@@ -196,15 +196,16 @@ pub fn is_alive(vm: &mut Vm, id: ObjId) -> bool {
 }
 
 /// At the end of the program: waits for every thread, joins the OS threads, and returns
-/// the reports of failures no `join` observed.
-pub fn wait_all(vm: &mut Vm) -> Vec<String> {
+/// the reports of failures no `join` observed. Ctrl-C (in the main thread) stops the wait
+/// with `Interrupt`, leaving the threads running.
+pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
     loop {
         let pending = vm.it.threads.iter().copied().find(|&id| match vm.it.heap.get(id) {
             Obj::Thread(t) => t.outcome.is_none(),
             _ => false,
         });
         let Some(id) = pending else { break };
-        let _ = join_quietly(vm, id);
+        join_quietly(vm, id)?;
     }
     let mut reports = Vec::new();
     for id in std::mem::take(&mut vm.it.threads) {
@@ -216,16 +217,20 @@ pub fn wait_all(vm: &mut Vm) -> Vec<String> {
             vm.release(move || handle.join().is_ok());
         }
     }
-    reports
+    Ok(reports)
 }
 
-fn join_quietly(vm: &mut Vm, id: ObjId) -> Option<()> {
-    let t = thread_obj(vm, id);
-    t.outcome.is_none().then_some(())?;
-    let done = t.done.clone();
-    let seen = done.generation();
-    vm.release(move || done.wait_change(seen, None));
-    Some(())
+/// Waits until the thread has an outcome, without taking it.
+fn join_quietly(vm: &mut Vm, id: ObjId) -> VmResult<()> {
+    loop {
+        let t = thread_obj(vm, id);
+        if t.outcome.is_some() {
+            return Ok(());
+        }
+        let done = t.done.clone();
+        let seen = done.generation();
+        wait(vm, &done, seen, None)?;
+    }
 }
 
 /// Before a fork: waits for threads still in std's start-up, and joins the OS threads

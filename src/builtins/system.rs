@@ -40,7 +40,7 @@ pub(super) fn sleep(vm: &mut Vm, args: &[Value]) -> R {
         return Err(vm.error("ValueError", "sleep length must be non-negative"));
     }
     let pause = std::time::Duration::from_secs_f64(secs.min(1e9));
-    if vm.thread_id() != crate::gil::ThreadId::MAIN {
+    if !vm.is_main_thread() {
         vm.release(move || std::thread::sleep(pause));
         return Ok(Value::Nil);
     }
