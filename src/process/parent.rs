@@ -243,9 +243,18 @@ pub fn parent(vm: &mut Vm) -> VmResult<Value> {
     }
 }
 
-/// At the end of the program: waits for children no `join` collected and returns
-/// reports of their failures. Ctrl-C (in the main thread) stops the wait with `Interrupt`.
+/// At the end of the program: closes the sending half of every unjoined child's channel,
+/// waits for those children and returns reports of their failures. Ctrl-C (in the main
+/// thread) stops the wait with `Interrupt`.
 pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
+    // The parent sends nothing more: a child waiting in `parent().recv()` gets end of
+    // stream (a ProcessError it reports) instead of waiting forever for the parent, which
+    // waits for it. Its results and messages still arrive: only our sending half closes.
+    for id in vm.it.processes.clone() {
+        if let Some(stream) = &process_obj(vm, id).channel.stream {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+    }
     let mut reports = Vec::new();
     while let Some(&id) = vm.it.processes.first() {
         if let Err(t) = wait_child(vm, id) {
