@@ -4,7 +4,7 @@
 //! Invariants: the fork happens while the forking thread holds the GIL and after output is
 //! flushed, so the child starts from a consistent heap and nothing is printed twice; the
 //! child never returns into the parent's code; the forking thread is the child's main
-//! thread, the one Ctrl-C interrupts there.
+//! thread, the one Ctrl-C interrupts there; a child never outlives its parent.
 
 use super::channel::{KIND_ERROR, KIND_RESULT, io_text, process_error};
 use super::send::send_frame;
@@ -64,6 +64,7 @@ pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert
     // interpreter state; the child touches only that state (rebuilt for one thread by
     // `after_fork_in_child`) and the heap allocator (fork-safe in glibc), and leaves with
     // `_exit`, never unwinding into code that expects the parent's threads.
+    let parent_pid = std::process::id() as i32;
     let sigint = super::ctrl_c::block_during_fork();
     let pid = vm.it.output.flushed_while(|| unsafe { libc::fork() });
     if pid < 0 {
@@ -72,6 +73,7 @@ pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert
         return Err(process_error(vm, format!("cannot fork: {}", io_text(&e))));
     }
     if pid == 0 {
+        super::parent_death::die_with_parent(parent_pid);
         drop(parent_end);
         become_child(vm, child_end);
         sigint.restore();

@@ -6,7 +6,7 @@
 //!
 //! Invariants:
 //! - This is the only folder that calls `fork`, `socketpair`, `waitpid`, `kill`, `poll`, `send`,
-//!   `sigaction` and `_exit`; every `unsafe` block says why it is sound.
+//!   `sigaction`, `prctl` and `_exit`; every `unsafe` block says why it is sound.
 //! - Every blocking wait of the main thread here (for a frame to begin, for a child to
 //!   exit, for a socket) is cut into slices that look for Ctrl-C.
 //! - The fork happens while the forking thread holds the GIL and after output is flushed,
@@ -20,7 +20,8 @@
 //!   is encoded, without ever waiting under the GIL (the rest is written with the GIL
 //!   released), and the receiver decodes each piece as it arrives, releasing the GIL to read
 //!   the next, with collection held off while the half-built value is unrooted.
-//! - Every child is reaped: by `join`, or at the end of the program.
+//! - Every child is reaped: by `join`, or at the end of the program; and none outlives its
+//!   parent (the kernel's parent-death signal, see `parent_death`).
 
 mod channel;
 pub mod ctrl_c;
@@ -28,6 +29,7 @@ mod decode;
 mod encode;
 mod fork;
 mod parent;
+mod parent_death;
 mod pmap;
 mod ready;
 mod receive;
