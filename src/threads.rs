@@ -15,6 +15,9 @@
 //!   other), so other threads may run during a `spawn`. The new thread takes the GIL only
 //!   after the spawner has stored its OS handle, so a thread with an outcome always has
 //!   its handle in the object (or it was already joined): `before_fork` relies on that.
+//! - In a forked child no lock or queue can hang on the parent's threads: a lock held by a
+//!   thread that does not exist there is free, and signals made before the fork are
+//!   replaced before they are used.
 
 use crate::gil::{Gil, ThreadId};
 use crate::object::{LockObj, Obj, Outcome, QueueObj, ThreadObj};
@@ -256,8 +259,36 @@ pub fn before_fork(vm: &mut Vm) {
 
 fn lock_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut LockObj {
     match vm.it.heap.get_mut(id) {
-        Obj::Lock(l) => l,
+        Obj::Lock(l) => {
+            renew_after_fork(&mut l.signal);
+            l
+        }
         _ => unreachable!("a lock handle names a lock object"),
+    }
+}
+
+/// A lock's or queue's signal made before this process was forked is replaced before use.
+fn renew_after_fork(signal: &mut Arc<Signal>) {
+    if signal.is_stale() {
+        *signal = Arc::default();
+    }
+}
+
+/// In a forked child, a lock held by a thread that does not exist there (any thread of the
+/// parent but the one that forked) is free: nobody could ever release it. (This matches
+/// what the child's code expects of a fresh start; see docs/language.md, "Forks and
+/// locks".) A lock held by the forking thread stays held by it.
+fn free_if_orphaned(vm: &mut Vm, id: ObjId) {
+    let Some(owner) = lock_obj(vm, id).owner else { return };
+    if vm.it.parent_channel.is_none() || owner == vm.it.main_thread.get() {
+        return;
+    }
+    let exists = vm.it.threads.iter().any(|&t| match vm.it.heap.get(t) {
+        Obj::Thread(th) => th.tid == owner,
+        _ => false,
+    });
+    if !exists {
+        lock_obj(vm, id).owner = None;
     }
 }
 
@@ -282,6 +313,7 @@ pub fn deadline_after(seconds: f64) -> Instant {
 pub fn acquire(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<bool> {
     let me = vm.thread_id().get();
     let deadline = timeout.map(deadline_after);
+    free_if_orphaned(vm, id);
     loop {
         let l = lock_obj(vm, id);
         match l.owner {
@@ -317,6 +349,7 @@ pub fn release_lock(vm: &mut Vm, id: ObjId) -> VmResult<()> {
 }
 
 pub fn lock_held(vm: &mut Vm, id: ObjId) -> bool {
+    free_if_orphaned(vm, id);
     lock_obj(vm, id).owner.is_some()
 }
 
@@ -324,7 +357,10 @@ pub fn lock_held(vm: &mut Vm, id: ObjId) -> bool {
 
 fn queue_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut QueueObj {
     match vm.it.heap.get_mut(id) {
-        Obj::Queue(q) => q,
+        Obj::Queue(q) => {
+            renew_after_fork(&mut q.signal);
+            q
+        }
         _ => unreachable!("a queue handle names a queue object"),
     }
 }

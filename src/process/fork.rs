@@ -103,6 +103,8 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
     // been started, and no call on the lock is in progress on this stack (fork was called
     // from a builtin, between lock operations).
     unsafe { vm.it.gil().after_fork_in_child(tid) };
+    // Locks, queues and threads made before the fork get new signals when next used.
+    crate::signal::note_fork();
     // This thread is the child's main thread: Ctrl-C interrupts it, through a pipe and a
     // watcher of the child's own.
     vm.it.main_thread = tid;
