@@ -473,7 +473,7 @@ impl Interpreter {
         {
             // Other threads run on meanwhile: stderr may be a pipe that is full.
             let report = std::mem::take(text);
-            vm.release(move || eprint!("{report}"));
+            vm.release(move || crate::output::write_stderr(&report));
         }
         if wait_for_threads {
             let waited = crate::threads::wait_all(&mut vm).and_then(|mut reports| {
@@ -493,7 +493,7 @@ impl Interpreter {
                     Err(RunError::Runtime(main)) => Err(RunError::Runtime(main + &text)),
                     Err(other) => {
                         vm.flush_output();
-                        eprint!("{text}");
+                        crate::output::write_stderr(&text);
                         Err(other)
                     }
                 };
@@ -536,7 +536,7 @@ impl Interpreter {
     /// Prints `--gil-stats` and writes `--gil-trace`, as configured; call at exit.
     pub fn finish_telemetry(&mut self) -> Result<(), RunError> {
         if self.print_stats {
-            eprint!("{}", self.gil.stats());
+            crate::output::write_stderr(&self.gil.stats().to_string());
         }
         if let Some(path) = &self.trace_path {
             self.gil.write_trace(path).map_err(|e| {

@@ -153,18 +153,18 @@ fn real_main() -> i32 {
         Some(Command::Timeline { trace, output }) => {
             match toy::timeline::render_file(std::path::Path::new(&trace), std::path::Path::new(&output)) {
                 Ok(summary) => {
-                    println!("{summary}");
+                    write_out(&format!("{summary}\n"));
                     0
                 }
                 Err(message) => {
-                    eprintln!("toy: {message}");
+                    write_err(&format!("toy: {message}\n"));
                     2
                 }
             }
         }
         Some(Command::Disasm { file }) => finish(read(&file).and_then(|src| {
             let text = Interpreter::new().disassemble(&file, &src)?;
-            print!("{text}");
+            write_out(&text);
             Ok(())
         })),
     }
@@ -208,7 +208,7 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
     // First Ctrl-C: Interrupt in the main thread, wherever it is. A second one before that
     // happens (a stuck builtin never sees it) ends the process with 130, flushed.
     if let Err(e) = interp.handle_ctrl_c() {
-        eprintln!("toy: Ctrl-C will not interrupt scripts: {e}");
+        write_err(&format!("toy: Ctrl-C will not interrupt scripts: {e}\n"));
     }
     interp
 }
@@ -225,7 +225,7 @@ fn run(options: &RunOptions, file: &str, args: Vec<String>) -> i32 {
     match interp.finish_telemetry() {
         Ok(()) => code,
         Err(e) => {
-            eprintln!("{e}");
+            write_err(&format!("{e}\n"));
             code.max(1)
         }
     }
@@ -241,9 +241,32 @@ fn finish(result: Result<(), RunError>) -> i32 {
             // Empty when the error was reported as it happened (`report_at_once`).
             let text = e.to_string();
             if !text.is_empty() {
-                eprintln!("{text}");
+                write_err(&format!("{text}\n"));
             }
             e.exit_code()
         }
+    }
+}
+
+/// Writes to standard output. A closed pipe ends toy as it ends a Unix tool: quietly, with
+/// exit code 141 (128 + SIGPIPE), as the library does for `print`.
+pub fn write_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    exit_if_closed(out.write_all(text.as_bytes()).and_then(|()| out.flush()));
+}
+
+/// Writes to standard error, with the same rule for a closed pipe as [`write_out`].
+pub fn write_err(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    exit_if_closed(err.write_all(text.as_bytes()).and_then(|()| err.flush()));
+}
+
+fn exit_if_closed(written: std::io::Result<()>) {
+    if let Err(e) = written
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(141);
     }
 }

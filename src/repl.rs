@@ -8,6 +8,7 @@
 //! Invariant: one `Interpreter` lives for the whole session, so globals declared in one
 //! entry are visible in the next.
 
+use crate::{write_err, write_out};
 use rustyline::error::ReadlineError;
 use toy::{Interpreter, RunError};
 
@@ -18,7 +19,7 @@ pub fn run(mut interp: Interpreter) -> i32 {
     let mut editor = match rustyline::DefaultEditor::new() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("toy: cannot start the prompt: {e}");
+            write_err(&format!("toy: cannot start the prompt: {e}\n"));
             return 2;
         }
     };
@@ -26,10 +27,10 @@ pub fn run(mut interp: Interpreter) -> i32 {
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    println!(
-        "toy {} — an interpreter with a real GIL. Ctrl-D exits.",
+    write_out(&format!(
+        "toy {} — an interpreter with a real GIL. Ctrl-D exits.\n",
         env!("CARGO_PKG_VERSION")
-    );
+    ));
     let mut entry = String::new();
     let code = loop {
         let prompt = if entry.is_empty() { ">>> " } else { "... " };
@@ -47,18 +48,18 @@ pub fn run(mut interp: Interpreter) -> i32 {
                 match result {
                     Ok(()) => {}
                     Err(RunError::Exit(code)) => break code,
-                    Err(e) => eprintln!("{e}"),
+                    Err(e) => write_err(&format!("{e}\n")),
                 }
             }
             Err(ReadlineError::Interrupted) => {
                 if !entry.is_empty() {
                     entry.clear();
                 }
-                println!("Interrupt");
+                write_out("Interrupt\n");
             }
             Err(ReadlineError::Eof) => break 0,
             Err(e) => {
-                eprintln!("toy: {e}");
+                write_err(&format!("toy: {e}\n"));
                 break 1;
             }
         }
