@@ -97,9 +97,12 @@ enum Command {
     Run {
         #[command(flatten)]
         options: RunOptions,
-        /// The script to run, then its arguments (everything after FILE is the script's)
-        #[arg(value_name = "FILE [ARGS]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
-        words: Vec<String>,
+        /// The script to run
+        #[arg(value_name = "FILE")]
+        file: String,
+        /// The script's arguments: everything after FILE, even words that look like options
+        #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Parse and compile a script without running it (exit 2 on an error)
     #[command(after_help = "Example:\n  toy check prog.toy")]
@@ -140,17 +143,21 @@ fn real_main() -> i32 {
     let cli = Cli::parse();
     let top = cli.options;
     match cli.command {
-        None => repl::run(interpreter(&top, Vec::new())),
-        Some(Command::Run { options, mut words }) => {
-            let file = words.remove(0);
-            run(&merge(top, options), &file, words)
-        }
+        None => match check_outputs(&top) {
+            Ok(()) => repl::run(interpreter(&top, Vec::new())),
+            Err(code) => code,
+        },
+        Some(Command::Run { options, file, args }) => run(&merge(top, options), &file, args),
         Some(Command::File(mut words)) => {
             let file = words.remove(0);
             run(&top, &file, words)
         }
         Some(Command::Check { file }) => finish(read(&file).and_then(|src| Interpreter::new().check(&file, &src))),
         Some(Command::Timeline { trace, output }) => {
+            if let Err(e) = writable(&output) {
+                write_err(&format!("toy: cannot write {output}: {e}\n"));
+                return 2;
+            }
             match toy::timeline::render_file(std::path::Path::new(&trace), std::path::Path::new(&output)) {
                 Ok(summary) => {
                     write_out(&format!("{summary}\n"));
@@ -217,7 +224,38 @@ fn read(file: &str) -> Result<String, RunError> {
     toy::read_source(file)
 }
 
+/// Output files are checked before anything runs: a script must not run for an hour and
+/// then find that its trace cannot be written. Exit code 2 (bad usage) if one cannot be.
+fn check_outputs(options: &RunOptions) -> Result<(), i32> {
+    if let Some(path) = &options.gil_trace
+        && let Err(e) = writable(path)
+    {
+        write_err(&format!("toy: cannot write the GIL trace to {path}: {e}\n"));
+        return Err(2);
+    }
+    Ok(())
+}
+
+/// Whether `path` can be written, found out by opening it for writing (creating it if it
+/// does not exist, keeping its contents if it does); the reason if not.
+fn writable(path: &str) -> Result<(), String> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|e| {
+            // The OS's words without Rust's "(os error N)".
+            let text = e.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_string()
+        })
+}
+
 fn run(options: &RunOptions, file: &str, args: Vec<String>) -> i32 {
+    if let Err(code) = check_outputs(options) {
+        return code;
+    }
     let mut interp = interpreter(options, args);
     let result = read(file).and_then(|src| interp.run_source(file, &src));
     interp.flush();

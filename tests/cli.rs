@@ -1,6 +1,8 @@
 //! The command line's other faces: `toy check` (compile only, nothing runs), the prompt
 //! (`toy` alone: entries echo their value, open brackets continue the entry, an error does
-//! not end the session), `toy FILE` as a shorthand, and `--help` with examples.
+//! not end the session), `toy FILE` as a shorthand, options parsed before the file and
+//! usage errors for unknown ones, output paths checked before anything runs, and `--help`
+//! with examples.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -145,4 +147,62 @@ throw error("ValueError", "main fails")
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read the rest");
     assert_eq!(rest, "", "nothing is reported twice");
+}
+
+/// Options go before the file, before or after `run`; an unknown one there is a usage
+/// error (clap's message, exit 2), while everything after the file is the script's.
+#[test]
+fn options_before_the_file_are_parsed_and_unknown_ones_refused() {
+    let file = script("opts.toy", "print(argv())");
+    let path = file.to_str().unwrap();
+    for args in [
+        vec!["run", "--bogus", path],
+        vec!["--bogus", path],
+        vec!["run", "--gil-stats", "--bogus", path],
+    ] {
+        let out = toy().args(&args).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("unexpected argument '--bogus'"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} ran the script");
+    }
+    let out = toy()
+        .args(["run", "--gil-policy", "fifo", path, "--bogus", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[\"--bogus\", \"x\"]\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// An output path that cannot be written is refused before the script starts (exit 2),
+/// not discovered after it ran.
+#[test]
+fn unwritable_output_paths_are_refused_before_running() {
+    let file = script("trace_path.toy", "print(\"ran\")");
+    let path = file.to_str().unwrap();
+    for args in [
+        vec!["run", "--gil-trace", "/no/such/dir/t.json", path],
+        vec!["--gil-trace", "/no/such/dir/t.json", path],
+    ] {
+        let out = toy().args(&args).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} ran the script first");
+        assert!(err.contains("/no/such/dir/t.json"), "{args:?}: {err}");
+    }
+    let trace = std::env::temp_dir()
+        .join(format!("toy-cli-{}", std::process::id()))
+        .join("t.json");
+    let out = toy()
+        .args(["run", "--gil-trace", trace.to_str().unwrap(), path])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let out = toy()
+        .args(["timeline", trace.to_str().unwrap(), "-o", "/no/such/dir/t.svg"])
+        .output()
+        .expect("timeline");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/no/such/dir/t.svg"), "{err}");
 }
