@@ -1,6 +1,7 @@
 //! The interactive prompt: line editing and history (rustyline), multi-line entries while a
-//! bracket is open, the value of an expression statement echoed, and errors that do not end
-//! the session.
+//! bracket is open, the value of an expression statement echoed, errors that do not end
+//! the session, and Ctrl-C: at the prompt it abandons the line, while an entry runs it
+//! interrupts the entry (`Interrupt`) and the prompt comes back.
 //!
 //! It is part of the command line, not the library: like `main.rs` it uses only the public
 //! embedding API.
@@ -23,6 +24,12 @@ pub fn run(mut interp: Interpreter) -> i32 {
             return 2;
         }
     };
+    // The line editor took SIGINT for itself (it reads Ctrl-C as a key while it edits, in
+    // raw mode, and restores our handler when it goes): take it back, so Ctrl-C while an
+    // entry runs interrupts the entry.
+    if let Err(e) = interp.handle_ctrl_c() {
+        write_err(&format!("toy: Ctrl-C will not interrupt entries: {e}\n"));
+    }
     let history = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(HISTORY_FILE));
     if let Some(path) = &history {
         let _ = editor.load_history(path);
