@@ -476,11 +476,7 @@ impl Interpreter {
             vm.release(move || crate::output::write_stderr(&report));
         }
         if wait_for_threads {
-            let waited = crate::threads::wait_all(&mut vm).and_then(|mut reports| {
-                reports.extend(crate::process::wait_all(&mut vm)?);
-                Ok(reports)
-            });
-            let Ok(reports) = waited else {
+            let Some(reports) = wait_for_everything(&mut vm) else {
                 // A second Ctrl-C: the program ends with the threads still running.
                 vm.flush_output();
                 self.fiber = std::mem::take(&mut vm.fiber);
@@ -502,6 +498,30 @@ impl Interpreter {
         vm.flush_output();
         self.fiber = std::mem::take(&mut vm.fiber);
         outcome
+    }
+
+    /// Waits, as the end of a script does, for every thread and child process still
+    /// running (the prompt calls it when the session ends). `Err(Runtime)` holds the
+    /// reports of failures no `join` observed; `Err(Interrupted)` means Ctrl-C stopped the
+    /// wait with them still running.
+    pub fn wait_for_threads(&mut self) -> Result<(), RunError> {
+        let mut vm = Vm::new(self.gil.acquire(self.main));
+        let waited = wait_for_everything(&mut vm);
+        vm.flush_output();
+        match waited {
+            Some(reports) if reports.is_empty() => Ok(()),
+            Some(reports) => Err(RunError::Runtime(reports.concat())),
+            None => Err(RunError::Interrupted),
+        }
+    }
+
+    /// The reports (`Exception in thread N:` and the traceback) of threads that have ended
+    /// with an error no `join` has observed, each returned once: it then counts as
+    /// reported and is not reported again at the end, though `join` still rethrows it.
+    /// The prompt prints them before it shows the next prompt.
+    pub fn thread_failures(&mut self) -> Vec<String> {
+        let mut vm = Vm::new(self.gil.acquire(self.main));
+        crate::threads::take_failures(&mut vm)
     }
 
     /// Flushes buffered output.
@@ -555,6 +575,14 @@ impl Default for Interpreter {
     fn default() -> Self {
         Interpreter::new()
     }
+}
+
+/// Waits for every thread, then every child process; their failure reports, or `None` if
+/// Ctrl-C stopped the wait.
+fn wait_for_everything(vm: &mut Vm) -> Option<Vec<String>> {
+    let mut reports = crate::threads::wait_all(vm).ok()?;
+    reports.extend(crate::process::wait_all(vm).ok()?);
+    Some(reports)
 }
 
 fn uncaught(vm: &Vm, t: &Thrown) -> RunError {

@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 mod repl;
 
+use std::io::IsTerminal;
 use std::time::Duration;
 use toy::{Interpreter, Policy, RunError};
 
@@ -14,7 +15,8 @@ Examples:
   toy scripts/hello.toy a b            the same; `a` and `b` are the script's argv()
   toy check prog.toy                   parse and compile only
   toy disasm prog.toy                  print every function's bytecode
-  toy                                  start the interactive prompt
+  toy                                  start the interactive prompt (on a terminal)
+  echo 'print(argv())' | toy - a b     read the script from standard input
   toy run --gil-trace t.json prog.toy && toy timeline t.json -o t.svg
                                        draw who held the GIL when, one lane per thread";
 
@@ -143,6 +145,9 @@ fn real_main() -> i32 {
     let cli = Cli::parse();
     let top = cli.options;
     match cli.command {
+        // The prompt is for a person at a terminal; anything else on standard input is
+        // a program, run as a script (as `toy -`): no banner, no prompts, no echo.
+        None if !std::io::stdin().is_terminal() => run(&top, STDIN, Vec::new()),
         None => match check_outputs(&top) {
             Ok(()) => repl::run(interpreter(&top, Vec::new())),
             Err(code) => code,
@@ -152,7 +157,9 @@ fn real_main() -> i32 {
             let file = words.remove(0);
             run(&top, &file, words)
         }
-        Some(Command::Check { file }) => finish(read(&file).and_then(|src| Interpreter::new().check(&file, &src))),
+        Some(Command::Check { file }) => {
+            finish(read(&file).and_then(|(name, src)| Interpreter::new().check(&name, &src)))
+        }
         Some(Command::Timeline { trace, output }) => {
             if let Err(e) = writable(&output) {
                 write_err(&format!("toy: cannot write {output}: {e}\n"));
@@ -169,8 +176,8 @@ fn real_main() -> i32 {
                 }
             }
         }
-        Some(Command::Disasm { file }) => finish(read(&file).and_then(|src| {
-            let text = Interpreter::new().disassemble(&file, &src)?;
+        Some(Command::Disasm { file }) => finish(read(&file).and_then(|(name, src)| {
+            let text = Interpreter::new().disassemble(&name, &src)?;
             write_out(&text);
             Ok(())
         })),
@@ -220,8 +227,20 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
     interp
 }
 
-fn read(file: &str) -> Result<String, RunError> {
-    toy::read_source(file)
+/// The file name that means standard input.
+const STDIN: &str = "-";
+
+/// The script's name in messages and its text: `-` is standard input, named `<stdin>`.
+fn read(file: &str) -> Result<(String, String), RunError> {
+    if file != STDIN {
+        return toy::read_source(file).map(|source| (file.to_string(), source));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+        .map_err(|e| RunError::Compile(format!("toy: cannot read standard input: {e}\n")))?;
+    let source = String::from_utf8(bytes)
+        .map_err(|_| RunError::Compile("toy: <stdin>: the script is not valid UTF-8\n".into()))?;
+    Ok(("<stdin>".to_string(), source))
 }
 
 /// Output files are checked before anything runs: a script must not run for an hour and
@@ -257,7 +276,7 @@ fn run(options: &RunOptions, file: &str, args: Vec<String>) -> i32 {
         return code;
     }
     let mut interp = interpreter(options, args);
-    let result = read(file).and_then(|src| interp.run_source(file, &src));
+    let result = read(file).and_then(|(name, src)| interp.run_source(&name, &src));
     interp.flush();
     let code = finish(result);
     match interp.finish_telemetry() {

@@ -1,7 +1,10 @@
 //! The interactive prompt: line editing and history (rustyline), multi-line entries while a
 //! bracket is open, the value of an expression statement echoed, errors that do not end
 //! the session, and Ctrl-C: at the prompt it abandons the line, while an entry runs it
-//! interrupts the entry (`Interrupt`) and the prompt comes back.
+//! interrupts the entry (`Interrupt`) and the prompt comes back. Threads started at the
+//! prompt run in the background; their failures are reported before the next prompt, and
+//! the end of the session waits for them as the end of a script does (exit 1 if one
+//! failed). Only for a terminal: `main.rs` runs piped standard input as a script.
 //!
 //! It is part of the command line, not the library: like `main.rs` it uses only the public
 //! embedding API.
@@ -39,7 +42,16 @@ pub fn run(mut interp: Interpreter) -> i32 {
         env!("CARGO_PKG_VERSION")
     ));
     let mut entry = String::new();
+    // A thread failed (and was reported): the session ends with exit code 1, as a script.
+    let mut failed = false;
     let code = loop {
+        if entry.is_empty() {
+            // Threads' failures since the last entry, before the prompt that follows them.
+            for report in interp.thread_failures() {
+                write_err(&report);
+                failed = true;
+            }
+        }
         let prompt = if entry.is_empty() { ">>> " } else { "... " };
         match editor.readline(prompt) {
             Ok(line) => {
@@ -74,5 +86,29 @@ pub fn run(mut interp: Interpreter) -> i32 {
     if let Some(path) = &history {
         let _ = editor.save_history(path);
     }
-    code
+    drop(editor);
+    // The end of the session is the end of a script: wait for the threads and children
+    // still running, report what failed, and write the telemetry.
+    let waited = interp.wait_for_threads();
+    for report in interp.thread_failures() {
+        write_err(&report);
+        failed = true;
+    }
+    let code = match waited {
+        Ok(()) if failed => code.max(1),
+        Ok(()) => code,
+        Err(RunError::Runtime(text)) => {
+            write_err(&text);
+            code.max(1)
+        }
+        Err(e) => e.exit_code(),
+    };
+    interp.flush();
+    match interp.finish_telemetry() {
+        Ok(()) => code,
+        Err(e) => {
+            write_err(&format!("{e}\n"));
+            code.max(1)
+        }
+    }
 }

@@ -223,6 +223,20 @@ pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
     Ok(reports)
 }
 
+/// The reports of threads that ended with an error nobody observed, each once (they
+/// count as observed from then on; `join` still rethrows).
+pub fn take_failures(vm: &mut Vm) -> Vec<String> {
+    let mut reports = Vec::new();
+    for id in vm.it.threads.clone() {
+        let t = thread_obj(vm, id);
+        if let (Some(Outcome::Threw { report, .. }), false) = (&t.outcome, t.observed) {
+            reports.push(report.clone());
+            t.observed = true;
+        }
+    }
+    reports
+}
+
 /// Waits until the thread has an outcome, without taking it.
 fn join_quietly(vm: &mut Vm, id: ObjId) -> VmResult<()> {
     loop {

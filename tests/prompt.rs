@@ -2,8 +2,8 @@
 //! in a new session whose controlling terminal is a pseudo-terminal, so Ctrl-C typed there
 //! becomes SIGINT exactly as at a keyboard (while an entry runs) or a key the line editor
 //! reads (while it waits for input). Entries echo their value, open brackets continue the
-//! entry, errors do not end the session, and Ctrl-C interrupts a running entry and returns
-//! to the prompt.
+//! entry, errors do not end the session, lines typed ahead are all run, Ctrl-C interrupts a
+//! running entry and returns to the prompt, and threads' errors are reported and waited for.
 
 use nix::pty::{Winsize, openpty};
 use std::io::{Read, Write};
@@ -167,5 +167,50 @@ fn ctrl_c_interrupts_a_running_entry_and_returns_to_the_prompt() {
     t.expect(">>> ");
     t.type_keys("\x04");
     let (code, _) = t.finish();
+    assert_eq!(code, Some(0));
+}
+
+/// Two lines typed before the first one runs are both run, in order.
+#[test]
+fn lines_typed_ahead_are_all_run() {
+    let mut t = Terminal::start();
+    t.expect(">>> ");
+    t.type_keys("print(10 + 1)\nprint(20 + 2)\n");
+    t.expect("11");
+    t.expect("22");
+    t.expect(">>> ");
+    t.type_keys("\x04");
+    let (code, _) = t.finish();
+    assert_eq!(code, Some(0));
+}
+
+/// A thread that fails is reported as in a script (`Exception in thread N:` and the
+/// traceback) before the next prompt at the latest, once, and the session's exit code is 1.
+#[test]
+fn a_failing_thread_is_reported_and_makes_the_exit_code_1() {
+    let mut t = Terminal::start();
+    t.expect(">>> ");
+    t.type_keys("let th = spawn(fn() { throw error(\"Value\" + \"Error\", \"bo\" + \"om\") })\n");
+    t.expect(">>> ");
+    t.type_keys("while th.is_alive() { sleep(0.01) }\n");
+    t.expect("Exception in thread 2:");
+    t.expect("ValueError: boom");
+    t.expect(">>> ");
+    t.type_keys("\x04");
+    let (code, rest) = t.finish();
+    assert!(!rest.contains("boom"), "reported twice:\n{rest}");
+    assert_eq!(code, Some(1));
+}
+
+/// Ctrl-D waits for the threads still running, as the end of a script does.
+#[test]
+fn the_end_of_the_session_waits_for_threads() {
+    let mut t = Terminal::start();
+    t.expect(">>> ");
+    t.type_keys("spawn(fn() { sleep(0.3); print(\"la\" + \"te\") })\n");
+    t.expect(">>> ");
+    t.type_keys("\x04");
+    let (code, rest) = t.finish();
+    assert!(rest.contains("late"), "the thread's output is missing:\n{rest}");
     assert_eq!(code, Some(0));
 }
