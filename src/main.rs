@@ -99,12 +99,12 @@ enum Command {
     Run {
         #[command(flatten)]
         options: RunOptions,
-        /// The script to run
-        #[arg(value_name = "FILE")]
-        file: String,
-        /// The script's arguments: everything after FILE, even words that look like options
-        #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// The script to run (`-`: read it from standard input), then its arguments:
+        /// everything after FILE is the script's, even words that look like options
+        // One list, so that clap stops looking for options at the file (the first value,
+        // which must not look like an option) and not only after the first argument.
+        #[arg(value_name = "FILE [ARGS]", required = true, num_args = 1.., trailing_var_arg = true)]
+        words: Vec<String>,
     },
     /// Parse and compile a script without running it (exit 2 on an error)
     #[command(after_help = "Example:\n  toy check prog.toy")]
@@ -152,7 +152,10 @@ fn real_main() -> i32 {
             Ok(()) => repl::run(interpreter(&top, Vec::new())),
             Err(code) => code,
         },
-        Some(Command::Run { options, file, args }) => run(&merge(top, options), &file, args),
+        Some(Command::Run { options, mut words }) => {
+            let file = words.remove(0);
+            run(&merge(top, options), &file, words)
+        }
         Some(Command::File(mut words)) => {
             let file = words.remove(0);
             run(&top, &file, words)
