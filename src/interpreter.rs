@@ -465,6 +465,12 @@ impl Interpreter {
         let result = vm.run_main(proto);
         let mut outcome = result.map(|_| ()).map_err(|t| uncaught(&vm, &t));
         vm.fiber.reset();
+        if wait_for_threads {
+            // A Ctrl-C that arrived while `<main>` was ending was meant for `<main>`: the
+            // wait for threads is ended by one pressed while it waits (after `<main>`'s
+            // report), so an error that Ctrl-C caused in a child is still reported.
+            vm.discard_interrupt();
+        }
         // What <main> printed is out before the wait for threads that may run for long.
         vm.flush_output();
         if wait_for_threads
@@ -506,6 +512,7 @@ impl Interpreter {
     /// wait with them still running.
     pub fn wait_for_threads(&mut self) -> Result<(), RunError> {
         let mut vm = Vm::new(self.gil.acquire(self.main));
+        vm.discard_interrupt();
         let waited = wait_for_everything(&mut vm);
         vm.flush_output();
         match waited {

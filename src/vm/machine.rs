@@ -276,6 +276,11 @@ impl<'a> Vm<'a> {
         Ok(())
     }
 
+    /// Forgets a Ctrl-C not yet delivered (it was meant for code that has ended).
+    pub fn discard_interrupt(&mut self) {
+        self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
+    }
+
     /// The slow path of a check point: deliver Ctrl-C (to the main thread), collect if
     /// due, give the GIL up if another thread asked for it.
     #[cold]
