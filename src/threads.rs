@@ -15,6 +15,9 @@
 //!   other), so other threads may run during a `spawn`. The new thread takes the GIL only
 //!   after the spawner has stored its OS handle, so a thread with an outcome always has
 //!   its handle in the object (or it was already joined): `before_fork` relies on that.
+//! - In a forked child no lock or queue can hang on the parent's threads: a lock held by a
+//!   thread that does not exist there is free, and signals made before the fork are
+//!   replaced before they are used.
 
 use crate::gil::{Gil, ThreadId};
 use crate::object::{LockObj, Obj, Outcome, QueueObj, ThreadObj};
@@ -29,7 +32,7 @@ use std::time::{Duration, Instant};
 /// passes (false). The main thread waits in short slices so that Ctrl-C, which only sets
 /// the eval breaker, still interrupts it with `Interrupt`.
 pub fn wait(vm: &mut Vm, signal: &Arc<Signal>, seen: u64, deadline: Option<Instant>) -> VmResult<bool> {
-    if vm.thread_id() != ThreadId::MAIN {
+    if !vm.is_main_thread() {
         let signal = signal.clone();
         return Ok(vm.release(move || signal.wait_change(seen, deadline)));
     }
@@ -196,15 +199,16 @@ pub fn is_alive(vm: &mut Vm, id: ObjId) -> bool {
 }
 
 /// At the end of the program: waits for every thread, joins the OS threads, and returns
-/// the reports of failures no `join` observed.
-pub fn wait_all(vm: &mut Vm) -> Vec<String> {
+/// the reports of failures no `join` observed. Ctrl-C (in the main thread) stops the wait
+/// with `Interrupt`, leaving the threads running.
+pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
     loop {
         let pending = vm.it.threads.iter().copied().find(|&id| match vm.it.heap.get(id) {
             Obj::Thread(t) => t.outcome.is_none(),
             _ => false,
         });
         let Some(id) = pending else { break };
-        let _ = join_quietly(vm, id);
+        join_quietly(vm, id)?;
     }
     let mut reports = Vec::new();
     for id in std::mem::take(&mut vm.it.threads) {
@@ -216,16 +220,34 @@ pub fn wait_all(vm: &mut Vm) -> Vec<String> {
             vm.release(move || handle.join().is_ok());
         }
     }
+    Ok(reports)
+}
+
+/// The reports of threads that ended with an error nobody observed, each once (they
+/// count as observed from then on; `join` still rethrows).
+pub fn take_failures(vm: &mut Vm) -> Vec<String> {
+    let mut reports = Vec::new();
+    for id in vm.it.threads.clone() {
+        let t = thread_obj(vm, id);
+        if let (Some(Outcome::Threw { report, .. }), false) = (&t.outcome, t.observed) {
+            reports.push(report.clone());
+            t.observed = true;
+        }
+    }
     reports
 }
 
-fn join_quietly(vm: &mut Vm, id: ObjId) -> Option<()> {
-    let t = thread_obj(vm, id);
-    t.outcome.is_none().then_some(())?;
-    let done = t.done.clone();
-    let seen = done.generation();
-    vm.release(move || done.wait_change(seen, None));
-    Some(())
+/// Waits until the thread has an outcome, without taking it.
+fn join_quietly(vm: &mut Vm, id: ObjId) -> VmResult<()> {
+    loop {
+        let t = thread_obj(vm, id);
+        if t.outcome.is_some() {
+            return Ok(());
+        }
+        let done = t.done.clone();
+        let seen = done.generation();
+        wait(vm, &done, seen, None)?;
+    }
 }
 
 /// Before a fork: waits for threads still in std's start-up, and joins the OS threads
@@ -251,8 +273,36 @@ pub fn before_fork(vm: &mut Vm) {
 
 fn lock_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut LockObj {
     match vm.it.heap.get_mut(id) {
-        Obj::Lock(l) => l,
+        Obj::Lock(l) => {
+            renew_after_fork(&mut l.signal);
+            l
+        }
         _ => unreachable!("a lock handle names a lock object"),
+    }
+}
+
+/// A lock's or queue's signal made before this process was forked is replaced before use.
+fn renew_after_fork(signal: &mut Arc<Signal>) {
+    if signal.is_stale() {
+        *signal = Arc::default();
+    }
+}
+
+/// In a forked child, a lock held by a thread that does not exist there (any thread of the
+/// parent but the one that forked) is free: nobody could ever release it. (This matches
+/// what the child's code expects of a fresh start; see docs/language.md, "Forks and
+/// locks".) A lock held by the forking thread stays held by it.
+fn free_if_orphaned(vm: &mut Vm, id: ObjId) {
+    let Some(owner) = lock_obj(vm, id).owner else { return };
+    if vm.it.parent_channel.is_none() || owner == vm.it.main_thread.get() {
+        return;
+    }
+    let exists = vm.it.threads.iter().any(|&t| match vm.it.heap.get(t) {
+        Obj::Thread(th) => th.tid == owner,
+        _ => false,
+    });
+    if !exists {
+        lock_obj(vm, id).owner = None;
     }
 }
 
@@ -277,6 +327,7 @@ pub fn deadline_after(seconds: f64) -> Instant {
 pub fn acquire(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<bool> {
     let me = vm.thread_id().get();
     let deadline = timeout.map(deadline_after);
+    free_if_orphaned(vm, id);
     loop {
         let l = lock_obj(vm, id);
         match l.owner {
@@ -312,6 +363,7 @@ pub fn release_lock(vm: &mut Vm, id: ObjId) -> VmResult<()> {
 }
 
 pub fn lock_held(vm: &mut Vm, id: ObjId) -> bool {
+    free_if_orphaned(vm, id);
     lock_obj(vm, id).owner.is_some()
 }
 
@@ -319,7 +371,10 @@ pub fn lock_held(vm: &mut Vm, id: ObjId) -> bool {
 
 fn queue_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut QueueObj {
     match vm.it.heap.get_mut(id) {
-        Obj::Queue(q) => q,
+        Obj::Queue(q) => {
+            renew_after_fork(&mut q.signal);
+            q
+        }
         _ => unreachable!("a queue handle names a queue object"),
     }
 }

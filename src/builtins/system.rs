@@ -41,7 +41,7 @@ pub(super) fn sleep(vm: &mut Vm, args: &[Value]) -> R {
         return Err(vm.error("ValueError", "sleep length must be non-negative"));
     }
     let pause = std::time::Duration::from_secs_f64(secs.min(1e9));
-    if vm.thread_id() != crate::gil::ThreadId::MAIN {
+    if !vm.is_main_thread() {
         vm.release(move || std::thread::sleep(pause));
         return Ok(Value::Nil);
     }
@@ -105,7 +105,7 @@ pub(super) fn input(vm: &mut Vm, args: &[Value]) -> R {
         vm.write_output(&prompt);
     }
     vm.flush_output();
-    let main = vm.thread_id() == crate::gil::ThreadId::MAIN;
+    let main = vm.is_main_thread();
     loop {
         // The main thread waits in slices so that Ctrl-C reaches it.
         let until = main.then(|| Instant::now() + std::time::Duration::from_millis(50));

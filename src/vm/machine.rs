@@ -57,6 +57,9 @@ pub struct Interp {
     pub processes: Vec<ObjId>,
     /// In a child made by `spawn_process`: the channel to the parent.
     pub parent_channel: Option<ObjId>,
+    /// The thread Ctrl-C interrupts: thread 1, or in a forked child the thread that forked
+    /// (the only one the child starts with).
+    pub main_thread: ThreadId,
     /// While nonzero a builtin's callback is running and collection waits.
     pub gc_inhibit: u32,
     /// `--native-holds-gil`: host functions keep the GIL during `release_gil` work.
@@ -84,6 +87,7 @@ impl Interp {
             threads: Vec::new(),
             processes: Vec::new(),
             parent_channel: None,
+            main_thread: ThreadId::MAIN,
             gc_inhibit: 0,
             native_holds_gil: false,
             gil: Weak::new(),
@@ -156,6 +160,11 @@ impl<'a> Vm<'a> {
 
     pub fn thread_id(&self) -> ThreadId {
         self.it.thread_id()
+    }
+
+    /// Whether this is the thread Ctrl-C interrupts (see `Interp::main_thread`).
+    pub fn is_main_thread(&self) -> bool {
+        self.thread_id() == self.it.main_thread
     }
 
     /// Puts this thread's fiber where the collector (run by another thread) can see it.
@@ -264,11 +273,16 @@ impl<'a> Vm<'a> {
 
     /// Throws `Interrupt` in the main thread if Ctrl-C was pressed (for blocking waits).
     pub fn check_interrupt(&mut self) -> VmResult<()> {
-        if self.thread_id() == ThreadId::MAIN && self.breaker.load(Ordering::Relaxed) & BREAK_INTERRUPT != 0 {
+        if self.breaker.load(Ordering::Relaxed) & BREAK_INTERRUPT != 0 && self.is_main_thread() {
             self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
             return Err(self.error("Interrupt", "interrupted by Ctrl-C"));
         }
         Ok(())
+    }
+
+    /// Forgets a Ctrl-C not yet delivered (it was meant for code that has ended).
+    pub fn discard_interrupt(&mut self) {
+        self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
     }
 
     /// The slow path of a check point: deliver Ctrl-C (to the main thread), collect if
@@ -346,6 +360,14 @@ impl<'a> Vm<'a> {
         s.push_str(&self.error_line(t.value));
         s.push('\n');
         s
+    }
+
+    /// Whether `t` is the `Interrupt` that Ctrl-C throws.
+    pub fn is_interrupt(&self, t: &Thrown) -> bool {
+        match t.value {
+            Value::Obj(id) => self.it.heap.error(id).is_some_and(|e| &*e.kind == "Interrupt"),
+            _ => false,
+        }
     }
 
     /// `Kind: message` for an error value, `Error: str(v)` for anything else thrown.
