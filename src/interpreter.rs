@@ -12,7 +12,7 @@ use crate::compiler::Mode;
 use crate::disasm::disassemble;
 use crate::embed::{FromToy, NativeCx, NativeError};
 use crate::error::Diagnostic;
-use crate::gil::{Gil, GilConfig, GilStats, PolicyKind, ThreadId};
+use crate::gil::{CustomPolicy, Gil, GilConfig, GilStats, PolicyKind, ReleasePolicy, ThreadId};
 use crate::object::{Obj, TbEntry};
 use crate::output::{Buffering, Output, OutputBuffer};
 use crate::value::{MapKey, Value};
@@ -141,6 +141,7 @@ pub struct Builder {
     argv: Vec<String>,
     gil: GilConfig,
     print_stats: bool,
+    stats_json_path: Option<PathBuf>,
     trace_path: Option<PathBuf>,
     native_holds_gil: bool,
     report_at_once: bool,
@@ -174,9 +175,21 @@ impl Builder {
         self
     }
 
-    /// The GIL's release policy (default `interval`).
+    /// One of the built-in GIL policies (default `interval`); replaces a
+    /// [`policy_impl`](Builder::policy_impl) given before.
     pub fn policy(mut self, policy: PolicyKind) -> Builder {
         self.gil.policy = policy;
+        self.gil.custom_policy = None;
+        self
+    }
+
+    /// A GIL policy of the host's own (see [`ReleasePolicy`] for the questions it answers
+    /// and an example); replaces a built-in [`policy`](Builder::policy). The value is
+    /// cloned for the lock, and a forked child starts from a fresh clone of it. Scripts
+    /// see its name in `gil_policy()`, and it gets the same statistics, traces and
+    /// timelines as the built-in policies.
+    pub fn policy_impl<P: ReleasePolicy + Clone + Sync>(mut self, policy: P) -> Builder {
+        self.gil.custom_policy = Some(CustomPolicy::new(policy));
         self
     }
 
@@ -216,6 +229,14 @@ impl Builder {
         self
     }
 
+    /// Write the GIL's statistics as JSON ([`GilStats::to_json`]) to `path` when the script
+    /// ends (at [`Interpreter::finish_telemetry`]): numbers for tools, where `gil_stats`
+    /// prints a table for people.
+    pub fn gil_stats_json(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.stats_json_path = Some(path.into());
+        self
+    }
+
     /// Record the GIL's timeline and write it as Chrome trace-event JSON to `path` at exit.
     pub fn gil_trace(mut self, path: impl Into<PathBuf>) -> Builder {
         self.gil.trace = true;
@@ -235,7 +256,9 @@ impl Builder {
         state.recursion_limit = self.recursion_limit;
         state.argv = self.argv;
         state.native_holds_gil = self.native_holds_gil;
-        let config = self.gil;
+        let mut config = self.gil;
+        // The lock charges waits to the VM's numbers for lines; these are their names.
+        config.location_names = Some(state.locations.names());
         let gil = Arc::new_cyclic(|weak| {
             // SAFETY: `Interp` is `!Send` on purpose (its values must not leave the GIL),
             // and this is the one place that vouches for sharing it: every `!Send` part of
@@ -256,6 +279,7 @@ impl Builder {
             main,
             fiber: Fiber::default(),
             print_stats: self.print_stats,
+            stats_json_path: self.stats_json_path,
             trace_path: self.trace_path,
             report_at_once: self.report_at_once,
         };
@@ -286,6 +310,7 @@ pub struct Interpreter {
     /// The main thread's fiber, kept between `run_source` calls (the prompt's entries).
     fiber: Fiber,
     print_stats: bool,
+    stats_json_path: Option<PathBuf>,
     trace_path: Option<PathBuf>,
     report_at_once: bool,
 }
@@ -299,6 +324,7 @@ impl Interpreter {
             argv: Vec::new(),
             gil: GilConfig::default(),
             print_stats: false,
+            stats_json_path: None,
             report_at_once: false,
             trace_path: None,
             native_holds_gil: false,
@@ -560,10 +586,21 @@ impl Interpreter {
         self.gil.stats()
     }
 
-    /// Prints `--gil-stats` and writes `--gil-trace`, as configured; call at exit.
+    /// Prints `--gil-stats` and writes the statistics' JSON and `--gil-trace`, as
+    /// configured; call at exit.
     pub fn finish_telemetry(&mut self) -> Result<(), RunError> {
-        if self.print_stats {
-            crate::output::write_stderr(&self.gil.stats().to_string());
+        let stats = (self.print_stats || self.stats_json_path.is_some()).then(|| self.gil.stats());
+        if let Some(stats) = stats.as_ref().filter(|_| self.print_stats) {
+            crate::output::write_stderr(&stats.to_string());
+        }
+        if let (Some(path), Some(stats)) = (&self.stats_json_path, &stats) {
+            std::fs::write(path, stats.to_json()).map_err(|e| {
+                RunError::Runtime(format!(
+                    "toy: cannot write the GIL statistics to {}: {}\n",
+                    path.display(),
+                    crate::os_error::io_message(&e)
+                ))
+            })?;
         }
         if let Some(path) = &self.trace_path {
             self.gil.write_trace(path).map_err(|e| {

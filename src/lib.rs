@@ -2,8 +2,9 @@
 //!
 //! A Rust host needs only what is exported here: [`Interpreter`] (and its [`Builder`]),
 //! [`NativeCx`] for host functions, the conversions [`FromToy`] / [`IntoToy`] / [`Data`],
-//! [`Policy`], and the [`gil`] module for studying the lock; [`timeline`] draws the traces
-//! the lock writes. Everything else is private to the crate.
+//! [`Policy`] (the built-in GIL policies) and [`ReleasePolicy`] (a policy of the host's
+//! own), and the [`gil`] module for studying the lock; [`timeline`] draws the traces the
+//! lock writes. Everything else is private to the crate.
 //!
 //! The module list below is the table of contents, in the order data flows: source text
 //! through the lexer and parser to a syntax tree, the compiler to bytecode over the
@@ -59,6 +60,7 @@ pub mod fuzzing;
 
 pub use embed::{Data, FromToy, IntoToy, NativeCx, NativeError};
 pub use gil::PolicyKind as Policy;
+pub use gil::ReleasePolicy;
 pub use interpreter::{Builder, Interpreter, InterruptHandle, RunError, is_incomplete, read_source};
 pub use output::Output;
 pub use value::Value;

@@ -62,7 +62,8 @@ pub(super) fn gil_policy(vm: &mut Vm, args: &[Value]) -> R {
     Ok(vm.new_str(name))
 }
 
-/// `gil_stats()`: totals and, per thread id, acquisitions and times in seconds.
+/// `gil_stats()`: totals, why the GIL changed hands, the waits each line caused and, per
+/// thread id, acquisitions and times in seconds.
 pub(super) fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "gil_stats", args, 0, 0)?;
     let stats = vm.it.gil().stats();
@@ -80,7 +81,17 @@ pub(super) fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
     }
     let threads = vm.it.heap.new_map(per_thread);
     let mut m = MapObj::default();
-    m.insert(MapKey::Str("policy".into()), vm.new_str(stats.policy.name()));
+    let mut reasons = MapObj::default();
+    for (reason, n) in stats.reasons.iter() {
+        reasons.insert(MapKey::Str(reason.name().into()), Value::Int(n as i64));
+    }
+    let reasons = vm.it.heap.new_map(reasons);
+    let mut caused = MapObj::default();
+    for w in &stats.waits_caused {
+        caused.insert(MapKey::Str(w.line.as_str().into()), Value::float(w.wait.as_secs_f64()));
+    }
+    let caused = vm.it.heap.new_map(caused);
+    m.insert(MapKey::Str("policy".into()), vm.new_str(stats.policy.as_str()));
     m.insert(MapKey::Str("switches".into()), Value::Int(stats.switches as i64));
     m.insert(
         MapKey::Str("forced_drops".into()),
@@ -96,6 +107,8 @@ pub(super) fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
     );
     m.insert(MapKey::Str("cpu_moves".into()), Value::Int(stats.cpu_moves as i64));
     m.insert(MapKey::Str("threads".into()), threads);
+    m.insert(MapKey::Str("reasons".into()), reasons);
+    m.insert(MapKey::Str("waits_caused".into()), caused);
     Ok(vm.it.heap.new_map(m))
 }
 

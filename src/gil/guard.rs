@@ -4,11 +4,15 @@
 //! `release_while` take `&mut self`, and the guard never leaves its thread.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+use super::location::Location;
 use super::lock::{DROP_REQUEST, Gil, State};
+use super::policy::SliceEnd;
+use super::reason::SwitchReason;
 use super::sync::MutexGuard;
 use super::thread_id::ThreadId;
 use super::trace::End;
@@ -44,60 +48,97 @@ impl<'a, T> GilGuard<'a, T> {
         self.gil
     }
 
-    /// See [`Gil::tick_budget`].
+    /// For a policy that counts instructions, the first slice of this thread (how many
+    /// instructions it runs before calling [`end_slice`](GilGuard::end_slice)); `None`
+    /// when the eval breaker alone says when to stop (see [`Gil::tick_budget`]).
     pub fn tick_budget(&self) -> Option<u32> {
-        self.gil.tick_budget()
-    }
-
-    /// The slow path of a check point, called by the VM when the eval breaker is nonzero
-    /// (or, under `ticks`, when its instruction count runs out). If the policy says so,
-    /// gives the GIL up and takes it back, possibly after other threads ran; otherwise
-    /// returns at once. Bits other than [`DROP_REQUEST`] are left for the caller.
-    pub fn check_point(&mut self) {
         let gil = self.gil;
-        let rules = gil.rules();
-        if rules.counts_instructions() {
-            let mut st = gil.lock_state();
-            if st.waiters.is_empty() {
-                return; // nobody to let in: dropping would only cost time
-            }
-            self.count_forced_drop(&mut st);
-            let released = self.drop_for_check_point(&mut st);
-            // No hand-off: let go of the mutex for an instant and compete like anyone
-            // else. The woken waiter still has to be scheduled, so we often win again.
-            MutexGuard::unlocked(&mut st, || {});
-            gil.take_and_settle(st, self.tid, false, Some(released));
-            return;
-        }
-        if gil.eval_breaker.load(Relaxed) & DROP_REQUEST == 0 {
-            return;
+        if !gil.counts_instructions {
+            return None;
         }
         let mut st = gil.lock_state();
+        Some(gil.first_slice(&mut st, self.tid, Instant::now()))
+    }
+
+    /// Say where the holder is: `at` is charged with the waits that began since the last
+    /// report, and a trace names it as the place of this hold's hand-off. The VM calls it
+    /// at a check point when the eval breaker's [`REPORT_LOCATION`] bit is set (a thread
+    /// has begun to wait), and, when tracing, before it lets the GIL go.
+    ///
+    /// [`REPORT_LOCATION`]: super::REPORT_LOCATION
+    pub fn report_location(&mut self, at: Location) {
+        let gil = self.gil;
+        let mut st = gil.lock_state();
+        gil.report(&mut st, at);
+    }
+
+    /// The slow path of a check point, called by the VM when the eval breaker is nonzero.
+    /// If a waiter asked for the GIL, gives it up and takes it back, possibly after other
+    /// threads ran; otherwise returns at once (under a policy that counts instructions it
+    /// does what [`end_slice`](GilGuard::end_slice) does instead). Bits other than the
+    /// lock's are left for the caller.
+    pub fn check_point(&mut self) {
+        let gil = self.gil;
+        if gil.eval_breaker.load(Relaxed) & DROP_REQUEST == 0 {
+            if gil.counts_instructions {
+                self.end_slice(None);
+            }
+            return;
+        }
+        let st = gil.lock_state();
         gil.eval_breaker.fetch_and(!DROP_REQUEST, Relaxed);
         if st.waiters.is_empty() {
             return; // stale: the asker got the GIL some other way
         }
-        self.count_forced_drop(&mut st);
+        self.drop_and_retake(st, SwitchReason::DropRequest);
+    }
+
+    /// A policy that counts instructions: this thread's slice has run out (the VM calls it
+    /// every [`tick_budget`](GilGuard::tick_budget) instructions, then every number this
+    /// returns). The policy decides whether the holder keeps running, yields or hands the
+    /// GIL on; returns the length of the next slice. `at`, if given, is reported first
+    /// (see [`report_location`](GilGuard::report_location)).
+    pub fn end_slice(&mut self, at: Option<Location>) -> u32 {
+        let gil = self.gil;
+        let mut st = gil.lock_state();
+        if let Some(at) = at {
+            gil.report(&mut st, at);
+        }
+        let (decision, next) = gil.slice_end(&mut st, self.tid, Instant::now());
+        match decision {
+            SliceEnd::KeepRunning => {}
+            SliceEnd::Yield => self.drop_and_retake(st, SwitchReason::Ticks),
+            SliceEnd::HandOff => self.drop_and_retake(st, SwitchReason::Schedule),
+        }
+        next
+    }
+
+    /// Drop the GIL at a check point, for `reason`, and take it back: after another thread
+    /// has taken it if the policy forces switching, else after an instant in which any
+    /// waiter may take it first.
+    fn drop_and_retake(&mut self, mut st: MutexGuard<'_, State>, reason: SwitchReason) {
+        let gil = self.gil;
+        st.forced_drops += 1;
+        st.rec_mut(self.tid).forced_drops += 1;
         let seen = st.switch_number;
-        let released = self.drop_for_check_point(&mut st);
-        if rules.forced_switching() {
+        let released = self.drop_for_check_point(&mut st, reason);
+        if st.policy.0.forced_switching() {
             // Waiters leave the queue only by taking the GIL, so this ends.
             while st.switch_number == seen && !st.waiters.is_empty() {
                 gil.shared().switch_cv.wait(&mut st);
             }
+        } else {
+            // No hand-off: let go of the mutex for an instant and compete like anyone
+            // else. The woken waiter still has to be scheduled, so we often win again.
+            MutexGuard::unlocked(&mut st, || {});
         }
         gil.take_and_settle(st, self.tid, false, Some(released));
     }
 
-    fn count_forced_drop(&self, st: &mut State) {
-        st.forced_drops += 1;
-        st.rec_mut(self.tid).forced_drops += 1;
-    }
-
     /// Release at a check point; the thread counts as waiting from here on, since it
     /// wants the GIL back.
-    fn drop_for_check_point(&self, st: &mut State) -> Instant {
-        let released = self.gil.release(st, self.tid, End::Forced);
+    fn drop_for_check_point(&self, st: &mut State, reason: SwitchReason) -> Instant {
+        let released = self.gil.release(st, self.tid, End::Forced, reason);
         st.rec_mut(self.tid).waiting_since = Some(released);
         released
     }
@@ -109,7 +150,7 @@ impl<'a, T> GilGuard<'a, T> {
     pub fn release_while<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
         {
             let mut st = self.gil.lock_state();
-            self.gil.release(&mut st, self.tid, End::Blocking);
+            self.gil.release(&mut st, self.tid, End::Blocking, SwitchReason::Blocking);
         }
         let _retake = Retake {
             gil: self.gil,
@@ -120,8 +161,12 @@ impl<'a, T> GilGuard<'a, T> {
 
     /// Release the GIL and unregister the thread: the last thing a finishing thread does.
     pub fn exit(self) {
-        let (gil, tid) = (self.gil, self.tid);
-        drop(self);
+        let this = ManuallyDrop::new(self);
+        let (gil, tid) = (this.gil, this.tid);
+        {
+            let mut st = gil.lock_state();
+            gil.release(&mut st, tid, End::Released, SwitchReason::ThreadEnd);
+        }
         gil.thread_exit(tid);
     }
 }
@@ -139,9 +184,11 @@ impl<T> Drop for Retake<'_, T> {
 }
 
 impl<T> Drop for GilGuard<'_, T> {
+    /// A holder that lets go between calls (a host's own code runs next) counts, for
+    /// the hand-off's reason, as blocking.
     fn drop(&mut self) {
         let mut st = self.gil.lock_state();
-        self.gil.release(&mut st, self.tid, End::Released);
+        self.gil.release(&mut st, self.tid, End::Released, SwitchReason::Blocking);
     }
 }
 

@@ -6,26 +6,45 @@
 //! queue only by taking the GIL. It imports nothing from the rest of the crate.
 
 use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use super::cpu::{self, follow_target};
-use super::policy::{Policy, PolicyKind, Waiter};
+use super::location::{Location, LocationNames};
+use super::policy::{ReleasePolicy, Waiter};
+use super::policy_kind::PolicyKind;
+use super::policy_source::{self, CustomPolicy};
+use super::queued::Queued;
+use super::reason::{Reasons, SwitchReason};
 use super::sync::{Condvar, Invariant, Mutex, MutexGuard};
 use super::thread_id::ThreadId;
 use super::trace::{End, Event, EventKind};
 
-/// Eval-breaker bit owned by the lock: a waiter asks the holder to drop the GIL. Every
-/// other bit belongs to whoever embeds the lock; the lock never reads or writes them.
+/// Eval-breaker bit owned by the lock: a waiter asks the holder to drop the GIL.
 pub const DROP_REQUEST: u32 = 1;
 
-/// The smallest switch interval accepted; zero would make waiters spin.
+/// Eval-breaker bit owned by the lock: a thread has begun to wait, and the holder should
+/// say where it is ([`GilGuard::report_location`](super::GilGuard::report_location)) at
+/// its next check point, so the wait can be charged to that place.
+pub const REPORT_LOCATION: u32 = 8;
+
+/// Every eval-breaker bit the lock owns. The others belong to whoever embeds the lock;
+/// the lock never reads or writes them.
+pub const GIL_BITS: u32 = DROP_REQUEST | REPORT_LOCATION;
+
+/// The smallest switch interval accepted; zero would make waiters spin. An answer of
+/// [`ReleasePolicy::ask_after`] shorter than this means "at once".
 pub(super) const MIN_SWITCH_INTERVAL: Duration = Duration::from_micros(1);
 
 /// How a [`Gil`] is set up. `Default`: interval policy, 5 ms, 100 instructions, no trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GilConfig {
+    /// The built-in policy, unless `custom_policy` is given.
     pub policy: PolicyKind,
+    /// A host's own policy, which then replaces `policy`.
+    pub custom_policy: Option<CustomPolicy>,
     /// How long a waiter waits before asking the holder to drop (not used by `ticks`).
     pub switch_interval: Duration,
     /// Instructions between drops under `ticks` (not used by the other policies).
@@ -35,16 +54,21 @@ pub struct GilConfig {
     /// A thread taking the GIL from a holder that dropped at a check point moves to that
     /// holder's CPU (see "Where the holder runs" above).
     pub follow_cpu: bool,
+    /// Names for the [`Location`]s the holder reports, used by the statistics and the
+    /// trace; without them a location is shown as `#N`.
+    pub location_names: Option<LocationNames>,
 }
 
 impl Default for GilConfig {
     fn default() -> Self {
         GilConfig {
             policy: PolicyKind::Interval,
+            custom_policy: None,
             switch_interval: Duration::from_millis(5),
             check_interval: 100,
             trace: false,
             follow_cpu: true,
+            location_names: None,
         }
     }
 }
@@ -55,6 +79,8 @@ pub(super) struct ThreadRec {
     pub(super) exited: bool,
     pub(super) acquisitions: u64,
     pub(super) hold: Duration,
+    /// The length of its most recent hold, once it has ended.
+    pub(super) last_hold: Duration,
     pub(super) wait: Duration,
     pub(super) max_wait: Duration,
     pub(super) forced_drops: u64,
@@ -66,24 +92,66 @@ pub(super) struct ThreadRec {
     pub(super) events: Vec<Event>,
 }
 
+/// The policy, where only the holder of the state's mutex can ask it anything.
+pub(super) struct PolicySlot(pub(super) Box<dyn ReleasePolicy>);
+
+impl fmt::Debug for PolicySlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PolicySlot({:?})", self.0.name())
+    }
+}
+
 /// Everything the mutex protects; the module docs' table gives each field's invariant.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct State {
     pub(super) locked: bool,
     pub(super) holder: Option<ThreadId>,
     pub(super) last_holder: Option<ThreadId>,
     pub(super) switch_number: u64,
     pub(super) reserved_for: Option<ThreadId>,
-    pub(super) waiters: Vec<Waiter>,
+    pub(super) waiters: Vec<Queued>,
     pub(super) forced_drops: u64,
     pub(super) drop_requests: u64,
     pub(super) dropped_on_cpu: Option<u32>,
     pub(super) cpu_moves: u64,
     /// Indexed by `ThreadId - 1`; `None` for ids registered before a fork.
     pub(super) threads: Vec<Option<ThreadRec>>,
+    pub(super) policy: PolicySlot,
+    /// The waiters as the policy is shown them: refilled for each question, kept to
+    /// reuse its room.
+    pub(super) views: Vec<Waiter>,
+    /// Why the GIL was last released; counted under `reasons` if another thread takes it.
+    pub(super) released_for: SwitchReason,
+    pub(super) reasons: Reasons,
+    /// Where the holder said it was, last, during this hold.
+    pub(super) holder_at: Option<Location>,
+    /// Waiting time charged to the place the holder was when each wait began.
+    pub(super) waits_caused: HashMap<Location, Duration>,
 }
 
 impl State {
+    pub(super) fn new(policy: Box<dyn ReleasePolicy>) -> State {
+        State {
+            locked: false,
+            holder: None,
+            last_holder: None,
+            switch_number: 0,
+            reserved_for: None,
+            waiters: Vec::new(),
+            forced_drops: 0,
+            drop_requests: 0,
+            dropped_on_cpu: None,
+            cpu_moves: 0,
+            threads: Vec::new(),
+            policy: PolicySlot(policy),
+            views: Vec::new(),
+            released_for: SwitchReason::Blocking,
+            reasons: Reasons::default(),
+            holder_at: None,
+            waits_caused: HashMap::new(),
+        }
+    }
+
     pub(super) fn can_take(&self, tid: ThreadId) -> bool {
         !self.locked && self.reserved_for.is_none_or(|r| r == tid)
     }
@@ -130,6 +198,12 @@ impl Invariant for State {
                 "{tid}: `held_since` disagrees with `holder`"
             );
         }
+        assert!(
+            self.reasons.total() == self.switch_number,
+            "the reasons ({}) do not add up to the switches ({})",
+            self.reasons.total(),
+            self.switch_number
+        );
     }
 }
 
@@ -199,7 +273,15 @@ pub struct Gil<T> {
     pub(super) value: UnsafeCell<T>,
     /// Replaced only by `after_fork_in_child`, when no other thread exists.
     shared: UnsafeCell<Box<Shared>>,
-    pub(super) policy: PolicyKind,
+    /// The built-in policy, or the host's that replaces it: kept to make a fresh instance
+    /// for a forked child.
+    policy_kind: PolicyKind,
+    custom_policy: Option<CustomPolicy>,
+    /// The policy's name, asked once.
+    policy_name: Box<str>,
+    /// Whether the policy counts instructions, asked once.
+    pub(super) counts_instructions: bool,
+    pub(super) location_names: Option<LocationNames>,
     switch_interval_ns: AtomicU64,
     check_interval: AtomicU32,
     next_tid: AtomicU32,
@@ -266,11 +348,18 @@ impl<T> Gil<T> {
     }
 
     fn build(value: T, config: GilConfig) -> Gil<T> {
+        let policy = policy_source::instance(config.policy, config.custom_policy.as_ref());
+        let policy_name = policy.name().into();
+        let counts_instructions = policy.counts_instructions();
         Gil {
             eval_breaker: std::sync::Arc::new(AtomicU32::new(0)),
             value: UnsafeCell::new(value),
-            shared: UnsafeCell::new(Shared::new(State::default())),
-            policy: config.policy,
+            shared: UnsafeCell::new(Shared::new(State::new(policy))),
+            policy_kind: config.policy,
+            custom_policy: config.custom_policy,
+            policy_name,
+            counts_instructions,
+            location_names: config.location_names,
             switch_interval_ns: AtomicU64::new(duration_ns(config.switch_interval.max(MIN_SWITCH_INTERVAL))),
             check_interval: AtomicU32::new(config.check_interval.max(1)),
             next_tid: AtomicU32::new(1),
@@ -290,10 +379,6 @@ impl<T> Gil<T> {
         self.shared().state.lock()
     }
 
-    pub(super) fn rules(&self) -> &'static dyn Policy {
-        self.policy.rules()
-    }
-
     /// Make the calling OS thread known to the lock; the first caller gets 1.
     pub fn register_thread(&self) -> ThreadId {
         let tid = ThreadId(self.next_tid.fetch_add(1, Relaxed));
@@ -303,9 +388,11 @@ impl<T> Gil<T> {
             st.threads.resize_with(index + 1, || None);
         }
         st.threads[index] = Some(ThreadRec::default());
-        // Room for every thread to wait, so waiting never allocates.
+        // Room for every thread to wait (and be shown to the policy), so waiting never
+        // allocates.
         let registered = st.threads.len();
         st.waiters.reserve(registered);
+        st.views.reserve(registered);
         tid
     }
 
@@ -321,20 +408,16 @@ impl<T> Gil<T> {
         self.eval_breaker.clone()
     }
 
-    /// The eval breaker: nonzero means the holder must call [`GilGuard::check_point`].
-    /// Bit [`DROP_REQUEST`] is the lock's; the interpreter may set and clear the others.
+    /// The eval breaker: nonzero means the holder must call [`GilGuard::check_point`]
+    /// (after [`GilGuard::report_location`] if [`REPORT_LOCATION`] is set). The bits in
+    /// [`GIL_BITS`] are the lock's; the interpreter may set and clear the others.
     pub fn eval_breaker(&self) -> &AtomicU32 {
         &self.eval_breaker
     }
 
-    /// The policy chosen at construction.
-    pub fn policy(&self) -> PolicyKind {
-        self.policy
-    }
-
     /// The policy's name, as `gil_policy()` reports it.
-    pub fn policy_name(&self) -> &'static str {
-        self.policy.name()
+    pub fn policy_name(&self) -> &str {
+        &self.policy_name
     }
 
     /// How long a waiter waits before asking the holder to drop.
@@ -358,11 +441,11 @@ impl<T> Gil<T> {
         self.check_interval.store(instructions.max(1), Relaxed);
     }
 
-    /// `Some(n)` if the policy wants the VM to count instructions and call
-    /// [`GilGuard::check_point`] every `n` of them (`ticks`); `None` if the eval breaker
-    /// alone says when.
+    /// `Some(check interval)` if the policy counts instructions (`ticks`), so the VM must
+    /// call [`GilGuard::end_slice`] whenever a slice runs out (each thread's slices are
+    /// [`GilGuard::tick_budget`]); `None` if the eval breaker alone says when.
     pub fn tick_budget(&self) -> Option<u32> {
-        self.rules().counts_instructions().then(|| self.check_interval())
+        self.counts_instructions.then(|| self.check_interval())
     }
 
     /// Whether events are being recorded for [`Gil::write_trace`].
@@ -396,7 +479,6 @@ impl<T> Gil<T> {
         from_blocking: bool,
         wanted_since: Option<Instant>,
     ) -> Option<u32> {
-        let rules = self.rules();
         let rec = st.rec(tid);
         assert!(!rec.exited, "thread {tid} took the GIL after thread_exit");
         assert_ne!(
@@ -406,41 +488,64 @@ impl<T> Gil<T> {
         );
         let start = wanted_since.unwrap_or_else(Instant::now);
         let mut waited = wanted_since.is_some();
+        let mut caused_by = None;
         if !st.can_take(tid) {
             waited = true;
-            st.waiters.push(Waiter { tid, from_blocking });
+            st.waiters.push(Queued::new(tid, start, from_blocking));
             st.rec_mut(tid).waiting_since = Some(start);
-            if from_blocking && rules.asks_on_return() && st.locked {
-                self.request_drop(st, tid, start);
-            }
+            // Whoever holds the GIL next reaches a check point says where it is.
+            self.eval_breaker.fetch_or(REPORT_LOCATION, Relaxed);
             let shared = self.shared();
             while !st.can_take(tid) {
-                let seen = st.switch_number;
-                match rules.ask_after(self.switch_interval()) {
-                    None => shared.waiters_cv.wait(st),
+                let now = Instant::now();
+                match self.ask_time(st, tid, now, false) {
+                    Some(at_once) if at_once < MIN_SWITCH_INTERVAL => {
+                        if st.locked {
+                            self.request_drop(st, tid, now);
+                        }
+                        // Asked (or there is nobody to ask yet): sleep until the GIL is
+                        // released, or until it is time to ask its next holder, should
+                        // the GIL go to another thread first. (A waiter that asks every
+                        // holder at once is asked for by `take` itself.)
+                        match self.ask_time(st, tid, now, true) {
+                            Some(next) if next >= MIN_SWITCH_INTERVAL => {
+                                shared.waiters_cv.wait_for(st, next);
+                            }
+                            _ => shared.waiters_cv.wait(st),
+                        }
+                    }
                     Some(interval) => {
+                        let seen = st.switch_number;
                         let timed_out = shared.waiters_cv.wait_for(st, interval).timed_out();
-                        // A whole interval without the GIL changing hands: ask.
+                        // All that time with the same holder: ask. (Asking again next
+                        // turn would come to the same; this keeps the decision where
+                        // the time ran out.)
                         if timed_out && st.locked && st.switch_number == seen {
                             self.request_drop(st, tid, Instant::now());
                         }
                     }
+                    None => shared.waiters_cv.wait(st),
                 }
             }
             let position = st.waiters.iter().position(|w| w.tid == tid);
-            st.waiters
+            let queued = st
+                .waiters
                 .remove(position.expect("a waiter stays queued until it takes the GIL"));
+            caused_by = queued.caused_by;
         }
 
         let now = Instant::now();
         st.locked = true;
         st.holder = Some(tid);
+        st.holder_at = None;
         if st.reserved_for == Some(tid) {
             st.reserved_for = None;
         }
         let switched = st.last_holder.is_some_and(|last| last != tid);
         if switched {
             st.switch_number += 1;
+            let reason = st.released_for;
+            st.reasons[reason] += 1;
             self.shared().switch_cv.notify_all();
         }
         st.last_holder = Some(tid);
@@ -449,7 +554,10 @@ impl<T> Gil<T> {
         if switched || st.waiters.is_empty() {
             self.eval_breaker.fetch_and(!DROP_REQUEST, Relaxed);
         }
-        if rules.asks_on_return() && st.waiters.iter().any(|w| w.from_blocking) {
+        if st.waiters.iter().all(|w| w.caused_by.is_some()) {
+            self.eval_breaker.fetch_and(!REPORT_LOCATION, Relaxed);
+        }
+        if self.someone_asks_at_once(st, now) {
             self.eval_breaker.fetch_or(DROP_REQUEST, Relaxed);
         }
         let dropped_on = st.dropped_on_cpu.take();
@@ -457,6 +565,9 @@ impl<T> Gil<T> {
 
         let trace = self.trace;
         let (start_off, now_off) = (self.since_creation(start), self.since_creation(now));
+        if waited && let Some(at) = caused_by {
+            *st.waits_caused.entry(at).or_default() += now - start;
+        }
         let rec = st.rec_mut(tid);
         rec.acquisitions += 1;
         rec.held_since = Some(now);
@@ -515,19 +626,25 @@ impl<T> Gil<T> {
         }
     }
 
-    /// Give the GIL up on behalf of `tid`, the holder, and wake whoever may take it.
-    /// Returns the moment of release.
-    pub(super) fn release(&self, st: &mut State, tid: ThreadId, end: End) -> Instant {
+    /// Give the GIL up on behalf of `tid`, the holder, for `reason`, and wake whoever may
+    /// take it. Returns the moment of release.
+    pub(super) fn release(&self, st: &mut State, tid: ThreadId, end: End, reason: SwitchReason) -> Instant {
         debug_assert_eq!(st.holder, Some(tid), "release by a thread that does not hold the GIL");
         let now = Instant::now();
         st.locked = false;
         st.holder = None;
+        st.released_for = reason;
         // Only a forced drop attracts the next holder (see "Where the holder runs").
         st.dropped_on_cpu = if end == End::Forced && self.follow_cpu {
             cpu::current()
         } else {
             None
         };
+        // Waits the holder never got to report a place for: the last place it reported.
+        let at = st.holder_at.take();
+        if let Some(at) = at {
+            self.charge_pending(st, at);
+        }
         let trace = self.trace;
         let now_off = self.since_creation(now);
         let since = st.rec_mut(tid).held_since.take();
@@ -535,15 +652,20 @@ impl<T> Gil<T> {
             let start = self.since_creation(since);
             let rec = st.rec_mut(tid);
             rec.hold += now - since;
+            rec.last_hold = now - since;
             if trace {
                 rec.events.push(Event {
-                    kind: EventKind::Running(end),
+                    kind: EventKind::Running {
+                        end,
+                        reason: Some(reason),
+                        at,
+                    },
                     start,
                     end: now_off,
                 });
             }
         }
-        st.reserved_for = self.rules().next_holder(&st.waiters);
+        st.reserved_for = self.choose_next_holder(st, now);
         let shared = self.shared();
         if st.reserved_for.is_some() {
             // Only the chosen one may proceed; the rest go back to sleep. parking_lot moves
@@ -578,9 +700,10 @@ impl<T> Gil<T> {
 
     /// Rebuild the lock in a freshly forked child: new mutex, condition variables and
     /// state (fresh statistics and trace), with `tid` as the only registered thread and
-    /// the holder, and [`DROP_REQUEST`] cleared. The inherited primitives are leaked
-    /// unread: their lock words and parked-thread records describe threads that do not
-    /// exist in the child. Thread ids keep counting from where the parent was.
+    /// the holder, a fresh instance of the policy, and the lock's breaker bits cleared.
+    /// The inherited primitives are leaked unread: their lock words and parked-thread
+    /// records describe threads that do not exist in the child. Thread ids keep counting
+    /// from where the parent was.
     ///
     /// # Safety
     ///
@@ -589,7 +712,10 @@ impl<T> Gil<T> {
     /// thread is started. No other call on this lock may be in progress on its stack.
     pub unsafe fn after_fork_in_child(&self, tid: ThreadId) {
         let now = Instant::now();
-        let mut state = State::default();
+        // A fresh policy from the pristine one: the old instance may have been in the
+        // middle of a decision on a thread that is gone.
+        let policy = policy_source::instance(self.policy_kind, self.custom_policy.as_ref());
+        let mut state = State::new(policy);
         state.threads.resize_with(tid.index() + 1, || None);
         state.threads[tid.index()] = Some(ThreadRec {
             held_since: Some(now),
@@ -605,7 +731,7 @@ impl<T> Gil<T> {
         // old box is leaked because its contents may be mid-update by a vanished thread.
         let old = unsafe { std::mem::replace(&mut *self.shared.get(), fresh) };
         std::mem::forget(old);
-        self.eval_breaker.fetch_and(!DROP_REQUEST, Relaxed);
+        self.eval_breaker.fetch_and(!GIL_BITS, Relaxed);
     }
 }
 

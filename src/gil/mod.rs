@@ -20,42 +20,63 @@
 //! | `holder` | thread id | the thread whose guard is alive. At most one guard exists at a time, process-wide. |
 //! | `last_holder` | thread id | the most recent holder; unlike `holder` it survives a release. |
 //! | `switch_number` | count | times the GIL changed hands (taken by a thread other than `last_holder`). Only grows. Equals the `switches` statistic. |
+//! | `released_for` | reason | why the GIL was last released ([`SwitchReason`]): set by every release. |
+//! | `reasons` | count per reason | at each switch, `reasons[released_for] += 1`, so the counts always add up to `switch_number`. |
 //! | `reserved_for` | thread id | a hand-off: when `Some(t)`, the GIL is free and only `t` may take it; `t` is always in `waiters`. Cleared when `t` takes it. |
-//! | `waiters` | list | threads blocked in `take`, in arrival order (index 0 waited longest). Never contains the holder; a thread leaves only by taking the GIL. `from_blocking` marks a thread coming back from `release_while`. |
-//! | eval breaker | bit set (`AtomicU32`) | nonzero means "the holder must take the slow path at its next check point". Bit [`DROP_REQUEST`] belongs to this lock: set (under the mutex) by a waiter asking the holder to drop; cleared by the holder when it drops and by a thread taking the GIL from someone else. All other bits belong to the interpreter; the lock never touches them. |
-//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), and the trace buffer (never allocated unless tracing). |
+//! | `waiters` | list | threads blocked in `take`, in arrival order (index 0 waited longest). Never contains the holder; a thread leaves only by taking the GIL. Each records when its wait began, `from_blocking` (coming back from `release_while`), and `caused_by`, the place the holder was when it began to wait, once the holder has said. |
+//! | `policy` | [`ReleasePolicy`] | the scheduling rule, asked only with the mutex held; `views` is the room its questions show the waiters in. |
+//! | eval breaker | bit set (`AtomicU32`) | nonzero means "the holder must take the slow path at its next check point". The bits in [`GIL_BITS`] belong to this lock. [`DROP_REQUEST`]: set (under the mutex) by a waiter asking the holder to drop, or by `take` for a waiter that asks every holder at once; cleared by the holder when it drops and by a thread taking the GIL from someone else. [`REPORT_LOCATION`]: set by a thread that begins to wait; cleared when the holder reports where it is, and by `take` once no waiter lacks a place. All other bits belong to the interpreter; the lock never touches them. |
+//! | `holder_at` | [`Location`] | where the holder last said it was during this hold; cleared by `take`. |
+//! | `waits_caused` | duration per location | each finished wait, added to its `caused_by`. |
+//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), and the trace buffer (never allocated unless tracing). |
 //! | `forced_drops`, `drop_requests` | count | totals; a request counts once, when the bit goes from 0 to 1. |
 //! | `dropped_on_cpu` | CPU number | where the last holder ran when it dropped at a check point (only when following CPUs). Set by every release (`None` unless forced) and cleared by every `take`: it describes only the hand-off in progress. |
 //! | `cpu_moves` | count | times a thread moved to the CPU of the holder it took over from (total; per thread in `threads`). |
-//! | switch interval | nanoseconds | how long a waiter sleeps before it asks for a drop (interval, fifo, priority). |
-//! | check interval | instructions | under `ticks`, how many instructions the VM runs between check points. |
+//! | switch interval | nanoseconds | the policy's yardstick for how long a waiter lets the holder run. |
+//! | check interval | instructions | the yardstick for slices of policies that count instructions (`ticks`). |
 //!
 //! Transitions (all under the mutex):
 //!
 //! ```text
 //!   take(t):    while the GIL is locked or reserved for another thread:
-//!                   sleep on `waiters_cv` for at most the switch interval;
-//!                   timed out, still locked, switch_number unchanged  =>  set DROP_REQUEST
-//!               (priority: a thread back from release_while sets DROP_REQUEST at once)
-//!               locked = true, holder = t
-//!               if last_holder != t: switch_number += 1, wake `switch_cv`
+//!                   (on first entry: queue t, set REPORT_LOCATION)
+//!                   d = policy.ask_after(t)  (zero if t is back from a blocking call
+//!                                             and policy.asks_on_return(t))
+//!                   d = 0: set DROP_REQUEST if the GIL is locked, then sleep on
+//!                          `waiters_cv` until woken, or until it would ask a new holder
+//!                   else:  sleep on `waiters_cv` for at most d; timed out, still locked,
+//!                          switch_number unchanged  =>  set DROP_REQUEST
+//!               locked = true, holder = t, holder_at = None
+//!               if last_holder != t: switch_number += 1, reasons[released_for] += 1,
+//!                   wake `switch_cv`
 //!               clear DROP_REQUEST if the GIL changed hands or nobody waits (a request
-//!                   dodged by releasing and re-taking stands)
-//!               (priority: set it again while another returner still waits)
+//!                   dodged by releasing and re-taking stands); clear REPORT_LOCATION if
+//!                   every waiter has its place
+//!               set DROP_REQUEST again if some waiter asks every new holder at once
+//!               charge t's wait to its `caused_by`
 //!               follow: if t waited at least FOLLOW_MIN_WAIT and the GIL came from a
 //!                   forced drop on another CPU, t moves there (after unlocking the mutex)
-//!   release(t): locked = false, holder = None
+//!   release(t, reason):
+//!               locked = false, holder = None, released_for = reason
 //!               dropped_on_cpu = the CPU t is on for a forced drop (when following
 //!                   CPUs), else None
-//!               reserved_for = policy.next_holder(waiters); wake the waiter(s)
-//!   check_point (holder t, DROP_REQUEST seen, or the tick budget ran out under `ticks`):
+//!               waiters still without a place get holder_at, if t ever reported one
+//!               reserved_for = policy.next_holder(waiters), if it names a waiter;
+//!                   wake the waiter(s)
+//!   report(t, place):   holder_at = place; every waiter without a place gets it;
+//!                       clear REPORT_LOCATION
+//!   check_point (holder t, DROP_REQUEST seen):
 //!               clear DROP_REQUEST; if nobody waits, keep running
-//!               release(t)                                  -- a forced drop
+//!               release(t, drop_request)                    -- a forced drop
 //!               forced switching: sleep on `switch_cv` until switch_number changes
-//!                   (or nobody waits any more)
-//!               ticks: unlock the mutex for an instant instead: no hand-off
+//!                   (or nobody waits any more); else unlock the mutex for an instant
 //!               take(t)
-//!   release_while(f): release(t); f(); take(t) as a thread back from a blocking call
+//!   end_slice (holder t, its instruction slice ran out; counting policies only):
+//!               policy.at_slice_end(t, waiters): keep running, or release(t, ticks) /
+//!                   release(t, schedule) and take it back as at a check point;
+//!               the next slice is policy.slice(t)
+//!   release_while(f): release(t, blocking); f(); take(t) as a thread back from a blocking call
+//!   exit:       release(t, thread_end); the thread is unregistered
 //! ```
 //!
 //! The holder's side of a check point costs one relaxed load of the eval breaker when
@@ -63,11 +84,26 @@
 //!
 //! # Policies
 //!
-//! A [`PolicyKind`] picks one small implementation of the private `Policy` trait, which
-//! answers four questions: how long a waiter waits before it asks, whether a thread back
-//! from a blocking call asks at once, which waiter a released GIL is reserved for, and
-//! whether a dropped holder must let another thread run before it competes again. A new
-//! policy is a new variant and one more `impl Policy` of a dozen lines.
+//! A policy is a [`ReleasePolicy`]: the built-in ones ([`PolicyKind`]: `interval`,
+//! `ticks`, `fifo`, `priority`, `deadline`) and a host's own alike. It answers the
+//! questions in the transitions above — when a waiter asks for a drop, whether a thread
+//! back from a blocking call asks at once, who gets a released GIL, whether a dropped
+//! holder must let another thread run first, and for policies that slice time by
+//! instructions, each thread's slice and what happens when it runs out — from what it is
+//! shown of each waiter ([`Waiter`]: how long it has waited, whether it is back from a
+//! blocking call, its last and total hold) and of the holder ([`Context`]). It never
+//! changes the state, so no policy can break the invariants above, only choose among the
+//! moves they allow; an answer they do not allow (a hand-off to a thread that is not
+//! waiting) is ignored.
+//!
+//! # Who made you wait
+//!
+//! The lock knows nothing of the program it runs, so places are opaque numbers
+//! ([`Location`]) that the holder reports and the embedder names ([`LocationNames`]). A
+//! thread that begins to wait sets [`REPORT_LOCATION`]; the holder's next check point
+//! then takes the slow path and reports where it is ([`GilGuard::report_location`]), and
+//! the wait is charged to that place when it ends. A check point still costs one relaxed
+//! load while nobody waits, and a single-threaded program never reports at all.
 //!
 //! # Where the holder runs
 //!
@@ -111,20 +147,39 @@
 //! leaks the old ones without reading them.
 
 // One concept per file (each opens with what it owns and the invariant it keeps):
+// Who made a thread wait: location reports, and waits charged to them.
+mod blame;
+// interval, ticks, fifo and priority as `ReleasePolicy`s.
+mod builtin_policies;
 // Following the previous holder's CPU.
 mod cpu;
-// The holder's proof and handle: check points, blocking calls, exit.
+// The `deadline` policy: earliest deadline first.
+mod deadline;
+// Asking the policy: the views a question shows, the checks on its answers.
+mod decide;
+// The holder's proof and handle: check points, slices, blocking calls, exit.
 mod guard;
+// Places in the embedder's program, as opaque numbers, and their names.
+mod location;
 // The lock: `Gil<T>`, its state machine, thread registration, the rebuild after fork.
 mod lock;
-// Who must drop and who runs next: `PolicyKind` and the `Policy` rules.
+// The policy trait and what it may read.
 mod policy;
-// Counters and the `--gil-stats` table.
+// The built-in policies by name.
+mod policy_kind;
+// Which policy a lock runs, kept to make fresh instances.
+mod policy_source;
+// A waiting thread as recorded, and as a policy sees it.
+mod queued;
+// Why the GIL changed hands.
+mod reason;
+// Counters and the `--gil-stats` table; the same as JSON.
 mod stats;
-// The `--gil-trace` recording and its format, which `toy timeline` reads back.
+mod stats_json;
 // The mutex and condition variables, real or (under `--cfg loom`) modelled.
 mod sync;
 mod thread_id;
+// The `--gil-trace` recording and its format, which `toy timeline` reads back.
 pub mod trace;
 mod trace_json;
 
@@ -134,8 +189,13 @@ mod loom_model;
 mod tests;
 
 pub use cpu::FOLLOW_MIN_WAIT;
+pub use deadline::Deadline;
 pub use guard::GilGuard;
-pub use lock::{DROP_REQUEST, Gil, GilConfig};
-pub use policy::{ParsePolicyError, PolicyKind};
-pub use stats::{GilStats, ThreadState, ThreadStats};
+pub use location::{Location, LocationNames};
+pub use lock::{DROP_REQUEST, GIL_BITS, Gil, GilConfig, REPORT_LOCATION};
+pub use policy::{Context, ReleasePolicy, SliceEnd, Waiter};
+pub use policy_kind::{ParsePolicyError, PolicyKind};
+pub use policy_source::CustomPolicy;
+pub use reason::{Reasons, SwitchReason};
+pub use stats::{COSTLIEST_SHOWN, GilStats, LineWait, ThreadState, ThreadStats};
 pub use thread_id::ThreadId;

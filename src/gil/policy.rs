@@ -1,186 +1,203 @@
-//! Scheduling policies: [`PolicyKind`], its names on the command line, and the private
-//! `Policy` trait with one small implementation per kind. A policy only answers questions
-//! the lock asks with its mutex held (how long to wait before asking, who is handed a
-//! released GIL, whether a dropped holder stands aside); it never changes the state, so
-//! no policy can break the lock's invariants, only choose among the moves they allow.
+//! The scheduling policy as a trait: [`ReleasePolicy`], the questions the lock asks it,
+//! and what it may read when answering ([`Waiter`], [`Context`]). The built-in policies
+//! (`policy_kind.rs`, `builtin_policies.rs`, `deadline.rs`) and a host's own are all
+//! implementations of it, and the lock treats them alike.
+//!
+//! The invariant this keeps: **a policy only answers; it never changes the lock's state.**
+//! Every question is asked with the lock's mutex held, and every answer is checked before
+//! it is used (a hand-off to a thread that is not waiting is ignored), so no policy can
+//! break the state machine's invariants, only choose among the moves they allow.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use super::thread_id::ThreadId;
 
-/// Which rule decides when the holder drops the GIL and who gets it next.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum PolicyKind {
-    /// A waiter asks after one switch interval; the holder drops at its next check point
-    /// and does not compete again until another thread has taken the GIL.
-    #[default]
-    Interval,
-    /// The holder drops every N instructions and immediately competes again (old CPython).
-    Ticks,
-    /// Like `Interval`, but a released GIL is handed to the longest waiter.
-    Fifo,
-    /// Like `Interval`, but a thread back from a blocking call asks at once and is handed
-    /// the GIL at the holder's next check point.
-    Priority,
+/// What a policy may read about a thread waiting for the GIL, as of the moment it is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiter {
+    /// The waiting thread.
+    pub tid: ThreadId,
+    /// How long it has waited so far (for a holder that dropped at a check point, since
+    /// the drop).
+    pub waited: Duration,
+    /// Whether it is coming back from a blocking call ([`GilGuard::release_while`]:
+    /// I/O, `sleep`, a lock, native code) rather than from a drop or a first start.
+    ///
+    /// [`GilGuard::release_while`]: super::GilGuard::release_while
+    pub from_blocking: bool,
+    /// How long it held the GIL the last time it had it (zero if never).
+    pub last_hold: Duration,
+    /// How long it has held the GIL in all.
+    pub total_hold: Duration,
 }
 
-impl PolicyKind {
-    /// Every policy, in the order the documentation lists them.
-    pub const ALL: [PolicyKind; 4] = [
-        PolicyKind::Interval,
-        PolicyKind::Ticks,
-        PolicyKind::Fifo,
-        PolicyKind::Priority,
-    ];
+/// The lock's side of a question: the current holder and the settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Context {
+    /// The thread holding the GIL, if any (none while a released GIL waits for the
+    /// thread it was handed to).
+    pub holder: Option<ThreadId>,
+    /// How long the holder has held the GIL this time (zero when there is none).
+    pub held: Duration,
+    /// The switch interval (`--switch-interval`, `set_switch_interval`).
+    pub switch_interval: Duration,
+    /// The check interval in instructions (`--check-interval`).
+    pub check_interval: u32,
+}
 
-    /// The name used on the command line and by `gil_policy()`.
-    pub fn name(self) -> &'static str {
-        match self {
-            PolicyKind::Interval => "interval",
-            PolicyKind::Ticks => "ticks",
-            PolicyKind::Fifo => "fifo",
-            PolicyKind::Priority => "priority",
-        }
-    }
-
-    pub(super) fn rules(self) -> &'static dyn Policy {
-        match self {
-            PolicyKind::Interval => &Interval,
-            PolicyKind::Ticks => &Ticks,
-            PolicyKind::Fifo => &Fifo,
-            PolicyKind::Priority => &Priority,
-        }
+impl Context {
+    /// How long `waiter` has been waiting for the current holder: since the later of its
+    /// first wait and the holder's taking the GIL. The default [`ReleasePolicy::ask_after`]
+    /// asks once this reaches the switch interval.
+    pub fn waited_for_holder(&self, waiter: &Waiter) -> Duration {
+        waiter.waited.min(self.held)
     }
 }
 
-impl fmt::Display for PolicyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+/// What a holder whose instruction slice ran out does (see
+/// [`ReleasePolicy::at_slice_end`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SliceEnd {
+    /// Keep running: a new slice starts.
+    KeepRunning,
+    /// Let go and compete again (the `ticks` reason): who takes the GIL is up to
+    /// [`ReleasePolicy::next_holder`] and, if it names nobody, to whoever locks first.
+    Yield,
+    /// Let go because the policy chose to hand the GIL on (the `schedule` reason); the
+    /// next holder is [`ReleasePolicy::next_holder`]'s choice.
+    HandOff,
+}
+
+/// A GIL scheduling policy: when the holder must let go, and who gets the GIL next.
+///
+/// The lock asks these questions with its mutex held, so answers must be quick and must
+/// not block, and a policy that keeps state (a random generator, per-thread counts) needs
+/// no locking of its own: `&mut self` is exclusive. Every method but [`name`] has a
+/// default, which together make the `interval` policy (CPython 3.2's): a waiter asks after
+/// one switch interval, nobody is handed the GIL, a dropped holder lets another thread run
+/// before competing again, and instructions are not counted.
+///
+/// The questions:
+///
+/// | question | method |
+/// |---|---|
+/// | when does a waiter ask the holder to drop? | [`ask_after`] |
+/// | does a thread coming back from a blocking call ask at once? | [`asks_on_return`] |
+/// | who gets a released GIL? | [`next_holder`] |
+/// | must a holder that dropped at a check point let another thread run first? | [`forced_switching`] |
+/// | time slicing: is the holder stopped every so many instructions, how many for this thread, and what then? | [`counts_instructions`], [`slice`], [`at_slice_end`] |
+///
+/// A waiter's side ([`Waiter`]): how long it has waited, whether it is back from a
+/// blocking call, how long it held the GIL last time and in all. The holder's side and the
+/// settings are in [`Context`]. Whatever a policy decides, the lock keeps counting: a
+/// host's policy gets the same `gil_stats()`, `--gil-stats` table, `--gil-trace` and
+/// `toy timeline` as the built-in ones, with its [`name`] where theirs would be.
+///
+/// A toy interpreter takes one with
+/// [`Builder::policy_impl`](crate::Builder::policy_impl); the policy is cloned for the
+/// lock, and a forked child starts from a fresh clone of the one given.
+///
+/// ```
+/// use toy::gil::{Context, ReleasePolicy, ThreadId, Waiter};
+///
+/// /// Hands a released GIL to the waiter that has held it least in all.
+/// #[derive(Clone)]
+/// struct LeastHeld;
+///
+/// impl ReleasePolicy for LeastHeld {
+///     fn name(&self) -> &str {
+///         "least-held"
+///     }
+///     fn next_holder(&mut self, waiters: &[Waiter], _: &Context) -> Option<ThreadId> {
+///         waiters.iter().min_by_key(|w| w.total_hold).map(|w| w.tid)
+///     }
+/// }
+///
+/// let mut toy = toy::Interpreter::builder().policy_impl(LeastHeld).build();
+/// toy.run_source(
+///     "spin.toy",
+///     "fn spin(n) { let s = 0\n for i in range(n) { s += i }\n return s }\n\
+///      let ts = [spawn(spin, 300000), spawn(spin, 300000)]\n\
+///      for t in ts { t.join() }",
+/// )
+/// .unwrap();
+/// assert_eq!(toy.eval::<String>("gil_policy()").unwrap(), "least-held");
+/// let stats = toy.gil_stats();
+/// assert_eq!(stats.policy, "least-held");
+/// assert_eq!(stats.reasons.total(), stats.switches);
+/// ```
+///
+/// [`name`]: ReleasePolicy::name
+/// [`ask_after`]: ReleasePolicy::ask_after
+/// [`asks_on_return`]: ReleasePolicy::asks_on_return
+/// [`next_holder`]: ReleasePolicy::next_holder
+/// [`forced_switching`]: ReleasePolicy::forced_switching
+/// [`counts_instructions`]: ReleasePolicy::counts_instructions
+/// [`slice`]: ReleasePolicy::slice
+/// [`at_slice_end`]: ReleasePolicy::at_slice_end
+pub trait ReleasePolicy: Send + 'static {
+    /// The policy's name, as `gil_policy()` and the statistics show it. Asked once.
+    fn name(&self) -> &str;
+
+    /// How much longer `waiter` lets the holder (`cx.holder`, which has held the GIL for
+    /// `cx.held`) run before asking it to drop; `None`: it never asks, `Duration::ZERO`:
+    /// at once. Asked when the thread begins to wait and again whenever it wakes without
+    /// the GIL; the holder then drops at its next check point. Default: once the waiter
+    /// has waited one switch interval for this holder
+    /// ([`Context::waited_for_holder`]).
+    fn ask_after(&mut self, waiter: &Waiter, cx: &Context) -> Option<Duration> {
+        Some(cx.switch_interval.saturating_sub(cx.waited_for_holder(waiter)))
     }
-}
 
-/// A policy name that is not one of `interval`, `ticks`, `fifo`, `priority`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParsePolicyError(pub String);
-
-impl fmt::Display for ParsePolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown GIL policy `{}` (expected interval, ticks, fifo or priority)",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for ParsePolicyError {}
-
-impl FromStr for PolicyKind {
-    type Err = ParsePolicyError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PolicyKind::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| ParsePolicyError(s.to_string()))
-    }
-}
-
-/// A thread blocked in `take`, as a policy sees it.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Waiter {
-    pub(super) tid: ThreadId,
-    /// Waiting to come back from `release_while` (a blocking call).
-    pub(super) from_blocking: bool,
-}
-
-/// One scheduling rule. Every method runs with the state mutex held and must be quick.
-pub(super) trait Policy: Sync {
-    /// How long a waiter sleeps before it asks the holder to drop; `None`: never asks.
-    fn ask_after(&self, switch_interval: Duration) -> Option<Duration>;
-    /// Whether a thread coming back from a blocking call asks at once.
-    fn asks_on_return(&self) -> bool {
+    /// Whether `waiter`, coming back from a blocking call, asks at once whatever
+    /// [`ask_after`](ReleasePolicy::ask_after) says, and asks again each new holder while
+    /// it still waits. Default: no.
+    fn asks_on_return(&mut self, waiter: &Waiter) -> bool {
+        let _ = waiter;
         false
     }
-    /// The waiter a released GIL is reserved for; `None`: whoever locks the mutex first.
-    fn next_holder(&self, waiters: &[Waiter]) -> Option<ThreadId>;
-    /// Whether a holder that dropped at a check point stays out until another thread
-    /// has taken the GIL.
-    fn forced_switching(&self) -> bool;
-    /// Whether the VM counts instructions and calls `check_point` when the count runs
-    /// out (instead of waiting for a drop request).
+
+    /// Who gets the GIL the holder is releasing: one of `waiters` (in the order they began
+    /// to wait), to whom it is handed even if another thread is quicker; or `None`, for
+    /// whoever locks the lock's mutex first (the releaser itself, after a drop, unless
+    /// [`forced_switching`](ReleasePolicy::forced_switching)). A thread that is not among
+    /// `waiters` counts as `None`. Default: `None`.
+    fn next_holder(&mut self, waiters: &[Waiter], cx: &Context) -> Option<ThreadId> {
+        let _ = (waiters, cx);
+        None
+    }
+
+    /// Whether a holder that dropped at a check point must wait until another thread has
+    /// taken the GIL before it competes again. Default: yes.
+    fn forced_switching(&self) -> bool {
+        true
+    }
+
+    /// Whether the holder is stopped every so many instructions (a time slice counted in
+    /// bytecode instructions), besides being asked. Asked once, when the lock is built.
+    /// Default: no; the holder stops only when asked.
     fn counts_instructions(&self) -> bool {
         false
     }
-}
 
-/// CPython 3.2+: ask after an interval, drop, let someone else in, compete again.
-struct Interval;
+    /// For a policy that counts instructions: how many `holder` runs before its next
+    /// stop, asked when it starts running bytecode and after every stop (a per-thread
+    /// budget, at least 1). Default: the check interval.
+    fn slice(&mut self, holder: ThreadId, cx: &Context) -> u32 {
+        let _ = holder;
+        cx.check_interval
+    }
 
-impl Policy for Interval {
-    fn ask_after(&self, switch_interval: Duration) -> Option<Duration> {
-        Some(switch_interval)
-    }
-    fn next_holder(&self, _: &[Waiter]) -> Option<ThreadId> {
-        None
-    }
-    fn forced_switching(&self) -> bool {
-        true
-    }
-}
-
-/// CPython before 3.2: drop every N instructions; nobody asks and nobody is handed the
-/// GIL, so the dropper, already running, often takes it straight back.
-struct Ticks;
-
-impl Policy for Ticks {
-    fn ask_after(&self, _: Duration) -> Option<Duration> {
-        None
-    }
-    fn next_holder(&self, _: &[Waiter]) -> Option<ThreadId> {
-        None
-    }
-    fn forced_switching(&self) -> bool {
-        false
-    }
-    fn counts_instructions(&self) -> bool {
-        true
-    }
-}
-
-/// Interval, but every release is a hand-off to the longest waiter (ticket order).
-struct Fifo;
-
-impl Policy for Fifo {
-    fn ask_after(&self, switch_interval: Duration) -> Option<Duration> {
-        Some(switch_interval)
-    }
-    fn next_holder(&self, waiters: &[Waiter]) -> Option<ThreadId> {
-        waiters.first().map(|w| w.tid)
-    }
-    fn forced_switching(&self) -> bool {
-        true
-    }
-}
-
-/// Interval, but threads back from blocking calls jump the queue: they ask at once and
-/// are handed the GIL, which keeps I/O threads from queueing behind CPU threads (the
-/// convoy effect).
-struct Priority;
-
-impl Policy for Priority {
-    fn ask_after(&self, switch_interval: Duration) -> Option<Duration> {
-        Some(switch_interval)
-    }
-    fn asks_on_return(&self) -> bool {
-        true
-    }
-    fn next_holder(&self, waiters: &[Waiter]) -> Option<ThreadId> {
-        waiters.iter().find(|w| w.from_blocking).map(|w| w.tid)
-    }
-    fn forced_switching(&self) -> bool {
-        true
+    /// For a policy that counts instructions: what `holder`, whose slice has just run
+    /// out, does, with `waiters` waiting. This is how a policy drops the holder on its
+    /// own, at stops it chose with [`slice`](ReleasePolicy::slice). Default: yield if
+    /// anybody waits (dropping with nobody to let in would only cost time).
+    fn at_slice_end(&mut self, holder: ThreadId, waiters: &[Waiter], cx: &Context) -> SliceEnd {
+        let _ = (holder, cx);
+        if waiters.is_empty() {
+            SliceEnd::KeepRunning
+        } else {
+            SliceEnd::Yield
+        }
     }
 }

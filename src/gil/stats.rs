@@ -1,13 +1,27 @@
 //! The counters behind `gil_stats()` and `--gil-stats`: a [`GilStats`] snapshot with one
-//! [`ThreadStats`] row per registered thread, and its `Display` table. A snapshot is taken
-//! under the lock's mutex, so its totals and rows describe one moment.
+//! [`ThreadStats`] row per registered thread, the reasons for the hand-offs and the waits
+//! each place caused, and its `Display` table. A snapshot is taken under the lock's
+//! mutex, so its totals and rows describe one moment (the places are named after the
+//! mutex is released: naming them is the embedder's code).
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::lock::Gil;
-use super::policy::PolicyKind;
+use super::reason::Reasons;
 use super::thread_id::ThreadId;
+
+/// How many of the costliest places the `--gil-stats` table lists.
+pub const COSTLIEST_SHOWN: usize = 5;
+
+/// The time other threads spent waiting for the GIL while its holder was at one place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineWait {
+    /// The place, as the embedder names it (`"convoy.toy:7"`).
+    pub line: String,
+    /// The waiting charged to it.
+    pub wait: Duration,
+}
 
 /// Where a thread stands with respect to the GIL when the snapshot was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +58,8 @@ pub struct ThreadStats {
 /// A snapshot of the lock's counters; `Display` is the `--gil-stats` table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GilStats {
-    pub policy: PolicyKind,
+    /// The policy's name.
+    pub policy: String,
     pub switch_interval: Duration,
     pub check_interval: u32,
     /// Time since the lock was created.
@@ -58,6 +73,11 @@ pub struct GilStats {
     pub cpu_moves: u64,
     /// Whether threads follow the holder's CPU (`--gil-cpu follow`).
     pub follow_cpu: bool,
+    /// Why the GIL changed hands; the counts add up to `switches`.
+    pub reasons: Reasons,
+    /// Waiting charged to the place the holder was when each wait began, costliest first
+    /// (ties by name).
+    pub waits_caused: Vec<LineWait>,
     /// Ordered by thread id.
     pub threads: Vec<ThreadStats>,
 }
@@ -66,6 +86,16 @@ impl GilStats {
     /// The row for `tid`, if it was registered (since the last fork).
     pub fn thread(&self, tid: ThreadId) -> Option<&ThreadStats> {
         self.threads.iter().find(|t| t.thread == tid)
+    }
+
+    /// The time all threads spent waiting for the GIL.
+    pub fn total_wait(&self) -> Duration {
+        self.threads.iter().map(|t| t.wait).sum()
+    }
+
+    /// The longest single wait of any thread.
+    pub fn max_wait(&self) -> Duration {
+        self.threads.iter().map(|t| t.max_wait).max().unwrap_or_default()
     }
 }
 
@@ -132,7 +162,23 @@ impl fmt::Display for GilStats {
             }
             writeln!(f)?;
         }
-        writeln!(f, "switches: {}", self.switches)
+        write!(f, "switches: {} (", self.switches)?;
+        for (i, (reason, n)) in self.reasons.iter().enumerate() {
+            let comma = if i == 0 { "" } else { ", " };
+            write!(f, "{comma}{reason} {n}")?;
+        }
+        writeln!(f, ")")?;
+        if self.waits_caused.is_empty() {
+            return writeln!(f, "waits caused: none charged to a line");
+        }
+        let shown = &self.waits_caused[..self.waits_caused.len().min(COSTLIEST_SHOWN)];
+        writeln!(f, "waits caused (where the holder was when others began to wait), costliest first:")?;
+        let width = shown.iter().map(|w| w.line.chars().count()).max().unwrap_or(0);
+        let ms_width = shown.iter().map(|w| ms(w.wait).len()).max().unwrap_or(0);
+        for w in shown {
+            writeln!(f, "  {:<width$}  {:>ms_width$} ms", w.line, ms(w.wait))?;
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +188,8 @@ impl<T> Gil<T> {
     pub fn stats(&self) -> GilStats {
         let now = Instant::now();
         let st = self.lock_state();
+        let mut caused: Vec<_> = st.waits_caused.iter().map(|(&at, &wait)| (at, wait)).collect();
+        let reasons = st.reasons;
         let mut threads = Vec::new();
         for (index, rec) in st.threads.iter().enumerate() {
             let Some(rec) = rec else { continue };
@@ -169,17 +217,30 @@ impl<T> Gil<T> {
                 cpu_moves: rec.cpu_moves,
             });
         }
+        let (switches, forced_drops, drop_requests, cpu_moves) =
+            (st.switch_number, st.forced_drops, st.drop_requests, st.cpu_moves);
+        drop(st);
+        let mut waits_caused: Vec<LineWait> = caused
+            .drain(..)
+            .map(|(at, wait)| LineWait {
+                line: self.location_name(at),
+                wait,
+            })
+            .collect();
+        waits_caused.sort_by(|a, b| b.wait.cmp(&a.wait).then_with(|| a.line.cmp(&b.line)));
         GilStats {
-            policy: self.policy,
+            policy: self.policy_name().to_string(),
             switch_interval: self.switch_interval(),
             check_interval: self.check_interval(),
             elapsed: now - self.created,
             acquisitions: threads.iter().map(|t| t.acquisitions).sum(),
-            switches: st.switch_number,
-            forced_drops: st.forced_drops,
-            drop_requests: st.drop_requests,
-            cpu_moves: st.cpu_moves,
+            switches,
+            forced_drops,
+            drop_requests,
+            cpu_moves,
             follow_cpu: self.follow_cpu,
+            reasons,
+            waits_caused,
             threads,
         }
     }

@@ -7,12 +7,16 @@
 
 use std::time::Duration;
 
+use super::location::Location;
+use super::reason::SwitchReason;
 use super::thread_id::ThreadId;
 
 /// The `name` of each kind of event in the trace.
 pub mod event {
     /// A slice (phase [`COMPLETE`](super::phase::COMPLETE)) in which the thread held the
-    /// GIL; `args.end` says why it ended.
+    /// GIL; `args.end` says how it ended, `args.reason` why (one of the
+    /// [`SwitchReason`](crate::gil::SwitchReason) names: the reason counted if another
+    /// thread took the GIL next) and `args.line` where the holder was, when it said.
     pub const RUNNING: &str = "running";
     /// A slice in which the thread waited to take the GIL.
     pub const WAITING: &str = "waiting for GIL";
@@ -41,8 +45,12 @@ pub mod phase {
 
 /// The keys inside an event's `args`.
 pub mod arg {
-    /// Of [`RUNNING`](super::event::RUNNING): why the slice ended.
+    /// Of [`RUNNING`](super::event::RUNNING): how the slice ended.
     pub const END: &str = "end";
+    /// Of [`RUNNING`](super::event::RUNNING): why, as a hand-off reason.
+    pub const REASON: &str = "reason";
+    /// Of [`RUNNING`](super::event::RUNNING): where the holder was (`file:line`).
+    pub const LINE: &str = "line";
     /// Of [`DROP_REQUEST`](super::event::DROP_REQUEST): the thread asked to drop.
     pub const HOLDER: &str = "holder";
     /// Of [`CPU_MOVE`](super::event::CPU_MOVE): the CPU left.
@@ -78,7 +86,13 @@ impl End {
 
 #[derive(Clone, Copy, Debug)]
 pub(super) enum EventKind {
-    Running(End),
+    Running {
+        end: End,
+        /// `None` for a slice still open.
+        reason: Option<SwitchReason>,
+        /// Where the holder last said it was during the slice.
+        at: Option<Location>,
+    },
     Waiting,
     DropRequest { holder: Option<ThreadId> },
     CpuMove { from: Option<u32>, to: u32 },

@@ -10,6 +10,7 @@ use std::io::{self, Write as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::location::{Location, unnamed};
 use super::lock::Gil;
 use super::thread_id::ThreadId;
 use super::trace::{End, Event, EventKind, arg, event, phase};
@@ -44,7 +45,11 @@ impl<T> Gil<T> {
             if self.trace {
                 if let Some(since) = rec.held_since {
                     events.push(Event {
-                        kind: EventKind::Running(End::StillRunning),
+                        kind: EventKind::Running {
+                            end: End::StillRunning,
+                            reason: None,
+                            at: st.holder_at,
+                        },
                         start: self.since_creation(since),
                         end: now_off,
                     });
@@ -63,7 +68,7 @@ impl<T> Gil<T> {
     }
 
     fn write_trace_to(&self, out: &mut impl io::Write) -> io::Result<()> {
-        use self::arg::{END, FROM, HOLDER, NAME, SORT_INDEX, TO};
+        use self::arg::{END, FROM, HOLDER, LINE, NAME, REASON, SORT_INDEX, TO};
         use self::event::{CPU_MOVE, DROP_REQUEST, PROCESS_NAME, RUNNING, THREAD_NAME, THREAD_SORT_INDEX, WAITING};
         use self::phase::{COMPLETE, INSTANT, METADATA};
         let tracks = self.tracks();
@@ -87,12 +92,21 @@ impl<T> Gil<T> {
                 let ts = Micros(event.start);
                 let dur = Micros(event.end.saturating_sub(event.start));
                 match event.kind {
-                    EventKind::Running(end) => write!(
-                        out,
-                        ",\n{{\"name\":\"{RUNNING}\",\"cat\":\"gil\",\"ph\":\"{COMPLETE}\",\"pid\":1,\
-                         \"tid\":{tid},\"ts\":{ts},\"dur\":{dur},\"args\":{{\"{END}\":\"{}\"}}}}",
-                        end.label()
-                    ),
+                    EventKind::Running { end, reason, at } => {
+                        write!(
+                            out,
+                            ",\n{{\"name\":\"{RUNNING}\",\"cat\":\"gil\",\"ph\":\"{COMPLETE}\",\"pid\":1,\
+                             \"tid\":{tid},\"ts\":{ts},\"dur\":{dur},\"args\":{{\"{END}\":\"{}\"",
+                            end.label()
+                        )?;
+                        if let Some(reason) = reason {
+                            write!(out, ",\"{REASON}\":\"{reason}\"")?;
+                        }
+                        if let Some(at) = at {
+                            write!(out, ",\"{LINE}\":{}", JsonString(&self.location_name(at)))?;
+                        }
+                        write!(out, "}}}}")
+                    }
                     EventKind::Waiting => write!(
                         out,
                         ",\n{{\"name\":\"{WAITING}\",\"cat\":\"gil\",\"ph\":\"{COMPLETE}\",\
@@ -114,6 +128,34 @@ impl<T> Gil<T> {
             }
         }
         out.write_all(b"\n]}\n")
+    }
+}
+
+impl<T> Gil<T> {
+    /// The name the embedder gave `at`, or `#N`.
+    pub(super) fn location_name(&self, at: Location) -> String {
+        match &self.location_names {
+            Some(names) => names.name(at),
+            None => unnamed(at),
+        }
+    }
+}
+
+/// Text as a JSON string literal, quotes included.
+struct JsonString<'a>(&'a str);
+
+impl fmt::Display for JsonString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("\"")
     }
 }
 

@@ -175,16 +175,12 @@ impl Vm<'_> {
         }
     }
 
-    /// The eval loop. With `TICKS` (the `ticks` policy) every instruction counts down a
-    /// budget and the thread offers the GIL when it runs out; without it, that code is
-    /// compiled away.
+    /// The eval loop. With `TICKS` (a policy that counts instructions, `ticks`) every
+    /// instruction counts down a budget and the policy is asked what to do when it runs
+    /// out (and how long the next one is); without it, that code is compiled away.
     fn run_loop<const TICKS: bool>(&mut self, stop: usize, budget: u32) -> VmResult<Value> {
         let breaker = self.breaker.clone();
         let mut ticks = budget;
-        // Each budget is drawn from [budget/2, budget*3/2): a fixed count would phase-lock
-        // with a loop whose length divides it (100 and a 5-instruction body), so every drop
-        // would land on the same instruction and never between a read and its write.
-        let mut jitter = 0x9E37_79B9_7F4A_7C15u64 ^ (self.thread_id().get() as u64);
         'frame: loop {
             let frame = self.fiber.frames.last().expect("a frame to run");
             let closure = frame.closure;
@@ -270,12 +266,8 @@ impl Vm<'_> {
                 if TICKS {
                     ticks -= 1;
                     if ticks == 0 {
-                        jitter ^= jitter << 13;
-                        jitter ^= jitter >> 7;
-                        jitter ^= jitter << 17;
-                        ticks = budget / 2 + (jitter % budget as u64) as u32 + 1;
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        self.yield_gil();
+                        ticks = self.end_slice();
                     }
                 }
                 let op = code[pc];

@@ -15,10 +15,11 @@
 
 use super::fiber::Fiber;
 use super::globals::Globals;
+use super::locations::Locations;
 use super::method_table::MethodTable;
 use crate::compiler::GlobalSlots;
 use crate::gil::Gil;
-use crate::gil::{DROP_REQUEST, GilGuard, ThreadId};
+use crate::gil::{DROP_REQUEST, GIL_BITS, GilGuard, Location, REPORT_LOCATION, ThreadId};
 use crate::heap::BREAK_GC;
 use crate::heap::Heap;
 use crate::method::Method;
@@ -33,7 +34,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Eval-breaker bit: Ctrl-C was pressed; the main thread throws `Interrupt`.
 pub const BREAK_INTERRUPT: u32 = 4;
 // The breaker's bits have three owners: the lock, the heap and the VM.
-const _: () = assert!(DROP_REQUEST & BREAK_GC == 0 && (DROP_REQUEST | BREAK_GC) & BREAK_INTERRUPT == 0);
+const _: () = assert!(GIL_BITS & BREAK_GC == 0 && (GIL_BITS | BREAK_GC) & BREAK_INTERRUPT == 0);
 
 /// Everything the GIL protects: the heap, the globals, the function table, the output.
 pub struct Interp {
@@ -71,6 +72,8 @@ pub struct Interp {
     /// `random.*`'s generator: seeded from the OS, or by `random.seed(n)`; a forked child
     /// starts from a fresh OS seed.
     pub rng: rand::rngs::StdRng,
+    /// The numbers the GIL knows source lines by (where a holder made others wait).
+    pub locations: Locations,
 }
 
 impl Interp {
@@ -93,6 +96,7 @@ impl Interp {
             gil: Weak::new(),
             methods: MethodTable::default(),
             rng: rand::SeedableRng::from_os_rng(),
+            locations: Locations::default(),
         }
     }
 
@@ -184,6 +188,10 @@ impl<'a> Vm<'a> {
     /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
     /// If `f` panics, the GIL and this thread's fiber are back before the panic goes on.
     pub fn release<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        // A thread that began to wait, or the trace, wants to know where the GIL went from.
+        if self.breaker.load(Ordering::Relaxed) & REPORT_LOCATION != 0 || self.it.gil().tracing() {
+            self.report_location();
+        }
         self.park();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.it.release_while(f)));
         self.unpark();
@@ -198,6 +206,36 @@ impl<'a> Vm<'a> {
         self.park();
         self.it.check_point();
         self.unpark();
+    }
+
+    /// Under a policy that counts instructions: this thread's slice ran out. The policy
+    /// may hand the GIL on; returns the next slice's length.
+    pub(super) fn end_slice(&mut self) -> u32 {
+        let wanted = self.breaker.load(Ordering::Relaxed) & REPORT_LOCATION != 0 || self.it.gil().tracing();
+        let here = if wanted { self.location() } else { None };
+        self.park();
+        let next = self.it.end_slice(here);
+        self.unpark();
+        next
+    }
+
+    /// The lock's number for the line this thread is running (its top frame's saved pc).
+    fn location(&mut self) -> Option<Location> {
+        let frame = self.fiber.frames.last()?;
+        let (file, line) = {
+            let proto = &self.it.heap.closure(frame.closure).proto;
+            let line = proto.lines.get(frame.pc.saturating_sub(1)).copied().unwrap_or(0);
+            (proto.file.clone(), line)
+        };
+        Some(self.it.locations.at(&file, line))
+    }
+
+    /// Tells the lock where this thread is, so waits that began meanwhile are charged to
+    /// this line.
+    fn report_location(&mut self) {
+        if let Some(at) = self.location() {
+            self.it.report_location(at);
+        }
     }
 
     /// Writes `print`'s pending lines, after other threads' writes under way, with the
@@ -294,6 +332,9 @@ impl<'a> Vm<'a> {
         let bits = self.breaker.load(Ordering::Relaxed);
         if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
             self.collect();
+        }
+        if bits & REPORT_LOCATION != 0 || (bits & DROP_REQUEST != 0 && self.it.gil().tracing()) {
+            self.report_location();
         }
         if bits & DROP_REQUEST != 0 {
             self.yield_gil();

@@ -16,6 +16,7 @@
 mod eval;
 mod fiber;
 mod globals;
+mod locations;
 mod machine;
 pub mod method_table;
 pub mod ops;

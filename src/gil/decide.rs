@@ -1,0 +1,108 @@
+//! Asking the policy: the [`Context`] and [`Waiter`] views each question is asked with,
+//! and the checks on the answers. Invariant: every question is asked with the state's
+//! mutex held and shows the policy one consistent moment, and no answer is used that the
+//! state machine does not allow (a hand-off goes only to a queued waiter, a slice is at
+//! least one instruction).
+
+use std::time::{Duration, Instant};
+
+use super::lock::{Gil, MIN_SWITCH_INTERVAL, State};
+use super::policy::{Context, SliceEnd, Waiter};
+use super::thread_id::ThreadId;
+
+impl<T> Gil<T> {
+    /// The settings, and the holder as of `now`; `fresh`: as if the holder (if any) had
+    /// just taken the GIL.
+    fn context(&self, st: &State, now: Instant, fresh: bool) -> Context {
+        let held = match st.holder {
+            Some(h) if !fresh => st.rec(h).held_since.map_or(Duration::ZERO, |t| now.saturating_duration_since(t)),
+            _ => Duration::ZERO,
+        };
+        Context {
+            holder: st.holder,
+            held,
+            switch_interval: self.switch_interval(),
+            check_interval: self.check_interval(),
+        }
+    }
+
+    /// Refill `st.views` with every waiter as of `now`, in queue order.
+    fn fill_views(st: &mut State, now: Instant) {
+        let State {
+            views, waiters, threads, ..
+        } = st;
+        views.clear();
+        views.extend(waiters.iter().map(|q| {
+            let rec = threads.get(q.tid.index()).and_then(Option::as_ref);
+            let (last, total) = rec.map_or((Duration::ZERO, Duration::ZERO), |r| (r.last_hold, r.hold));
+            q.view(now, last, total)
+        }));
+    }
+
+    /// The waiter `tid` as of `now`.
+    fn view_of(st: &State, tid: ThreadId, now: Instant) -> Waiter {
+        let q = st
+            .waiters
+            .iter()
+            .find(|q| q.tid == tid)
+            .expect("asked about a thread that is not waiting");
+        let rec = st.rec(tid);
+        q.view(now, rec.last_hold, rec.hold)
+    }
+
+    /// How much longer the waiter `tid` lets the holder run before asking it to drop
+    /// (`None`: never); `next`: the answer for a holder that would take the GIL now.
+    pub(super) fn ask_time(&self, st: &mut State, tid: ThreadId, now: Instant, next: bool) -> Option<Duration> {
+        let me = Self::view_of(st, tid, now);
+        let cx = self.context(st, now, next);
+        let policy = &mut st.policy.0;
+        if me.from_blocking && policy.asks_on_return(&me) {
+            return Some(Duration::ZERO);
+        }
+        policy.ask_after(&me, &cx)
+    }
+
+    /// Whether some waiter asks the holder at once, as it has just taken the GIL.
+    pub(super) fn someone_asks_at_once(&self, st: &mut State, now: Instant) -> bool {
+        if st.waiters.is_empty() {
+            return false;
+        }
+        Self::fill_views(st, now);
+        let cx = self.context(st, now, true);
+        let State { views, policy, .. } = st;
+        views.iter().any(|w| {
+            (w.from_blocking && policy.0.asks_on_return(w))
+                || policy.0.ask_after(w, &cx).is_some_and(|d| d < MIN_SWITCH_INTERVAL)
+        })
+    }
+
+    /// The waiter a GIL released at `now` is reserved for, if the policy names one that
+    /// is waiting.
+    pub(super) fn choose_next_holder(&self, st: &mut State, now: Instant) -> Option<ThreadId> {
+        if st.waiters.is_empty() {
+            return None;
+        }
+        Self::fill_views(st, now);
+        let cx = self.context(st, now, true);
+        let State { views, policy, .. } = st;
+        let chosen = policy.0.next_holder(views, &cx)?;
+        views.iter().any(|w| w.tid == chosen).then_some(chosen)
+    }
+
+    /// The holder `tid`'s instruction slice has run out: what it does, and how many
+    /// instructions its next slice has.
+    pub(super) fn slice_end(&self, st: &mut State, tid: ThreadId, now: Instant) -> (SliceEnd, u32) {
+        Self::fill_views(st, now);
+        let cx = self.context(st, now, false);
+        let State { views, policy, .. } = st;
+        let decision = policy.0.at_slice_end(tid, views, &cx);
+        let next = policy.0.slice(tid, &cx).max(1);
+        (decision, next)
+    }
+
+    /// The first slice of `tid`, which holds the GIL and starts running bytecode.
+    pub(super) fn first_slice(&self, st: &mut State, tid: ThreadId, now: Instant) -> u32 {
+        let cx = self.context(st, now, false);
+        st.policy.0.slice(tid, &cx).max(1)
+    }
+}
