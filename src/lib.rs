@@ -54,6 +54,8 @@ mod embed;
 mod interpreter;
 mod native;
 pub mod timeline;
+// `toy compare`: a script under several policies, side by side.
+pub mod comparison;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -37,7 +37,7 @@ struct Cli {
 /// How the GIL behaves, and what it reports.
 #[derive(Args, Clone, Default)]
 struct RunOptions {
-    /// When the GIL holder must let go: interval (default), ticks, fifo or priority
+    /// When the GIL holder must let go: interval (default), ticks, fifo, priority or deadline
     #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
     gil_policy: Option<Policy>,
     /// How long a waiting thread lets the holder run before asking it to drop, e.g. 5ms, 0.1ms, 1s
@@ -52,6 +52,9 @@ struct RunOptions {
     /// Write the GIL's timeline as Chrome trace-event JSON (open it in Perfetto)
     #[arg(long, value_name = "FILE.json")]
     gil_trace: Option<String>,
+    /// Write the GIL's statistics as JSON at exit (for `toy compare`)
+    #[arg(long, value_name = "FILE.json", hide = true)]
+    gil_stats_json: Option<String>,
     /// Keep the GIL held while native functions compute (to compare with releasing it)
     #[arg(long)]
     native_holds_gil: bool,
@@ -123,6 +126,25 @@ enum Command {
         #[arg(short, long, value_name = "FILE.svg", default_value = "timeline.svg")]
         output: String,
     },
+    /// Run a script under several GIL policies and show them side by side
+    #[command(
+        after_help = "Examples:\n  toy compare scripts/lab/convoy.toy quick\n  \
+                      toy compare --policies priority,deadline --runs 3 --svg cmp.svg scripts/lab/fairness.toy"
+    )]
+    Compare {
+        /// The policies, comma-separated (default: interval,ticks,fifo,priority,deadline)
+        #[arg(long, value_name = "LIST")]
+        policies: Option<String>,
+        /// Runs of the script under each policy; the table shows medians
+        #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// Also draw the table as a bar chart
+        #[arg(long, value_name = "FILE.svg")]
+        svg: Option<String>,
+        /// The script, then its arguments
+        #[arg(value_name = "FILE [ARGS]", required = true, num_args = 1.., trailing_var_arg = true)]
+        words: Vec<String>,
+    },
     #[command(external_subcommand)]
     File(Vec<String>),
 }
@@ -179,11 +201,75 @@ fn real_main() -> i32 {
                 }
             }
         }
+        Some(Command::Compare {
+            policies,
+            runs,
+            svg,
+            mut words,
+        }) => {
+            let file = words.remove(0);
+            compare(policies, runs, svg, file, words)
+        }
         Some(Command::Disasm { file }) => finish(read(&file).and_then(|(name, src)| {
             let text = Interpreter::new().disassemble(&name, &src)?;
             write_out(&text);
             Ok(())
         })),
+    }
+}
+
+/// `toy compare`: the table on stdout, progress on stderr; exit 2 for bad usage, 1 if a
+/// run failed.
+fn compare(policies: Option<String>, runs: u32, svg: Option<String>, file: String, args: Vec<String>) -> i32 {
+    let policies = match policies.as_deref().map(toy::comparison::parse_policies) {
+        None => Policy::ALL.to_vec(),
+        Some(Ok(list)) => list,
+        Some(Err(e)) => {
+            write_err(&format!("toy compare: --policies: {e}\n"));
+            return 2;
+        }
+    };
+    if let Some(path) = &svg
+        && let Err(e) = writable(path)
+    {
+        write_err(&format!("toy: cannot write {path}: {e}\n"));
+        return 2;
+    }
+    if file != STDIN && !std::path::Path::new(&file).is_file() {
+        write_err(&format!("toy: cannot open {file}: no such file\n"));
+        return 2;
+    }
+    let toy = match std::env::current_exe() {
+        Ok(path) => path,
+        Err(e) => {
+            write_err(&format!("toy: cannot find the toy binary to run: {e}\n"));
+            return 1;
+        }
+    };
+    let options = toy::comparison::Options {
+        toy,
+        policies,
+        runs: runs as usize,
+        file,
+        args,
+    };
+    let result = toy::comparison::compare(&options, &mut |line| write_err(&format!("compare: {line}\n")));
+    match result {
+        Ok(comparison) => {
+            write_out(&comparison.to_string());
+            if let Some(path) = svg {
+                if let Err(e) = std::fs::write(&path, comparison.svg()) {
+                    write_err(&format!("toy: cannot write {path}: {e}\n"));
+                    return 1;
+                }
+                write_err(&format!("compare: wrote {path}\n"));
+            }
+            0
+        }
+        Err(message) => {
+            write_err(&format!("toy compare: {message}\n"));
+            1
+        }
     }
 }
 
@@ -195,6 +281,7 @@ fn merge(top: RunOptions, run: RunOptions) -> RunOptions {
         check_interval: run.check_interval.or(top.check_interval),
         gil_stats: run.gil_stats || top.gil_stats,
         gil_trace: run.gil_trace.or(top.gil_trace),
+        gil_stats_json: run.gil_stats_json.or(top.gil_stats_json),
         native_holds_gil: run.native_holds_gil || top.native_holds_gil,
         gil_cpu: run.gil_cpu.or(top.gil_cpu),
     }
@@ -217,6 +304,9 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
     }
     if let Some(path) = &options.gil_trace {
         builder = builder.gil_trace(path);
+    }
+    if let Some(path) = &options.gil_stats_json {
+        builder = builder.gil_stats_json(path);
     }
     if let Some(follow) = options.gil_cpu {
         builder = builder.follow_cpu(follow);

@@ -125,6 +125,8 @@ pub(super) struct State {
     pub(super) reasons: Reasons,
     /// Where the holder said it was, last, during this hold.
     pub(super) holder_at: Option<Location>,
+    /// Where the last holder said it was, last, before it released the GIL.
+    pub(super) released_at: Option<Location>,
     /// Waiting time charged to the place the holder was when each wait began.
     pub(super) waits_caused: HashMap<Location, Duration>,
 }
@@ -148,6 +150,7 @@ impl State {
             released_for: SwitchReason::Blocking,
             reasons: Reasons::default(),
             holder_at: None,
+            released_at: None,
             waits_caused: HashMap::new(),
         }
     }
@@ -532,6 +535,10 @@ impl<T> Gil<T> {
                 .waiters
                 .remove(position.expect("a waiter stays queued until it takes the GIL"));
             caused_by = queued.caused_by;
+        } else if waited && st.last_holder != Some(tid) {
+            // A dropper that waited out another thread's hold without queueing (that
+            // thread released before it could): the place that thread was last.
+            caused_by = st.released_at;
         }
 
         let now = Instant::now();
@@ -642,6 +649,7 @@ impl<T> Gil<T> {
         };
         // Waits the holder never got to report a place for: the last place it reported.
         let at = st.holder_at.take();
+        st.released_at = at;
         if let Some(at) = at {
             self.charge_pending(st, at);
         }
