@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::cpu::{self, follow_target};
 use super::lock::MIN_SWITCH_INTERVAL;
-use super::policy::Waiter;
+use super::queued::Queued;
 use super::sync::Invariant;
 use super::trace::{End, Event, EventKind};
 use super::*;
@@ -45,6 +45,11 @@ fn holds<T>(gil: &Gil<T>, tid: ThreadId) {
 
 fn state_of<T>(gil: &Gil<T>, tid: ThreadId) -> ThreadState {
     gil.stats().thread(tid).unwrap().state
+}
+
+/// `tid` has had the GIL at least once.
+fn acquired<T>(gil: &Gil<T>, tid: ThreadId) -> bool {
+    gil.stats().thread(tid).is_some_and(|t| t.acquisitions > 0)
 }
 
 fn drop_requested<T>(gil: &Gil<T>) -> bool {
@@ -89,7 +94,7 @@ fn gil_settings_change_at_run_time() {
     assert_eq!(gil.switch_interval(), MIN_SWITCH_INTERVAL);
     let interval = Gil::new((), GilConfig::default());
     assert_eq!(interval.tick_budget(), None);
-    assert_eq!(interval.policy(), PolicyKind::Interval);
+    assert_eq!(interval.policy_name(), "interval");
 }
 
 #[test]
@@ -172,10 +177,9 @@ fn gil_ticks_dropper_can_win_again() {
     let gil = Gil::new(0u8, config(PolicyKind::Ticks, LONG));
     let main = gil.register_thread();
     let mut g = gil.acquire(main);
-    gil.lock_state().waiters.push(Waiter {
-        tid: ThreadId(99),
-        from_blocking: false,
-    });
+    gil.lock_state()
+        .waiters
+        .push(Queued::new(ThreadId(99), Instant::now(), false));
     for _ in 0..3 {
         g.check_point();
     }
@@ -503,23 +507,23 @@ fn gil_follow_decision_follows_forced_drops_only() {
         let long_ago = Some(Instant::now() - FOLLOW_MIN_WAIT * 2);
         let mut st = gil.lock_state();
         assert_eq!(gil.take(&mut st, main, false, None), None);
-        gil.release(&mut st, main, End::Forced);
+        gil.release(&mut st, main, End::Forced, SwitchReason::DropRequest);
         let dropped_on = st.dropped_on_cpu;
         assert_eq!(dropped_on.is_some(), follow_cpu, "a forced drop records its CPU");
         assert_eq!(gil.take(&mut st, other, false, long_ago), dropped_on);
         assert_eq!(st.dropped_on_cpu, None, "a take consumes the hand-off");
-        gil.release(&mut st, other, End::Blocking);
+        gil.release(&mut st, other, End::Blocking, SwitchReason::Blocking);
         assert_eq!(st.dropped_on_cpu, None);
         assert_eq!(gil.take(&mut st, main, true, long_ago), None, "blocking release");
-        gil.release(&mut st, main, End::Forced);
+        gil.release(&mut st, main, End::Forced, SwitchReason::DropRequest);
         assert_eq!(
             gil.take(&mut st, other, false, Some(Instant::now())),
             None,
             "short wait"
         );
-        gil.release(&mut st, other, End::Forced);
+        gil.release(&mut st, other, End::Forced, SwitchReason::Ticks);
         assert_eq!(gil.take(&mut st, other, false, long_ago), None, "same thread again");
-        gil.release(&mut st, other, End::Released);
+        gil.release(&mut st, other, End::Released, SwitchReason::ThreadEnd);
     }
 }
 
@@ -532,11 +536,20 @@ fn gil_trace_format_is_pinned() {
         (),
         GilConfig {
             trace: true,
+            // A name that must be escaped, and one the embedder does not know.
+            location_names: Some(LocationNames::new(|at| {
+                (at.0 == 7).then(|| "say \"hi\"\\.toy:3".to_string())
+            })),
             ..GilConfig::default()
         },
     );
     let (main, other) = (gil.register_thread(), gil.register_thread());
     let at = Duration::from_nanos;
+    let running = |end, reason, at| EventKind::Running {
+        end,
+        reason: Some(reason),
+        at,
+    };
     let event = |kind, start, end| Event {
         kind,
         start: at(start),
@@ -545,34 +558,46 @@ fn gil_trace_format_is_pinned() {
     {
         let mut st = gil.lock_state();
         st.rec_mut(main).events = vec![
-            event(EventKind::Running(End::Forced), 1_500, 2_000_250),
+            event(
+                running(End::Forced, SwitchReason::DropRequest, Some(Location(7))),
+                1_500,
+                2_000_250,
+            ),
             event(EventKind::CpuMove { from: None, to: 1 }, 7, 7),
-            event(EventKind::Running(End::Blocking), 3_000_000, 3_000_001),
+            event(
+                running(End::Blocking, SwitchReason::Blocking, Some(Location(8))),
+                3_000_000,
+                3_000_001,
+            ),
         ];
         st.rec_mut(other).events = vec![
             event(EventKind::Waiting, 0, 3),
             event(EventKind::DropRequest { holder: Some(main) }, 2_000, 2_000),
             event(EventKind::DropRequest { holder: None }, 2_500, 2_500),
             event(EventKind::CpuMove { from: Some(0), to: 1 }, 12_345_678, 12_345_678),
-            event(EventKind::Running(End::Released), 5_000_000_000, 5_000_000_000),
+            event(
+                running(End::Released, SwitchReason::ThreadEnd, None),
+                5_000_000_000,
+                5_000_000_000,
+            ),
         ];
     }
-    let expected = r#"{"displayTimeUnit":"ms","traceEvents":[
+    let expected = r##"{"displayTimeUnit":"ms","traceEvents":[
 {"name":"process_name","ph":"M","pid":1,"args":{"name":"toy"}},
 {"name":"thread_name","ph":"M","pid":1,"tid":1,"args":{"name":"thread 1 (main)"}},
 {"name":"thread_sort_index","ph":"M","pid":1,"tid":1,"args":{"sort_index":1}},
 {"name":"thread_name","ph":"M","pid":1,"tid":2,"args":{"name":"thread 2"}},
 {"name":"thread_sort_index","ph":"M","pid":1,"tid":2,"args":{"sort_index":2}},
-{"name":"running","cat":"gil","ph":"X","pid":1,"tid":1,"ts":1.500,"dur":1998.750,"args":{"end":"forced drop"}},
+{"name":"running","cat":"gil","ph":"X","pid":1,"tid":1,"ts":1.500,"dur":1998.750,"args":{"end":"forced drop","reason":"drop_request","line":"say \"hi\"\\.toy:3"}},
 {"name":"cpu move","cat":"gil","ph":"i","s":"t","pid":1,"tid":1,"ts":0.007,"args":{"from":-1,"to":1}},
-{"name":"running","cat":"gil","ph":"X","pid":1,"tid":1,"ts":3000.000,"dur":0.001,"args":{"end":"blocking call"}},
+{"name":"running","cat":"gil","ph":"X","pid":1,"tid":1,"ts":3000.000,"dur":0.001,"args":{"end":"blocking call","reason":"blocking","line":"#8"}},
 {"name":"waiting for GIL","cat":"gil","ph":"X","pid":1,"tid":2,"ts":0.000,"dur":0.003},
 {"name":"drop request","cat":"gil","ph":"i","s":"t","pid":1,"tid":2,"ts":2.000,"args":{"holder":1}},
 {"name":"drop request","cat":"gil","ph":"i","s":"t","pid":1,"tid":2,"ts":2.500,"args":{"holder":0}},
 {"name":"cpu move","cat":"gil","ph":"i","s":"t","pid":1,"tid":2,"ts":12345.678,"args":{"from":0,"to":1}},
-{"name":"running","cat":"gil","ph":"X","pid":1,"tid":2,"ts":5000000.000,"dur":0.000,"args":{"end":"released"}}
+{"name":"running","cat":"gil","ph":"X","pid":1,"tid":2,"ts":5000000.000,"dur":0.000,"args":{"end":"released","reason":"thread_end"}}
 ]}
-"#;
+"##;
     assert_eq!(gil.trace_json(), expected);
 }
 
@@ -677,7 +702,11 @@ fn gil_stats_table_is_aligned() {
         "{table}"
     );
     assert!(lines[4].starts_with("total"), "{table}");
-    assert_eq!(lines[5], "switches: 1");
+    assert_eq!(
+        lines[5],
+        "switches: 1 (drop_request 0, ticks 0, blocking 1, thread_end 0, schedule 0)"
+    );
+    assert_eq!(lines[6], "waits caused: none charged to a line");
     let width = lines[1].len();
     assert!(lines[1..5].iter().all(|l| l.len() == width), "{table}");
 }
@@ -776,4 +805,401 @@ fn wait_child(pid: libc::pid_t) -> i32 {
         }
         thread::sleep(Duration::from_millis(1));
     }
+}
+
+// ---- the policy trait and each policy's decisions ---------------------------------------
+
+const MS: Duration = Duration::from_millis(1);
+
+fn waiter(tid: u32, waited: Duration, from_blocking: bool, last_hold: Duration) -> Waiter {
+    Waiter {
+        tid: ThreadId(tid),
+        waited,
+        from_blocking,
+        last_hold,
+        total_hold: last_hold * 3,
+    }
+}
+
+/// A holder that has held the GIL for `held`, with a 5 ms switch interval.
+fn cx(held: Duration) -> Context {
+    Context {
+        holder: Some(ThreadId(1)),
+        held,
+        switch_interval: 5 * MS,
+        check_interval: 100,
+    }
+}
+
+#[test]
+fn gil_interval_asks_after_an_interval_of_the_same_holder() {
+    let mut p = PolicyKind::Interval.instance();
+    let w = waiter(2, 3 * MS, false, MS);
+    // Waited 3 ms, the holder has held 10: 2 ms to go; a holder of 1 ms: 4 ms to go.
+    assert_eq!(p.ask_after(&w, &cx(10 * MS)), Some(2 * MS));
+    assert_eq!(p.ask_after(&w, &cx(MS)), Some(4 * MS));
+    assert_eq!(
+        p.ask_after(&waiter(2, 9 * MS, false, MS), &cx(9 * MS)),
+        Some(Duration::ZERO)
+    );
+    assert!(!p.asks_on_return(&waiter(2, MS, true, MS)));
+    assert_eq!(p.next_holder(&[w], &cx(MS)), None);
+    assert!(p.forced_switching());
+    assert!(!p.counts_instructions());
+}
+
+#[test]
+fn gil_fifo_and_priority_choose_from_the_queue() {
+    let queue = [
+        waiter(2, 9 * MS, false, MS),
+        waiter(3, 5 * MS, true, MS),
+        waiter(4, MS, true, MS),
+    ];
+    let mut fifo = PolicyKind::Fifo.instance();
+    assert_eq!(fifo.next_holder(&queue, &cx(MS)), Some(ThreadId(2)));
+    assert_eq!(fifo.next_holder(&[], &cx(MS)), None);
+    let mut priority = PolicyKind::Priority.instance();
+    assert!(priority.asks_on_return(&queue[1]));
+    // The first thread back from a blocking call, ahead of an older CPU-bound waiter.
+    assert_eq!(priority.next_holder(&queue, &cx(MS)), Some(ThreadId(3)));
+    assert_eq!(priority.next_holder(&queue[..1], &cx(MS)), None);
+}
+
+#[test]
+fn gil_ticks_slices_are_jittered_around_the_check_interval() {
+    let mut ticks = PolicyKind::Ticks.instance();
+    assert!(ticks.counts_instructions());
+    assert!(!ticks.forced_switching());
+    assert_eq!(ticks.ask_after(&waiter(2, LONG, false, MS), &cx(LONG)), None);
+    let slices: Vec<u32> = (0..200).map(|_| ticks.slice(ThreadId(1), &cx(MS))).collect();
+    assert!(slices.iter().all(|&n| (51..=150).contains(&n)), "{slices:?}");
+    assert!(slices.iter().any(|&n| n != slices[0]), "no jitter: {slices:?}");
+    let one = Context {
+        check_interval: 1,
+        ..cx(MS)
+    };
+    assert_eq!(ticks.slice(ThreadId(1), &one), 1);
+    assert_eq!(ticks.at_slice_end(ThreadId(1), &[], &cx(MS)), SliceEnd::KeepRunning);
+    let queue = [waiter(2, MS, false, MS)];
+    assert_eq!(ticks.at_slice_end(ThreadId(1), &queue, &cx(MS)), SliceEnd::Yield);
+}
+
+/// Deadline: a thread back from a blocking call (that did not use up its slice) asks at
+/// once and goes first; a CPU-bound waiter lets the holder run a slice; a CPU-bound
+/// thread that has waited a whole budget goes before a newly returned one; equal
+/// deadlines go in arrival order.
+#[test]
+fn gil_deadline_puts_the_earliest_deadline_first() {
+    let mut p = Deadline::default();
+    let io = waiter(3, Duration::from_micros(10), true, Duration::from_micros(50));
+    let cpu = waiter(2, MS, false, 5 * MS);
+    assert_eq!(p.ask_after(&io, &cx(Duration::from_micros(30))), Some(Duration::ZERO));
+    // Budget 5 ms, waited 1: 4 to go, but the holder must first have had a 5 ms slice.
+    assert_eq!(p.ask_after(&cpu, &cx(2 * MS)), Some(4 * MS));
+    assert_eq!(p.ask_after(&cpu, &cx(500 * MS)), Some(4 * MS));
+    assert_eq!(
+        p.ask_after(&waiter(2, 7 * MS, false, 5 * MS), &cx(2 * MS)),
+        Some(3 * MS)
+    );
+    assert_eq!(p.next_holder(&[cpu, io], &cx(MS)), Some(ThreadId(3)));
+    // Waited past its whole budget: now earlier than a returner's deadline.
+    let starved = waiter(2, 6 * MS, false, 5 * MS);
+    assert_eq!(p.next_holder(&[io, starved], &cx(MS)), Some(ThreadId(2)));
+    // A thread that used up its slice before blocking counts as CPU-bound.
+    let heavy = waiter(4, Duration::from_micros(10), true, 8 * MS);
+    assert_eq!(p.budget(&heavy, &cx(MS)), 5 * MS);
+    assert_eq!(p.next_holder(&[heavy, io], &cx(MS)), Some(ThreadId(3)));
+    // Ties: the one that began to wait first (listed first).
+    let twin = waiter(5, MS, false, 5 * MS);
+    assert_eq!(p.next_holder(&[cpu, twin], &cx(MS)), Some(ThreadId(2)));
+    assert_eq!(p.next_holder(&[], &cx(MS)), None);
+    assert!(p.forced_switching() && !p.counts_instructions());
+    // Tuned budgets.
+    let mut tuned = Deadline {
+        returning: Duration::from_micros(200),
+        slice: Some(2 * MS),
+    };
+    assert_eq!(tuned.ask_after(&io, &cx(MS)), Some(Duration::from_micros(190)));
+    assert_eq!(tuned.ask_after(&cpu, &cx(MS)), Some(MS));
+    assert_eq!(tuned.name(), "deadline");
+}
+
+/// Deadline through the lock: a thread back from a blocking call is handed the GIL at
+/// the holder's next check point, ahead of a CPU-bound thread that waited first but not
+/// a whole budget (the switch interval is an hour).
+#[test]
+fn gil_deadline_hands_to_the_returning_thread() {
+    let gil = Gil::new(Vec::new(), config(PolicyKind::Deadline, LONG));
+    let main = gil.register_thread();
+    let cpu_bound = gil.register_thread();
+    let io = gil.register_thread();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = StdMutex::new(rx);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let mut g = gil.acquire(io);
+            g.release_while(|| rx.lock().unwrap().recv().unwrap());
+            g.push(io.get());
+        });
+        wait_until("the blocking call", || {
+            let stats = gil.stats();
+            let io = stats.thread(io).unwrap();
+            io.acquisitions == 1 && io.state == ThreadState::Released
+        });
+        let mut g = gil.acquire(main);
+        s.spawn(|| gil.acquire(cpu_bound).push(cpu_bound.get()));
+        wait_until("the CPU-bound waiter", || {
+            state_of(&gil, cpu_bound) == ThreadState::Waiting
+        });
+        assert!(!drop_requested(&gil));
+        tx.send(()).unwrap();
+        wait_until("the returner's request", || drop_requested(&gil));
+        g.check_point();
+        g.push(main.get());
+    });
+    let g = gil.acquire(main);
+    assert_eq!(g[0], io.get(), "order: {:?}", *g);
+    assert_eq!(g.len(), 3);
+    drop(g);
+    let stats = gil.stats();
+    assert_eq!(stats.policy, "deadline");
+    assert_eq!(stats.reasons[SwitchReason::DropRequest], 1, "{stats}");
+    assert_eq!(stats.reasons.total(), stats.switches, "{stats}");
+}
+
+/// A seeded scheduler in a dozen lines: it counts instructions, draws each slice from
+/// its generator, hands the GIL on at the end of every slice to a waiter the generator
+/// picks, and never lets a waiter ask. This is the shape of the `random` policy; it also
+/// names a thread that is not waiting now and then, which the lock must ignore.
+#[derive(Clone)]
+struct Seeded {
+    state: u64,
+}
+
+impl Seeded {
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state
+    }
+}
+
+impl ReleasePolicy for Seeded {
+    fn name(&self) -> &str {
+        "seeded"
+    }
+    fn ask_after(&mut self, _: &Waiter, _: &Context) -> Option<Duration> {
+        None
+    }
+    fn forced_switching(&self) -> bool {
+        false
+    }
+    fn counts_instructions(&self) -> bool {
+        true
+    }
+    fn slice(&mut self, _: ThreadId, _: &Context) -> u32 {
+        1 + (self.next() % 5) as u32
+    }
+    fn at_slice_end(&mut self, _: ThreadId, waiters: &[Waiter], _: &Context) -> SliceEnd {
+        if waiters.is_empty() {
+            SliceEnd::KeepRunning
+        } else {
+            SliceEnd::HandOff
+        }
+    }
+    fn next_holder(&mut self, waiters: &[Waiter], _: &Context) -> Option<ThreadId> {
+        let pick = self.next() as usize % (waiters.len() + 1);
+        // One time in len+1: a thread that is not waiting (the lock must not reserve it).
+        Some(waiters.get(pick).map_or(ThreadId(77), |w| w.tid))
+    }
+}
+
+/// The trait expresses a seeded scheduler, and the lock counts its hand-offs as
+/// `schedule` while keeping its invariants (checked at every slice end).
+#[test]
+fn gil_custom_policy_schedules_at_slice_ends() {
+    let gil = Gil::new(
+        Counter::default(),
+        GilConfig {
+            custom_policy: Some(CustomPolicy::new(Seeded { state: 42 })),
+            ..GilConfig::default()
+        },
+    );
+    assert_eq!(gil.policy_name(), "seeded");
+    assert_eq!(gil.tick_budget(), Some(100));
+    let main = gil.register_thread();
+    // Everyone waits before anyone runs, so the slices end with others waiting.
+    let g = gil.acquire(main);
+    thread::scope(|s| {
+        let mut workers = Vec::new();
+        for _ in 0..3 {
+            let tid = gil.register_thread();
+            workers.push(tid);
+            let gil = &gil;
+            s.spawn(move || {
+                let mut g = gil.acquire(tid);
+                let mut ticks = g.tick_budget().expect("the policy counts instructions");
+                assert!((1..=5).contains(&ticks));
+                for _ in 0..3000 {
+                    g.value += 1;
+                    ticks -= 1;
+                    if ticks == 0 {
+                        ticks = g.end_slice(None);
+                        assert!((1..=5).contains(&ticks));
+                        holds(gil, tid);
+                    }
+                }
+                g.exit();
+            });
+        }
+        wait_until("every worker waiting", || {
+            workers.iter().all(|&w| state_of(&gil, w) == ThreadState::Waiting)
+        });
+        drop(g);
+    });
+    let stats = gil.stats();
+    assert_eq!(stats.reasons.total(), stats.switches, "{stats}");
+    assert!(stats.reasons[SwitchReason::Schedule] > 0, "{stats}");
+    assert_eq!(stats.reasons[SwitchReason::DropRequest], 0, "{stats}");
+    assert_eq!(stats.drop_requests, 0);
+    assert_eq!(gil.into_inner().value, 9000);
+}
+
+/// Every switch is counted under one reason, under every policy.
+#[test]
+fn gil_reasons_add_up_to_switches_under_every_policy() {
+    for policy in PolicyKind::ALL {
+        let gil = Gil::new(
+            Counter::default(),
+            GilConfig {
+                policy,
+                switch_interval: Duration::from_micros(50),
+                check_interval: 7,
+                ..GilConfig::default()
+            },
+        );
+        let main = gil.register_thread();
+        thread::scope(|s| {
+            for _ in 0..4 {
+                let tid = gil.register_thread();
+                let gil = &gil;
+                s.spawn(move || {
+                    let mut g = gil.acquire(tid);
+                    let mut ticks = g.tick_budget().unwrap_or(u32::MAX);
+                    for i in 0..3000 {
+                        g.value += 1;
+                        ticks -= 1;
+                        if ticks == 0 {
+                            ticks = g.end_slice(None);
+                        } else if gil.eval_breaker().load(Relaxed) & DROP_REQUEST != 0 {
+                            g.check_point();
+                        }
+                        if i % 500 == 0 {
+                            g.release_while(thread::yield_now);
+                        }
+                    }
+                    g.exit();
+                });
+            }
+        });
+        drop(gil.acquire(main));
+        let stats = gil.stats();
+        assert_eq!(stats.reasons.total(), stats.switches, "{policy}: {stats}");
+        assert!(stats.reasons[SwitchReason::ThreadEnd] >= 1, "{policy}: {stats}");
+        assert_eq!(stats.reasons[SwitchReason::Schedule], 0, "{policy}");
+        if policy != PolicyKind::Ticks {
+            assert_eq!(stats.reasons[SwitchReason::Ticks], 0, "{policy}");
+        }
+    }
+}
+
+/// A thread that begins to wait asks the holder where it is (REPORT_LOCATION); the
+/// holder's report charges that wait to the place, and the bit is cleared.
+#[test]
+fn gil_waits_are_charged_to_the_place_the_holder_reports() {
+    let gil = Gil::new(
+        (),
+        GilConfig {
+            location_names: Some(LocationNames::new(|at| Some(format!("loop.toy:{}", at.0)))),
+            ..config(PolicyKind::Interval, LONG)
+        },
+    );
+    let main = gil.register_thread();
+    let other = gil.register_thread();
+    let mut g = gil.acquire(main);
+    let report_asked = || gil.eval_breaker().load(Relaxed) & REPORT_LOCATION != 0;
+    assert!(!report_asked(), "nobody waits yet");
+    g.report_location(Location(3)); // before anyone waits: charged to nobody
+    thread::scope(|s| {
+        s.spawn(|| gil.acquire(other).exit());
+        wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
+        assert!(report_asked());
+        thread::sleep(2 * MS);
+        g.report_location(Location(12));
+        assert!(!report_asked());
+        g.report_location(Location(13)); // a later place: the wait is already placed
+        g.release_while(|| wait_until("the waiter's turn", || acquired(&gil, other)));
+    });
+    drop(g);
+    let stats = gil.stats();
+    assert_eq!(stats.waits_caused.len(), 1, "{stats}");
+    assert_eq!(stats.waits_caused[0].line, "loop.toy:12");
+    assert!(stats.waits_caused[0].wait >= 2 * MS, "{stats}");
+    assert!(stats.waits_caused[0].wait <= stats.thread(other).unwrap().wait);
+    let table = stats.to_string();
+    assert!(table.contains("costliest first:\n  loop.toy:12  "), "{table}");
+    assert_eq!(stats.reasons[SwitchReason::Blocking], 1, "{stats}");
+    assert_eq!(stats.reasons[SwitchReason::ThreadEnd], 1, "{stats}");
+}
+
+/// A wait whose holder never reported (it released before any check point) is charged
+/// to the last place the holder reported during its hold; with no place at all, to none.
+#[test]
+fn gil_a_wait_without_a_report_falls_back_to_the_last_place() {
+    let gil = Gil::new((), config(PolicyKind::Interval, LONG));
+    let main = gil.register_thread();
+    let other = gil.register_thread();
+    for (report, expected) in [(None, 0), (Some(Location(4)), 1)] {
+        let mut g = gil.acquire(main);
+        if let Some(at) = report {
+            g.report_location(at);
+        }
+        thread::scope(|s| {
+            s.spawn(|| drop(gil.acquire(other)));
+            wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
+            drop(g);
+        });
+        let stats = gil.stats();
+        assert_eq!(stats.waits_caused.len(), expected, "{stats}");
+    }
+    assert_eq!(gil.stats().waits_caused[0].line, "#4");
+}
+
+/// The statistics as JSON carry the reasons, the places and the totals.
+#[test]
+fn gil_stats_json_has_every_number() {
+    let gil = Gil::new((), GilConfig::default());
+    let main = gil.register_thread();
+    let other = gil.register_thread();
+    let mut g = gil.acquire(main);
+    thread::scope(|s| {
+        s.spawn(|| gil.acquire(other).exit());
+        wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
+        g.report_location(Location(0));
+        g.release_while(|| wait_until("the waiter's turn", || acquired(&gil, other)));
+    });
+    drop(g);
+    let stats = gil.stats();
+    let json: serde_json::Value = serde_json::from_str(&stats.to_json()).unwrap();
+    assert_eq!(json["policy"], "interval");
+    assert_eq!(json["switches"], stats.switches);
+    let reasons = json["reasons"].as_object().unwrap();
+    assert_eq!(reasons.len(), 5);
+    let sum: u64 = reasons.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(sum, stats.switches);
+    assert_eq!(json["waits_caused"][0][0], "#0");
+    assert!(json["waits_caused"][0][1].as_f64().unwrap() > 0.0);
+    assert_eq!(json["threads"].as_array().unwrap().len(), 2);
+    assert!((json["wait_s"].as_f64().unwrap() - stats.total_wait().as_secs_f64()).abs() < 1e-9);
 }
