@@ -69,6 +69,10 @@ struct Traced {
     waiting: Vec<(Ns, Ns)>,
     drops: usize,
     moves: usize,
+    /// Running slices that say why they ended, by reason.
+    releases: BTreeMap<String, usize>,
+    /// Running slices that say where the holder was.
+    lines: usize,
 }
 
 fn read_trace(path: &PathBuf) -> (Vec<u64>, BTreeMap<u64, Traced>) {
@@ -87,7 +91,16 @@ fn read_trace(path: &PathBuf) -> (Vec<u64>, BTreeMap<u64, Traced>) {
                 order.push(tid);
                 t.name = e["args"][arg::NAME].as_str().unwrap().to_owned();
             }
-            (phase::COMPLETE, event::RUNNING) => t.running.push(span()),
+            (phase::COMPLETE, event::RUNNING) => {
+                t.running.push(span());
+                if let Some(reason) = e["args"][arg::REASON].as_str() {
+                    *t.releases.entry(reason.to_owned()).or_default() += 1;
+                }
+                if let Some(line) = e["args"][arg::LINE].as_str() {
+                    assert!(line.contains(".toy:"), "a file:line, not {line:?}");
+                    t.lines += 1;
+                }
+            }
             (phase::COMPLETE, event::WAITING) => t.waiting.push(span()),
             (phase::INSTANT, event::DROP_REQUEST) => t.drops += 1,
             (phase::INSTANT, event::CPU_MOVE) => t.moves += 1,
@@ -170,6 +183,7 @@ fn contended_run_is_drawn_slice_for_slice() {
 
     let mut all_running = Vec::new();
     let mut drop_markers = 0;
+    let (mut total_releases, mut total_lines) = (0, 0);
     for lane in &lanes {
         let tid: u64 = lane.attribute("data-tid").unwrap().parse().unwrap();
         let t = &threads[&tid];
@@ -215,6 +229,32 @@ fn contended_run_is_drawn_slice_for_slice() {
         assert_eq!(markers, t.drops, "thread {tid} drop requests");
         assert_eq!(instants("cpu-move"), t.moves, "thread {tid} cpu moves");
         drop_markers += markers;
+        // Every release the trace explains is under one release mark, of its colour where
+        // the mark stands for one reason.
+        let marks: Vec<roxmltree::Node> = lane
+            .children()
+            .filter(|n| n.attribute("class") == Some("release"))
+            .collect();
+        assert_eq!(instants("release"), t.releases.values().sum::<usize>(), "thread {tid}");
+        let mut shown: BTreeMap<String, usize> = BTreeMap::new();
+        for mark in &marks {
+            let reason = mark.attribute("data-reason").unwrap();
+            if reason != "mixed" {
+                *shown.entry(reason.to_owned()).or_default() +=
+                    mark.attribute("data-n").unwrap().parse::<usize>().unwrap();
+            }
+        }
+        for (reason, n) in &shown {
+            assert!(
+                t.releases.get(reason).is_some_and(|k| k >= n),
+                "thread {tid}: {reason} {n}"
+            );
+        }
+        if marks.iter().all(|m| m.attribute("data-reason") != Some("mixed")) {
+            assert_eq!(shown, t.releases, "thread {tid}");
+        }
+        total_releases += t.releases.values().sum::<usize>();
+        total_lines += t.lines;
     }
     assert!(
         drop_markers > 0,
@@ -240,6 +280,19 @@ fn contended_run_is_drawn_slice_for_slice() {
         .filter_map(|n| n.attribute("data-state"))
         .collect();
     assert_eq!(legend, ["running", "waiting", "blocked", "drop-request", "cpu-move"]);
+    // Each finished slice says why it ended, and the holders of a contended run said where
+    // they were; the legend names each reason's colour.
+    assert_eq!(total_releases, summary.running_slices);
+    assert!(total_lines > 0, "no running slice says where its holder was");
+    let reasons: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("legend-reason"))
+        .filter_map(|n| n.attribute("data-reason"))
+        .collect();
+    assert_eq!(
+        reasons,
+        ["drop_request", "ticks", "blocking", "thread_end", "schedule", "mixed"]
+    );
     let ticks = doc
         .descendants()
         .filter(|n| n.attribute("class") == Some("tick"))

@@ -5,18 +5,23 @@
 
 use std::fmt::Write as _;
 
-use super::fold::{Checked, Column, Group, LaneDrawing, LaneOutline};
+use super::fold::{Checked, Column, Group, LaneDrawing, LaneOutline, Release};
 use super::scale::{Ns, PLOT_W, PLOT_X, Scale, tick_step};
+use crate::gil::SwitchReason;
 
 const WIDTH: f64 = 1200.0;
 const LABEL_X: f64 = 16.0;
 /// Where each lane's totals are written, right of the plot.
 const TOTALS_X: f64 = PLOT_X + PLOT_W as f64 + 16.0;
-const LANE_TOP: f64 = 112.0;
-const LANE_H: f64 = 44.0;
+const LANE_TOP: f64 = 128.0;
+const LANE_H: f64 = 54.0;
 const RUN_H: f64 = 26.0;
 const WAIT_H: f64 = 16.0;
 const BLOCK_H: f64 = 10.0;
+/// The release marks: a strip this high just under the running bar.
+const RELEASE_H: f64 = 6.0;
+/// And at least this wide, so a lone one shows.
+const RELEASE_W: f64 = 2.5;
 /// Thinner than this and a slice would vanish when rasterised.
 const MIN_W: f64 = 0.5;
 /// Slices drawn at least this wide get a hover tooltip; thinner ones are too many to label.
@@ -91,6 +96,12 @@ text {
 .blocked { fill: url(#hatch); stroke: #c5cbd3; stroke-width: 0.5; }
 .drop-request { fill: #d1242f; }
 .cpu-move { fill: #1a7f37; }
+.release[data-reason="drop_request"] { fill: #d1242f; }
+.release[data-reason="ticks"] { fill: #8250df; }
+.release[data-reason="blocking"] { fill: #6e7781; }
+.release[data-reason="thread_end"] { fill: #1f2328; }
+.release[data-reason="schedule"] { fill: #bf3989; }
+.release[data-reason="mixed"] { fill: #d4a72c; }
 </style>"#;
 
 /// The SVG for a checked trace whose lanes were folded onto the grid `scale`.
@@ -204,6 +215,43 @@ fn legend(svg: &mut String) {
         );
         // Approximate text width: enough room at 12.5 px for the fonts named in STYLE.
         x += 24.0 + text.chars().count() as f64 * 6.4 + 26.0;
+    }
+    svg.push_str("</g>\n");
+    reason_legend(svg, y + 24.0);
+}
+
+/// Why a holder let the GIL go, for the legend and tooltips.
+fn reason_text(reason: SwitchReason) -> &'static str {
+    match reason {
+        SwitchReason::DropRequest => "a waiter asked",
+        SwitchReason::Ticks => "its slice ran out",
+        SwitchReason::Blocking => "it blocked",
+        SwitchReason::ThreadEnd => "it ended",
+        SwitchReason::Schedule => "the policy chose",
+    }
+}
+
+/// The second legend row: the colour of each hand-off reason's mark.
+fn reason_legend(svg: &mut String, y: f64) {
+    svg.push_str("<g class=\"legend-reasons\">\n");
+    let intro = "mark under a running slice: why the holder let go";
+    let _ = writeln!(svg, "<text x=\"{LABEL_X}\" y=\"{}\">{}</text>", y + 4.5, escape(intro));
+    let mut x = LABEL_X + intro.chars().count() as f64 * 6.4 + 20.0;
+    let items = SwitchReason::ALL
+        .into_iter()
+        .map(|r| (r.name(), reason_text(r)))
+        .chain([("mixed", "several reasons in one pixel")]);
+    for (name, meaning) in items {
+        let _ = writeln!(
+            svg,
+            "<g class=\"legend-reason\" data-reason=\"{name}\"><title>{name}: {meaning}</title>\
+             <rect class=\"release\" data-reason=\"{name}\" x=\"{x}\" y=\"{}\" width=\"12\" height=\"{RELEASE_H}\"/>\
+             <text x=\"{:.1}\" y=\"{}\">{name}</text></g>",
+            y - RELEASE_H / 2.0 + 1.0,
+            x + 17.0,
+            y + 4.5,
+        );
+        x += 17.0 + name.chars().count() as f64 * 6.4 + 18.0;
     }
     svg.push_str("</g>\n");
 }
@@ -356,9 +404,18 @@ fn draw_lane(svg: &mut String, lane: &LaneOutline, drawing: &LaneDrawing, index:
                 us(g.busy),
                 g.n
             );
-            let reason = g.reason.as_deref().filter(|_| g.n == 1 && class == "running");
+            let single_run = g.n == 1 && class == "running";
+            let reason = g.reason.as_deref().filter(|_| single_run);
             if let Some(reason) = reason {
                 let _ = write!(svg, " data-end=\"{}\"", escape(reason));
+            }
+            let handoff = g.handoff.filter(|_| single_run);
+            if let Some(handoff) = handoff {
+                let _ = write!(svg, " data-reason=\"{handoff}\"");
+            }
+            let line = g.line.as_deref().filter(|_| single_run);
+            if let Some(line) = line {
+                let _ = write!(svg, " data-line=\"{}\"", escape(line));
             }
             if w >= TOOLTIP_W {
                 let what = match class {
@@ -366,7 +423,13 @@ fn draw_lane(svg: &mut String, lane: &LaneOutline, drawing: &LaneDrawing, index:
                     "waiting" => "waiting for the GIL",
                     _ => "blocked (GIL released)",
                 };
-                let why = reason.map(|r| format!(", ended by {r}")).unwrap_or_default();
+                let mut why = reason.map(|r| format!(", ended by {r}")).unwrap_or_default();
+                if let Some(handoff) = handoff {
+                    let _ = write!(why, " ({handoff}: {})", reason_text(handoff));
+                }
+                if let Some(line) = line {
+                    let _ = write!(why, " at {line}");
+                }
                 let _ = writeln!(
                     svg,
                     "><title>{} {what} {} ({} → {}){}</title></rect>",
@@ -382,8 +445,12 @@ fn draw_lane(svg: &mut String, lane: &LaneOutline, drawing: &LaneDrawing, index:
         }
     }
 
+    for release in &drawing.releases {
+        write_release(svg, lane, release, mid + RUN_H / 2.0 + 1.0, scale);
+    }
+
     // Instants, one marker per pixel column: drop requests above the running bar, CPU
-    // moves under it.
+    // moves under it (below the release marks).
     for column in &drawing.drops {
         let holder = column.shared;
         let asked = match holder {
@@ -407,7 +474,7 @@ fn draw_lane(svg: &mut String, lane: &LaneOutline, drawing: &LaneDrawing, index:
         };
         let marker = Marker {
             class: "cpu-move",
-            path: triangle_up(scale.x(column.first), mid + RUN_H / 2.0 + 9.0),
+            path: triangle_up(scale.x(column.first), mid + RUN_H / 2.0 + RELEASE_H + 9.0),
             attribute: to.map(|c| ("data-to", c)),
             what: whither,
             many: "moves",
@@ -433,4 +500,45 @@ fn draw_lane(svg: &mut String, lane: &LaneOutline, drawing: &LaneDrawing, index:
         );
     }
     svg.push_str("</g>\n");
+}
+
+/// The mark for the releases of one pixel column: a short strip under the running bar
+/// ending where the (first) running slice ended, coloured by its reason (or "mixed").
+fn write_release(svg: &mut String, lane: &LaneOutline, release: &Release, y: f64, scale: &Scale) {
+    let n = release.n();
+    let shared = release.shared();
+    let reason = shared.map_or("mixed", SwitchReason::name);
+    let end = scale.x(release.first);
+    let _ = write!(
+        svg,
+        "<rect class=\"release\" x=\"{:.2}\" y=\"{y:.2}\" width=\"{RELEASE_W}\" height=\"{RELEASE_H}\" \
+         data-reason=\"{reason}\" data-ts-us=\"{}\" data-n=\"{n}\"",
+        end - RELEASE_W,
+        us(release.first)
+    );
+    if let Some(line) = &release.line {
+        let _ = write!(svg, " data-line=\"{}\"", escape(line));
+    }
+    let why = match shared {
+        Some(r) if n == 1 => format!("{r} ({})", reason_text(r)),
+        Some(r) => format!("{n} times, each {r} ({})", reason_text(r)),
+        None => {
+            let counts: Vec<String> = SwitchReason::ALL
+                .into_iter()
+                .zip(release.counts)
+                .filter(|&(_, k)| k > 0)
+                .map(|(r, k)| format!("{r} {k}"))
+                .collect();
+            format!("{n} times: {}", counts.join(", "))
+        }
+    };
+    let at = release.line.as_deref().map(|l| format!(", at {l}")).unwrap_or_default();
+    let _ = writeln!(
+        svg,
+        "><title>{} let the GIL go at {}: {}{}</title></rect>",
+        escape(&lane.name),
+        duration(release.first - scale.t0),
+        why,
+        escape(&at)
+    );
 }

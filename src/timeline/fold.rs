@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use super::read::{Document, RawEvent, Scalar, Shape, Sink};
 use super::scale::{Ns, Scale};
+use crate::gil::SwitchReason;
 use crate::gil::trace::event::{CPU_MOVE, DROP_REQUEST, RUNNING, THREAD_NAME, THREAD_SORT_INDEX, WAITING};
 use crate::gil::trace::phase;
 
@@ -35,8 +36,12 @@ fn ns(v: &Scalar) -> Option<Ns> {
 pub(super) struct Slice {
     pub(super) start: Ns,
     pub(super) end: Ns,
-    /// Why a running slice ended (`args.end`), when the trace says.
+    /// How a running slice ended (`args.end`), when the trace says.
     pub(super) reason: Option<String>,
+    /// Why, as a hand-off reason (`args.reason`), when the trace says.
+    pub(super) handoff: Option<SwitchReason>,
+    /// Where the holder was (`args.line`), when the trace says.
+    pub(super) line: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,10 +112,16 @@ fn classify(event: RawEvent) -> Result<Item, &'static str> {
             if dur < 0 {
                 return Err(name);
             }
-            let (kind, reason) = if name == RUNNING {
-                (SliceKind::Running, args.end.into_string())
+            let (kind, reason, handoff, line) = if name == RUNNING {
+                let handoff = args.reason.str().and_then(SwitchReason::from_name);
+                (
+                    SliceKind::Running,
+                    args.end.into_string(),
+                    handoff,
+                    args.line.into_string(),
+                )
             } else {
-                (SliceKind::Waiting, None)
+                (SliceKind::Waiting, None, None, None)
             };
             Item::Slice {
                 tid,
@@ -119,6 +130,8 @@ fn classify(event: RawEvent) -> Result<Item, &'static str> {
                     start,
                     end: start.wrapping_add(dur),
                     reason,
+                    handoff,
+                    line,
                 },
             }
         }
@@ -377,6 +390,10 @@ pub(super) struct Group {
     pub(super) n: usize,
     /// The first slice's reason for ending (running slices only).
     pub(super) reason: Option<String>,
+    /// The first slice's hand-off reason (running slices only).
+    pub(super) handoff: Option<SwitchReason>,
+    /// The first slice's line (running slices only).
+    pub(super) line: Option<String>,
 }
 
 /// Merges consecutive slices (fed sorted by start, then end) while the group spans at most
@@ -389,7 +406,13 @@ pub(super) struct Merger {
 
 impl Merger {
     pub(super) fn push(&mut self, slice: Slice, ns_per_px: Ns) {
-        let Slice { start, end, reason } = slice;
+        let Slice {
+            start,
+            end,
+            reason,
+            handoff,
+            line,
+        } = slice;
         let busy = end.wrapping_sub(start);
         if let Some(g) = self.groups.last_mut()
             && end.max(g.end).wrapping_sub(g.start) <= ns_per_px
@@ -405,6 +428,8 @@ impl Merger {
             busy,
             n: 1,
             reason,
+            handoff,
+            line,
         });
     }
 }
@@ -430,8 +455,14 @@ impl Sweep {
 
     fn gap(&mut self, start: Ns, end: Ns, ns_per_px: Ns) {
         self.blocked = self.blocked.wrapping_add(end.wrapping_sub(start));
-        let reason = None;
-        self.gaps.push(Slice { start, end, reason }, ns_per_px);
+        let slice = Slice {
+            start,
+            end,
+            reason: None,
+            handoff: None,
+            line: None,
+        };
+        self.gaps.push(slice, ns_per_px);
     }
 
     fn push(&mut self, start: Ns, end: Ns, ns_per_px: Ns) {
@@ -483,6 +514,54 @@ impl Columns {
     }
 }
 
+/// The ends of running slices that say why the holder let go, in one pixel column: when
+/// the first one was, how many there were of each reason, and the first one's line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Release {
+    pub(super) first: Ns,
+    /// A count per reason, indexed by [`SwitchReason::ALL`] order.
+    pub(super) counts: [usize; SwitchReason::ALL.len()],
+    pub(super) line: Option<String>,
+}
+
+impl Release {
+    pub(super) fn n(&self) -> usize {
+        self.counts.iter().sum()
+    }
+
+    /// The reason they all share, if they do.
+    pub(super) fn shared(&self) -> Option<SwitchReason> {
+        let mut present = SwitchReason::ALL.into_iter().zip(self.counts).filter(|&(_, n)| n > 0);
+        let (reason, _) = present.next()?;
+        present.next().is_none().then_some(reason)
+    }
+}
+
+/// Groups the releases of one lane (fed sorted by time) by pixel column.
+#[derive(Debug, Default)]
+struct Releases {
+    columns: Vec<Release>,
+}
+
+impl Releases {
+    fn push(&mut self, at: Ns, reason: SwitchReason, line: Option<String>, scale: &Scale) {
+        let index = reason as usize;
+        if let Some(c) = self.columns.last_mut()
+            && scale.column(c.first) == scale.column(at)
+        {
+            c.counts[index] += 1;
+            return;
+        }
+        let mut counts = [0; SwitchReason::ALL.len()];
+        counts[index] = 1;
+        self.columns.push(Release {
+            first: at,
+            counts,
+            line,
+        });
+    }
+}
+
 /// Everything drawn on one lane.
 #[derive(Debug)]
 pub(super) struct LaneDrawing {
@@ -493,6 +572,8 @@ pub(super) struct LaneDrawing {
     pub(super) idle: Ns,
     pub(super) drops: Vec<Column>,
     pub(super) moves: Vec<Column>,
+    /// Where running slices ended and why (the hand-off reason each gave).
+    pub(super) releases: Vec<Release>,
 }
 
 /// One lane being folded: shapes so far, in time order.
@@ -502,6 +583,7 @@ struct Fold {
     waiting: Merger,
     sweep: Sweep,
     instants: [Columns; 2],
+    releases: Releases,
 }
 
 impl Fold {
@@ -511,13 +593,19 @@ impl Fold {
             waiting: Merger::default(),
             sweep: Sweep::new(lifetime.map_or(0, |(first, _)| first)),
             instants: [Columns::default(), Columns::default()],
+            releases: Releases::default(),
         }
     }
 
     fn slice(&mut self, kind: SliceKind, slice: Slice, scale: &Scale) {
         self.sweep.push(slice.start, slice.end, scale.ns_per_px);
         match kind {
-            SliceKind::Running => self.running.push(slice, scale.ns_per_px),
+            SliceKind::Running => {
+                if let Some(reason) = slice.handoff {
+                    self.releases.push(slice.end, reason, slice.line.clone(), scale);
+                }
+                self.running.push(slice, scale.ns_per_px)
+            }
             SliceKind::Waiting => self.waiting.push(slice, scale.ns_per_px),
         }
     }
@@ -539,6 +627,7 @@ impl Fold {
             idle,
             drops: drops.columns,
             moves: moves.columns,
+            releases: self.releases.columns,
         }
     }
 }
@@ -566,6 +655,14 @@ impl Held {
         busy.sort_unstable();
         for (start, end) in busy {
             fold.sweep.push(start, end, scale.ns_per_px);
+        }
+        let mut releases: Vec<(Ns, SwitchReason, Option<String>)> = running
+            .iter()
+            .filter_map(|s| Some((s.end, s.handoff?, s.line.clone())))
+            .collect();
+        releases.sort_by_key(|&(at, ..)| at);
+        for (at, reason, line) in releases {
+            fold.releases.push(at, reason, line, scale);
         }
         for slice in running {
             fold.running.push(slice, scale.ns_per_px);

@@ -24,7 +24,10 @@
 //!   `data-ns-per-px` (an integer: nanoseconds per pixel, the merge limit), `data-threads`.
 //! - `<text class="title">`, `<text class="subtitle">`: heading and one-line summary.
 //! - `<g class="legend">`: one `<g class="legend-item" data-state="S">` for each of
-//!   `running`, `waiting`, `blocked`, `drop-request`, `cpu-move`.
+//!   `running`, `waiting`, `blocked`, `drop-request`, `cpu-move`; then
+//!   `<g class="legend-reasons">`: one `<g class="legend-reason" data-reason="R">` for each
+//!   hand-off reason (`drop_request`, `ticks`, `blocking`, `thread_end`, `schedule`, as in
+//!   `gil_stats()["reasons"]`) and `mixed`, with the colour of its release mark.
 //! - `<g class="axis">`: grid lines and `<text class="tick" data-ms="…">` labels in ms.
 //! - `<g class="lane" data-tid="2" data-name="thread 2">`: one per thread, in
 //!   `thread_sort_index` order, with exact totals `data-running-us`, `data-waiting-us`,
@@ -33,7 +36,14 @@
 //!   - `<rect class="running|waiting|blocked">`: `data-start-us`/`data-end-us` (the span
 //!     drawn), `data-us` (time in that state inside the span), `data-n` (trace slices it
 //!     stands for); a single running slice also has `data-end` (why it ended, e.g. "forced
-//!     drop"). Shapes wide enough to hover carry a `<title>` tooltip.
+//!     drop"), `data-reason` (why the holder let go, a hand-off reason) and `data-line`
+//!     (where it was, `file:line`) when the trace says. Shapes wide enough to hover carry
+//!     a `<title>` tooltip.
+//!   - `<rect class="release">`: a short strip under the running bar where running slices
+//!     that say why they ended did end, one per pixel column, coloured by `data-reason`
+//!     (their shared reason, or `mixed`): `data-ts-us` (the first one's end), `data-n`,
+//!     and `data-line` (the first one's line) when the trace says. A release becomes a
+//!     hand-off, counted under that reason, when another thread takes the GIL next.
 //!   - `<path class="drop-request">`: a red triangle on the lane of the thread that asked,
 //!     one per pixel column: `data-ts-us` (the first request), `data-n`, and `data-holder`
 //!     when every request in it named the same holder.

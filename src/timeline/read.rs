@@ -89,6 +89,8 @@ pub(super) struct Args {
     pub(super) name: Scalar,
     pub(super) sort_index: Scalar,
     pub(super) end: Scalar,
+    pub(super) reason: Scalar,
+    pub(super) line: Scalar,
     pub(super) holder: Scalar,
     pub(super) to: Scalar,
 }
@@ -315,6 +317,8 @@ enum ArgKey {
     Name,
     SortIndex,
     End,
+    Reason,
+    Line,
     Holder,
     To,
 }
@@ -325,6 +329,8 @@ impl KeyName for ArgKey {
             arg::NAME => ArgKey::Name,
             arg::SORT_INDEX => ArgKey::SortIndex,
             arg::END => ArgKey::End,
+            arg::REASON => ArgKey::Reason,
+            arg::LINE => ArgKey::Line,
             arg::HOLDER => ArgKey::Holder,
             arg::TO => ArgKey::To,
             _ => return None,
@@ -364,6 +370,8 @@ impl<'de> Pick<'de> for Args {
                 Some(ArgKey::Name) => &mut args.name,
                 Some(ArgKey::SortIndex) => &mut args.sort_index,
                 Some(ArgKey::End) => &mut args.end,
+                Some(ArgKey::Reason) => &mut args.reason,
+                Some(ArgKey::Line) => &mut args.line,
                 Some(ArgKey::Holder) => &mut args.holder,
                 Some(ArgKey::To) => &mut args.to,
                 None => {

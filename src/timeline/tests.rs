@@ -301,6 +301,8 @@ fn merging_keeps_groups_within_a_pixel() {
         start,
         end,
         reason: None,
+        handoff: None,
+        line: None,
     };
     let slices = [
         slice(0, 10),
