@@ -127,10 +127,8 @@ enum Command {
         output: String,
     },
     /// Run a script under several GIL policies and show them side by side
-    #[command(
-        after_help = "Examples:\n  toy compare scripts/lab/convoy.toy quick\n  \
-                      toy compare --policies priority,deadline --runs 3 --svg cmp.svg scripts/lab/fairness.toy"
-    )]
+    #[command(after_help = "Examples:\n  toy compare scripts/lab/convoy.toy quick\n  \
+                      toy compare --policies priority,deadline --runs 3 --svg cmp.svg scripts/lab/fairness.toy")]
     Compare {
         /// The policies, comma-separated (default: interval,ticks,fifo,priority,deadline)
         #[arg(long, value_name = "LIST")]

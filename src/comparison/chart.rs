@@ -33,7 +33,10 @@ const COLOURS: [&str; 6] = ["#1f6feb", "#8250df", "#cf222e", "#1a7f37", "#bf8700
 
 /// A policy's colour: the same in every chart.
 fn colour(policy: &str) -> &'static str {
-    let i = PolicyKind::ALL.iter().position(|p| p.name() == policy).unwrap_or(COLOURS.len() - 1);
+    let i = PolicyKind::ALL
+        .iter()
+        .position(|p| p.name() == policy)
+        .unwrap_or(COLOURS.len() - 1);
     COLOURS[i]
 }
 
@@ -46,7 +49,11 @@ struct Measure {
 }
 
 fn seconds(v: f64) -> String {
-    if v >= 10.0 { format!("{v:.2} s") } else { format!("{v:.3} s") }
+    if v >= 10.0 {
+        format!("{v:.2} s")
+    } else {
+        format!("{v:.3} s")
+    }
 }
 
 fn count(v: f64) -> String {
@@ -97,7 +104,10 @@ const MEASURES: [Measure; 6] = [
 ];
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The chart of `rows` for the script `what`, `runs` runs per policy.

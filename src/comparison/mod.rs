@@ -114,7 +114,9 @@ fn run_all(
             args.extend(options.args.iter().cloned());
             let out = child::run(&options.toy, &args, &stderr)?;
             if out.code != Some(0) {
-                let status = out.code.map_or("killed by a signal".to_string(), |c| format!("exit {c}"));
+                let status = out
+                    .code
+                    .map_or("killed by a signal".to_string(), |c| format!("exit {c}"));
                 return Err(format!(
                     "{} failed under --gil-policy {policy} (run {run}, {status}){}{}",
                     options.file,
@@ -124,8 +126,7 @@ fn run_all(
             }
             let json = std::fs::read_to_string(&stats)
                 .map_err(|e| format!("the run under {policy} wrote no statistics ({e})"))?;
-            let sample = Sample::parse(out.wall, out.cpu, &json)
-                .map_err(|e| format!("the run under {policy}: {e}"))?;
+            let sample = Sample::parse(out.wall, out.cpu, &json).map_err(|e| format!("the run under {policy}: {e}"))?;
             progress(&format!(
                 "run {run}/{runs}  {:<9} wall {:.3} s  cpu {:.3} s  switches {}",
                 policy.name(),
@@ -173,9 +174,9 @@ impl fmt::Display for Comparison {
                 r.forced_drops.to_string(),
                 ms(r.wait),
                 ms(r.worst_wait),
-                r.costliest
-                    .as_ref()
-                    .map_or("-".to_string(), |(line, per_run)| format!("{line} ({} ms)", ms(*per_run))),
+                r.costliest.as_ref().map_or("-".to_string(), |(line, per_run)| {
+                    format!("{line} ({} ms)", ms(*per_run))
+                }),
             ]);
         }
         let mut widths = [0; 8];

@@ -15,7 +15,10 @@ impl<T> Gil<T> {
     /// just taken the GIL.
     fn context(&self, st: &State, now: Instant, fresh: bool) -> Context {
         let held = match st.holder {
-            Some(h) if !fresh => st.rec(h).held_since.map_or(Duration::ZERO, |t| now.saturating_duration_since(t)),
+            Some(h) if !fresh => st
+                .rec(h)
+                .held_since
+                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t)),
             _ => Duration::ZERO,
         };
         Context {
@@ -29,7 +32,10 @@ impl<T> Gil<T> {
     /// Refill `st.views` with every waiter as of `now`, in queue order.
     fn fill_views(st: &mut State, now: Instant) {
         let State {
-            views, waiters, threads, ..
+            views,
+            waiters,
+            threads,
+            ..
         } = st;
         views.clear();
         views.extend(waiters.iter().map(|q| {

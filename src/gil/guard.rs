@@ -150,7 +150,8 @@ impl<'a, T> GilGuard<'a, T> {
     pub fn release_while<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
         {
             let mut st = self.gil.lock_state();
-            self.gil.release(&mut st, self.tid, End::Blocking, SwitchReason::Blocking);
+            self.gil
+                .release(&mut st, self.tid, End::Blocking, SwitchReason::Blocking);
         }
         let _retake = Retake {
             gil: self.gil,
@@ -188,7 +189,8 @@ impl<T> Drop for GilGuard<'_, T> {
     /// the hand-off's reason, as blocking.
     fn drop(&mut self) {
         let mut st = self.gil.lock_state();
-        self.gil.release(&mut st, self.tid, End::Released, SwitchReason::Blocking);
+        self.gil
+            .release(&mut st, self.tid, End::Released, SwitchReason::Blocking);
     }
 }
 

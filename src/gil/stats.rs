@@ -172,7 +172,10 @@ impl fmt::Display for GilStats {
             return writeln!(f, "waits caused: none charged to a line");
         }
         let shown = &self.waits_caused[..self.waits_caused.len().min(COSTLIEST_SHOWN)];
-        writeln!(f, "waits caused (where the holder was when others began to wait), costliest first:")?;
+        writeln!(
+            f,
+            "waits caused (where the holder was when others began to wait), costliest first:"
+        )?;
         let width = shown.iter().map(|w| w.line.chars().count()).max().unwrap_or(0);
         let ms_width = shown.iter().map(|w| ms(w.wait).len()).max().unwrap_or(0);
         for w in shown {

@@ -94,8 +94,13 @@ pub(super) enum EventKind {
         at: Option<Location>,
     },
     Waiting,
-    DropRequest { holder: Option<ThreadId> },
-    CpuMove { from: Option<u32>, to: u32 },
+    DropRequest {
+        holder: Option<ThreadId>,
+    },
+    CpuMove {
+        from: Option<u32>,
+        to: u32,
+    },
 }
 
 /// One trace event; times are offsets from the lock's creation.
