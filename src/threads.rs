@@ -150,6 +150,9 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
             std::process::exit(t.exit.unwrap_or(0));
         }
         Err(t) => {
+            if let Some(innermost) = t.traceback.last() {
+                vm.report_line(&innermost.file, innermost.line);
+            }
             let report = format!("Exception in thread {}:\n{}", tid.get(), vm.format_uncaught(&t));
             let Thrown { value, traceback, .. } = *t;
             Outcome::Threw {

@@ -1,6 +1,8 @@
 //! The GIL's telemetry as a user meets it: `--gil-trace` writes Chrome trace-event JSON
-//! whose slices obey the lock's invariant (never two threads running at once), and
-//! `--gil-stats` prints a table with a row per thread and the totals.
+//! whose slices obey the lock's invariant (never two threads running at once) and whose
+//! hand-offs each say why and where; `--gil-stats` prints a table with a row per thread,
+//! the totals, the reasons and the costliest lines; `toy compare` runs a script under
+//! several policies and prints a row (and a bar) for each.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -32,7 +34,7 @@ fn toy(args: &[&str]) -> std::process::Output {
 fn trace_file_has_one_track_per_thread_and_never_two_runners() {
     let file = script("trace.toy", TWO_SPINNERS);
     let trace = file.with_extension("json");
-    for policy in ["interval", "ticks", "fifo", "priority"] {
+    for policy in ["interval", "ticks", "fifo", "priority", "deadline"] {
         let out = toy(&[
             "run",
             "--gil-policy",
@@ -69,6 +71,7 @@ fn trace_file_has_one_track_per_thread_and_never_two_runners() {
         assert!(names.iter().any(|(t, n)| *t == 1 && n.contains("main")));
 
         let mut running: Vec<(f64, f64, u64)> = Vec::new();
+        let mut handoffs = Vec::new();
         for e in events.iter().filter(|e| e["ph"] == "X") {
             let name = e["name"].as_str().unwrap();
             assert!(
@@ -79,8 +82,31 @@ fn trace_file_has_one_track_per_thread_and_never_two_runners() {
             assert!(ts >= 0.0 && dur >= 0.0);
             if name == "running" {
                 running.push((ts, ts + dur, e["tid"].as_u64().unwrap()));
+                handoffs.push((ts, e["tid"].as_u64().unwrap(), e["args"].clone()));
             }
         }
+        // Each hand-off (a running slice followed by another thread's) says why the holder
+        // let go and the line it was on.
+        handoffs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut switches = 0;
+        for pair in handoffs.windows(2).filter(|p| p[0].1 != p[1].1) {
+            let args = &pair[0].2;
+            let reason = args["reason"].as_str().unwrap_or_default();
+            assert!(
+                ["drop_request", "ticks", "blocking", "thread_end", "schedule"].contains(&reason),
+                "{policy}: a hand-off without its reason: {args}"
+            );
+            let line = args["line"].as_str().unwrap_or_default();
+            let number = line
+                .strip_prefix(file.to_str().unwrap())
+                .and_then(|l| l.strip_prefix(':'));
+            assert!(
+                number.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| (1..=6).contains(&n))),
+                "{policy}: a hand-off without its file:line: {args}"
+            );
+            switches += 1;
+        }
+        assert!(switches >= 2, "{policy}: {switches} hand-offs");
         for tid in 1..=3 {
             assert!(running.iter().any(|r| r.2 == tid), "{policy}: thread {tid} never ran");
         }
@@ -121,7 +147,131 @@ fn stats_table_has_a_row_per_thread_and_totals() {
     assert!(lines.iter().any(|l| l.starts_with("2 ")));
     assert!(lines.iter().any(|l| l.starts_with("3 ")));
     assert!(lines.iter().any(|l| l.starts_with("total")));
-    assert!(lines.iter().any(|l| l.starts_with("switches:")));
+    let switches = lines
+        .iter()
+        .find(|l| l.starts_with("switches: "))
+        .expect("switches line");
+    // "switches: N (drop_request a, ticks b, blocking c, thread_end d, schedule e)"
+    let (total, reasons) = switches["switches: ".len()..].split_once(" (").expect("reasons");
+    let counts: Vec<(&str, u64)> = reasons
+        .trim_end_matches(')')
+        .split(", ")
+        .map(|r| {
+            let (name, n) = r.split_once(' ').unwrap();
+            (name, n.parse().unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = counts.iter().map(|c| c.0).collect();
+    assert_eq!(names, ["drop_request", "ticks", "blocking", "thread_end", "schedule"]);
+    assert_eq!(
+        counts.iter().map(|c| c.1).sum::<u64>(),
+        total.parse::<u64>().unwrap(),
+        "{err}"
+    );
+    assert!(lines.last().unwrap().starts_with("  ") || lines.last().unwrap().starts_with("waits caused"));
+}
+
+/// The `--gil-stats` table ends with the costliest lines: on the convoy script, under every
+/// policy, the CPU-bound thread's loop (line 9) made the others wait most.
+#[test]
+fn convoy_waits_are_charged_to_the_cpu_bound_loop() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for policy in ["interval", "fifo", "priority", "deadline"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_toy"))
+            .current_dir(root)
+            .args([
+                "run",
+                "--gil-policy",
+                policy,
+                "--gil-stats",
+                "scripts/convoy-picture.toy",
+            ])
+            .output()
+            .expect("run toy");
+        assert!(out.status.success(), "{policy}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let mut tail = err.lines().skip_while(|l| !l.starts_with("waits caused"));
+        assert_eq!(
+            tail.next(),
+            Some("waits caused (where the holder was when others began to wait), costliest first:"),
+            "{policy}: {err}"
+        );
+        let costliest: Vec<&str> = tail.collect();
+        assert!((1..=5).contains(&costliest.len()), "{policy}: {err}");
+        assert!(
+            costliest[0].trim_start().starts_with("scripts/convoy-picture.toy:9 "),
+            "{policy}: {err}"
+        );
+        assert!(costliest[0].ends_with(" ms"), "{policy}: {err}");
+    }
+}
+
+/// `toy compare`: a row per policy asked for, in that order, with the costliest line;
+/// progress on stderr; `--svg` writes a chart with a bar group per policy.
+#[test]
+fn compare_prints_a_row_per_policy_and_draws_them() {
+    let file = script("compare.toy", TWO_SPINNERS);
+    let svg = file.with_extension("cmp.svg");
+    let out = toy(&[
+        "compare",
+        "--policies",
+        "deadline,interval,ticks",
+        "--runs",
+        "2",
+        "--svg",
+        svg.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| ["deadline", "interval", "ticks"].iter().any(|p| l.starts_with(p)))
+        .collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    assert!(
+        rows[0].starts_with("deadline") && rows[2].starts_with("ticks"),
+        "{stdout}"
+    );
+    assert!(
+        rows.iter().all(|r| r.contains("compare.toy:")),
+        "each row names its costliest line: {stdout}"
+    );
+    // Progress: one line per run, 3 policies x 2 runs, then the chart.
+    assert!(
+        stderr.lines().filter(|l| l.starts_with("compare: ")).count() >= 6,
+        "{stderr}"
+    );
+    let chart = std::fs::read_to_string(&svg).expect("svg written");
+    for policy in ["deadline", "interval", "ticks"] {
+        assert!(
+            chart.contains(&format!(">{policy}<")),
+            "{policy} missing from the chart"
+        );
+    }
+    assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
+}
+
+#[test]
+fn compare_usage_errors() {
+    let file = script("compare_bad.toy", TWO_SPINNERS);
+    for args in [
+        vec!["compare", "--policies", "interval,lottery", file.to_str().unwrap()],
+        vec!["compare", "--policies", "fifo,fifo", file.to_str().unwrap()],
+        vec!["compare", "--runs", "0", file.to_str().unwrap()],
+        vec!["compare"],
+    ] {
+        let out = toy(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{args:?}");
+    }
+    let failing = script("compare_fails.toy", "throw error(\"ValueError\", \"no\")\n");
+    let out = toy(&["compare", "--runs", "1", failing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ValueError"));
 }
 
 #[test]

@@ -711,6 +711,35 @@ fn gil_stats_table_is_aligned() {
     assert!(lines[1..5].iter().all(|l| l.len() == width), "{table}");
 }
 
+/// The table ends with the five costliest lines of `waits_caused`, costliest first, their
+/// names and milliseconds aligned; the rest are in `gil_stats()` only.
+#[test]
+fn gil_stats_table_ends_with_the_five_costliest_lines() {
+    let mut stats = Gil::new((), GilConfig::default()).stats();
+    stats.waits_caused = (1..=7u64)
+        .rev()
+        .map(|i| LineWait {
+            line: format!("spin.toy:{}", i * 3),
+            wait: Duration::from_micros(i * 1500),
+        })
+        .collect();
+    let table = stats.to_string();
+    let tail: Vec<&str> = table.lines().skip_while(|l| !l.starts_with("waits caused")).collect();
+    assert_eq!(
+        tail,
+        [
+            "waits caused (where the holder was when others began to wait), costliest first:",
+            "  spin.toy:21  10.500 ms",
+            "  spin.toy:18   9.000 ms",
+            "  spin.toy:15   7.500 ms",
+            "  spin.toy:12   6.000 ms",
+            "  spin.toy:9    4.500 ms",
+        ],
+        "{table}"
+    );
+    assert_eq!(COSTLIEST_SHOWN, 5);
+}
+
 /// Fork while other threads contend for the GIL; the child rebuilds the lock and
 /// uses it (contention-free), including for a thread registered after the fork.
 #[test]

@@ -167,6 +167,18 @@ impl Vm<'_> {
         }
     }
 
+    /// The eval loop is returning to its caller from `pc` of `proto`: tell the lock where,
+    /// if it wants to know (a thread's body ends here, and no check point follows before
+    /// its GIL goes to another thread).
+    #[inline]
+    fn returning(&mut self, proto: &Proto, pc: usize) {
+        if self.location_wanted() {
+            let line = proto.lines.get(pc.saturating_sub(1)).copied().unwrap_or(0);
+            let at = self.it.locations.at(&proto.file, line);
+            self.it.report_location(at);
+        }
+    }
+
     /// Runs until the frame count falls back to `stop`, returning that frame's result.
     pub fn run(&mut self, stop: usize) -> VmResult<Value> {
         match self.it.tick_budget() {
@@ -532,6 +544,7 @@ impl Vm<'_> {
                         let frame = self.fiber.frames.pop().expect("frame");
                         self.fiber.stack[frame.ret] = v;
                         if self.fiber.frames.len() == stop {
+                            self.returning(&proto, pc);
                             return Ok(v);
                         }
                         continue 'frame;
@@ -540,6 +553,7 @@ impl Vm<'_> {
                         let frame = self.fiber.frames.pop().expect("frame");
                         self.fiber.stack[frame.ret] = Value::Nil;
                         if self.fiber.frames.len() == stop {
+                            self.returning(&proto, pc);
                             return Ok(Value::Nil);
                         }
                         continue 'frame;

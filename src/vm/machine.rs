@@ -189,7 +189,7 @@ impl<'a> Vm<'a> {
     /// If `f` panics, the GIL and this thread's fiber are back before the panic goes on.
     pub fn release<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
         // A thread that began to wait, or the trace, wants to know where the GIL went from.
-        if self.breaker.load(Ordering::Relaxed) & REPORT_LOCATION != 0 || self.it.gil().tracing() {
+        if self.location_wanted() {
             self.report_location();
         }
         self.park();
@@ -211,8 +211,7 @@ impl<'a> Vm<'a> {
     /// Under a policy that counts instructions: this thread's slice ran out. The policy
     /// may hand the GIL on; returns the next slice's length.
     pub(super) fn end_slice(&mut self) -> u32 {
-        let wanted = self.breaker.load(Ordering::Relaxed) & REPORT_LOCATION != 0 || self.it.gil().tracing();
-        let here = if wanted { self.location() } else { None };
+        let here = if self.location_wanted() { self.location() } else { None };
         self.park();
         let next = self.it.end_slice(here);
         self.unpark();
@@ -234,6 +233,22 @@ impl<'a> Vm<'a> {
     /// this line.
     fn report_location(&mut self) {
         if let Some(at) = self.location() {
+            self.it.report_location(at);
+        }
+    }
+
+    /// Whether the lock wants to hear where this thread is: a thread began to wait, or
+    /// the trace records where each hand-off happened.
+    pub(super) fn location_wanted(&self) -> bool {
+        self.breaker.load(Ordering::Relaxed) & REPORT_LOCATION != 0 || self.it.gil().tracing()
+    }
+
+    /// Tells the lock this thread is at `line` of `file`, if it wants to know: the last
+    /// place of an eval loop that is returning (a thread's body ending, which may hand
+    /// the GIL on without passing another check point) or of a thread's uncaught error.
+    pub fn report_line(&mut self, file: &Rc<str>, line: u32) {
+        if self.location_wanted() {
+            let at = self.it.locations.at(file, line);
             self.it.report_location(at);
         }
     }
