@@ -7,7 +7,6 @@
 #![warn(missing_docs)]
 
 use crate::bytecode::Proto;
-use crate::compiler::GlobalSlots;
 use crate::compiler::Mode;
 use crate::disasm::disassemble;
 use crate::embed::{FromToy, NativeCx, NativeError};
@@ -337,7 +336,11 @@ impl Interpreter {
             (Mode::Repl(_), None) => Mode::Script,
             (other, _) => other,
         };
-        crate::compiler::compile(&program, file, source, &mut st.heap, &mut st.globals, mode).map_err(render)
+        let Interp {
+            heap, globals, modules, ..
+        } = st;
+        let mut loader = crate::modules::Loader::new(modules, file);
+        crate::compiler::compile(&program, file, source, heap, globals, &mut loader, mode).map_err(render)
     }
 
     /// Evaluates `source` — statements, then a final expression — and converts the final
@@ -411,7 +414,7 @@ impl Interpreter {
         let function = st.register_hidden(&full, wrapped);
         let g = st
             .globals
-            .declare(module)
+            .declare_builtin(module)
             .ok_or_else(|| RunError::Compile("toy: too many globals\n".into()))?;
         let table = match st.globals.values[g as usize] {
             Value::Map(id) => id,
@@ -437,7 +440,14 @@ impl Interpreter {
     pub fn disassemble(&mut self, file: &str, source: &str) -> Result<String, RunError> {
         let proto = self.compile(file, source)?;
         let guard = self.gil.acquire(self.main);
-        Ok(disassemble(&proto, &guard.heap, &guard.globals.names))
+        let mut text = disassemble(&proto, &guard.heap, &guard.globals.names);
+        for module in &guard.modules {
+            if let Some(main) = &module.main {
+                text.push_str(&format!("\n;; module {} ({})\n", module.name, main.file));
+                text.push_str(&disassemble(main, &guard.heap, &guard.globals.names));
+            }
+        }
+        Ok(text)
     }
 
     /// Runs a whole script; returns when it and every thread it started have finished.

@@ -51,6 +51,7 @@ mod wire;
 // The embedding API, and what is written with it.
 mod embed;
 mod interpreter;
+mod modules;
 mod native;
 pub mod timeline;
 

@@ -64,6 +64,9 @@ pub struct Closure {
     pub proto: Rc<Proto>,
     /// The cells this closure captured, in the order of `proto.captures`.
     pub upvals: Box<[ObjId]>,
+    /// The values of its last `arity - required` parameters when a call leaves them out,
+    /// computed when the `fn` ran.
+    pub defaults: Box<[Value]>,
 }
 
 /// One line of a traceback: where a frame was when the error passed through it.
@@ -143,6 +146,7 @@ pub enum Obj {
     Conn(ConnObj),
     Process(Box<ProcessObj>),
     Channel(Box<ChannelObj>),
+    Module(Box<ModuleObj>),
     /// A slot on the free list.
     Free,
 }
@@ -175,11 +179,12 @@ pub enum Kind {
     Conn,
     Process,
     Channel,
+    Module,
 }
 
 impl Kind {
     /// How many kinds there are (the height of a method table).
-    pub const COUNT: usize = Kind::Channel as usize + 1;
+    pub const COUNT: usize = Kind::Module as usize + 1;
 
     /// The name `type(x)` returns.
     pub fn name(self) -> &'static str {
@@ -203,6 +208,7 @@ impl Kind {
             Kind::Conn => "conn",
             Kind::Process => "process",
             Kind::Channel => "channel",
+            Kind::Module => "module",
         }
     }
 }
@@ -226,6 +232,7 @@ impl Obj {
             Obj::Conn(_) => Kind::Conn,
             Obj::Process(_) => Kind::Process,
             Obj::Channel(_) => Kind::Channel,
+            Obj::Module(_) => Kind::Module,
             Obj::Free => unreachable!("a value names a freed heap slot"),
         }
     }
@@ -254,6 +261,7 @@ impl Obj {
             }
             Obj::Thread(t) => out.push_str(&format!("<thread {}>", t.tid)),
             Obj::Process(p) => out.push_str(&format!("<process {}>", p.pid)),
+            Obj::Module(m) => out.push_str(&format!("<module {}>", m.name)),
             other => {
                 out.push('<');
                 out.push_str(other.type_name());
@@ -274,6 +282,7 @@ impl Obj {
                 for cell in c.upvals.iter() {
                     f(Value::Obj(*cell));
                 }
+                c.defaults.iter().copied().for_each(&mut f);
             }
             Obj::Cell(v) => f(*v),
             Obj::Thread(t) => {
@@ -300,6 +309,7 @@ impl Obj {
             | Obj::Listener(_)
             | Obj::Conn(_)
             | Obj::Channel(_)
+            | Obj::Module(_)
             | Obj::Free => {}
         }
     }
@@ -409,4 +419,12 @@ pub struct ProcessObj {
 #[derive(Debug)]
 pub struct ChannelObj {
     pub channel: Channel,
+}
+
+/// A module: its name (as first imported) and its fields, each one of the module's own
+/// global slots, read through to the slot's current value.
+#[derive(Debug)]
+pub struct ModuleObj {
+    pub name: Rc<str>,
+    pub fields: rustc_hash::FxHashMap<Rc<str>, u16>,
 }

@@ -23,7 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("builtins", &["builtins"]),
     (
         "the embedding API",
-        &["embed", "native", "interpreter", "timeline", "fuzzing"],
+        &["embed", "native", "modules", "interpreter", "timeline", "fuzzing"],
     ),
 ];
 

@@ -22,7 +22,6 @@ mod random;
 mod str_methods;
 mod system;
 
-use crate::compiler::GlobalSlots;
 use crate::object::{Kind, MapObj};
 use crate::value::MapKey;
 use crate::vm::Interp;
@@ -113,7 +112,7 @@ fn install_module(it: &mut Interp, module: &str, functions: &[(&str, Native)]) {
         table.insert(MapKey::Str((*name).into()), function);
     }
     let table = it.heap.new_map(table);
-    if let Some(g) = it.globals.declare(module) {
+    if let Some(g) = it.globals.declare_builtin(module) {
         it.globals.values[g as usize] = table;
     }
 }

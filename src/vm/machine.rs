@@ -16,7 +16,7 @@
 use super::fiber::Fiber;
 use super::globals::Globals;
 use super::method_table::MethodTable;
-use crate::compiler::GlobalSlots;
+use super::modules::ModuleRecord;
 use crate::gil::Gil;
 use crate::gil::{DROP_REQUEST, GilGuard, ThreadId};
 use crate::heap::BREAK_GC;
@@ -68,6 +68,8 @@ pub struct Interp {
     pub gil: Weak<Gil<Interp>>,
     /// The builtin methods of every kind of value.
     pub methods: MethodTable<MethodFn>,
+    /// The modules loaded so far, by number (`Import`'s operand).
+    pub modules: Vec<ModuleRecord>,
     /// `random.*`'s generator: seeded from the OS, or by `random.seed(n)`; a forked child
     /// starts from a fresh OS seed.
     pub rng: rand::rngs::StdRng,
@@ -93,13 +95,14 @@ impl Interp {
             gil: Weak::new(),
             methods: MethodTable::default(),
             rng: rand::SeedableRng::from_os_rng(),
+            modules: Vec::new(),
         }
     }
 
     /// Adds a function to the table and binds it to a global name.
     pub fn register(&mut self, name: &str, f: BuiltinFn) -> Value {
         let v = self.register_hidden(name, f);
-        if let Some(g) = self.globals.declare(name) {
+        if let Some(g) = self.globals.declare_builtin(name) {
             self.globals.values[g as usize] = v;
         }
         v

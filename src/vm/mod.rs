@@ -18,7 +18,9 @@ mod fiber;
 mod globals;
 mod machine;
 pub mod method_table;
+mod modules;
 pub mod ops;
 
 pub use fiber::Fiber;
 pub use machine::{BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Thrown, Vm, VmResult};
+pub use modules::ModuleRecord;
