@@ -167,6 +167,12 @@ impl WaitGraph {
     /// A path of waits from `me` (which has just begun to wait) back to itself, through
     /// blocked threads only; the shortest certain one if there is one, else the shortest.
     pub fn cycle_through(&self, me: u32, holders: &dyn Fn(&WaitFor) -> Option<Holders>) -> Option<Cycle> {
+        // The usual case first, without allocating: what `me` waits for is held by a
+        // thread that is running.
+        let first = holders(&self.entries.get(&me)?.on)?;
+        if !first.threads.iter().any(|&t| t == me || self.is_blocked(t)) {
+            return None;
+        }
         if let Some(threads) = self.path_back(me, holders, true) {
             return Some(Cycle { threads, certain: true });
         }

@@ -125,8 +125,16 @@ fn ctrl_c_reaches_main_blocked_in_every_primitive() {
     let setup = "let l = Lock()\nlet stop = false\nlet held = Event()\nlet sleeper = spawn(fn() { with l { held.set(); while not stop { sleep(0.02) } } })\nheld.wait()";
     let cases = [
         ("interrupt-lock", "", "l.acquire()"),
-        ("interrupt-rlock", "let r = RLock()\nspawn(fn() { r.acquire() }).join()", "r.acquire()"),
-        ("interrupt-condition", "let m = Lock()\nlet c = Condition(m)\nm.acquire()", "c.wait()"),
+        (
+            "interrupt-rlock",
+            "let r = RLock()\nspawn(fn() { r.acquire() }).join()",
+            "r.acquire()",
+        ),
+        (
+            "interrupt-condition",
+            "let m = Lock()\nlet c = Condition(m)\nm.acquire()",
+            "c.wait()",
+        ),
         ("interrupt-event", "let e = Event()", "e.wait()"),
         ("interrupt-semaphore", "let s = Semaphore(0)", "s.acquire()"),
         ("interrupt-barrier", "let b = Barrier(2)", "b.wait()"),
