@@ -30,6 +30,7 @@ mod method;
 mod object;
 mod signal;
 mod value;
+mod wait_graph;
 
 // Middle: a syntax tree to bytecode, and back to text.
 mod compiler;
@@ -45,6 +46,7 @@ mod os_error;
 mod output;
 mod process;
 mod stdin;
+mod sync;
 mod threads;
 mod wire;
 

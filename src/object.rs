@@ -1,8 +1,9 @@
 //! The data of every kind of toy object, in one place (as clox's `object.h`): strings,
 //! lists, maps, closures and cells, ranges and errors, and the runtime's own objects —
-//! threads, locks, queues, sockets, processes and channels. Their behaviour lives beside
-//! the subsystem that gives it (`threads.rs`, `net.rs`, `process.rs`); here is only what
-//! they hold, how the collector walks them, and how the nameless ones print.
+//! threads, locks and the other synchronisation primitives, queues, sockets, processes and
+//! channels. Their behaviour lives beside the subsystem that gives it (`threads/`,
+//! `sync/`, `net.rs`, `process/`); here is only what they hold, how the collector walks
+//! them, and how the nameless ones print.
 //!
 //! Invariant: an object holds interpreter values only in the fields its `trace` visits,
 //! so the collector sees every reference an object makes. Anything shared with code that
@@ -141,6 +142,11 @@ pub enum Obj {
     Error(ErrorObj),
     Thread(Box<ThreadObj>),
     Lock(LockObj),
+    RLock(RLockObj),
+    Condition(Box<ConditionObj>),
+    Event(EventObj),
+    Semaphore(SemaphoreObj),
+    Barrier(BarrierObj),
     Queue(QueueObj),
     Listener(ListenerObj),
     Conn(ConnObj),
@@ -174,6 +180,11 @@ pub enum Kind {
     Error,
     Thread,
     Lock,
+    RLock,
+    Condition,
+    Event,
+    Semaphore,
+    Barrier,
     Queue,
     Listener,
     Conn,
@@ -203,6 +214,11 @@ impl Kind {
             Kind::Error => "error",
             Kind::Thread => "thread",
             Kind::Lock => "lock",
+            Kind::RLock => "rlock",
+            Kind::Condition => "condition",
+            Kind::Event => "event",
+            Kind::Semaphore => "semaphore",
+            Kind::Barrier => "barrier",
             Kind::Queue => "queue",
             Kind::Listener => "listener",
             Kind::Conn => "conn",
@@ -227,6 +243,11 @@ impl Obj {
             Obj::Error(_) => Kind::Error,
             Obj::Thread(_) => Kind::Thread,
             Obj::Lock(_) => Kind::Lock,
+            Obj::RLock(_) => Kind::RLock,
+            Obj::Condition(_) => Kind::Condition,
+            Obj::Event(_) => Kind::Event,
+            Obj::Semaphore(_) => Kind::Semaphore,
+            Obj::Barrier(_) => Kind::Barrier,
             Obj::Queue(_) => Kind::Queue,
             Obj::Listener(_) => Kind::Listener,
             Obj::Conn(_) => Kind::Conn,
@@ -297,6 +318,7 @@ impl Obj {
                 }
             }
             Obj::Queue(q) => q.items.iter().copied().for_each(f),
+            Obj::Condition(c) => f(Value::Obj(c.lock)),
             Obj::Process(p) => match &p.outcome {
                 Some(Outcome::Returned(v)) => f(*v),
                 Some(Outcome::Threw { value, .. }) => f(*value),
@@ -306,6 +328,10 @@ impl Obj {
             | Obj::Range(_)
             | Obj::Error(_)
             | Obj::Lock(_)
+            | Obj::RLock(_)
+            | Obj::Event(_)
+            | Obj::Semaphore(_)
+            | Obj::Barrier(_)
             | Obj::Listener(_)
             | Obj::Conn(_)
             | Obj::Channel(_)
@@ -344,6 +370,62 @@ pub struct ThreadObj {
 pub struct LockObj {
     /// The thread holding the lock.
     pub owner: Option<u32>,
+    pub signal: Arc<Signal>,
+}
+
+/// A lock its holder may take again: free once released as many times as acquired.
+#[derive(Debug)]
+pub struct RLockObj {
+    pub owner: Option<u32>,
+    /// How many times the owner has acquired it (0 when free).
+    pub depth: u64,
+    pub signal: Arc<Signal>,
+}
+
+/// One thread waiting in `Condition.wait`, in the order they began to wait.
+#[derive(Debug)]
+pub struct CondWaiter {
+    pub ticket: u64,
+    pub notified: bool,
+}
+
+#[derive(Debug)]
+pub struct ConditionObj {
+    /// Its `Lock` or `RLock`.
+    pub lock: ObjId,
+    pub waiters: VecDeque<CondWaiter>,
+    pub next_ticket: u64,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct EventObj {
+    pub flag: bool,
+    /// How many times it has been set: a waiter returns once this moves, even if the
+    /// event was cleared again before it ran.
+    pub sets: u64,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct SemaphoreObj {
+    pub permits: u64,
+    /// The permits each thread has taken and not given back (for deadlock reports; a
+    /// release by a thread that took none adds a permit without taking one from anyone).
+    pub holders: Vec<(u32, u64)>,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct BarrierObj {
+    pub parties: u64,
+    /// The next index never given out this round, and the indices given back by waiters
+    /// that left it with an error (handed out again first), so every index of a round is
+    /// different.
+    pub next_index: u64,
+    pub returned: Vec<u64>,
+    /// Bumped when a round completes.
+    pub round: u64,
     pub signal: Arc<Signal>,
 }
 

@@ -16,10 +16,13 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("syntax and values", &["ast", "error", "value", "dict", "bytecode"]),
-    ("objects and the heap", &["object", "heap", "compare", "display"]),
+    (
+        "objects and the heap",
+        &["object", "heap", "compare", "display", "wait_graph"],
+    ),
     ("the front end", &["lexer", "parser", "compiler", "disasm"]),
     ("the machine", &["vm"]),
-    ("the runtime's services", &["threads", "net", "process"]),
+    ("the runtime's services", &["threads", "sync", "net", "process"]),
     ("builtins", &["builtins"]),
     (
         "the embedding API",

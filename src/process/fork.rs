@@ -105,8 +105,10 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
     unsafe { vm.it.gil().after_fork_in_child(tid) };
     // Workers of one pmap must not repeat each other's (or the parent's) random numbers.
     vm.it.rng = rand::SeedableRng::from_os_rng();
-    // Locks, queues and threads made before the fork get new signals when next used.
+    // Locks, queues and threads made before the fork get new signals when next used, and
+    // no thread of the parent is waiting here.
     crate::signal::note_fork();
+    vm.it.waits.forget_after_fork();
     // This thread is the child's main thread: Ctrl-C interrupts it, through a pipe and a
     // watcher of the child's own.
     vm.it.main_thread = tid;

@@ -25,6 +25,7 @@ use crate::method::Method;
 use crate::object::{Obj, RangeObj, TbEntry};
 use crate::output::OutputBuffer;
 use crate::value::{ObjId, Value};
+use crate::wait_graph::WaitGraph;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::Weak;
@@ -73,6 +74,9 @@ pub struct Interp {
     /// `random.*`'s generator: seeded from the OS, or by `random.seed(n)`; a forked child
     /// starts from a fresh OS seed.
     pub rng: rand::rngs::StdRng,
+    /// The threads blocked without a timeout on the program's own objects, for deadlock
+    /// reports (`threads::block`).
+    pub waits: WaitGraph,
 }
 
 impl Interp {
@@ -96,6 +100,7 @@ impl Interp {
             methods: MethodTable::default(),
             rng: rand::SeedableRng::from_os_rng(),
             modules: Vec::new(),
+            waits: WaitGraph::default(),
         }
     }
 
