@@ -56,6 +56,8 @@ mod interpreter;
 mod modules;
 mod native;
 pub mod timeline;
+// Tools that run the `toy` binary itself, in child processes.
+pub mod exploration;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -26,7 +26,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("builtins", &["builtins"]),
     (
         "the embedding API",
-        &["embed", "native", "modules", "interpreter", "timeline", "fuzzing"],
+        &[
+            "embed",
+            "native",
+            "modules",
+            "interpreter",
+            "timeline",
+            "exploration",
+            "fuzzing",
+        ],
     ),
 ];
 
