@@ -129,3 +129,50 @@ fn cpu_seconds() -> f64 {
     let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     (tick(11) + tick(12)) as f64 / 100.0
 }
+
+/// `--gil-stats` prints a table per interpreter, and `--gil-trace` holds one process per
+/// interpreter, which `toy timeline` draws as lanes named after their interpreter.
+#[test]
+fn gil_stats_and_trace_cover_every_interpreter() {
+    let dir = std::env::temp_dir().join(format!("toy-interp-telemetry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (script, trace, svg) = (dir.join("t.toy"), dir.join("t.json"), dir.join("t.svg"));
+    std::fs::write(
+        &script,
+        "fn burn(n) { let s = 0\n for i in range(n) { s += i }\n return s }\n\
+         let a = spawn_interpreter(burn, 1000)\n\
+         let b = spawn_interpreter(fn() { return spawn(burn, 1000).join() })\n\
+         print(a.join(), b.join())\n",
+    )
+    .unwrap();
+    let toy = env!("CARGO_BIN_EXE_toy");
+    let out = std::process::Command::new(toy)
+        .arg("--gil-stats")
+        .arg("--gil-trace")
+        .arg(&trace)
+        .arg(&script)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "499500 499500\n", "{err}");
+    assert!(err.contains("\ninterpreter 2:\nGIL: policy interval"), "{err}");
+    assert!(err.contains("\ninterpreter 3:\nGIL: policy interval"), "{err}");
+    let drawn = std::process::Command::new(toy)
+        .arg("timeline")
+        .arg(&trace)
+        .arg("-o")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(drawn.status.success(), "{}", String::from_utf8_lossy(&drawn.stderr));
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    for lane in [
+        "data-name=\"thread 1 (main)\"",
+        "data-name=\"interpreter 2: thread 1 (main)\"",
+        "data-name=\"interpreter 3: thread 1 (main)\"",
+        "data-name=\"interpreter 3: thread 2\"",
+    ] {
+        assert!(picture.contains(lane), "no lane {lane}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
