@@ -53,6 +53,8 @@ EXPERIMENTS = [
     ("fairness", True),
     ("process_bench", False),
     ("deadlock", True),
+    ("interp_bench", False),
+    ("three_ways", False),
 ]
 
 # Extra toy runs: (key, script, toy options, policy column). Their measures are read under
@@ -159,6 +161,32 @@ ROWS = [
      "deadlock unordered: meals eaten by the others, share of (N-1)*M", "{:.2f}", "1", ok_ge(1), ALL),
     ("Issue 14 — deadlocks", "dining philosophers, lower-numbered fork first: meals eaten, share", "deadlock",
      "deadlock ordered: meals eaten, share of N*M", "{:.2f}", "1 (no cycle)", ok_ge(1), ALL),
+    ("Issue 17 — interpreters", "2 CPU-bound interpreters vs sequential", "interp_bench",
+     "2 CPU-bound interpreters vs sequential", "{:.2f}×", "≥ 1.95× on 2 free cores", ok_ge(1.95), ALL),
+    ("Issue 17 — interpreters", "spawn + join of a trivial interpreter (ms)", "interp_bench",
+     "spawn + join of a trivial interpreter (ms)", "{:.3f}", "≤ 0.2 ms", ok_le(0.2), ALL),
+    ("Issue 17 — interpreters", "small-message round trips, interpreters / processes", "interp_bench",
+     "small-message round trips, interpreters / processes", "{:.2f}×", "≥ 3×", ok_ge(3), ALL),
+    ("Issue 17 — interpreters", "1,000,000 ints sent, interpreters / processes (time)", "interp_bench",
+     "1,000,000 ints sent, interpreters / processes", "{:.3f}", "≤ 0.5", ok_le(0.5), ALL),
+    ("Issue 17 — interpreters", "pmap CPU-bound, 2 workers: threads speedup", "three_ways",
+     "cpu-bound pmap threads speedup", "{:.2f}×", "≈ 1", None, ALL),
+    ("Issue 17 — interpreters", "… interpreters speedup", "three_ways",
+     "cpu-bound pmap interpreters speedup", "{:.2f}×", "≈ 2", None, ALL),
+    ("Issue 17 — interpreters", "… processes speedup", "three_ways",
+     "cpu-bound pmap processes speedup", "{:.2f}×", "≈ 2", None, ALL),
+    ("Issue 17 — interpreters", "pmap sleeps, 2 workers: threads speedup", "three_ways",
+     "sleeps pmap threads speedup", "{:.2f}×", "≈ 2", None, ALL),
+    ("Issue 17 — interpreters", "… interpreters speedup", "three_ways",
+     "sleeps pmap interpreters speedup", "{:.2f}×", "", None, ALL),
+    ("Issue 17 — interpreters", "… processes speedup", "three_ways",
+     "sleeps pmap processes speedup", "{:.2f}×", "", None, ALL),
+    ("Issue 17 — interpreters", "pmap with a large global input: threads speedup", "three_ways",
+     "large input pmap threads speedup", "{:.3f}×", "", None, ALL),
+    ("Issue 17 — interpreters", "… interpreters speedup (the globals are copied)", "three_ways",
+     "large input pmap interpreters speedup", "{:.3f}×", "", None, ALL),
+    ("Issue 17 — interpreters", "… processes speedup (fork shares them)", "three_ways",
+     "large input pmap processes speedup", "{:.3f}×", "", None, ALL),
 ]
 
 LINE = re.compile(r"^(.*\S):\s+(\S+)\s*$")

@@ -24,8 +24,10 @@ mod bytecode;
 mod compare;
 mod dict;
 mod display;
+mod family;
 mod format;
 mod heap;
+mod link;
 mod method;
 mod object;
 mod signal;
@@ -41,6 +43,7 @@ mod vm;
 
 // What the machine calls: builtins and the runtime's services.
 mod builtins;
+mod interpreters;
 mod net;
 mod os_error;
 mod output;

@@ -12,6 +12,7 @@
 
 use crate::bytecode::Proto;
 use crate::dict::Dict;
+use crate::link::Link;
 use crate::signal::Signal;
 use crate::value::{ObjId, Value};
 use crate::wire::Encoder;
@@ -152,6 +153,7 @@ pub enum Obj {
     Conn(ConnObj),
     Process(Box<ProcessObj>),
     Channel(Box<ChannelObj>),
+    Interpreter(Box<InterpreterObj>),
     Module(Box<ModuleObj>),
     /// A slot on the free list.
     Free,
@@ -190,6 +192,7 @@ pub enum Kind {
     Conn,
     Process,
     Channel,
+    Interpreter,
     Module,
 }
 
@@ -224,6 +227,7 @@ impl Kind {
             Kind::Conn => "conn",
             Kind::Process => "process",
             Kind::Channel => "channel",
+            Kind::Interpreter => "interpreter",
             Kind::Module => "module",
         }
     }
@@ -253,6 +257,7 @@ impl Obj {
             Obj::Conn(_) => Kind::Conn,
             Obj::Process(_) => Kind::Process,
             Obj::Channel(_) => Kind::Channel,
+            Obj::Interpreter(_) => Kind::Interpreter,
             Obj::Module(_) => Kind::Module,
             Obj::Free => unreachable!("a value names a freed heap slot"),
         }
@@ -282,6 +287,7 @@ impl Obj {
             }
             Obj::Thread(t) => out.push_str(&format!("<thread {}>", t.tid)),
             Obj::Process(p) => out.push_str(&format!("<process {}>", p.pid)),
+            Obj::Interpreter(i) => out.push_str(&format!("<interpreter {}>", i.number)),
             Obj::Module(m) => out.push_str(&format!("<module {}>", m.name)),
             other => {
                 out.push('<');
@@ -320,6 +326,11 @@ impl Obj {
             Obj::Queue(q) => q.items.iter().copied().for_each(f),
             Obj::Condition(c) => f(Value::Obj(c.lock)),
             Obj::Process(p) => match &p.outcome {
+                Some(Outcome::Returned(v)) => f(*v),
+                Some(Outcome::Threw { value, .. }) => f(*value),
+                None => {}
+            },
+            Obj::Interpreter(i) => match &i.outcome {
                 Some(Outcome::Returned(v)) => f(*v),
                 Some(Outcome::Threw { value, .. }) => f(*value),
                 None => {}
@@ -497,10 +508,28 @@ pub struct ProcessObj {
     pub observed: bool,
 }
 
-/// The child's end of the channel to its parent.
+/// The child's end of the channel to its parent: a socket in a forked child, a [`Link`]
+/// in a spawned interpreter (its `channel` is then closed and unused).
 #[derive(Debug)]
 pub struct ChannelObj {
     pub channel: Channel,
+    pub link: Option<Arc<Link>>,
+}
+
+/// An interpreter made by `spawn_interpreter`, as its spawner sees it.
+#[derive(Debug)]
+pub struct InterpreterObj {
+    /// Its number in the family (`<interpreter N>`, the trace's process id).
+    pub number: u32,
+    pub link: Arc<Link>,
+    /// Its OS thread, joined once it has ended.
+    pub handle: Option<std::thread::JoinHandle<()>>,
+    /// Its function's result or error, once its final frame was decoded.
+    pub outcome: Option<Outcome>,
+    /// Why it ended without a final frame (`exit`, a failure to start).
+    pub death: Option<String>,
+    /// A `join` saw the outcome.
+    pub observed: bool,
 }
 
 /// A module: its name (as first imported) and its fields, each one of the module's own

@@ -12,7 +12,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "the lock, and leaves that know nothing of toy",
         &[
-            "gil", "signal", "format", "os_error", "output", "method", "wire", "stdin",
+            "gil", "signal", "format", "os_error", "output", "method", "wire", "stdin", "family", "link",
         ],
     ),
     ("syntax and values", &["ast", "error", "value", "dict", "bytecode"]),
@@ -22,7 +22,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("the front end", &["lexer", "parser", "compiler", "disasm"]),
     ("the machine", &["vm"]),
-    ("the runtime's services", &["threads", "sync", "net", "process"]),
+    (
+        "the runtime's services",
+        &["threads", "sync", "net", "process", "interpreters"],
+    ),
     ("builtins", &["builtins"]),
     (
         "the embedding API",

@@ -154,7 +154,7 @@ pub(super) fn parent(vm: &mut Vm, args: &[Value]) -> R {
 }
 
 pub(super) fn pmap(vm: &mut Vm, args: &[Value]) -> R {
-    arity(vm, "pmap", args, 2, 3)?;
+    arity(vm, "pmap", args, 2, 4)?;
     let f = args[0];
     if !matches!(f, Value::Func(_) | Value::Builtin(_)) {
         let t = f.type_name(&vm.it.heap);
@@ -171,7 +171,19 @@ pub(super) fn pmap(vm: &mut Vm, args: &[Value]) -> R {
             w as usize
         }
     };
-    crate::process::pmap(vm, f, items, workers)
+    let mode = match args.get(3) {
+        None | Some(Value::Nil) => "processes".to_string(),
+        Some(&m) => str_arg(vm, "pmap", m)?.to_string(),
+    };
+    match mode.as_str() {
+        "processes" => crate::process::pmap(vm, f, items, workers),
+        "interpreters" => crate::interpreters::pmap(vm, f, items, workers, false),
+        "threads" => crate::interpreters::pmap(vm, f, items, workers, true),
+        other => Err(vm.error(
+            "ValueError",
+            format!("pmap() mode must be \"processes\", \"interpreters\" or \"threads\", not \"{other}\""),
+        )),
+    }
 }
 
 fn port_arg(vm: &mut Vm, name: &str, v: Value) -> VmResult<u16> {

@@ -90,12 +90,15 @@ pub fn install(it: &mut Interp) {
         ("tcp_listen", concurrency::tcp_listen),
         ("tcp_connect", concurrency::tcp_connect),
         ("spawn_process", crate::process::spawn_process),
+        ("spawn_interpreter", crate::interpreters::spawn_interpreter),
         ("parent", concurrency::parent),
         ("pmap", concurrency::pmap),
     ];
     for (name, f) in table {
         it.register(name, Rc::new(*f));
     }
+    let map_chunk = it.register_hidden("<map chunk>", Rc::new(crate::interpreters::map_chunk));
+    it.map_chunk = Some(map_chunk);
     let echo = it.register_hidden("<echo>", Rc::new(core::repl_echo));
     it.repl_print = Some(echo);
     install_module(it, "random", random::FUNCTIONS);

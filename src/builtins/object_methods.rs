@@ -14,7 +14,7 @@ use crate::object::Kind;
 use crate::sync::{barrier, condition, event, lock, queue, rlock, semaphore};
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
-use crate::{net, process, threads};
+use crate::{interpreters, net, process, threads};
 
 type R = VmResult<Value>;
 
@@ -56,6 +56,11 @@ pub(super) const OBJECT_METHODS: &[(Kind, &[Method], crate::vm::MethodFn)] = &[
         process_methods,
     ),
     (Kind::Channel, &[Method::Send, Method::Recv], process_methods),
+    (
+        Kind::Interpreter,
+        &[Method::Join, Method::IsAlive, Method::Send, Method::Recv],
+        interpreter_methods,
+    ),
     (Kind::Listener, &[Method::Accept], listener_methods),
     (Kind::Conn, &[Method::Send, Method::Recv, Method::Close], conn_methods),
 ];
@@ -244,8 +249,40 @@ fn queue_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Value]) -> R 
 
 /// A process (in the parent) and a channel (the child's `parent()`) share `send` and
 /// `recv`; only a process can be joined, polled or killed.
+/// An interpreter, or (`in_memory`) a spawned interpreter's channel to its spawner.
+fn interpreter_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Value]) -> R {
+    let id = object(recv);
+    let kind = vm.it.heap.get(id).type_name();
+    let name = MethodName(kind, method.name());
+    match method {
+        Method::Join => {
+            arity(vm, name, args, 0, 0)?;
+            interpreters::join(vm, id)
+        }
+        Method::IsAlive => {
+            arity(vm, name, args, 0, 0)?;
+            Ok(Value::bool(interpreters::is_alive(vm, id)))
+        }
+        Method::Send => {
+            arity(vm, name, args, 1, 1)?;
+            interpreters::send(vm, id, args[0])
+        }
+        Method::Recv => {
+            arity(vm, name, args, 0, 1)?;
+            let timeout = optional_timeout(vm, name, args)?;
+            interpreters::recv(vm, id, timeout)
+        }
+        _ => unreachable!("{} is not an interpreter method", method.name()),
+    }
+}
+
 fn process_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Value]) -> R {
     let id = object(recv);
+    if let crate::object::Obj::Channel(c) = vm.it.heap.get(id)
+        && c.link.is_some()
+    {
+        return interpreter_methods(vm, method, recv, args);
+    }
     let kind = vm.it.heap.get(id).type_name();
     let name = MethodName(kind, method.name());
     match method {

@@ -365,6 +365,11 @@ impl<T> Gil<T> {
         self.rules().counts_instructions().then(|| self.check_interval())
     }
 
+    /// Whether a thread taking the GIL after a forced drop moves to the dropper's CPU.
+    pub fn follows_cpu(&self) -> bool {
+        self.follow_cpu
+    }
+
     /// Whether events are being recorded for [`Gil::write_trace`].
     pub fn tracing(&self) -> bool {
         self.trace

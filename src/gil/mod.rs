@@ -139,3 +139,4 @@ pub use lock::{DROP_REQUEST, Gil, GilConfig};
 pub use policy::{ParsePolicyError, PolicyKind};
 pub use stats::{GilStats, ThreadState, ThreadStats};
 pub use thread_id::ThreadId;
+pub use trace_json::{write_trace_end, write_trace_start};

@@ -118,9 +118,20 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
     let outcome = match result {
         Ok(v) => Outcome::Returned(v),
         Err(t) if t.exit.is_some() => {
-            // exit() in a thread ends the whole program, as the user asked.
-            vm.flush_output();
-            std::process::exit(t.exit.unwrap_or(0));
+            let code = t.exit.unwrap_or(0);
+            if vm.it.number == 1 {
+                // exit() in a thread ends the whole program, as the user asked.
+                vm.flush_output();
+                std::process::exit(code);
+            }
+            // In a spawned interpreter it ends only that interpreter: its main thread
+            // ends it at its next check point.
+            vm.it.exit_request.get_or_insert(code);
+            vm.it
+                .heap
+                .breaker
+                .fetch_or(crate::vm::BREAK_EXIT, std::sync::atomic::Ordering::SeqCst);
+            Outcome::Returned(Value::Nil)
         }
         Err(t) => {
             let report = format!("Exception in thread {}:\n{}", tid.get(), vm.format_uncaught(&t));

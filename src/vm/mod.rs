@@ -22,5 +22,5 @@ mod modules;
 pub mod ops;
 
 pub use fiber::Fiber;
-pub use machine::{BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Thrown, Vm, VmResult};
+pub use machine::{BREAK_EXIT, BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Recipe, Thrown, Vm, VmResult};
 pub use modules::ModuleRecord;
