@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runs the GIL laboratory (scripts/lab/NAME.toy beside NAME.py) and prints one side-by-side
-summary table: measure | CPython | toy interval | toy ticks | toy fifo | toy priority | target.
+summary table: measure | CPython | toy interval | toy ticks | toy fifo | toy priority |
+toy deadline | target.
 
 Every script prints its own aligned table and then its measures as `label: number` lines;
 this helper runs the scripts, keeps those lines, and puts each measure the issues ask for
@@ -8,6 +9,7 @@ in its row. Scripts whose result depends on the GIL policy run once per policy (
 CPython twin runs once: CPython has one policy, and its number is shown in the CPython
 column); the others run once under toy's default policy and show `·` in the other policy
 columns. A cell in an issue row gets ✓ or ✗ when the target applies to that column.
+`--columns` runs only some columns (cpython and policy names), e.g. just `deadline`.
 
 One experiment is no lab script: spawn_floor compiles benches/spawn_floor.rs (plain Rust
 threads with toy's stack size, no interpreter, no GIL) and times 50 threads each sleeping
@@ -30,7 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LAB = os.path.join(HERE, "lab")
-POLICIES = ["interval", "ticks", "fifo", "priority"]
+POLICIES = ["interval", "ticks", "fifo", "priority", "deadline"]
 
 # The machine's floor for "50 threads each sleep(0.1)": benches/spawn_floor.rs, rounds of
 # 50 sleeps in a row against 50 threads each sleeping 0.1 s (about 5.1 s a round).
@@ -88,13 +90,13 @@ ROWS = [
      "floor median speedup", "{:.1f}×", "(what any thread implementation gets here)", None, ALL),
     ("Issue 3 — GIL", "convoy: echo round trips (server in another process) beside a CPU-bound thread, slowdown vs alone",
      "convoy", "convoy: echo round trips beside a CPU-bound thread, slowdown vs alone", "{:.1f}×",
-     "priority ≤ 2× (ref 355×)", ok_le(2), ["priority"]),
+     "priority, deadline ≤ 2× (ref 355×)", ok_le(2), ["priority", "deadline"]),
     ("Issue 3 — GIL", "wake-up latency of a thread blocked 1 ms beside a CPU-bound thread, p99 (ms)", "convoy",
      "wake-up latency of a thread blocked 1 ms beside a CPU-bound thread, p99 (ms)", "{:.3f}",
      "priority ≤ 0.2 ms (ref 5.2)", ok_le(0.2), ["priority"]),
     ("Issue 3 — GIL", "4 CPU-bound threads for 2 s: Jain fairness of iteration counts", "fairness",
      "4 CPU-bound threads for 2 s: Jain fairness of their iteration counts", "{:.4f}",
-     "fifo ≥ 0.998 (ref 0.992)", ok_ge(0.998), ["fifo"]),
+     "fifo, deadline ≥ 0.998 (ref 0.992)", ok_ge(0.998), ["fifo", "deadline"]),
     ("Issue 4 — processes", "spawn + join of a trivial process (ms)", "process_bench",
      "spawn + join of a trivial process (ms)", "{:.3f}", "≤ 1.0 ms (ref 2.13)", ok_le(1.0), ALL),
     ("Issue 4 — processes", "small-message round trips per second", "process_bench",
@@ -270,8 +272,9 @@ def cpu_model():
 
 
 class Runner:
-    def __init__(self, toy, quick, log, timeout):
+    def __init__(self, toy, quick, log, timeout, columns=None):
         self.toy = toy
+        self.columns = columns  # None: every column
         self.quick = quick
         self.log = log
         self.timeout = timeout
@@ -311,13 +314,18 @@ class Runner:
             self.results[(key, column)] = f"exit {code}: " + " / ".join(tail)
             self.failures.append((shown, code, err.strip()))
 
+    def wanted(self, column):
+        return self.columns is None or column in self.columns
+
     def experiment(self, name, per_policy):
         print(f"{name}", file=sys.stderr, flush=True)
-        self.run(name, "cpython", [sys.executable, os.path.join(LAB, name + ".py")])
+        if self.wanted("cpython"):
+            self.run(name, "cpython", [sys.executable, os.path.join(LAB, name + ".py")])
         for policy in POLICIES if per_policy else ["interval"]:
-            self.run(name, policy, [self.toy, "run", "--gil-policy", policy, os.path.join(LAB, name + ".toy")])
+            if self.wanted(policy):
+                self.run(name, policy, [self.toy, "run", "--gil-policy", policy, os.path.join(LAB, name + ".toy")])
         for key, script, options, column in EXTRA:
-            if script == name:
+            if script == name and self.wanted(column):
                 self.run(key, column, [self.toy, "run", *options, os.path.join(LAB, name + ".toy")])
 
     def floor(self):
@@ -358,7 +366,14 @@ def main():
     ap.add_argument("--log", help="write every script's full output here")
     ap.add_argument("--timeout", type=float, default=180, help="seconds before a script counts as hung")
     ap.add_argument("--only", help="comma-separated experiment names")
+    ap.add_argument("--columns", help="comma-separated columns to run: cpython and policy names (default: all)")
     args = ap.parse_args()
+    columns = None
+    if args.columns:
+        columns = [c.strip() for c in args.columns.split(",")]
+        unknown = [c for c in columns if c not in ["cpython"] + POLICIES]
+        if unknown:
+            ap.error(f"unknown column(s) {', '.join(unknown)}; known: cpython, {', '.join(POLICIES)}")
 
     log_path = args.log or os.path.join(
         os.environ.get("TMPDIR", "/tmp"), f"toy-lab-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
@@ -369,7 +384,7 @@ def main():
     jiffies_before = cpu_jiffies()
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
-        runner = Runner(os.path.abspath(args.toy), args.quick, log, args.timeout)
+        runner = Runner(os.path.abspath(args.toy), args.quick, log, args.timeout, columns)
         for name, per_policy in EXPERIMENTS:
             if only is None or name in only:
                 if name == FLOOR:
@@ -398,7 +413,7 @@ def main():
           f"{py}, {'quick sizes' if args.quick else 'full sizes'}; run took {elapsed:.0f} s; "
           f"load average before {load_before}, after {loadavg()}{busy}{steady}")
     print()
-    header = ["measure", "CPython", "toy interval", "toy ticks", "toy fifo", "toy priority", "target"]
+    header = ["measure", "CPython"] + [f"toy {p}" for p in POLICIES] + ["target"]
     section = None
     lines = []
     for sec, name, key, label, fmt, target, check, applies in ROWS:
@@ -406,7 +421,7 @@ def main():
             continue
         if sec != section:
             section = sec
-            lines.append([f"**{sec}**", "", "", "", "", "", ""])
+            lines.append([f"**{sec}**"] + [""] * (len(header) - 1))
         cells = [cell(runner, key, c, label, fmt, check, applies) for c in ["cpython"] + POLICIES]
         lines.append([name] + cells + [target])
     widths = [max(len(x) for x in col) for col in zip(header, *lines)]
@@ -416,8 +431,9 @@ def main():
         print("| " + " | ".join(x.ljust(w) for x, w in zip(row, widths)) + " |")
     print()
     print("✓/✗: target met/missed where it applies. · = not run under that policy (policy-independent,")
-    print("measured once under the default policy). n/a = the script has no such measure (e.g. CPython")
-    print("cannot make native code keep the GIL). CPython has one policy: its twin runs once.")
+    print("measured once under the default policy, or a column left out with --columns).")
+    print("n/a = the script has no such measure (e.g. CPython cannot make native code keep the GIL).")
+    print("CPython has one policy: its twin runs once.")
     print("Steadiness above about 1.03 (median) means the host took the CPU away during the run:")
     print("rows that compare runs of a few tenths of a second then swing by more than their targets.")
     if only is None or FLOOR in only:
