@@ -198,10 +198,17 @@ impl Vm<'_> {
     #[inline]
     fn returning(&mut self, proto: &Proto, pc: usize) {
         if self.location_wanted() {
-            let line = proto.lines.get(pc.saturating_sub(1)).copied().unwrap_or(0);
-            let at = self.it.locations.at(&proto.file, line);
-            self.it.report_location(at);
+            self.report_return(proto, pc);
         }
+    }
+
+    /// Kept out of the eval loop: it runs only while someone waits or traces.
+    #[cold]
+    #[inline(never)]
+    fn report_return(&mut self, proto: &Proto, pc: usize) {
+        let line = proto.lines.get(pc.saturating_sub(1)).copied().unwrap_or(0);
+        let at = self.it.locations.at(&proto.file, line);
+        self.it.report_location(at);
     }
 
     /// Runs until the frame count falls back to `stop`, returning that frame's result.
