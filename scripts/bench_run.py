@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-# The thirteen programs of issue 7, in the issue's order.
+# The thirteen programs of issue 7, in the issue's order, then what later issues added.
 PROGRAMS = [
     "fib",
     "while_sum",
@@ -34,6 +34,7 @@ PROGRAMS = [
     "map_method_calls",
     "closure_calls",
     "nbody",
+    "comprehension",
     "empty",
 ]
 

@@ -7,16 +7,16 @@
 #![warn(missing_docs)]
 
 use crate::bytecode::Proto;
-use crate::compiler::GlobalSlots;
 use crate::compiler::Mode;
 use crate::disasm::disassemble;
 use crate::embed::{FromToy, NativeCx, NativeError};
 use crate::error::Diagnostic;
+use crate::family::{Family, Telemetry};
 use crate::gil::{CustomPolicy, Gil, GilConfig, GilStats, PolicyKind, ReleasePolicy, ThreadId};
 use crate::object::{Obj, TbEntry};
 use crate::output::{Buffering, Output, OutputBuffer};
 use crate::value::{MapKey, Value};
-use crate::vm::{BREAK_INTERRUPT, BuiltinFn, Fiber, Interp, Thrown, Vm};
+use crate::vm::{BREAK_INTERRUPT, BuiltinFn, Fiber, Interp, Recipe, Thrown, Vm};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -259,30 +259,30 @@ impl Builder {
             Some(writer) => OutputBuffer::new(writer, Buffering::Line),
             None => OutputBuffer::stdout(),
         };
-        let mut state = Interp::new(output, Arc::new(AtomicU32::new(0)));
-        crate::builtins::install(&mut state);
-        state.recursion_limit = self.recursion_limit;
-        state.argv = self.argv;
-        state.native_holds_gil = self.native_holds_gil;
-        let mut config = self.gil;
-        // The lock charges waits to the VM's numbers for lines; these are their names.
-        config.location_names = Some(state.locations.names());
-        let gil = Arc::new_cyclic(|weak| {
-            // SAFETY: `Interp` is `!Send` on purpose (its values must not leave the GIL),
-            // and this is the one place that vouches for sharing it: every `!Send` part of
-            // it (values, `Rc`s in the heap and in compiled code) is reached only through a
-            // `GilGuard`; the VM keeps a thread's fiber inside the guarded state whenever
-            // it releases the GIL, and the closures it runs without the GIL are `Send` and
-            // capture no values.
-            let mut gil = unsafe { Gil::new_unchecked(state, config) };
-            let breaker = gil.eval_breaker_handle();
-            let st = gil.get_mut();
-            st.heap.breaker = breaker;
-            st.gil = weak.clone();
-            gil
-        });
+        let hosts: Hosts = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        for (name, f) in crate::native::FUNCTIONS {
+            hosts.lock().push(HostEntry {
+                module: Some(crate::native::MODULE.into()),
+                name: (*name).into(),
+                f: Arc::new(*f),
+            });
+        }
+        let settings = Settings {
+            recursion_limit: self.recursion_limit,
+            argv: self.argv,
+            native_holds_gil: self.native_holds_gil,
+            hosts: hosts.clone(),
+        };
+        let gil = build_gil(&settings, self.gil, output);
+        let family = Family::new(
+            Arc::downgrade(&gil) as std::sync::Weak<dyn Telemetry>,
+            gil.created(),
+            gil.eval_breaker_handle(),
+            self.trace_path.is_some(),
+        );
         let main = gil.register_thread();
-        let mut toy = Interpreter {
+        gil.acquire(main).family = Some(family.clone());
+        Interpreter {
             gil,
             main,
             fiber: Fiber::default(),
@@ -290,13 +290,107 @@ impl Builder {
             stats_json_path: self.stats_json_path,
             trace_path: self.trace_path,
             report_at_once: self.report_at_once,
-        };
-        for (name, f) in crate::native::FUNCTIONS {
-            toy.register_in(crate::native::MODULE, name, *f)
-                .expect("the native module's names are valid");
+            family,
+            hosts,
         }
-        toy
     }
+}
+
+/// A host function as the recipe keeps it, to install it again in every interpreter that
+/// `spawn_interpreter` makes.
+type HostFn = Arc<dyn Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync>;
+
+struct HostEntry {
+    module: Option<String>,
+    name: String,
+    f: HostFn,
+}
+
+/// The host functions registered so far, in order (so every interpreter made from the
+/// recipe has the same function table).
+type Hosts = Arc<parking_lot::Mutex<Vec<HostEntry>>>;
+
+/// What every interpreter of one family is built with, besides its lock settings and
+/// output: `Send + Sync`, so `spawn_interpreter` can take it to the new thread.
+#[derive(Clone)]
+struct Settings {
+    recursion_limit: usize,
+    argv: Vec<String>,
+    native_holds_gil: bool,
+    hosts: Hosts,
+}
+
+/// Builds a fresh interpreter state from `settings` behind a new lock: the builtins, the
+/// host functions, and the recipe for making more like it.
+fn build_gil(settings: &Settings, config: GilConfig, output: OutputBuffer) -> Arc<Gil<Interp>> {
+    let mut state = Interp::new(output, Arc::new(AtomicU32::new(0)));
+    crate::builtins::install(&mut state);
+    state.recursion_limit = settings.recursion_limit;
+    state.argv = settings.argv.clone();
+    state.native_holds_gil = settings.native_holds_gil;
+    for host in settings.hosts.lock().iter() {
+        let f = host.f.clone();
+        let wrapped = move |cx: &mut NativeCx, args: &[Value]| f(cx, args);
+        // Names were checked when first registered.
+        let _ = install_host(&mut state, host.module.as_deref(), &host.name, wrapped);
+    }
+    let again = settings.clone();
+    let recipe: Recipe = Arc::new(move |config, output| build_gil(&again, config, output));
+    state.recipe = Some(recipe);
+    let mut config = config;
+    // The lock charges waits to the VM's numbers for lines; these are their names.
+    config.location_names = Some(state.locations.names());
+    Arc::new_cyclic(|weak| {
+        // SAFETY: `Interp` is `!Send` on purpose (its values must not leave the GIL),
+        // and this is the one place that vouches for sharing it: every `!Send` part of
+        // it (values, `Rc`s in the heap and in compiled code) is reached only through a
+        // `GilGuard`; the VM keeps a thread's fiber inside the guarded state whenever
+        // it releases the GIL, and the closures it runs without the GIL are `Send` and
+        // capture no values. An interpreter made for `spawn_interpreter` is built here
+        // on its own thread and shares nothing `!Send` with the one that spawned it.
+        let mut gil = unsafe { Gil::new_unchecked(state, config) };
+        let breaker = gil.eval_breaker_handle();
+        let st = gil.get_mut();
+        st.heap.breaker = breaker;
+        st.gil = weak.clone();
+        gil
+    })
+}
+
+/// Binds host function `f` as `name`, or as `module.name` in the global map `module`.
+fn install_host<F>(st: &mut Interp, module: Option<&str>, name: &str, f: F) -> Result<(), RunError>
+where
+    F: Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync + 'static,
+{
+    let Some(module) = module else {
+        st.register(name, host_function(name, f));
+        return Ok(());
+    };
+    let full = format!("{module}.{name}");
+    let wrapped = host_function(&full, f);
+    let function = st.register_hidden(&full, wrapped);
+    let g = st
+        .globals
+        .declare_builtin(module)
+        .ok_or_else(|| RunError::Compile("toy: too many globals\n".into()))?;
+    let table = match st.globals.values[g as usize] {
+        Value::Map(id) => id,
+        Value::Undef => {
+            let Value::Map(id) = st.heap.new_map(Default::default()) else {
+                unreachable!("new_map makes a map")
+            };
+            st.heap.pin(id);
+            st.globals.values[g as usize] = Value::Map(id);
+            id
+        }
+        _ => {
+            return Err(RunError::Compile(format!(
+                "toy: the global '{module}' is not a module (a map)\n"
+            )));
+        }
+    };
+    st.heap.map_mut(table).insert(MapKey::Str(name.into()), function);
+    Ok(())
 }
 
 /// One toy interpreter: a heap, globals and a GIL, shared by every thread its scripts start.
@@ -321,6 +415,10 @@ pub struct Interpreter {
     stats_json_path: Option<PathBuf>,
     trace_path: Option<PathBuf>,
     report_at_once: bool,
+    /// This interpreter and every one it spawns (for telemetry and Ctrl-C).
+    family: Arc<Family>,
+    /// The host functions, for the interpreters it spawns.
+    hosts: Hosts,
 }
 
 impl Interpreter {
@@ -371,7 +469,11 @@ impl Interpreter {
             (Mode::Repl(_), None) => Mode::Script,
             (other, _) => other,
         };
-        crate::compiler::compile(&program, file, source, &mut st.heap, &mut st.globals, mode).map_err(render)
+        let Interp {
+            heap, globals, modules, ..
+        } = st;
+        let mut loader = crate::modules::Loader::new(modules, file);
+        crate::compiler::compile(&program, file, source, heap, globals, &mut loader, mode).map_err(render)
     }
 
     /// Evaluates `source` — statements, then a final expression — and converts the final
@@ -425,9 +527,7 @@ impl Interpreter {
         F: Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync + 'static,
     {
         check_name(name)?;
-        let wrapped = host_function(name, f);
-        self.gil.acquire(self.main).register(name, wrapped);
-        Ok(())
+        self.register_host(None, name, Arc::new(f))
     }
 
     /// Like [`register`](Interpreter::register), but the function lives in the global map
@@ -438,32 +538,21 @@ impl Interpreter {
     {
         check_name(module)?;
         check_name(name)?;
-        let full = format!("{module}.{name}");
-        let wrapped = host_function(&full, f);
+        self.register_host(Some(module), name, Arc::new(f))
+    }
+
+    /// Installs a host function here and keeps it for the interpreters spawned from now on.
+    fn register_host(&mut self, module: Option<&str>, name: &str, f: HostFn) -> Result<(), RunError> {
         let mut guard = self.gil.acquire(self.main);
-        let st = &mut *guard;
-        let function = st.register_hidden(&full, wrapped);
-        let g = st
-            .globals
-            .declare(module)
-            .ok_or_else(|| RunError::Compile("toy: too many globals\n".into()))?;
-        let table = match st.globals.values[g as usize] {
-            Value::Map(id) => id,
-            Value::Undef => {
-                let Value::Map(id) = st.heap.new_map(Default::default()) else {
-                    unreachable!("new_map makes a map")
-                };
-                st.heap.pin(id);
-                st.globals.values[g as usize] = Value::Map(id);
-                id
-            }
-            _ => {
-                return Err(RunError::Compile(format!(
-                    "toy: the global '{module}' is not a module (a map)\n"
-                )));
-            }
-        };
-        st.heap.map_mut(table).insert(MapKey::Str(name.into()), function);
+        let call = f.clone();
+        install_host(&mut guard, module, name, move |cx: &mut NativeCx, args: &[Value]| {
+            call(cx, args)
+        })?;
+        self.hosts.lock().push(HostEntry {
+            module: module.map(String::from),
+            name: name.into(),
+            f,
+        });
         Ok(())
     }
 
@@ -471,7 +560,14 @@ impl Interpreter {
     pub fn disassemble(&mut self, file: &str, source: &str) -> Result<String, RunError> {
         let proto = self.compile(file, source)?;
         let guard = self.gil.acquire(self.main);
-        Ok(disassemble(&proto, &guard.heap, &guard.globals.names))
+        let mut text = disassemble(&proto, &guard.heap, &guard.globals.names);
+        for module in &guard.modules {
+            if let Some(main) = &module.main {
+                text.push_str(&format!("\n;; module {} ({})\n", module.name, main.file));
+                text.push_str(&disassemble(main, &guard.heap, &guard.globals.names));
+            }
+        }
+        Ok(text)
     }
 
     /// Runs a whole script; returns when it and every thread it started have finished.
@@ -579,7 +675,7 @@ impl Interpreter {
     /// `Interrupt` from Ctrl-C the same way. Call it again after other code took SIGINT
     /// (a line editor); the last interpreter to call it owns Ctrl-C for the process.
     pub fn handle_ctrl_c(&self) -> std::io::Result<()> {
-        crate::process::ctrl_c::install(self.gil.clone(), self.trace_path.clone())
+        crate::process::ctrl_c::install(self.gil.clone(), self.trace_path.clone(), Some(self.family.clone()))
     }
 
     /// A handle that interrupts this interpreter from any thread or a signal handler (how
@@ -594,15 +690,16 @@ impl Interpreter {
         self.gil.stats()
     }
 
-    /// Prints `--gil-stats` and writes the statistics' JSON and `--gil-trace`, as
-    /// configured; call at exit.
+    /// Prints `--gil-stats`, writes the statistics' JSON and `--gil-trace`, as configured;
+    /// call at exit. With interpreters spawned, every interpreter's table follows the main
+    /// one's, and the trace holds one process per interpreter; the JSON (for `toy compare`)
+    /// is the main interpreter's.
     pub fn finish_telemetry(&mut self) -> Result<(), RunError> {
-        let stats = (self.print_stats || self.stats_json_path.is_some()).then(|| self.gil.stats());
-        if let Some(stats) = stats.as_ref().filter(|_| self.print_stats) {
-            crate::output::write_stderr(&stats.to_string());
+        if self.print_stats {
+            crate::output::write_stderr(&self.family.stats_text());
         }
-        if let (Some(path), Some(stats)) = (&self.stats_json_path, &stats) {
-            std::fs::write(path, stats.to_json()).map_err(|e| {
+        if let Some(path) = &self.stats_json_path {
+            std::fs::write(path, self.gil.stats().to_json()).map_err(|e| {
                 RunError::Runtime(format!(
                     "toy: cannot write the GIL statistics to {}: {}\n",
                     path.display(),
@@ -611,7 +708,7 @@ impl Interpreter {
             })?;
         }
         if let Some(path) = &self.trace_path {
-            self.gil.write_trace(path).map_err(|e| {
+            self.family.write_trace(path).map_err(|e| {
                 RunError::Runtime(format!(
                     "toy: cannot write the GIL trace to {}: {}\n",
                     path.display(),
@@ -643,6 +740,7 @@ impl Default for Interpreter {
 fn wait_for_everything(vm: &mut Vm) -> Option<Vec<String>> {
     let mut reports = crate::threads::wait_all(vm).ok()?;
     reports.extend(crate::process::wait_all(vm).ok()?);
+    reports.extend(crate::interpreters::wait_all(vm).ok()?);
     Some(reports)
 }
 

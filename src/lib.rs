@@ -25,12 +25,15 @@ mod bytecode;
 mod compare;
 mod dict;
 mod display;
+mod family;
 mod format;
 mod heap;
+mod link;
 mod method;
 mod object;
 mod signal;
 mod value;
+mod wait_graph;
 
 // Middle: a syntax tree to bytecode, and back to text.
 mod compiler;
@@ -41,21 +44,26 @@ mod vm;
 
 // What the machine calls: builtins and the runtime's services.
 mod builtins;
+mod interpreters;
 mod net;
 mod os_error;
 mod output;
 mod process;
 mod stdin;
+mod sync;
 mod threads;
 mod wire;
 
 // The embedding API, and what is written with it.
 mod embed;
 mod interpreter;
+mod modules;
 mod native;
 pub mod timeline;
 // `toy compare`: a script under several policies, side by side.
 pub mod comparison;
+// Tools that run the `toy` binary itself, in child processes.
+pub mod exploration;
 
 #[doc(hidden)]
 pub mod fuzzing;

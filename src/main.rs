@@ -146,8 +146,35 @@ enum Command {
         #[arg(value_name = "FILE [ARGS]", required = true, num_args = 1.., trailing_var_arg = true)]
         words: Vec<String>,
     },
+    /// Search seeds of the random GIL policy for a run that fails
+    #[command(after_help = "Examples:\n  toy explore scripts/lab/race.toy quick\n  \
+                      toy explore --runs 1000 --check-interval 20 prog.toy")]
+    Explore {
+        /// Seeds tried: 1 to N
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+        runs: u64,
+        /// Under the random policy: the mean number of instructions between its check points
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        check_interval: Option<u32>,
+        /// Keep the GIL held while native functions compute
+        #[arg(long)]
+        native_holds_gil: bool,
+        /// A run still going after this many seconds counts as hung
+        #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds)]
+        timeout: f64,
+        /// The script, then its arguments
+        #[arg(value_name = "FILE [ARGS]", required = true, num_args = 1.., trailing_var_arg = true)]
+        words: Vec<String>,
+    },
     #[command(external_subcommand)]
     File(Vec<String>),
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1e6 => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number of seconds")),
+    }
 }
 
 fn main() {
@@ -162,6 +189,47 @@ fn main() {
         _ => 101,
     };
     std::process::exit(code);
+}
+
+/// `toy explore`: the verdict on stdout, progress on stderr; exit 0 if every seed passed,
+/// 1 if one failed, 2 for bad usage.
+fn explore(seeds: u64, run_options: Vec<String>, time_limit: Duration, file: String, args: Vec<String>) -> i32 {
+    if file == STDIN {
+        write_err("toy explore: the script must be a file (each seed runs it again)\n");
+        return 2;
+    }
+    if !std::path::Path::new(&file).is_file() {
+        write_err(&format!("toy: cannot open {file}: no such file\n"));
+        return 2;
+    }
+    let toy = match std::env::current_exe() {
+        Ok(path) => path,
+        Err(e) => {
+            write_err(&format!("toy: cannot find the toy binary to run: {e}\n"));
+            return 1;
+        }
+    };
+    let options = toy::exploration::Options {
+        toy,
+        seeds,
+        run_options,
+        file,
+        args,
+        time_limit,
+    };
+    match toy::exploration::explore(&options, &mut |line| write_err(&format!("explore: {line}\n"))) {
+        Ok(verdict) => {
+            write_out(&verdict.to_string());
+            match verdict {
+                toy::exploration::Verdict::AllPassed { .. } => 0,
+                toy::exploration::Verdict::Failed { .. } => 1,
+            }
+        }
+        Err(message) => {
+            write_err(&format!("toy explore: {message}\n"));
+            1
+        }
+    }
 }
 
 fn real_main() -> i32 {
@@ -210,6 +278,23 @@ fn real_main() -> i32 {
         }) => {
             let file = words.remove(0);
             compare(policies, runs, svg, file, words)
+        }
+        Some(Command::Explore {
+            runs,
+            check_interval,
+            native_holds_gil,
+            timeout,
+            mut words,
+        }) => {
+            let mut run_options = Vec::new();
+            if let Some(n) = check_interval {
+                run_options.extend(["--check-interval".to_string(), n.to_string()]);
+            }
+            if native_holds_gil {
+                run_options.push("--native-holds-gil".to_string());
+            }
+            let file = words.remove(0);
+            explore(runs, run_options, Duration::from_secs_f64(timeout), file, words)
         }
         Some(Command::Disasm { file }) => finish(read(&file).and_then(|(name, src)| {
             let text = Interpreter::new().disassemble(&name, &src)?;

@@ -1,8 +1,9 @@
 //! The data of every kind of toy object, in one place (as clox's `object.h`): strings,
 //! lists, maps, closures and cells, ranges and errors, and the runtime's own objects —
-//! threads, locks, queues, sockets, processes and channels. Their behaviour lives beside
-//! the subsystem that gives it (`threads.rs`, `net.rs`, `process.rs`); here is only what
-//! they hold, how the collector walks them, and how the nameless ones print.
+//! threads, locks and the other synchronisation primitives, queues, sockets, processes and
+//! channels. Their behaviour lives beside the subsystem that gives it (`threads/`,
+//! `sync/`, `net.rs`, `process/`); here is only what they hold, how the collector walks
+//! them, and how the nameless ones print.
 //!
 //! Invariant: an object holds interpreter values only in the fields its `trace` visits,
 //! so the collector sees every reference an object makes. Anything shared with code that
@@ -11,6 +12,7 @@
 
 use crate::bytecode::Proto;
 use crate::dict::Dict;
+use crate::link::Link;
 use crate::signal::Signal;
 use crate::value::{ObjId, Value};
 use crate::wire::Encoder;
@@ -64,6 +66,9 @@ pub struct Closure {
     pub proto: Rc<Proto>,
     /// The cells this closure captured, in the order of `proto.captures`.
     pub upvals: Box<[ObjId]>,
+    /// The values of its last `arity - required` parameters when a call leaves them out,
+    /// computed when the `fn` ran.
+    pub defaults: Box<[Value]>,
 }
 
 /// One line of a traceback: where a frame was when the error passed through it.
@@ -138,11 +143,18 @@ pub enum Obj {
     Error(ErrorObj),
     Thread(Box<ThreadObj>),
     Lock(LockObj),
+    RLock(RLockObj),
+    Condition(Box<ConditionObj>),
+    Event(EventObj),
+    Semaphore(SemaphoreObj),
+    Barrier(BarrierObj),
     Queue(QueueObj),
     Listener(ListenerObj),
     Conn(ConnObj),
     Process(Box<ProcessObj>),
     Channel(Box<ChannelObj>),
+    Interpreter(Box<InterpreterObj>),
+    Module(Box<ModuleObj>),
     /// A slot on the free list.
     Free,
 }
@@ -170,16 +182,23 @@ pub enum Kind {
     Error,
     Thread,
     Lock,
+    RLock,
+    Condition,
+    Event,
+    Semaphore,
+    Barrier,
     Queue,
     Listener,
     Conn,
     Process,
     Channel,
+    Interpreter,
+    Module,
 }
 
 impl Kind {
     /// How many kinds there are (the height of a method table).
-    pub const COUNT: usize = Kind::Channel as usize + 1;
+    pub const COUNT: usize = Kind::Module as usize + 1;
 
     /// The name `type(x)` returns.
     pub fn name(self) -> &'static str {
@@ -198,11 +217,18 @@ impl Kind {
             Kind::Error => "error",
             Kind::Thread => "thread",
             Kind::Lock => "lock",
+            Kind::RLock => "rlock",
+            Kind::Condition => "condition",
+            Kind::Event => "event",
+            Kind::Semaphore => "semaphore",
+            Kind::Barrier => "barrier",
             Kind::Queue => "queue",
             Kind::Listener => "listener",
             Kind::Conn => "conn",
             Kind::Process => "process",
             Kind::Channel => "channel",
+            Kind::Interpreter => "interpreter",
+            Kind::Module => "module",
         }
     }
 }
@@ -221,11 +247,18 @@ impl Obj {
             Obj::Error(_) => Kind::Error,
             Obj::Thread(_) => Kind::Thread,
             Obj::Lock(_) => Kind::Lock,
+            Obj::RLock(_) => Kind::RLock,
+            Obj::Condition(_) => Kind::Condition,
+            Obj::Event(_) => Kind::Event,
+            Obj::Semaphore(_) => Kind::Semaphore,
+            Obj::Barrier(_) => Kind::Barrier,
             Obj::Queue(_) => Kind::Queue,
             Obj::Listener(_) => Kind::Listener,
             Obj::Conn(_) => Kind::Conn,
             Obj::Process(_) => Kind::Process,
             Obj::Channel(_) => Kind::Channel,
+            Obj::Interpreter(_) => Kind::Interpreter,
+            Obj::Module(_) => Kind::Module,
             Obj::Free => unreachable!("a value names a freed heap slot"),
         }
     }
@@ -254,6 +287,8 @@ impl Obj {
             }
             Obj::Thread(t) => out.push_str(&format!("<thread {}>", t.tid)),
             Obj::Process(p) => out.push_str(&format!("<process {}>", p.pid)),
+            Obj::Interpreter(i) => out.push_str(&format!("<interpreter {}>", i.number)),
+            Obj::Module(m) => out.push_str(&format!("<module {}>", m.name)),
             other => {
                 out.push('<');
                 out.push_str(other.type_name());
@@ -274,6 +309,7 @@ impl Obj {
                 for cell in c.upvals.iter() {
                     f(Value::Obj(*cell));
                 }
+                c.defaults.iter().copied().for_each(&mut f);
             }
             Obj::Cell(v) => f(*v),
             Obj::Thread(t) => {
@@ -288,7 +324,13 @@ impl Obj {
                 }
             }
             Obj::Queue(q) => q.items.iter().copied().for_each(f),
+            Obj::Condition(c) => f(Value::Obj(c.lock)),
             Obj::Process(p) => match &p.outcome {
+                Some(Outcome::Returned(v)) => f(*v),
+                Some(Outcome::Threw { value, .. }) => f(*value),
+                None => {}
+            },
+            Obj::Interpreter(i) => match &i.outcome {
                 Some(Outcome::Returned(v)) => f(*v),
                 Some(Outcome::Threw { value, .. }) => f(*value),
                 None => {}
@@ -297,9 +339,14 @@ impl Obj {
             | Obj::Range(_)
             | Obj::Error(_)
             | Obj::Lock(_)
+            | Obj::RLock(_)
+            | Obj::Event(_)
+            | Obj::Semaphore(_)
+            | Obj::Barrier(_)
             | Obj::Listener(_)
             | Obj::Conn(_)
             | Obj::Channel(_)
+            | Obj::Module(_)
             | Obj::Free => {}
         }
     }
@@ -334,6 +381,62 @@ pub struct ThreadObj {
 pub struct LockObj {
     /// The thread holding the lock.
     pub owner: Option<u32>,
+    pub signal: Arc<Signal>,
+}
+
+/// A lock its holder may take again: free once released as many times as acquired.
+#[derive(Debug)]
+pub struct RLockObj {
+    pub owner: Option<u32>,
+    /// How many times the owner has acquired it (0 when free).
+    pub depth: u64,
+    pub signal: Arc<Signal>,
+}
+
+/// One thread waiting in `Condition.wait`, in the order they began to wait.
+#[derive(Debug)]
+pub struct CondWaiter {
+    pub ticket: u64,
+    pub notified: bool,
+}
+
+#[derive(Debug)]
+pub struct ConditionObj {
+    /// Its `Lock` or `RLock`.
+    pub lock: ObjId,
+    pub waiters: VecDeque<CondWaiter>,
+    pub next_ticket: u64,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct EventObj {
+    pub flag: bool,
+    /// How many times it has been set: a waiter returns once this moves, even if the
+    /// event was cleared again before it ran.
+    pub sets: u64,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct SemaphoreObj {
+    pub permits: u64,
+    /// The permits each thread has taken and not given back (for deadlock reports; a
+    /// release by a thread that took none adds a permit without taking one from anyone).
+    pub holders: Vec<(u32, u64)>,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct BarrierObj {
+    pub parties: u64,
+    /// The next index never given out this round, and the indices given back by waiters
+    /// that left it with an error (handed out again first), so every index of a round is
+    /// different.
+    pub next_index: u64,
+    pub returned: Vec<u64>,
+    /// Bumped when a round completes.
+    pub round: u64,
     pub signal: Arc<Signal>,
 }
 
@@ -405,8 +508,34 @@ pub struct ProcessObj {
     pub observed: bool,
 }
 
-/// The child's end of the channel to its parent.
+/// The child's end of the channel to its parent: a socket in a forked child, a [`Link`]
+/// in a spawned interpreter (its `channel` is then closed and unused).
 #[derive(Debug)]
 pub struct ChannelObj {
     pub channel: Channel,
+    pub link: Option<Arc<Link>>,
+}
+
+/// An interpreter made by `spawn_interpreter`, as its spawner sees it.
+#[derive(Debug)]
+pub struct InterpreterObj {
+    /// Its number in the family (`<interpreter N>`, the trace's process id).
+    pub number: u32,
+    pub link: Arc<Link>,
+    /// Its OS thread, joined once it has ended.
+    pub handle: Option<std::thread::JoinHandle<()>>,
+    /// Its function's result or error, once its final frame was decoded.
+    pub outcome: Option<Outcome>,
+    /// Why it ended without a final frame (`exit`, a failure to start).
+    pub death: Option<String>,
+    /// A `join` saw the outcome.
+    pub observed: bool,
+}
+
+/// A module: its name (as first imported) and its fields, each one of the module's own
+/// global slots, read through to the slot's current value.
+#[derive(Debug)]
+pub struct ModuleObj {
+    pub name: Rc<str>,
+    pub fields: rustc_hash::FxHashMap<Rc<str>, u16>,
 }

@@ -26,6 +26,7 @@
 //! host's own writer decides for itself: its errors are ignored here.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Where `print` writes.
@@ -67,7 +68,6 @@ pub enum Buffering {
 pub struct OutputBuffer {
     pending: Vec<u8>,
     buffering: Buffering,
-    next_ticket: u64,
     sink: Arc<Sink>,
 }
 
@@ -75,6 +75,9 @@ pub struct OutputBuffer {
 pub struct Sink {
     state: Mutex<SinkState>,
     turn: Condvar,
+    /// The next ticket to hand out. Buffers of several interpreters may share one sink
+    /// ([`OutputBuffer::sibling`]), each appending under its own GIL, so it is an atomic.
+    next_ticket: AtomicU64,
 }
 
 struct SinkState {
@@ -105,7 +108,6 @@ impl OutputBuffer {
         OutputBuffer {
             pending: Vec::new(),
             buffering,
-            next_ticket: 0,
             sink: Arc::new(Sink {
                 state: Mutex::new(SinkState {
                     writer,
@@ -114,7 +116,18 @@ impl OutputBuffer {
                     waiting: 0,
                 }),
                 turn: Condvar::new(),
+                next_ticket: AtomicU64::new(0),
             }),
+        }
+    }
+
+    /// A buffer of another interpreter in front of the same writer: chunks of both reach
+    /// it whole and in the order they left their buffers.
+    pub fn sibling(&self) -> OutputBuffer {
+        OutputBuffer {
+            pending: Vec::new(),
+            buffering: self.buffering,
+            sink: self.sink.clone(),
         }
     }
 
@@ -147,8 +160,7 @@ impl OutputBuffer {
     /// Everything gathered so far, as the next chunk (possibly empty: writing it still
     /// waits for every earlier chunk and flushes the writer).
     pub fn take(&mut self) -> Chunk {
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
+        let ticket = self.sink.next_ticket.fetch_add(1, Ordering::Relaxed);
         Chunk {
             ticket,
             bytes: std::mem::take(&mut self.pending),

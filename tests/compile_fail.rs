@@ -90,3 +90,30 @@ fn twin_of_guard_shared_with_another_thread() {
         s.spawn(move || *gil.acquire(other) + 1);
     });
 }
+
+/// Twin of interpreter_sent_to_another_thread.rs: the interpreter is built on the thread
+/// that runs it.
+#[test]
+fn twin_of_interpreter_sent_to_another_thread() {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut toy = toy::Interpreter::new();
+            toy.run_source("x.toy", "let one = 1").unwrap();
+        });
+    });
+}
+
+/// Twin of value_into_another_interpreters_thread.rs: what crosses is the value's data,
+/// copied out into Rust.
+#[test]
+fn twin_of_value_into_another_interpreters_thread() {
+    let mut first = toy::Interpreter::new();
+    let held: toy::Data = first.eval("[1, 2]").unwrap();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut second = toy::Interpreter::new();
+            assert!(format!("{held:?}").contains('2'), "{held:?}");
+            second.run_source("y.toy", "let two = 2").unwrap();
+        });
+    });
+}

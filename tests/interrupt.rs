@@ -3,8 +3,10 @@
 //! a process's `join` or `recv`, `pmap` — and an uncaught one ends the run with a traceback
 //! and exit 1. A second one, while the program only waits for other threads at exit or
 //! before the first was delivered, ends it with exit 130 after flushing what was printed
-//! and writing the `--gil-trace` file. Whole-program deadlocks (a lock-order inversion, a
-//! queue nobody fills, a parent and a child both in `recv`) are always escapable this way.
+//! and writing the `--gil-trace` file. Programs stuck for good without being deadlocks in
+//! the contract's sense (locks retried with timeouts, a queue a sleeping thread could
+//! still fill, a parent and a child both in `recv`) are always escapable this way; the
+//! deadlocks it defines are reported without a Ctrl-C (tests/scripts/sync/).
 
 mod common;
 
@@ -113,6 +115,43 @@ fn ctrl_c_reaches_main_waiting_for_pmap_workers() {
         "pmap(slow, [1, 2], 2)",
         "",
     );
+}
+
+/// Ctrl-C reaches the main thread in every wait of the synchronisation primitives. A
+/// thread that sleeps until `stop` keeps the waits from being all-blocked deadlocks (and
+/// holds `l`); a condition's `wait` has its lock back when the `Interrupt` arrives.
+#[test]
+fn ctrl_c_reaches_main_blocked_in_every_primitive() {
+    let setup = "let l = Lock()\nlet stop = false\nlet held = Event()\nlet sleeper = spawn(fn() { with l { held.set(); while not stop { sleep(0.02) } } })\nheld.wait()";
+    let cases = [
+        ("interrupt-lock", "", "l.acquire()"),
+        (
+            "interrupt-rlock",
+            "let r = RLock()\nspawn(fn() { r.acquire() }).join()",
+            "r.acquire()",
+        ),
+        (
+            "interrupt-condition",
+            "let m = Lock()\nlet c = Condition(m)\nm.acquire()",
+            "c.wait()",
+        ),
+        ("interrupt-event", "let e = Event()", "e.wait()"),
+        ("interrupt-semaphore", "let s = Semaphore(0)", "s.acquire()"),
+        ("interrupt-barrier", "let b = Barrier(2)", "b.wait()"),
+        ("interrupt-queue-put", "let q = Queue(1)\nq.put(1)", "q.put(2)"),
+        ("interrupt-thread-join", "", "sleeper.join()"),
+    ];
+    std::thread::scope(|scope| {
+        for (tag, more, blocked) in cases {
+            let setup = format!("{setup}\n{more}");
+            let after = if tag == "interrupt-condition" {
+                "assert(m.locked())\n    stop = true"
+            } else {
+                "stop = true"
+            };
+            scope.spawn(move || interrupts_a_blocking_call(tag, &setup, blocked, after));
+        }
+    });
 }
 
 /// A script started with stdout and stderr into files and `--gil-trace`, in a process
@@ -225,10 +264,12 @@ fn second_ctrl_c_before_the_first_is_delivered_exits_130_after_flushing() {
     assert_trace_written(&trace);
 }
 
-/// Two threads each hold one lock and wait for the other's; main joins them. The first
-/// Ctrl-C interrupts main's join, the second ends the program (130) after flushing.
+/// Two threads each hold one lock and keep retrying for the other's with a timeout (a
+/// livelock: never reported as a deadlock, since waits with a timeout are not); main joins
+/// them. The first Ctrl-C interrupts main's join, the second ends the program (130) after
+/// flushing.
 #[test]
-fn a_lock_order_inversion_is_escaped_with_two_ctrl_cs() {
+fn a_lock_order_inversion_retried_with_timeouts_is_escaped_with_two_ctrl_cs() {
     let Logged {
         mut child, out, err, ..
     } = start_logged("deadlock-locks", |ready| {
@@ -238,8 +279,8 @@ let a = Lock()
 let b = Lock()
 let a_held = Queue()
 let b_held = Queue()
-fn one() {{ with a {{ a_held.put(1); b_held.get(); with b {{ }} }} }}
-fn two() {{ with b {{ b_held.put(1); a_held.get(); with a {{ }} }} }}
+fn one() {{ with a {{ a_held.put(1); b_held.get(); while not b.acquire(0.05) {{ }} }} }}
+fn two() {{ with b {{ b_held.put(1); a_held.get(); while not a.acquire(0.05) {{ }} }} }}
 let t1 = spawn(one)
 let t2 = spawn(two)
 print("both started")
@@ -258,15 +299,16 @@ t2.join()
     assert_eq!(std::fs::read_to_string(&out).expect("stdout"), "both started\n");
 }
 
-/// Main and a worker both wait on a queue nobody fills: the first Ctrl-C interrupts main,
-/// the second ends the program while it waits for the worker.
+/// Main and a worker both wait on a queue that a third thread, sleeping in a loop, could
+/// still fill (so no deadlock is reported): the first Ctrl-C interrupts main, the second
+/// ends the program while it waits for the worker.
 #[test]
-fn a_queue_nobody_fills_is_escaped_with_two_ctrl_cs() {
+fn a_queue_a_sleeping_thread_could_fill_is_escaped_with_two_ctrl_cs() {
     let Logged {
         mut child, out, err, ..
     } = start_logged("deadlock-queue", |ready| {
         format!(
-            "let q = Queue()\nlet w = spawn(fn() {{ return q.get() }})\nprint(\"waiting\")\nwrite_file({ready}, \"go\")\nq.get()\n"
+            "let q = Queue()\nspawn(fn() {{ while true {{ sleep(0.05) }} }})\nlet w = spawn(fn() {{ return q.get() }})\nprint(\"waiting\")\nwrite_file({ready}, \"go\")\nq.get()\n"
         )
     });
     let group = format!("-{}", child.id());

@@ -12,18 +12,33 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "the lock, and leaves that know nothing of toy",
         &[
-            "gil", "signal", "format", "os_error", "output", "method", "wire", "stdin",
+            "gil", "signal", "format", "os_error", "output", "method", "wire", "stdin", "family", "link",
         ],
     ),
     ("syntax and values", &["ast", "error", "value", "dict", "bytecode"]),
-    ("objects and the heap", &["object", "heap", "compare", "display"]),
+    (
+        "objects and the heap",
+        &["object", "heap", "compare", "display", "wait_graph"],
+    ),
     ("the front end", &["lexer", "parser", "compiler", "disasm"]),
     ("the machine", &["vm"]),
-    ("the runtime's services", &["threads", "net", "process"]),
+    (
+        "the runtime's services",
+        &["threads", "sync", "net", "process", "interpreters"],
+    ),
     ("builtins", &["builtins"]),
     (
         "the embedding API",
-        &["embed", "native", "interpreter", "timeline", "comparison", "fuzzing"],
+        &[
+            "embed",
+            "native",
+            "modules",
+            "interpreter",
+            "timeline",
+            "exploration",
+            "comparison",
+            "fuzzing",
+        ],
     ),
 ];
 

@@ -27,6 +27,11 @@ struct Terminal {
 
 impl Terminal {
     fn start() -> Terminal {
+        Terminal::start_in(&std::env::current_dir().expect("current directory"))
+    }
+
+    /// The prompt started in `dir`, where its `import`s look first.
+    fn start_in(dir: &std::path::Path) -> Terminal {
         let size = Winsize {
             ws_row: 24,
             ws_col: 100,
@@ -46,6 +51,8 @@ impl Terminal {
             .stderr(Stdio::from(pty.slave))
             .env("HOME", &home)
             .env("TERM", "xterm")
+            .env_remove("TOY_PATH")
+            .current_dir(dir)
             .spawn()
             .expect("start toy in a terminal");
         let keyboard = std::fs::File::from(pty.master);
@@ -212,5 +219,46 @@ fn the_end_of_the_session_waits_for_threads() {
     t.type_keys("\x04");
     let (code, rest) = t.finish();
     assert!(rest.contains("late"), "the thread's output is missing:\n{rest}");
+    assert_eq!(code, Some(0));
+}
+
+/// The prompt imports modules from the directory it was started in: a module's top level
+/// runs once, `from` binds copies, and a failed import is an error for that entry only.
+#[test]
+fn the_prompt_imports_modules_from_its_directory() {
+    let dir = std::env::temp_dir().join(format!("toy-prompt-modules-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lab")).expect("module directory");
+    std::fs::write(
+        dir.join("stats.toy"),
+        "print(\"loading \" + \"stats\")\nfn mean(xs) { return sum(xs) / len(xs) }\n",
+    )
+    .expect("write stats.toy");
+    std::fs::write(dir.join("lab/timing.toy"), "fn now() { return 6 * 7 }\n").expect("write");
+    let mut t = Terminal::start_in(&dir);
+    t.expect(">>> ");
+    t.type_keys("import stats\n");
+    t.expect("loading stats");
+    t.expect(">>> ");
+    t.type_keys("stats.mean([1, 2, 6])\n");
+    t.expect("3.0");
+    t.expect(">>> ");
+    t.type_keys("import lab.timing as t\n");
+    t.expect(">>> ");
+    t.type_keys("t.now()\n");
+    t.expect("42");
+    t.expect(">>> ");
+    t.type_keys("import nope\n");
+    t.expect("ImportError: no module named 'nope'");
+    t.expect(">>> ");
+    // Imported again: the same module, its top level not run a second time.
+    t.type_keys("from stats import mean\n");
+    t.expect(">>> ");
+    t.type_keys("mean([2, 4]) + len(\"ab\")\n");
+    t.expect("5.0");
+    t.expect(">>> ");
+    let loads = t.seen.matches("loading stats").count();
+    assert_eq!(loads, 1, "the module's top level ran {loads} times:\n{}", t.seen);
+    t.type_keys("\x04");
+    let (code, _) = t.finish();
     assert_eq!(code, Some(0));
 }

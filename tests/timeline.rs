@@ -11,7 +11,15 @@ use toy::timeline::render_file;
 
 /// Two CPU-bound threads fighting over the GIL and one that sleeps a millisecond at a time.
 const CONTENDED: &str = r#"
-fn spin(n) { let s = 0; for i in range(n) { s += i } return s }
+let started = [0]
+fn spin(n) {
+    # Both spinners hold the GIL in turn before either finishes, so drop requests are certain.
+    started[0] += 1
+    while started[0] < 2 { }
+    let s = 0
+    for i in range(n) { s += i }
+    return s
+}
 fn nap(k) { for i in range(k) { sleep(0.001) } return k }
 let a = spawn(spin, 400000)
 let b = spawn(spin, 400000)

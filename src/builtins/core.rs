@@ -8,7 +8,6 @@
 
 use super::args::{arity, int_arg, items_of, num_arg, str_arg};
 use crate::compare::CompareError;
-use crate::format::{FmtArg, format_value};
 use crate::object::{Obj, RangeObj};
 use crate::value::Value;
 use crate::vm::ops;
@@ -474,24 +473,7 @@ pub(super) fn format(vm: &mut Vm, args: &[Value]) -> R {
         Some(&s) => str_arg(vm, "format", s)?,
         None => "".into(),
     };
-    let text = match args[0] {
-        Value::Int(i) => format_value(FmtArg::Int(i), &spec),
-        Value::Float(f) => format_value(FmtArg::Float(f.get()), &spec),
-        Value::Bool(b) => format_value(FmtArg::Bool(b.get()), &spec),
-        Value::Nil => format_value(FmtArg::Nil, &spec),
-        Value::Str(id) => {
-            let s = vm.it.heap.str_rc(id).clone();
-            format_value(FmtArg::Str(&s), &spec)
-        }
-        other => {
-            let s = vm.it.heap.display(other);
-            format_value(FmtArg::Str(&s), &spec)
-        }
-    };
-    match text {
-        Ok(t) => Ok(vm.new_str(t)),
-        Err(msg) => Err(vm.error("ValueError", msg)),
-    }
+    ops::format_with(vm, args[0], &spec)
 }
 
 pub(super) fn assert(vm: &mut Vm, args: &[Value]) -> R {

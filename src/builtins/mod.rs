@@ -22,7 +22,6 @@ mod random;
 mod str_methods;
 mod system;
 
-use crate::compiler::GlobalSlots;
 use crate::object::{Kind, MapObj};
 use crate::value::MapKey;
 use crate::vm::Interp;
@@ -78,6 +77,11 @@ pub fn install(it: &mut Interp) {
         ("thread_id", concurrency::thread_id),
         ("cpu_count", concurrency::cpu_count),
         ("Lock", concurrency::lock),
+        ("RLock", concurrency::rlock),
+        ("Condition", concurrency::condition),
+        ("Event", concurrency::event),
+        ("Semaphore", concurrency::semaphore),
+        ("Barrier", concurrency::barrier),
         ("Queue", concurrency::queue),
         ("set_switch_interval", concurrency::set_switch_interval),
         ("switch_interval", concurrency::switch_interval),
@@ -86,12 +90,15 @@ pub fn install(it: &mut Interp) {
         ("tcp_listen", concurrency::tcp_listen),
         ("tcp_connect", concurrency::tcp_connect),
         ("spawn_process", crate::process::spawn_process),
+        ("spawn_interpreter", crate::interpreters::spawn_interpreter),
         ("parent", concurrency::parent),
         ("pmap", concurrency::pmap),
     ];
     for (name, f) in table {
         it.register(name, Rc::new(*f));
     }
+    let map_chunk = it.register_hidden("<map chunk>", Rc::new(crate::interpreters::map_chunk));
+    it.map_chunk = Some(map_chunk);
     let echo = it.register_hidden("<echo>", Rc::new(core::repl_echo));
     it.repl_print = Some(echo);
     install_module(it, "random", random::FUNCTIONS);
@@ -113,7 +120,7 @@ fn install_module(it: &mut Interp, module: &str, functions: &[(&str, Native)]) {
         table.insert(MapKey::Str((*name).into()), function);
     }
     let table = it.heap.new_map(table);
-    if let Some(g) = it.globals.declare(module) {
+    if let Some(g) = it.globals.declare_builtin(module) {
         it.globals.values[g as usize] = table;
     }
 }

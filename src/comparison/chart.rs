@@ -17,7 +17,8 @@ use std::fmt::Write as _;
 use super::summary::Row;
 use crate::gil::PolicyKind;
 
-const WIDTH: f64 = 1040.0;
+/// Two panels and the gap between them, with a 20 px margin on either side.
+const WIDTH: f64 = 20.0 + PANEL_W + GAP + PANEL_W + 20.0;
 const PANEL_W: f64 = 500.0;
 const GAP: f64 = 20.0;
 const LABEL_W: f64 = 92.0;

@@ -189,6 +189,11 @@ impl<'a, T> GilGuard<'a, T> {
         if !st.schedules {
             return false;
         }
+        if wake() {
+            // Over before it began (its object changed, or a verdict came): nothing to
+            // wait for, and nobody else would hand the GIL back to a releaser.
+            return true;
+        }
         st.rec_mut(self.tid).blocked = Some(WakeTest(Box::new(wake)));
         gil.release(&mut st, self.tid, End::Blocking, SwitchReason::Blocking);
         gil.take_and_settle(st, self.tid, true, None);
@@ -199,11 +204,11 @@ impl<'a, T> GilGuard<'a, T> {
     pub fn exit(self) {
         let this = ManuallyDrop::new(self);
         let (gil, tid) = (this.gil, this.tid);
-        {
-            let mut st = gil.lock_state();
-            gil.release(&mut st, tid, End::Released, SwitchReason::ThreadEnd);
-        }
-        gil.thread_exit(tid);
+        let mut st = gil.lock_state();
+        gil.release(&mut st, tid, End::Released, SwitchReason::ThreadEnd);
+        // Unregistered under the same hold of the mutex: a scheduler choosing between
+        // the two would hand the GIL to a thread that never takes it again.
+        st.rec_mut(tid).exited = true;
     }
 }
 

@@ -28,7 +28,7 @@ pub const DROP_REQUEST: u32 = 1;
 /// Eval-breaker bit owned by the lock: a thread has begun to wait, and the holder should
 /// say where it is ([`GilGuard::report_location`](super::GilGuard::report_location)) at
 /// its next check point, so the wait can be charged to that place.
-pub const REPORT_LOCATION: u32 = 8;
+pub const REPORT_LOCATION: u32 = 1 << 16;
 
 /// Every eval-breaker bit the lock owns. The others belong to whoever embeds the lock;
 /// the lock never reads or writes them.
@@ -506,6 +506,27 @@ impl<T> Gil<T> {
     /// GIL at all, so that only the program's own steps decide who runs when.
     pub fn schedules(&self) -> bool {
         self.schedules
+    }
+
+    /// Whether a thread taking the GIL after a forced drop moves to the dropper's CPU.
+    pub fn follows_cpu(&self) -> bool {
+        self.follow_cpu
+    }
+
+    /// The settings a new lock run like this one is built with: the same policy (a fresh
+    /// clone of a host's), the current switch and check intervals, tracing and CPU
+    /// following. Its places are unnamed: whoever builds it names its own.
+    pub fn settings(&self) -> GilConfig {
+        GilConfig {
+            policy: self.policy_kind,
+            custom_policy: self.custom_policy.clone(),
+            switch_interval: self.switch_interval(),
+            check_interval: self.check_interval(),
+            trace: self.trace,
+            follow_cpu: self.follow_cpu,
+            location_names: None,
+            seed: self.seed,
+        }
     }
 
     /// Whether events are being recorded for [`Gil::write_trace`].

@@ -202,3 +202,4 @@ pub use random::Random;
 pub use reason::{Reasons, SwitchReason};
 pub use stats::{COSTLIEST_SHOWN, GilStats, LineWait, ThreadState, ThreadStats};
 pub use thread_id::ThreadId;
+pub use trace_json::{write_trace_end, write_trace_start};

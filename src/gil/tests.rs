@@ -458,7 +458,7 @@ fn gil_follow_moves_only_onto_another_cpu_and_counts_every_move() {
     // A hand-off moves the taker only when the kernel woke it on another CPU than the
     // dropper's: usual with two CPUs, not certain on a busy machine. So trade until some
     // thread moved, checking every trade, and fail if none ever does.
-    const TRADES: usize = 20;
+    const TRADES: usize = 200;
     for _ in 0..TRADES {
         let (stats, moves) = trade_by_forced_drops(true, 6);
         assert!(stats.follow_cpu);

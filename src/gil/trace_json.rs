@@ -68,34 +68,52 @@ impl<T> Gil<T> {
     }
 
     fn write_trace_to(&self, out: &mut impl io::Write) -> io::Result<()> {
+        write_trace_start(out)?;
+        self.write_trace_process(out, 1, "toy", self.created)?;
+        write_trace_end(out)
+    }
+
+    /// This lock's tracks as one process of a trace that holds several (one per
+    /// interpreter): process `pid` named `name`, its times counted from `origin` (the
+    /// first lock's creation) rather than from this lock's. Goes between
+    /// [`write_trace_start`] and [`write_trace_end`]; the process with `pid` 1 comes first.
+    pub fn write_trace_process(
+        &self,
+        out: &mut dyn io::Write,
+        pid: u32,
+        name: &str,
+        origin: Instant,
+    ) -> io::Result<()> {
         use self::arg::{END, FROM, HOLDER, LINE, NAME, REASON, SORT_INDEX, TO};
         use self::event::{CPU_MOVE, DROP_REQUEST, PROCESS_NAME, RUNNING, THREAD_NAME, THREAD_SORT_INDEX, WAITING};
         use self::phase::{COMPLETE, INSTANT, METADATA};
         let tracks = self.tracks();
+        let shift = self.created.saturating_duration_since(origin);
+        let first = if pid == 1 { "" } else { ",\n" };
         write!(
             out,
-            "{{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n\
-             {{\"name\":\"{PROCESS_NAME}\",\"ph\":\"{METADATA}\",\"pid\":1,\"args\":{{\"{NAME}\":\"toy\"}}}}"
+            "{first}{{\"name\":\"{PROCESS_NAME}\",\"ph\":\"{METADATA}\",\"pid\":{pid},\"args\":{{\"{NAME}\":\"{}\"}}}}",
+            name.escape_default()
         )?;
         for (tid, _) in &tracks {
             let main = if *tid == ThreadId::MAIN { " (main)" } else { "" };
             write!(
                 out,
-                ",\n{{\"name\":\"{THREAD_NAME}\",\"ph\":\"{METADATA}\",\"pid\":1,\"tid\":{tid},\
+                ",\n{{\"name\":\"{THREAD_NAME}\",\"ph\":\"{METADATA}\",\"pid\":{pid},\"tid\":{tid},\
                  \"args\":{{\"{NAME}\":\"thread {tid}{main}\"}}}}\
-                 ,\n{{\"name\":\"{THREAD_SORT_INDEX}\",\"ph\":\"{METADATA}\",\"pid\":1,\"tid\":{tid},\
+                 ,\n{{\"name\":\"{THREAD_SORT_INDEX}\",\"ph\":\"{METADATA}\",\"pid\":{pid},\"tid\":{tid},\
                  \"args\":{{\"{SORT_INDEX}\":{tid}}}}}"
             )?;
         }
         for (tid, events) in &tracks {
             for event in events {
-                let ts = Micros(event.start);
+                let ts = Micros(event.start + shift);
                 let dur = Micros(event.end.saturating_sub(event.start));
                 match event.kind {
                     EventKind::Running { end, reason, at } => {
                         write!(
                             out,
-                            ",\n{{\"name\":\"{RUNNING}\",\"cat\":\"gil\",\"ph\":\"{COMPLETE}\",\"pid\":1,\
+                            ",\n{{\"name\":\"{RUNNING}\",\"cat\":\"gil\",\"ph\":\"{COMPLETE}\",\"pid\":{pid},\
                              \"tid\":{tid},\"ts\":{ts},\"dur\":{dur},\"args\":{{\"{END}\":\"{}\"",
                             end.label()
                         )?;
@@ -110,25 +128,40 @@ impl<T> Gil<T> {
                     EventKind::Waiting => write!(
                         out,
                         ",\n{{\"name\":\"{WAITING}\",\"cat\":\"gil\",\"ph\":\"{COMPLETE}\",\
-                         \"pid\":1,\"tid\":{tid},\"ts\":{ts},\"dur\":{dur}}}"
+                         \"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"dur\":{dur}}}"
                     ),
                     EventKind::DropRequest { holder } => write!(
                         out,
                         ",\n{{\"name\":\"{DROP_REQUEST}\",\"cat\":\"gil\",\"ph\":\"{INSTANT}\",\"s\":\"t\",\
-                         \"pid\":1,\"tid\":{tid},\"ts\":{ts},\"args\":{{\"{HOLDER}\":{}}}}}",
+                         \"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"args\":{{\"{HOLDER}\":{}}}}}",
                         holder.map_or(0, ThreadId::get)
                     ),
                     EventKind::CpuMove { from, to } => write!(
                         out,
                         ",\n{{\"name\":\"{CPU_MOVE}\",\"cat\":\"gil\",\"ph\":\"{INSTANT}\",\"s\":\"t\",\
-                         \"pid\":1,\"tid\":{tid},\"ts\":{ts},\"args\":{{\"{FROM}\":{},\"{TO}\":{to}}}}}",
+                         \"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"args\":{{\"{FROM}\":{},\"{TO}\":{to}}}}}",
                         from.map_or(-1, i64::from)
                     ),
                 }?;
             }
         }
-        out.write_all(b"\n]}\n")
+        Ok(())
     }
+
+    /// When the lock was created: the origin of its trace's times.
+    pub fn created(&self) -> Instant {
+        self.created
+    }
+}
+
+/// The start of a trace file, before the first process's tracks.
+pub fn write_trace_start(out: &mut dyn io::Write) -> io::Result<()> {
+    out.write_all(b"{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n")
+}
+
+/// The end of a trace file, after the last process's tracks.
+pub fn write_trace_end(out: &mut dyn io::Write) -> io::Result<()> {
+    out.write_all(b"\n]}\n")
 }
 
 impl<T> Gil<T> {

@@ -15,15 +15,15 @@ use crate::vm::{Thrown, Vm};
 pub(super) const MAX_MESSAGE: usize = 1 << 34;
 
 /// A frame's kind: a value from `send`.
-pub(super) const KIND_MESSAGE: i64 = 0;
+pub(crate) const KIND_MESSAGE: i64 = 0;
 /// A frame's kind: the child's result, its last frame.
-pub(super) const KIND_RESULT: i64 = 1;
+pub(crate) const KIND_RESULT: i64 = 1;
 /// A frame's kind: the error the child's function threw, its last frame.
-pub(super) const KIND_ERROR: i64 = 2;
+pub(crate) const KIND_ERROR: i64 = 2;
 
 /// Who sent a frame, which decides the kinds it may carry.
 #[derive(Clone, Copy, PartialEq)]
-pub(super) enum Sender {
+pub(crate) enum Sender {
     /// The parent, to a child's `parent()` channel: messages only.
     Parent,
     /// A child, to the parent's process object: messages, then a result or an error.
@@ -51,7 +51,7 @@ impl Sender {
     }
 }
 
-pub(super) fn process_error(vm: &mut Vm, msg: impl AsRef<str>) -> Box<Thrown> {
+pub(crate) fn process_error(vm: &mut Vm, msg: impl AsRef<str>) -> Box<Thrown> {
     vm.error("ProcessError", msg)
 }
 

@@ -11,7 +11,9 @@
 //! holder may never give up) and writing the `--gil-trace` file.
 //!
 //! Invariants:
-//! - One interpreter per process owns Ctrl-C: the last one that called `install`. What the
+//! - One interpreter per process owns Ctrl-C: the last one that called `install` — with
+//!   the interpreters it spawned, which the watcher interrupts after the handler has
+//!   interrupted the owner (Ctrl-C is the process's, by nature: one handler). What the
 //!   handler and the watcher read of it is published through atomics and never freed, so
 //!   a signal arriving in the middle of an `install` sees either the old owner or the new.
 //! - The handler never blocks: the pipe's write end is non-blocking, and a full pipe drops
@@ -20,6 +22,7 @@
 //!   forking thread blocks SIGINT across the fork), so a child's Ctrl-C never reaches the
 //!   parent's watcher; a child ends with `_exit` and never writes the parent's trace.
 
+use crate::family::Family;
 use crate::signal::Signal;
 use crate::threads::SharedGil;
 use crate::vm::BREAK_INTERRUPT;
@@ -41,6 +44,9 @@ const SECOND: u8 = 1;
 struct Owner {
     gil: SharedGil,
     trace: Option<PathBuf>,
+    /// The interpreters it spawned: Ctrl-C interrupts each at its next check point, and
+    /// the trace covers them all.
+    family: Option<Arc<Family>>,
 }
 
 /// The owner's eval breaker (a leaked `Arc`), read by the handler.
@@ -79,8 +85,8 @@ extern "C" fn on_sigint(_: libc::c_int) {
 /// Makes Ctrl-C interrupt the interpreter behind `gil`, whose `--gil-trace` file (if any)
 /// is `trace`. Safe to call again (the last caller owns Ctrl-C), and needed again after
 /// anything else took SIGINT (the line editor does).
-pub fn install(gil: SharedGil, trace: Option<PathBuf>) -> std::io::Result<()> {
-    publish(gil, trace);
+pub fn install(gil: SharedGil, trace: Option<PathBuf>, family: Option<Arc<Family>>) -> std::io::Result<()> {
+    publish(gil, trace, family);
     if WAKE_WRITE.load(Ordering::Acquire) < 0 {
         start_watcher()?;
     }
@@ -88,9 +94,9 @@ pub fn install(gil: SharedGil, trace: Option<PathBuf>) -> std::io::Result<()> {
 }
 
 /// Makes `gil` the owner: the handler interrupts it, the watcher flushes its output.
-fn publish(gil: SharedGil, trace: Option<PathBuf>) {
+fn publish(gil: SharedGil, trace: Option<PathBuf>, family: Option<Arc<Family>>) {
     let breaker = Arc::into_raw(gil.eval_breaker_handle()).cast_mut();
-    let owner = Box::into_raw(Box::new(Owner { gil, trace }));
+    let owner = Box::into_raw(Box::new(Owner { gil, trace, family }));
     // The old ones are leaked: a handler or the watcher may be reading them right now.
     BREAKER.store(breaker, Ordering::Release);
     OWNER.store(owner, Ordering::Release);
@@ -153,10 +159,21 @@ fn watch(read_end: OwnedFd) {
         match pipe.read(&mut byte) {
             Ok(1) if byte[0] == SECOND => exit_interrupted(),
             Ok(0) => return,
-            Ok(_) => {}
+            Ok(_) => interrupt_family(),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return,
         }
+    }
+}
+
+/// The handler interrupted the owner; the other interpreters of its family are told here
+/// (a lock and a list are no work for a signal handler).
+fn interrupt_family() {
+    // SAFETY: a non-null OWNER is a leaked box that is never freed.
+    if let Some(owner) = unsafe { OWNER.load(Ordering::Acquire).as_ref() }
+        && let Some(family) = &owner.family
+    {
+        family.signal_all_but_root(BREAK_INTERRUPT);
     }
 }
 
@@ -168,7 +185,10 @@ fn exit_interrupted() -> ! {
     if let Some(owner) = unsafe { OWNER.load(Ordering::Acquire).as_ref() } {
         flush_within(&owner.gil, FLUSH_PATIENCE);
         if !in_child && let Some(path) = &owner.trace {
-            let _ = owner.gil.write_trace(path);
+            let _ = match &owner.family {
+                Some(family) => family.write_trace(path),
+                None => owner.gil.write_trace(path),
+            };
         }
     }
     if in_child {
@@ -242,7 +262,7 @@ pub(super) fn rearm_in_child(gil: SharedGil) {
             unsafe { libc::close(fd) };
         }
     }
-    publish(gil, None);
+    publish(gil, None, None);
     // Without a watcher the child still throws Interrupt on Ctrl-C; only the exit on a
     // second one is lost.
     let _ = start_watcher();

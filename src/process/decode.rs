@@ -66,7 +66,7 @@ impl Builder for HeapBuilder<'_, '_> {
 }
 
 /// Decodes a whole frame held as bytes (a message `join` kept for a later `recv`).
-pub(super) fn decode_frame(vm: &mut Vm, frame: &[u8], from: Sender) -> VmResult<(i64, Value)> {
+pub(crate) fn decode_frame(vm: &mut Vm, frame: &[u8], from: Sender) -> VmResult<(i64, Value)> {
     let decoded = wire::decode(frame, &mut HeapBuilder { vm });
     let v = decoded.map_err(|e| process_error(vm, e.0))?;
     split_frame(vm, v, from)

@@ -12,6 +12,24 @@ use crate::wire::{self, Sink};
 /// refusal can come after part of the value is written (and, for a long one, sent): the
 /// caller then abandons the frame.
 pub(super) fn encode_value<S: Sink>(vm: &mut Vm, enc: &mut S, v: Value, path: &mut Vec<ObjId>) -> VmResult<()> {
+    encode_to(vm, enc, v, path, Peer::Process)
+}
+
+/// Who receives what is encoded, as refusals name it.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Peer {
+    Process,
+    Interpreter,
+}
+
+/// [`encode_value`] for a message to `peer`.
+pub(crate) fn encode_to<S: Sink>(
+    vm: &mut Vm,
+    enc: &mut S,
+    v: Value,
+    path: &mut Vec<ObjId>,
+    peer: Peer,
+) -> VmResult<()> {
     if path.len() > wire::MAX_DEPTH {
         return Err(vm.error("ValueError", "cannot send a structure nested this deeply"));
     }
@@ -47,7 +65,7 @@ pub(super) fn encode_value<S: Sink>(vm: &mut Vm, enc: &mut S, v: Value, path: &m
                         i += 1;
                     }
                     if let Some(&item) = vm.it.heap.list(id).get(i) {
-                        encode_value(vm, enc, item, path)?;
+                        encode_to(vm, enc, item, path, peer)?;
                         i += 1;
                     }
                 }
@@ -61,7 +79,7 @@ pub(super) fn encode_value<S: Sink>(vm: &mut Vm, enc: &mut S, v: Value, path: &m
                         MapKey::Int(i) => enc.int(*i),
                         MapKey::Str(s) => enc.str(s),
                     }
-                    encode_value(vm, enc, item, path)?;
+                    encode_to(vm, enc, item, path, peer)?;
                 }
             }
             path.pop();
@@ -73,7 +91,11 @@ pub(super) fn encode_value<S: Sink>(vm: &mut Vm, enc: &mut S, v: Value, path: &m
         }
         other => {
             let t = other.type_name(&vm.it.heap);
-            return Err(vm.type_error(format!("cannot send {t} to another process")));
+            let to = match peer {
+                Peer::Process => "process",
+                Peer::Interpreter => "interpreter",
+            };
+            return Err(vm.type_error(format!("cannot send {t} to another {to}")));
         }
     }
     Ok(())

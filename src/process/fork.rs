@@ -8,6 +8,8 @@
 
 use super::channel::{KIND_ERROR, KIND_RESULT, io_text, process_error};
 use super::send::send_frame;
+use crate::family::{Family, Telemetry};
+use crate::link::{Ending, Link};
 use crate::object::{Channel, ChannelObj, ExitStatus, Obj, Outcome, ProcessObj};
 use crate::value::{ObjId, Value};
 use crate::vm::{Thrown, Vm, VmResult};
@@ -15,6 +17,7 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 pub(super) fn socket_pair() -> std::io::Result<(UnixStream, UnixStream)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors socketpair writes.
@@ -105,8 +108,10 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
     unsafe { vm.it.gil().after_fork_in_child(tid) };
     // Workers of one pmap must not repeat each other's (or the parent's) random numbers.
     vm.it.rng = rand::SeedableRng::from_os_rng();
-    // Locks, queues and threads made before the fork get new signals when next used.
+    // Locks, queues and threads made before the fork get new signals when next used, and
+    // no thread of the parent is waiting here.
     crate::signal::note_fork();
+    vm.it.waits.forget_after_fork();
     // This thread is the child's main thread: Ctrl-C interrupts it, through a pipe and a
     // watcher of the child's own.
     vm.it.main_thread = tid;
@@ -143,9 +148,35 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
         && let Obj::Channel(c) = vm.it.heap.get_mut(old)
     {
         c.channel.stream = None;
+        // A link's mutexes may have been held by another interpreter's thread at the
+        // fork: left unread, never locked here.
+        std::mem::forget(c.link.take());
     }
+    // The interpreters spawned here run on threads of the parent process: in the child
+    // they are ended, their links replaced unread, and they are nobody's to wait for.
+    for i in std::mem::take(&mut vm.it.interpreters) {
+        if let Obj::Interpreter(obj) = vm.it.heap.get_mut(i) {
+            let ended = Link::new();
+            ended.end(Ending::Failed("it runs in the parent process".into()));
+            std::mem::forget(std::mem::replace(&mut obj.link, ended));
+            std::mem::forget(obj.handle.take());
+            obj.observed = true;
+        }
+    }
+    // The child is a root of its own: its lock is the only one here.
+    let gil = vm.it.shared_gil();
+    let breaker = gil.eval_breaker_handle();
+    let family = Family::new(
+        Arc::downgrade(&gil) as std::sync::Weak<dyn Telemetry>,
+        gil.created(),
+        breaker,
+        false,
+    );
+    std::mem::forget(vm.it.family.replace(family));
+    vm.it.number = 1;
     let chan = vm.it.heap.alloc(Obj::Channel(Box::new(ChannelObj {
         channel: Channel::new(to_parent),
+        link: None,
     })));
     vm.it.parent_channel = Some(chan);
     // The child's traceback starts at the function it runs, not at the parent's frames.

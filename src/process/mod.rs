@@ -39,3 +39,9 @@ pub use fork::spawn_process;
 pub use parent::{is_alive, join, kill, parent, recv, send, wait_all};
 pub use pmap::pmap;
 pub use ready::wait_readable;
+// What interpreters share with processes: the frame kinds and their rules, the walk of a
+// value into the wire format and back, and how a child's error reads.
+pub(crate) use channel::{KIND_ERROR, KIND_MESSAGE, KIND_RESULT, Sender, process_error};
+pub(crate) use decode::decode_frame;
+pub(crate) use encode::{Peer, encode_to};
+pub(crate) use parent::child_error_text;

@@ -193,7 +193,7 @@ pub(super) fn death_text(pid: i32, status: Option<ExitStatus>) -> String {
 }
 
 /// The child's error as it would have printed it: the error line, then its traceback.
-pub(super) fn child_error_text(vm: &Vm, err: Value) -> String {
+pub(crate) fn child_error_text(vm: &Vm, err: Value) -> String {
     let mut text = vm.error_line(err);
     if let Value::Obj(id) = err
         && let Some(e) = vm.it.heap.error(id)
@@ -238,7 +238,7 @@ pub fn parent(vm: &mut Vm) -> VmResult<Value> {
         Some(id) => Ok(Value::Obj(id)),
         None => Err(process_error(
             vm,
-            "parent() is only available in a process started by spawn_process",
+            "parent() is only available in a process or interpreter started by spawn_process or spawn_interpreter",
         )),
     }
 }

@@ -89,20 +89,58 @@ impl Item {
     }
 }
 
+/// The lane of thread `tid` of process `pid`: the thread id itself in process 1 (or a
+/// trace without processes), else the process in the upper 32 bits.
+fn lane_key(pid: u64, tid: u64) -> u64 {
+    if pid <= 1 || pid > u64::from(u32::MAX) || tid > u64::from(u32::MAX) {
+        tid
+    } else {
+        (pid << 32) | tid
+    }
+}
+
+/// A lane's name: the thread's, after its interpreter's when that is not the first.
+fn lane_name(pid: u64, name: String) -> String {
+    if pid <= 1 {
+        name
+    } else {
+        format!("interpreter {pid}: {name}")
+    }
+}
+
+/// A lane's position: the interpreters in order, each one's threads in theirs.
+fn lane_sort(pid: u64, sort: i64) -> i64 {
+    if pid <= 1 {
+        sort
+    } else {
+        i64::try_from(pid)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1 << 32)
+            .saturating_add(sort)
+    }
+}
+
 /// Read one event. `Err(name)`: one of toy's events without the numbers it needs.
 fn classify(event: RawEvent) -> Result<Item, &'static str> {
     let ph = event.ph.str().unwrap_or("");
     let name = event.name.str().unwrap_or("");
-    let tid = event.tid.num().and_then(|n| n.as_u64());
+    // A trace of several interpreters has one process each: a lane is a (process, thread)
+    // pair, kept in one number so a trace of one interpreter keeps its plain thread ids.
+    let pid = event.pid.num().and_then(|n| n.as_u64()).unwrap_or(1);
+    let tid = event.tid.num().and_then(|n| n.as_u64()).map(|t| lane_key(pid, t));
     let args = event.args;
     Ok(match (ph, name) {
         (phase::METADATA, THREAD_NAME) => Item::Name {
             tid: tid.ok_or(THREAD_NAME)?,
-            name: args.name.into_string(),
+            name: args.name.into_string().map(|n| lane_name(pid, n)),
         },
         (phase::METADATA, THREAD_SORT_INDEX) => Item::Sort {
             tid: tid.ok_or(THREAD_SORT_INDEX)?,
-            sort: args.sort_index.num().and_then(|n| n.as_i64()),
+            sort: args
+                .sort_index
+                .num()
+                .and_then(|n| n.as_i64())
+                .map(|s| lane_sort(pid, s)),
         },
         (phase::COMPLETE, RUNNING | WAITING) => {
             let name = if name == RUNNING { RUNNING } else { WAITING };
@@ -187,10 +225,12 @@ pub(super) struct LaneOutline {
 impl LaneOutline {
     /// A thread named as toy names threads until a `thread_name` event says more.
     fn new(tid: u64) -> LaneOutline {
+        let (pid, thread) = (tid >> 32, tid & u64::from(u32::MAX));
+        let pid = pid.max(1);
         LaneOutline {
             tid,
-            name: format!("thread {tid}"),
-            sort: i64::try_from(tid).unwrap_or(i64::MAX),
+            name: lane_name(pid, format!("thread {thread}")),
+            sort: lane_sort(pid, i64::try_from(thread).unwrap_or(i64::MAX)),
             running: 0,
             waiting: 0,
             drops: 0,

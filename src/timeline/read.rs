@@ -100,6 +100,9 @@ pub(super) struct Args {
 pub(super) struct RawEvent {
     pub(super) name: Scalar,
     pub(super) ph: Scalar,
+    /// The process: 1 (or absent) for a single interpreter, the interpreter's number when
+    /// a trace holds several.
+    pub(super) pid: Scalar,
     pub(super) tid: Scalar,
     pub(super) ts: Scalar,
     pub(super) dur: Scalar,
@@ -293,6 +296,7 @@ trait KeyName: Sized {
 enum EventKey {
     Name,
     Ph,
+    Pid,
     Tid,
     Ts,
     Dur,
@@ -304,6 +308,7 @@ impl KeyName for EventKey {
         Some(match name {
             "name" => EventKey::Name,
             "ph" => EventKey::Ph,
+            "pid" => EventKey::Pid,
             "tid" => EventKey::Tid,
             "ts" => EventKey::Ts,
             "dur" => EventKey::Dur,
@@ -399,6 +404,7 @@ impl<'de> Pick<'de> for RawEvent {
             match key.0 {
                 Some(EventKey::Name) => event.name = map.next_value()?,
                 Some(EventKey::Ph) => event.ph = map.next_value()?,
+                Some(EventKey::Pid) => event.pid = map.next_value()?,
                 Some(EventKey::Tid) => event.tid = map.next_value()?,
                 Some(EventKey::Ts) => event.ts = map.next_value()?,
                 Some(EventKey::Dur) => event.dur = map.next_value()?,

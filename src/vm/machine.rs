@@ -17,15 +17,16 @@ use super::fiber::Fiber;
 use super::globals::Globals;
 use super::locations::Locations;
 use super::method_table::MethodTable;
-use crate::compiler::GlobalSlots;
-use crate::gil::Gil;
-use crate::gil::{DROP_REQUEST, GIL_BITS, GilGuard, Location, REPORT_LOCATION, ThreadId};
+use super::modules::ModuleRecord;
+use crate::family::Family;
+use crate::gil::{DROP_REQUEST, GIL_BITS, Gil, GilConfig, GilGuard, Location, REPORT_LOCATION, ThreadId};
 use crate::heap::BREAK_GC;
 use crate::heap::Heap;
 use crate::method::Method;
 use crate::object::{Obj, RangeObj, TbEntry};
 use crate::output::OutputBuffer;
 use crate::value::{ObjId, Value};
+use crate::wait_graph::WaitGraph;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::Weak;
@@ -33,8 +34,21 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Eval-breaker bit: Ctrl-C was pressed; the main thread throws `Interrupt`.
 pub const BREAK_INTERRUPT: u32 = 4;
+/// Eval-breaker bit: a thread of a spawned interpreter called `exit(code)`
+/// (`Interp::exit_request`); the interpreter's main thread ends it with that code.
+pub const BREAK_EXIT: u32 = 8;
 // The breaker's bits have three owners: the lock, the heap and the VM.
-const _: () = assert!(GIL_BITS & BREAK_GC == 0 && (GIL_BITS | BREAK_GC) & BREAK_INTERRUPT == 0);
+const _: () = assert!(
+    GIL_BITS & BREAK_GC == 0
+        && (GIL_BITS | BREAK_GC) & (BREAK_INTERRUPT | BREAK_EXIT) == 0
+        && BREAK_INTERRUPT & BREAK_EXIT == 0
+);
+
+/// How to build a fresh interpreter like the one that holds it — its builtins, host
+/// functions and settings — with the given lock settings and output: what
+/// `spawn_interpreter` runs on the new interpreter's own thread. Provided by the embedding
+/// layer, which knows the builtins; `Send + Sync` because it crosses to that thread.
+pub type Recipe = Arc<dyn Fn(GilConfig, OutputBuffer) -> Arc<Gil<Interp>> + Send + Sync>;
 
 /// Everything the GIL protects: the heap, the globals, the function table, the output.
 pub struct Interp {
@@ -56,8 +70,22 @@ pub struct Interp {
     pub threads: Vec<ObjId>,
     /// Child processes not yet joined: collector roots, waited for at exit.
     pub processes: Vec<ObjId>,
-    /// In a child made by `spawn_process`: the channel to the parent.
+    /// In a child made by `spawn_process` or `spawn_interpreter`: the channel to the parent.
     pub parent_channel: Option<ObjId>,
+    /// Interpreters spawned here and not yet joined: collector roots, waited for at exit.
+    pub interpreters: Vec<ObjId>,
+    /// The interpreters of this process that share this one's root (`family.rs`); set
+    /// when the interpreter is built.
+    pub family: Option<Arc<Family>>,
+    /// This interpreter's number in its family: 1 for a root.
+    pub number: u32,
+    /// How to build another interpreter like this one (`spawn_interpreter`).
+    pub recipe: Option<Recipe>,
+    /// The hidden builtin `pmap` hands each worker thread or interpreter (`<map chunk>`).
+    pub map_chunk: Option<Value>,
+    /// In a spawned interpreter: the code a thread other than its main one passed to
+    /// `exit`; the main thread ends the interpreter with it (see [`BREAK_EXIT`]).
+    pub exit_request: Option<i32>,
     /// The thread Ctrl-C interrupts: thread 1, or in a forked child the thread that forked
     /// (the only one the child starts with).
     pub main_thread: ThreadId,
@@ -69,11 +97,16 @@ pub struct Interp {
     pub gil: Weak<Gil<Interp>>,
     /// The builtin methods of every kind of value.
     pub methods: MethodTable<MethodFn>,
+    /// The modules loaded so far, by number (`Import`'s operand).
+    pub modules: Vec<ModuleRecord>,
     /// `random.*`'s generator: seeded from the OS, or by `random.seed(n)`; a forked child
     /// starts from a fresh OS seed.
     pub rng: rand::rngs::StdRng,
     /// The numbers the GIL knows source lines by (where a holder made others wait).
     pub locations: Locations,
+    /// The threads blocked without a timeout on the program's own objects, for deadlock
+    /// reports (`threads::block`).
+    pub waits: WaitGraph,
 }
 
 impl Interp {
@@ -90,6 +123,12 @@ impl Interp {
             threads: Vec::new(),
             processes: Vec::new(),
             parent_channel: None,
+            interpreters: Vec::new(),
+            family: None,
+            number: 1,
+            recipe: None,
+            exit_request: None,
+            map_chunk: None,
             main_thread: ThreadId::MAIN,
             gc_inhibit: 0,
             native_holds_gil: false,
@@ -97,13 +136,15 @@ impl Interp {
             methods: MethodTable::default(),
             rng: rand::SeedableRng::from_os_rng(),
             locations: Locations::default(),
+            modules: Vec::new(),
+            waits: WaitGraph::default(),
         }
     }
 
     /// Adds a function to the table and binds it to a global name.
     pub fn register(&mut self, name: &str, f: BuiltinFn) -> Value {
         let v = self.register_hidden(name, f);
-        if let Some(g) = self.globals.declare(name) {
+        if let Some(g) = self.globals.declare_builtin(name) {
             self.globals.values[g as usize] = v;
         }
         v
@@ -166,6 +207,11 @@ impl<'a> Vm<'a> {
         self.it.thread_id()
     }
 
+    /// The eval breaker, shared, for a wake test to look at without the GIL.
+    pub fn breaker_handle(&self) -> Arc<AtomicU32> {
+        self.breaker.clone()
+    }
+
     /// Whether this is the thread Ctrl-C interrupts (see `Interp::main_thread`).
     pub fn is_main_thread(&self) -> bool {
         self.thread_id() == self.it.main_thread
@@ -183,6 +229,36 @@ impl<'a> Vm<'a> {
         if let Some(i) = self.it.parked.iter().position(|(t, _)| *t == tid) {
             self.fiber = self.it.parked.swap_remove(i).1;
         }
+    }
+
+    /// Whether the GIL's policy is a scheduler (`random`), which must decide alone who
+    /// runs when: then waits on the program's own objects go through
+    /// [`Vm::release_until`], and short work nobody waits on keeps the GIL
+    /// ([`Vm::release_briefly`]).
+    pub fn gil_schedules(&self) -> bool {
+        self.it.gil().schedules()
+    }
+
+    /// Under a scheduler: blocks on one of the program's own objects until the scheduler
+    /// hands this thread the GIL again, which it does once `wake` passes (see
+    /// `GilGuard::release_until`). Returns false at once under other policies.
+    pub fn release_until(&mut self, wake: impl Fn() -> bool + Send + 'static) -> bool {
+        if self.location_wanted() {
+            self.report_location();
+        }
+        self.park();
+        let released = self.it.release_until(wake);
+        self.unpark();
+        released
+    }
+
+    /// Short work that waits for no other thread of this interpreter (writing a line
+    /// out, starting an OS thread, reaping one that has finished): with the GIL released
+    /// as [`Vm::release`] does, except under a scheduler, where letting go would let the
+    /// operating system decide when this thread runs again, and a seeded run would no
+    /// longer repeat itself.
+    pub fn release_briefly<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        if self.gil_schedules() { f() } else { self.release(f) }
     }
 
     /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
@@ -257,14 +333,14 @@ impl<'a> Vm<'a> {
     /// GIL released; returns once they are out (so a report on stderr comes after them).
     pub fn flush_output(&mut self) {
         let chunk = self.it.output.take();
-        self.release(move || chunk.write());
+        self.release_briefly(move || chunk.write());
     }
 
     /// Prints `text`; when the buffering says it is time, the bytes go to the writer with
     /// the GIL released, so a full pipe blocks only this thread.
     pub fn write_output(&mut self, text: &str) {
         if let Some(chunk) = self.it.output.push(text) {
-            self.release(move || chunk.write());
+            self.release_briefly(move || chunk.write());
         }
     }
 
@@ -324,9 +400,23 @@ impl<'a> Vm<'a> {
 
     // ---- check points ----------------------------------------------------------------
 
-    /// Throws `Interrupt` in the main thread if Ctrl-C was pressed (for blocking waits).
+    /// Throws `Interrupt` in the main thread if Ctrl-C was pressed (for blocking waits),
+    /// and ends a spawned interpreter's main thread with the code one of its threads
+    /// passed to `exit`.
     pub fn check_interrupt(&mut self) -> VmResult<()> {
-        if self.breaker.load(Ordering::Relaxed) & BREAK_INTERRUPT != 0 && self.is_main_thread() {
+        let bits = self.breaker.load(Ordering::Relaxed);
+        if bits & (BREAK_INTERRUPT | BREAK_EXIT) == 0 || !self.is_main_thread() {
+            return Ok(());
+        }
+        if bits & BREAK_EXIT != 0 {
+            self.breaker.fetch_and(!BREAK_EXIT, Ordering::Relaxed);
+            if let Some(code) = self.it.exit_request {
+                let mut t = self.error("SystemExit", format!("exit({code})"));
+                t.exit = Some(code);
+                return Err(t);
+            }
+        }
+        if bits & BREAK_INTERRUPT != 0 {
             self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
             return Err(self.error("Interrupt", "interrupted by Ctrl-C"));
         }
@@ -371,6 +461,7 @@ impl<'a> Vm<'a> {
             threads,
             processes,
             parent_channel,
+            interpreters,
             ..
         } = &mut *self.it;
         let roots = self
@@ -381,6 +472,7 @@ impl<'a> Vm<'a> {
                 threads
                     .iter()
                     .chain(processes.iter())
+                    .chain(interpreters.iter())
                     .chain(parent_channel.iter())
                     .map(|t| Value::Obj(*t)),
             )

@@ -19,7 +19,9 @@ mod globals;
 mod locations;
 mod machine;
 pub mod method_table;
+mod modules;
 pub mod ops;
 
 pub use fiber::Fiber;
-pub use machine::{BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Thrown, Vm, VmResult};
+pub use machine::{BREAK_EXIT, BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Recipe, Thrown, Vm, VmResult};
+pub use modules::ModuleRecord;

@@ -8,6 +8,7 @@
 
 use super::machine::{Thrown, Vm, VmResult};
 use crate::compare::{CompareError, int_float_eq};
+use crate::format::{FmtArg, format_value};
 use crate::object::{MapObj, Obj, RangeObj};
 use crate::value::{KeyRef, MapKey, ObjId, Value, num_as_f64};
 use std::cmp::Ordering;
@@ -526,6 +527,13 @@ pub fn object_field(vm: &mut Vm, id: ObjId, field: &str) -> Option<Value> {
         Obj::Listener(l) if field == "port" => return Some(Value::Int(l.port as i64)),
         Obj::Thread(t) if field == "id" => return Some(Value::Int(t.tid as i64)),
         Obj::Process(p) if field == "pid" => return Some(Value::Int(p.pid as i64)),
+        Obj::Module(m) => {
+            let slot = *m.fields.get(field)?;
+            return match vm.it.globals.values[slot as usize] {
+                Value::Undef => None,
+                v => Some(v),
+            };
+        }
         Obj::Range(r) => {
             return match field {
                 "start" => Some(Value::Int(r.start)),
@@ -571,6 +579,13 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
             };
             vm.it.heap.map_set_str(id, nid, v);
             Ok(())
+        }
+        Value::Obj(id) if matches!(vm.it.heap.get(id), Obj::Module(_)) => {
+            let field = vm.it.heap.display(name);
+            let shown = vm.it.heap.display(o);
+            Err(vm.type_error(format!(
+                "cannot assign to field '{field}' of {shown}: a module's fields are read-only outside it"
+            )))
         }
         _ => {
             let field = vm.it.heap.display(name);
@@ -697,19 +712,91 @@ pub fn iter_next(vm: &mut Vm, slot: usize) -> VmResult<Option<Value>> {
     Ok(Some(item))
 }
 
-/// `for k, v in ...`: each item must be a two-item list.
-pub fn unpack2(vm: &mut Vm, v: Value) -> VmResult<(Value, Value)> {
+/// `format(v, spec)`, as Python's `format()`: also an f-string's `{v:spec}`.
+pub fn format_with(vm: &mut Vm, v: Value, spec: &str) -> VmResult<Value> {
+    let text = match v {
+        Value::Int(i) => format_value(FmtArg::Int(i), spec),
+        Value::Float(f) => format_value(FmtArg::Float(f.get()), spec),
+        Value::Bool(b) => format_value(FmtArg::Bool(b.get()), spec),
+        Value::Nil => format_value(FmtArg::Nil, spec),
+        Value::Str(id) => {
+            let s = vm.it.heap.str_rc(id).clone();
+            format_value(FmtArg::Str(&s), spec)
+        }
+        other => {
+            let s = vm.it.heap.display(other);
+            format_value(FmtArg::Str(&s), spec)
+        }
+    };
+    match text {
+        Ok(t) => Ok(vm.new_str(t)),
+        Err(msg) => Err(vm.error("ValueError", msg)),
+    }
+}
+
+/// `str(v)`: a string is itself; anything else its printed form.
+pub fn to_str(vm: &mut Vm, v: Value) -> Value {
     match v {
-        Value::List(id) => match vm.it.heap.list(id).as_slice() {
-            [a, b] => Ok((*a, *b)),
-            items => {
-                let n = items.len();
-                Err(vm.error("ValueError", format!("expected 2 items to unpack, got {n}")))
-            }
-        },
-        _ => {
-            let t = v.type_name(&vm.it.heap);
-            Err(vm.type_error(format!("cannot unpack {t} into 2 variables")))
+        Value::Str(_) => v,
+        other => {
+            let s = vm.it.heap.display(other);
+            vm.new_str(s)
         }
     }
+}
+
+/// The items of a list `v` that must hold exactly `count` (`let a, b = v`), as Python's
+/// unpacking reports a mismatch.
+pub fn unpack(vm: &mut Vm, v: Value, count: usize) -> VmResult<smallvec::SmallVec<[Value; 8]>> {
+    match v {
+        Value::List(id) => {
+            let items = vm.it.heap.list(id);
+            if items.len() == count {
+                return Ok(smallvec::SmallVec::from_slice(items));
+            }
+            let n = items.len();
+            let message = if n > count {
+                format!("too many values to unpack (expected {count}, got {n})")
+            } else {
+                format!("not enough values to unpack (expected {count}, got {n})")
+            };
+            Err(vm.error("ValueError", message))
+        }
+        _ => {
+            let t = v.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("cannot unpack {t} into {count} variables")))
+        }
+    }
+}
+
+/// The strings in the `count` stack slots from `slot` on, joined (an f-string's pieces).
+pub fn concat(vm: &mut Vm, slot: usize, count: usize) -> VmResult<Value> {
+    let mut len = 0usize;
+    for v in &vm.fiber.stack[slot..slot + count] {
+        if let Value::Str(id) = v {
+            len = len.saturating_add(vm.it.heap.str(*id).len());
+        }
+    }
+    let mut out = String::new();
+    if out.try_reserve_exact(len).is_err() {
+        return Err(vm.error("MemoryError", "the formatted string is too long"));
+    }
+    for v in &vm.fiber.stack[slot..slot + count] {
+        if let Value::Str(id) = v {
+            out.push_str(vm.it.heap.str(*id));
+        }
+    }
+    Ok(vm.new_str(out))
+}
+
+/// The value of field `name` (a string constant) of `recv` if it is a module that has it.
+pub fn module_field(vm: &mut Vm, recv: Value, name: Value) -> Option<Value> {
+    let (Value::Obj(id), Value::Str(nid)) = (recv, name) else {
+        return None;
+    };
+    if !matches!(vm.it.heap.get(id), Obj::Module(_)) {
+        return None;
+    }
+    let field = vm.it.heap.str_rc(nid).clone();
+    object_field(vm, id, &field)
 }

@@ -210,6 +210,13 @@ impl Encoder {
         }
         &self.buf
     }
+
+    /// Completes a whole frame and hands over its bytes (prefix included) without copying
+    /// them: for a receiver in the same process, which decodes `frame[PREFIX_LEN..]`.
+    pub fn into_frame(mut self) -> Vec<u8> {
+        self.finish();
+        self.buf
+    }
 }
 
 /// What a sender walks its values into: an `Encoder`, or something that wraps one (to send

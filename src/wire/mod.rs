@@ -76,7 +76,6 @@ pub mod tree;
 
 pub use decode::{Builder, Decoder, decode};
 pub use encode::{Encoder, Pump, Pumped, Sink};
-#[cfg(test)]
 pub use format::PREFIX_LEN;
 pub use format::{Length, MAX_DEPTH, WireError};
 pub use frame::{PieceReader, read_frame};

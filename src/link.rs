@@ -1,0 +1,138 @@
+//! `Link`: the in-memory connection between an interpreter and one it spawned — two
+//! mailboxes of wire frames (one each way), the child's final frame and how it ended, and
+//! the child's eval breaker. The interpreters' counterpart of a socket pair: a message is
+//! one `Vec<u8>` moved from the sender's encoder to the receiver's decoder, with no system
+//! call unless the receiver sleeps.
+//!
+//! Invariants:
+//! - A link holds bytes and atomics only — no interpreter values — so it is `Send + Sync`
+//!   and is the only thing two interpreters share.
+//! - Every change a waiter may be waiting for (a frame arrives, a side hangs up, the child
+//!   ends) bumps the mailbox's `Signal` after the change, so a waiter that read the
+//!   generation before looking never misses it.
+//! - Frames leave a mailbox in the order they were put in; once a side has hung up, its
+//!   mailbox takes no more frames, and a reader sees the frames already there before it
+//!   sees the end.
+
+use crate::signal::Signal;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+
+/// Frames travelling one way.
+#[derive(Debug, Default)]
+pub struct Mailbox {
+    state: Mutex<MailboxState>,
+    /// Bumped when a frame arrives or the mailbox closes.
+    pub signal: Signal,
+}
+
+#[derive(Debug, Default)]
+struct MailboxState {
+    frames: VecDeque<Vec<u8>>,
+    /// The sender hung up (or the receiver is gone): no frame will arrive any more.
+    closed: bool,
+}
+
+/// What [`Mailbox::take`] found.
+#[derive(Debug, PartialEq)]
+pub enum Taken {
+    Frame(Vec<u8>),
+    /// Nothing yet; the sender may still send.
+    Empty,
+    /// Nothing, and nothing will come.
+    Closed,
+}
+
+impl Mailbox {
+    /// Puts a whole frame in; false (and the frame is dropped) if the mailbox is closed.
+    pub fn put(&self, frame: Vec<u8>) -> bool {
+        {
+            let mut st = self.state.lock();
+            if st.closed {
+                return false;
+            }
+            st.frames.push_back(frame);
+        }
+        self.signal.bump();
+        true
+    }
+
+    /// The oldest frame, if any.
+    pub fn take(&self) -> Taken {
+        let mut st = self.state.lock();
+        match st.frames.pop_front() {
+            Some(f) => Taken::Frame(f),
+            None if st.closed => Taken::Closed,
+            None => Taken::Empty,
+        }
+    }
+
+    /// No more frames will be put in; those already there can still be taken.
+    pub fn close(&self) {
+        self.state.lock().closed = true;
+        self.signal.bump();
+    }
+
+    /// Whether the mailbox has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+}
+
+/// How a spawned interpreter ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// Its function returned or threw: the final frame (`[kind, value]`, a wire frame with
+    /// its length prefix), as a child process sends it.
+    Frame(Vec<u8>),
+    /// `exit(code)`, or a failure that left no frame (the reason is in the text).
+    Exit(i32),
+    /// It could not start or it crashed: why.
+    Failed(String),
+}
+
+/// The connection between a parent interpreter and the interpreter it spawned.
+#[derive(Debug, Default)]
+pub struct Link {
+    /// Messages from the parent (`i.send`) to the child (`parent().recv`).
+    pub to_child: Mailbox,
+    /// Messages from the child (`parent().send`) to the parent (`i.recv`); its signal is
+    /// also bumped when the child ends.
+    pub to_parent: Mailbox,
+    /// Whether the child has ended, and how (until the parent takes it).
+    ending: Mutex<(bool, Option<Ending>)>,
+    /// The child's eval breaker, once its lock exists (Ctrl-C and `exit` reach it here).
+    pub breaker: Mutex<Option<Arc<AtomicU32>>>,
+}
+
+impl Link {
+    /// A new link, shared by both sides.
+    pub fn new() -> Arc<Link> {
+        Arc::new(Link::default())
+    }
+
+    /// The child records how it ended (once: a later call is ignored) and wakes the parent.
+    pub fn end(&self, ending: Ending) {
+        {
+            let mut e = self.ending.lock();
+            if !e.0 {
+                *e = (true, Some(ending));
+            }
+        }
+        self.to_child.close();
+        self.to_parent.close();
+    }
+
+    /// How the child ended, taken out (by the one parent), if it has ended and this was
+    /// not taken before.
+    pub fn take_ending(&self) -> Option<Ending> {
+        self.ending.lock().1.take()
+    }
+
+    /// Whether the child has ended.
+    pub fn has_ended(&self) -> bool {
+        self.ending.lock().0
+    }
+}
