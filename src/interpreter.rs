@@ -199,6 +199,14 @@ impl Builder {
         self
     }
 
+    /// The `random` scheduler's seed (default 1; `--gil-seed`): the same seed repeats the
+    /// same run, for programs whose threads meet only through bytecode, `print` and the
+    /// program's own locks, queues and the like. Other policies ignore it.
+    pub fn gil_seed(mut self, seed: u64) -> Builder {
+        self.gil.seed = seed;
+        self
+    }
+
     /// Instructions between drops under the `ticks` policy (100).
     pub fn check_interval(mut self, instructions: u32) -> Builder {
         self.gil.check_interval = instructions.max(1);

@@ -37,15 +37,18 @@ struct Cli {
 /// How the GIL behaves, and what it reports.
 #[derive(Args, Clone, Default)]
 struct RunOptions {
-    /// When the GIL holder must let go: interval (default), ticks, fifo, priority or deadline
+    /// When the GIL holder must let go: interval (default), ticks, fifo, priority, deadline or random (a seeded scheduler)
     #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
     gil_policy: Option<Policy>,
     /// How long a waiting thread lets the holder run before asking it to drop, e.g. 5ms, 0.1ms, 1s
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     switch_interval: Option<Duration>,
-    /// Under the ticks policy: instructions between drops (default 100)
+    /// Under the ticks policy: instructions between drops (default 100); under random, their mean
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     check_interval: Option<u32>,
+    /// Under the random policy: the seed (default 1); the same seed repeats the same run
+    #[arg(long, value_name = "N")]
+    gil_seed: Option<u64>,
     /// Print a per-thread table of GIL acquisitions, hold and wait times to stderr at exit
     #[arg(long)]
     gil_stats: bool,
@@ -305,7 +308,7 @@ fn real_main() -> i32 {
 /// run failed.
 fn compare(policies: Option<String>, runs: u32, svg: Option<String>, file: String, args: Vec<String>) -> i32 {
     let policies = match policies.as_deref().map(toy::comparison::parse_policies) {
-        None => Policy::ALL.to_vec(),
+        None => Policy::COMPARED.to_vec(),
         Some(Ok(list)) => list,
         Some(Err(e)) => {
             write_err(&format!("toy compare: --policies: {e}\n"));
@@ -362,6 +365,7 @@ fn merge(top: RunOptions, run: RunOptions) -> RunOptions {
         gil_policy: run.gil_policy.or(top.gil_policy),
         switch_interval: run.switch_interval.or(top.switch_interval),
         check_interval: run.check_interval.or(top.check_interval),
+        gil_seed: run.gil_seed.or(top.gil_seed),
         gil_stats: run.gil_stats || top.gil_stats,
         gil_trace: run.gil_trace.or(top.gil_trace),
         gil_stats_json: run.gil_stats_json.or(top.gil_stats_json),
@@ -381,6 +385,9 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
     }
     if let Some(d) = options.switch_interval {
         builder = builder.switch_interval(d);
+    }
+    if let Some(seed) = options.gil_seed {
+        builder = builder.gil_seed(seed);
     }
     if let Some(n) = options.check_interval {
         builder = builder.check_interval(n);

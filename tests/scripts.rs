@@ -457,7 +457,7 @@ fn sync_scripts_under_every_policy() {
     find_files(Path::new("tests/scripts/sync"), "toy", &mut files);
     assert!(!files.is_empty(), "no scripts found under tests/scripts/sync");
     let files = selected(files);
-    let runs: Vec<(PathBuf, &str)> = ["ticks", "fifo", "priority"]
+    let runs: Vec<(PathBuf, &str)> = ["ticks", "fifo", "priority", "deadline", "random"]
         .iter()
         .flat_map(|p| files.iter().map(move |f| (f.clone(), *p)))
         .collect();

@@ -178,7 +178,7 @@ pub fn explore(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Verd
         if reference.is_none() {
             reference = Some(run.stdout);
         }
-        if seed % 10 == 0 || seed == seeds {
+        if seed % (seeds / 10).max(10) == 0 || seed == seeds {
             progress(&format!("{seed} of {seeds} seeds ran cleanly"));
         }
     }

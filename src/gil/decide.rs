@@ -106,6 +106,65 @@ impl<T> Gil<T> {
         (decision, next)
     }
 
+    /// Under a scheduler: refill `st.views` with every thread that can run as of `now`, in
+    /// thread-id order, leaving out `except` (a thread that is letting the GIL go).
+    /// Asking a blocked thread's wake test here is what makes its wake-up a decision of
+    /// the holder's, at a point of the program, rather than of the operating system's.
+    fn fill_runnable(st: &mut State, now: Instant, except: Option<ThreadId>) {
+        let State {
+            views, waiters, threads, ..
+        } = st;
+        views.clear();
+        for (index, rec) in threads.iter().enumerate() {
+            let Some(rec) = rec else { continue };
+            let tid = ThreadId(index as u32 + 1);
+            let runnable = !rec.exited && !rec.away && rec.blocked.as_ref().is_none_or(|wake| (wake.0)());
+            if !runnable || Some(tid) == except {
+                continue;
+            }
+            let view = match waiters.iter().find(|q| q.tid == tid) {
+                Some(q) => q.view(now, rec.last_hold, rec.hold),
+                None => Waiter {
+                    tid,
+                    waited: Duration::ZERO,
+                    from_blocking: false,
+                    last_hold: rec.last_hold,
+                    total_hold: rec.hold,
+                },
+            };
+            views.push(view);
+        }
+    }
+
+    /// Under a scheduler: who gets the GIL `except` is releasing at `now`, among every
+    /// thread that can run; `None` if none can (the GIL is then free for whoever comes
+    /// back first from a blocking call).
+    pub(super) fn schedule_next(&self, st: &mut State, now: Instant, except: Option<ThreadId>) -> Option<ThreadId> {
+        Self::fill_runnable(st, now, except);
+        let cx = self.context(st, now, true);
+        let State { views, policy, .. } = st;
+        let chosen = policy.0.next_holder(views, &cx)?;
+        views.iter().any(|w| w.tid == chosen).then_some(chosen)
+    }
+
+    /// Under a scheduler: the holder `tid`'s slice has run out. Who runs next, among every
+    /// thread that can run and the holder itself (`None`: the holder goes on), and the
+    /// length of the next slice.
+    pub(super) fn schedule_at_slice_end(&self, st: &mut State, tid: ThreadId, now: Instant) -> (Option<ThreadId>, u32) {
+        Self::fill_runnable(st, now, None);
+        let cx = self.context(st, now, false);
+        let State { views, policy, .. } = st;
+        let chosen = match policy.0.at_slice_end(tid, views, &cx) {
+            SliceEnd::KeepRunning => None,
+            SliceEnd::Yield | SliceEnd::HandOff => policy
+                .0
+                .next_holder(views, &cx)
+                .filter(|&c| c != tid && views.iter().any(|w| w.tid == c)),
+        };
+        let next = policy.0.slice(tid, &cx).max(1);
+        (chosen, next)
+    }
+
     /// The first slice of `tid`, which holds the GIL and starts running bytecode.
     pub(super) fn first_slice(&self, st: &mut State, tid: ThreadId, now: Instant) -> u32 {
         let cx = self.context(st, now, false);

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use super::location::Location;
-use super::lock::{DROP_REQUEST, Gil, State};
+use super::lock::{DROP_REQUEST, Gil, State, WakeTest};
 use super::policy::SliceEnd;
 use super::reason::SwitchReason;
 use super::sync::MutexGuard;
@@ -104,6 +104,14 @@ impl<'a, T> GilGuard<'a, T> {
         if let Some(at) = at {
             gil.report(&mut st, at);
         }
+        if st.schedules {
+            let (chosen, next) = gil.schedule_at_slice_end(&mut st, self.tid, Instant::now());
+            if let Some(chosen) = chosen {
+                st.handing_to = Some(chosen);
+                self.drop_and_retake(st, SwitchReason::Schedule);
+            }
+            return next;
+        }
         let (decision, next) = gil.slice_end(&mut st, self.tid, Instant::now());
         match decision {
             SliceEnd::KeepRunning => {}
@@ -150,6 +158,8 @@ impl<'a, T> GilGuard<'a, T> {
     pub fn release_while<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
         {
             let mut st = self.gil.lock_state();
+            // Under a scheduler it is not runnable until it is back at the lock.
+            st.rec_mut(self.tid).away = st.schedules;
             self.gil
                 .release(&mut st, self.tid, End::Blocking, SwitchReason::Blocking);
         }
@@ -160,15 +170,45 @@ impl<'a, T> GilGuard<'a, T> {
         f()
     }
 
+    /// Under a scheduler ([`ReleasePolicy::schedules`](super::ReleasePolicy::schedules)):
+    /// block on one of the program's own objects. The GIL goes to a thread the scheduler
+    /// picks, and comes back only when the scheduler hands it to this thread, which it
+    /// does only once `wake` says the wait is over; so when a blocked thread resumes is
+    /// decided by the program's own steps, and a seeded run repeats exactly. `wake` is
+    /// asked by other threads, with the lock's mutex held: it must be quick, must not
+    /// block, and must look only at state that changes under the GIL (a generation
+    /// counter bumped by the object's owner, say).
+    ///
+    /// Returns false at once, having released nothing, under a policy that does not
+    /// schedule: the caller then waits in its own way ([`release_while`]).
+    ///
+    /// [`release_while`]: GilGuard::release_while
+    pub fn release_until(&mut self, wake: impl Fn() -> bool + Send + 'static) -> bool {
+        let gil = self.gil;
+        let mut st = gil.lock_state();
+        if !st.schedules {
+            return false;
+        }
+        if wake() {
+            // Over before it began (its object changed, or a verdict came): nothing to
+            // wait for, and nobody else would hand the GIL back to a releaser.
+            return true;
+        }
+        st.rec_mut(self.tid).blocked = Some(WakeTest(Box::new(wake)));
+        gil.release(&mut st, self.tid, End::Blocking, SwitchReason::Blocking);
+        gil.take_and_settle(st, self.tid, true, None);
+        true
+    }
+
     /// Release the GIL and unregister the thread: the last thing a finishing thread does.
     pub fn exit(self) {
         let this = ManuallyDrop::new(self);
         let (gil, tid) = (this.gil, this.tid);
-        {
-            let mut st = gil.lock_state();
-            gil.release(&mut st, tid, End::Released, SwitchReason::ThreadEnd);
-        }
-        gil.thread_exit(tid);
+        let mut st = gil.lock_state();
+        gil.release(&mut st, tid, End::Released, SwitchReason::ThreadEnd);
+        // Unregistered under the same hold of the mutex: a scheduler choosing between
+        // the two would hand the GIL to a thread that never takes it again.
+        st.rec_mut(tid).exited = true;
     }
 }
 
@@ -189,6 +229,8 @@ impl<T> Drop for GilGuard<'_, T> {
     /// the hand-off's reason, as blocking.
     fn drop(&mut self) {
         let mut st = self.gil.lock_state();
+        // Under a scheduler it is away until it takes the GIL again.
+        st.rec_mut(self.tid).away = st.schedules;
         self.gil
             .release(&mut st, self.tid, End::Released, SwitchReason::Blocking);
     }

@@ -57,6 +57,8 @@ pub struct GilConfig {
     /// Names for the [`Location`]s the holder reports, used by the statistics and the
     /// trace; without them a location is shown as `#N`.
     pub location_names: Option<LocationNames>,
+    /// The `random` scheduler's seed (`--gil-seed`); other policies ignore it.
+    pub seed: u64,
 }
 
 impl Default for GilConfig {
@@ -69,6 +71,7 @@ impl Default for GilConfig {
             trace: false,
             follow_cpu: true,
             location_names: None,
+            seed: 1,
         }
     }
 }
@@ -90,6 +93,22 @@ pub(super) struct ThreadRec {
     pub(super) waiting_since: Option<Instant>,
     /// Empty and never allocated unless tracing is on.
     pub(super) events: Vec<Event>,
+    /// Under a scheduler: away in a blocking call (`release_while`, or between a host's
+    /// calls), so not runnable until it comes back to the lock.
+    pub(super) away: bool,
+    /// Under a scheduler: blocked on one of the program's objects (`release_until`); it
+    /// may run again once this test passes.
+    pub(super) blocked: Option<WakeTest>,
+}
+
+/// When a thread blocked under a scheduler may run again: asked by the holder, under the
+/// state's mutex, whenever it chooses who runs next.
+pub(super) struct WakeTest(pub(super) Box<dyn Fn() -> bool + Send>);
+
+impl fmt::Debug for WakeTest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WakeTest")
+    }
 }
 
 /// The policy, where only the holder of the state's mutex can ask it anything.
@@ -129,11 +148,19 @@ pub(super) struct State {
     pub(super) released_at: Option<Location>,
     /// Waiting time charged to the place the holder was when each wait began.
     pub(super) waits_caused: HashMap<Location, Duration>,
+    /// The policy is a scheduler ([`ReleasePolicy::schedules`]), asked once.
+    pub(super) schedules: bool,
+    /// Under a scheduler, the thread the holder's slice end chose: the next release is
+    /// reserved for it. Set only just before that release, which clears it.
+    pub(super) handing_to: Option<ThreadId>,
 }
 
 impl State {
     pub(super) fn new(policy: Box<dyn ReleasePolicy>) -> State {
+        let schedules = policy.schedules();
         State {
+            schedules,
+            handing_to: None,
             locked: false,
             holder: None,
             last_holder: None,
@@ -155,8 +182,17 @@ impl State {
         }
     }
 
+    /// Whether `tid` may take the GIL now: it is free and reserved for `tid` or for
+    /// nobody — and, under a scheduler, a thread blocked on the program's objects takes it
+    /// only when it is handed to it.
     pub(super) fn can_take(&self, tid: ThreadId) -> bool {
-        !self.locked && self.reserved_for.is_none_or(|r| r == tid)
+        if self.locked {
+            return false;
+        }
+        match self.reserved_for {
+            Some(r) => r == tid,
+            None => !self.schedules || self.rec(tid).blocked.is_none(),
+        }
     }
 
     pub(super) fn rec(&self, tid: ThreadId) -> &ThreadRec {
@@ -181,10 +217,15 @@ impl Invariant for State {
         assert_eq!(self.locked, self.holder.is_some(), "`locked` disagrees with `holder`");
         if let Some(reserved) = self.reserved_for {
             assert!(!self.locked, "the GIL is held while reserved for {reserved}");
-            assert!(
-                self.waiters.iter().any(|w| w.tid == reserved),
-                "the GIL is reserved for {reserved}, who is not waiting"
-            );
+            if self.schedules {
+                // A scheduler hands the GIL to threads that may not have arrived yet.
+                assert!(!self.rec(reserved).exited, "the GIL is reserved for {reserved}, which exited");
+            } else {
+                assert!(
+                    self.waiters.iter().any(|w| w.tid == reserved),
+                    "the GIL is reserved for {reserved}, who is not waiting"
+                );
+            }
         }
         for (i, waiter) in self.waiters.iter().enumerate() {
             let tid = waiter.tid;
@@ -280,10 +321,14 @@ pub struct Gil<T> {
     /// for a forked child.
     policy_kind: PolicyKind,
     custom_policy: Option<CustomPolicy>,
+    /// The scheduler's seed, for a forked child's fresh instance.
+    seed: u64,
     /// The policy's name, asked once.
     policy_name: Box<str>,
     /// Whether the policy counts instructions, asked once.
     pub(super) counts_instructions: bool,
+    /// Whether the policy is a scheduler ([`ReleasePolicy::schedules`]), asked once.
+    schedules: bool,
     pub(super) location_names: Option<LocationNames>,
     switch_interval_ns: AtomicU64,
     check_interval: AtomicU32,
@@ -351,17 +396,20 @@ impl<T> Gil<T> {
     }
 
     fn build(value: T, config: GilConfig) -> Gil<T> {
-        let policy = policy_source::instance(config.policy, config.custom_policy.as_ref());
+        let policy = policy_source::instance(config.policy, config.custom_policy.as_ref(), config.seed);
         let policy_name = policy.name().into();
         let counts_instructions = policy.counts_instructions();
+        let schedules = policy.schedules();
         Gil {
             eval_breaker: std::sync::Arc::new(AtomicU32::new(0)),
             value: UnsafeCell::new(value),
             shared: UnsafeCell::new(Shared::new(State::new(policy))),
             policy_kind: config.policy,
             custom_policy: config.custom_policy,
+            seed: config.seed,
             policy_name,
             counts_instructions,
+            schedules,
             location_names: config.location_names,
             switch_interval_ns: AtomicU64::new(duration_ns(config.switch_interval.max(MIN_SWITCH_INTERVAL))),
             check_interval: AtomicU32::new(config.check_interval.max(1)),
@@ -451,6 +499,15 @@ impl<T> Gil<T> {
         self.counts_instructions.then(|| self.check_interval())
     }
 
+    /// Whether the policy is a scheduler, which decides alone who runs
+    /// ([`ReleasePolicy::schedules`]): then a blocking wait on the program's own objects
+    /// should go through [`GilGuard::release_until`](super::GilGuard::release_until), and
+    /// work the program does not wait for (creating a thread, say) should not release the
+    /// GIL at all, so that only the program's own steps decide who runs when.
+    pub fn schedules(&self) -> bool {
+        self.schedules
+    }
+
     /// Whether a thread taking the GIL after a forced drop moves to the dropper's CPU.
     pub fn follows_cpu(&self) -> bool {
         self.follow_cpu
@@ -468,6 +525,7 @@ impl<T> Gil<T> {
             trace: self.trace,
             follow_cpu: self.follow_cpu,
             location_names: None,
+            seed: self.seed,
         }
     }
 
@@ -504,6 +562,9 @@ impl<T> Gil<T> {
     ) -> Option<u32> {
         let rec = st.rec(tid);
         assert!(!rec.exited, "thread {tid} took the GIL after thread_exit");
+        if rec.away {
+            st.rec_mut(tid).away = false;
+        }
         assert_ne!(
             st.holder,
             Some(tid),
@@ -599,6 +660,7 @@ impl<T> Gil<T> {
         rec.acquisitions += 1;
         rec.held_since = Some(now);
         rec.waiting_since = None;
+        rec.blocked = None;
         if waited {
             let wait = now - start;
             rec.wait += wait;
@@ -693,7 +755,13 @@ impl<T> Gil<T> {
                 });
             }
         }
-        st.reserved_for = self.choose_next_holder(st, now);
+        st.reserved_for = if let Some(chosen) = st.handing_to.take() {
+            Some(chosen)
+        } else if st.schedules {
+            self.schedule_next(st, now, Some(tid))
+        } else {
+            self.choose_next_holder(st, now)
+        };
         let shared = self.shared();
         if st.reserved_for.is_some() {
             // Only the chosen one may proceed; the rest go back to sleep. parking_lot moves
@@ -742,7 +810,7 @@ impl<T> Gil<T> {
         let now = Instant::now();
         // A fresh policy from the pristine one: the old instance may have been in the
         // middle of a decision on a thread that is gone.
-        let policy = policy_source::instance(self.policy_kind, self.custom_policy.as_ref());
+        let policy = policy_source::instance(self.policy_kind, self.custom_policy.as_ref(), self.seed);
         let mut state = State::new(policy);
         state.threads.resize_with(tid.index() + 1, || None);
         state.threads[tid.index()] = Some(ThreadRec {

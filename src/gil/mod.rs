@@ -171,6 +171,8 @@ mod policy_kind;
 mod policy_source;
 // A waiting thread as recorded, and as a policy sees it.
 mod queued;
+// The seeded scheduler, `random`.
+mod random;
 // Why the GIL changed hands.
 mod reason;
 // Counters and the `--gil-stats` table; the same as JSON.
@@ -196,6 +198,7 @@ pub use lock::{DROP_REQUEST, GIL_BITS, Gil, GilConfig, REPORT_LOCATION};
 pub use policy::{Context, ReleasePolicy, SliceEnd, Waiter};
 pub use policy_kind::{ParsePolicyError, PolicyKind};
 pub use policy_source::CustomPolicy;
+pub use random::Random;
 pub use reason::{Reasons, SwitchReason};
 pub use stats::{COSTLIEST_SHOWN, GilStats, LineWait, ThreadState, ThreadStats};
 pub use thread_id::ThreadId;

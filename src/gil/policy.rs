@@ -200,4 +200,23 @@ pub trait ReleasePolicy: Send + 'static {
             SliceEnd::Yield
         }
     }
+
+    /// Whether this is a scheduler, which decides alone who runs, so that a run can be
+    /// repeated exactly. Asked once, when the lock is built. Default: no. For a scheduler
+    /// the lock changes what it shows and what it allows:
+    /// - `waiters`, in [`next_holder`](ReleasePolicy::next_holder) and
+    ///   [`at_slice_end`](ReleasePolicy::at_slice_end), is every thread that can run, in
+    ///   thread-id order: queued ones, ones started but not yet at the lock, threads whose
+    ///   blocking wait on the program's own objects is over
+    ///   ([`GilGuard::release_until`](super::GilGuard::release_until)) — and at a slice's
+    ///   end the holder itself. It leaves out threads away in a blocking call
+    ///   ([`GilGuard::release_while`](super::GilGuard::release_while)): when they come back
+    ///   is the operating system's doing, not the program's.
+    /// - the GIL is reserved for the thread named even before it reaches the lock, and
+    ///   nobody else may take it; naming the holder at a slice's end keeps it running;
+    /// - nobody asks for a drop: the holder stops only at the ends of its slices, so a
+    ///   scheduler should count instructions.
+    fn schedules(&self) -> bool {
+        false
+    }
 }

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use super::builtin_policies::{Fifo, Interval, Priority, Ticks};
 use super::deadline::Deadline;
 use super::policy::ReleasePolicy;
+use super::random::Random;
 
 /// Which built-in rule decides when the holder drops the GIL and who gets it next. (A
 /// host's own rule is a [`ReleasePolicy`].)
@@ -28,11 +29,26 @@ pub enum PolicyKind {
     /// budget, short for a thread back from a blocking call, long for one that used up
     /// its slice ([`Deadline`](super::Deadline)).
     Deadline,
+    /// A seeded scheduler: at check points its generator picks, the GIL goes to a
+    /// runnable thread its generator picks ([`Random`](super::Random)); the same seed
+    /// repeats the same run.
+    Random,
 }
 
 impl PolicyKind {
     /// Every policy, in the order the documentation lists them.
-    pub const ALL: [PolicyKind; 5] = [
+    pub const ALL: [PolicyKind; 6] = [
+        PolicyKind::Interval,
+        PolicyKind::Ticks,
+        PolicyKind::Fifo,
+        PolicyKind::Priority,
+        PolicyKind::Deadline,
+        PolicyKind::Random,
+    ];
+
+    /// The policies that are compared by default (`toy compare`): all but the scheduler
+    /// for reproducing races, which is a tool rather than a rival.
+    pub const COMPARED: [PolicyKind; 5] = [
         PolicyKind::Interval,
         PolicyKind::Ticks,
         PolicyKind::Fifo,
@@ -48,12 +64,14 @@ impl PolicyKind {
             PolicyKind::Fifo => "fifo",
             PolicyKind::Priority => "priority",
             PolicyKind::Deadline => "deadline",
+            PolicyKind::Random => "random",
         }
     }
 
-    /// A fresh instance of the rule.
-    pub fn instance(self) -> Box<dyn ReleasePolicy> {
+    /// A fresh instance of the rule; `seed` is the `random` scheduler's.
+    pub fn instance(self, seed: u64) -> Box<dyn ReleasePolicy> {
         match self {
+            PolicyKind::Random => Box::new(Random::new(seed)),
             PolicyKind::Interval => Box::new(Interval),
             PolicyKind::Ticks => Box::new(Ticks::default()),
             PolicyKind::Fifo => Box::new(Fifo),
@@ -77,7 +95,7 @@ impl fmt::Display for ParsePolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown GIL policy `{}` (expected interval, ticks, fifo, priority or deadline)",
+            "unknown GIL policy `{}` (expected interval, ticks, fifo, priority, deadline or random)",
             self.0
         )
     }

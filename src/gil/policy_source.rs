@@ -55,9 +55,9 @@ impl PartialEq for CustomPolicy {
 impl Eq for CustomPolicy {}
 
 /// A lock's policy: a host's if given, else the built-in kind.
-pub(super) fn instance(kind: PolicyKind, custom: Option<&CustomPolicy>) -> Box<dyn ReleasePolicy> {
+pub(super) fn instance(kind: PolicyKind, custom: Option<&CustomPolicy>, seed: u64) -> Box<dyn ReleasePolicy> {
     match custom {
         Some(custom) => custom.instance(),
-        None => kind.instance(),
+        None => kind.instance(seed),
     }
 }

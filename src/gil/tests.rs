@@ -862,7 +862,7 @@ fn cx(held: Duration) -> Context {
 
 #[test]
 fn gil_interval_asks_after_an_interval_of_the_same_holder() {
-    let mut p = PolicyKind::Interval.instance();
+    let mut p = PolicyKind::Interval.instance(1);
     let w = waiter(2, 3 * MS, false, MS);
     // Waited 3 ms, the holder has held 10: 2 ms to go; a holder of 1 ms: 4 ms to go.
     assert_eq!(p.ask_after(&w, &cx(10 * MS)), Some(2 * MS));
@@ -884,10 +884,10 @@ fn gil_fifo_and_priority_choose_from_the_queue() {
         waiter(3, 5 * MS, true, MS),
         waiter(4, MS, true, MS),
     ];
-    let mut fifo = PolicyKind::Fifo.instance();
+    let mut fifo = PolicyKind::Fifo.instance(1);
     assert_eq!(fifo.next_holder(&queue, &cx(MS)), Some(ThreadId(2)));
     assert_eq!(fifo.next_holder(&[], &cx(MS)), None);
-    let mut priority = PolicyKind::Priority.instance();
+    let mut priority = PolicyKind::Priority.instance(1);
     assert!(priority.asks_on_return(&queue[1]));
     // The first thread back from a blocking call, ahead of an older CPU-bound waiter.
     assert_eq!(priority.next_holder(&queue, &cx(MS)), Some(ThreadId(3)));
@@ -896,7 +896,7 @@ fn gil_fifo_and_priority_choose_from_the_queue() {
 
 #[test]
 fn gil_ticks_slices_are_jittered_around_the_check_interval() {
-    let mut ticks = PolicyKind::Ticks.instance();
+    let mut ticks = PolicyKind::Ticks.instance(1);
     assert!(ticks.counts_instructions());
     assert!(!ticks.forced_switching());
     assert_eq!(ticks.ask_after(&waiter(2, LONG, false, MS), &cx(LONG)), None);

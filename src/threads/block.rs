@@ -17,7 +17,8 @@
 
 use super::deadlock;
 use crate::signal::Signal;
-use crate::vm::{Vm, VmResult};
+use crate::vm::{BREAK_INTERRUPT, Vm, VmResult};
+use std::sync::atomic::Ordering::Relaxed;
 use crate::wait_graph::WaitFor;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -106,6 +107,9 @@ fn wait_released(
     deadline: Option<Instant>,
     can_fail: bool,
 ) -> VmResult<bool> {
+    if deadline.is_none() && vm.gil_schedules() {
+        return wait_scheduled(vm, signal, seen, can_fail);
+    }
     if !vm.is_main_thread() || !can_fail {
         let signal = signal.clone();
         return Ok(vm.release(move || signal.wait_change(seen, deadline)));
@@ -122,6 +126,22 @@ fn wait_released(
             return Ok(false);
         }
     }
+}
+
+/// The wait under a scheduler (`random`): the scheduler hands the GIL back once the signal
+/// has moved, so the moment this thread resumes is a step of the program, and a seeded run
+/// repeats. The main thread also resumes for Ctrl-C (when a running thread's slice ends;
+/// with every thread blocked, the deadlock report comes first).
+fn wait_scheduled(vm: &mut Vm, signal: &Arc<Signal>, seen: u64, can_fail: bool) -> VmResult<bool> {
+    let s = signal.clone();
+    if vm.is_main_thread() && can_fail {
+        let breaker = vm.breaker_handle();
+        vm.release_until(move || s.generation() != seen || breaker.load(Relaxed) & BREAK_INTERRUPT != 0);
+        vm.check_interrupt()?;
+    } else {
+        vm.release_until(move || s.generation() != seen);
+    }
+    Ok(signal.generation() != seen)
 }
 
 /// Where this thread is: the file and line of its innermost frame.

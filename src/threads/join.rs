@@ -77,7 +77,7 @@ pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
             reports.push(report.clone());
         }
         if let Some(handle) = t.handle.take() {
-            vm.release(move || handle.join().is_ok());
+            vm.release_briefly(move || handle.join().is_ok());
         }
     }
     Ok(reports)

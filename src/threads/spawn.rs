@@ -76,7 +76,7 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     // `handed` before taking the GIL (usually already bumped by the time it gets there).
     let handed = Arc::new(Signal::default());
     let handed_in_thread = handed.clone();
-    let spawned = vm.release(move || {
+    let spawned = vm.release_briefly(move || {
         let spawned = std::thread::Builder::new()
             .name(name)
             .stack_size(64 << 20)

@@ -207,6 +207,11 @@ impl<'a> Vm<'a> {
         self.it.thread_id()
     }
 
+    /// The eval breaker, shared, for a wake test to look at without the GIL.
+    pub fn breaker_handle(&self) -> Arc<AtomicU32> {
+        self.breaker.clone()
+    }
+
     /// Whether this is the thread Ctrl-C interrupts (see `Interp::main_thread`).
     pub fn is_main_thread(&self) -> bool {
         self.thread_id() == self.it.main_thread
@@ -224,6 +229,36 @@ impl<'a> Vm<'a> {
         if let Some(i) = self.it.parked.iter().position(|(t, _)| *t == tid) {
             self.fiber = self.it.parked.swap_remove(i).1;
         }
+    }
+
+    /// Whether the GIL's policy is a scheduler (`random`), which must decide alone who
+    /// runs when: then waits on the program's own objects go through
+    /// [`Vm::release_until`], and short work nobody waits on keeps the GIL
+    /// ([`Vm::release_briefly`]).
+    pub fn gil_schedules(&self) -> bool {
+        self.it.gil().schedules()
+    }
+
+    /// Under a scheduler: blocks on one of the program's own objects until the scheduler
+    /// hands this thread the GIL again, which it does once `wake` passes (see
+    /// `GilGuard::release_until`). Returns false at once under other policies.
+    pub fn release_until(&mut self, wake: impl Fn() -> bool + Send + 'static) -> bool {
+        if self.location_wanted() {
+            self.report_location();
+        }
+        self.park();
+        let released = self.it.release_until(wake);
+        self.unpark();
+        released
+    }
+
+    /// Short work that waits for no other thread of this interpreter (writing a line
+    /// out, starting an OS thread, reaping one that has finished): with the GIL released
+    /// as [`Vm::release`] does, except under a scheduler, where letting go would let the
+    /// operating system decide when this thread runs again, and a seeded run would no
+    /// longer repeat itself.
+    pub fn release_briefly<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        if self.gil_schedules() { f() } else { self.release(f) }
     }
 
     /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
@@ -298,14 +333,14 @@ impl<'a> Vm<'a> {
     /// GIL released; returns once they are out (so a report on stderr comes after them).
     pub fn flush_output(&mut self) {
         let chunk = self.it.output.take();
-        self.release(move || chunk.write());
+        self.release_briefly(move || chunk.write());
     }
 
     /// Prints `text`; when the buffering says it is time, the bytes go to the writer with
     /// the GIL released, so a full pipe blocks only this thread.
     pub fn write_output(&mut self, text: &str) {
         if let Some(chunk) = self.it.output.push(text) {
-            self.release(move || chunk.write());
+            self.release_briefly(move || chunk.write());
         }
     }
 
