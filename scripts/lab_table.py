@@ -33,6 +33,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LAB = os.path.join(HERE, "lab")
 POLICIES = ["interval", "ticks", "fifo", "priority", "deadline"]
+# The seeded scheduler: a column of its own, for the experiments made for it (it is a tool
+# for reproducing races, not a rival policy, so the others do not run under it).
+SCHEDULER = "random"
+COLUMNS = POLICIES + [SCHEDULER]
+# race_seeds: the variants, and how many seeds each runs (quick: fewer).
+SEED_VARIANTS = ["plain", "read_call_write", "locked", "locked_rcw"]
+SEEDS, QUICK_SEEDS = 100, 20
 
 # The machine's floor for "50 threads each sleep(0.1)": benches/spawn_floor.rs, rounds of
 # 50 sleeps in a row against 50 threads each sleeping 0.1 s (about 5.1 s a round).
@@ -55,6 +62,7 @@ EXPERIMENTS = [
     ("fairness", True),
     ("process_bench", False),
     ("deadlock", True),
+    ("race_seeds", False),
     ("interp_bench", False),
     ("three_ways", False),
 ]
@@ -153,6 +161,16 @@ ROWS = [
      "switch_interval 50 ms: wake-up latency p50 (ms)", "{:.3f}", "≈ interval", None, ALL),
     ("Issue 6 — lab headlines", "9 fairness: min / max iterations of 4 CPU-bound threads", "fairness",
      "fairness min / max iterations", "{:.3f}", "→ 1 is fair", None, ALL),
+    ("Issue 14 — reproducible races", "race, x = x + 1: seeds of 100 that lose updates", "race_seeds",
+     "race_seeds plain: seeds that lose updates", "{:.0f}", "> 0", ok_ge(1), [SCHEDULER]),
+    ("Issue 14 — reproducible races", "… the first losing seed loses the same again (1 = yes)", "race_seeds",
+     "race_seeds plain: first losing seed repeats itself", "{:.0f}", "1", ok_ge(1), [SCHEDULER]),
+    ("Issue 14 — reproducible races", "race, read, call, write: seeds of 100 that lose updates", "race_seeds",
+     "race_seeds read_call_write: seeds that lose updates", "{:.0f}", "> 0", ok_ge(1), [SCHEDULER]),
+    ("Issue 14 — reproducible races", "race with a Lock (both variants): seeds that lose updates", "race_seeds",
+     "race_seeds locked: seeds that lose updates", "{:.0f}", "0", ok_le(0), [SCHEDULER]),
+    ("Issue 14 — reproducible races", "… read, call, write with a Lock", "race_seeds",
+     "race_seeds locked_rcw: seeds that lose updates", "{:.0f}", "0", ok_le(0), [SCHEDULER]),
     ("Issue 14 — deadlocks", "dining philosophers, left fork first: reported (1) or hung (0)", "deadlock",
      "deadlock unordered: reported (1) or hung (0)", "{:.0f}", "1 (CPython hangs)", ok_ge(1), ALL),
     ("Issue 14 — deadlocks", "… threads named in the report (the cycle has 5)", "deadlock",
@@ -328,6 +346,40 @@ class Runner:
             if script == name and self.wanted(column):
                 self.run(key, column, [self.toy, "run", *options, os.path.join(LAB, name + ".toy")])
 
+    def seeds(self, name):
+        """race_seeds.toy under the seeded scheduler, seeds 1..N for each variant: how many
+        seeds lose updates, and whether the first losing seed loses the same on a rerun."""
+        print(f"{name}", file=sys.stderr, flush=True)
+        if not self.wanted(SCHEDULER):
+            return
+        n = QUICK_SEEDS if self.quick else SEEDS
+        script = os.path.join(LAB, name + ".toy")
+        measures = {}
+        t0 = time.perf_counter()
+        for variant in SEED_VARIANTS:
+            losing = []
+            for seed in range(1, n + 1):
+                argv = [self.toy, "run", "--gil-policy", SCHEDULER, "--gil-seed", str(seed), script, variant]
+                p = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
+                lost = re.search(r"lost (\d+) of", p.stdout)
+                if lost is None:
+                    self.failures.append((" ".join(argv[1:]), p.returncode, p.stderr.strip()))
+                    self.results[(name, SCHEDULER)] = f"exit {p.returncode}"
+                    return
+                if int(lost.group(1)) > 0:
+                    losing.append((seed, p.stdout))
+            measures[f"race_seeds {variant}: seeds that lose updates"] = len(losing)
+            if losing:
+                seed, first = losing[0]
+                again = subprocess.run(argv[:5] + [str(seed), script, variant],
+                                       capture_output=True, text=True, timeout=self.timeout)
+                measures[f"race_seeds {variant}: first losing seed repeats itself"] = int(again.stdout == first)
+        secs = time.perf_counter() - t0
+        print(f"  {SCHEDULER:<9} {len(SEED_VARIANTS)} variants x {n} seeds  ({secs:.1f} s, load {loadavg()})",
+              file=sys.stderr, flush=True)
+        self.log.write(f"$ race_seeds under {SCHEDULER}, seeds 1..{n}: {measures}\n\n")
+        self.results[(name, SCHEDULER)] = measures
+
     def floor(self):
         """Compiles benches/spawn_floor.rs with rustc and runs it. Not `cargo bench`: that
         also builds toy in the bench profile (with the dev-dependencies' features) and links
@@ -371,9 +423,9 @@ def main():
     columns = None
     if args.columns:
         columns = [c.strip() for c in args.columns.split(",")]
-        unknown = [c for c in columns if c not in ["cpython"] + POLICIES]
+        unknown = [c for c in columns if c not in ["cpython"] + COLUMNS]
         if unknown:
-            ap.error(f"unknown column(s) {', '.join(unknown)}; known: cpython, {', '.join(POLICIES)}")
+            ap.error(f"unknown column(s) {', '.join(unknown)}; known: cpython, {', '.join(COLUMNS)}")
 
     log_path = args.log or os.path.join(
         os.environ.get("TMPDIR", "/tmp"), f"toy-lab-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
@@ -389,6 +441,8 @@ def main():
             if only is None or name in only:
                 if name == FLOOR:
                     runner.floor()
+                elif name == "race_seeds":
+                    runner.seeds(name)
                 else:
                     runner.experiment(name, per_policy)
     elapsed = time.perf_counter() - t0
@@ -413,7 +467,7 @@ def main():
           f"{py}, {'quick sizes' if args.quick else 'full sizes'}; run took {elapsed:.0f} s; "
           f"load average before {load_before}, after {loadavg()}{busy}{steady}")
     print()
-    header = ["measure", "CPython"] + [f"toy {p}" for p in POLICIES] + ["target"]
+    header = ["measure", "CPython"] + [f"toy {p}" for p in COLUMNS] + ["target"]
     section = None
     lines = []
     for sec, name, key, label, fmt, target, check, applies in ROWS:
@@ -422,7 +476,7 @@ def main():
         if sec != section:
             section = sec
             lines.append([f"**{sec}**"] + [""] * (len(header) - 1))
-        cells = [cell(runner, key, c, label, fmt, check, applies) for c in ["cpython"] + POLICIES]
+        cells = [cell(runner, key, c, label, fmt, check, applies) for c in ["cpython"] + COLUMNS]
         lines.append([name] + cells + [target])
     widths = [max(len(x) for x in col) for col in zip(header, *lines)]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")

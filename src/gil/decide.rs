@@ -112,7 +112,10 @@ impl<T> Gil<T> {
     /// the holder's, at a point of the program, rather than of the operating system's.
     fn fill_runnable(st: &mut State, now: Instant, except: Option<ThreadId>) {
         let State {
-            views, waiters, threads, ..
+            views,
+            waiters,
+            threads,
+            ..
         } = st;
         views.clear();
         for (index, rec) in threads.iter().enumerate() {

@@ -219,7 +219,10 @@ impl Invariant for State {
             assert!(!self.locked, "the GIL is held while reserved for {reserved}");
             if self.schedules {
                 // A scheduler hands the GIL to threads that may not have arrived yet.
-                assert!(!self.rec(reserved).exited, "the GIL is reserved for {reserved}, which exited");
+                assert!(
+                    !self.rec(reserved).exited,
+                    "the GIL is reserved for {reserved}, which exited"
+                );
             } else {
                 assert!(
                     self.waiters.iter().any(|w| w.tid == reserved),
@@ -430,15 +433,33 @@ impl<T> Gil<T> {
         self.shared().state.lock()
     }
 
-    /// Make the calling OS thread known to the lock; the first caller gets 1.
+    /// Make a thread known to the lock; the first caller gets 1. Under a scheduler
+    /// ([`ReleasePolicy::schedules`]) it counts as away until it first reaches the lock;
+    /// see [`Gil::register_starting_thread`] for a thread the holder is starting.
     pub fn register_thread(&self) -> ThreadId {
+        self.register(true)
+    }
+
+    /// Like [`Gil::register_thread`], for a thread that the GIL's holder is about to start
+    /// and that will take the GIL as its first act: under a scheduler it can be chosen at
+    /// once, before the operating system has run it, so when it first runs is the
+    /// scheduler's decision. It must reach the lock (or be unregistered with
+    /// [`Gil::thread_exit`] if it cannot be started), or a GIL handed to it waits forever.
+    pub fn register_starting_thread(&self) -> ThreadId {
+        self.register(false)
+    }
+
+    fn register(&self, away: bool) -> ThreadId {
         let tid = ThreadId(self.next_tid.fetch_add(1, Relaxed));
         let mut st = self.lock_state();
         let index = tid.index();
         if st.threads.len() <= index {
             st.threads.resize_with(index + 1, || None);
         }
-        st.threads[index] = Some(ThreadRec::default());
+        st.threads[index] = Some(ThreadRec {
+            away: away && st.schedules,
+            ..ThreadRec::default()
+        });
         // Room for every thread to wait (and be shown to the policy), so waiting never
         // allocates.
         let registered = st.threads.len();

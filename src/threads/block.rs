@@ -18,10 +18,10 @@
 use super::deadlock;
 use crate::signal::Signal;
 use crate::vm::{BREAK_INTERRUPT, Vm, VmResult};
-use std::sync::atomic::Ordering::Relaxed;
 use crate::wait_graph::WaitFor;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 /// How long the main thread waits before it looks for Ctrl-C again.

@@ -41,7 +41,7 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         return Err(vm.type_error(format!("spawn() needs a function, not {t}")));
     }
     let gil: SharedGil = vm.it.shared_gil();
-    let tid = gil.register_thread();
+    let tid = gil.register_starting_thread();
     let done = Arc::new(Signal::default());
     let obj = ThreadObj {
         tid: tid.get(),
