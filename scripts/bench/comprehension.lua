@@ -19,4 +19,4 @@ for rep = 1, 10 do
     count = count + #xs
     total = total + xs[#xs]
 end
-print(count, total)
+print(count .. " " .. total)
