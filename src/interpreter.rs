@@ -139,9 +139,30 @@ pub struct Builder {
     trace_path: Option<PathBuf>,
     native_holds_gil: bool,
     report_at_once: bool,
+    max_memory: Option<usize>,
 }
 
 impl Builder {
+    /// Limits the heap to `bytes`: the objects, their list and map buffers and their string
+    /// data, as the heap accounts for them. An allocation that would pass the limit first
+    /// runs the collector, then throws `MemoryError` (catchable, like any error) if the live
+    /// data still leave no room. `--max-memory` on the command line. Default: no limit
+    /// beyond what the system grants (a refused allocation is a `MemoryError` too).
+    ///
+    /// ```
+    /// let mut toy = toy::Interpreter::builder().max_memory(32 << 20).build();
+    /// let source = "
+    /// let kind = nil
+    /// try { let big = [0] * 10_000_000 } catch e { kind = e.kind }   # 160 MB: refused
+    /// let small = [0] * 100_000                                      # 1.6 MB: fine
+    /// kind + \" \" + str(len(small))";
+    /// assert_eq!(toy.eval::<String>(source).unwrap(), "MemoryError 100000");
+    /// ```
+    pub fn max_memory(mut self, bytes: usize) -> Builder {
+        self.max_memory = Some(bytes);
+        self
+    }
+
     /// Keep the GIL held during host functions' `release_gil` work
     /// (`--native-holds-gil`), to measure what releasing it buys.
     pub fn native_holds_gil(mut self, hold: bool) -> Builder {
@@ -230,6 +251,7 @@ impl Builder {
         state.recursion_limit = self.recursion_limit;
         state.argv = self.argv;
         state.native_holds_gil = self.native_holds_gil;
+        state.heap.set_max_bytes(self.max_memory);
         let config = self.gil;
         let gil = Arc::new_cyclic(|weak| {
             // SAFETY: `Interp` is `!Send` on purpose (its values must not leave the GIL),
@@ -297,6 +319,7 @@ impl Interpreter {
             report_at_once: false,
             trace_path: None,
             native_holds_gil: false,
+            max_memory: None,
         }
     }
 

@@ -375,6 +375,11 @@ impl Channel {
             buf: Some(Vec::new()),
         }
     }
+
+    /// The bytes of the read buffer, which grows to the longest message received.
+    pub fn approx_bytes(&self) -> usize {
+        self.buf.as_ref().map_or(0, Vec::capacity)
+    }
 }
 
 /// How a child ended, as `waitpid` reported it.

@@ -1,8 +1,52 @@
-//! The collector frees cycles: two million self-referential lists and self-referential
-//! closures, each garbage right after it is made, must not accumulate. (Leaked, they would
-//! take well over a gigabyte; collected, the process stays small.)
+//! Memory, watched from outside the process: the collector frees cycles and paces itself
+//! by bytes; an allocation the system refuses is a `MemoryError`, never an abort; the
+//! `--max-memory` limit holds. The limits are set by `prlimit` on the child, so no test
+//! can take this machine's memory. `TOY_BIN` runs another binary (an older build, to see
+//! a test fail before a fix).
 
 mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn toy_bin() -> String {
+    std::env::var("TOY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_toy").to_string())
+}
+
+/// Runs `script` under `prlimit` with `limits` (e.g. `--as=4000000000`) and toy `options`,
+/// killing it after `timeout`.
+fn run_limited(tag: &str, limits: &[&str], options: &[&str], script: &str, timeout: Duration) -> Output {
+    let dir = std::env::temp_dir().join(format!("toy-mem-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("script.toy");
+    std::fs::write(&path, script).expect("script");
+    let mut child = Command::new("prlimit")
+        .args(limits)
+        .arg("--")
+        .arg(toy_bin())
+        .arg("run")
+        .args(options)
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start prlimit (util-linux)");
+    let start = Instant::now();
+    while child.try_wait().expect("poll").is_none() {
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
 
 /// Peak resident memory of process `pid` in KiB (VmHWM in /proc/PID/status).
 fn peak_kib(pid: u32) -> u64 {
@@ -44,4 +88,103 @@ sleep(60)
         peak < 300 * 1024,
         "peak memory {peak} KiB: cycles are not being collected"
     );
+}
+
+/// `[0] * 2000000000` needs 32 GB: where the system refuses it (here an address-space
+/// limit), the script gets a MemoryError it can catch, and an uncaught one ends the run
+/// as any error does — exit 1, a traceback, and everything printed before still printed.
+#[test]
+fn an_allocation_the_system_refuses_is_a_memory_error() {
+    let script = r#"
+print("before")
+try { let xs = [0] * 2000000000 } catch e { print("caught", e.kind) }
+try { let s = "ab" * 8000000000 } catch e { print("caught", e.kind) }
+try { let xs = [0] * 100000000000000 } catch e { print("caught", e.kind) }
+print("after")
+let ys = [0] * 10000000000
+print("never")
+"#;
+    let out = run_limited("refused", &["--as=4000000000"], &[], script, Duration::from_secs(60));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        stdout, "before\ncaught MemoryError\ncaught MemoryError\ncaught MemoryError\nafter\n",
+        "stderr: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(last.starts_with("MemoryError: cannot allocate"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("Traceback (most recent call last):"),
+        "stderr: {stderr}"
+    );
+}
+
+/// Under `--max-memory` a script that builds and drops big values again and again keeps
+/// running: the collector frees the dead before the limit refuses anything, and what is
+/// really over the limit is a MemoryError the script catches.
+#[test]
+fn max_memory_collects_before_refusing() {
+    let script = r#"
+fn churn(rounds) {
+    for i in range(rounds) {
+        let xs = [i] * 2_000_000          # 32 MB each, dead at the next round
+        let s = "x" * 10_000_000
+    }
+}
+churn(50)
+let kind = nil
+try { let big = [0] * 20_000_000 } catch e { kind = e.kind }
+print(kind)
+churn(10)
+print("done")
+"#;
+    let out = run_limited(
+        "limit",
+        &["--as=8000000000"],
+        &["--max-memory", "100M"],
+        script,
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "MemoryError\ndone\n",
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// `--max-memory` reads sizes with K, M and G suffixes; anything else is a usage error.
+#[test]
+fn max_memory_needs_a_size() {
+    for bad in ["12Q", "", "-5M", "0", "G", "1.5.2M", "99999999999999999999"] {
+        let out = Command::new(toy_bin())
+            .args(["run", "--max-memory", bad, "does-not-matter.toy"])
+            .output()
+            .expect("run toy");
+        assert_eq!(out.status.code(), Some(2), "--max-memory {bad:?}");
+        assert!(
+            text(&out.stderr).contains("is not a size"),
+            "--max-memory {bad:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("toy-mem-sizes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("ok.toy");
+    std::fs::write(&path, "print(len([0] * 1000))\n").expect("script");
+    for good in ["64M", "64m", "65536K", "1G", "1.5G", "100000000"] {
+        let out = Command::new(toy_bin())
+            .args(["run", "--max-memory", good])
+            .arg(&path)
+            .output()
+            .expect("run toy");
+        assert_eq!(
+            text(&out.stdout),
+            "1000\n",
+            "--max-memory {good}: {}",
+            text(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

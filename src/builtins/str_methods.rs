@@ -5,6 +5,7 @@
 //! receiver as it was.
 
 use super::args::{MethodName, arity, items_of, str_arg};
+use crate::heap::SHORT_STR_BYTES;
 use crate::method::Method;
 use crate::value::Value;
 use crate::vm::{Vm, VmResult};
@@ -36,6 +37,7 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
         match method {
             Method::Upper | Method::Lower => {
                 arity(vm, name, args, 0, 0)?;
+                vm.reserve(s.len())?;
                 let out = if method == Method::Upper {
                     s.to_uppercase()
                 } else {
@@ -72,24 +74,50 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                         s.split(&*sep).map(String::from).collect()
                     }
                 };
+                // Each piece becomes a heap string: a short text split finely grows a lot.
+                vm.reserve(parts.len().saturating_mul(SHORT_STR_BYTES).saturating_add(s.len()))?;
                 let items: Vec<Value> = parts.into_iter().map(|p| vm.new_str(p)).collect();
                 Ok(vm.it.heap.new_list(items))
             }
             Method::Join => {
                 arity(vm, name, args, 1, 1)?;
-                let items = items_of(vm, name, args[0])?;
-                let mut out = String::new();
-                for (i, v) in items.iter().enumerate() {
-                    let Value::Str(part) = v else {
-                        let t = v.type_name(&vm.it.heap);
-                        return Err(vm.type_error(format!("sequence item {i}: expected str instance, {t} found")));
+                // A list's items are read where they are; other iterables are expanded.
+                let expanded = match args[0] {
+                    Value::List(_) => None,
+                    other => Some(items_of(vm, name, other)?),
+                };
+                let count = |vm: &Vm| match (&expanded, args[0]) {
+                    (Some(items), _) => items.len(),
+                    (None, Value::List(list)) => vm.it.heap.list(list).len(),
+                    _ => 0,
+                };
+                let item = |vm: &Vm, i: usize| match (&expanded, args[0]) {
+                    (Some(items), _) => items[i],
+                    (None, Value::List(list)) => vm.it.heap.list(list)[i],
+                    _ => Value::Nil,
+                };
+                let n = count(vm);
+                let mut total = s.len() as u128 * n.saturating_sub(1) as u128;
+                for i in 0..n {
+                    match item(vm, i) {
+                        Value::Str(part) => total += vm.it.heap.str(part).len() as u128,
+                        v => {
+                            let t = v.type_name(&vm.it.heap);
+                            return Err(vm.type_error(format!("sequence item {i}: expected str instance, {t} found")));
+                        }
+                    }
+                }
+                let mut out = vm.string_with_capacity(total)?;
+                for i in 0..n {
+                    let Value::Str(part) = item(vm, i) else {
+                        unreachable!("checked above, and nothing ran since")
                     };
                     if i > 0 {
                         out.push_str(&s);
                     }
-                    out.push_str(vm.it.heap.str(*part));
+                    out.push_str(vm.it.heap.str(part));
                 }
-                Ok(vm.new_str(out))
+                vm.str_value(out)
             }
             Method::Find => {
                 arity(vm, name, args, 1, 1)?;
@@ -105,16 +133,28 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 let new = str_arg(vm, name, args[1])?;
                 let out = if old.is_empty() {
                     // Python inserts the replacement between every character.
-                    let mut o = String::from(&*new);
+                    let chars = vm.it.heap.str_obj(id).chars as u128;
+                    let mut o = vm.string_with_capacity(s.len() as u128 + new.len() as u128 * (chars + 1))?;
+                    o.push_str(&new);
                     for c in s.chars() {
                         o.push(c);
                         o.push_str(&new);
                     }
                     o
                 } else {
-                    s.replace(&*old, &new)
+                    let hits = s.matches(&*old).count() as u128;
+                    let len = s.len() as u128 - hits * old.len() as u128 + hits * new.len() as u128;
+                    let mut o = vm.string_with_capacity(len)?;
+                    let mut last = 0;
+                    for (at, _) in s.match_indices(&*old) {
+                        o.push_str(&s[last..at]);
+                        o.push_str(&new);
+                        last = at + old.len();
+                    }
+                    o.push_str(&s[last..]);
+                    o
                 };
-                Ok(vm.new_str(out))
+                vm.str_value(out)
             }
             Method::Startswith | Method::Endswith => {
                 arity(vm, name, args, 1, 1)?;

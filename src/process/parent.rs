@@ -58,6 +58,7 @@ pub(super) fn wait_child(vm: &mut Vm, id: ObjId) -> VmResult<()> {
     while process_obj(vm, id).outcome.is_none() {
         match receive(vm, id, None, true)? {
             Received::Frame(kind, v, copy) => {
+                vm.it.heap.charge(copy.len());
                 let p = process_obj(vm, id);
                 if kind == KIND_MESSAGE {
                     // A message nobody has received yet: kept (as bytes) for a later recv.

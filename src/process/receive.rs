@@ -9,7 +9,7 @@ use super::channel::{KIND_MESSAGE, MAX_MESSAGE, channel_of, process_error};
 use super::decode::{HeapBuilder, split_frame};
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
-use crate::wire::{Decoder, PieceReader, WireError};
+use crate::wire::{Decoder, Length, PieceReader, WireError};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 /// The most bytes of a frame read at once. Each read takes what has arrived (up to this), with
@@ -40,6 +40,8 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
         return Ok(Received::Ended("the channel is closed".into()));
     };
     let s: &UnixStream = &stream;
+    // The read buffer grows to the longest message: heap memory like any other.
+    let capacity_before = buf.capacity();
     loop {
         // The frame's prefix and first piece, once it begins.
         let (start, b) = vm.release(move || {
@@ -68,12 +70,17 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
             }
         };
         let mut decoder = Decoder::new();
+        if let Length::Exactly(n) = pieces.length() {
+            vm.make_room_if_needed(n);
+        }
+        let mut short = None;
         vm.it.gc_inhibit += 1;
         let decoded = loop {
             if pieces.abandoned() {
                 break None;
             }
-            match decoder.feed(pieces.payload(&buf), pieces.length(), &mut HeapBuilder { vm }) {
+            let builder = &mut HeapBuilder { vm, short: &mut short };
+            match decoder.feed(pieces.payload(&buf), pieces.length(), builder) {
                 Ok(Some(v)) => break Some(Ok(v)),
                 Ok(None) if pieces.is_complete() => {
                     break Some(Err(WireError("bad message from the other process: incomplete".into())));
@@ -110,14 +117,17 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
             });
             (pieces, buf) = (p, b);
         }
-        let split = match decoded {
-            Ok(v) => split_frame(vm, v),
-            Err(e) => Err(process_error(vm, e.0)),
+        let split = match (decoded, short) {
+            (Ok(_), Some(bytes)) => Err(vm.too_big_error(bytes)),
+            (Ok(v), None) => split_frame(vm, v),
+            (Err(e), _) => Err(process_error(vm, e.0)),
         };
         let kept = match split {
             Ok((KIND_MESSAGE, _)) if keep => pieces.payload(&buf).to_vec(),
             _ => Vec::new(),
         };
+        let grown = buf.capacity().saturating_sub(capacity_before);
+        vm.it.heap.charge(grown);
         channel_of(vm, chan).buf = Some(buf);
         let (kind, v) = split?;
         return Ok(Received::Frame(kind, v, kept));

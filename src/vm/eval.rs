@@ -3,7 +3,8 @@
 //!
 //! Invariants:
 //! - Check points are exactly `Loop` and calls of closures: one relaxed load of the eval
-//!   breaker on the fast path; collection, Ctrl-C and GIL hand-offs happen only there.
+//!   breaker on the fast path; Ctrl-C and GIL hand-offs happen only there, and so does
+//!   collection, but for a reservation over the memory limit (`Vm::reserve`).
 //! - A frame's saved `pc` is the instruction after the one executing, so `pc - 1` gives
 //!   the line a traceback shows.
 //! - Builtins and methods are reached through the tables in `Interp` (function values and
@@ -120,7 +121,10 @@ impl Vm<'_> {
             }
             Value::Builtin(i) => {
                 let f = self.it.builtins[i as usize].clone();
-                f(self, args)
+                self.builtin_depth += 1;
+                let r = f(self, args);
+                self.builtin_depth -= 1;
+                r
             }
             other => {
                 let msg = format!("'{}' object is not callable", other.type_name(&self.it.heap));
@@ -150,7 +154,12 @@ impl Vm<'_> {
     fn with_enter(&mut self, subject: Value) -> VmResult<()> {
         let kind = subject.kind(&self.it.heap);
         match self.it.methods.get(kind, Method::Enter as u8) {
-            Some((m, enter)) => enter(self, m, subject, &[]).map(|_| ()),
+            Some((m, enter)) => {
+                self.builtin_depth += 1;
+                let r = enter(self, m, subject, &[]);
+                self.builtin_depth -= 1;
+                r.map(|_| ())
+            }
             None => {
                 let t = kind.name();
                 Err(self.type_error(format!("'{t}' object cannot be used in 'with' (it needs a lock)")))
@@ -162,7 +171,13 @@ impl Vm<'_> {
     fn with_exit(&mut self, subject: Value) -> VmResult<()> {
         let kind = subject.kind(&self.it.heap);
         match self.it.methods.get(kind, Method::Exit as u8) {
-            Some((m, exit)) => exit(self, m, subject, &[]).map(|_| ()),
+            Some((m, exit)) => {
+                // During an unwind the error in flight is held only here.
+                self.builtin_depth += 1;
+                let r = exit(self, m, subject, &[]);
+                self.builtin_depth -= 1;
+                r.map(|_| ())
+            }
             None => Ok(()),
         }
     }
@@ -356,7 +371,10 @@ impl Vm<'_> {
                     Op::Pow { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::pow),
                     Op::AppendStr { dst, src } => match (reg!(dst), reg!(src)) {
                         (Value::Str(head), Value::Str(tail)) => {
-                            let id = self.it.heap.append_str(head, tail);
+                            let id = match self.it.heap.append_str(head, tail) {
+                                Ok(id) => id,
+                                Err(_) => tryv!(self.append_str_growing(head, tail)),
+                            };
                             reg!(dst) = Value::Str(id);
                         }
                         (x, y) => {
@@ -481,7 +499,10 @@ impl Vm<'_> {
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
                                 let f = self.it.builtins[i as usize].clone();
                                 let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                                let v = tryv!(f(self, &args));
+                                self.builtin_depth += 1;
+                                let r = f(self, &args);
+                                self.builtin_depth -= 1;
+                                let v = tryv!(r);
                                 reg!(dst) = v;
                             }
                             other => {
@@ -502,7 +523,12 @@ impl Vm<'_> {
                             && method == Method::Append as u8
                         {
                             let v = Value::copy_words(&reg!(obj + 1));
-                            self.it.heap.list_mut(list).push(v);
+                            let items = self.it.heap.list_mut(list);
+                            if items.len() < items.capacity() {
+                                items.push(v);
+                            } else {
+                                tryv!(self.push_growing(list, v));
+                            }
                             reg!(dst) = Value::Nil;
                             continue;
                         }
@@ -512,7 +538,10 @@ impl Vm<'_> {
                         let kind = recv.kind(&self.it.heap);
                         if let Some((m, f)) = self.it.methods.get(kind, method) {
                             let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                            let v = tryv!(f(self, m, recv, &args));
+                            self.builtin_depth += 1;
+                            let r = f(self, m, recv, &args);
+                            self.builtin_depth -= 1;
+                            let v = tryv!(r);
                             reg!(dst) = v;
                             continue;
                         }

@@ -20,7 +20,7 @@ use crate::compiler::GlobalSlots;
 use crate::gil::Gil;
 use crate::gil::{DROP_REQUEST, GilGuard, ThreadId};
 use crate::heap::BREAK_GC;
-use crate::heap::Heap;
+use crate::heap::{GrowError, Heap};
 use crate::method::Method;
 use crate::object::{Obj, RangeObj, TbEntry};
 use crate::output::OutputBuffer;
@@ -137,6 +137,9 @@ pub type MethodFn = fn(&mut Vm<'_>, Method, Value, &[Value]) -> VmResult<Value>;
 pub struct Vm<'a> {
     pub fiber: Fiber,
     pub(super) breaker: Arc<AtomicU32>,
+    /// How many builtins (functions or methods) this thread is inside. At 0 the eval loop
+    /// itself is running, which holds values only in registers.
+    pub(super) builtin_depth: u32,
     pub it: GilGuard<'a, Interp>,
 }
 
@@ -147,6 +150,7 @@ impl<'a> Vm<'a> {
             it,
             fiber: Fiber::default(),
             breaker,
+            builtin_depth: 0,
         }
     }
 
@@ -226,6 +230,153 @@ impl<'a> Vm<'a> {
         self.error("TypeError", message)
     }
 
+    // ---- memory ----------------------------------------------------------------------
+
+    /// Makes sure `bytes` more may be allocated under the memory limit, collecting first
+    /// when that could make room; otherwise `MemoryError`. Charges nothing: the allocation
+    /// that follows is charged when it happens.
+    ///
+    /// The collection may run in the middle of a builtin: it keeps every object allocated
+    /// since the last check point (the builtin may hold those in Rust locals only), and
+    /// everything older the builtin uses is rooted — its arguments sit in registers. A
+    /// builtin that takes an older value out of every root and then reserves must hold
+    /// collection off (`gc_inhibit`) meanwhile.
+    pub fn reserve(&mut self, bytes: usize) -> VmResult<()> {
+        if self.it.heap.fits(bytes) {
+            return Ok(());
+        }
+        if self.it.gc_inhibit == 0 {
+            // Straight from the eval loop nothing but the roots holds a value; inside a
+            // builtin, what it allocated since the last check point stays.
+            self.collect_with(self.builtin_depth == 0);
+            if self.it.heap.fits(bytes) {
+                return Ok(());
+            }
+        }
+        Err(self.limit_error(bytes as u128))
+    }
+
+    /// Collects if `bytes` more would not fit under the limit (and collecting is allowed),
+    /// without failing: for work that checks each allocation itself (decoding a message).
+    pub fn make_room_if_needed(&mut self, bytes: usize) {
+        if !self.it.heap.fits(bytes) && self.it.gc_inhibit == 0 {
+            self.collect_with(self.builtin_depth == 0);
+        }
+    }
+
+    /// `MemoryError` for a value of `bytes` that did not fit: over the limit if there is
+    /// one and it stands in the way, else refused by the system.
+    pub fn too_big_error(&mut self, bytes: usize) -> Box<Thrown> {
+        if self.it.heap.fits(bytes) {
+            self.memory_error(bytes as u128)
+        } else {
+            self.limit_error(bytes as u128)
+        }
+    }
+
+    /// `MemoryError` for `bytes` that would pass the memory limit.
+    fn limit_error(&mut self, bytes: u128) -> Box<Thrown> {
+        let limit = self.it.heap.max_bytes().unwrap_or(usize::MAX);
+        let msg = format!(
+            "cannot allocate {}: the memory limit is {} and {} is in use",
+            show_bytes(bytes),
+            show_bytes(limit as u128),
+            show_bytes(self.it.heap.accounted() as u128)
+        );
+        self.error("MemoryError", msg)
+    }
+
+    /// `MemoryError` for an allocation of `bytes` the system refused (or that no machine
+    /// could make).
+    pub fn memory_error(&mut self, bytes: u128) -> Box<Thrown> {
+        self.error(
+            "MemoryError",
+            format!("cannot allocate {} (out of memory)", show_bytes(bytes)),
+        )
+    }
+
+    /// After a buffer failed to grow: `Ok` if a collection made room under the limit (the
+    /// caller tries once more), else the `MemoryError`.
+    #[cold]
+    #[inline(never)]
+    pub fn make_room(&mut self, e: GrowError) -> VmResult<()> {
+        match e {
+            GrowError::OverLimit(bytes) => self.reserve(bytes),
+            GrowError::Failed(bytes) => Err(self.memory_error(bytes as u128)),
+        }
+    }
+
+    /// Runs a heap operation that may need a buffer to grow; when the limit stands in the
+    /// way, collects and tries once more.
+    pub fn with_room<T>(&mut self, mut op: impl FnMut(&mut Heap) -> Result<T, GrowError>) -> VmResult<T> {
+        match op(&mut self.it.heap) {
+            Ok(t) => Ok(t),
+            Err(e) => {
+                self.make_room(e)?;
+                match op(&mut self.it.heap) {
+                    Ok(t) => Ok(t),
+                    Err(GrowError::OverLimit(bytes)) => Err(self.limit_error(bytes as u128)),
+                    Err(GrowError::Failed(bytes)) => Err(self.memory_error(bytes as u128)),
+                }
+            }
+        }
+    }
+
+    /// `xs.append(v)` when the list is full: grows it within the limit, then appends.
+    #[cold]
+    #[inline(never)]
+    pub fn push_growing(&mut self, list: ObjId, v: Value) -> VmResult<()> {
+        self.with_room(|heap| heap.list_push(list, v))
+    }
+
+    /// `AppendStr` when the string's buffer must grow past the limit or cannot.
+    #[cold]
+    #[inline(never)]
+    pub fn append_str_growing(&mut self, head: ObjId, tail: ObjId) -> VmResult<ObjId> {
+        self.with_room(|heap| heap.append_str(head, tail))
+    }
+
+    /// An empty list with room for `items` values, within the limit and the system's memory.
+    pub fn list_with_capacity(&mut self, items: u128) -> VmResult<Vec<Value>> {
+        let bytes = items.saturating_mul(crate::heap::ITEM_BYTES as u128);
+        let Ok(n) = usize::try_from(bytes) else {
+            return Err(self.memory_error(bytes));
+        };
+        self.reserve(n)?;
+        let mut out = Vec::new();
+        match out.try_reserve_exact(items as usize) {
+            Ok(()) => Ok(out),
+            Err(_) => Err(self.memory_error(bytes)),
+        }
+    }
+
+    /// An empty string with room for `bytes` bytes, within the limit and the system's memory.
+    pub fn string_with_capacity(&mut self, bytes: u128) -> VmResult<String> {
+        let Ok(n) = usize::try_from(bytes) else {
+            return Err(self.memory_error(bytes));
+        };
+        self.reserve(n)?;
+        let mut out = String::new();
+        match out.try_reserve_exact(n) {
+            Ok(()) => Ok(out),
+            Err(_) => Err(self.memory_error(bytes)),
+        }
+    }
+
+    /// A string value made from `text`, which the heap copies into a shared buffer. A long
+    /// text is checked first: the copy must not be the allocation that fails.
+    pub fn str_value(&mut self, text: String) -> VmResult<Value> {
+        const CHECKED: usize = 1 << 20;
+        if text.len() >= CHECKED {
+            self.reserve(text.len())?;
+            let mut probe: Vec<u8> = Vec::new();
+            if probe.try_reserve_exact(text.len() + 64).is_err() {
+                return Err(self.memory_error(text.len() as u128));
+            }
+        }
+        Ok(self.new_str(text))
+    }
+
     pub(super) fn thrown(&self, value: Value) -> Box<Thrown> {
         // An error thrown again keeps the traceback of where it was first thrown.
         let traceback = match value {
@@ -276,6 +427,18 @@ impl<'a> Vm<'a> {
         let bits = self.breaker.load(Ordering::Relaxed);
         if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
             self.collect();
+            // Small objects are charged without a check each; here, after the collection,
+            // is where a heap that stays over its limit says so.
+            if self.it.heap.over_limit() {
+                let live = self.it.heap.accounted() as u128;
+                let limit = self.it.heap.max_bytes().unwrap_or(usize::MAX) as u128;
+                let msg = format!(
+                    "the memory limit is {} and the live data take {}",
+                    show_bytes(limit),
+                    show_bytes(live)
+                );
+                return Err(self.error("MemoryError", msg));
+            }
         }
         if bits & DROP_REQUEST != 0 {
             self.yield_gil();
@@ -283,8 +446,16 @@ impl<'a> Vm<'a> {
         Ok(())
     }
 
-    /// Runs the collector with this thread's fiber and the globals as roots.
+    /// Runs the collector with this thread's fiber and the globals as roots: at a check
+    /// point, where nothing else holds a value.
     pub fn collect(&mut self) {
+        self.collect_with(true);
+    }
+
+    /// `at_check_point`: nothing outside the roots holds a value. Otherwise (inside a
+    /// builtin) the objects allocated since the last such collection stay, since the
+    /// builtin may hold them in Rust locals.
+    fn collect_with(&mut self, at_check_point: bool) {
         let extent = self.fiber.extent().min(self.fiber.stack.len());
         for v in &mut self.fiber.stack[extent..] {
             *v = Value::Nil;
@@ -312,7 +483,7 @@ impl<'a> Vm<'a> {
             )
             .chain(globals.values.iter().copied())
             .chain(repl_print.iter().copied());
-        heap.collect(roots);
+        heap.collect(roots, at_check_point);
     }
 
     // ---- helpers shared by ops and builtins ------------------------------------------
@@ -351,4 +522,20 @@ impl<'a> Vm<'a> {
             other => format!("Error: {}", self.it.heap.display(other)),
         }
     }
+}
+
+/// A byte count for a message: `512 bytes`, `64.0 MB`, `32.0 GB` (powers of 1024, as
+/// `--max-memory` reads them).
+pub fn show_bytes(n: u128) -> String {
+    const UNITS: [&str; 6] = ["KB", "MB", "GB", "TB", "PB", "EB"];
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let mut x = n as f64 / 1024.0;
+    let mut unit = 0;
+    while x >= 1024.0 && unit + 1 < UNITS.len() {
+        x /= 1024.0;
+        unit += 1;
+    }
+    format!("{x:.1} {}", UNITS[unit])
 }
