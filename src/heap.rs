@@ -120,10 +120,11 @@ pub struct Heap {
     pub builtin_names: Vec<Rc<str>>,
 }
 
+/// The fewest objects allocated between two collections.
 const MIN_GC_THRESHOLD: usize = 1 << 16;
 /// The fewest bytes charged between two collections: a program whose live data is small
-/// collects after this much, not after twice its (tiny) live data.
-const MIN_GC_BYTES: usize = 64 << 20;
+/// collects after this much, not after every few objects.
+const MIN_GC_BYTES: usize = 16 << 20;
 
 /// The bytes a heap slot takes.
 const SLOT_BYTES: usize = std::mem::size_of::<Obj>();
@@ -226,7 +227,7 @@ impl Heap {
     /// Sets the memory limit (`None`: no limit).
     pub fn set_max_bytes(&mut self, max: Option<usize>) {
         self.max_bytes = max.unwrap_or(usize::MAX);
-        self.set_trigger(MIN_GC_BYTES.max(self.live_bytes * 2));
+        self.set_trigger(MIN_GC_BYTES.max(self.live_bytes));
     }
 
     /// Asks for the next collection after `pace` more bytes, or as soon as the heap would
@@ -235,7 +236,11 @@ impl Heap {
     /// check point would not free anything more.
     fn set_trigger(&mut self, pace: usize) {
         let room = self.max_bytes.saturating_sub(self.live_bytes);
-        self.gc_trigger_bytes = if room > 0 { pace.min(room + 1) } else { pace };
+        self.gc_trigger_bytes = if room > 0 {
+            pace.min(room.saturating_add(1))
+        } else {
+            pace
+        };
     }
 
     /// An object that is never collected (a constant of compiled code).
@@ -396,9 +401,15 @@ impl Heap {
         Ok(())
     }
 
-    /// `map[key] = v`, growing the map (and charging it) if the key is new and it is full.
+    /// `map[key] = v`, growing the map (and charging it) first if it is full.
+    #[inline]
     pub fn map_insert(&mut self, map: ObjId, key: MapKey, v: Value) -> Result<(), GrowError> {
-        self.map_room(map)?;
+        let m = self.map_mut(map);
+        if !m.is_full() {
+            m.insert(key, v);
+            return Ok(());
+        }
+        self.grow_map(map)?;
         self.map_mut(map).insert(key, v);
         Ok(())
     }
@@ -603,12 +614,15 @@ impl Heap {
                 self.free.push(i as u32);
             }
         }
+        // The next collection comes once as many objects, or as many bytes, have been
+        // allocated as survived this one: the dead never outgrow the live (plus a floor),
+        // so a heap of live data L peaks near 2L whatever the program throws away.
         let live = self.live_objects();
         self.allocs_since_gc = 0;
-        self.next_gc = (live * 2).max(MIN_GC_THRESHOLD);
+        self.next_gc = live.max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
         self.live_bytes = live_bytes;
-        self.set_trigger((live_bytes * 2).max(MIN_GC_BYTES));
+        self.set_trigger(live_bytes.max(MIN_GC_BYTES));
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
         self.collections += 1;
     }

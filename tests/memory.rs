@@ -188,3 +188,93 @@ fn max_memory_needs_a_size() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Starts `script` (which must `write_file(READY, ...)` when done, then sleep), waits for
+/// that, and returns the process's peak resident memory in KiB. `READY` in the script is
+/// replaced by the quoted path of the file to write.
+fn peak_after(tag: &str, script: &str) -> u64 {
+    let dir = std::env::temp_dir().join(format!("toy-mem-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ready = dir.join("ready");
+    let path = dir.join("script.toy");
+    let quoted = format!("{:?}", ready.to_str().expect("utf-8 temp path"));
+    std::fs::write(&path, script.replace("READY", &quoted)).expect("script");
+    let mut child = Command::new(toy_bin())
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start toy");
+    let start = Instant::now();
+    while !ready.exists() {
+        if let Some(status) = child.try_wait().expect("poll") {
+            let err = child.wait_with_output().map(|o| text(&o.stderr)).unwrap_or_default();
+            panic!("toy exited ({status}) before the ready point: {err}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "toy did not reach the ready point"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let peak = peak_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(peak > 0, "could not read VmHWM");
+    peak
+}
+
+/// A list that grows under `append` is memory the collector must see: forty lists of a
+/// million ints (16 MB each), each dropped after it is built, stay around a list or two
+/// at a time instead of piling up (640 MB) until enough objects have been allocated.
+#[test]
+fn growing_lists_trigger_collection() {
+    let peak = peak_after(
+        "lists",
+        r#"
+fn build(n) {
+    let xs = []
+    for i in range(n) { xs.append(i) }
+    return len(xs)
+}
+let total = 0
+for r in range(40) { total += build(1_000_000) }
+write_file(READY, str(total))
+sleep(60)
+"#,
+    );
+    assert!(peak < 200 * 1024, "peak memory {peak} KiB: dropped lists pile up");
+}
+
+/// The same with strings: a function that appends a million references to sixteen shared
+/// strings to a new list and joins it, twenty times, and a map refilled twenty times.
+#[test]
+fn joined_strings_and_refilled_maps_trigger_collection() {
+    let peak = peak_after(
+        "strings",
+        r#"
+let WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+             "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi"]
+fn build(n) {
+    let parts = []
+    for i in range(n) { parts.append(WORDS[i % 16]) }
+    return "".join(parts)
+}
+fn fill(n) {
+    let m = {}
+    for i in range(n) { m[i * 7919] = i }
+    return len(m)
+}
+let total = 0
+for r in range(20) { total += len(build(1_000_000)) }
+for r in range(20) { total += fill(300_000) }
+write_file(READY, str(total))
+sleep(60)
+"#,
+    );
+    assert!(
+        peak < 150 * 1024,
+        "peak memory {peak} KiB: dropped lists, strings and maps pile up"
+    );
+}

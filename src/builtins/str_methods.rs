@@ -5,7 +5,7 @@
 //! receiver as it was.
 
 use super::args::{MethodName, arity, items_of, str_arg};
-use crate::heap::SHORT_STR_BYTES;
+use crate::heap::{Heap, SHORT_STR_BYTES};
 use crate::method::Method;
 use crate::value::Value;
 use crate::vm::{Vm, VmResult};
@@ -83,39 +83,27 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 arity(vm, name, args, 1, 1)?;
                 // A list's items are read where they are; other iterables are expanded.
                 let expanded = match args[0] {
-                    Value::List(_) => None,
-                    other => Some(items_of(vm, name, other)?),
+                    Value::List(_) => Vec::new(),
+                    other => items_of(vm, name, other)?,
                 };
-                let count = |vm: &Vm| match (&expanded, args[0]) {
-                    (Some(items), _) => items.len(),
-                    (None, Value::List(list)) => vm.it.heap.list(list).len(),
-                    _ => 0,
-                };
-                let item = |vm: &Vm, i: usize| match (&expanded, args[0]) {
-                    (Some(items), _) => items[i],
-                    (None, Value::List(list)) => vm.it.heap.list(list)[i],
-                    _ => Value::Nil,
-                };
-                let n = count(vm);
-                let mut total = s.len() as u128 * n.saturating_sub(1) as u128;
-                for i in 0..n {
-                    match item(vm, i) {
-                        Value::Str(part) => total += vm.it.heap.str(part).len() as u128,
-                        v => {
-                            let t = v.type_name(&vm.it.heap);
-                            return Err(vm.type_error(format!("sequence item {i}: expected str instance, {t} found")));
-                        }
+                let total = joined_len(&vm.it.heap, s.len(), parts_of(&vm.it.heap, args[0], &expanded));
+                let total = match total {
+                    Ok(total) => total,
+                    Err(i) => {
+                        let v = parts_of(&vm.it.heap, args[0], &expanded)[i];
+                        let t = v.type_name(&vm.it.heap);
+                        return Err(vm.type_error(format!("sequence item {i}: expected str instance, {t} found")));
                     }
-                }
+                };
                 let mut out = vm.string_with_capacity(total)?;
-                for i in 0..n {
-                    let Value::Str(part) = item(vm, i) else {
-                        unreachable!("checked above, and nothing ran since")
-                    };
+                let heap = &vm.it.heap;
+                for (i, v) in parts_of(heap, args[0], &expanded).iter().enumerate() {
                     if i > 0 {
                         out.push_str(&s);
                     }
-                    out.push_str(vm.it.heap.str(part));
+                    if let Value::Str(part) = v {
+                        out.push_str(heap.str(*part));
+                    }
                 }
                 vm.str_value(out)
             }
@@ -168,4 +156,25 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
             _ => unreachable!("{} is not a str method", method.name()),
         }
     }
+}
+
+/// What `sep.join(x)` joins: a list's own items, or `expanded` (any other iterable's).
+fn parts_of<'h>(heap: &'h Heap, x: Value, expanded: &'h [Value]) -> &'h [Value] {
+    match x {
+        Value::List(id) => heap.list(id),
+        _ => expanded,
+    }
+}
+
+/// The length of `parts` joined by a separator of `sep` bytes, or the index of the first
+/// part that is not a string.
+fn joined_len(heap: &Heap, sep: usize, parts: &[Value]) -> Result<u128, usize> {
+    let mut total = sep as u128 * parts.len().saturating_sub(1) as u128;
+    for (i, v) in parts.iter().enumerate() {
+        match v {
+            Value::Str(part) => total += heap.str(*part).len() as u128,
+            _ => return Err(i),
+        }
+    }
+    Ok(total)
 }
