@@ -8,13 +8,16 @@
 //! - A waiter reads the generation under the GIL, then waits with the GIL released for it
 //!   to change; every state change bumps the generation under the GIL. So no wake-up is
 //!   lost between "I must wait" and "I am waiting".
-//! - Every thread object stays a collector root until its OS thread has finished and the
-//!   program has seen its outcome, so a thread's start function, arguments and result live
-//!   as long as anyone can ask for them.
+//! - A thread object is a collector root while its thread runs and, if it ended with an
+//!   error, until a `join` has seen that error or the end of the program reported it; so
+//!   its start function and arguments live while it runs, and its result as long as the
+//!   program holds the object. A joined or returned thread's object is garbage once the
+//!   program drops it, and its OS thread is joined (`exited_threads`), so neither its
+//!   result nor its stack outlives it.
 //! - `spawn` creates the OS thread with the GIL released (it is a blocking call like any
 //!   other), so other threads may run during a `spawn`. The new thread takes the GIL only
-//!   after the spawner has stored its OS handle, so a thread with an outcome always has
-//!   its handle in the object (or it was already joined): `before_fork` relies on that.
+//!   after the spawner has stored its OS handle, so a thread that ends always has its
+//!   handle to move into `exited_threads`, where `before_fork` finds it.
 
 use crate::gil::{Gil, ThreadId};
 use crate::object::{LockObj, Obj, Outcome, QueueObj, ThreadObj};
@@ -66,6 +69,7 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         let t = f.type_name(&vm.it.heap);
         return Err(vm.type_error(format!("spawn() needs a function, not {t}")));
     }
+    reap_exited(vm);
     let gil: SharedGil = vm.it.shared_gil();
     let tid = gil.register_thread();
     let done = Arc::new(Signal::default());
@@ -159,8 +163,25 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
     let t = thread_obj(&mut vm, id);
     t.outcome = Some(outcome);
     let done = t.done.clone();
+    // The object may be collected from now on; the OS thread is joined by whoever reaps.
+    let handle = t.handle.take();
+    vm.it.exited_threads.extend(handle);
     done.bump();
     vm.finish_thread();
+}
+
+/// Joins the OS threads that have ended (their toy function returned, and std is done
+/// with them), so a program that starts and joins many threads keeps no stacks around.
+fn reap_exited(vm: &mut Vm) {
+    if vm.it.exited_threads.iter().any(|h| h.is_finished()) {
+        let (gone, running): (Vec<_>, Vec<_>) = std::mem::take(&mut vm.it.exited_threads)
+            .into_iter()
+            .partition(|h| h.is_finished());
+        vm.it.exited_threads = running;
+        for handle in gone {
+            let _ = handle.join();
+        }
+    }
 }
 
 /// `t.join()`: waits with the GIL released, then returns the result or rethrows.
@@ -179,7 +200,7 @@ pub fn join(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
     }
     let t = thread_obj(vm, id);
     t.observed = true;
-    match &t.outcome {
+    let outcome = match &t.outcome {
         Some(Outcome::Returned(v)) => Ok(*v),
         Some(Outcome::Threw { value, traceback, .. }) => Err(Box::new(Thrown {
             value: *value,
@@ -188,7 +209,9 @@ pub fn join(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
             exit: None,
         })),
         None => Ok(Value::Nil),
-    }
+    };
+    reap_exited(vm);
+    outcome
 }
 
 pub fn is_alive(vm: &mut Vm, id: ObjId) -> bool {
@@ -212,9 +235,9 @@ pub fn wait_all(vm: &mut Vm) -> Vec<String> {
         if let (Some(Outcome::Threw { report, .. }), false) = (&t.outcome, t.observed) {
             reports.push(report.clone());
         }
-        if let Some(handle) = t.handle.take() {
-            vm.release(move || handle.join().is_ok());
-        }
+    }
+    for handle in std::mem::take(&mut vm.it.exited_threads) {
+        vm.release(move || handle.join().is_ok());
     }
     reports
 }
@@ -239,11 +262,9 @@ pub fn before_fork(vm: &mut Vm) {
         if let Some(started) = t.started.take() {
             started.wait_change(0, None);
         }
-        if t.outcome.is_some()
-            && let Some(handle) = t.handle.take()
-        {
-            let _ = handle.join();
-        }
+    }
+    for handle in std::mem::take(&mut vm.it.exited_threads) {
+        let _ = handle.join();
     }
 }
 

@@ -115,6 +115,7 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
             std::mem::forget(th.handle.take());
         }
     }
+    std::mem::forget(std::mem::take(&mut vm.it.exited_threads));
     // The parent's children and channels belong to the parent: close our copies, so the
     // parent sees end-of-stream when it should, and forget that we "have" children.
     for p in std::mem::take(&mut vm.it.processes) {

@@ -72,7 +72,10 @@ pub(super) fn wait_child(vm: &mut Vm, id: ObjId) -> VmResult<()> {
         }
     }
     let p = process_obj(vm, id);
+    // The channel is done: its socket, and its buffers (as long as the longest message).
     p.channel.stream = None;
+    p.channel.buf = None;
+    p.channel.encoder = None;
     if p.status.is_none() {
         let pid = p.pid;
         let status = vm.release(move || reap(pid));

@@ -22,7 +22,7 @@ use crate::gil::{DROP_REQUEST, GilGuard, ThreadId};
 use crate::heap::BREAK_GC;
 use crate::heap::{GrowError, Heap};
 use crate::method::Method;
-use crate::object::{Obj, RangeObj, TbEntry};
+use crate::object::{Obj, Outcome, RangeObj, TbEntry};
 use crate::output::OutputBuffer;
 use crate::value::{ObjId, Value};
 use std::rc::Rc;
@@ -51,9 +51,16 @@ pub struct Interp {
     /// The fibers of threads that are not running bytecode right now (waiting for the
     /// GIL, or blocked with it released): collector roots, by thread id.
     pub parked: Vec<(u32, Fiber)>,
-    /// Thread objects whose outcome the program may still ask for: collector roots.
+    /// Thread objects still running, or ended with an error no `join` has seen (it is
+    /// reported at exit): collector roots. A thread that returned, or whose outcome a
+    /// `join` took, leaves at the next collection; its object lives on only if the
+    /// program still holds it.
     pub threads: Vec<ObjId>,
-    /// Child processes not yet joined: collector roots, waited for at exit.
+    /// The OS handles of threads whose toy function has ended, not yet joined: `spawn`
+    /// reaps the ones that are gone, `before_fork` and the end of the program all of them.
+    pub exited_threads: Vec<std::thread::JoinHandle<()>>,
+    /// Child processes not yet joined: collector roots, waited for at exit. A joined one
+    /// leaves at the next collection.
     pub processes: Vec<ObjId>,
     /// In a child made by `spawn_process`: the channel to the parent.
     pub parent_channel: Option<ObjId>,
@@ -79,6 +86,7 @@ impl Interp {
             repl_print: None,
             parked: Vec::new(),
             threads: Vec::new(),
+            exited_threads: Vec::new(),
             processes: Vec::new(),
             parent_channel: None,
             gc_inhibit: 0,
@@ -470,6 +478,17 @@ impl<'a> Vm<'a> {
             parent_channel,
             ..
         } = &mut *self.it;
+        // Threads and children whose outcome was taken (or that returned, for a thread)
+        // are roots no more: the program reaches them only through values it still holds.
+        threads.retain(|&t| match heap.get(t) {
+            Obj::Thread(th) => match &th.outcome {
+                None => true,
+                Some(Outcome::Threw { .. }) => !th.observed,
+                Some(Outcome::Returned(_)) => false,
+            },
+            _ => false,
+        });
+        processes.retain(|&p| matches!(heap.get(p), Obj::Process(pr) if !pr.observed));
         let roots = self
             .fiber
             .roots()
