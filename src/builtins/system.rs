@@ -2,7 +2,8 @@
 //! script's arguments, files (`read_file write_file`) and `exit`.
 //!
 //! Invariant: every call that can block (sleeping, file I/O) runs with the GIL released,
-//! and `sleep` in the main thread still answers Ctrl-C.
+//! and `sleep` in the main thread still answers Ctrl-C. Opening a file when no descriptor
+//! is left collects once (dropped sockets close) and tries again.
 
 use super::args::{arity, int_arg, num_arg, str_arg};
 use crate::os_error::io_message;
@@ -65,11 +66,10 @@ enum ReadError {
     NoMemory(usize),
 }
 
-/// Reads all of `path`, refusing to hold more than `room` bytes, and growing its buffer
+/// Reads all of `file`, refusing to hold more than `room` bytes, and growing its buffer
 /// fallibly (a file may be longer than its size said: a pipe, or /dev/zero).
-fn read_whole(path: &str, room: usize) -> Result<Vec<u8>, ReadError> {
+fn read_whole(mut file: std::fs::File, room: usize) -> Result<Vec<u8>, ReadError> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(ReadError::Io)?;
     let hint = file.metadata().map_or(0, |m| m.len()).min(room as u64) as usize;
     let mut buf: Vec<u8> = Vec::new();
     buf.try_reserve_exact(hint.saturating_add(1))
@@ -104,13 +104,17 @@ pub(super) fn read_file(vm: &mut Vm, args: &[Value]) -> R {
     let mut collected = false;
     loop {
         let p = path.to_string();
+        let file = match vm.with_descriptors(|| std::fs::File::open(&p)) {
+            Ok(file) => file,
+            Err(e) => return Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+        };
         // The text will be a heap string: under a limit, no more than the room left.
         let room = vm
             .it
             .heap
             .max_bytes()
             .map_or(usize::MAX, |max| max.saturating_sub(vm.it.heap.accounted()));
-        return match vm.release(move || read_whole(&p, room)) {
+        return match vm.release(move || read_whole(file, room)) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(s) => vm.str_value(s),
                 Err(_) => Err(vm.error("IOError", format!("{path}: file is not valid UTF-8"))),
@@ -142,7 +146,15 @@ pub(super) fn write_file(vm: &mut Vm, args: &[Value]) -> R {
     let mut t = vm.string_with_capacity(text.len() as u128)?;
     t.push_str(&text);
     let p = path.to_string();
-    match vm.release(move || std::fs::write(p, t.as_bytes())) {
+    let file = match vm.with_descriptors(|| std::fs::File::create(&p)) {
+        Ok(file) => file,
+        Err(e) => return Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+    };
+    match vm.release(move || {
+        use std::io::Write;
+        let mut file = file;
+        file.write_all(t.as_bytes())
+    }) {
         Ok(()) => Ok(Value::Nil),
         Err(e) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
     }

@@ -55,8 +55,9 @@ pub fn spawn_process(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
 pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert::Infallible) -> VmResult<ObjId> {
     crate::threads::before_fork(vm);
     let _ = std::io::stderr().flush();
-    let (parent_end, child_end) =
-        socket_pair().map_err(|e| process_error(vm, format!("cannot create a channel: {}", io_text(&e))))?;
+    let (parent_end, child_end) = vm
+        .with_descriptors(socket_pair)
+        .map_err(|e| process_error(vm, format!("cannot create a channel: {}", io_text(&e))))?;
     // Output is flushed and the writer held across the fork: no other thread is writing
     // (print writes without the GIL), so the child neither repeats nor half-inherits it.
     // SAFETY: fork is called while this thread holds the GIL, so no other thread is in the

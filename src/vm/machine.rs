@@ -192,6 +192,21 @@ impl<'a> Vm<'a> {
         }
     }
 
+    /// Runs `open` (anything that takes a file descriptor) with the GIL released; if it
+    /// fails for want of descriptors, collects — a socket dropped without `close` closes
+    /// when its object is collected — and tries once more. Only for a builtin that has
+    /// made no value yet and holds none but its arguments (which sit in registers).
+    pub fn with_descriptors<T: Send>(&mut self, open: impl Fn() -> std::io::Result<T> + Sync) -> std::io::Result<T> {
+        match self.release(&open) {
+            Err(e) if crate::os_error::out_of_descriptors(&e) && self.it.gc_inhibit == 0 => {
+                // Called straight from the eval loop, nothing but the roots holds a value.
+                self.collect_with(self.builtin_depth <= 1);
+                self.release(&open)
+            }
+            other => other,
+        }
+    }
+
     /// Gives other threads their turn if the policy says so.
     pub(super) fn yield_gil(&mut self) {
         self.park();
