@@ -44,6 +44,7 @@ mod net;
 mod os_error;
 mod output;
 mod process;
+mod thread_room;
 mod threads;
 mod wire;
 mod wire_tree;

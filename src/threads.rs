@@ -60,7 +60,11 @@ fn thread_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut ThreadObj {
     }
 }
 
-/// `spawn(f, args...)`: a new OS thread that takes the GIL and runs `f(args...)`.
+/// The stack of a toy thread (address space, mapped as it is used).
+const THREAD_STACK: usize = 64 << 20;
+
+/// `spawn(f, args...)`: a new OS thread that takes the GIL and runs `f(args...)`; a
+/// `ThreadError` if the system cannot start one.
 pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     let Some((&f, rest)) = args.split_first() else {
         return Err(vm.type_error("spawn() takes at least 1 argument but 0 were given"));
@@ -70,6 +74,11 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         return Err(vm.type_error(format!("spawn() needs a function, not {t}")));
     }
     reap_exited(vm);
+    // A thread the system cannot finish starting would abort the process from inside
+    // std's start-up: refuse it here instead.
+    if let Err(why) = crate::thread_room::room_for_thread(THREAD_STACK) {
+        return Err(vm.error("ThreadError", format!("cannot start a thread ({why})")));
+    }
     let gil: SharedGil = vm.it.shared_gil();
     let tid = gil.register_thread();
     let done = Arc::new(Signal::default());
@@ -108,7 +117,7 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     let spawned = vm.release(move || {
         let spawned = std::thread::Builder::new()
             .name(name)
-            .stack_size(64 << 20)
+            .stack_size(THREAD_STACK)
             .spawn(move || {
                 started_in_thread.bump();
                 handed_in_thread.wait_change(0, None);
@@ -129,7 +138,8 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         Err(e) => {
             vm.it.threads.retain(|t| *t != id);
             gil.thread_exit(tid);
-            Err(vm.error("ThreadError", format!("cannot start a thread: {e}")))
+            let why = crate::os_error::io_message(&e);
+            Err(vm.error("ThreadError", format!("cannot start a thread ({why})")))
         }
     }
 }

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "signal",
             "format",
             "os_error",
+            "thread_room",
             "output",
             "method",
             "wire",

@@ -364,3 +364,40 @@ print("files ok")
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Starting more threads than the system can hold is a `ThreadError` the script catches,
+/// never an abort: each thread takes about four memory mappings, so near 16,000 threads
+/// the kernel's limit (`vm.max_map_count`) stops std from finishing a thread's start-up,
+/// which aborted the process (exit 134). Every thread waits on a queue of its own, so
+/// releasing them wakes one thread per `put`.
+#[test]
+fn too_many_threads_is_a_thread_error() {
+    let script = r#"
+fn wait_here(q) { return q.get() }
+let ts = []
+let qs = []
+let n = 0
+try {
+    for i in range(100000) {
+        let q = Queue()
+        ts.append(spawn(wait_here, q))
+        qs.append(q)
+        n += 1
+    }
+} catch e {
+    print(e.kind, e.message.startswith("cannot start a thread ("))
+}
+for q in qs { q.put(1) }
+let total = 0
+for t in ts { total += t.join() }
+print("joined all", total == n)
+"#;
+    let out = run_limited("threads", &["--as=unlimited"], &[], script, Duration::from_secs(240));
+    assert_eq!(
+        text(&out.stdout),
+        "ThreadError true\njoined all true\n",
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
