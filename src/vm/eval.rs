@@ -357,6 +357,13 @@ impl Vm<'_> {
                         let items = self.fiber.stack[s..s + count as usize].to_vec();
                         reg!(dst) = self.it.heap.new_list(items);
                     }
+                    Op::ExtendList { list, start, count } => {
+                        let Value::List(id) = reg!(list) else {
+                            unreachable!("ExtendList extends the list its literal began")
+                        };
+                        let s = base + start as usize;
+                        tryv!(self.extend_list(id, s, count as usize));
+                    }
                     Op::NewMap { dst, start, count } => {
                         let s = base + start as usize;
                         let v = tryv!(ops::new_map(self, s, count as usize));

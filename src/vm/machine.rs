@@ -352,6 +352,15 @@ impl<'a> Vm<'a> {
         self.with_room(|heap| heap.list_push(list, v))
     }
 
+    /// `ExtendList`: appends the `count` values at stack slot `at` to list `id`.
+    #[inline(never)]
+    pub fn extend_list(&mut self, id: ObjId, at: usize, count: usize) -> VmResult<()> {
+        self.with_room(|heap| heap.list_reserve(id, count))?;
+        let Vm { fiber, it, .. } = self;
+        it.heap.list_mut(id).extend_from_slice(&fiber.stack[at..at + count]);
+        Ok(())
+    }
+
     /// `AppendStr` when the string's buffer must grow past the limit or cannot.
     #[cold]
     #[inline(never)]
