@@ -12,7 +12,7 @@
 //! own, and a collection is asked for once the bytes charged since the last one pass the
 //! pacing threshold or the memory limit.
 
-use crate::object::{Closure, ErrorObj, Kind, MapObj, Obj, StrObj};
+use crate::object::{Closure, ErrorObj, Kind, MapObj, Obj, StrObj, Traceback};
 use crate::value::{KeyRef, MapKey, ObjId, Value};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -146,7 +146,7 @@ pub fn approx_size(obj: &Obj) -> usize {
             },
             Obj::List(items) => items.capacity() * ITEM_BYTES,
             Obj::Map(m) => m.approx_bytes(),
-            Obj::Error(e) => e.traceback.len() * std::mem::size_of::<crate::object::TbEntry>(),
+            Obj::Error(e) => e.traceback.approx_bytes(),
             Obj::Process(p) => p.channel.approx_bytes() + p.pending.iter().map(Vec::len).sum::<usize>(),
             Obj::Channel(c) => c.channel.approx_bytes(),
             Obj::Queue(q) => q.items.capacity() * ITEM_BYTES,
@@ -292,7 +292,7 @@ impl Heap {
         Value::Obj(self.alloc(Obj::Error(ErrorObj {
             kind: kind.into(),
             message: message.into(),
-            traceback: Vec::new(),
+            traceback: Traceback::default(),
         })))
     }
 

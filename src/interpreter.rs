@@ -93,8 +93,7 @@ where
             }
         };
         let mut thrown = crate::embed::throw(vm, error);
-        let mut tb = vm.traceback();
-        tb.push(TbEntry {
+        let tb = vm.traceback().with(TbEntry {
             file: "<native>".into(),
             line: 0,
             func: name.clone(),

@@ -401,3 +401,28 @@ print("joined all", total == n)
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// A caught `RecursionError` costs constant memory: its traceback stores the run of ten
+/// thousand identical frames once, shared, instead of a copy of every frame in every
+/// error. A thousand of them, all kept in a list, stay small (copied, 400 MB).
+#[test]
+fn caught_recursion_errors_cost_constant_memory() {
+    let peak = peak_after(
+        "recursion",
+        r#"
+fn down(n) { return down(n + 1) }
+let kept = []
+for i in range(1000) {
+    try { down(0) } catch e { kept.append(e) }
+}
+let kinds = {}
+for e in kept { kinds[e.kind] = true }
+write_file(READY, str(len(kept)) + " " + str(kinds))
+sleep(60)
+"#,
+    );
+    assert!(
+        peak < 100 * 1024,
+        "peak memory {peak} KiB: every caught error copies its traceback"
+    );
+}

@@ -168,7 +168,7 @@ pub(super) fn exit(vm: &mut Vm, args: &[Value]) -> R {
     };
     Err(Box::new(Thrown {
         value: Value::Nil,
-        traceback: Vec::new(),
+        traceback: Default::default(),
         traced: true,
         exit: Some(code as i32),
     }))

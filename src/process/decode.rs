@@ -5,7 +5,7 @@
 //! not `[kind, value]` is a `ProcessError`, never trusted.
 
 use super::channel::process_error;
-use crate::object::{Obj, TbEntry};
+use crate::object::{Obj, TbEntry, Traceback};
 use crate::value::Value;
 use crate::vm::{Vm, VmResult};
 use crate::wire::{self, Builder, WireError};
@@ -85,14 +85,11 @@ impl Builder for HeapBuilder<'_, '_> {
         if let Value::Obj(id) = v
             && let Obj::Error(e) = self.vm.it.heap.get_mut(id)
         {
-            e.traceback = traceback
-                .into_iter()
-                .map(|(file, line, func)| TbEntry {
-                    file: file.into(),
-                    line,
-                    func: func.into(),
-                })
-                .collect();
+            e.traceback = Traceback::from_entries(traceback.into_iter().map(|(file, line, func)| TbEntry {
+                file: file.into(),
+                line,
+                func: func.into(),
+            }));
         }
         v
     }

@@ -110,7 +110,7 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
             th.observed = true;
             th.outcome = Some(Outcome::Threw {
                 value: Value::Nil,
-                traceback: Vec::new(),
+                traceback: Default::default(),
                 report: String::new(),
             });
             std::mem::forget(th.handle.take());

@@ -47,7 +47,7 @@ pub(super) fn final_outcome(kind: i64, v: Value) -> Outcome {
     } else {
         Outcome::Threw {
             value: v,
-            traceback: Vec::new(),
+            traceback: Default::default(),
             report: String::new(),
         }
     }
@@ -155,10 +155,8 @@ pub(super) fn child_error_text(vm: &Vm, err: Value) -> String {
         && let Some(e) = vm.it.heap.error(id)
         && !e.traceback.is_empty()
     {
-        text.push_str("\nTraceback (most recent call last):");
-        for t in &e.traceback {
-            text.push_str(&format!("\n  {}:{} in {}", t.file, t.line, t.func));
-        }
+        text.push_str("\nTraceback (most recent call last):\n");
+        text.push_str(e.traceback.format().trim_end());
     }
     text
 }

@@ -36,7 +36,10 @@ impl Vm<'_> {
                 && let Obj::Error(e) = self.it.heap.get_mut(id)
                 && e.traceback.is_empty()
             {
+                // Shared, not copied; charged, so errors caught by the thousand are paced.
                 e.traceback = t.traceback.clone();
+                let bytes = t.traceback.approx_bytes();
+                self.it.heap.charge(bytes);
             }
         }
         while self.fiber.handlers.last().is_some_and(|h| h.depth > stop) {

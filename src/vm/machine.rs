@@ -22,7 +22,7 @@ use crate::gil::{DROP_REQUEST, GilGuard, ThreadId};
 use crate::heap::BREAK_GC;
 use crate::heap::{GrowError, Heap};
 use crate::method::Method;
-use crate::object::{Obj, Outcome, RangeObj, TbEntry};
+use crate::object::{Obj, Outcome, RangeObj, TbEntry, TbRun, Traceback};
 use crate::output::OutputBuffer;
 use crate::value::{ObjId, Value};
 use std::rc::Rc;
@@ -123,7 +123,7 @@ impl Interp {
 #[derive(Debug)]
 pub struct Thrown {
     pub value: Value,
-    pub traceback: Vec<TbEntry>,
+    pub traceback: Traceback,
     /// Set once the traceback has been taken, at the innermost frame.
     pub traced: bool,
     /// `exit(code)`: unwinds everything, no `catch` stops it.
@@ -243,7 +243,7 @@ impl<'a> Vm<'a> {
         let value = self.it.heap.new_error(kind, message.as_ref());
         Box::new(Thrown {
             value,
-            traceback: Vec::new(),
+            traceback: Traceback::default(),
             traced: false,
             exit: None,
         })
@@ -413,7 +413,7 @@ impl<'a> Vm<'a> {
         // An error thrown again keeps the traceback of where it was first thrown.
         let traceback = match value {
             Value::Obj(id) => self.it.heap.error(id).map(|e| e.traceback.clone()).unwrap_or_default(),
-            _ => Vec::new(),
+            _ => Traceback::default(),
         };
         let traced = !traceback.is_empty();
         Box::new(Thrown {
@@ -424,19 +424,37 @@ impl<'a> Vm<'a> {
         })
     }
 
-    pub(crate) fn traceback(&self) -> Vec<TbEntry> {
-        self.fiber
-            .frames
-            .iter()
-            .map(|f| {
-                let proto = &self.it.heap.closure(f.closure).proto;
-                TbEntry {
-                    file: proto.file.clone(),
-                    line: proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
-                    func: proto.display_name(),
-                }
-            })
-            .collect()
+    /// Where this thread's calls are now, outermost first: each frame's function and the
+    /// line it is on. A run of frames of one function at one line (a recursion) is stored
+    /// once, so this costs memory by the number of distinct lines, not of frames.
+    pub(crate) fn traceback(&self) -> Traceback {
+        let mut last: Option<(ObjId, usize)> = None;
+        let mut runs: Vec<TbRun> = Vec::new();
+        for f in &self.fiber.frames {
+            let closure = self.it.heap.closure(f.closure);
+            // Frames of the same closure at the same pc are the same line: counted without
+            // building an entry.
+            if let (Some(run), Some((c, pc))) = (runs.last_mut(), last)
+                && (c == f.closure || Rc::ptr_eq(&self.it.heap.closure(c).proto, &closure.proto))
+                && pc == f.pc
+                && run.count < u32::MAX
+            {
+                run.count += 1;
+                continue;
+            }
+            last = Some((f.closure, f.pc));
+            let proto = &closure.proto;
+            let entry = TbEntry {
+                file: proto.file.clone(),
+                line: proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
+                func: proto.display_name(),
+            };
+            match runs.last_mut() {
+                Some(run) if run.entry == entry && run.count < u32::MAX => run.count += 1,
+                _ => runs.push(TbRun { entry, count: 1 }),
+            }
+        }
+        Traceback::from_runs(runs)
     }
 
     // ---- check points ----------------------------------------------------------------
@@ -549,10 +567,7 @@ impl<'a> Vm<'a> {
     /// The text of an uncaught error: traceback, then `Kind: message`.
     pub fn format_uncaught(&self, t: &Thrown) -> String {
         let mut s = String::from("Traceback (most recent call last):\n");
-        for e in &t.traceback {
-            s.push_str(&crate::object::format_tb_entry(e));
-            s.push('\n');
-        }
+        s.push_str(&t.traceback.format());
         s.push_str(&self.error_line(t.value));
         s.push('\n');
         s
