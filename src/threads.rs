@@ -23,7 +23,7 @@ use crate::gil::{Gil, ThreadId};
 use crate::object::{LockObj, Obj, Outcome, QueueObj, ThreadObj};
 use crate::signal::Signal;
 use crate::value::{ObjId, Value};
-use crate::vm::{Interp, Thrown, Vm, VmResult};
+use crate::vm::{Interp, StackFloor, Thrown, Vm, VmResult};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -147,6 +147,7 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
 fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
     let guard = gil.acquire(tid);
     let mut vm = Vm::new(guard);
+    vm.stack_floor = StackFloor::of_new_thread(THREAD_STACK);
     let id = ObjId::new(index);
     let start = thread_obj(&mut vm, id).start.take();
     let result = match start {
@@ -217,6 +218,7 @@ pub fn join(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
             traceback: traceback.clone(),
             traced: true,
             exit: None,
+            limit: false,
         })),
         None => Ok(Value::Nil),
     };

@@ -171,5 +171,6 @@ pub(super) fn exit(vm: &mut Vm, args: &[Value]) -> R {
         traceback: Default::default(),
         traced: true,
         exit: Some(code as i32),
+        limit: false,
     }))
 }

@@ -20,6 +20,10 @@ use crate::value::{ObjId, Value};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
+/// Instructions between charges to an instruction limit when no `ticks` policy sets the
+/// pace (each slice drawn from half to one and a half times this).
+const LIMIT_SLICE: u32 = 10_000;
+
 /// A call's arguments, copied off the stack (a builtin may grow the stack meanwhile);
 /// inline for the usual handful, so a call allocates nothing.
 type Args = smallvec::SmallVec<[Value; 6]>;
@@ -42,13 +46,16 @@ impl Vm<'_> {
                 self.it.heap.charge(bytes);
             }
         }
+        // Once the instruction limit is used up the run is over: no handler catches
+        // anything (a thread's LimitError rethrown by `join` included).
+        let catchable = t.exit.is_none() && !t.limit && self.it.instructions_left != Some(0);
         while self.fiber.handlers.last().is_some_and(|h| h.depth > stop) {
             let h = self.fiber.handlers.pop().expect("handler");
             match h.kind {
                 HandlerKind::With { subject } => {
                     let _ = self.with_exit(subject);
                 }
-                HandlerKind::Try { target, reg } if t.exit.is_none() => {
+                HandlerKind::Try { target, reg } if catchable => {
                     self.fiber.frames.truncate(h.depth);
                     let frame = self.fiber.frames.last_mut().expect("handler's frame");
                     frame.pc = target;
@@ -101,6 +108,12 @@ impl Vm<'_> {
     /// completion. The builtin may hold values in Rust locals meanwhile, so collection
     /// waits until it returns.
     pub fn call_value(&mut self, f: Value, args: &[Value]) -> VmResult<Value> {
+        if self.stack_floor.reached() {
+            return Err(self.error(
+                "RecursionError",
+                "maximum recursion depth exceeded (the native stack is nearly full)",
+            ));
+        }
         self.it.gc_inhibit += 1;
         let result = self.run_function(f, args);
         self.it.gc_inhibit -= 1;
@@ -187,18 +200,21 @@ impl Vm<'_> {
 
     /// Runs until the frame count falls back to `stop`, returning that frame's result.
     pub fn run(&mut self, stop: usize) -> VmResult<Value> {
-        match self.it.tick_budget() {
-            Some(budget) => self.run_loop::<true>(stop, budget.max(1)),
-            None => self.run_loop::<false>(stop, 0),
+        match (self.it.tick_budget(), self.it.instructions_left.is_some()) {
+            (Some(budget), _) => self.run_loop::<true>(stop, budget.max(1)),
+            (None, true) => self.run_loop::<true>(stop, LIMIT_SLICE),
+            (None, false) => self.run_loop::<false>(stop, 0),
         }
     }
 
-    /// The eval loop. With `TICKS` (the `ticks` policy) every instruction counts down a
-    /// budget and the thread offers the GIL when it runs out; without it, that code is
-    /// compiled away.
+    /// The eval loop. With `TICKS` (the `ticks` policy, or an instruction limit) every
+    /// instruction counts down a budget; when it runs out, the instructions are charged to
+    /// the limit and the thread offers the GIL (under `ticks`). Without it, that code is
+    /// compiled away: the default loop pays nothing for either.
     fn run_loop<const TICKS: bool>(&mut self, stop: usize, budget: u32) -> VmResult<Value> {
         let breaker = self.breaker.clone();
         let mut ticks = budget;
+        let mut slice = budget;
         // Each budget is drawn from [budget/2, budget*3/2): a fixed count would phase-lock
         // with a loop whose length divides it (100 and a 5-instruction body), so every drop
         // would land on the same instruction and never between a read and its write.
@@ -223,7 +239,12 @@ impl Vm<'_> {
                     self.fiber.frames.last_mut().expect("frame").pc = pc;
                     match self.unwind(e, stop) {
                         Ok(()) => continue 'frame,
-                        Err(e) => return Err(e),
+                        Err(e) => {
+                            if TICKS {
+                                self.ticks_partly_spent(slice - ticks);
+                            }
+                            return Err(e);
+                        }
                     }
                 }};
             }
@@ -291,9 +312,11 @@ impl Vm<'_> {
                         jitter ^= jitter << 13;
                         jitter ^= jitter >> 7;
                         jitter ^= jitter << 17;
-                        ticks = budget / 2 + (jitter % budget as u64) as u32 + 1;
+                        let ran = slice;
+                        slice = budget / 2 + (jitter % budget as u64) as u32 + 1;
+                        ticks = slice;
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        self.yield_gil();
+                        tryv!(self.ticks_spent(ran));
                     }
                 }
                 let op = code[pc];
@@ -579,6 +602,9 @@ impl Vm<'_> {
                         let frame = self.fiber.frames.pop().expect("frame");
                         self.fiber.stack[frame.ret] = v;
                         if self.fiber.frames.len() == stop {
+                            if TICKS {
+                                self.ticks_partly_spent(slice - ticks);
+                            }
                             return Ok(v);
                         }
                         continue 'frame;
@@ -587,6 +613,9 @@ impl Vm<'_> {
                         let frame = self.fiber.frames.pop().expect("frame");
                         self.fiber.stack[frame.ret] = Value::Nil;
                         if self.fiber.frames.len() == stop {
+                            if TICKS {
+                                self.ticks_partly_spent(slice - ticks);
+                            }
                             return Ok(Value::Nil);
                         }
                         continue 'frame;

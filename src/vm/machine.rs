@@ -16,6 +16,7 @@
 use super::fiber::Fiber;
 use super::globals::Globals;
 use super::method_table::MethodTable;
+use super::stack_floor::StackFloor;
 use crate::compiler::GlobalSlots;
 use crate::gil::Gil;
 use crate::gil::{DROP_REQUEST, GilGuard, ThreadId};
@@ -66,6 +67,11 @@ pub struct Interp {
     pub parent_channel: Option<ObjId>,
     /// While nonzero a builtin's callback is running and collection waits.
     pub gc_inhibit: u32,
+    /// Instructions the current run may still run (`Builder::instruction_limit`), shared
+    /// by all the threads running meanwhile; `None`: no limit.
+    pub instructions_left: Option<u64>,
+    /// The limit as the host gave it: each run starts with this many.
+    pub instruction_limit: Option<u64>,
     /// `--native-holds-gil`: host functions keep the GIL during `release_gil` work.
     pub native_holds_gil: bool,
     /// The lock that owns this state, for `spawn` to hand to new threads.
@@ -90,6 +96,8 @@ impl Interp {
             processes: Vec::new(),
             parent_channel: None,
             gc_inhibit: 0,
+            instructions_left: None,
+            instruction_limit: None,
             native_holds_gil: false,
             gil: Weak::new(),
             methods: MethodTable::default(),
@@ -128,6 +136,9 @@ pub struct Thrown {
     pub traced: bool,
     /// `exit(code)`: unwinds everything, no `catch` stops it.
     pub exit: Option<i32>,
+    /// The run's instruction limit ran out: unwinds everything like `exit`, and ends the
+    /// run as `RunError::Limit` (a thread, as an error of its own).
+    pub limit: bool,
 }
 
 pub type VmResult<T> = Result<T, Box<Thrown>>;
@@ -148,6 +159,8 @@ pub struct Vm<'a> {
     /// How many builtins (functions or methods) this thread is inside. At 0 the eval loop
     /// itself is running, which holds values only in registers.
     pub(super) builtin_depth: u32,
+    /// Below this a builtin may not call back into toy code (`RecursionError`).
+    pub stack_floor: StackFloor,
     pub it: GilGuard<'a, Interp>,
 }
 
@@ -159,6 +172,7 @@ impl<'a> Vm<'a> {
             fiber: Fiber::default(),
             breaker,
             builtin_depth: 0,
+            stack_floor: StackFloor::UNKNOWN,
         }
     }
 
@@ -207,6 +221,42 @@ impl<'a> Vm<'a> {
         }
     }
 
+    /// A slice of `ran` instructions is over: charges them to the instruction limit (the
+    /// uncatchable end of the run once it is used up), then, under the `ticks` policy,
+    /// offers the GIL.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn ticks_spent(&mut self, ran: u32) -> VmResult<()> {
+        if let Some(left) = self.it.instructions_left {
+            if left <= ran as u64 {
+                self.it.instructions_left = Some(0);
+                return Err(self.limit_reached());
+            }
+            self.it.instructions_left = Some(left - ran as u64);
+        }
+        if self.it.tick_budget().is_some() {
+            self.yield_gil();
+        }
+        Ok(())
+    }
+
+    /// An eval loop returns in the middle of a slice: charges what it ran.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn ticks_partly_spent(&mut self, ran: u32) {
+        if let Some(left) = &mut self.it.instructions_left {
+            *left = left.saturating_sub(ran as u64);
+        }
+    }
+
+    /// The error that ends a run whose instruction limit ran out: no `catch` stops it.
+    fn limit_reached(&mut self) -> Box<Thrown> {
+        let n = self.it.instruction_limit.unwrap_or(0);
+        let mut t = self.error("LimitError", format!("the instruction limit of {n} was reached"));
+        t.limit = true;
+        t
+    }
+
     /// Gives other threads their turn if the policy says so.
     pub(super) fn yield_gil(&mut self) {
         self.park();
@@ -246,6 +296,7 @@ impl<'a> Vm<'a> {
             traceback: Traceback::default(),
             traced: false,
             exit: None,
+            limit: false,
         })
     }
 
@@ -421,6 +472,7 @@ impl<'a> Vm<'a> {
             traceback,
             traced,
             exit: None,
+            limit: false,
         })
     }
 

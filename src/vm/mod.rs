@@ -21,6 +21,8 @@ mod globals;
 mod machine;
 pub mod method_table;
 pub mod ops;
+mod stack_floor;
 
 pub use fiber::Fiber;
 pub use machine::{BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Thrown, Vm, VmResult, show_bytes};
+pub use stack_floor::StackFloor;
