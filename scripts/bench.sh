@@ -10,6 +10,8 @@
 #   -t SECONDS  abandon a run after this long and skip that implementation's other runs
 #               for that program (default 30)
 #   -L          leave Lua out even if lua5.4 is installed
+#   -b TOY      another toy binary (an older build, say) run in turn with the others, for
+#               a before/after column toy/base measured in the same run
 #   -v          print the time of every run
 #   -g          then the GIL's measures (issue 3): 2 CPU-bound threads, 50 sleeping threads
 #               (and this machine's floor for them, plain OS threads), the convoy, wake-up
@@ -25,13 +27,14 @@ runs=5
 timeout=30
 extra=()
 gil=0
-while getopts ":n:f:t:m:Lvgh" opt; do
+while getopts ":n:f:t:m:b:Lvgh" opt; do
     case "$opt" in
         n) runs="$OPTARG" ;;
         f) extra+=(-f "$OPTARG") ;;
         t) timeout="$OPTARG" ;;
         m) extra+=(-m "$OPTARG") ;;
         L) extra+=(--no-lua) ;;
+        b) extra+=(--baseline "$OPTARG") ;;
         v) extra+=(-v) ;;
         g) gil=1 ;;
         h) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-# The thirteen programs of issue 7, in the issue's order.
+# The thirteen programs of issue 7, in the issue's order, then what later issues added.
 PROGRAMS = [
     "fib",
     "while_sum",
@@ -34,6 +34,7 @@ PROGRAMS = [
     "map_method_calls",
     "closure_calls",
     "nbody",
+    "comprehension",
     "empty",
 ]
 
@@ -212,6 +213,8 @@ def main():
     ap.add_argument("-t", "--timeout", type=float, default=30.0,
                     help="seconds before a run is abandoned (its other runs are then skipped)")
     ap.add_argument("--no-lua", action="store_true", help="leave Lua out even if installed")
+    ap.add_argument("--baseline", help="another toy binary, run in turn with the others: "
+                    "a before/after comparison in one run (column toy/base)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every run's time")
     args = ap.parse_args()
     if args.runs < 1:
@@ -222,6 +225,8 @@ def main():
     lua = None if args.no_lua else shutil.which("lua5.4")
     if lua:
         impls.append(Impl("Lua", "lua", [lua]))
+    if args.baseline:
+        impls.append(Impl("base", "toy", [os.path.abspath(args.baseline), "run"]))
 
     names = [p for p in PROGRAMS
              if not args.filter or any(f in p for f in args.filter)]
@@ -252,12 +257,16 @@ def main():
                                           mem_limit, args.verbose)
 
     with_lua = lua is not None
+    with_base = bool(args.baseline)
     header = ["program", "toy s", "CPython s", "toy/CPython"]
     align = ["<", ">", ">", ">"]
     if with_lua:
         header += ["Lua s", "Lua/CPython"]
         align += [">", ">"]
-    rows, toy_ratios, lua_ratios = [], [], []
+    if with_base:
+        header += ["base s", "toy/base"]
+        align += [">", ">"]
+    rows, toy_ratios, lua_ratios, base_ratios = [], [], [], []
     failed, excluded = [], []
     for name in names:
         res = all_results[name]
@@ -270,6 +279,12 @@ def main():
                cell_ratio(toy, py, args.timeout)]
         if with_lua:
             row += [cell_seconds(lu, args.timeout), cell_ratio(lu, py, args.timeout) if lu else "-"]
+        base = res.get("base")
+        if with_base:
+            row += [cell_seconds(base, args.timeout), cell_ratio(toy, base, args.timeout) if base else "-"]
+            r = ratio_of(toy, base)
+            if r is not None:
+                base_ratios.append(r)
         rows.append(row)
         r = ratio_of(toy, py)
         if r is not None:
@@ -286,6 +301,8 @@ def main():
                   f"{geomean(toy_ratios):.2f}" if toy_ratios else "-"]
         if with_lua:
             gm_row += ["", f"{geomean(lua_ratios):.2f}" if lua_ratios else "-"]
+        if with_base:
+            gm_row += ["", f"{geomean(base_ratios):.3f}" if base_ratios else "-"]
         print_table(header, rows + [gm_row], align)
         print()
         print(f"Times are medians of {args.runs} runs of each whole process (wall clock); "

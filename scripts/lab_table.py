@@ -52,6 +52,7 @@ EXPERIMENTS = [
     ("switch_interval", True),
     ("fairness", True),
     ("process_bench", False),
+    ("deadlock", True),
 ]
 
 # Extra toy runs: (key, script, toy options, policy column). Their measures are read under
@@ -148,6 +149,16 @@ ROWS = [
      "switch_interval 50 ms: wake-up latency p50 (ms)", "{:.3f}", "≈ interval", None, ALL),
     ("Issue 6 — lab headlines", "9 fairness: min / max iterations of 4 CPU-bound threads", "fairness",
      "fairness min / max iterations", "{:.3f}", "→ 1 is fair", None, ALL),
+    ("Issue 14 — deadlocks", "dining philosophers, left fork first: reported (1) or hung (0)", "deadlock",
+     "deadlock unordered: reported (1) or hung (0)", "{:.0f}", "1 (CPython hangs)", ok_ge(1), ALL),
+    ("Issue 14 — deadlocks", "… threads named in the report (the cycle has 5)", "deadlock",
+     "deadlock unordered: threads named in the report", "{:.0f}", "5", ok_ge(5), ALL),
+    ("Issue 14 — deadlocks", "… ms from the last philosopher's reach to its DeadlockError", "deadlock",
+     "deadlock unordered: ms from the last reach to the report", "{:.3f}", "at once", None, ALL),
+    ("Issue 14 — deadlocks", "… meals the other 4 then eat, share of theirs", "deadlock",
+     "deadlock unordered: meals eaten by the others, share of (N-1)*M", "{:.2f}", "1", ok_ge(1), ALL),
+    ("Issue 14 — deadlocks", "dining philosophers, lower-numbered fork first: meals eaten, share", "deadlock",
+     "deadlock ordered: meals eaten, share of N*M", "{:.2f}", "1 (no cycle)", ok_ge(1), ALL),
 ]
 
 LINE = re.compile(r"^(.*\S):\s+(\S+)\s*$")

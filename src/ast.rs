@@ -49,6 +49,12 @@ pub enum StmtKind {
         name: Ident,
         value: Option<Expr>,
     },
+    /// `let a, b = value`: `value` must be a list of exactly as many items (a comma list on
+    /// the right is parsed as a list literal).
+    LetUnpack {
+        names: Vec<Ident>,
+        value: Expr,
+    },
     /// `fn name(params) { body }` in statement position: declares `name`.
     FnDecl(Rc<FnDef>),
     /// `target = value` (`op` is None) or `target op= value` (`+= -= *= /= //= %=`).
@@ -59,6 +65,12 @@ pub enum StmtKind {
         value: Expr,
     },
     /// `if c { } else if d { } else { }`: one arm per condition, then the optional else.
+    /// `a, b = value` / `xs[i], xs[j] = xs[j], xs[i]`: the right side is evaluated first,
+    /// then its items are assigned to the targets left to right.
+    AssignMany {
+        targets: Vec<Expr>,
+        value: Expr,
+    },
     If {
         arms: Vec<(Expr, Block)>,
         otherwise: Option<Block>,
@@ -67,7 +79,8 @@ pub enum StmtKind {
         cond: Expr,
         body: Block,
     },
-    /// `for x in e { }` (one var) or `for k, v in e { }` (two vars unpack a 2-item list).
+    /// `for x in e { }` (one var), or `for k, v in e { }` (two or more vars unpack each item,
+    /// a list of that many items).
     For {
         vars: Vec<Ident>,
         iter: Expr,
@@ -88,6 +101,16 @@ pub enum StmtKind {
     Break,
     Continue,
     Expr(Expr),
+    /// `import a.b` (binds `b`) or `import a.b as x`.
+    Import {
+        path: Vec<Ident>,
+        alias: Option<Ident>,
+    },
+    /// `from a.b import x, y as z`: copies of the module's globals, bound here.
+    FromImport {
+        path: Vec<Ident>,
+        names: Vec<(Ident, Option<Ident>)>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -95,6 +118,9 @@ pub struct FnDef {
     /// None for `fn(x) { }`.
     pub name: Option<Ident>,
     pub params: Vec<Ident>,
+    /// The default values of the last `defaults.len()` parameters (defaults come after the
+    /// parameters without one), evaluated each time the `fn` runs.
+    pub defaults: Vec<Expr>,
     pub body: Block,
     pub span: Span,
 }
@@ -150,6 +176,42 @@ pub enum ExprKind {
     },
     /// `fn(params) { body }` or a named function used as an expression.
     Fn(Rc<FnDef>),
+    /// `f"text {expr:spec} text"`.
+    FString(Vec<FStrPart>),
+    /// `[elem for x in xs if c ...]`.
+    ListComp {
+        elem: Box<Expr>,
+        clauses: Vec<CompClause>,
+    },
+    /// `{key: value for x in xs if c ...}`.
+    MapComp {
+        key: Box<Expr>,
+        value: Box<Expr>,
+        clauses: Vec<CompClause>,
+    },
+}
+
+/// A piece of an f-string.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FStrPart {
+    Text(String),
+    /// `{expr}` is `str(expr)`; `{expr:spec}` is `format(expr, spec)`.
+    Field {
+        expr: Expr,
+        spec: Option<String>,
+    },
+}
+
+/// A clause of a comprehension, read left to right as nested `for` and `if` statements.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CompClause {
+    /// `for a in xs` or `for a, b in pairs`: the names are the comprehension's own,
+    /// fresh on each iteration.
+    For {
+        vars: Vec<Ident>,
+        iter: Expr,
+    },
+    If(Expr),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

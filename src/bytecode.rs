@@ -46,8 +46,9 @@ pub enum Op {
     GetCell { dst: Reg, cell: Reg },
     /// cell R[cell] = R[src]
     SetCell { cell: Reg, src: Reg },
-    /// R[dst] = a closure of nested prototype P[p], capturing the cells its captures name
-    Closure { dst: Reg, p: u16 },
+    /// R[dst] = a closure of nested prototype P[p], capturing the cells its captures name;
+    /// if P[p] has default parameter values, they are R[defaults], R[defaults+1], ...
+    Closure { dst: Reg, p: u16, defaults: Reg },
     /// R[dst] = [R[start], ..., R[start+count-1]]
     NewList { dst: Reg, start: Reg, count: u8 },
     /// append R[start], ..., R[start+count-1] to the list R[list] (a long list literal,
@@ -139,8 +140,20 @@ pub enum Op {
     IterPrep { iter: Reg, src: Reg },
     /// R[dst] = the next item of the loop at R[iter], or pc += off when it is exhausted
     IterNext { iter: Reg, dst: Reg, off: i32 },
-    /// R[dst], R[dst+1] = the two items of the list R[src] (`for k, v in ...`)
-    Unpack2 { dst: Reg, src: Reg },
+    /// R[dst], ..., R[dst+count-1] = the items of the list R[src], which must hold exactly
+    /// `count` (`let a, b = ...`, `for k, v in ...`, `a, b = b, a`)
+    Unpack { dst: Reg, src: Reg, count: u8 },
+    /// append R[src] to the list R[list] (a list comprehension's result)
+    ListAppend { list: Reg, src: Reg },
+    /// R[dst] = str(R[src]) (an f-string field)
+    ToStr { dst: Reg, src: Reg },
+    /// R[dst] = format(R[src], K[spec]) (an f-string field with a spec)
+    FormatSpec { dst: Reg, src: Reg, spec: u16 },
+    /// R[dst] = R[start] + ... + R[start+count-1], all strings (an f-string)
+    Concat { dst: Reg, start: Reg, count: u8 },
+    /// R[dst] = module number `module`; the first time, its top level runs first (as a call
+    /// whose result, the module object, lands in R[dst]); a check point
+    Import { dst: Reg, module: u16 },
     /// throw R[src]
     Throw { src: Reg },
     /// push a handler: a throw inside stores its value in R[reg] and continues at pc + off
@@ -172,7 +185,10 @@ pub struct Proto {
     /// True for anonymous functions (they print as `<fn>`).
     pub anonymous: bool,
     pub file: Rc<str>,
+    /// How many parameters; the last `arity - required` have default values.
     pub arity: u8,
+    /// How many arguments a call must pass at least.
+    pub required: u8,
     pub nregs: u16,
     pub code: Vec<Op>,
     /// Source line of each instruction.

@@ -76,6 +76,7 @@ fn annotate(op: &Op, pc: usize, proto: &Proto, heap: &Heap, globals: &[Rc<str>])
     match *op {
         Op::LoadConst { k, .. } => konst(k),
         Op::GetField { name, .. } | Op::SetField { name, .. } | Op::CallMethod { name, .. } => konst(name),
+        Op::FormatSpec { spec, .. } => konst(spec),
         Op::GetGlobal { g, .. } | Op::SetGlobal { g, .. } => global(g),
         Op::Jump { off }
         | Op::JumpIfFalse { off, .. }

@@ -9,10 +9,13 @@ use crate::ast::Span;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
-    /// `SyntaxError` or `NameError`.
+    /// `SyntaxError`, `NameError` or `ImportError`.
     pub kind: &'static str,
     pub message: String,
     pub span: Span,
+    /// A problem found in another file (a module this one imports), already rendered
+    /// against that file; `span` is then where this file imports it.
+    pub elsewhere: Option<std::rc::Rc<str>>,
 }
 
 impl Diagnostic {
@@ -21,6 +24,7 @@ impl Diagnostic {
             kind: "SyntaxError",
             message: message.into(),
             span,
+            elsewhere: None,
         }
     }
 
@@ -29,12 +33,27 @@ impl Diagnostic {
             kind: "NameError",
             message: message.into(),
             span,
+            elsewhere: None,
+        }
+    }
+
+    /// An `ImportError` at `span`.
+    pub fn import(message: impl Into<String>, span: Span) -> Diagnostic {
+        Diagnostic {
+            kind: "ImportError",
+            message: message.into(),
+            span,
+            elsewhere: None,
         }
     }
 
     /// `file:line:col: Kind: message`, then the source line and a caret under the column.
+    /// A problem in an imported module is shown in that module, then where it is imported.
     pub fn render(&self, file: &str, source: &str) -> String {
         let (line, col, text) = locate(source, self.span.start);
+        if let Some(inner) = &self.elsewhere {
+            return format!("{inner}  (imported at {file}:{line}:{col})\n");
+        }
         let (shown, caret_col) = excerpt(text, col);
         let caret_pad: String = shown
             .chars()

@@ -9,6 +9,7 @@ pub use crate::parser::{is_incomplete, parse};
 
 /// The wire format's decoder and frame reader, and the test-only value tree.
 pub mod wire {
+    #[cfg(fuzzing)]
+    pub use crate::wire::tree::{Tree, TreeBuilder, map_keys_are_valid, payload};
     pub use crate::wire::{Decoder, Length, PieceReader, WireError, decode, read_frame};
-    pub use crate::wire_tree::{Tree, TreeBuilder, payload};
 }

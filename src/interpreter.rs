@@ -7,7 +7,6 @@
 #![warn(missing_docs)]
 
 use crate::bytecode::Proto;
-use crate::compiler::GlobalSlots;
 use crate::compiler::Mode;
 use crate::disasm::disassemble;
 use crate::embed::{FromToy, NativeCx, NativeError};
@@ -35,6 +34,9 @@ pub enum RunError {
     /// The run used up its instruction limit ([`Builder::instruction_limit`]): the
     /// traceback of where it was and the error line.
     Limit(String),
+    /// Ctrl-C while the program waited for its threads or child processes to finish (after
+    /// the main script had ended): exit code 130, nothing more to report.
+    Interrupted,
 }
 
 impl RunError {
@@ -44,6 +46,7 @@ impl RunError {
             RunError::Compile(_) => 2,
             RunError::Runtime(_) | RunError::Limit(_) => 1,
             RunError::Exit(code) => *code,
+            RunError::Interrupted => 130,
         }
     }
 }
@@ -53,6 +56,7 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Compile(s) | RunError::Runtime(s) | RunError::Limit(s) => f.write_str(s.trim_end()),
             RunError::Exit(code) => write!(f, "exit({code})"),
+            RunError::Interrupted => f.write_str("interrupted by Ctrl-C"),
         }
     }
 }
@@ -384,7 +388,11 @@ impl Interpreter {
             (Mode::Repl(_), None) => Mode::Script,
             (other, _) => other,
         };
-        crate::compiler::compile(&program, file, source, &mut st.heap, &mut st.globals, mode).map_err(render)
+        let Interp {
+            heap, globals, modules, ..
+        } = st;
+        let mut loader = crate::modules::Loader::new(modules, file);
+        crate::compiler::compile(&program, file, source, heap, globals, &mut loader, mode).map_err(render)
     }
 
     /// Evaluates `source` — statements, then a final expression — and converts the final
@@ -460,7 +468,7 @@ impl Interpreter {
         let function = st.register_hidden(&full, wrapped);
         let g = st
             .globals
-            .declare(module)
+            .declare_builtin(module)
             .ok_or_else(|| RunError::Compile("toy: too many globals\n".into()))?;
         let table = match st.globals.values[g as usize] {
             Value::Map(id) => id,
@@ -486,7 +494,14 @@ impl Interpreter {
     pub fn disassemble(&mut self, file: &str, source: &str) -> Result<String, RunError> {
         let proto = self.compile(file, source)?;
         let guard = self.gil.acquire(self.main);
-        Ok(disassemble(&proto, &guard.heap, &guard.globals.names))
+        let mut text = disassemble(&proto, &guard.heap, &guard.globals.names);
+        for module in &guard.modules {
+            if let Some(main) = &module.main {
+                text.push_str(&format!("\n;; module {} ({})\n", module.name, main.file));
+                text.push_str(&disassemble(main, &guard.heap, &guard.globals.names));
+            }
+        }
+        Ok(text)
     }
 
     /// Runs a whole script; returns when it and every thread it started have finished.
@@ -516,6 +531,12 @@ impl Interpreter {
         let result = vm.run_main(proto);
         let mut outcome = result.map(|_| ()).map_err(|t| uncaught(&vm, &t));
         vm.fiber.reset();
+        if wait_for_threads {
+            // A Ctrl-C that arrived while `<main>` was ending was meant for `<main>`: the
+            // wait for threads is ended by one pressed while it waits (after `<main>`'s
+            // report), so an error that Ctrl-C caused in a child is still reported.
+            vm.discard_interrupt();
+        }
         // What <main> printed is out before the wait for threads that may run for long.
         vm.flush_output();
         if wait_for_threads
@@ -524,11 +545,15 @@ impl Interpreter {
         {
             // Other threads run on meanwhile: stderr may be a pipe that is full.
             let report = std::mem::take(text);
-            vm.release(move || eprint!("{report}"));
+            vm.release(move || crate::output::write_stderr(&report));
         }
         if wait_for_threads {
-            let mut reports = crate::threads::wait_all(&mut vm);
-            reports.extend(crate::process::wait_all(&mut vm));
+            let Some(reports) = wait_for_everything(&mut vm) else {
+                // A second Ctrl-C: the program ends with the threads still running.
+                vm.flush_output();
+                self.fiber = std::mem::take(&mut vm.fiber);
+                return Err(RunError::Interrupted);
+            };
             if !reports.is_empty() {
                 let text: String = reports.concat();
                 outcome = match outcome {
@@ -536,7 +561,7 @@ impl Interpreter {
                     Err(RunError::Runtime(main)) => Err(RunError::Runtime(main + &text)),
                     Err(other) => {
                         vm.flush_output();
-                        eprint!("{text}");
+                        crate::output::write_stderr(&text);
                         Err(other)
                     }
                 };
@@ -547,6 +572,31 @@ impl Interpreter {
         outcome
     }
 
+    /// Waits, as the end of a script does, for every thread and child process still
+    /// running (the prompt calls it when the session ends). `Err(Runtime)` holds the
+    /// reports of failures no `join` observed; `Err(Interrupted)` means Ctrl-C stopped the
+    /// wait with them still running.
+    pub fn wait_for_threads(&mut self) -> Result<(), RunError> {
+        let mut vm = Vm::new(self.gil.acquire(self.main));
+        vm.discard_interrupt();
+        let waited = wait_for_everything(&mut vm);
+        vm.flush_output();
+        match waited {
+            Some(reports) if reports.is_empty() => Ok(()),
+            Some(reports) => Err(RunError::Runtime(reports.concat())),
+            None => Err(RunError::Interrupted),
+        }
+    }
+
+    /// The reports (`Exception in thread N:` and the traceback) of threads that have ended
+    /// with an error no `join` has observed, each returned once: it then counts as
+    /// reported and is not reported again at the end, though `join` still rethrows it.
+    /// The prompt prints them before it shows the next prompt.
+    pub fn thread_failures(&mut self) -> Vec<String> {
+        let mut vm = Vm::new(self.gil.acquire(self.main));
+        crate::threads::take_failures(&mut vm)
+    }
+
     /// Flushes buffered output.
     pub fn flush(&mut self) {
         let mut guard = self.gil.acquire(self.main);
@@ -554,9 +604,19 @@ impl Interpreter {
         guard.release_while(move || chunk.write());
     }
 
+    /// Makes Ctrl-C (SIGINT) interrupt this interpreter, as the command line does: the main
+    /// thread throws `Interrupt` at its next check point or wherever it is blocked; a second
+    /// Ctrl-C before the first was delivered ends the process with exit code 130, after
+    /// flushing what was printed and writing the `--gil-trace` file. Forked children get
+    /// `Interrupt` from Ctrl-C the same way. Call it again after other code took SIGINT
+    /// (a line editor); the last interpreter to call it owns Ctrl-C for the process.
+    pub fn handle_ctrl_c(&self) -> std::io::Result<()> {
+        crate::process::ctrl_c::install(self.gil.clone(), self.trace_path.clone())
+    }
+
     /// A handle that interrupts this interpreter from any thread or a signal handler (how
-    /// the command line delivers Ctrl-C): the main thread throws `Interrupt` at its next
-    /// check point or blocking wait.
+    /// Ctrl-C reaches it): the main thread throws `Interrupt` at its next check point or
+    /// blocking wait.
     pub fn interrupt_handle(&self) -> InterruptHandle {
         InterruptHandle(self.gil.eval_breaker_handle())
     }
@@ -569,7 +629,7 @@ impl Interpreter {
     /// Prints `--gil-stats` and writes `--gil-trace`, as configured; call at exit.
     pub fn finish_telemetry(&mut self) -> Result<(), RunError> {
         if self.print_stats {
-            eprint!("{}", self.gil.stats());
+            crate::output::write_stderr(&self.gil.stats().to_string());
         }
         if let Some(path) = &self.trace_path {
             self.gil.write_trace(path).map_err(|e| {
@@ -584,10 +644,27 @@ impl Interpreter {
     }
 }
 
+#[cfg(test)]
+impl Interpreter {
+    /// Runs `f` on the main thread's VM, for unit tests of the layers below.
+    pub(crate) fn with_vm<R>(&mut self, f: impl FnOnce(&mut Vm) -> R) -> R {
+        let mut vm = Vm::new(self.gil.acquire(self.main));
+        f(&mut vm)
+    }
+}
+
 impl Default for Interpreter {
     fn default() -> Self {
         Interpreter::new()
     }
+}
+
+/// Waits for every thread, then every child process; their failure reports, or `None` if
+/// Ctrl-C stopped the wait.
+fn wait_for_everything(vm: &mut Vm) -> Option<Vec<String>> {
+    let mut reports = crate::threads::wait_all(vm).ok()?;
+    reports.extend(crate::process::wait_all(vm).ok()?);
+    Some(reports)
 }
 
 fn uncaught(vm: &Vm, t: &Thrown) -> RunError {

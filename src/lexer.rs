@@ -75,6 +75,12 @@ pub enum Token {
     Catch,
     #[token("throw")]
     Throw,
+    #[token("import")]
+    Import,
+    #[token("from")]
+    From,
+    #[token("as")]
+    As,
 
     #[token("(")]
     LParen,
@@ -149,6 +155,24 @@ pub enum Token {
     /// `lex_string` consumes the rest, so errors can point inside the literal.
     #[token("\"", lex_string)]
     Str(String),
+    /// A formatted string `f"..."`: its literal pieces (escapes decoded, `{{`/`}}` undone)
+    /// and the source text of each `{expr:spec}`, for the parser to parse in place.
+    #[token("f\"", lex_fstring)]
+    FStr(Vec<FPiece>),
+}
+
+/// One piece of an f-string, as the lexer cuts it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FPiece {
+    /// Text taken as it is.
+    Text(String),
+    /// `{expr}` or `{expr:spec}`: the expression's source and where it starts, in bytes
+    /// from the start of the `f"` token, and the spec's text.
+    Field {
+        expr: String,
+        at: usize,
+        spec: Option<String>,
+    },
 }
 
 type Lex<'s> = logos::Lexer<'s, Token>;
@@ -292,6 +316,167 @@ fn lex_string(lex: &mut Lex) -> Result<String, LexError> {
     Err(lex_error("unterminated string", open, open + 1))
 }
 
+/// Consumes an f-string body after `f"`: literal text with the escapes of a string, `{{`
+/// and `}}` for braces, and fields `{expr}` / `{expr:spec}`. A field's expression ends at
+/// the first `:` or `}` outside brackets; it may not contain a quote or a newline, and a
+/// lone `}` in the text is an error — each pointing inside the literal.
+fn lex_fstring(lex: &mut Lex) -> Result<Vec<FPiece>, LexError> {
+    let open = lex.span().start;
+    let body_start = lex.span().end;
+    let rest = lex.remainder();
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut chars = rest.char_indices().peekable();
+    let raw_newline = |at: usize| {
+        lex_error(
+            "unterminated string: a string cannot contain a raw newline (write \\n)",
+            at,
+            at + 1,
+        )
+    };
+    while let Some((i, c)) = chars.next() {
+        let at = body_start + i;
+        match c {
+            '"' => {
+                if !text.is_empty() {
+                    pieces.push(FPiece::Text(text));
+                }
+                lex.bump(i + 1);
+                return Ok(pieces);
+            }
+            '\n' => return Err(raw_newline(at)),
+            '{' if chars.peek().is_some_and(|&(_, n)| n == '{') => {
+                chars.next();
+                text.push('{');
+            }
+            '}' if chars.peek().is_some_and(|&(_, n)| n == '}') => {
+                chars.next();
+                text.push('}');
+            }
+            '}' => {
+                return Err(lex_error(
+                    "single '}' is not allowed in an f-string (write '}}' for a brace)",
+                    at,
+                    at + 1,
+                ));
+            }
+            '{' => {
+                if !text.is_empty() {
+                    pieces.push(FPiece::Text(std::mem::take(&mut text)));
+                }
+                let expr_start = i + 1;
+                let mut depth = 0usize;
+                let mut expr_end = None;
+                let mut spec = None;
+                while let Some((j, d)) = chars.next() {
+                    let at = body_start + j;
+                    match d {
+                        '"' => {
+                            return Err(lex_error(
+                                "an f-string expression cannot contain '\"' (nor end the string)",
+                                at,
+                                at + 1,
+                            ));
+                        }
+                        '\n' => return Err(raw_newline(at)),
+                        '(' | '[' | '{' => depth += 1,
+                        ')' | ']' | '}' if depth > 0 => depth -= 1,
+                        '}' => {
+                            expr_end = Some(j);
+                            break;
+                        }
+                        ':' if depth == 0 => {
+                            expr_end = Some(j);
+                            let mut s = String::new();
+                            let mut closed = false;
+                            for (k, e) in chars.by_ref() {
+                                let at = body_start + k;
+                                match e {
+                                    '}' => {
+                                        closed = true;
+                                        break;
+                                    }
+                                    '{' => {
+                                        return Err(lex_error(
+                                            "a format spec cannot hold another '{...}' field",
+                                            at,
+                                            at + 1,
+                                        ));
+                                    }
+                                    '"' => {
+                                        return Err(lex_error(
+                                            "f-string: expected '}' before the end of the string",
+                                            at,
+                                            at + 1,
+                                        ));
+                                    }
+                                    '\n' => return Err(raw_newline(at)),
+                                    e => s.push(e),
+                                }
+                            }
+                            if !closed {
+                                return Err(lex_error("unterminated string", open, open + 2));
+                            }
+                            spec = Some(s);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let Some(end) = expr_end else {
+                    return Err(lex_error("unterminated string", open, open + 2));
+                };
+                let expr = &rest[expr_start..end];
+                if expr.trim().is_empty() {
+                    return Err(lex_error(
+                        "f-string: empty expression not allowed",
+                        body_start + expr_start - 1,
+                        body_start + end + 1,
+                    ));
+                }
+                pieces.push(FPiece::Field {
+                    expr: expr.to_string(),
+                    at: body_start + expr_start - open,
+                    spec,
+                });
+            }
+            '\\' => {
+                let Some((j, e)) = chars.next() else { break };
+                let esc_end = body_start + j + e.len_utf8();
+                match e {
+                    'n' => text.push('\n'),
+                    't' => text.push('\t'),
+                    'r' => text.push('\r'),
+                    '0' => text.push('\0'),
+                    '\\' => text.push('\\'),
+                    '"' => text.push('"'),
+                    'u' => {
+                        let (ch, consumed) = unicode_escape(&rest[j + 1..])
+                            .map_err(|len| lex_error(bad_unicode_message(), at, esc_end + len))?;
+                        text.push(ch);
+                        for _ in 0..consumed {
+                            chars.next();
+                        }
+                    }
+                    '\n' => return Err(raw_newline(esc_end - 1)),
+                    other => {
+                        let shown: String = other.escape_debug().collect();
+                        return Err(lex_error(
+                            format!(
+                                "unknown escape '\\{shown}' in string (valid: \\n \\t \\r \\\\ \\\" \\0 \\u{{...}})"
+                            ),
+                            at,
+                            esc_end,
+                        ));
+                    }
+                }
+            }
+            c => text.push(c),
+        }
+    }
+    Err(lex_error("unterminated string", open, open + 2))
+}
+
 fn bad_unicode_message() -> &'static str {
     "invalid unicode escape (write \\u{...} with 1 to 6 hex digits naming a valid code point)"
 }
@@ -322,6 +507,7 @@ fn ends_statement(token: &Token) -> bool {
             | Token::Int(_)
             | Token::Float(_)
             | Token::Str(_)
+            | Token::FStr(_)
             | Token::True
             | Token::False
             | Token::Nil
@@ -364,6 +550,9 @@ pub struct Lexer<'s> {
     done: bool,
     /// Set when end of file was reached with a bracket still open.
     unclosed_at_eof: bool,
+    /// Added to every position: the text is a piece of a larger source (an f-string's
+    /// expression) and positions must point into that.
+    offset: usize,
 }
 
 impl<'s> Lexer<'s> {
@@ -376,6 +565,15 @@ impl<'s> Lexer<'s> {
             last_was_semi: false,
             done: false,
             unclosed_at_eof: false,
+            offset: 0,
+        }
+    }
+
+    /// A lexer over `source`, a piece of a larger text that starts at byte `offset` of it.
+    pub fn at(source: &'s str, offset: usize) -> Lexer<'s> {
+        Lexer {
+            offset,
+            ..Lexer::new(source)
         }
     }
 
@@ -385,15 +583,16 @@ impl<'s> Lexer<'s> {
         self.unclosed_at_eof
     }
 
-    fn fail(&mut self, diagnostic: Diagnostic) -> Option<Spanned> {
+    fn fail(&mut self, mut diagnostic: Diagnostic) -> Option<Spanned> {
         self.done = true;
+        diagnostic.span = Span::new(diagnostic.span.start + self.offset, diagnostic.span.end + self.offset);
         Some(Err(diagnostic))
     }
 
     fn emit(&mut self, start: usize, token: Token, end: usize) -> Option<Spanned> {
         self.last_ends_statement = ends_statement(&token);
         self.last_was_semi = token == Token::Semi;
-        Some(Ok((start, token, end)))
+        Some(Ok((start + self.offset, token, end + self.offset)))
     }
 
     /// Checks a closing bracket against the innermost opener.
@@ -435,6 +634,7 @@ impl Iterator for Lexer<'_> {
                 self.done = true;
                 let &(opener, at) = self.brackets.last()?;
                 self.unclosed_at_eof = true;
+                let at = at + self.offset;
                 return Some(Err(Diagnostic::syntax(
                     format!("'{opener}' was never closed"),
                     Span::new(at, at + 1),

@@ -30,6 +30,7 @@ mod method;
 mod object;
 mod signal;
 mod value;
+mod wait_graph;
 
 // Middle: a syntax tree to bytecode, and back to text.
 mod compiler;
@@ -44,14 +45,16 @@ mod net;
 mod os_error;
 mod output;
 mod process;
+mod stdin;
+mod sync;
 mod thread_room;
 mod threads;
 mod wire;
-mod wire_tree;
 
 // The embedding API, and what is written with it.
 mod embed;
 mod interpreter;
+mod modules;
 mod native;
 pub mod timeline;
 

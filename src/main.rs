@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 mod repl;
 
+use std::io::IsTerminal;
 use std::time::Duration;
 use toy::{Interpreter, Policy, RunError};
 
@@ -14,7 +15,8 @@ Examples:
   toy scripts/hello.toy a b            the same; `a` and `b` are the script's argv()
   toy check prog.toy                   parse and compile only
   toy disasm prog.toy                  print every function's bytecode
-  toy                                  start the interactive prompt
+  toy                                  start the interactive prompt (on a terminal)
+  echo 'print(argv())' | toy - a b     read the script from standard input
   toy run --gil-trace t.json prog.toy && toy timeline t.json -o t.svg
                                        draw who held the GIL when, one lane per thread";
 
@@ -57,7 +59,7 @@ struct RunOptions {
     #[arg(long, value_name = "PLACEMENT", value_parser = parse_cpu_placement)]
     gil_cpu: Option<bool>,
     /// Limit the heap to SIZE bytes (suffixes K, M, G: 512M, 2G); beyond it, MemoryError
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
     max_memory: Option<usize>,
 }
 
@@ -130,8 +132,11 @@ enum Command {
     Run {
         #[command(flatten)]
         options: RunOptions,
-        /// The script to run, then its arguments (everything after FILE is the script's)
-        #[arg(value_name = "FILE [ARGS]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+        /// The script to run (`-`: read it from standard input), then its arguments:
+        /// everything after FILE is the script's, even words that look like options
+        // One list, so that clap stops looking for options at the file (the first value,
+        // which must not look like an option) and not only after the first argument.
+        #[arg(value_name = "FILE [ARGS]", required = true, num_args = 1.., trailing_var_arg = true)]
         words: Vec<String>,
     },
     /// Parse and compile a script without running it (exit 2 on an error)
@@ -173,7 +178,13 @@ fn real_main() -> i32 {
     let cli = Cli::parse();
     let top = cli.options;
     match cli.command {
-        None => repl::run(interpreter(&top, Vec::new())),
+        // The prompt is for a person at a terminal; anything else on standard input is
+        // a program, run as a script (as `toy -`): no banner, no prompts, no echo.
+        None if !std::io::stdin().is_terminal() => run(&top, STDIN, Vec::new()),
+        None => match check_outputs(&top) {
+            Ok(()) => repl::run(interpreter(&top, Vec::new())),
+            Err(code) => code,
+        },
         Some(Command::Run { options, mut words }) => {
             let file = words.remove(0);
             run(&merge(top, options), &file, words)
@@ -182,22 +193,28 @@ fn real_main() -> i32 {
             let file = words.remove(0);
             run(&top, &file, words)
         }
-        Some(Command::Check { file }) => finish(read(&file).and_then(|src| Interpreter::new().check(&file, &src))),
+        Some(Command::Check { file }) => {
+            finish(read(&file).and_then(|(name, src)| Interpreter::new().check(&name, &src)))
+        }
         Some(Command::Timeline { trace, output }) => {
+            if let Err(e) = writable(&output) {
+                write_err(&format!("toy: cannot write {output}: {e}\n"));
+                return 2;
+            }
             match toy::timeline::render_file(std::path::Path::new(&trace), std::path::Path::new(&output)) {
                 Ok(summary) => {
-                    println!("{summary}");
+                    write_out(&format!("{summary}\n"));
                     0
                 }
                 Err(message) => {
-                    eprintln!("toy: {message}");
+                    write_err(&format!("toy: {message}\n"));
                     2
                 }
             }
         }
-        Some(Command::Disasm { file }) => finish(read(&file).and_then(|src| {
-            let text = Interpreter::new().disassemble(&file, &src)?;
-            print!("{text}");
+        Some(Command::Disasm { file }) => finish(read(&file).and_then(|(name, src)| {
+            let text = Interpreter::new().disassemble(&name, &src)?;
+            write_out(&text);
             Ok(())
         })),
     }
@@ -242,30 +259,70 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
         builder = builder.max_memory(bytes);
     }
     let interp = builder.build();
-    let interrupt = interp.interrupt_handle();
-    // First Ctrl-C: throw Interrupt in the main thread at its next check point. A second
-    // one before that happens ends the process, as a stuck builtin would never see it.
-    let _ = ctrlc::set_handler(move || {
-        if interrupt.interrupt() {
-            std::process::exit(130);
-        }
-    });
+    // First Ctrl-C: Interrupt in the main thread, wherever it is. A second one before that
+    // happens (a stuck builtin never sees it) ends the process with 130, flushed.
+    if let Err(e) = interp.handle_ctrl_c() {
+        write_err(&format!("toy: Ctrl-C will not interrupt scripts: {e}\n"));
+    }
     interp
 }
 
-fn read(file: &str) -> Result<String, RunError> {
-    toy::read_source(file)
+/// The file name that means standard input.
+const STDIN: &str = "-";
+
+/// The script's name in messages and its text: `-` is standard input, named `<stdin>`.
+fn read(file: &str) -> Result<(String, String), RunError> {
+    if file != STDIN {
+        return toy::read_source(file).map(|source| (file.to_string(), source));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+        .map_err(|e| RunError::Compile(format!("toy: cannot read standard input: {e}\n")))?;
+    let source = String::from_utf8(bytes)
+        .map_err(|_| RunError::Compile("toy: <stdin>: the script is not valid UTF-8\n".into()))?;
+    Ok(("<stdin>".to_string(), source))
+}
+
+/// Output files are checked before anything runs: a script must not run for an hour and
+/// then find that its trace cannot be written. Exit code 2 (bad usage) if one cannot be.
+fn check_outputs(options: &RunOptions) -> Result<(), i32> {
+    if let Some(path) = &options.gil_trace
+        && let Err(e) = writable(path)
+    {
+        write_err(&format!("toy: cannot write the GIL trace to {path}: {e}\n"));
+        return Err(2);
+    }
+    Ok(())
+}
+
+/// Whether `path` can be written, found out by opening it for writing (creating it if it
+/// does not exist, keeping its contents if it does); the reason if not.
+fn writable(path: &str) -> Result<(), String> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|e| {
+            // The OS's words without Rust's "(os error N)".
+            let text = e.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_string()
+        })
 }
 
 fn run(options: &RunOptions, file: &str, args: Vec<String>) -> i32 {
+    if let Err(code) = check_outputs(options) {
+        return code;
+    }
     let mut interp = interpreter(options, args);
-    let result = read(file).and_then(|src| interp.run_source(file, &src));
+    let result = read(file).and_then(|(name, src)| interp.run_source(&name, &src));
     interp.flush();
     let code = finish(result);
     match interp.finish_telemetry() {
         Ok(()) => code,
         Err(e) => {
-            eprintln!("{e}");
+            write_err(&format!("{e}\n"));
             code.max(1)
         }
     }
@@ -275,13 +332,38 @@ fn finish(result: Result<(), RunError>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(RunError::Exit(code)) => code,
+        // Ctrl-C while waiting for threads at the end: exit 130, quietly, as shells do.
+        Err(RunError::Interrupted) => 130,
         Err(e) => {
             // Empty when the error was reported as it happened (`report_at_once`).
             let text = e.to_string();
             if !text.is_empty() {
-                eprintln!("{text}");
+                write_err(&format!("{text}\n"));
             }
             e.exit_code()
         }
+    }
+}
+
+/// Writes to standard output. A closed pipe ends toy as it ends a Unix tool: quietly, with
+/// exit code 141 (128 + SIGPIPE), as the library does for `print`.
+pub fn write_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    exit_if_closed(out.write_all(text.as_bytes()).and_then(|()| out.flush()));
+}
+
+/// Writes to standard error, with the same rule for a closed pipe as [`write_out`].
+pub fn write_err(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    exit_if_closed(err.write_all(text.as_bytes()).and_then(|()| err.flush()));
+}
+
+fn exit_if_closed(written: std::io::Result<()>) {
+    if let Err(e) = written
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(141);
     }
 }

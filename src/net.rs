@@ -2,9 +2,10 @@
 //! `send`, `recv`, `close` — UTF-8 text over blocking std sockets.
 //!
 //! Invariants: every call that can block runs with the GIL released, on an `Arc` of the
-//! socket (std sockets are `Send + Sync`), never on interpreter values. A socket is closed
-//! by `close`, or when its object is collected; a call that needs a new descriptor and
-//! finds none collects once and tries again. A `recv` that
+//! socket (std sockets are `Send + Sync`), never on interpreter values; the main thread
+//! first waits for `accept` and `recv` in slices, so Ctrl-C reaches it there. A socket is
+//! closed by `close`, or when its object is collected; a call that needs a new descriptor
+//! and finds none collects once and tries again. A `recv` that
 //! splits a multi-byte character keeps the partial bytes for the next call, so text always
 //! arrives whole.
 
@@ -13,6 +14,7 @@ use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 fn io_error(vm: &mut Vm, what: &str, e: &std::io::Error) -> Box<crate::vm::Thrown> {
@@ -51,6 +53,9 @@ pub fn accept(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
         unreachable!("listener handle")
     };
     let socket = l.socket.clone();
+    if vm.is_main_thread() {
+        crate::process::wait_readable(vm, socket.as_raw_fd(), None)?;
+    }
     match vm.with_descriptors(|| socket.accept()) {
         Ok((stream, _)) => Ok(new_conn(vm, stream)),
         Err(e) => Err(io_error(vm, "accept failed", &e)),
@@ -89,6 +94,9 @@ pub fn recv(vm: &mut Vm, id: ObjId, max_bytes: usize) -> VmResult<Value> {
     let max = max_bytes.min(1 << 24);
     loop {
         let socket = conn_socket(vm, id)?;
+        if vm.is_main_thread() {
+            crate::process::wait_readable(vm, socket.as_raw_fd(), None)?;
+        }
         let read = vm.release(move || {
             let mut buf = vec![0u8; max];
             (&*socket).read(&mut buf).map(|n| {

@@ -1,8 +1,9 @@
 //! The data of every kind of toy object, in one place (as clox's `object.h`): strings,
 //! lists, maps, closures and cells, ranges and errors, and the runtime's own objects —
-//! threads, locks, queues, sockets, processes and channels. Their behaviour lives beside
-//! the subsystem that gives it (`threads.rs`, `net.rs`, `process.rs`); here is only what
-//! they hold, how the collector walks them, and how the nameless ones print.
+//! threads, locks and the other synchronisation primitives, queues, sockets, processes and
+//! channels. Their behaviour lives beside the subsystem that gives it (`threads/`,
+//! `sync/`, `net.rs`, `process/`); here is only what they hold, how the collector walks
+//! them, and how the nameless ones print.
 //!
 //! Invariant: an object holds interpreter values only in the fields its `trace` visits,
 //! so the collector sees every reference an object makes. Anything shared with code that
@@ -64,6 +65,9 @@ pub struct Closure {
     pub proto: Rc<Proto>,
     /// The cells this closure captured, in the order of `proto.captures`.
     pub upvals: Box<[ObjId]>,
+    /// The values of its last `arity - required` parameters when a call leaves them out,
+    /// computed when the `fn` ran.
+    pub defaults: Box<[Value]>,
 }
 
 /// One line of a traceback: where a frame was when the error passed through it.
@@ -197,7 +201,9 @@ pub struct RangeObj {
 }
 
 impl RangeObj {
-    pub fn len(&self) -> i64 {
+    /// How many numbers the range yields. Up to 2**64 - 1 (`range(-2**63, 2**63 - 1)`),
+    /// so more than an `int` can hold: callers that need an `int` must check.
+    pub fn len(&self) -> u64 {
         let RangeObj { start, stop, step } = *self;
         let (span, step) = if step > 0 {
             (stop as i128 - start as i128, step as i128)
@@ -207,11 +213,17 @@ impl RangeObj {
         if span <= 0 {
             0
         } else {
-            ((span + step - 1) / step) as i64
+            ((span + step - 1) / step) as u64
         }
     }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+
+    /// The `i`-th number (negative `i` counts from the end), if there is one.
+    pub fn get(&self, i: i64) -> Option<i64> {
+        let n = self.len() as i128;
+        let j = if i < 0 { i as i128 + n } else { i as i128 };
+        (0..n)
+            .contains(&j)
+            .then(|| (self.start as i128 + j * self.step as i128) as i64)
     }
 }
 
@@ -227,11 +239,17 @@ pub enum Obj {
     Error(ErrorObj),
     Thread(Box<ThreadObj>),
     Lock(LockObj),
+    RLock(RLockObj),
+    Condition(Box<ConditionObj>),
+    Event(EventObj),
+    Semaphore(SemaphoreObj),
+    Barrier(BarrierObj),
     Queue(QueueObj),
     Listener(ListenerObj),
     Conn(ConnObj),
     Process(Box<ProcessObj>),
     Channel(Box<ChannelObj>),
+    Module(Box<ModuleObj>),
     /// A slot on the free list.
     Free,
 }
@@ -259,16 +277,22 @@ pub enum Kind {
     Error,
     Thread,
     Lock,
+    RLock,
+    Condition,
+    Event,
+    Semaphore,
+    Barrier,
     Queue,
     Listener,
     Conn,
     Process,
     Channel,
+    Module,
 }
 
 impl Kind {
     /// How many kinds there are (the height of a method table).
-    pub const COUNT: usize = Kind::Channel as usize + 1;
+    pub const COUNT: usize = Kind::Module as usize + 1;
 
     /// The name `type(x)` returns.
     pub fn name(self) -> &'static str {
@@ -287,11 +311,17 @@ impl Kind {
             Kind::Error => "error",
             Kind::Thread => "thread",
             Kind::Lock => "lock",
+            Kind::RLock => "rlock",
+            Kind::Condition => "condition",
+            Kind::Event => "event",
+            Kind::Semaphore => "semaphore",
+            Kind::Barrier => "barrier",
             Kind::Queue => "queue",
             Kind::Listener => "listener",
             Kind::Conn => "conn",
             Kind::Process => "process",
             Kind::Channel => "channel",
+            Kind::Module => "module",
         }
     }
 }
@@ -310,11 +340,17 @@ impl Obj {
             Obj::Error(_) => Kind::Error,
             Obj::Thread(_) => Kind::Thread,
             Obj::Lock(_) => Kind::Lock,
+            Obj::RLock(_) => Kind::RLock,
+            Obj::Condition(_) => Kind::Condition,
+            Obj::Event(_) => Kind::Event,
+            Obj::Semaphore(_) => Kind::Semaphore,
+            Obj::Barrier(_) => Kind::Barrier,
             Obj::Queue(_) => Kind::Queue,
             Obj::Listener(_) => Kind::Listener,
             Obj::Conn(_) => Kind::Conn,
             Obj::Process(_) => Kind::Process,
             Obj::Channel(_) => Kind::Channel,
+            Obj::Module(_) => Kind::Module,
             Obj::Free => unreachable!("a value names a freed heap slot"),
         }
     }
@@ -343,6 +379,7 @@ impl Obj {
             }
             Obj::Thread(t) => out.push_str(&format!("<thread {}>", t.tid)),
             Obj::Process(p) => out.push_str(&format!("<process {}>", p.pid)),
+            Obj::Module(m) => out.push_str(&format!("<module {}>", m.name)),
             other => {
                 out.push('<');
                 out.push_str(other.type_name());
@@ -363,6 +400,7 @@ impl Obj {
                 for cell in c.upvals.iter() {
                     f(Value::Obj(*cell));
                 }
+                c.defaults.iter().copied().for_each(&mut f);
             }
             Obj::Cell(v) => f(*v),
             Obj::Thread(t) => {
@@ -377,6 +415,7 @@ impl Obj {
                 }
             }
             Obj::Queue(q) => q.items.iter().copied().for_each(f),
+            Obj::Condition(c) => f(Value::Obj(c.lock)),
             Obj::Process(p) => match &p.outcome {
                 Some(Outcome::Returned(v)) => f(*v),
                 Some(Outcome::Threw { value, .. }) => f(*value),
@@ -386,9 +425,14 @@ impl Obj {
             | Obj::Range(_)
             | Obj::Error(_)
             | Obj::Lock(_)
+            | Obj::RLock(_)
+            | Obj::Event(_)
+            | Obj::Semaphore(_)
+            | Obj::Barrier(_)
             | Obj::Listener(_)
             | Obj::Conn(_)
             | Obj::Channel(_)
+            | Obj::Module(_)
             | Obj::Free => {}
         }
     }
@@ -423,6 +467,62 @@ pub struct ThreadObj {
 pub struct LockObj {
     /// The thread holding the lock.
     pub owner: Option<u32>,
+    pub signal: Arc<Signal>,
+}
+
+/// A lock its holder may take again: free once released as many times as acquired.
+#[derive(Debug)]
+pub struct RLockObj {
+    pub owner: Option<u32>,
+    /// How many times the owner has acquired it (0 when free).
+    pub depth: u64,
+    pub signal: Arc<Signal>,
+}
+
+/// One thread waiting in `Condition.wait`, in the order they began to wait.
+#[derive(Debug)]
+pub struct CondWaiter {
+    pub ticket: u64,
+    pub notified: bool,
+}
+
+#[derive(Debug)]
+pub struct ConditionObj {
+    /// Its `Lock` or `RLock`.
+    pub lock: ObjId,
+    pub waiters: VecDeque<CondWaiter>,
+    pub next_ticket: u64,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct EventObj {
+    pub flag: bool,
+    /// How many times it has been set: a waiter returns once this moves, even if the
+    /// event was cleared again before it ran.
+    pub sets: u64,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct SemaphoreObj {
+    pub permits: u64,
+    /// The permits each thread has taken and not given back (for deadlock reports; a
+    /// release by a thread that took none adds a permit without taking one from anyone).
+    pub holders: Vec<(u32, u64)>,
+    pub signal: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub struct BarrierObj {
+    pub parties: u64,
+    /// The next index never given out this round, and the indices given back by waiters
+    /// that left it with an error (handed out again first), so every index of a round is
+    /// different.
+    pub next_index: u64,
+    pub returned: Vec<u64>,
+    /// Bumped when a round completes.
+    pub round: u64,
     pub signal: Arc<Signal>,
 }
 
@@ -503,6 +603,14 @@ pub struct ProcessObj {
 #[derive(Debug)]
 pub struct ChannelObj {
     pub channel: Channel,
+}
+
+/// A module: its name (as first imported) and its fields, each one of the module's own
+/// global slots, read through to the slot's current value.
+#[derive(Debug)]
+pub struct ModuleObj {
+    pub name: Rc<str>,
+    pub fields: rustc_hash::FxHashMap<Rc<str>, u16>,
 }
 
 #[cfg(test)]

@@ -18,6 +18,12 @@
 //! Nothing that waits for a turn holds anything another writer needs: a writer needs
 //! neither the GIL nor the buffer once its chunk has left, so a flush made while holding
 //! the GIL only waits for writes already under way.
+//!
+//! A closed pipe ends the program as it ends a Unix tool: when standard output or
+//! standard error has no reader any more (`toy run x.toy | head -1`), the write that finds
+//! it out exits the process quietly with code 141, the code a shell shows for a tool
+//! killed by SIGPIPE. (Rust ignores SIGPIPE, so the write fails with EPIPE instead.) A
+//! host's own writer decides for itself: its errors are ignored here.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -27,6 +33,26 @@ pub type Output = Box<dyn Write + Send>;
 
 /// How much gathers for a pipe or a file before it is written.
 const BLOCK: usize = 64 << 10;
+
+/// The exit code when standard output or standard error turns out to be a closed pipe:
+/// 128 + SIGPIPE, what a shell reports for a tool the signal ended.
+pub const CLOSED_PIPE_EXIT: i32 = 141;
+
+/// Ends the process because a standard stream's reader has gone; nothing more can be said.
+pub fn closed_pipe_exit() -> ! {
+    std::process::exit(CLOSED_PIPE_EXIT)
+}
+
+/// Writes `text` to standard error (a report, a traceback): never panics, and ends the
+/// process with [`CLOSED_PIPE_EXIT`] if standard error is a closed pipe.
+pub fn write_stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    if let Err(e) = err.write_all(text.as_bytes()).and_then(|()| err.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        closed_pipe_exit();
+    }
+}
 
 /// When gathered output leaves for the writer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +79,8 @@ pub struct Sink {
 
 struct SinkState {
     writer: Output,
+    /// The writer is standard output: a closed pipe ends the process.
+    is_stdout: bool,
     /// The ticket whose chunk may be written now; every smaller one has been.
     serving: u64,
     /// Threads waiting for their turn: without any, serving the next ticket wakes
@@ -81,6 +109,7 @@ impl OutputBuffer {
             sink: Arc::new(Sink {
                 state: Mutex::new(SinkState {
                     writer,
+                    is_stdout: false,
                     serving: 0,
                     waiting: 0,
                 }),
@@ -90,6 +119,7 @@ impl OutputBuffer {
     }
 
     /// Standard output: line by line on a terminal, in 64 KiB blocks into a pipe or file.
+    /// A closed pipe ends the process ([`CLOSED_PIPE_EXIT`]).
     pub fn stdout() -> OutputBuffer {
         use std::io::IsTerminal;
         let buffering = if std::io::stdout().is_terminal() {
@@ -97,7 +127,9 @@ impl OutputBuffer {
         } else {
             Buffering::Block
         };
-        OutputBuffer::new(Box::new(std::io::stdout()), buffering)
+        let out = OutputBuffer::new(Box::new(std::io::stdout()), buffering);
+        out.sink.state.lock().unwrap_or_else(PoisonError::into_inner).is_stdout = true;
+        out
     }
 
     /// Adds `lines` (whole lines, each ending in a newline); returns the chunk to write now
@@ -165,9 +197,13 @@ impl Sink {
             st = self.turn.wait(st).unwrap_or_else(PoisonError::into_inner);
             st.waiting -= 1;
         }
-        // A closed pipe must not crash the interpreter; the output is simply lost.
-        let _ = st.writer.write_all(bytes);
-        let _ = st.writer.flush();
+        let written = st.writer.write_all(bytes).and_then(|()| st.writer.flush());
+        if let Err(e) = written
+            && st.is_stdout
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            closed_pipe_exit();
+        }
         st.serving += 1;
         if st.waiting > 0 {
             self.turn.notify_all();

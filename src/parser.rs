@@ -7,9 +7,11 @@
 //! below, which count depth bottom-up), so later recursive passes — and dropping the tree —
 //! cannot overflow the stack however long an operator chain is.
 
-use crate::ast::{BinOp, Block, Expr, ExprKind, FnDef, Ident, Program, Span, Stmt, StmtKind, UnOp};
+use crate::ast::{
+    BinOp, Block, CompClause, Expr, ExprKind, FStrPart, FnDef, Ident, Program, Span, Stmt, StmtKind, UnOp,
+};
 use crate::error::Diagnostic;
-use crate::lexer::{Lexer, Token};
+use crate::lexer::{FPiece, Lexer, Token};
 use lalrpop_util::ParseError;
 use std::rc::Rc;
 
@@ -199,29 +201,144 @@ fn map(entries: Vec<(D<Expr>, D<Expr>)>, l: usize, r: usize) -> Built<Expr> {
     expr(ExprKind::Map(entries), l, r, d)
 }
 
-/// A function definition and the depth of its body; parameter names must be distinct.
+/// A parameter as written: its name and its default value, if any.
+pub(crate) struct Param {
+    name: Ident,
+    default: Option<D<Expr>>,
+}
+
+/// A function definition and the depth of its body; parameter names must be distinct, and
+/// parameters with a default come after those without one. Checked with a set, so a
+/// function with a huge parameter list is refused in linear time.
 fn func(
     name: Option<Ident>,
-    params: Vec<Ident>,
+    params: Vec<Param>,
     body: D<Block>,
     l: usize,
     r: usize,
 ) -> Result<(Rc<FnDef>, u32), PError> {
-    // A set, not a scan of the earlier names: a list of 70,000 parameters is refused in
-    // linear time (quadratically, it took seconds).
-    let mut seen = rustc_hash::FxHashSet::default();
-    for p in &params {
-        if !seen.insert(p.name.as_str()) {
-            return Err(user(format!("duplicate parameter '{}'", p.name), p.span));
+    let mut seen = std::collections::HashSet::with_capacity(params.len());
+    let mut names = Vec::with_capacity(params.len());
+    let mut defaults = Vec::new();
+    let mut d = body.d;
+    for p in params {
+        if !seen.insert(p.name.name.clone()) {
+            return Err(user(format!("duplicate parameter '{}'", p.name.name), p.name.span));
         }
+        match p.default {
+            Some(v) => {
+                d = d.max(v.d);
+                defaults.push(v.v);
+            }
+            None if !defaults.is_empty() => {
+                return Err(user(
+                    format!(
+                        "parameter '{}' without a default follows a parameter with a default",
+                        p.name.name
+                    ),
+                    p.name.span,
+                ));
+            }
+            None => {}
+        }
+        names.push(p.name);
     }
     let def = FnDef {
         name,
-        params,
+        params: names,
+        defaults,
         body: body.v,
         span: Span::new(l, r),
     };
-    Ok((Rc::new(def), body.d))
+    Ok((Rc::new(def), d))
+}
+
+/// `a, b, c` on the right of `=`: a list of those values.
+fn expr_list(first: D<Expr>, rest: Vec<D<Expr>>, l: usize, r: usize) -> Built<Expr> {
+    let mut items = vec![first];
+    items.extend(rest);
+    list(items, l, r)
+}
+
+/// `let a, b = value`; the names must be distinct.
+fn let_unpack(first: Ident, rest: Vec<Ident>, v: D<Expr>, l: usize, r: usize) -> Built<Stmt> {
+    let mut names = vec![first];
+    names.extend(rest);
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].iter().any(|m| m.name == n.name) {
+            return Err(user(format!("'{}' appears twice on the left of '='", n.name), n.span));
+        }
+    }
+    let d = v.d;
+    stmt(StmtKind::LetUnpack { names, value: v.v }, l, r, d)
+}
+
+/// `a, b = value`: several targets, each a name, an item or a field.
+fn assign_many(first: D<Expr>, rest: Vec<D<Expr>>, v: D<Expr>, l: usize, r: usize) -> Built<Stmt> {
+    let mut targets = vec![first];
+    targets.extend(rest);
+    let mut d = v.d;
+    for t in &targets {
+        check_target(&t.v, None)?;
+        d = d.max(t.d);
+    }
+    let targets = targets.into_iter().map(|t| t.v).collect();
+    stmt(StmtKind::AssignMany { targets, value: v.v }, l, r, d)
+}
+
+/// `f"..."`: each field's expression is parsed where it stands in the source, so its errors
+/// point inside the string.
+fn fstring(pieces: Vec<FPiece>, l: usize, r: usize) -> Built<Expr> {
+    let mut parts = Vec::with_capacity(pieces.len());
+    let mut d = 0;
+    for piece in pieces {
+        match piece {
+            FPiece::Text(text) => parts.push(FStrPart::Text(text)),
+            FPiece::Field { expr: src, at, spec } => {
+                let e = grammar::EmbeddedParser::new()
+                    .parse(Lexer::at(&src, l + at))
+                    .map_err(|err| {
+                        let mut error = diagnose_at(err, &src, l + at);
+                        // The field ended, not the file.
+                        error.message = error.message.replace("end of file", "end of the f-string field");
+                        ParseError::User { error }
+                    })?;
+                d = d.max(e.d);
+                parts.push(FStrPart::Field { expr: e.v, spec });
+            }
+        }
+    }
+    expr(ExprKind::FString(parts), l, r, d)
+}
+
+/// `[elem for ...]` (no key) or `{key: elem for ...}`.
+fn comprehension(
+    key: Option<D<Expr>>,
+    elem: D<Expr>,
+    clauses: Vec<(CompClause, u32)>,
+    l: usize,
+    r: usize,
+) -> Built<Expr> {
+    let d = clauses
+        .iter()
+        .map(|(_, d)| *d)
+        .max()
+        .unwrap_or(0)
+        .max(elem.d)
+        .max(key.as_ref().map_or(0, |k| k.d));
+    let clauses = clauses.into_iter().map(|(c, _)| c).collect();
+    let kind = match key {
+        None => ExprKind::ListComp {
+            elem: Box::new(elem.v),
+            clauses,
+        },
+        Some(k) => ExprKind::MapComp {
+            key: Box::new(k.v),
+            value: Box::new(elem.v),
+            clauses,
+        },
+    };
+    expr(kind, l, r, d)
 }
 
 fn stmt(kind: StmtKind, l: usize, r: usize, child_depth: u32) -> Built<Stmt> {
@@ -247,29 +364,7 @@ fn block(stmts: Vec<D<Stmt>>, l: usize, r: usize) -> Built<Block> {
 
 /// `target = value` or `target op= value`; only names, items and fields can be assigned.
 fn assign(t: D<Expr>, op: Option<BinOp>, v: D<Expr>, l: usize, r: usize) -> Built<Stmt> {
-    let what = match &t.v.kind {
-        ExprKind::Name(_) | ExprKind::Index { .. } | ExprKind::Field { .. } => None,
-        ExprKind::Call { .. } => Some("a function call"),
-        ExprKind::MethodCall { .. } => Some("a method call"),
-        ExprKind::Slice { .. } => Some("a slice"),
-        ExprKind::Nil | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) => {
-            Some("a literal")
-        }
-        ExprKind::List(_) => Some("a list literal"),
-        ExprKind::Map(_) => Some("a map literal"),
-        ExprKind::Fn(_) => Some("a function"),
-        ExprKind::Binary(op, ..) if is_comparison(*op) => Some("a comparison"),
-        _ => Some("an expression"),
-    };
-    if let Some(what) = what {
-        // A plain `=` where a comparison was meant is the likely slip, as Python suggests.
-        let hint = if op.is_none() && what != "a slice" {
-            " (did you mean '=='?)"
-        } else {
-            ""
-        };
-        return Err(user(format!("cannot assign to {what}{hint}"), t.v.span));
-    }
+    check_target(&t.v, op)?;
     let d = t.d.max(v.d);
     stmt(
         StmtKind::Assign {
@@ -283,6 +378,36 @@ fn assign(t: D<Expr>, op: Option<BinOp>, v: D<Expr>, l: usize, r: usize) -> Buil
     )
 }
 
+/// Refuses what cannot be assigned to, naming it.
+fn check_target(t: &Expr, op: Option<BinOp>) -> Result<(), PError> {
+    let what = match &t.kind {
+        ExprKind::Name(_) | ExprKind::Index { .. } | ExprKind::Field { .. } => None,
+        ExprKind::Call { .. } => Some("a function call"),
+        ExprKind::MethodCall { .. } => Some("a method call"),
+        ExprKind::Slice { .. } => Some("a slice"),
+        ExprKind::Nil | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) => {
+            Some("a literal")
+        }
+        ExprKind::List(_) | ExprKind::ListComp { .. } => Some("a list literal"),
+        ExprKind::MapComp { .. } => Some("a map literal"),
+        ExprKind::FString(_) => Some("a literal"),
+        ExprKind::Map(_) => Some("a map literal"),
+        ExprKind::Fn(_) => Some("a function"),
+        ExprKind::Binary(op, ..) if is_comparison(*op) => Some("a comparison"),
+        _ => Some("an expression"),
+    };
+    if let Some(what) = what {
+        // A plain `=` where a comparison was meant is the likely slip, as Python suggests.
+        let hint = if op.is_none() && what != "a slice" {
+            " (did you mean '=='?)"
+        } else {
+            ""
+        };
+        return Err(user(format!("cannot assign to {what}{hint}"), t.span));
+    }
+    Ok(())
+}
+
 fn is_comparison(op: BinOp) -> bool {
     use BinOp::*;
     matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | NotIn)
@@ -292,6 +417,12 @@ fn is_comparison(op: BinOp) -> bool {
 
 /// Turns a lalrpop error into one diagnostic.
 fn diagnose(err: PError, source: &str) -> Diagnostic {
+    diagnose_at(err, source, 0)
+}
+
+/// Like `diagnose`, for `source` that starts at byte `base` of the file: token positions
+/// are the file's, the text looked at is `source`'s.
+fn diagnose_at(err: PError, source: &str, base: usize) -> Diagnostic {
     match err {
         ParseError::User { error } => error,
         ParseError::InvalidToken { location } => {
@@ -313,8 +444,8 @@ fn diagnose(err: PError, source: &str) -> Diagnostic {
             expected,
         } => {
             let wanted = wanted(&expected);
-            let found = describe(&token, source, l, r);
-            let hint = hint(&token, &expected, source, l, matches!(wanted, Wanted::Few(_)));
+            let found = describe(&token, source, l - base, r - base);
+            let hint = hint(&token, &expected, source, l - base, matches!(wanted, Wanted::Few(_)));
             let message = match wanted {
                 Wanted::Few(list) => format!("expected {list}{hint}"),
                 _ if !hint.is_empty() => format!("unexpected {found}{hint}"),
@@ -327,7 +458,7 @@ fn diagnose(err: PError, source: &str) -> Diagnostic {
             Diagnostic::syntax(message, Span::new(l, r))
         }
         ParseError::ExtraToken { token: (l, token, r) } => Diagnostic::syntax(
-            format!("unexpected {}", describe(&token, source, l, r)),
+            format!("unexpected {}", describe(&token, source, l - base, r - base)),
             Span::new(l, r),
         ),
     }
@@ -384,7 +515,7 @@ fn terminal_name(terminal: &str) -> String {
     match terminal {
         "name" => "a name".to_owned(),
         "int" | "float" => "a number".to_owned(),
-        "string" => "a string".to_owned(),
+        "string" | "fstring" => "a string".to_owned(),
         ";" => "a newline".to_owned(),
         _ => format!("'{terminal}'"),
     }
@@ -397,7 +528,7 @@ fn describe(token: &Token, source: &str, l: usize, r: usize) -> String {
         Token::Semi if text == "\n" => "newline".to_owned(),
         Token::Ident(name) => format!("name '{name}'"),
         Token::Int(_) | Token::Float(_) => format!("number {text}"),
-        Token::Str(_) => {
+        Token::Str(_) | Token::FStr(_) => {
             let shown: String = text.chars().take(24).collect();
             if shown.len() < text.len() {
                 format!("string {shown}...")
@@ -471,11 +602,49 @@ mod tests {
             }
             ExprKind::Field { obj, name } => format!("(. {} {})", e(obj), name.name),
             ExprKind::Fn(def) => f(def),
+            ExprKind::FString(parts) => {
+                let parts: Vec<String> = parts
+                    .iter()
+                    .map(|p| match p {
+                        FStrPart::Text(t) => format!("{t:?}"),
+                        FStrPart::Field { expr, spec: None } => format!("{{{}}}", e(expr)),
+                        FStrPart::Field { expr, spec: Some(s) } => format!("{{{}:{s}}}", e(expr)),
+                    })
+                    .collect();
+                format!("(f {})", parts.join(" "))
+            }
+            ExprKind::ListComp { elem, clauses } => format!("(listcomp {} {})", e(elem), c(clauses)),
+            ExprKind::MapComp { key, value, clauses } => {
+                format!("(mapcomp {}:{} {})", e(key), e(value), c(clauses))
+            }
         }
     }
 
+    fn c(clauses: &[CompClause]) -> String {
+        let parts: Vec<String> = clauses
+            .iter()
+            .map(|cl| match cl {
+                CompClause::For { vars, iter } => {
+                    let vars: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+                    format!("for {} {}", vars.join(","), e(iter))
+                }
+                CompClause::If(x) => format!("if {}", e(x)),
+            })
+            .collect();
+        parts.join(" ")
+    }
+
     fn f(def: &FnDef) -> String {
-        let params: Vec<&str> = def.params.iter().map(|p| p.name.as_str()).collect();
+        let first_default = def.params.len() - def.defaults.len();
+        let params: Vec<String> = def
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match i.checked_sub(first_default) {
+                Some(d) => format!("{}={}", p.name, e(&def.defaults[d])),
+                None => p.name.clone(),
+            })
+            .collect();
         let name = def.name.as_ref().map_or(String::new(), |n| format!(" {}", n.name));
         format!("(fn{name} ({}) {})", params.join(" "), b(&def.body))
     }
@@ -519,6 +688,30 @@ mod tests {
             StmtKind::Break => "(break)".into(),
             StmtKind::Continue => "(continue)".into(),
             StmtKind::Expr(x) => e(x),
+            StmtKind::LetUnpack { names, value } => {
+                let names: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
+                format!("(let {} {})", names.join(","), e(value))
+            }
+            StmtKind::AssignMany { targets, value } => {
+                let targets: Vec<String> = targets.iter().map(e).collect();
+                format!("(= {} {})", targets.join(","), e(value))
+            }
+            StmtKind::Import { path, alias } => {
+                let path: Vec<&str> = path.iter().map(|n| n.name.as_str()).collect();
+                let alias = alias.as_ref().map_or(String::new(), |a| format!(" as {}", a.name));
+                format!("(import {}{alias})", path.join("."))
+            }
+            StmtKind::FromImport { path, names } => {
+                let path: Vec<&str> = path.iter().map(|n| n.name.as_str()).collect();
+                let names: Vec<String> = names
+                    .iter()
+                    .map(|(n, a)| match a {
+                        Some(a) => format!("{} as {}", n.name, a.name),
+                        None => n.name.clone(),
+                    })
+                    .collect();
+                format!("(from {} import {})", path.join("."), names.join(","))
+            }
         }
     }
 
@@ -722,7 +915,7 @@ mod tests {
         assert_eq!(p("fn a() {} fn b() {}"), "(decl (fn a () {})); (decl (fn b () {}))");
         assert_eq!(
             err_line("x = 1 y = 2"),
-            "t:1:7: SyntaxError: unexpected name 'y', expected a newline"
+            "t:1:7: SyntaxError: unexpected name 'y', expected a newline or ','"
         );
     }
 
@@ -771,6 +964,66 @@ mod tests {
     // ---- error messages
 
     #[test]
+    fn the_language_of_this_release_parses() {
+        assert_eq!(p("let a, b = 1, 2"), "(let a,b [1 2])");
+        assert_eq!(p("let x = 1, 2"), "(let x [1 2])");
+        assert_eq!(p("a, b = b, a"), "(= a,b [b a])");
+        assert_eq!(p("xs[i], m.k = 1, 2"), "(= (idx xs i),(. m k) [1 2])");
+        assert_eq!(p("for a, b, c in xs { }"), "(for a,b,c xs {})");
+        assert_eq!(p("fn f(a, b = 2, c = [1]) { }"), "(decl (fn f (a b=2 c=[1]) {}))");
+        assert_eq!(
+            p("return_ = [x * x for x in xs if x % 2]"),
+            "(= return_ (listcomp (* x x) for x xs if (% x 2)))"
+        );
+        assert_eq!(
+            p("y = {k: v for k, v in m.items()}"),
+            "(= y (mapcomp k:v for k,v (.items m )))"
+        );
+        assert_eq!(
+            p("z = [[i, j] for i in a for j in b if i]"),
+            "(= z (listcomp [i j] for i a for j b if i))"
+        );
+        assert_eq!(
+            p(r#"s = f"a {x} b {y + 1:>4} {{c}}""#),
+            r#"(= s (f "a " {x} " b " {(+ y 1):>4} " {c}"))"#
+        );
+        assert_eq!(p("import a.b as c"), "(import a.b as c)");
+        assert_eq!(p("from a import x, y as z"), "(from a import x,y as z)");
+    }
+
+    #[test]
+    fn errors_in_the_new_syntax_point_where_they_are() {
+        assert_eq!(
+            err_line(r#"print(f"a {x +} b")"#),
+            "t:1:15: SyntaxError: unexpected end of the f-string field (expected an expression)"
+        );
+        assert_eq!(
+            err_line(r#"print(f"a } b")"#),
+            "t:1:11: SyntaxError: single '}' is not allowed in an f-string (write '}}' for a brace)"
+        );
+        assert_eq!(
+            err_line(r#"print(f"{a "b"}")"#),
+            "t:1:12: SyntaxError: an f-string expression cannot contain '\"' (nor end the string)"
+        );
+        assert_eq!(
+            err_line("fn f(a = 1, b) { }"),
+            "t:1:13: SyntaxError: parameter 'b' without a default follows a parameter with a default"
+        );
+        assert_eq!(
+            err_line("fn f(a, b, a) { }"),
+            "t:1:12: SyntaxError: duplicate parameter 'a'"
+        );
+        assert_eq!(
+            err_line("let a, a = 1, 2"),
+            "t:1:8: SyntaxError: 'a' appears twice on the left of '='"
+        );
+        assert_eq!(
+            err_line("f(), x = 1, 2"),
+            "t:1:1: SyntaxError: cannot assign to a function call (did you mean '=='?)"
+        );
+    }
+
+    #[test]
     fn error_message_forms() {
         assert_eq!(
             err_line("print(1 2)"),
@@ -778,7 +1031,7 @@ mod tests {
         );
         assert_eq!(
             err_line("x = 1 y"),
-            "t:1:7: SyntaxError: unexpected name 'y', expected a newline"
+            "t:1:7: SyntaxError: unexpected name 'y', expected a newline or ','"
         );
         assert_eq!(
             err_line("if x y {}"),
@@ -810,7 +1063,7 @@ mod tests {
         );
         assert_eq!(
             err_line("x = \"a\" \"b\""),
-            "t:1:9: SyntaxError: unexpected string \"b\", expected a newline"
+            "t:1:9: SyntaxError: unexpected string \"b\", expected a newline or ','"
         );
         assert_eq!(err_line("x = [1, 2]\n.len()"), "t:2:1: SyntaxError: unexpected '.'");
         assert_eq!(err_line("else"), "t:1:1: SyntaxError: unexpected 'else'");
@@ -862,7 +1115,7 @@ mod tests {
         assert!(err_line("def f(x):").ends_with("(functions are declared with 'fn')"));
         assert_eq!(
             err_line("if x = 1 { }"),
-            "t:1:6: SyntaxError: unexpected '=' (use '==' to compare)"
+            "t:1:6: SyntaxError: expected '{' (use '==' to compare)"
         );
         assert_eq!(
             err_line("if x\n{ }"),

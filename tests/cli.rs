@@ -1,6 +1,8 @@
-//! The command line's other faces: `toy check` (compile only, nothing runs), the prompt
-//! (`toy` alone: entries echo their value, open brackets continue the entry, an error does
-//! not end the session), `toy FILE` as a shorthand, and `--help` with examples.
+//! The command line's other faces: `toy check` (compile only, nothing runs), `toy FILE` as
+//! a shorthand, a script read from standard input (`toy -`, or `toy` with stdin not a
+//! terminal), options parsed before the file and usage errors for unknown ones, output
+//! paths checked before anything runs, and `--help` with examples. (The prompt itself is
+//! driven in a terminal by tests/prompt.rs.)
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -36,29 +38,6 @@ fn check_compiles_without_running() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("NameError: name 'nowhere' is not defined"));
-}
-
-#[test]
-fn prompt_echoes_continues_and_survives_errors() {
-    let mut child = toy()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start");
-    let entries = "let xs = [1,\n2, 3]\nxs\n1 / 0\nfn double(n) {\n  return n * 2\n}\ndouble(len(xs))\n\"text\"\n";
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(entries.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("prompt ends at end of input");
-    assert_eq!(out.status.code(), Some(0));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("toy ")).collect();
-    assert_eq!(lines, ["[1, 2, 3]", "6", "\"text\""], "{stdout}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ZeroDivisionError: division by zero"));
 }
 
 #[test]
@@ -145,4 +124,111 @@ throw error("ValueError", "main fails")
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read the rest");
     assert_eq!(rest, "", "nothing is reported twice");
+}
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = toy()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("toy exits")
+}
+
+/// With standard input not a terminal, `toy` reads the whole program from it and runs it
+/// as a script: no banner, no prompts, no echo, and the first uncaught error ends it.
+#[test]
+fn piped_standard_input_is_a_script() {
+    let program =
+        "let xs = [1,\n2, 3]\nxs\nprint(len(xs))\nthrow error(\"ValueError\", \"from stdin\")\nprint(\"never\")\n";
+    let out = run_with_stdin(&[], program);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("  <stdin>:5 in <main>"), "{err}");
+    assert!(err.contains("ValueError: from stdin"), "{err}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// `toy -` and `toy run -` read the script from standard input; what follows is its argv.
+#[test]
+fn dash_reads_the_script_from_standard_input() {
+    for args in [
+        vec!["-", "a", "-b"],
+        vec!["run", "-", "a", "-b"],
+        vec!["run", "--gil-stats", "-", "a", "-b"],
+    ] {
+        let out = run_with_stdin(&args, "print(argv())\nlet x = nope\n");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("<stdin>:2:9: NameError"), "{args:?}: {err}");
+        let out = run_with_stdin(&args, "print(argv())\n");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "[\"a\", \"-b\"]\n", "{args:?}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+    }
+}
+
+/// Options go before the file, before or after `run`; an unknown one there is a usage
+/// error (clap's message, exit 2), while everything after the file is the script's.
+#[test]
+fn options_before_the_file_are_parsed_and_unknown_ones_refused() {
+    let file = script("opts.toy", "print(argv())");
+    let path = file.to_str().unwrap();
+    for args in [
+        vec!["run", "--bogus", path],
+        vec!["--bogus", path],
+        vec!["run", "--gil-stats", "--bogus", path],
+    ] {
+        let out = toy().args(&args).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("unexpected argument '--bogus'"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} ran the script");
+    }
+    let out = toy()
+        .args(["run", "--gil-policy", "fifo", path, "--bogus", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[\"--bogus\", \"x\"]\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// An output path that cannot be written is refused before the script starts (exit 2),
+/// not discovered after it ran.
+#[test]
+fn unwritable_output_paths_are_refused_before_running() {
+    let file = script("trace_path.toy", "print(\"ran\")");
+    let path = file.to_str().unwrap();
+    for args in [
+        vec!["run", "--gil-trace", "/no/such/dir/t.json", path],
+        vec!["--gil-trace", "/no/such/dir/t.json", path],
+    ] {
+        let out = toy().args(&args).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} ran the script first");
+        assert!(err.contains("/no/such/dir/t.json"), "{args:?}: {err}");
+    }
+    let trace = std::env::temp_dir()
+        .join(format!("toy-cli-{}", std::process::id()))
+        .join("t.json");
+    let out = toy()
+        .args(["run", "--gil-trace", trace.to_str().unwrap(), path])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let out = toy()
+        .args(["timeline", trace.to_str().unwrap(), "-o", "/no/such/dir/t.svg"])
+        .output()
+        .expect("timeline");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/no/such/dir/t.svg"), "{err}");
 }

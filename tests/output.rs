@@ -1,7 +1,8 @@
 //! `print` writes with the GIL released: when standard output is a pipe nobody reads, the
 //! printing thread blocks in `write` and the other threads keep running bytecode. The
 //! test holds the pipe full until another thread has run; were the GIL held during the
-//! write, that thread could never run and toy would never reach the ready point.
+//! write, that thread could never run and toy would never reach the ready point. A pipe
+//! whose reader has gone (stdout or stderr) ends toy quietly with exit code 141.
 
 mod common;
 
@@ -119,4 +120,76 @@ for i in range(20) {{ print("main line", i) }}
     let expected: String = (0..20).map(|i| format!("main line {i}\n")).collect();
     assert_eq!(&out[..FILL], &[b'#'; FILL][..]);
     assert_eq!(String::from_utf8_lossy(&out[FILL..]), expected);
+}
+
+/// Writing to a closed pipe ends toy as it ends a Unix tool: quietly, with exit code 141
+/// (SIGPIPE's), never a silent endless loop, a lost-output success or a panic.
+mod closed_pipes {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    fn script(name: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("toy-closed-pipe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("script");
+        path
+    }
+
+    /// `toy run loop.toy | head -1`: the reader goes away after one line.
+    #[test]
+    fn an_endless_printer_ends_when_its_reader_goes() {
+        let file = script("endless.toy", "let i = 0\nwhile true { print(\"line\", i); i += 1 }\n");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start toy");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut first)
+            .expect("a line");
+        assert_eq!(first, "line 0\n");
+        // The reader is dropped here, as `head -1` exits.
+        let status = super::common::exit_within(&mut child, Duration::from_secs(30), "stdout closed");
+        let out = child.wait_with_output().expect("toy exits");
+        assert_eq!(status.code(), Some(141));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "quietly");
+    }
+
+    /// A finite script whose output cannot be written does not exit 0.
+    #[test]
+    fn a_finite_script_into_a_closed_pipe_exits_141() {
+        let file = script("finite.toy", "print(\"nobody reads this\")\n");
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_toy"))
+            .arg(&file)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run toy");
+        assert_eq!(out.status.code(), Some(141));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    }
+
+    /// A traceback into a closed stderr is not a Rust panic (exit 101).
+    #[test]
+    fn a_traceback_into_a_closed_stderr_exits_141() {
+        let file = script(
+            "fails.toy",
+            "fn f() { throw error(\"ValueError\", \"nobody sees this\") }\nf()\n",
+        );
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_toy"))
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(writer)
+            .output()
+            .expect("run toy");
+        assert_eq!(out.status.code(), Some(141));
+    }
 }

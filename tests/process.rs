@@ -1,5 +1,6 @@
 //! Processes seen from outside: after 1,000 `spawn_process` + `join` rounds the interpreter
-//! holds no more file descriptors than after one, and leaves no zombie children.
+//! holds no more file descriptors than after one, and leaves no zombie children; children
+//! die with a parent that is killed, and end on a Ctrl-C sent to the process group.
 
 mod common;
 
@@ -56,4 +57,49 @@ fn a_thousand_spawns_leak_no_descriptors_and_leave_no_zombies() {
         after <= baseline,
         "descriptors grew from {baseline} to {after} over 1,000 spawns"
     );
+}
+
+/// A parent killed outright (SIGKILL: no handler runs) takes its children with it: the
+/// kernel's parent-death signal ends a sleeping child and a spinning one alike.
+#[test]
+fn children_die_with_a_killed_parent() {
+    for (tag, body) in [("orphan-sleeping", "sleep(600)"), ("orphan-spinning", "while true { }")] {
+        let (mut child, ready) = common::start_configured_until_ready(
+            tag,
+            |_| {},
+            |ready| format!("let p = spawn_process(fn() {{ {body} }})\nwrite_file({ready}, str(p.pid))\np.join()\n"),
+        );
+        let pid = common::read_pid(&ready);
+        common::send_signal("KILL", &child.id().to_string());
+        let _ = child.wait();
+        assert!(
+            !common::survives(pid),
+            "the child {pid} ({body}) outlived its killed parent"
+        );
+    }
+}
+
+/// Ctrl-C at a terminal signals the whole process group: a child spinning in bytecode gets
+/// `Interrupt` too and ends; the parent reports it, and nothing is left running.
+#[test]
+fn ctrl_c_to_the_group_ends_the_children() {
+    let (mut child, ready) = common::start_configured_until_ready(
+        "group-interrupt",
+        |c| {
+            use std::os::unix::process::CommandExt;
+            c.process_group(0);
+        },
+        |ready| {
+            format!("let p = spawn_process(fn() {{ while true {{ }} }})\nwrite_file({ready}, str(p.pid))\np.join()\n")
+        },
+    );
+    let pid = common::read_pid(&ready);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    common::send_signal("INT", &format!("-{}", child.id()));
+    let status = common::exit_within(&mut child, std::time::Duration::from_secs(20), "Ctrl-C to the group");
+    let out = child.wait_with_output().expect("toy exits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("Interrupt: interrupted by Ctrl-C"), "{err}");
+    assert!(!common::survives(pid), "the child {pid} outlived Ctrl-C");
 }

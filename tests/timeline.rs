@@ -6,11 +6,20 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+use toy::gil::trace::{arg, event, phase};
 use toy::timeline::render_file;
 
 /// Two CPU-bound threads fighting over the GIL and one that sleeps a millisecond at a time.
 const CONTENDED: &str = r#"
-fn spin(n) { let s = 0; for i in range(n) { s += i } return s }
+let started = [0]
+fn spin(n) {
+    # Both spinners hold the GIL in turn before either finishes, so drop requests are certain.
+    started[0] += 1
+    while started[0] < 2 { }
+    let s = 0
+    for i in range(n) { s += i }
+    return s
+}
 fn nap(k) { for i in range(k) { sleep(0.001) } return k }
 let a = spawn(spin, 400000)
 let b = spawn(spin, 400000)
@@ -82,14 +91,14 @@ fn read_trace(path: &PathBuf) -> (Vec<u64>, BTreeMap<u64, Traced>) {
             (start, start + ns(e["dur"].as_f64().unwrap()))
         };
         match (e["ph"].as_str().unwrap(), e["name"].as_str().unwrap()) {
-            ("M", "thread_name") => {
+            (phase::METADATA, event::THREAD_NAME) => {
                 order.push(tid);
-                t.name = e["args"]["name"].as_str().unwrap().to_owned();
+                t.name = e["args"][arg::NAME].as_str().unwrap().to_owned();
             }
-            ("X", "running") => t.running.push(span()),
-            ("X", "waiting for GIL") => t.waiting.push(span()),
-            ("i", "drop request") => t.drops += 1,
-            ("i", "cpu move") => t.moves += 1,
+            (phase::COMPLETE, event::RUNNING) => t.running.push(span()),
+            (phase::COMPLETE, event::WAITING) => t.waiting.push(span()),
+            (phase::INSTANT, event::DROP_REQUEST) => t.drops += 1,
+            (phase::INSTANT, event::CPU_MOVE) => t.moves += 1,
             _ => {}
         }
     }
@@ -303,4 +312,212 @@ fn unusable_files_get_messages_naming_them() {
         err.starts_with(&format!("cannot write {}: ", unwritable.display())),
         "{err}"
     );
+}
+
+/// What the synthetic trace holds for one thread.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Written {
+    running: usize,
+    ran: Ns,
+    waiting: usize,
+    drops: usize,
+    moves: usize,
+}
+
+/// Microseconds with three decimals, as the GIL's trace writer prints them.
+fn micros(t: Ns) -> String {
+    format!("{}.{:03}", t / 1000, t % 1000)
+}
+
+/// Write a Chrome trace of at least `min_bytes` in the format of the GIL's writer: the
+/// metadata, then each thread's events in the order that thread recorded them (drop
+/// request, wait, CPU move, run). Four threads hand the GIL round a made-up schedule;
+/// each thread's events come from replaying the same schedule, so nothing is held.
+fn write_big_trace(path: &std::path::Path, min_bytes: u64) -> Vec<Written> {
+    use std::io::Write;
+    const THREADS: u64 = 4;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "{{\"displayTimeUnit\":\"ms\",\"traceEvents\":[").unwrap();
+    write!(
+        out,
+        "{{\"name\":\"{}\",\"ph\":\"{}\",\"pid\":1,\"args\":{{\"{}\":\"toy\"}}}}",
+        event::PROCESS_NAME,
+        phase::METADATA,
+        arg::NAME
+    )
+    .unwrap();
+    for tid in 1..=THREADS {
+        let main = if tid == 1 { " (main)" } else { "" };
+        write!(
+            out,
+            ",\n{{\"name\":\"{}\",\"ph\":\"{}\",\"pid\":1,\"tid\":{tid},\"args\":{{\"{}\":\"thread {tid}{main}\"}}}}\
+             ,\n{{\"name\":\"{}\",\"ph\":\"{}\",\"pid\":1,\"tid\":{tid},\"args\":{{\"{}\":{tid}}}}}",
+            event::THREAD_NAME,
+            phase::METADATA,
+            arg::NAME,
+            event::THREAD_SORT_INDEX,
+            phase::METADATA,
+            arg::SORT_INDEX
+        )
+        .unwrap();
+    }
+    // Each step writes about 330 bytes, a quarter of them per thread on average.
+    let steps = min_bytes / 300;
+    let mut written = vec![Written::default(); THREADS as usize];
+    for me in 1..=THREADS {
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let (mut t, mut holder): (Ns, u64) = (1_000, 1);
+        let w = &mut written[me as usize - 1];
+        for step in 0..steps {
+            let d = 2_000 + (next() % 20_000) as Ns;
+            let taker = (holder + next() % (THREADS - 1)) % THREADS + 1;
+            let wait = 1 + (next() % d as u64) as Ns;
+            if taker == me {
+                write!(
+                    out,
+                    ",\n{{\"name\":\"{}\",\"cat\":\"gil\",\"ph\":\"{}\",\"s\":\"t\",\"pid\":1,\"tid\":{me},\"ts\":{},\
+                     \"args\":{{\"{}\":{holder}}}}}",
+                    event::DROP_REQUEST,
+                    phase::INSTANT,
+                    micros(t + d - wait / 2),
+                    arg::HOLDER
+                )
+                .unwrap();
+                write!(
+                    out,
+                    ",\n{{\"name\":\"{}\",\"cat\":\"gil\",\"ph\":\"{}\",\"pid\":1,\"tid\":{me},\"ts\":{},\"dur\":{}}}",
+                    event::WAITING,
+                    phase::COMPLETE,
+                    micros(t + d - wait),
+                    micros(wait)
+                )
+                .unwrap();
+                w.drops += 1;
+                w.waiting += 1;
+                if step % 7 == 0 {
+                    write!(
+                        out,
+                        ",\n{{\"name\":\"{}\",\"cat\":\"gil\",\"ph\":\"{}\",\"s\":\"t\",\"pid\":1,\"tid\":{me},\
+                         \"ts\":{},\"args\":{{\"{}\":1,\"{}\":0}}}}",
+                        event::CPU_MOVE,
+                        phase::INSTANT,
+                        micros(t + d + 300),
+                        arg::FROM,
+                        arg::TO
+                    )
+                    .unwrap();
+                    w.moves += 1;
+                }
+            }
+            if holder == me {
+                write!(
+                    out,
+                    ",\n{{\"name\":\"{}\",\"cat\":\"gil\",\"ph\":\"{}\",\"pid\":1,\"tid\":{me},\"ts\":{},\"dur\":{},\
+                     \"args\":{{\"{}\":\"forced drop\"}}}}",
+                    event::RUNNING,
+                    phase::COMPLETE,
+                    micros(t),
+                    micros(d),
+                    arg::END
+                )
+                .unwrap();
+                w.running += 1;
+                w.ran += d;
+            }
+            t += d + (next() % 3_000) as Ns;
+            holder = taker;
+        }
+    }
+    writeln!(out, "\n]}}").unwrap();
+    out.flush().unwrap();
+    written
+}
+
+/// Run `toy` with `args`; its exit status and peak resident memory in bytes (from the
+/// kernel's accounting of the child, read when reaping it).
+fn run_measured(args: &[&std::ffi::OsStr]) -> (i32, u64, String) {
+    #[allow(
+        clippy::zombie_processes,
+        reason = "reaped by wait4 below, which also reports its peak memory"
+    )]
+    let child = Command::new(env!("CARGO_BIN_EXE_toy"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run toy");
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("piped");
+    let mut printed = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut printed).unwrap();
+    let mut status = 0;
+    // SAFETY: all zeroes is a valid `rusage`; `pid` is our own child, not yet reaped (the
+    // `Child` handle was consumed above without waiting), and both pointers are to locals.
+    let (reaped, usage) = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        (libc::wait4(pid, &mut status, 0, &mut usage), usage)
+    };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    // Linux reports ru_maxrss in kilobytes.
+    (code, usage.ru_maxrss as u64 * 1024, printed)
+}
+
+/// `toy timeline` streams the trace: a 100 MB trace is drawn in a memory budget set by the
+/// drawing, not the file (reading it whole took 1.6 GB), and still accounts for every
+/// slice and instant in it.
+#[test]
+fn a_hundred_megabyte_trace_is_drawn_in_bounded_memory() {
+    const MB: u64 = 1 << 20;
+    let trace = temp("big.json");
+    let svg_path = temp("big.svg");
+    let written = write_big_trace(&trace, 100 * MB);
+    let size = std::fs::metadata(&trace).unwrap().len();
+    assert!(size >= 100 * MB, "{size} bytes");
+
+    let (code, peak, printed) = run_measured(&["timeline".as_ref(), trace.as_ref(), "-o".as_ref(), svg_path.as_ref()]);
+    std::fs::remove_file(&trace).unwrap();
+    assert_eq!(code, 0, "{printed}");
+    eprintln!("drew a {} MB trace in {} MB of memory at peak", size / MB, peak / MB);
+    assert!(
+        peak < 200 * MB,
+        "drawing a {} MB trace peaked at {} MB",
+        size / MB,
+        peak / MB
+    );
+
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let lanes: Vec<roxmltree::Node> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("lane"))
+        .collect();
+    assert_eq!(lanes.len(), written.len());
+    for (lane, w) in lanes.iter().zip(&written) {
+        let sum_n = |class: &str| -> usize {
+            lane.children()
+                .filter(|n| n.attribute("class") == Some(class))
+                .map(|n| n.attribute("data-n").unwrap().parse::<usize>().unwrap())
+                .sum()
+        };
+        let drawn = Written {
+            running: sum_n("running"),
+            ran: attr_ns(*lane, "data-running-us"),
+            waiting: sum_n("waiting"),
+            drops: sum_n("drop-request"),
+            moves: sum_n("cpu-move"),
+        };
+        assert_eq!(drawn, *w, "lane {:?}", lane.attribute("data-name"));
+    }
+    let running: usize = written.iter().map(|w| w.running).sum();
+    assert!(printed.contains(&format!("{running} running slices")), "{printed}");
 }

@@ -10,6 +10,9 @@ use crate::vm::{Vm, VmResult};
 use std::fmt::Display;
 use std::rc::Rc;
 
+/// The signature of a builtin function written in this folder.
+pub(super) type Native = fn(&mut Vm, &[Value]) -> VmResult<Value>;
+
 /// A method's name for messages (`list.append`), formatted only when an error needs it.
 #[derive(Clone, Copy)]
 pub(super) struct MethodName(pub &'static str, pub &'static str);
@@ -97,7 +100,7 @@ pub(super) fn items_of(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmRe
                     return Err(vm.error("OverflowError", format!("{name}(): range too large")));
                 }
                 let mut items = vm.list_with_capacity(r.len() as u128)?;
-                items.extend((0..r.len()).map(|i| Value::Int(r.start + i * r.step)));
+                items.extend((0..r.len() as i64).map(|i| Value::Int(r.start + i * r.step)));
                 Ok(items)
             }
             _ => not_iterable(vm, name, v),

@@ -1,13 +1,15 @@
-//! The builtins for concurrency: threads and the GIL (`thread_id cpu_count Lock Queue
-//! set_switch_interval switch_interval gil_policy gil_stats`), processes (`parent pmap`)
-//! and sockets (`tcp_listen tcp_connect`). `spawn` and `spawn_process` live with their
-//! subsystems (`threads.rs`, `process.rs`).
+//! The builtins for concurrency: threads and the GIL (`thread_id cpu_count
+//! set_switch_interval switch_interval gil_policy gil_stats`), the synchronisation
+//! primitives' constructors (`Lock RLock Condition Event Semaphore Barrier Queue`),
+//! processes (`parent pmap`) and sockets (`tcp_listen tcp_connect`). `spawn` and
+//! `spawn_process` live with their subsystems (`threads/`, `process/`).
 //!
 //! Invariant: these only check arguments and build values; whatever blocks is done by the
 //! subsystem, with the GIL released.
 
 use super::args::{arity, int_arg, items_of, num_arg, str_arg};
 use crate::object::MapObj;
+use crate::sync;
 use crate::value::{MapKey, Value};
 use crate::vm::{Vm, VmResult};
 
@@ -27,7 +29,54 @@ pub(super) fn cpu_count(vm: &mut Vm, args: &[Value]) -> R {
 
 pub(super) fn lock(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "Lock", args, 0, 0)?;
-    Ok(crate::threads::new_lock(vm))
+    Ok(sync::lock::new_lock(vm))
+}
+
+pub(super) fn rlock(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "RLock", args, 0, 0)?;
+    Ok(sync::rlock::new_rlock(vm))
+}
+
+pub(super) fn condition(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "Condition", args, 0, 1)?;
+    sync::condition::new_condition(vm, args.first().copied())
+}
+
+pub(super) fn event(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "Event", args, 0, 0)?;
+    Ok(sync::event::new_event(vm))
+}
+
+/// `Semaphore(n)`: `n` permits to begin with (1 if absent); a negative count is a
+/// `ValueError`, as in Python.
+pub(super) fn semaphore(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "Semaphore", args, 0, 1)?;
+    let permits = match args.first() {
+        None => 1,
+        Some(&n) => {
+            let n = int_arg(vm, "Semaphore", n)?;
+            u64::try_from(n).map_err(|_| {
+                vm.error(
+                    "ValueError",
+                    format!("Semaphore(): initial value must be >= 0, not {n}"),
+                )
+            })?
+        }
+    };
+    Ok(sync::semaphore::new_semaphore(vm, permits))
+}
+
+/// `Barrier(n)`: for rounds of `n` threads, `n` at least 1.
+pub(super) fn barrier(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "Barrier", args, 1, 1)?;
+    let n = int_arg(vm, "Barrier", args[0])?;
+    if n < 1 {
+        return Err(vm.error(
+            "ValueError",
+            format!("Barrier(): the number of threads must be at least 1, not {n}"),
+        ));
+    }
+    Ok(sync::barrier::new_barrier(vm, n as u64))
 }
 
 pub(super) fn queue(vm: &mut Vm, args: &[Value]) -> R {
@@ -36,7 +85,7 @@ pub(super) fn queue(vm: &mut Vm, args: &[Value]) -> R {
         None | Some(Value::Nil) => 0,
         Some(&m) => int_arg(vm, "Queue", m)?.max(0) as usize,
     };
-    Ok(crate::threads::new_queue(vm, maxsize))
+    Ok(sync::queue::new_queue(vm, maxsize))
 }
 
 pub(super) fn set_switch_interval(vm: &mut Vm, args: &[Value]) -> R {

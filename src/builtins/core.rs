@@ -8,7 +8,6 @@
 
 use super::args::{arity, int_arg, items_of, num_arg, str_arg};
 use crate::compare::CompareError;
-use crate::format::{FmtArg, format_value};
 use crate::object::{Obj, RangeObj};
 use crate::value::Value;
 use crate::vm::ops;
@@ -48,7 +47,10 @@ pub(super) fn len(vm: &mut Vm, args: &[Value]) -> R {
         Value::List(id) => vm.it.heap.list(id).len() as i64,
         Value::Map(id) => vm.it.heap.map(id).len() as i64,
         Value::Obj(id) => match vm.it.heap.get(id) {
-            Obj::Range(r) => r.len(),
+            Obj::Range(r) => match i64::try_from(r.len()) {
+                Ok(n) => n,
+                Err(_) => return Err(vm.error("OverflowError", "range has more items than an int can count")),
+            },
             _ => return no_len(vm, args[0]),
         },
         other => return no_len(vm, other),
@@ -226,22 +228,58 @@ pub(super) fn abs(vm: &mut Vm, args: &[Value]) -> R {
     }
 }
 
+/// `min`/`max` of one iterable, of several arguments, or `max(xs, key)`: one iterable and a
+/// function (the first of equal items wins, as in Python).
 fn extreme(vm: &mut Vm, name: impl Display + Copy, args: &[Value], want: Ordering) -> R {
     arity(vm, name, args, 1, usize::MAX)?;
-    let items = if args.len() == 1 {
-        items_of(vm, name, args[0])?
+    let with_key = args.len() == 2 && matches!(args[1], Value::Func(_) | Value::Builtin(_));
+    let (items, key) = if args.len() == 1 || with_key {
+        (items_of(vm, name, args[0])?, with_key.then(|| args[1]))
     } else {
-        args.to_vec()
+        (args.to_vec(), None)
     };
-    let Some(mut best) = items.first().copied() else {
+    let Some(&first) = items.first() else {
         return Err(vm.error("ValueError", format!("{name}() arg is an empty sequence")));
     };
+    let rank = |vm: &mut Vm, v: Value| match key {
+        Some(f) => vm.call_value(f, &[v]),
+        None => Ok(v),
+    };
+    let (mut best, mut best_rank) = (first, rank(vm, first)?);
     for &v in &items[1..] {
-        if ops::compare(vm, v, best, "<")? == want {
-            best = v;
+        let r = rank(vm, v)?;
+        if ops::compare(vm, r, best_rank, "<")? == want {
+            (best, best_rank) = (v, r);
         }
     }
     Ok(best)
+}
+
+/// `ord(c)`: the code point of a one-character string.
+pub(super) fn ord(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "ord", args, 1, 1)?;
+    let s = str_arg(vm, "ord", args[0])?;
+    let mut chars = s.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => Ok(Value::Int(c as i64)),
+        _ => {
+            let n = s.chars().count();
+            Err(vm.type_error(format!("ord() expected a character, but string of length {n} found")))
+        }
+    }
+}
+
+/// `chr(i)`: the one-character string of code point `i`.
+pub(super) fn chr(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "chr", args, 1, 1)?;
+    let i = int_arg(vm, "chr", args[0])?;
+    match u32::try_from(i).ok().filter(|&n| n < 0x110000) {
+        None => Err(vm.error("ValueError", "chr() arg not in range(0x110000)")),
+        Some(n) => match char::from_u32(n) {
+            Some(c) => Ok(vm.char_str(c)),
+            None => Err(vm.error("ValueError", format!("chr() arg {i} is a surrogate, not a character"))),
+        },
+    }
 }
 
 pub(super) fn min(vm: &mut Vm, args: &[Value]) -> R {
@@ -435,24 +473,7 @@ pub(super) fn format(vm: &mut Vm, args: &[Value]) -> R {
         Some(&s) => str_arg(vm, "format", s)?,
         None => "".into(),
     };
-    let text = match args[0] {
-        Value::Int(i) => format_value(FmtArg::Int(i), &spec),
-        Value::Float(f) => format_value(FmtArg::Float(f.get()), &spec),
-        Value::Bool(b) => format_value(FmtArg::Bool(b.get()), &spec),
-        Value::Nil => format_value(FmtArg::Nil, &spec),
-        Value::Str(id) => {
-            let s = vm.it.heap.str_rc(id).clone();
-            format_value(FmtArg::Str(&s), &spec)
-        }
-        other => {
-            let s = vm.it.heap.display(other);
-            format_value(FmtArg::Str(&s), &spec)
-        }
-    };
-    match text {
-        Ok(t) => Ok(vm.new_str(t)),
-        Err(msg) => Err(vm.error("ValueError", msg)),
-    }
+    ops::format_with(vm, args[0], &spec)
 }
 
 pub(super) fn assert(vm: &mut Vm, args: &[Value]) -> R {

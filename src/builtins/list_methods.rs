@@ -1,4 +1,4 @@
-//! The methods of lists (`append pop insert remove index sort reverse extend copy
+//! The methods of lists (`append pop insert remove index count sort reverse extend copy
 //! clear`), as in Python.
 //!
 //! Invariant: a method that calls back into toy code (`sort` with a key, `==` in `index`)
@@ -25,6 +25,7 @@ pub(super) const LIST_METHODS: &[Method] = &[
     Method::Extend,
     Method::Copy,
     Method::Clear,
+    Method::Count,
 ];
 
 pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Value]) -> R {
@@ -82,6 +83,19 @@ pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Val
                 }
                 let shown = vm.it.heap.repr(args[0]);
                 Err(vm.error("ValueError", format!("{shown} is not in list")))
+            }
+            Method::Count => {
+                arity(vm, name, args, 1, 1)?;
+                let n = vm.it.heap.list(id).len();
+                let mut count = 0;
+                for i in 0..n {
+                    // Re-read each time: `==` cannot run toy code, but the list may shrink.
+                    let Some(&v) = vm.it.heap.list(id).get(i) else { break };
+                    if ops::equal(vm, v, args[0])? {
+                        count += 1;
+                    }
+                }
+                Ok(Value::Int(count))
             }
             Method::Sort => {
                 arity(vm, name, args, 0, 1)?;

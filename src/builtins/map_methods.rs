@@ -1,4 +1,4 @@
-//! The methods of maps (`keys values items get pop`). On a map, `m.f(args)` calls one of
+//! The methods of maps (`keys values items get pop update setdefault copy clear`). On a map, `m.f(args)` calls one of
 //! these when `f` is one; any other name calls the function stored under `"f"` (the eval
 //! loop decides, from the method table).
 //!
@@ -14,7 +14,17 @@ use crate::vm::{Vm, VmResult};
 type R = VmResult<Value>;
 
 /// The methods `map_methods` implements.
-pub(super) const MAP_METHODS: &[Method] = &[Method::Keys, Method::Values, Method::Items, Method::Get, Method::Pop];
+pub(super) const MAP_METHODS: &[Method] = &[
+    Method::Keys,
+    Method::Values,
+    Method::Items,
+    Method::Get,
+    Method::Pop,
+    Method::Update,
+    Method::Setdefault,
+    Method::Copy,
+    Method::Clear,
+];
 
 pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Value]) -> R {
     let Value::Map(id) = recv else {
@@ -64,6 +74,42 @@ pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 (None, Some(&d)) => Ok(d),
                 (None, None) => Err(ops::key_error(vm, args[0])),
             }
+        }
+        Method::Update => {
+            arity(vm, name, args, 1, 1)?;
+            let Value::Map(other) = args[0] else {
+                let t = args[0].type_name(&vm.it.heap);
+                return Err(vm.type_error(format!("{name}() expected a map, got {t}")));
+            };
+            let entries: Vec<_> = vm.it.heap.map(other).iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let map = vm.it.heap.map_mut(id);
+            for (k, v) in entries {
+                map.insert(k, v);
+            }
+            Ok(Value::Nil)
+        }
+        Method::Setdefault => {
+            arity(vm, name, args, 1, 2)?;
+            let default = args.get(1).copied().unwrap_or(Value::Nil);
+            let Some(key) = vm.it.heap.map_key(args[0]) else {
+                let t = args[0].type_name(&vm.it.heap);
+                return Err(vm.type_error(format!("map keys must be str, int, bool or nil, not {t}")));
+            };
+            if let Some(&v) = vm.it.heap.map(id).get(key.as_ref()) {
+                return Ok(v);
+            }
+            vm.it.heap.map_mut(id).insert(key, default);
+            Ok(default)
+        }
+        Method::Copy => {
+            arity(vm, name, args, 0, 0)?;
+            let copy = vm.it.heap.map(id).clone();
+            Ok(vm.it.heap.new_map(copy))
+        }
+        Method::Clear => {
+            arity(vm, name, args, 0, 0)?;
+            *vm.it.heap.map_mut(id) = Default::default();
+            Ok(Value::Nil)
         }
         _ => unreachable!("{} is not a map method", method.name()),
     }

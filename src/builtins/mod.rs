@@ -1,6 +1,7 @@
 //! The builtin functions of LANGUAGE.md §11 and the methods of every kind of value,
-//! split by what they serve: core functions, the outside world, concurrency, and the
-//! methods of strings, lists, maps and the runtime's objects. `install` binds the
+//! split by what they serve: core functions, iteration, the outside world, concurrency,
+//! the `random` and `json` modules, and the methods of strings, lists, maps and the
+//! runtime's objects. `install` binds the
 //! functions as globals and fills the interpreter's method table.
 //!
 //! Invariant: every argument is checked (`args.rs`) and a bad one throws a `TypeError` or
@@ -11,25 +12,27 @@
 //! `MemoryError`, never an abort.
 
 mod args;
+
+use args::Native;
 mod concurrency;
 mod core;
+mod iteration;
+mod json;
 mod list_methods;
 mod map_methods;
 mod object_methods;
+mod random;
 mod str_methods;
 mod system;
 
-use crate::object::Kind;
-use crate::value::Value;
-use crate::vm::{Interp, Vm, VmResult};
+use crate::object::{Kind, MapObj};
+use crate::value::MapKey;
+use crate::vm::Interp;
 use list_methods::LIST_METHODS;
 use map_methods::MAP_METHODS;
 use object_methods::OBJECT_METHODS;
 use std::rc::Rc;
 use str_methods::STR_METHODS;
-
-/// The signature of a builtin function written in this folder.
-type Native = fn(&mut Vm, &[Value]) -> VmResult<Value>;
 
 /// Binds every core builtin as a global and defines every builtin method.
 pub fn install(it: &mut Interp) {
@@ -59,10 +62,29 @@ pub fn install(it: &mut Interp) {
         ("read_file", system::read_file),
         ("write_file", system::write_file),
         ("exit", system::exit),
+        ("input", system::input),
+        ("env", system::env),
+        ("exists", system::exists),
+        ("append_file", system::append_file),
+        ("list", iteration::list),
+        ("enumerate", iteration::enumerate),
+        ("zip", iteration::zip),
+        ("reversed", iteration::reversed),
+        ("any", iteration::any),
+        ("all", iteration::all),
+        ("map", iteration::map),
+        ("filter", iteration::filter),
+        ("ord", core::ord),
+        ("chr", core::chr),
         ("spawn", crate::threads::spawn),
         ("thread_id", concurrency::thread_id),
         ("cpu_count", concurrency::cpu_count),
         ("Lock", concurrency::lock),
+        ("RLock", concurrency::rlock),
+        ("Condition", concurrency::condition),
+        ("Event", concurrency::event),
+        ("Semaphore", concurrency::semaphore),
+        ("Barrier", concurrency::barrier),
         ("Queue", concurrency::queue),
         ("set_switch_interval", concurrency::set_switch_interval),
         ("switch_interval", concurrency::switch_interval),
@@ -79,11 +101,26 @@ pub fn install(it: &mut Interp) {
     }
     let echo = it.register_hidden("<echo>", Rc::new(core::repl_echo));
     it.repl_print = Some(echo);
+    install_module(it, "random", random::FUNCTIONS);
+    install_module(it, "json", json::FUNCTIONS);
     let methods = &mut it.methods;
     methods.define(Kind::Str, STR_METHODS, str_methods::str_methods);
     methods.define(Kind::List, LIST_METHODS, list_methods::list_methods);
     methods.define(Kind::Map, MAP_METHODS, map_methods::map_methods);
     for (kind, names, f) in OBJECT_METHODS {
         methods.define(*kind, names, *f);
+    }
+}
+
+/// Binds `module` as a global map of builtin functions (`random.seed`, `json.encode`).
+fn install_module(it: &mut Interp, module: &str, functions: &[(&str, Native)]) {
+    let mut table = MapObj::default();
+    for (name, f) in functions {
+        let function = it.register_hidden(&format!("{module}.{name}"), Rc::new(*f));
+        table.insert(MapKey::Str((*name).into()), function);
+    }
+    let table = it.heap.new_map(table);
+    if let Some(g) = it.globals.declare_builtin(module) {
+        it.globals.values[g as usize] = table;
     }
 }

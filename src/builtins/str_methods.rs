@@ -1,10 +1,12 @@
-//! The methods of strings (`upper lower strip lstrip rstrip split join find replace
-//! startswith endswith`), as in Python.
+//! The methods of strings, as in Python: case (`upper lower title capitalize`), trimming
+//! and padding (`strip lstrip rstrip ljust rjust center zfill`), splitting and joining
+//! (`split splitlines partition join`), searching (`find rfind index count startswith
+//! endswith`), `replace`, and the tests `isdigit isalpha isspace isupper islower`.
 //!
 //! Invariant: strings are immutable: every method returns a new value and leaves its
 //! receiver as it was.
 
-use super::args::{MethodName, arity, items_of, str_arg};
+use super::args::{MethodName, arity, int_arg, items_of, str_arg};
 use crate::heap::{Heap, SHORT_STR_BYTES};
 use crate::method::Method;
 use crate::value::Value;
@@ -25,6 +27,22 @@ pub(super) const STR_METHODS: &[Method] = &[
     Method::Replace,
     Method::Startswith,
     Method::Endswith,
+    Method::Rfind,
+    Method::Count,
+    Method::Index,
+    Method::Splitlines,
+    Method::Partition,
+    Method::Title,
+    Method::Capitalize,
+    Method::Isdigit,
+    Method::Isalpha,
+    Method::Isspace,
+    Method::Isupper,
+    Method::Islower,
+    Method::Ljust,
+    Method::Rjust,
+    Method::Center,
+    Method::Zfill,
 ];
 
 pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Value]) -> R {
@@ -63,15 +81,19 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 Ok(vm.new_str(out))
             }
             Method::Split => {
-                arity(vm, name, args, 0, 1)?;
+                arity(vm, name, args, 0, 2)?;
+                let limit = match args.get(1) {
+                    None | Some(Value::Nil) => usize::MAX,
+                    Some(&m) => usize::try_from(int_arg(vm, name, m)?).unwrap_or(usize::MAX),
+                };
                 let parts: Vec<String> = match args.first() {
-                    None | Some(Value::Nil) => s.split_whitespace().map(String::from).collect(),
+                    None | Some(Value::Nil) => split_whitespace(&s, limit),
                     Some(&sep) => {
                         let sep = str_arg(vm, name, sep)?;
                         if sep.is_empty() {
                             return Err(vm.error("ValueError", "empty separator"));
                         }
-                        s.split(&*sep).map(String::from).collect()
+                        s.splitn(limit.saturating_add(1), &*sep).map(String::from).collect()
                     }
                 };
                 // Each piece becomes a heap string: a short text split finely grows a lot.
@@ -107,34 +129,60 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 }
                 vm.str_value(out)
             }
-            Method::Find => {
-                arity(vm, name, args, 1, 1)?;
+            Method::Find | Method::Rfind | Method::Index | Method::Count => {
+                arity(vm, name, args, 1, 3)?;
                 let sub = str_arg(vm, name, args[0])?;
-                Ok(Value::Int(match s.find(&*sub) {
-                    Some(byte) => s[..byte].chars().count() as i64,
-                    None => -1,
-                }))
+                let (lo, hi) = span_args(vm, name, &args[1..], &s)?;
+                let window = &s[lo..hi];
+                let at = |byte: usize| (s[..lo + byte].chars().count()) as i64;
+                match method {
+                    Method::Count => {
+                        let n = if sub.is_empty() {
+                            window.chars().count() + 1
+                        } else {
+                            window.matches(&*sub).count()
+                        };
+                        Ok(Value::Int(n as i64))
+                    }
+                    Method::Rfind => Ok(Value::Int(window.rfind(&*sub).map_or(-1, at))),
+                    Method::Find => Ok(Value::Int(window.find(&*sub).map_or(-1, at))),
+                    _ => match window.find(&*sub) {
+                        Some(byte) => Ok(Value::Int(at(byte))),
+                        None => Err(vm.error("ValueError", "substring not found")),
+                    },
+                }
             }
             Method::Replace => {
-                arity(vm, name, args, 2, 2)?;
+                arity(vm, name, args, 2, 3)?;
                 let old = str_arg(vm, name, args[0])?;
                 let new = str_arg(vm, name, args[1])?;
+                let limit = match args.get(2) {
+                    None | Some(Value::Nil) => usize::MAX,
+                    Some(&c) => usize::try_from(int_arg(vm, name, c)?).unwrap_or(usize::MAX),
+                };
                 let out = if old.is_empty() {
-                    // Python inserts the replacement between every character.
+                    // Python inserts the replacement before every character and at the end.
                     let chars = vm.it.heap.str_obj(id).chars as u128;
-                    let mut o = vm.string_with_capacity(s.len() as u128 + new.len() as u128 * (chars + 1))?;
-                    o.push_str(&new);
+                    let inserts = (chars + 1).min(limit as u128);
+                    let mut o = vm.string_with_capacity(s.len() as u128 + new.len() as u128 * inserts)?;
+                    let mut left = limit;
                     for c in s.chars() {
+                        if left > 0 {
+                            o.push_str(&new);
+                            left -= 1;
+                        }
                         o.push(c);
+                    }
+                    if left > 0 {
                         o.push_str(&new);
                     }
                     o
                 } else {
-                    let hits = s.matches(&*old).count() as u128;
+                    let hits = s.matches(&*old).take(limit).count() as u128;
                     let len = s.len() as u128 - hits * old.len() as u128 + hits * new.len() as u128;
                     let mut o = vm.string_with_capacity(len)?;
                     let mut last = 0;
-                    for (at, _) in s.match_indices(&*old) {
+                    for (at, _) in s.match_indices(&*old).take(limit) {
                         o.push_str(&s[last..at]);
                         o.push_str(&new);
                         last = at + old.len();
@@ -152,6 +200,109 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 } else {
                     s.ends_with(&*fix)
                 }))
+            }
+            Method::Splitlines => {
+                arity(vm, name, args, 0, 1)?;
+                let keep = args.first().is_some_and(|k| k.truthy(&vm.it.heap));
+                let lines = split_lines(&s, keep);
+                let items: Vec<Value> = lines.into_iter().map(|l| vm.new_str(l)).collect();
+                Ok(vm.it.heap.new_list(items))
+            }
+            Method::Partition => {
+                arity(vm, name, args, 1, 1)?;
+                let sep = str_arg(vm, name, args[0])?;
+                if sep.is_empty() {
+                    return Err(vm.error("ValueError", "empty separator"));
+                }
+                let (a, b, c) = match s.split_once(&*sep) {
+                    Some((before, after)) => (before.to_string(), sep.to_string(), after.to_string()),
+                    None => (s.to_string(), String::new(), String::new()),
+                };
+                let parts = vec![vm.new_str(a), vm.new_str(b), vm.new_str(c)];
+                Ok(vm.it.heap.new_list(parts))
+            }
+            Method::Title => {
+                arity(vm, name, args, 0, 0)?;
+                let mut out = String::with_capacity(s.len());
+                let mut after_cased = false;
+                for c in s.chars() {
+                    if after_cased {
+                        out.extend(c.to_lowercase());
+                    } else {
+                        out.extend(c.to_uppercase());
+                    }
+                    after_cased = is_cased(c);
+                }
+                Ok(vm.new_str(out))
+            }
+            Method::Capitalize => {
+                arity(vm, name, args, 0, 0)?;
+                let mut chars = s.chars();
+                let out: String = match chars.next() {
+                    Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+                    None => String::new(),
+                };
+                Ok(vm.new_str(out))
+            }
+            Method::Isdigit | Method::Isalpha | Method::Isspace => {
+                arity(vm, name, args, 0, 0)?;
+                let test: fn(char) -> bool = match method {
+                    Method::Isdigit => |c| c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric()),
+                    Method::Isalpha => char::is_alphabetic,
+                    _ => char::is_whitespace,
+                };
+                Ok(Value::bool(!s.is_empty() && s.chars().all(test)))
+            }
+            Method::Isupper | Method::Islower => {
+                arity(vm, name, args, 0, 0)?;
+                let upper = method == Method::Isupper;
+                let mut cased = false;
+                for c in s.chars().filter(|&c| is_cased(c)) {
+                    cased = true;
+                    if (upper && c.is_lowercase()) || (!upper && c.is_uppercase()) {
+                        return Ok(Value::bool(false));
+                    }
+                }
+                Ok(Value::bool(cased))
+            }
+            Method::Ljust | Method::Rjust | Method::Center => {
+                arity(vm, name, args, 1, 2)?;
+                let width = int_arg(vm, name, args[0])?;
+                let fill = match args.get(1) {
+                    None => ' ',
+                    Some(&f) => {
+                        let f = str_arg(vm, name, f)?;
+                        let mut cs = f.chars();
+                        match (cs.next(), cs.next()) {
+                            (Some(c), None) => c,
+                            _ => {
+                                return Err(vm.type_error("The fill character must be exactly one character long"));
+                            }
+                        }
+                    }
+                };
+                let len = vm.it.heap.str_obj(id).chars as i64;
+                let margin = (width - len).max(0);
+                let left = match method {
+                    Method::Ljust => 0,
+                    Method::Rjust => margin,
+                    // CPython's rule: the odd cell goes left only when the width is odd.
+                    _ => margin / 2 + (margin & width & 1),
+                };
+                let out = padded(&s, fill, left, margin - left, vm)?;
+                Ok(vm.new_str(out))
+            }
+            Method::Zfill => {
+                arity(vm, name, args, 1, 1)?;
+                let width = int_arg(vm, name, args[0])?;
+                let len = vm.it.heap.str_obj(id).chars as i64;
+                let margin = (width - len).max(0);
+                let (sign, digits) = match s.strip_prefix(['+', '-']) {
+                    Some(rest) => (&s[..1], rest),
+                    None => ("", &s[..]),
+                };
+                let zeros = padded("", '0', margin, 0, vm)?;
+                Ok(vm.new_str(format!("{sign}{zeros}{digits}")))
             }
             _ => unreachable!("{} is not a str method", method.name()),
         }
@@ -177,4 +328,101 @@ fn joined_len(heap: &Heap, sep: usize, parts: &[Value]) -> Result<u128, usize> {
         }
     }
     Ok(total)
+}
+
+/// Python's `str.split()` without a separator: runs of whitespace separate, leading and
+/// trailing whitespace makes no empty pieces, and after `limit` splits the rest (with its
+/// own inner whitespace, trailing whitespace included) is the last piece.
+fn split_whitespace(s: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s.trim_start();
+    while !rest.is_empty() {
+        if out.len() == limit {
+            out.push(rest.to_string());
+            break;
+        }
+        match rest.find(char::is_whitespace) {
+            Some(end) => {
+                out.push(rest[..end].to_string());
+                rest = rest[end..].trim_start();
+            }
+            None => {
+                out.push(rest.to_string());
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Python's `str.splitlines(keepends)`: every line boundary Python knows (`\n`, `\r\n`,
+/// `\r`, `\v`, `\f`, `\x1c`–`\x1e`, `\x85`, `\u2028`, `\u2029`), no empty last line.
+fn split_lines(s: &str, keep_ends: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let is_break = matches!(
+            c,
+            '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+        );
+        if !is_break {
+            continue;
+        }
+        let mut end = i + c.len_utf8();
+        if c == '\r' && chars.peek().is_some_and(|&(_, n)| n == '\n') {
+            chars.next();
+            end += 1;
+        }
+        out.push(s[start..if keep_ends { end } else { i }].to_string());
+        start = end;
+    }
+    if start < s.len() {
+        out.push(s[start..].to_string());
+    }
+    out
+}
+
+/// Whether a character has case (Python's "cased": upper, lower or title case).
+fn is_cased(c: char) -> bool {
+    c.is_uppercase() || c.is_lowercase()
+}
+
+/// The byte range of `s` that optional `[start, end]` code-point arguments select, clamped
+/// like a slice (negative counts from the end, nil is open).
+fn span_args(vm: &mut Vm, name: MethodName, bounds: &[Value], s: &str) -> VmResult<(usize, usize)> {
+    let chars = s.chars().count() as i64;
+    let mut bound = |i: usize, default: i64| -> VmResult<i64> {
+        match bounds.get(i) {
+            None | Some(Value::Nil) => Ok(default),
+            Some(&v) => {
+                let n = int_arg(vm, name, v)?;
+                Ok(if n < 0 { (n + chars).max(0) } else { n.min(chars) })
+            }
+        }
+    };
+    let (lo, hi) = (bound(0, 0)?, bound(1, chars)?);
+    let byte_at = |k: i64| s.char_indices().nth(k as usize).map_or(s.len(), |(b, _)| b);
+    let lo_b = byte_at(lo);
+    Ok((lo_b, byte_at(hi.max(lo))))
+}
+
+/// `text` with `left` and `right` copies of `fill` around it; a `MemoryError` if that is
+/// more than can be made.
+fn padded(text: &str, fill: char, left: i64, right: i64, vm: &mut Vm) -> VmResult<String> {
+    let cells = (left + right) as usize;
+    let Some(bytes) = cells
+        .checked_mul(fill.len_utf8())
+        .and_then(|n| n.checked_add(text.len()))
+    else {
+        return Err(vm.error("MemoryError", "the padded string is too long"));
+    };
+    let mut out = String::new();
+    if out.try_reserve_exact(bytes).is_err() {
+        return Err(vm.error("MemoryError", "the padded string is too long"));
+    }
+    out.extend(std::iter::repeat_n(fill, left as usize));
+    out.push_str(text);
+    out.extend(std::iter::repeat_n(fill, right as usize));
+    Ok(out)
 }

@@ -1,9 +1,10 @@
 //! The builtins that reach outside the interpreter: clocks (`time clock sleep`), the
-//! script's arguments, files (`read_file write_file`) and `exit`.
+//! script's arguments and environment (`argv env`), standard input (`input`), files
+//! (`read_file write_file append_file exists`) and `exit`.
 //!
-//! Invariant: every call that can block (sleeping, file I/O) runs with the GIL released,
-//! and `sleep` in the main thread still answers Ctrl-C. Opening a file when no descriptor
-//! is left collects once (dropped sockets close) and tries again.
+//! Invariant: every call that can block (sleeping, reading input, file I/O) runs with the
+//! GIL released, and `sleep` and `input` in the main thread still answer Ctrl-C. Opening a
+//! file when no descriptor is left collects once (dropped sockets close) and tries again.
 
 use super::args::{arity, int_arg, num_arg, str_arg};
 use crate::os_error::io_message;
@@ -41,7 +42,7 @@ pub(super) fn sleep(vm: &mut Vm, args: &[Value]) -> R {
         return Err(vm.error("ValueError", "sleep length must be non-negative"));
     }
     let pause = std::time::Duration::from_secs_f64(secs.min(1e9));
-    if vm.thread_id() != crate::gil::ThreadId::MAIN {
+    if !vm.is_main_thread() {
         vm.release(move || std::thread::sleep(pause));
         return Ok(Value::Nil);
     }
@@ -173,4 +174,67 @@ pub(super) fn exit(vm: &mut Vm, args: &[Value]) -> R {
         exit: Some(code as i32),
         limit: false,
     }))
+}
+
+/// `input()` / `input(prompt)`: the next line of standard input without its line end, or
+/// `nil` at the end of input. The prompt is written (and everything printed before it
+/// flushed) first; the GIL is released while waiting.
+pub(super) fn input(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "input", args, 0, 1)?;
+    if let Some(&p) = args.first() {
+        let prompt = vm.it.heap.display(p);
+        vm.write_output(&prompt);
+    }
+    vm.flush_output();
+    let main = vm.is_main_thread();
+    loop {
+        // The main thread waits in slices so that Ctrl-C reaches it.
+        let until = main.then(|| Instant::now() + std::time::Duration::from_millis(50));
+        match vm.release(move || crate::stdin::next_line(until)) {
+            crate::stdin::Line::Text(line) => return Ok(vm.new_str(line)),
+            crate::stdin::Line::End => return Ok(Value::Nil),
+            crate::stdin::Line::NotYet => vm.check_interrupt()?,
+        }
+    }
+}
+
+/// `env(name)` / `env(name, default)`: an environment variable, or the default (`nil`).
+pub(super) fn env(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "env", args, 1, 2)?;
+    let name = str_arg(vm, "env", args[0])?;
+    let default = args.get(1).copied().unwrap_or(Value::Nil);
+    if name.is_empty() || name.contains(['=', '\0']) {
+        return Ok(default);
+    }
+    match std::env::var(&*name) {
+        Ok(v) => Ok(vm.new_str(v)),
+        Err(_) => Ok(default),
+    }
+}
+
+/// `exists(path)`: whether a file or directory is there.
+pub(super) fn exists(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "exists", args, 1, 1)?;
+    let path = str_arg(vm, "exists", args[0])?.to_string();
+    Ok(Value::bool(vm.release(move || std::path::Path::new(&path).exists())))
+}
+
+/// `append_file(path, text)`: adds `text` to the end of the file, creating it if needed.
+pub(super) fn append_file(vm: &mut Vm, args: &[Value]) -> R {
+    arity(vm, "append_file", args, 2, 2)?;
+    let path = str_arg(vm, "append_file", args[0])?;
+    let text = str_arg(vm, "append_file", args[1])?;
+    let (p, t) = (path.to_string(), text.to_string());
+    let written = vm.release(move || {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(t.as_bytes()))
+    });
+    match written {
+        Ok(()) => Ok(Value::Nil),
+        Err(e) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+    }
 }

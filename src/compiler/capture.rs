@@ -85,6 +85,8 @@ impl CaptureScan {
     }
 
     fn function(&mut self, def: &FnDef) {
+        // Defaults are computed where the `fn` runs, before its own scope exists.
+        def.defaults.iter().for_each(|d| self.expr(d));
         self.funcs.push(vec![
             def.params.iter().map(|p| (p.name.clone(), p.span.start)).collect(),
         ]);
@@ -106,6 +108,23 @@ impl CaptureScan {
                     self.string_init.insert(name.span.start);
                 }
                 self.declare(name);
+            }
+            StmtKind::LetUnpack { names, value } => {
+                self.expr(value);
+                names.iter().for_each(|n| self.declare(n));
+            }
+            StmtKind::AssignMany { targets, value } => {
+                self.expr(value);
+                targets.iter().for_each(|t| self.expr(t));
+            }
+            StmtKind::Import { path, alias } => {
+                let bound = alias.as_ref().or(path.last());
+                bound.into_iter().for_each(|n| self.declare(n));
+            }
+            StmtKind::FromImport { names, .. } => {
+                for (name, alias) in names {
+                    self.declare(alias.as_ref().unwrap_or(name));
+                }
             }
             StmtKind::FnDecl(def) => {
                 if let Some(n) = &def.name {
@@ -196,7 +215,37 @@ impl CaptureScan {
             }
             ExprKind::Field { obj, .. } => self.expr(obj),
             ExprKind::Fn(def) => self.function(def),
+            ExprKind::FString(parts) => {
+                for part in parts {
+                    if let FStrPart::Field { expr, .. } = part {
+                        self.expr(expr);
+                    }
+                }
+            }
+            ExprKind::ListComp { elem, clauses } => self.with_scope(|s| {
+                s.clauses(clauses);
+                s.expr(elem);
+            }),
+            ExprKind::MapComp { key, value, clauses } => self.with_scope(|s| {
+                s.clauses(clauses);
+                s.expr(key);
+                s.expr(value);
+            }),
             ExprKind::Nil | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) => {}
+        }
+    }
+
+    /// A comprehension's clauses in order: each `for` scans its iterable, then declares its
+    /// names for the clauses and the element after it.
+    fn clauses(&mut self, clauses: &[CompClause]) {
+        for c in clauses {
+            match c {
+                CompClause::For { vars, iter } => {
+                    self.expr(iter);
+                    vars.iter().for_each(|v| self.declare(v));
+                }
+                CompClause::If(cond) => self.expr(cond),
+            }
         }
     }
 }

@@ -141,6 +141,9 @@ impl Compiler<'_> {
                 self.set_line(span);
                 self.emit(Op::GetField { dst, obj: o, name: k });
             }
+            ExprKind::FString(parts) => self.fstring(parts, dst, span)?,
+            ExprKind::ListComp { elem, clauses } => self.comprehension(None, elem, clauses, dst, span)?,
+            ExprKind::MapComp { key, value, clauses } => self.comprehension(Some(key), value, clauses, dst, span)?,
             ExprKind::Fn(def) => self.closure(def, dst)?,
         }
         Ok(())
@@ -267,13 +270,19 @@ impl Compiler<'_> {
         }
         let name: Option<Rc<str>> = def.name.as_ref().map(|n| n.name.as_str().into());
         let anonymous = name.is_none();
-        self.funcs
-            .push(FuncState::new(name, anonymous, def.params.len() as u8, false));
+        // The defaults are computed here, in the function that runs the `fn`, each time it
+        // runs; `Closure` copies them out of these registers.
+        let mark = self.mark();
+        let defaults = if def.defaults.is_empty() { 0 } else { self.mark() as Reg };
+        for d in &def.defaults {
+            let r = self.alloc(d.span)?;
+            self.expr_to(d, r)?;
+        }
+        let arity = def.params.len() as u8;
+        let required = (def.params.len() - def.defaults.len()) as u8;
+        self.funcs.push(FuncState::new(name, anonymous, arity, required, false));
         self.set_line(def.span);
-        for (i, p) in def.params.iter().enumerate() {
-            if def.params[..i].iter().any(|q| q.name == p.name) {
-                return Err(Diagnostic::syntax(format!("duplicate parameter '{}'", p.name), p.span));
-            }
+        for p in &def.params {
             let r = self.alloc(p.span)?;
             if self.declare_local(p, r) {
                 self.emit(Op::NewCell { dst: r, src: r });
@@ -289,8 +298,165 @@ impl Compiler<'_> {
         let p = u16::try_from(f.protos.len()).map_err(|_| Diagnostic::syntax("too many nested functions", def.span))?;
         f.protos.push(proto);
         self.set_line(def.span);
-        self.emit(Op::Closure { dst, p });
+        self.emit(Op::Closure { dst, p, defaults });
+        self.free_to(mark);
         Ok(())
+    }
+}
+
+impl Compiler<'_> {
+    /// `f"..."`: each piece into its own register (fields through `ToStr` or `FormatSpec`),
+    /// then `Concat`; long ones in chunks, so the registers never run out.
+    fn fstring(&mut self, parts: &[FStrPart], dst: Reg, span: Span) -> CResult<()> {
+        const CHUNK: usize = 64;
+        if parts.is_empty() {
+            let k = self.str_const("", span)?;
+            self.emit(Op::LoadConst { dst, k });
+            return Ok(());
+        }
+        let mark = self.mark();
+        let acc = self.alloc(span)?;
+        // `acc` holds the text so far once the first chunk is joined; each later chunk's
+        // pieces sit right after it, so one `Concat` from `acc` joins them on.
+        let mut joined = false;
+        for chunk in parts.chunks(CHUNK) {
+            for (j, part) in chunk.iter().enumerate() {
+                let r = if !joined && j == 0 { acc } else { self.alloc(span)? };
+                match part {
+                    FStrPart::Text(text) => {
+                        let k = self.str_const(text, span)?;
+                        self.emit(Op::LoadConst { dst: r, k });
+                    }
+                    FStrPart::Field { expr, spec } => {
+                        self.expr_to(expr, r)?;
+                        self.set_line(expr.span);
+                        match spec {
+                            None => self.emit(Op::ToStr { dst: r, src: r }),
+                            Some(spec) => {
+                                let k = self.str_const(spec, span)?;
+                                self.emit(Op::FormatSpec {
+                                    dst: r,
+                                    src: r,
+                                    spec: k,
+                                })
+                            }
+                        };
+                    }
+                }
+            }
+            let count = chunk.len() + usize::from(joined);
+            self.set_line(span);
+            self.emit(Op::Concat {
+                dst: acc,
+                start: acc,
+                count: count as u8,
+            });
+            self.free_to(acc as u16 + 1);
+            joined = true;
+        }
+        if acc != dst {
+            self.emit(Op::Move { dst, src: acc });
+        }
+        self.free_to(mark);
+        Ok(())
+    }
+
+    /// `[elem for ...]` (`key` None) or `{key: elem for ...}`: inline nested loops, with the
+    /// comprehension's names in a scope of their own, fresh on each iteration.
+    fn comprehension(
+        &mut self,
+        key: Option<&Expr>,
+        elem: &Expr,
+        clauses: &[CompClause],
+        dst: Reg,
+        span: Span,
+    ) -> CResult<()> {
+        let mark = self.mark();
+        let result = self.alloc(span)?;
+        self.set_line(span);
+        match key {
+            None => self.emit(Op::NewList {
+                dst: result,
+                start: result,
+                count: 0,
+            }),
+            Some(_) => self.emit(Op::NewMap {
+                dst: result,
+                start: result,
+                count: 0,
+            }),
+        };
+        let scope_mark = self.mark();
+        self.begin_scope();
+        self.comp_clauses(key, elem, clauses, result, span)?;
+        self.end_scope(scope_mark);
+        if result != dst {
+            self.emit(Op::Move { dst, src: result });
+        }
+        self.free_to(mark);
+        Ok(())
+    }
+
+    fn comp_clauses(
+        &mut self,
+        key: Option<&Expr>,
+        elem: &Expr,
+        clauses: &[CompClause],
+        result: Reg,
+        span: Span,
+    ) -> CResult<()> {
+        let Some((clause, rest)) = clauses.split_first() else {
+            let mark = self.mark();
+            match key {
+                None => {
+                    let v = self.expr_reg(elem)?;
+                    self.set_line(span);
+                    self.emit(Op::ListAppend { list: result, src: v });
+                }
+                Some(k) => {
+                    let k = self.expr_reg(k)?;
+                    let v = self.expr_reg(elem)?;
+                    self.set_line(span);
+                    self.emit(Op::SetIndex {
+                        obj: result,
+                        index: k,
+                        src: v,
+                    });
+                }
+            }
+            self.free_to(mark);
+            return Ok(());
+        };
+        self.enter(span)?;
+        let done = match clause {
+            CompClause::If(cond) => {
+                let skip = self.cond_jump(cond)?;
+                self.comp_clauses(key, elem, rest, result, span)?;
+                self.patch(skip, span)
+            }
+            CompClause::For { vars, iter } => {
+                let mark = self.mark();
+                let it = self.alloc(span)?;
+                self.alloc(span)?;
+                self.alloc(span)?;
+                self.expr_to(iter, it)?;
+                self.set_line(iter.span);
+                self.emit(Op::IterPrep { iter: it, src: it });
+                let start = self.here();
+                let scope_mark = self.mark();
+                self.begin_scope();
+                let next = self.loop_vars(it, vars, span)?;
+                self.comp_clauses(key, elem, rest, result, span)?;
+                self.end_scope(scope_mark);
+                self.set_line(span);
+                self.emit_loop(start, span)?;
+                self.patch(next, span)?;
+                self.free_to(mark);
+                Ok(())
+            }
+        };
+        self.depth -= 1;
+        done
     }
 }
 

@@ -63,9 +63,21 @@ impl Compiler<'_> {
         if let Some(u) = self.resolve_upval(level, name, span)? {
             return Ok(Place::Upval(u));
         }
-        match self.globals.lookup(name) {
+        match self.global(name) {
             Some(g) => Ok(Place::Global(g)),
             None => Err(Diagnostic::name(format!("name '{name}' is not defined"), span)),
+        }
+    }
+
+    /// The global slot `name` means here: in a module, its own global, else a builtin; in
+    /// a script, any global.
+    pub(super) fn global(&self, name: &str) -> Option<u16> {
+        match &self.namespace {
+            None => self.globals.lookup(name),
+            Some(ns) => self
+                .globals
+                .lookup(&format!("{ns}.{name}"))
+                .or_else(|| self.globals.lookup(name).filter(|&g| self.globals.is_builtin(g))),
         }
     }
 

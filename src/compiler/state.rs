@@ -32,10 +32,40 @@ pub trait GlobalSlots {
     fn declare(&mut self, name: &str) -> Option<u16>;
     /// The slot of a declared name.
     fn lookup(&self, name: &str) -> Option<u16>;
+    /// Whether the slot holds a builtin or host function (which every module sees), rather
+    /// than a script's own global.
+    fn is_builtin(&self, slot: u16) -> bool;
+}
+
+/// A module an `import` names, as the resolver found and compiled it.
+#[derive(Clone, Debug)]
+pub struct ModuleRef {
+    /// Its number, the operand of `Import`.
+    pub id: u16,
+    /// Its name as first imported (`a.b`), for messages.
+    pub name: Rc<str>,
+    /// The names its top level declares: what `from m import x` may take.
+    pub names: Rc<[Rc<str>]>,
+}
+
+/// Finds, loads and compiles the modules a program imports (the embedding layer does it:
+/// files and search paths are not the compiler's business). Called as each `import` is
+/// compiled, so every import error is found before anything runs.
+pub trait ModuleResolver {
+    /// The module `path` (`a.b` is `["a", "b"]`) names, compiling it if it is new, with the
+    /// same heap and globals. An error is a diagnostic located at `span` (the import's
+    /// name) in the importing file, or one already rendered for the module's own file.
+    fn import(
+        &mut self,
+        path: &[&str],
+        span: Span,
+        heap: &mut Heap,
+        globals: &mut dyn GlobalSlots,
+    ) -> Result<ModuleRef, Diagnostic>;
 }
 
 /// What a top-level chunk is compiled for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Mode {
     /// A script: expression statements discard their values.
     Script,
@@ -44,6 +74,10 @@ pub enum Mode {
     Repl(Value),
     /// `Interpreter::eval`: a final expression statement is the chunk's return value.
     Eval,
+    /// A module's top level: its globals are named `NAME.x` (`namespace`), it sees the
+    /// builtins but no other module's globals, and it ends by returning `value`, the module
+    /// object, so `Import` leaves that in its register.
+    Module { namespace: Rc<str>, value: Value },
 }
 
 pub(super) struct Local {
@@ -83,6 +117,7 @@ pub(super) struct FuncState {
     pub(super) name: Option<Rc<str>>,
     pub(super) anonymous: bool,
     pub(super) arity: u8,
+    pub(super) required: u8,
     pub(super) is_main: bool,
     pub(super) code: Vec<Op>,
     pub(super) lines: Vec<u32>,
@@ -109,11 +144,12 @@ pub(super) enum ConstKey {
 }
 
 impl FuncState {
-    pub(super) fn new(name: Option<Rc<str>>, anonymous: bool, arity: u8, is_main: bool) -> FuncState {
+    pub(super) fn new(name: Option<Rc<str>>, anonymous: bool, arity: u8, required: u8, is_main: bool) -> FuncState {
         FuncState {
             name,
             anonymous,
             arity,
+            required,
             is_main,
             code: Vec::new(),
             lines: Vec::new(),
@@ -138,6 +174,7 @@ impl FuncState {
             anonymous: self.anonymous,
             file,
             arity: self.arity,
+            required: self.required,
             nregs: self.max_reg.max(1),
             code: self.code,
             lines: self.lines,
@@ -152,6 +189,9 @@ impl FuncState {
 pub(super) struct Compiler<'a> {
     pub(super) heap: &'a mut Heap,
     pub(super) globals: &'a mut dyn GlobalSlots,
+    pub(super) modules: &'a mut dyn ModuleResolver,
+    /// In a module, the prefix of its globals' names (`stats` for `stats.mean`).
+    pub(super) namespace: Option<Rc<str>>,
     pub(super) file: Rc<str>,
     pub(super) line_starts: Vec<usize>,
     /// Declarations (by the byte offset of their name) that a nested function refers to.
@@ -265,6 +305,16 @@ impl Compiler<'_> {
         f.consts.push(value);
         f.const_index.insert(key, k);
         Ok(k)
+    }
+
+    /// Loads a heap value known at compile time (a module object, pinned by its maker).
+    pub(super) fn load_value(&mut self, value: Value, dst: Reg) -> CResult<()> {
+        let f = self.f();
+        let k = u16::try_from(f.consts.len())
+            .map_err(|_| Diagnostic::syntax("too many constants in one function", Span::default()))?;
+        f.consts.push(value);
+        self.emit(Op::LoadConst { dst, k });
+        Ok(())
     }
 
     pub(super) fn str_const(&mut self, s: &str, span: Span) -> CResult<u16> {

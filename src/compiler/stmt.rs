@@ -35,6 +35,10 @@ impl Compiler<'_> {
         let span = stmt.span;
         match &stmt.kind {
             StmtKind::Let { name, value } => self.let_stmt(name, value.as_ref(), span)?,
+            StmtKind::LetUnpack { names, value } => self.let_unpack(names, value, span)?,
+            StmtKind::AssignMany { targets, value } => self.assign_many(targets, value, span)?,
+            StmtKind::Import { path, alias } => self.import(path, alias.as_ref(), span)?,
+            StmtKind::FromImport { path, names } => self.import_names(path, names, span)?,
             StmtKind::FnDecl(def) => self.fn_decl(def, span)?,
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value, span)?,
             StmtKind::If { arms, otherwise } => self.if_stmt(arms, otherwise.as_ref(), span)?,
@@ -272,9 +276,84 @@ impl Compiler<'_> {
     }
 
     pub(super) fn global_slot(&mut self, name: &Ident) -> CResult<u16> {
-        self.globals
-            .declare(&name.name)
-            .ok_or_else(|| Diagnostic::syntax("too many global variables", name.span))
+        let declared = match &self.namespace {
+            Some(ns) => self.globals.declare(&format!("{ns}.{}", name.name)),
+            None => self.globals.declare(&name.name),
+        };
+        declared.ok_or_else(|| Diagnostic::syntax("too many global variables", name.span))
+    }
+
+    /// Binds `name` to R[src]: a global at the top level, else a new local (which takes
+    /// over `src`, allocated for it by the caller).
+    fn bind(&mut self, name: &Ident, src: Reg) -> CResult<()> {
+        if self.is_global_scope() {
+            let g = self.global_slot(name)?;
+            self.emit(Op::SetGlobal { g, src });
+        } else if self.declare_local(name, src) {
+            self.emit(Op::NewCell { dst: src, src });
+        }
+        Ok(())
+    }
+
+    /// The module `path` names (compiled now if it is new), with its name's span.
+    fn resolve_module(&mut self, path: &[Ident]) -> CResult<ModuleRef> {
+        let span = Span::new(path[0].span.start, path[path.len() - 1].span.end);
+        let parts: Vec<&str> = path.iter().map(|p| p.name.as_str()).collect();
+        self.modules.import(&parts, span, &mut *self.heap, &mut *self.globals)
+    }
+
+    /// `import a.b` / `import a.b as x`: runs the module's top level the first time, then
+    /// binds the module.
+    pub(super) fn import(&mut self, path: &[Ident], alias: Option<&Ident>, span: Span) -> CResult<()> {
+        let module = self.resolve_module(path)?;
+        let mark = self.mark();
+        let r = self.alloc(span)?;
+        self.set_line(span);
+        self.emit(Op::Import {
+            dst: r,
+            module: module.id,
+        });
+        let name = alias.unwrap_or(&path[path.len() - 1]);
+        self.bind(name, r)?;
+        if self.is_global_scope() {
+            self.free_to(mark);
+        }
+        Ok(())
+    }
+
+    /// `from a.b import x, y as z`: copies of the module's globals, bound here; a name the
+    /// module does not declare is an `ImportError` now, before anything runs.
+    pub(super) fn import_names(&mut self, path: &[Ident], names: &[(Ident, Option<Ident>)], span: Span) -> CResult<()> {
+        let module = self.resolve_module(path)?;
+        for (name, _) in names {
+            if !module.names.iter().any(|n| **n == *name.name) {
+                let message = format!("cannot import name '{}' from '{}'", name.name, module.name);
+                return Err(Diagnostic::import(message, name.span));
+            }
+        }
+        let global = self.is_global_scope();
+        let mark = self.mark();
+        let m = self.alloc(span)?;
+        self.set_line(span);
+        self.emit(Op::Import {
+            dst: m,
+            module: module.id,
+        });
+        for (name, alias) in names {
+            let r = self.alloc(name.span)?;
+            let k = self.str_const(&name.name, name.span)?;
+            self.emit(Op::GetField {
+                dst: r,
+                obj: m,
+                name: k,
+            });
+            self.bind(alias.as_ref().unwrap_or(name), r)?;
+        }
+        // In a function the module's register stays below the new locals, unused.
+        if global {
+            self.free_to(mark);
+        }
+        Ok(())
     }
 
     /// Emits the exits of every try/with handler opened since `keep` handlers were open,
@@ -324,35 +403,7 @@ impl Compiler<'_> {
         let start = self.here();
         let scope_mark = self.mark();
         self.begin_scope();
-        let next = if let [var] = vars {
-            let v = self.alloc(var.span)?;
-            let next = self.emit(Op::IterNext {
-                iter: it,
-                dst: v,
-                off: 0,
-            });
-            if self.declare_local(var, v) {
-                self.emit(Op::NewCell { dst: v, src: v });
-            }
-            next
-        } else {
-            let pair = self.alloc(span)?;
-            let first = self.alloc(span)?;
-            self.alloc(span)?;
-            let next = self.emit(Op::IterNext {
-                iter: it,
-                dst: pair,
-                off: 0,
-            });
-            self.emit(Op::Unpack2 { dst: first, src: pair });
-            for (i, var) in vars.iter().enumerate() {
-                let v = first + i as Reg;
-                if self.declare_local(var, v) {
-                    self.emit(Op::NewCell { dst: v, src: v });
-                }
-            }
-            next
-        };
+        let next = self.loop_vars(it, vars, span)?;
         let handlers = self.fr().handlers.len();
         self.f().loops.push(LoopCtx {
             start,
@@ -369,6 +420,161 @@ impl Compiler<'_> {
         let ctx = self.f().loops.pop().expect("loop context");
         for at in ctx.breaks {
             self.patch(at, span)?;
+        }
+        self.free_to(mark);
+        Ok(())
+    }
+
+    /// Emits the `IterNext` of the loop at `it` and binds its item to `vars` (one name, or
+    /// several unpacking a list of that many items), each in a fresh cell if captured;
+    /// returns the `IterNext` to patch with the loop's exit.
+    pub(super) fn loop_vars(&mut self, it: Reg, vars: &[Ident], span: Span) -> CResult<usize> {
+        if let [var] = vars {
+            let v = self.alloc(var.span)?;
+            let next = self.emit(Op::IterNext {
+                iter: it,
+                dst: v,
+                off: 0,
+            });
+            if self.declare_local(var, v) {
+                self.emit(Op::NewCell { dst: v, src: v });
+            }
+            return Ok(next);
+        }
+        if vars.len() > 200 {
+            return Err(Diagnostic::syntax("at most 200 names can be unpacked at once", span));
+        }
+        let item = self.alloc(span)?;
+        let first = self.mark() as Reg;
+        for _ in vars {
+            self.alloc(span)?;
+        }
+        let next = self.emit(Op::IterNext {
+            iter: it,
+            dst: item,
+            off: 0,
+        });
+        self.emit(Op::Unpack {
+            dst: first,
+            src: item,
+            count: vars.len() as u8,
+        });
+        for (i, var) in vars.iter().enumerate() {
+            let v = first + i as Reg;
+            if self.declare_local(var, v) {
+                self.emit(Op::NewCell { dst: v, src: v });
+            }
+        }
+        Ok(next)
+    }
+
+    /// Puts the `count` items of `value` in the registers from `first` on: straight from a
+    /// comma list of exactly that many items, else by unpacking the value (a `ValueError`
+    /// unless it is a list of `count` items).
+    fn unpacked(&mut self, value: &Expr, first: Reg, count: usize, span: Span) -> CResult<()> {
+        if let ExprKind::List(items) = &value.kind
+            && items.len() == count
+        {
+            for (i, item) in items.iter().enumerate() {
+                self.expr_to(item, first + i as Reg)?;
+            }
+            return Ok(());
+        }
+        let mark = self.mark();
+        let v = self.expr_reg(value)?;
+        self.set_line(span);
+        self.emit(Op::Unpack {
+            dst: first,
+            src: v,
+            count: count as u8,
+        });
+        self.free_to(mark);
+        Ok(())
+    }
+
+    /// `let a, b = value`.
+    fn let_unpack(&mut self, names: &[Ident], value: &Expr, span: Span) -> CResult<()> {
+        if names.len() > 200 {
+            return Err(Diagnostic::syntax("at most 200 names can be unpacked at once", span));
+        }
+        let mark = self.mark();
+        let first = self.mark() as Reg;
+        for n in names {
+            self.alloc(n.span)?;
+        }
+        self.unpacked(value, first, names.len(), span)?;
+        if self.is_global_scope() {
+            for (i, name) in names.iter().enumerate() {
+                let g = self.global_slot(name)?;
+                self.set_line(span);
+                self.emit(Op::SetGlobal {
+                    g,
+                    src: first + i as Reg,
+                });
+            }
+            self.free_to(mark);
+        } else {
+            for (i, name) in names.iter().enumerate() {
+                let r = first + i as Reg;
+                if self.declare_local(name, r) {
+                    self.emit(Op::NewCell { dst: r, src: r });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `a, b = value`: the right side first, then each target left to right.
+    fn assign_many(&mut self, targets: &[Expr], value: &Expr, span: Span) -> CResult<()> {
+        if targets.len() > 200 {
+            return Err(Diagnostic::syntax("at most 200 targets can be assigned at once", span));
+        }
+        let mark = self.mark();
+        let first = self.mark() as Reg;
+        for _ in targets {
+            self.alloc(span)?;
+        }
+        self.unpacked(value, first, targets.len(), span)?;
+        for (i, target) in targets.iter().enumerate() {
+            self.store(target, first + i as Reg, span)?;
+        }
+        self.free_to(mark);
+        Ok(())
+    }
+
+    /// `target = R[src]`, for a target that is a name, an item or a field.
+    fn store(&mut self, target: &Expr, src: Reg, span: Span) -> CResult<()> {
+        let mark = self.mark();
+        match &target.kind {
+            ExprKind::Name(name) => match self.resolve(name, target.span)? {
+                Place::Local(r) | Place::Builder(r) => {
+                    if r != src {
+                        self.emit(Op::Move { dst: r, src });
+                    }
+                }
+                Place::Cell(cell) => {
+                    self.emit(Op::SetCell { cell, src });
+                }
+                Place::Upval(u) => {
+                    self.emit(Op::SetUpval { u, src });
+                }
+                Place::Global(g) => {
+                    self.emit(Op::SetGlobal { g, src });
+                }
+            },
+            ExprKind::Index { obj, index } => {
+                let o = self.expr_reg(obj)?;
+                let i = self.expr_reg(index)?;
+                self.set_line(span);
+                self.emit(Op::SetIndex { obj: o, index: i, src });
+            }
+            ExprKind::Field { obj, name } => {
+                let o = self.expr_reg(obj)?;
+                let k = self.str_const(&name.name, name.span)?;
+                self.set_line(span);
+                self.emit(Op::SetField { obj: o, name: k, src });
+            }
+            _ => return Err(Diagnostic::syntax("cannot assign to this expression", target.span)),
         }
         self.free_to(mark);
         Ok(())

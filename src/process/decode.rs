@@ -4,11 +4,12 @@
 //! Invariant: decoding builds plain values only — it never runs code — and a frame that is
 //! not `[kind, value]` is a `ProcessError`, never trusted.
 
-use super::channel::process_error;
+use super::channel::{KIND_ERROR, Sender, process_error};
 use crate::object::{Obj, TbEntry, Traceback};
 use crate::value::Value;
 use crate::vm::{Vm, VmResult};
 use crate::wire::{self, Builder, WireError};
+
 /// Builds heap values from a decoded frame. A value that would pass the memory limit, or
 /// that the system cannot hold, is not made (it decodes as nil); `short` records the
 /// bytes it needed, and the frame, once read to its end, becomes a `MemoryError`.
@@ -96,7 +97,7 @@ impl Builder for HeapBuilder<'_, '_> {
 }
 
 /// Decodes a whole frame held as bytes (a message `join` kept for a later `recv`).
-pub(super) fn decode_frame(vm: &mut Vm, frame: &[u8]) -> VmResult<(i64, Value)> {
+pub(super) fn decode_frame(vm: &mut Vm, frame: &[u8], from: Sender) -> VmResult<(i64, Value)> {
     vm.make_room_if_needed(frame.len());
     let mut short = None;
     vm.it.gc_inhibit += 1;
@@ -106,18 +107,88 @@ pub(super) fn decode_frame(vm: &mut Vm, frame: &[u8]) -> VmResult<(i64, Value)> 
     if let Some(bytes) = short {
         return Err(vm.too_big_error(bytes));
     }
-    split_frame(vm, v)
+    split_frame(vm, v, from)
 }
 
-/// Splits a decoded frame into its kind and value.
-pub(super) fn split_frame(vm: &mut Vm, v: Value) -> VmResult<(i64, Value)> {
-    if let Value::List(id) = v
-        && let [Value::Int(kind), value] = vm.it.heap.list(id).as_slice()
-    {
-        return Ok((*kind, *value));
+/// Splits a decoded frame into its kind and value, refusing a kind its sender may not send
+/// and an error frame that holds no error.
+pub(super) fn split_frame(vm: &mut Vm, v: Value, from: Sender) -> VmResult<(i64, Value)> {
+    let bad = |vm: &mut Vm, why: &str| process_error(vm, format!("bad message from the other process: {why}"));
+    let (kind, value) = match v {
+        Value::List(id) => match vm.it.heap.list(id).as_slice() {
+            [Value::Int(kind), value] => (*kind, *value),
+            _ => return Err(bad(vm, "not a [kind, value] frame")),
+        },
+        _ => return Err(bad(vm, "not a [kind, value] frame")),
+    };
+    if let Some(why) = from.refuses(kind) {
+        return Err(bad(vm, &why));
     }
-    Err(process_error(
-        vm,
-        "bad message from the other process: not a [kind, value] frame",
-    ))
+    let holds_error = matches!(value, Value::Obj(id) if vm.it.heap.error(id).is_some());
+    if kind == KIND_ERROR && !holds_error {
+        return Err(bad(vm, "an error frame that holds no error"));
+    }
+    Ok((kind, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::channel::{KIND_MESSAGE, KIND_RESULT};
+    use super::*;
+    use crate::interpreter::Interpreter;
+    use crate::wire::{Encoder, PREFIX_LEN};
+
+    /// The payload of a frame `[kind, value]`, the value written by `value`.
+    fn frame(kind: i64, value: impl FnOnce(&mut Encoder)) -> Vec<u8> {
+        let mut e = Encoder::new();
+        e.list(2);
+        e.int(kind);
+        value(&mut e);
+        e.bytes()[PREFIX_LEN..].to_vec()
+    }
+
+    fn outcome(frame: &[u8], from: Sender) -> Result<i64, String> {
+        let mut toy = Interpreter::new();
+        toy.with_vm(|vm| match decode_frame(vm, frame, from) {
+            Ok((kind, _)) => Ok(kind),
+            Err(t) => Err(vm.it.heap.display(t.value)),
+        })
+    }
+
+    #[test]
+    fn each_sender_may_send_only_its_own_kinds() {
+        let message = frame(KIND_MESSAGE, |e| e.int(5));
+        assert_eq!(outcome(&message, Sender::Parent), Ok(KIND_MESSAGE));
+        assert_eq!(outcome(&message, Sender::Child), Ok(KIND_MESSAGE));
+        let result = frame(KIND_RESULT, |e| e.str("forged"));
+        assert_eq!(outcome(&result, Sender::Child), Ok(KIND_RESULT));
+        let refused = outcome(&result, Sender::Parent).unwrap_err();
+        assert!(refused.contains("a parent cannot send a frame of kind 1"), "{refused}");
+        let unknown = outcome(&frame(7, |e| e.nil()), Sender::Child).unwrap_err();
+        assert_eq!(
+            unknown,
+            "ProcessError: bad message from the other process: unknown frame kind 7"
+        );
+        let negative = outcome(&frame(-1, |e| e.nil()), Sender::Parent).unwrap_err();
+        assert!(negative.contains("unknown frame kind -1"), "{negative}");
+    }
+
+    #[test]
+    fn an_error_frame_must_hold_an_error() {
+        let fake = outcome(&frame(KIND_ERROR, |e| e.str("not an error")), Sender::Child).unwrap_err();
+        assert!(fake.contains("an error frame that holds no error"), "{fake}");
+        let real = frame(KIND_ERROR, |e| e.error("ValueError", "bad", &[("x.toy", 3, "f")]));
+        assert_eq!(outcome(&real, Sender::Child), Ok(KIND_ERROR));
+    }
+
+    #[test]
+    fn a_frame_is_a_kind_and_a_value() {
+        let mut e = Encoder::new();
+        e.list(3);
+        e.int(0);
+        e.nil();
+        e.nil();
+        let three = outcome(&e.bytes()[PREFIX_LEN..], Sender::Child).unwrap_err();
+        assert!(three.contains("not a [kind, value] frame"), "{three}");
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! Invariants: the fork happens while the forking thread holds the GIL and after output is
 //! flushed, so the child starts from a consistent heap and nothing is printed twice; the
-//! child never returns into the parent's code.
+//! child never returns into the parent's code; the forking thread is the child's main
+//! thread, the one Ctrl-C interrupts there; a child never outlives its parent.
 
 use super::channel::{KIND_ERROR, KIND_RESULT, io_text, process_error};
 use super::send::send_frame;
@@ -64,17 +65,23 @@ pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert
     // interpreter state; the child touches only that state (rebuilt for one thread by
     // `after_fork_in_child`) and the heap allocator (fork-safe in glibc), and leaves with
     // `_exit`, never unwinding into code that expects the parent's threads.
+    let parent_pid = std::process::id() as i32;
+    let sigint = super::ctrl_c::block_during_fork();
     let pid = vm.it.output.flushed_while(|| unsafe { libc::fork() });
     if pid < 0 {
+        sigint.restore();
         let e = std::io::Error::last_os_error();
         return Err(process_error(vm, format!("cannot fork: {}", io_text(&e))));
     }
     if pid == 0 {
+        super::parent_death::die_with_parent(parent_pid);
         drop(parent_end);
         become_child(vm, child_end);
+        sigint.restore();
         // `body` ends the process with `_exit`: its result type has no values.
         body(vm);
     }
+    sigint.restore();
     drop(child_end);
     let obj = ProcessObj {
         pid,
@@ -97,6 +104,16 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
     // been started, and no call on the lock is in progress on this stack (fork was called
     // from a builtin, between lock operations).
     unsafe { vm.it.gil().after_fork_in_child(tid) };
+    // Workers of one pmap must not repeat each other's (or the parent's) random numbers.
+    vm.it.rng = rand::SeedableRng::from_os_rng();
+    // Locks, queues and threads made before the fork get new signals when next used, and
+    // no thread of the parent is waiting here.
+    crate::signal::note_fork();
+    vm.it.waits.forget_after_fork();
+    // This thread is the child's main thread: Ctrl-C interrupts it, through a pipe and a
+    // watcher of the child's own.
+    vm.it.main_thread = tid;
+    super::ctrl_c::rearm_in_child(vm.it.shared_gil());
     // Other threads do not exist here: their stacks go, joining them fails at once, and
     // their OS handles are forgotten (they name threads of the parent).
     vm.it.parked.clear();

@@ -4,13 +4,15 @@
 //! Invariant: every child is reaped — by `join`, by `is_alive` seeing it gone, or at the
 //! end of the program — and its outcome is taken once.
 
-use super::channel::{KIND_MESSAGE, KIND_RESULT, process_error, process_obj};
+use super::channel::{KIND_MESSAGE, KIND_RESULT, Sender, process_error, process_obj};
 use super::decode::decode_frame;
+use super::ready::wait_readable;
 use super::receive::{Received, receive};
 use super::send::send_frame;
 use crate::object::{ExitStatus, Obj, Outcome};
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 /// `p.send(v)` in the parent, `parent().send(v)` in the child.
 pub fn send(vm: &mut Vm, id: ObjId, v: Value) -> VmResult<Value> {
     send_frame(vm, id, KIND_MESSAGE, v)?;
@@ -23,7 +25,7 @@ pub fn recv(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<Value> {
     if let Obj::Process(p) = vm.it.heap.get_mut(id)
         && let Some(frame) = p.pending.pop_front()
     {
-        return decode_frame(vm, &frame).map(|(_, v)| v);
+        return decode_frame(vm, &frame, Sender::Child).map(|(_, v)| v);
     }
     let (kind, v) = match receive(vm, id, deadline, false)? {
         Received::Frame(kind, v, _) => (kind, v),
@@ -78,25 +80,71 @@ pub(super) fn wait_child(vm: &mut Vm, id: ObjId) -> VmResult<()> {
     p.channel.encoder = None;
     if p.status.is_none() {
         let pid = p.pid;
-        let status = vm.release(move || reap(pid));
+        let status = reap_child(vm, pid)?;
         process_obj(vm, id).status = Some(status);
     }
     Ok(())
 }
 
+/// Waits until the child `pid` exits and reaps it. Its channel has ended, so it is
+/// normally gone already or about to be; but it may still be writing its last output into
+/// a pipe nobody reads, so the main thread waits on the child's pidfd in slices.
+fn reap_child(vm: &mut Vm, pid: i32) -> VmResult<ExitStatus> {
+    if let Some(status) = try_reap(pid) {
+        return Ok(status);
+    }
+    if vm.is_main_thread()
+        && let Some(pidfd) = pidfd_open(pid)
+    {
+        loop {
+            // A pidfd is readable once its process has exited.
+            wait_readable(vm, pidfd.as_raw_fd(), None)?;
+            if let Some(status) = try_reap(pid) {
+                return Ok(status);
+            }
+        }
+    }
+    Ok(vm.release(move || reap(pid)))
+}
+
+/// A descriptor that becomes readable when the child `pid` exits (Linux 5.3 and later).
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative result is a new descriptor that nobody else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// How the child `pid` ended, if it has (reaping it), without blocking.
+fn try_reap(pid: i32) -> Option<ExitStatus> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: non-blocking waitpid on our own child with a valid out-pointer.
+    let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if rc == pid {
+        Some(decode_status(status))
+    } else if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+        Some(ExitStatus::Code(-1))
+    } else {
+        None
+    }
+}
+
 /// Blocks until `pid` exits; how it ended.
-pub(super) fn reap(pid: i32) -> ExitStatus {
+fn reap(pid: i32) -> ExitStatus {
     let mut status: libc::c_int = 0;
     loop {
         // SAFETY: `status` is a valid out-pointer; pid names our own child.
         let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
         if rc == pid {
-            break;
+            return decode_status(status);
         }
         if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
             return ExitStatus::Code(-1);
         }
     }
+}
+
+fn decode_status(status: libc::c_int) -> ExitStatus {
     if libc::WIFSIGNALED(status) {
         ExitStatus::Signal(libc::WTERMSIG(status))
     } else {
@@ -170,11 +218,7 @@ pub fn is_alive(vm: &mut Vm, id: ObjId) -> bool {
     // SAFETY: non-blocking waitpid on our own child with a valid out-pointer.
     let rc = unsafe { libc::waitpid(p.pid, &mut status, libc::WNOHANG) };
     if rc == p.pid {
-        p.status = Some(if libc::WIFSIGNALED(status) {
-            ExitStatus::Signal(libc::WTERMSIG(status))
-        } else {
-            ExitStatus::Code(libc::WEXITSTATUS(status))
-        });
+        p.status = Some(decode_status(status));
         return false;
     }
     rc == 0
@@ -201,14 +245,28 @@ pub fn parent(vm: &mut Vm) -> VmResult<Value> {
     }
 }
 
-/// At the end of the program: waits for children no `join` collected and returns
-/// reports of their failures.
-pub fn wait_all(vm: &mut Vm) -> Vec<String> {
+/// At the end of the program: closes the sending half of every unjoined child's channel,
+/// waits for those children and returns reports of their failures. Ctrl-C (in the main
+/// thread) stops the wait with `Interrupt`.
+pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
+    // The parent sends nothing more: a child waiting in `parent().recv()` gets end of
+    // stream (a ProcessError it reports) instead of waiting forever for the parent, which
+    // waits for it. Its results and messages still arrive: only our sending half closes.
+    for id in vm.it.processes.clone() {
+        if let Some(stream) = &process_obj(vm, id).channel.stream {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+    }
     let mut reports = Vec::new();
-    for id in std::mem::take(&mut vm.it.processes) {
-        if wait_child(vm, id).is_err() {
+    while let Some(&id) = vm.it.processes.first() {
+        if let Err(t) = wait_child(vm, id) {
+            if vm.is_interrupt(&t) {
+                return Err(t);
+            }
+            vm.it.processes.remove(0);
             continue;
         }
+        vm.it.processes.remove(0);
         let p = process_obj(vm, id);
         if p.observed {
             continue;
@@ -224,5 +282,5 @@ pub fn wait_all(vm: &mut Vm) -> Vec<String> {
             None => reports.push(format!("{}\n", death_text(pid, status))),
         }
     }
-    reports
+    Ok(reports)
 }

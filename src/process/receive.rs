@@ -5,11 +5,13 @@
 //! collection is held off; a bad message is read to its end before it is reported, so the
 //! stream stays in step.
 
-use super::channel::{KIND_MESSAGE, MAX_MESSAGE, channel_of, process_error};
+use super::channel::{KIND_MESSAGE, MAX_MESSAGE, Sender, channel_of, process_error};
 use super::decode::{HeapBuilder, split_frame};
+use super::ready::wait_readable;
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
 use crate::wire::{Decoder, Length, PieceReader, WireError};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 /// The most bytes of a frame read at once. Each read takes what has arrived (up to this), with
@@ -28,7 +30,8 @@ pub(super) enum Received {
 }
 
 /// Reads one frame and decodes it piece by piece as it arrives, waiting at most until
-/// `deadline` for it to begin. With `keep`, a message's payload is returned too.
+/// `deadline` for it to begin (the main thread throws `Interrupt` on Ctrl-C while it
+/// waits). With `keep`, a message's payload is returned too.
 ///
 /// Between pieces the GIL is released while the decoder holds values that no root reaches,
 /// so collection is held off (`gc_inhibit`) until the frame is whole. A bad message is read
@@ -43,27 +46,28 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
     // The read buffer grows to the longest message: heap memory like any other.
     let capacity_before = buf.capacity();
     loop {
-        // The frame's prefix and first piece, once it begins.
+        // Waiting for a frame to begin is where a receiver may wait for long: the main
+        // thread waits in slices there, so Ctrl-C reaches it. Once a frame has begun, the
+        // rest is read as it comes (stopping half-way would leave the stream out of step).
+        if deadline.is_some() || vm.is_main_thread() {
+            let ready = wait_readable(vm, s.as_raw_fd(), deadline);
+            if !matches!(ready, Ok(true)) {
+                channel_of(vm, chan).buf = Some(buf);
+                return ready.map(|_| Received::TimedOut);
+            }
+        }
+        // The frame's prefix and first piece.
         let (start, b) = vm.release(move || {
             let mut buf = buf;
-            if let Some(d) = deadline
-                && !wait_readable(s, d)
-            {
-                return (Ok(None), buf);
-            }
             let r = PieceReader::start(&mut &*s, &mut buf, MAX_MESSAGE).and_then(|pieces| match pieces {
                 None => Err(WireError("the other process closed the channel".into())),
-                Some(mut pieces) => pieces.next(&mut &*s, &mut buf, RECV_PIECE).map(|()| Some(pieces)),
+                Some(mut pieces) => pieces.next(&mut &*s, &mut buf, RECV_PIECE).map(|()| pieces),
             });
             (r, buf)
         });
         buf = b;
         let mut pieces = match start {
-            Ok(Some(pieces)) => pieces,
-            Ok(None) => {
-                channel_of(vm, chan).buf = Some(buf);
-                return Ok(Received::TimedOut);
-            }
+            Ok(pieces) => pieces,
             Err(e) => {
                 channel_of(vm, chan).buf = Some(buf);
                 return Ok(Received::Ended(e.0));
@@ -119,7 +123,7 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
         }
         let split = match (decoded, short) {
             (Ok(_), Some(bytes)) => Err(vm.too_big_error(bytes)),
-            (Ok(v), None) => split_frame(vm, v),
+            (Ok(v), None) => split_frame(vm, v, Sender::of_frames_to(vm, chan)),
             (Err(e), _) => Err(process_error(vm, e.0)),
         };
         let kept = match split {
@@ -131,30 +135,5 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
         channel_of(vm, chan).buf = Some(buf);
         let (kind, v) = split?;
         return Ok(Received::Frame(kind, v, kept));
-    }
-}
-
-/// Waits until `stream` has data (or end of stream) or the deadline passes.
-pub(super) fn wait_readable(stream: &UnixStream, deadline: Instant) -> bool {
-    use std::os::fd::AsRawFd;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let mut pfd = libc::pollfd {
-            fd: stream.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `pfd` is a valid pollfd for the duration of the call and we pass count 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n > 0 {
-            return true;
-        }
-        if n == 0 && Instant::now() >= deadline {
-            return false;
-        }
-        if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return true; // let the read report the error
-        }
     }
 }

@@ -74,15 +74,9 @@ impl Vm<'_> {
     /// Pushes a frame for closure `id` whose arguments already sit at `base..`.
     fn push_frame(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
         let proto = &self.it.heap.closure(id).proto;
-        if argc != proto.arity as usize {
-            let s = if proto.arity == 1 { "" } else { "s" };
-            let msg = format!(
-                "{}() takes {} argument{s} but {argc} {} given",
-                proto.display_name(),
-                proto.arity,
-                if argc == 1 { "was" } else { "were" }
-            );
-            return Err(self.type_error(msg));
+        let missing = (proto.arity as usize).wrapping_sub(argc);
+        if missing != 0 {
+            return self.call_with_defaults(id, argc, base, ret);
         }
         if self.fiber.frames.len() >= self.it.recursion_limit {
             return Err(self.error("RecursionError", "maximum recursion depth exceeded"));
@@ -102,6 +96,36 @@ impl Vm<'_> {
             ret,
         });
         Ok(())
+    }
+
+    /// A call that passes fewer arguments than the function has parameters: the rest come
+    /// from the closure's defaults, if it has enough of them; otherwise a `TypeError`.
+    #[cold]
+    #[inline(never)]
+    fn call_with_defaults(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
+        let closure = self.it.heap.closure(id);
+        let (arity, required) = (closure.proto.arity as usize, closure.proto.required as usize);
+        if argc < required || argc > arity {
+            let want = if required == arity {
+                format!("{arity} argument{}", if arity == 1 { "" } else { "s" })
+            } else {
+                format!("from {required} to {arity} arguments")
+            };
+            let msg = format!(
+                "{}() takes {want} but {argc} {} given",
+                closure.proto.display_name(),
+                if argc == 1 { "was" } else { "were" }
+            );
+            return Err(self.type_error(msg));
+        }
+        let need = base + arity;
+        if self.fiber.stack.len() < need {
+            self.fiber.stack.resize(need, Value::Nil);
+        }
+        let defaults = &self.it.heap.closure(id).defaults;
+        let from = argc - required;
+        self.fiber.stack[base + argc..need].copy_from_slice(&defaults[from..]);
+        self.push_frame(id, arity, base, ret)
     }
 
     /// Calls any callable value from a builtin (a sort key, say) and runs it to
@@ -154,6 +178,7 @@ impl Vm<'_> {
         let closure = self.it.heap.alloc(Obj::Func(Closure {
             proto,
             upvals: Box::new([]),
+            defaults: Box::new([]),
         }));
         let base = self.fiber.extent();
         let stop = self.fiber.frames.len();
@@ -362,8 +387,11 @@ impl Vm<'_> {
                         let v = reg!(src);
                         self.it.heap.set_cell(id, v);
                     }
-                    Op::Closure { dst, p } => {
+                    Op::Closure { dst, p, defaults } => {
                         let child = proto.protos[p as usize].clone();
+                        let nd = (child.arity - child.required) as usize;
+                        let d0 = base + defaults as usize;
+                        let defaults: Box<[Value]> = self.fiber.stack[d0..d0 + nd].into();
                         let upvals: Box<[ObjId]> = child
                             .captures
                             .iter()
@@ -375,7 +403,11 @@ impl Vm<'_> {
                                 Capture::Upval(u) => self.it.heap.closure(closure).upvals[u as usize],
                             })
                             .collect();
-                        let id = self.it.heap.alloc(Obj::Func(Closure { proto: child, upvals }));
+                        let id = self.it.heap.alloc(Obj::Func(Closure {
+                            proto: child,
+                            upvals,
+                            defaults,
+                        }));
                         reg!(dst) = Value::Func(id);
                     }
                     Op::NewList { dst, start, count } => {
@@ -595,7 +627,39 @@ impl Vm<'_> {
                             reg!(dst) = v;
                             continue;
                         }
+                        // A module's function, called by its field name.
+                        if let Some(callee) = ops::module_field(self, recv, proto.consts[name as usize]) {
+                            reg!(obj) = callee;
+                            if let Value::Func(id) = callee {
+                                check_point!();
+                                tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
+                                continue 'frame;
+                            }
+                            let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
+                            let v = tryv!(self.call_value(callee, &args));
+                            reg!(dst) = v;
+                            continue;
+                        }
                         throw!(ops::attribute_error(self, recv, proto.consts[name as usize]));
+                    }
+                    Op::Import { dst, module } => {
+                        let record = &mut self.it.modules[module as usize];
+                        if record.started {
+                            reg!(dst) = record.value;
+                            continue;
+                        }
+                        record.started = true;
+                        let main = record.main.clone().expect("a module is compiled before it is imported");
+                        check_point!();
+                        self.fiber.frames.last_mut().expect("frame").pc = pc;
+                        let closure = self.it.heap.alloc(Obj::Func(Closure {
+                            proto: main,
+                            upvals: Box::new([]),
+                            defaults: Box::new([]),
+                        }));
+                        let above = self.fiber.extent();
+                        tryv!(self.push_frame(closure, 0, above, base + dst as usize));
+                        continue 'frame;
                     }
                     Op::Return { src } => {
                         let v = Value::copy_words(&reg!(src));
@@ -639,15 +703,38 @@ impl Vm<'_> {
                             }
                             continue;
                         }
-                        match ops::iter_next(self, s) {
+                        match tryv!(ops::iter_next(self, s)) {
                             Some(v) => reg!(dst) = v,
                             None => pc = (pc as i64 + off as i64) as usize,
                         }
                     }
-                    Op::Unpack2 { dst, src } => {
-                        let (a, b) = tryv!(ops::unpack2(self, reg!(src)));
-                        reg!(dst) = a;
-                        reg!(dst + 1) = b;
+                    Op::Unpack { dst, src, count } => {
+                        let items = tryv!(ops::unpack(self, reg!(src), count as usize));
+                        let d = base + dst as usize;
+                        self.fiber.stack[d..d + items.len()].copy_from_slice(&items);
+                    }
+                    Op::ListAppend { list, src } => {
+                        let v = reg!(src);
+                        if let Value::List(id) = reg!(list) {
+                            self.it.heap.list_mut(id).push(v);
+                        }
+                    }
+                    Op::ToStr { dst, src } => {
+                        let v = ops::to_str(self, reg!(src));
+                        reg!(dst) = v;
+                    }
+                    Op::FormatSpec { dst, src, spec } => {
+                        let Value::Str(spec) = proto.consts[spec as usize] else {
+                            unreachable!("a format spec is a string constant")
+                        };
+                        let spec = self.it.heap.str_rc(spec).clone();
+                        let v = tryv!(ops::format_with(self, reg!(src), &spec));
+                        reg!(dst) = v;
+                    }
+                    Op::Concat { dst, start, count } => {
+                        let s = base + start as usize;
+                        let v = tryv!(ops::concat(self, s, count as usize));
+                        reg!(dst) = v;
                     }
                     Op::Throw { src } => {
                         let t = self.thrown(reg!(src));

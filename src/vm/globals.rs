@@ -17,6 +17,18 @@ pub struct Globals {
     pub names: Vec<Rc<str>>,
     pub index: FxHashMap<Rc<str>, u16>,
     pub values: Vec<Value>,
+    /// Per slot: a builtin or host function (or module of them) that every module sees,
+    /// rather than a script's own global.
+    pub builtin: Vec<bool>,
+}
+
+impl Globals {
+    /// Declares `name` as a builtin, visible from every module.
+    pub fn declare_builtin(&mut self, name: &str) -> Option<u16> {
+        let g = self.declare(name)?;
+        self.builtin[g as usize] = true;
+        Some(g)
+    }
 }
 
 impl GlobalSlots for Globals {
@@ -30,10 +42,15 @@ impl GlobalSlots for Globals {
         self.names.push(name.clone());
         self.index.insert(name, g);
         self.values.push(Value::Undef);
+        self.builtin.push(false);
         Some(g)
     }
 
     fn lookup(&self, name: &str) -> Option<u16> {
         self.index.get(name).copied()
+    }
+
+    fn is_builtin(&self, slot: u16) -> bool {
+        self.builtin.get(slot as usize).copied().unwrap_or(false)
     }
 }

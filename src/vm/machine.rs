@@ -16,8 +16,8 @@
 use super::fiber::Fiber;
 use super::globals::Globals;
 use super::method_table::MethodTable;
+use super::modules::ModuleRecord;
 use super::stack_floor::StackFloor;
-use crate::compiler::GlobalSlots;
 use crate::gil::Gil;
 use crate::gil::{DROP_REQUEST, GilGuard, ThreadId};
 use crate::heap::BREAK_GC;
@@ -26,6 +26,7 @@ use crate::method::Method;
 use crate::object::{Obj, Outcome, RangeObj, TbEntry, TbRun, Traceback};
 use crate::output::OutputBuffer;
 use crate::value::{ObjId, Value};
+use crate::wait_graph::WaitGraph;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::Weak;
@@ -65,6 +66,9 @@ pub struct Interp {
     pub processes: Vec<ObjId>,
     /// In a child made by `spawn_process`: the channel to the parent.
     pub parent_channel: Option<ObjId>,
+    /// The thread Ctrl-C interrupts: thread 1, or in a forked child the thread that forked
+    /// (the only one the child starts with).
+    pub main_thread: ThreadId,
     /// While nonzero a builtin's callback is running and collection waits.
     pub gc_inhibit: u32,
     /// Instructions the current run may still run (`Builder::instruction_limit`), shared
@@ -78,6 +82,14 @@ pub struct Interp {
     pub gil: Weak<Gil<Interp>>,
     /// The builtin methods of every kind of value.
     pub methods: MethodTable<MethodFn>,
+    /// The modules loaded so far, by number (`Import`'s operand).
+    pub modules: Vec<ModuleRecord>,
+    /// `random.*`'s generator: seeded from the OS, or by `random.seed(n)`; a forked child
+    /// starts from a fresh OS seed.
+    pub rng: rand::rngs::StdRng,
+    /// The threads blocked without a timeout on the program's own objects, for deadlock
+    /// reports (`threads::block`).
+    pub waits: WaitGraph,
 }
 
 impl Interp {
@@ -95,19 +107,23 @@ impl Interp {
             exited_threads: Vec::new(),
             processes: Vec::new(),
             parent_channel: None,
+            main_thread: ThreadId::MAIN,
             gc_inhibit: 0,
             instructions_left: None,
             instruction_limit: None,
             native_holds_gil: false,
             gil: Weak::new(),
             methods: MethodTable::default(),
+            rng: rand::SeedableRng::from_os_rng(),
+            modules: Vec::new(),
+            waits: WaitGraph::default(),
         }
     }
 
     /// Adds a function to the table and binds it to a global name.
     pub fn register(&mut self, name: &str, f: BuiltinFn) -> Value {
         let v = self.register_hidden(name, f);
-        if let Some(g) = self.globals.declare(name) {
+        if let Some(g) = self.globals.declare_builtin(name) {
             self.globals.values[g as usize] = v;
         }
         v
@@ -178,6 +194,11 @@ impl<'a> Vm<'a> {
 
     pub fn thread_id(&self) -> ThreadId {
         self.it.thread_id()
+    }
+
+    /// Whether this is the thread Ctrl-C interrupts (see `Interp::main_thread`).
+    pub fn is_main_thread(&self) -> bool {
+        self.thread_id() == self.it.main_thread
     }
 
     /// Puts this thread's fiber where the collector (run by another thread) can see it.
@@ -513,11 +534,16 @@ impl<'a> Vm<'a> {
 
     /// Throws `Interrupt` in the main thread if Ctrl-C was pressed (for blocking waits).
     pub fn check_interrupt(&mut self) -> VmResult<()> {
-        if self.thread_id() == ThreadId::MAIN && self.breaker.load(Ordering::Relaxed) & BREAK_INTERRUPT != 0 {
+        if self.breaker.load(Ordering::Relaxed) & BREAK_INTERRUPT != 0 && self.is_main_thread() {
             self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
             return Err(self.error("Interrupt", "interrupted by Ctrl-C"));
         }
         Ok(())
+    }
+
+    /// Forgets a Ctrl-C not yet delivered (it was meant for code that has ended).
+    pub fn discard_interrupt(&mut self) {
+        self.breaker.fetch_and(!BREAK_INTERRUPT, Ordering::Relaxed);
     }
 
     /// The slow path of a check point: deliver Ctrl-C (to the main thread), collect if
@@ -623,6 +649,14 @@ impl<'a> Vm<'a> {
         s.push_str(&self.error_line(t.value));
         s.push('\n');
         s
+    }
+
+    /// Whether `t` is the `Interrupt` that Ctrl-C throws.
+    pub fn is_interrupt(&self, t: &Thrown) -> bool {
+        match t.value {
+            Value::Obj(id) => self.it.heap.error(id).is_some_and(|e| &*e.kind == "Interrupt"),
+            _ => false,
+        }
     }
 
     /// `Kind: message` for an error value, `Error: str(v)` for anything else thrown.

@@ -20,9 +20,11 @@ mod fiber;
 mod globals;
 mod machine;
 pub mod method_table;
+mod modules;
 pub mod ops;
 mod stack_floor;
 
 pub use fiber::Fiber;
 pub use machine::{BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Thrown, Vm, VmResult, show_bytes};
+pub use modules::ModuleRecord;
 pub use stack_floor::StackFloor;

@@ -8,6 +8,7 @@
 
 use super::machine::{Thrown, Vm, VmResult};
 use crate::compare::{CompareError, int_float_eq};
+use crate::format::{FmtArg, format_value};
 use crate::object::{MapObj, Obj, RangeObj};
 use crate::value::{KeyRef, MapKey, ObjId, Value, num_as_f64};
 use std::cmp::Ordering;
@@ -464,8 +465,8 @@ pub fn get_index(vm: &mut Vm, o: Value, i: Value) -> R {
                 let Value::Int(i) = i else {
                     return Err(index_type_error(vm, "range", i));
                 };
-                return match normalize_index(i, r.len() as usize) {
-                    Some(j) => Ok(Value::Int(r.start + j as i64 * r.step)),
+                return match r.get(i) {
+                    Some(n) => Ok(Value::Int(n)),
                     None => Err(vm.error("IndexError", "range object index out of range")),
                 };
             }
@@ -531,6 +532,13 @@ pub fn object_field(vm: &mut Vm, id: ObjId, field: &str) -> Option<Value> {
         Obj::Listener(l) if field == "port" => return Some(Value::Int(l.port as i64)),
         Obj::Thread(t) if field == "id" => return Some(Value::Int(t.tid as i64)),
         Obj::Process(p) if field == "pid" => return Some(Value::Int(p.pid as i64)),
+        Obj::Module(m) => {
+            let slot = *m.fields.get(field)?;
+            return match vm.it.globals.values[slot as usize] {
+                Value::Undef => None,
+                v => Some(v),
+            };
+        }
         Obj::Range(r) => {
             return match field {
                 "start" => Some(Value::Int(r.start)),
@@ -578,6 +586,13 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
                 Ok(()) => Ok(()),
                 Err(_) => vm.with_room(|heap| heap.map_set_str(id, nid, v)),
             }
+        }
+        Value::Obj(id) if matches!(vm.it.heap.get(id), Obj::Module(_)) => {
+            let field = vm.it.heap.display(name);
+            let shown = vm.it.heap.display(o);
+            Err(vm.type_error(format!(
+                "cannot assign to field '{field}' of {shown}: a module's fields are read-only outside it"
+            )))
         }
         _ => {
             let field = vm.it.heap.display(name);
@@ -656,10 +671,14 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
 }
 
 /// Sets up the three loop registers at `slot` for `for ... in v`. Ranges keep
-/// (next, stop, step) as ints; lists, strings and maps keep (container, position, nil).
+/// (next, stop, step) as ints; strings keep (string, byte position, nil); lists and maps
+/// keep (container, position, length at the start), so a loop whose container changes
+/// size under it stops with `RuntimeError` instead of skipping or repeating items.
 pub fn iter_prep(vm: &mut Vm, slot: usize, v: Value) -> VmResult<()> {
     let state = match v {
-        Value::List(_) | Value::Str(_) | Value::Map(_) => [v, Value::Int(0), Value::Nil],
+        Value::Str(_) => [v, Value::Int(0), Value::Nil],
+        Value::List(id) => [v, Value::Int(0), Value::Int(vm.it.heap.list(id).len() as i64)],
+        Value::Map(id) => [v, Value::Int(0), Value::Int(vm.it.heap.map(id).len() as i64)],
         Value::Obj(id) => match vm.it.heap.get(id) {
             Obj::Range(r) => [Value::Int(r.start), Value::Int(r.stop), Value::Int(r.step)],
             _ => return Err(not_iterable(vm, v)),
@@ -670,41 +689,131 @@ pub fn iter_prep(vm: &mut Vm, slot: usize, v: Value) -> VmResult<()> {
     Ok(())
 }
 
-/// The next item of a non-range loop, or None when it is done.
-pub fn iter_next(vm: &mut Vm, slot: usize) -> Option<Value> {
+/// The next item of a non-range loop, or None when it is done; `RuntimeError` if the
+/// list or map being walked changed size since the loop began.
+pub fn iter_next(vm: &mut Vm, slot: usize) -> VmResult<Option<Value>> {
     let Value::Int(pos) = vm.fiber.stack[slot + 1] else {
-        return None;
+        return Ok(None);
     };
     let pos = pos as usize;
-    let (item, next) = match vm.fiber.stack[slot] {
-        Value::List(id) => (*vm.it.heap.list(id).get(pos)?, pos + 1),
-        Value::Str(id) => {
-            let c = vm.it.heap.str(id).get(pos..)?.chars().next()?;
-            (vm.char_str(c), pos + c.len_utf8())
-        }
-        Value::Map(id) => {
-            let key = vm.it.heap.map(id).get_index(pos)?.0.clone();
-            (vm.it.heap.key_value(&key), pos + 1)
-        }
-        _ => return None,
+    let walked = vm.fiber.stack[slot];
+    let (len, what) = match walked {
+        Value::List(id) => (vm.it.heap.list(id).len(), "list"),
+        Value::Map(id) => (vm.it.heap.map(id).len(), "map"),
+        _ => (0, ""),
+    };
+    if let Value::Int(started) = vm.fiber.stack[slot + 2]
+        && started as usize != len
+    {
+        return Err(vm.error("RuntimeError", format!("{what} changed size during iteration")));
+    }
+    let (item, next) = match walked {
+        Value::List(id) => match vm.it.heap.list(id).get(pos) {
+            Some(&v) => (v, pos + 1),
+            None => return Ok(None),
+        },
+        Value::Str(id) => match vm.it.heap.str(id).get(pos..).and_then(|s| s.chars().next()) {
+            Some(c) => (vm.char_str(c), pos + c.len_utf8()),
+            None => return Ok(None),
+        },
+        Value::Map(id) => match vm.it.heap.map(id).get_index(pos) {
+            Some((key, _)) => {
+                let key = key.clone();
+                (vm.it.heap.key_value(&key), pos + 1)
+            }
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
     };
     vm.fiber.stack[slot + 1] = Value::Int(next as i64);
-    Some(item)
+    Ok(Some(item))
 }
 
-/// `for k, v in ...`: each item must be a two-item list.
-pub fn unpack2(vm: &mut Vm, v: Value) -> VmResult<(Value, Value)> {
+/// `format(v, spec)`, as Python's `format()`: also an f-string's `{v:spec}`.
+pub fn format_with(vm: &mut Vm, v: Value, spec: &str) -> VmResult<Value> {
+    let text = match v {
+        Value::Int(i) => format_value(FmtArg::Int(i), spec),
+        Value::Float(f) => format_value(FmtArg::Float(f.get()), spec),
+        Value::Bool(b) => format_value(FmtArg::Bool(b.get()), spec),
+        Value::Nil => format_value(FmtArg::Nil, spec),
+        Value::Str(id) => {
+            let s = vm.it.heap.str_rc(id).clone();
+            format_value(FmtArg::Str(&s), spec)
+        }
+        other => {
+            let s = vm.it.heap.display(other);
+            format_value(FmtArg::Str(&s), spec)
+        }
+    };
+    match text {
+        Ok(t) => Ok(vm.new_str(t)),
+        Err(msg) => Err(vm.error("ValueError", msg)),
+    }
+}
+
+/// `str(v)`: a string is itself; anything else its printed form.
+pub fn to_str(vm: &mut Vm, v: Value) -> Value {
     match v {
-        Value::List(id) => match vm.it.heap.list(id).as_slice() {
-            [a, b] => Ok((*a, *b)),
-            items => {
-                let n = items.len();
-                Err(vm.error("ValueError", format!("expected 2 items to unpack, got {n}")))
-            }
-        },
-        _ => {
-            let t = v.type_name(&vm.it.heap);
-            Err(vm.type_error(format!("cannot unpack {t} into 2 variables")))
+        Value::Str(_) => v,
+        other => {
+            let s = vm.it.heap.display(other);
+            vm.new_str(s)
         }
     }
+}
+
+/// The items of a list `v` that must hold exactly `count` (`let a, b = v`), as Python's
+/// unpacking reports a mismatch.
+pub fn unpack(vm: &mut Vm, v: Value, count: usize) -> VmResult<smallvec::SmallVec<[Value; 8]>> {
+    match v {
+        Value::List(id) => {
+            let items = vm.it.heap.list(id);
+            if items.len() == count {
+                return Ok(smallvec::SmallVec::from_slice(items));
+            }
+            let n = items.len();
+            let message = if n > count {
+                format!("too many values to unpack (expected {count}, got {n})")
+            } else {
+                format!("not enough values to unpack (expected {count}, got {n})")
+            };
+            Err(vm.error("ValueError", message))
+        }
+        _ => {
+            let t = v.type_name(&vm.it.heap);
+            Err(vm.type_error(format!("cannot unpack {t} into {count} variables")))
+        }
+    }
+}
+
+/// The strings in the `count` stack slots from `slot` on, joined (an f-string's pieces).
+pub fn concat(vm: &mut Vm, slot: usize, count: usize) -> VmResult<Value> {
+    let mut len = 0usize;
+    for v in &vm.fiber.stack[slot..slot + count] {
+        if let Value::Str(id) = v {
+            len = len.saturating_add(vm.it.heap.str(*id).len());
+        }
+    }
+    let mut out = String::new();
+    if out.try_reserve_exact(len).is_err() {
+        return Err(vm.error("MemoryError", "the formatted string is too long"));
+    }
+    for v in &vm.fiber.stack[slot..slot + count] {
+        if let Value::Str(id) = v {
+            out.push_str(vm.it.heap.str(*id));
+        }
+    }
+    Ok(vm.new_str(out))
+}
+
+/// The value of field `name` (a string constant) of `recv` if it is a module that has it.
+pub fn module_field(vm: &mut Vm, recv: Value, name: Value) -> Option<Value> {
+    let (Value::Obj(id), Value::Str(nid)) = (recv, name) else {
+        return None;
+    };
+    if !matches!(vm.it.heap.get(id), Obj::Module(_)) {
+        return None;
+    }
+    let field = vm.it.heap.str_rc(nid).clone();
+    object_field(vm, id, &field)
 }

@@ -1,9 +1,12 @@
-//! A wire value as a plain Rust tree, for the wire format's tests and its fuzz target: built
-//! by the decoder (`TreeBuilder`), written back through any `Sink` (`write`), compared by
-//! float bit pattern so -0.0 and NaN payloads must survive exactly. Not used by the
-//! interpreter, which decodes straight into its heap.
+//! A wire value as a plain Rust tree, for the wire format's tests and its fuzz target (and
+//! compiled only for them): built by the decoder (`TreeBuilder`), written back through any
+//! `Sink` (`write`), compared by float bit pattern so that -0.0 and NaN payloads must survive
+//! exactly. The interpreter never uses it: it decodes straight into its heap.
 
-use crate::wire::{Builder, Encoder, PREFIX_LEN, Sink, WireError};
+use super::decode::Builder;
+use super::encode::{Encoder, Sink};
+use super::format::{PREFIX_LEN, WireError};
+use std::collections::HashSet;
 
 /// A decoded value as a plain tree.
 #[derive(Debug, Clone)]
@@ -35,10 +38,7 @@ impl PartialEq for Tree {
 }
 
 /// Builds a `Tree` from what the decoder reads.
-pub struct TreeBuilder {
-    /// Refuse maps with float keys, as the interpreter refuses unhashable keys.
-    pub reject_float_keys: bool,
-}
+pub struct TreeBuilder;
 
 impl Builder for TreeBuilder {
     type Value = Tree;
@@ -61,9 +61,6 @@ impl Builder for TreeBuilder {
         Tree::List(items)
     }
     fn map(&mut self, pairs: Vec<(Tree, Tree)>) -> Result<Tree, WireError> {
-        if self.reject_float_keys && pairs.iter().any(|(k, _)| matches!(k, Tree::Float(_))) {
-            return Err(WireError("TypeError: float map key".to_owned()));
-        }
         Ok(Tree::Map(pairs))
     }
     fn error(&mut self, kind: &str, message: &str, traceback: Vec<(String, u32, String)>) -> Tree {
@@ -106,4 +103,42 @@ pub fn frame(t: &Tree) -> Vec<u8> {
 /// The payload `decode` takes: the frame without its length prefix.
 pub fn payload(t: &Tree) -> Vec<u8> {
     frame(t)[PREFIX_LEN..].to_vec()
+}
+
+/// A map key as toy compares them: by value within a type, never across types.
+#[derive(PartialEq, Eq, Hash)]
+enum Key<'t> {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Str(&'t str),
+}
+
+/// Whether every map in `t` has keys the format allows (nil, bool, int or str, no two equal):
+/// what the decoder promises of every value it accepts. Iterative, so any depth is fine.
+pub fn map_keys_are_valid(t: &Tree) -> bool {
+    let mut todo = vec![t];
+    while let Some(t) = todo.pop() {
+        match t {
+            Tree::List(items) => todo.extend(items),
+            Tree::Map(pairs) => {
+                let mut seen = HashSet::new();
+                for (k, v) in pairs {
+                    let key = match k {
+                        Tree::Nil => Key::Nil,
+                        Tree::Bool(b) => Key::Bool(*b),
+                        Tree::Int(i) => Key::Int(*i),
+                        Tree::Str(s) => Key::Str(s),
+                        _ => return false,
+                    };
+                    if !seen.insert(key) {
+                        return false;
+                    }
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    true
 }

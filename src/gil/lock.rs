@@ -1,0 +1,614 @@
+//! The lock itself: `Gil<T>`, its `State` behind one mutex, and the transitions `take`,
+//! `release` and `request_drop` that every path through the module goes through, plus
+//! thread registration and the rebuild after `fork`. This file keeps the state machine's
+//! invariants (the table in the module docs): at most one holder, `locked ==
+//! holder.is_some()`, a reservation only ever for a queued waiter, and a waiter leaves the
+//! queue only by taking the GIL. It imports nothing from the rest of the crate.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use super::cpu::{self, follow_target};
+use super::policy::{Policy, PolicyKind, Waiter};
+use super::sync::{Condvar, Invariant, Mutex, MutexGuard};
+use super::thread_id::ThreadId;
+use super::trace::{End, Event, EventKind};
+
+/// Eval-breaker bit owned by the lock: a waiter asks the holder to drop the GIL. Every
+/// other bit belongs to whoever embeds the lock; the lock never reads or writes them.
+pub const DROP_REQUEST: u32 = 1;
+
+/// The smallest switch interval accepted; zero would make waiters spin.
+pub(super) const MIN_SWITCH_INTERVAL: Duration = Duration::from_micros(1);
+
+/// How a [`Gil`] is set up. `Default`: interval policy, 5 ms, 100 instructions, no trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GilConfig {
+    pub policy: PolicyKind,
+    /// How long a waiter waits before asking the holder to drop (not used by `ticks`).
+    pub switch_interval: Duration,
+    /// Instructions between drops under `ticks` (not used by the other policies).
+    pub check_interval: u32,
+    /// Record per-thread events for [`Gil::write_trace`].
+    pub trace: bool,
+    /// A thread taking the GIL from a holder that dropped at a check point moves to that
+    /// holder's CPU (see "Where the holder runs" above).
+    pub follow_cpu: bool,
+}
+
+impl Default for GilConfig {
+    fn default() -> Self {
+        GilConfig {
+            policy: PolicyKind::Interval,
+            switch_interval: Duration::from_millis(5),
+            check_interval: 100,
+            trace: false,
+            follow_cpu: true,
+        }
+    }
+}
+
+/// Per-thread bookkeeping: counters for `stats()`, open intervals, trace buffer.
+#[derive(Debug, Default)]
+pub(super) struct ThreadRec {
+    pub(super) exited: bool,
+    pub(super) acquisitions: u64,
+    pub(super) hold: Duration,
+    pub(super) wait: Duration,
+    pub(super) max_wait: Duration,
+    pub(super) forced_drops: u64,
+    pub(super) drop_requests: u64,
+    pub(super) cpu_moves: u64,
+    pub(super) held_since: Option<Instant>,
+    pub(super) waiting_since: Option<Instant>,
+    /// Empty and never allocated unless tracing is on.
+    pub(super) events: Vec<Event>,
+}
+
+/// Everything the mutex protects; the module docs' table gives each field's invariant.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) locked: bool,
+    pub(super) holder: Option<ThreadId>,
+    pub(super) last_holder: Option<ThreadId>,
+    pub(super) switch_number: u64,
+    pub(super) reserved_for: Option<ThreadId>,
+    pub(super) waiters: Vec<Waiter>,
+    pub(super) forced_drops: u64,
+    pub(super) drop_requests: u64,
+    pub(super) dropped_on_cpu: Option<u32>,
+    pub(super) cpu_moves: u64,
+    /// Indexed by `ThreadId - 1`; `None` for ids registered before a fork.
+    pub(super) threads: Vec<Option<ThreadRec>>,
+}
+
+impl State {
+    pub(super) fn can_take(&self, tid: ThreadId) -> bool {
+        !self.locked && self.reserved_for.is_none_or(|r| r == tid)
+    }
+
+    pub(super) fn rec(&self, tid: ThreadId) -> &ThreadRec {
+        self.threads
+            .get(tid.index())
+            .and_then(Option::as_ref)
+            .unwrap_or_else(|| panic!("thread {tid} is not registered with this GIL"))
+    }
+
+    pub(super) fn rec_mut(&mut self, tid: ThreadId) -> &mut ThreadRec {
+        self.threads
+            .get_mut(tid.index())
+            .and_then(Option::as_mut)
+            .unwrap_or_else(|| panic!("thread {tid} is not registered with this GIL"))
+    }
+}
+
+impl Invariant for State {
+    /// The table's invariants that tie fields together, as the model checks assert them
+    /// at every unlock (see `sync`).
+    fn check(&self) {
+        assert_eq!(self.locked, self.holder.is_some(), "`locked` disagrees with `holder`");
+        if let Some(reserved) = self.reserved_for {
+            assert!(!self.locked, "the GIL is held while reserved for {reserved}");
+            assert!(
+                self.waiters.iter().any(|w| w.tid == reserved),
+                "the GIL is reserved for {reserved}, who is not waiting"
+            );
+        }
+        for (i, waiter) in self.waiters.iter().enumerate() {
+            let tid = waiter.tid;
+            assert_ne!(self.holder, Some(tid), "the holder {tid} is queued");
+            assert!(self.waiters[..i].iter().all(|w| w.tid != tid), "{tid} is queued twice");
+            assert!(self.rec(tid).waiting_since.is_some(), "{tid} is queued but not waiting");
+        }
+        for (index, rec) in self.threads.iter().enumerate() {
+            let Some(rec) = rec else { continue };
+            let tid = ThreadId(index as u32 + 1);
+            assert_eq!(
+                rec.held_since.is_some(),
+                self.holder == Some(tid),
+                "{tid}: `held_since` disagrees with `holder`"
+            );
+        }
+    }
+}
+
+/// The synchronization primitives, boxed so a fork child can replace them wholesale.
+pub(super) struct Shared {
+    pub(super) state: Mutex<State>,
+    /// Waiters sleep here until the GIL is released (or their switch interval passes).
+    pub(super) waiters_cv: Condvar,
+    /// A holder that was forced to drop sleeps here until the GIL changes hands.
+    pub(super) switch_cv: Condvar,
+}
+
+impl Shared {
+    fn new(state: State) -> Box<Shared> {
+        Box::new(Shared {
+            state: Mutex::new(state),
+            waiters_cv: Condvar::new(),
+            switch_cv: Condvar::new(),
+        })
+    }
+}
+
+/// The global interpreter lock, owning the interpreter state `T`.
+///
+/// Correct use: register each OS thread once, take the GIL with [`Gil::acquire`], test
+/// the eval breaker at check points, and do blocking work in
+/// [`GilGuard::release_while`]:
+///
+/// ```
+/// use std::sync::atomic::Ordering::Relaxed;
+/// use std::thread;
+/// use toy::gil::{Gil, GilConfig};
+///
+/// let gil = Gil::new(Vec::<u64>::new(), GilConfig::default());
+/// let gil = &gil;
+/// let main = gil.register_thread(); // thread 1
+/// thread::scope(|s| {
+///     let worker = gil.register_thread(); // thread 2
+///     s.spawn(move || {
+///         let mut g = gil.acquire(worker);
+///         for i in 0..1000 {
+///             g.push(i); // interpreter work, under the GIL
+///             if gil.eval_breaker().load(Relaxed) != 0 {
+///                 g.check_point(); // someone asked: maybe let them run
+///             }
+///         }
+///         drop(g);
+///         gil.thread_exit(worker);
+///     });
+///     let mut g = gil.acquire(main);
+///     let n = g.len() as u64; // copy out what the blocking work needs...
+///     let doubled = g.release_while(move || n * 2); // ...and run it without the GIL
+///     g.push(doubled);
+/// });
+/// let mut state = gil.acquire(main);
+/// assert_eq!(state.len(), 1001);
+/// ```
+///
+/// Code that runs with the GIL released cannot take interpreter objects along: capturing
+/// a `!Send` object (an `Rc`, a toy `Value`) in the closure passed to `release_while` is a
+/// compile error (E0277), and so is keeping a borrow of the state across the call
+/// (E0502). tests/compile_fail/ holds each case with the error it must produce, beside a
+/// twin that compiles.
+pub struct Gil<T> {
+    /// The eval breaker; see the module docs.
+    pub(super) eval_breaker: std::sync::Arc<AtomicU32>,
+    pub(super) value: UnsafeCell<T>,
+    /// Replaced only by `after_fork_in_child`, when no other thread exists.
+    shared: UnsafeCell<Box<Shared>>,
+    pub(super) policy: PolicyKind,
+    switch_interval_ns: AtomicU64,
+    check_interval: AtomicU32,
+    next_tid: AtomicU32,
+    pub(super) trace: bool,
+    pub(super) follow_cpu: bool,
+    pub(super) created: Instant,
+}
+
+// SAFETY: `Gil<T>` is `Mutex<T>` with `GilGuard` for its guard, and these are the impls
+// `Mutex<T>` has for `T: Send`. Why that is sound:
+// 1. Only a guard reaches `T` while the lock is shared. The state machine gives the GIL to
+//    one thread at a time (`State::locked`, `holder`), a guard is made only by taking it
+//    (`GilGuard::held_by`, after `take`), and the one moment a guard outlives its hold,
+//    inside `release_while`, it is mutably borrowed, so nothing can deref it.
+// 2. A guard is neither `Send` nor `Sync`, and every `&T`/`&mut T` borrows the guard, so
+//    `T` is only ever touched by the thread holding the GIL: never by two threads at
+//    once, which is why `T: Sync` is not needed.
+// 3. Handing the GIL over goes through the `parking_lot` mutex (the releaser unlocks it
+//    after `release`, the taker locks it in `take`), so everything one holder did to `T`
+//    happens before the next holder's first access.
+// 4. Without a guard, `T` is reached only through `&mut Gil` (`get_mut`) or by value
+//    (`into_inner`, drop): by the one thread that owns the lock outright.
+// 5. The other fields are atomics, plain values fixed at construction, and `shared`, whose
+//    contents are `Send + Sync` and which is replaced only by `after_fork_in_child`, when
+//    by its contract no other thread exists.
+// So `T` moves from thread to thread, one access at a time, and needs exactly `Send`, as
+// for `Mutex<T>`. `T: Send` is not written as a bound because `Gil::new`, the only safe
+// constructor, already requires it (there is no `Clone`, `Default` or other way to make a
+// `Gil`): a `Gil<T>` with `T: !Send` exists only through `unsafe fn new_unchecked`, whose
+// caller promises the one thing `Send` would have guaranteed here: that `T`'s `!Send`
+// parts may move between threads as long as every access is serialized by the GIL.
+unsafe impl<T> Send for Gil<T> {}
+// SAFETY: see `Send` above; sharing `&Gil<T>` lets threads take the GIL one at a time and
+// reach `T` only through the holder's guard, as `&Mutex<T>` does (points 1-3).
+unsafe impl<T> Sync for Gil<T> {}
+
+impl<T: Send> Gil<T> {
+    /// A lock owning `value`, with nobody holding it yet.
+    pub fn new(value: T, config: GilConfig) -> Gil<T> {
+        Gil::build(value, config)
+    }
+}
+
+impl<T> Gil<T> {
+    /// Like [`Gil::new`] for a state that is not `Send` (it holds `Rc`s, say).
+    ///
+    /// # Safety
+    ///
+    /// The lock is `Send` and `Sync` whatever `T` is, so `T` will be touched by whichever
+    /// thread holds the GIL, and dropped by whichever thread drops the lock; the GIL
+    /// serializes those accesses but cannot see copies of `T`'s parts. The caller promises:
+    ///
+    /// - every `!Send` part of `T` is `!Send` only because it shares state without
+    ///   synchronization (an `Rc`'s count, a `RefCell`'s flag), not because it is tied to
+    ///   a thread (a `MutexGuard`, a handle to thread-local data): serializing accesses
+    ///   makes up for the first, never for the second;
+    /// - such a part is touched only by a thread holding the GIL: no clone of one is
+    ///   kept, used or dropped after the guard it came from is released (by a check
+    ///   point, `release_while`, or dropping the guard), and none leaves its thread
+    ///   (`release_while` already refuses to take one). When the lock is dropped or
+    ///   [`Gil::into_inner`] is called, no such clone exists outside `T`.
+    pub unsafe fn new_unchecked(value: T, config: GilConfig) -> Gil<T> {
+        Gil::build(value, config)
+    }
+
+    fn build(value: T, config: GilConfig) -> Gil<T> {
+        Gil {
+            eval_breaker: std::sync::Arc::new(AtomicU32::new(0)),
+            value: UnsafeCell::new(value),
+            shared: UnsafeCell::new(Shared::new(State::default())),
+            policy: config.policy,
+            switch_interval_ns: AtomicU64::new(duration_ns(config.switch_interval.max(MIN_SWITCH_INTERVAL))),
+            check_interval: AtomicU32::new(config.check_interval.max(1)),
+            next_tid: AtomicU32::new(1),
+            trace: config.trace,
+            follow_cpu: config.follow_cpu,
+            created: Instant::now(),
+        }
+    }
+
+    pub(super) fn shared(&self) -> &Shared {
+        // SAFETY: the box is only replaced by `after_fork_in_child`, whose caller
+        // guarantees that no other thread exists and no reference into it is alive.
+        unsafe { &*self.shared.get() }
+    }
+
+    pub(super) fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.shared().state.lock()
+    }
+
+    pub(super) fn rules(&self) -> &'static dyn Policy {
+        self.policy.rules()
+    }
+
+    /// Make the calling OS thread known to the lock; the first caller gets 1.
+    pub fn register_thread(&self) -> ThreadId {
+        let tid = ThreadId(self.next_tid.fetch_add(1, Relaxed));
+        let mut st = self.lock_state();
+        let index = tid.index();
+        if st.threads.len() <= index {
+            st.threads.resize_with(index + 1, || None);
+        }
+        st.threads[index] = Some(ThreadRec::default());
+        // Room for every thread to wait, so waiting never allocates.
+        let registered = st.threads.len();
+        st.waiters.reserve(registered);
+        tid
+    }
+
+    /// A thread that will not take the GIL again says goodbye; its statistics stay.
+    pub fn thread_exit(&self, tid: ThreadId) {
+        let mut st = self.lock_state();
+        assert_ne!(st.holder, Some(tid), "thread {tid} exits while holding the GIL");
+        st.rec_mut(tid).exited = true;
+    }
+
+    /// The eval breaker, shared: the interpreter's heap sets its own bits on it.
+    pub fn eval_breaker_handle(&self) -> std::sync::Arc<AtomicU32> {
+        self.eval_breaker.clone()
+    }
+
+    /// The eval breaker: nonzero means the holder must call [`GilGuard::check_point`].
+    /// Bit [`DROP_REQUEST`] is the lock's; the interpreter may set and clear the others.
+    pub fn eval_breaker(&self) -> &AtomicU32 {
+        &self.eval_breaker
+    }
+
+    /// The policy chosen at construction.
+    pub fn policy(&self) -> PolicyKind {
+        self.policy
+    }
+
+    /// The policy's name, as `gil_policy()` reports it.
+    pub fn policy_name(&self) -> &'static str {
+        self.policy.name()
+    }
+
+    /// How long a waiter waits before asking the holder to drop.
+    pub fn switch_interval(&self) -> Duration {
+        Duration::from_nanos(self.switch_interval_ns.load(Relaxed))
+    }
+
+    /// Change the switch interval (at least 1 µs); waiters use it from their next wait.
+    pub fn set_switch_interval(&self, interval: Duration) {
+        let interval = interval.max(MIN_SWITCH_INTERVAL);
+        self.switch_interval_ns.store(duration_ns(interval), Relaxed);
+    }
+
+    /// Instructions between check points under `ticks`.
+    pub fn check_interval(&self) -> u32 {
+        self.check_interval.load(Relaxed)
+    }
+
+    /// Change the check interval (at least 1); the VM picks it up at its next check point.
+    pub fn set_check_interval(&self, instructions: u32) {
+        self.check_interval.store(instructions.max(1), Relaxed);
+    }
+
+    /// `Some(n)` if the policy wants the VM to count instructions and call
+    /// [`GilGuard::check_point`] every `n` of them (`ticks`); `None` if the eval breaker
+    /// alone says when.
+    pub fn tick_budget(&self) -> Option<u32> {
+        self.rules().counts_instructions().then(|| self.check_interval())
+    }
+
+    /// Whether events are being recorded for [`Gil::write_trace`].
+    pub fn tracing(&self) -> bool {
+        self.trace
+    }
+
+    /// Direct access when nobody else can hold the lock.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
+    /// The state, once the lock is no longer shared.
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+
+    pub(super) fn since_creation(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.created)
+    }
+
+    /// Block until `tid` may hold the GIL, then make it the holder. `wanted_since` is when
+    /// a holder that dropped at a check point let go: its wait started there. Returns the
+    /// CPU `tid` should move to (see "Where the holder runs"), for [`Gil::settle`] to act
+    /// on once the mutex is unlocked.
+    #[must_use]
+    pub(super) fn take(
+        &self,
+        st: &mut MutexGuard<'_, State>,
+        tid: ThreadId,
+        from_blocking: bool,
+        wanted_since: Option<Instant>,
+    ) -> Option<u32> {
+        let rules = self.rules();
+        let rec = st.rec(tid);
+        assert!(!rec.exited, "thread {tid} took the GIL after thread_exit");
+        assert_ne!(
+            st.holder,
+            Some(tid),
+            "thread {tid} already holds the GIL (it is not re-entrant)"
+        );
+        let start = wanted_since.unwrap_or_else(Instant::now);
+        let mut waited = wanted_since.is_some();
+        if !st.can_take(tid) {
+            waited = true;
+            st.waiters.push(Waiter { tid, from_blocking });
+            st.rec_mut(tid).waiting_since = Some(start);
+            if from_blocking && rules.asks_on_return() && st.locked {
+                self.request_drop(st, tid, start);
+            }
+            let shared = self.shared();
+            while !st.can_take(tid) {
+                let seen = st.switch_number;
+                match rules.ask_after(self.switch_interval()) {
+                    None => shared.waiters_cv.wait(st),
+                    Some(interval) => {
+                        let timed_out = shared.waiters_cv.wait_for(st, interval).timed_out();
+                        // A whole interval without the GIL changing hands: ask.
+                        if timed_out && st.locked && st.switch_number == seen {
+                            self.request_drop(st, tid, Instant::now());
+                        }
+                    }
+                }
+            }
+            let position = st.waiters.iter().position(|w| w.tid == tid);
+            st.waiters
+                .remove(position.expect("a waiter stays queued until it takes the GIL"));
+        }
+
+        let now = Instant::now();
+        st.locked = true;
+        st.holder = Some(tid);
+        if st.reserved_for == Some(tid) {
+            st.reserved_for = None;
+        }
+        let switched = st.last_holder.is_some_and(|last| last != tid);
+        if switched {
+            st.switch_number += 1;
+            self.shared().switch_cv.notify_all();
+        }
+        st.last_holder = Some(tid);
+        // A request is satisfied once the GIL changed hands, and stale once nobody waits;
+        // otherwise (the asker lost a race to the same holder) it stands.
+        if switched || st.waiters.is_empty() {
+            self.eval_breaker.fetch_and(!DROP_REQUEST, Relaxed);
+        }
+        if rules.asks_on_return() && st.waiters.iter().any(|w| w.from_blocking) {
+            self.eval_breaker.fetch_or(DROP_REQUEST, Relaxed);
+        }
+        let dropped_on = st.dropped_on_cpu.take();
+        let target = follow_target(dropped_on, switched, waited.then(|| now - start));
+
+        let trace = self.trace;
+        let (start_off, now_off) = (self.since_creation(start), self.since_creation(now));
+        let rec = st.rec_mut(tid);
+        rec.acquisitions += 1;
+        rec.held_since = Some(now);
+        rec.waiting_since = None;
+        if waited {
+            let wait = now - start;
+            rec.wait += wait;
+            rec.max_wait = rec.max_wait.max(wait);
+            if trace {
+                rec.events.push(Event {
+                    kind: EventKind::Waiting,
+                    start: start_off,
+                    end: now_off,
+                });
+            }
+        }
+        target
+    }
+
+    /// [`Gil::take`], then unlock the mutex and make the move `take` chose: what every
+    /// path that takes the GIL does.
+    pub(super) fn take_and_settle(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        tid: ThreadId,
+        from_blocking: bool,
+        wanted_since: Option<Instant>,
+    ) {
+        let target = self.take(&mut st, tid, from_blocking, wanted_since);
+        drop(st);
+        self.settle(tid, target);
+    }
+
+    /// Move `tid`, which has just taken the GIL, to the CPU `take` chose (if any and if it
+    /// is elsewhere), and count the move. Called without the mutex: the migration waits
+    /// for the previous holder to leave that CPU, and that holder may need the mutex to
+    /// do so.
+    fn settle(&self, tid: ThreadId, target: Option<u32>) {
+        let Some(to) = target else { return };
+        let from = cpu::current();
+        if from == Some(to) || !cpu::move_to(to) {
+            return;
+        }
+        let at = self.since_creation(Instant::now());
+        let trace = self.trace;
+        let mut st = self.lock_state();
+        st.cpu_moves += 1;
+        let rec = st.rec_mut(tid);
+        rec.cpu_moves += 1;
+        if trace {
+            rec.events.push(Event {
+                kind: EventKind::CpuMove { from, to },
+                start: at,
+                end: at,
+            });
+        }
+    }
+
+    /// Give the GIL up on behalf of `tid`, the holder, and wake whoever may take it.
+    /// Returns the moment of release.
+    pub(super) fn release(&self, st: &mut State, tid: ThreadId, end: End) -> Instant {
+        debug_assert_eq!(st.holder, Some(tid), "release by a thread that does not hold the GIL");
+        let now = Instant::now();
+        st.locked = false;
+        st.holder = None;
+        // Only a forced drop attracts the next holder (see "Where the holder runs").
+        st.dropped_on_cpu = if end == End::Forced && self.follow_cpu {
+            cpu::current()
+        } else {
+            None
+        };
+        let trace = self.trace;
+        let now_off = self.since_creation(now);
+        let since = st.rec_mut(tid).held_since.take();
+        if let Some(since) = since {
+            let start = self.since_creation(since);
+            let rec = st.rec_mut(tid);
+            rec.hold += now - since;
+            if trace {
+                rec.events.push(Event {
+                    kind: EventKind::Running(end),
+                    start,
+                    end: now_off,
+                });
+            }
+        }
+        st.reserved_for = self.rules().next_holder(&st.waiters);
+        let shared = self.shared();
+        if st.reserved_for.is_some() {
+            // Only the chosen one may proceed; the rest go back to sleep. parking_lot moves
+            // them onto the mutex instead of waking them all at once.
+            shared.waiters_cv.notify_all();
+        } else if !st.waiters.is_empty() {
+            shared.waiters_cv.notify_one();
+        }
+        now
+    }
+
+    /// `asker` asks the holder to drop; counted once per request, not per reminder.
+    fn request_drop(&self, st: &mut State, asker: ThreadId, at: Instant) {
+        let before = self.eval_breaker.fetch_or(DROP_REQUEST, Relaxed);
+        if before & DROP_REQUEST != 0 {
+            return;
+        }
+        st.drop_requests += 1;
+        let holder = st.holder;
+        let trace = self.trace;
+        let at = self.since_creation(at);
+        let rec = st.rec_mut(asker);
+        rec.drop_requests += 1;
+        if trace {
+            rec.events.push(Event {
+                kind: EventKind::DropRequest { holder },
+                start: at,
+                end: at,
+            });
+        }
+    }
+
+    /// Rebuild the lock in a freshly forked child: new mutex, condition variables and
+    /// state (fresh statistics and trace), with `tid` as the only registered thread and
+    /// the holder, and [`DROP_REQUEST`] cleared. The inherited primitives are leaked
+    /// unread: their lock words and parked-thread records describe threads that do not
+    /// exist in the child. Thread ids keep counting from where the parent was.
+    ///
+    /// # Safety
+    ///
+    /// Call it in the child right after `fork`, from the only thread there, which held
+    /// the GIL as `tid` when it forked (its guard stays valid), and before any other
+    /// thread is started. No other call on this lock may be in progress on its stack.
+    pub unsafe fn after_fork_in_child(&self, tid: ThreadId) {
+        let now = Instant::now();
+        let mut state = State::default();
+        state.threads.resize_with(tid.index() + 1, || None);
+        state.threads[tid.index()] = Some(ThreadRec {
+            held_since: Some(now),
+            ..ThreadRec::default()
+        });
+        state.locked = true;
+        state.holder = Some(tid);
+        state.last_holder = Some(tid);
+        // A new box at a new address: no stale parking_lot record can share its keys.
+        let fresh = Shared::new(state);
+        // SAFETY: by the caller's contract this thread is the only one in the process and
+        // holds no reference into the old `Shared`, so nothing can observe the swap; the
+        // old box is leaked because its contents may be mid-update by a vanished thread.
+        let old = unsafe { std::mem::replace(&mut *self.shared.get(), fresh) };
+        std::mem::forget(old);
+        self.eval_breaker.fetch_and(!DROP_REQUEST, Relaxed);
+    }
+}
+
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,65 @@
+//! Waiting for a descriptor (a socket, a channel, a child's pidfd) to become ready, with
+//! the GIL released — in the main thread in short slices, so Ctrl-C still reaches it.
+//!
+//! Invariant: the main thread never waits on a descriptor longer than one slice without
+//! looking at the eval breaker, so every blocking wait of the main thread ends with
+//! `Interrupt` on Ctrl-C; other threads wait without waking up for nothing.
+
+use crate::vm::{Vm, VmResult};
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// How long the main thread waits before it looks for Ctrl-C again.
+const SLICE: Duration = Duration::from_millis(50);
+
+/// Whether `fd` is readable (or at end of stream, or broken) by `deadline` (forever with
+/// none). Returns false on a time-out; throws `Interrupt` in the main thread on Ctrl-C.
+pub fn wait_readable(vm: &mut Vm, fd: RawFd, deadline: Option<Instant>) -> VmResult<bool> {
+    if poll(fd, Some(Instant::now())) {
+        return Ok(true);
+    }
+    if !vm.is_main_thread() {
+        return Ok(vm.release(move || poll(fd, deadline)));
+    }
+    loop {
+        vm.check_interrupt()?;
+        let slice = Instant::now() + SLICE;
+        let until = deadline.map_or(slice, |d| d.min(slice));
+        if vm.release(move || poll(fd, Some(until))) {
+            return Ok(true);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(false);
+        }
+    }
+}
+
+/// Waits until `fd` is readable or the deadline passes; true if readable.
+pub(super) fn poll(fd: RawFd, deadline: Option<Instant>) -> bool {
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Rounded up, so a wait never ends just before its deadline.
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is a valid pollfd for the duration of the call and we pass count 1.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n > 0 {
+            return true;
+        }
+        if n == 0 && deadline.is_none_or(|d| Instant::now() >= d) {
+            return false;
+        }
+        if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return true; // let the read report the error
+        }
+    }
+}

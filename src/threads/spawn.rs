@@ -1,0 +1,208 @@
+//! Starting threads: `spawn`, the life of a spawned thread (take the GIL, run, keep the
+//! outcome, let the GIL go), and what a fork needs of them first.
+//!
+//! Invariants:
+//! - A thread object is a collector root while its thread runs and, if it ended with an
+//!   error, until a `join` has seen that error or the end of the program reported it; so
+//!   its start function and arguments live while it runs, and its result as long as the
+//!   program holds the object. A joined or returned thread's object is garbage once the
+//!   program drops it, and its OS thread is joined (`exited_threads`), so neither its
+//!   result nor its stack outlives it.
+//! - `spawn` creates the OS thread with the GIL released (it is a blocking call like any
+//!   other), so other threads may run during a `spawn`. The new thread takes the GIL only
+//!   after the spawner has stored its OS handle, so a thread that ends always has its
+//!   handle to move into `exited_threads`, where `before_fork` finds it.
+//! - The wait-for graph counts a thread as running from `spawn` until its outcome is
+//!   stored; when it finishes, the threads left may all be blocked, which is looked at
+//!   then.
+
+use super::deadlock;
+use crate::gil::{Gil, ThreadId};
+use crate::object::{Obj, Outcome, ThreadObj};
+use crate::signal::Signal;
+use crate::value::{ObjId, Value};
+use crate::vm::{Interp, StackFloor, Thrown, Vm, VmResult};
+use std::sync::Arc;
+
+/// The shared interpreter, as threads see it.
+pub type SharedGil = Arc<Gil<Interp>>;
+
+pub(super) fn thread_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut ThreadObj {
+    match vm.it.heap.get_mut(id) {
+        Obj::Thread(t) => t,
+        _ => unreachable!("a thread handle names a thread object"),
+    }
+}
+
+/// The stack of a toy thread (address space, mapped as it is used).
+const THREAD_STACK: usize = 64 << 20;
+
+/// The stack a thread asks for here: a page-multiple more in each fork generation. In a
+/// forked child the stacks of the parent's other threads stay mapped (the C library keeps
+/// them for reuse), and those parked at the fork still have their records in
+/// `parking_lot`'s global table of parked threads, linked in its buckets. A new thread
+/// given such a stack would overwrite a record the table still links; the library reuses
+/// a cached stack only for a request no larger than it, so a child asking for more never
+/// gets one of its parent's.
+fn thread_stack() -> usize {
+    THREAD_STACK + crate::signal::fork_generation() as usize * (64 << 10)
+}
+
+/// `spawn(f, args...)`: a new OS thread that takes the GIL and runs `f(args...)`; a
+/// `ThreadError` if the system cannot start one.
+pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
+    let Some((&f, rest)) = args.split_first() else {
+        return Err(vm.type_error("spawn() takes at least 1 argument but 0 were given"));
+    };
+    if !matches!(f, Value::Func(_) | Value::Builtin(_)) {
+        let t = f.type_name(&vm.it.heap);
+        return Err(vm.type_error(format!("spawn() needs a function, not {t}")));
+    }
+    reap_exited(vm);
+    // A thread the system cannot finish starting would abort the process from inside
+    // std's start-up: refuse it here instead.
+    if let Err(why) = crate::thread_room::room_for_thread(thread_stack()) {
+        return Err(vm.error("ThreadError", format!("cannot start a thread ({why})")));
+    }
+    let gil: SharedGil = vm.it.shared_gil();
+    let tid = gil.register_thread();
+    let done = Arc::new(Signal::default());
+    let obj = ThreadObj {
+        tid: tid.get(),
+        start: Some((f, rest.to_vec())),
+        outcome: None,
+        observed: false,
+        done,
+        handle: None,
+        started: None,
+    };
+    let id = vm.it.heap.alloc(Obj::Thread(Box::new(obj)));
+    vm.it.threads.push(id);
+    vm.it.waits.thread_started();
+    // The new thread receives the object's index, meaningless without the GIL it will take.
+    let index = id.index() as u32;
+    let worker = gil.clone();
+    // std's thread start-up takes process-wide locks; a fork in the middle of it would
+    // leave them locked in the child forever. So the new thread signals once it runs its
+    // own code, and `fork` waits for every thread that has not signalled yet.
+    let started = Arc::new(Signal::default());
+    let started_in_thread = started.clone();
+    let started_if_failed = started.clone();
+    thread_obj(vm, id).started = Some(started);
+    let name = format!("toy-{}", tid.get());
+    // Creating an OS thread is a system call of tens of microseconds: done with the GIL
+    // released, like any blocking call, so the threads spawned before this one can take
+    // the GIL meanwhile (in a spawn loop, each starts running while the next is created,
+    // instead of all of them queueing for the GIL until the loop ends). The thread object
+    // is already rooted in `threads`, so it outlives whatever runs meanwhile.
+    // `before_fork` joins finished threads through their handles; were the new thread to
+    // finish before the handle is stored, a fork could catch it mid-exit. So it waits for
+    // `handed` before taking the GIL (usually already bumped by the time it gets there).
+    let handed = Arc::new(Signal::default());
+    let handed_in_thread = handed.clone();
+    let stack = thread_stack();
+    let spawned = vm.release(move || {
+        let spawned = std::thread::Builder::new().name(name).stack_size(stack).spawn(move || {
+            started_in_thread.bump();
+            handed_in_thread.wait_change(0, None);
+            thread_main(worker, tid, index, stack)
+        });
+        if spawned.is_err() {
+            // A fork in another thread may be waiting for this one to start.
+            started_if_failed.bump();
+        }
+        spawned
+    });
+    match spawned {
+        Ok(handle) => {
+            thread_obj(vm, id).handle = Some(handle);
+            handed.bump();
+            Ok(Value::Obj(id))
+        }
+        Err(e) => {
+            vm.it.threads.retain(|t| *t != id);
+            vm.it.waits.thread_ended();
+            gil.thread_exit(tid);
+            let why = crate::os_error::io_message(&e);
+            Err(vm.error("ThreadError", format!("cannot start a thread ({why})")))
+        }
+    }
+}
+
+fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize) {
+    let guard = gil.acquire(tid);
+    let mut vm = Vm::new(guard);
+    vm.stack_floor = StackFloor::of_new_thread(stack);
+    let id = ObjId::new(index);
+    let start = thread_obj(&mut vm, id).start.take();
+    let result = match start {
+        Some((f, args)) => vm.run_function(f, &args),
+        None => Ok(Value::Nil),
+    };
+    let outcome = match result {
+        Ok(v) => Outcome::Returned(v),
+        Err(t) if t.exit.is_some() => {
+            // exit() in a thread ends the whole program, as the user asked.
+            vm.flush_output();
+            std::process::exit(t.exit.unwrap_or(0));
+        }
+        Err(t) => {
+            let report = format!("Exception in thread {}:\n{}", tid.get(), vm.format_uncaught(&t));
+            let Thrown { value, traceback, .. } = *t;
+            Outcome::Threw {
+                value,
+                traceback,
+                report,
+            }
+        }
+    };
+    let t = thread_obj(&mut vm, id);
+    t.outcome = Some(outcome);
+    let done = t.done.clone();
+    // The object may be collected from now on; the OS thread is joined by whoever reaps.
+    let handle = t.handle.take();
+    vm.it.exited_threads.extend(handle);
+    done.bump();
+    vm.it.waits.thread_ended();
+    // The threads left may all be blocked now, with nobody else to notice.
+    deadlock::check_all_blocked(&mut vm);
+    vm.finish_thread();
+}
+
+/// Before a fork: waits for threads still in std's start-up, and joins the OS threads
+/// whose toy function has finished, so no thread is inside start-up or exit (holding
+/// process-wide locks of the C library) when the fork copies the process. Neither needs
+/// the GIL to get there, so this is safe while holding it.
+pub fn before_fork(vm: &mut Vm) {
+    let ids: Vec<ObjId> = vm.it.threads.clone();
+    for id in ids {
+        let t = thread_obj(vm, id);
+        if let Some(started) = t.started.take() {
+            started.wait_change(0, None);
+        }
+    }
+    for handle in std::mem::take(&mut vm.it.exited_threads) {
+        let _ = handle.join();
+    }
+}
+
+/// Joins the OS threads that have ended (their toy function returned, and std is done
+/// with them), so a program that starts and joins many threads keeps no stacks around.
+/// Not in a forked child: a stack freed there makes the C library trim its cache of
+/// stacks, unmapping those of the parent's threads, whose `parking_lot` records (see
+/// `thread_stack`) the table still links — the next park in their bucket would crash.
+/// A child keeps its ended threads' stacks until it exits.
+pub(super) fn reap_exited(vm: &mut Vm) {
+    if crate::signal::fork_generation() > 0 {
+        return;
+    }
+    if vm.it.exited_threads.iter().any(|h| h.is_finished()) {
+        let (gone, running): (Vec<_>, Vec<_>) = std::mem::take(&mut vm.it.exited_threads)
+            .into_iter()
+            .partition(|h| h.is_finished());
+        vm.it.exited_threads = running;
+        for handle in gone {
+            let _ = handle.join();
+        }
+    }
+}
