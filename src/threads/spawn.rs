@@ -172,7 +172,9 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize) {
 /// Before a fork: waits for threads still in std's start-up, and joins the OS threads
 /// whose toy function has finished, so no thread is inside start-up or exit (holding
 /// process-wide locks of the C library) when the fork copies the process. Neither needs
-/// the GIL to get there, so this is safe while holding it.
+/// the GIL to get there, so this is safe while holding it. A forked child frees no stack
+/// (see `reap_exited`): it waits until std is done with each ended thread instead, and
+/// keeps the handle.
 pub fn before_fork(vm: &mut Vm) {
     let ids: Vec<ObjId> = vm.it.threads.clone();
     for id in ids {
@@ -180,6 +182,14 @@ pub fn before_fork(vm: &mut Vm) {
         if let Some(started) = t.started.take() {
             started.wait_change(0, None);
         }
+    }
+    if crate::signal::fork_generation() > 0 {
+        for handle in &vm.it.exited_threads {
+            while !handle.is_finished() {
+                std::thread::yield_now();
+            }
+        }
+        return;
     }
     for handle in std::mem::take(&mut vm.it.exited_threads) {
         let _ = handle.join();
