@@ -51,6 +51,9 @@ pub enum Op {
     Closure { dst: Reg, p: u16, defaults: Reg },
     /// R[dst] = [R[start], ..., R[start+count-1]]
     NewList { dst: Reg, start: Reg, count: u8 },
+    /// append R[start], ..., R[start+count-1] to the list R[list] (a long list literal,
+    /// built 200 items at a time)
+    ExtendList { list: Reg, start: Reg, count: u8 },
     /// R[dst] = {R[start]: R[start+1], ...} with `count` key/value pairs
     NewMap { dst: Reg, start: Reg, count: u8 },
     /// R[dst] = R[a] + R[b]

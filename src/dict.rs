@@ -104,6 +104,34 @@ impl Dict {
         self.entries.capacity() * std::mem::size_of::<Entry>() + self.slots.len() * 8
     }
 
+    /// Whether inserting one more key would have to grow the entries or the index.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.entries.len() == self.entries.capacity() || (self.entries.len() + 1) * 8 > self.slots.len() * 5
+    }
+
+    /// Roughly the bytes `make_room` may add: the entries and the index doubled.
+    pub fn growth_bytes(&self) -> usize {
+        self.approx_bytes().max(MIN_SLOTS * (8 + std::mem::size_of::<Entry>()))
+    }
+
+    /// Grows the entries and the index, if needed, so that one more key fits without
+    /// allocating; on failure nothing has changed. Returns the bytes the table grew by.
+    pub fn make_room(&mut self) -> Result<usize, std::collections::TryReserveError> {
+        let before = self.approx_bytes();
+        if self.entries.len() == self.entries.capacity() {
+            self.entries.try_reserve(1)?;
+        }
+        if (self.entries.len() + 1) * 8 > self.slots.len() * 5 {
+            let n = slots_for(self.entries.len() + 1);
+            let mut slots = Vec::new();
+            slots.try_reserve_exact(n)?;
+            slots.resize(n, EMPTY);
+            self.reslot(slots.into_boxed_slice());
+        }
+        Ok(self.approx_bytes() - before)
+    }
+
     #[inline]
     fn home(&self, hash: u64) -> usize {
         (hash.wrapping_mul(SPREAD) >> self.shift) as usize
@@ -258,8 +286,15 @@ impl Dict {
 
     /// Rebuilds the index with `n` slots (a power of two) from the entries' stored hashes.
     fn resize_index(&mut self, n: usize) {
+        self.reslot(vec![EMPTY; n].into_boxed_slice());
+    }
+
+    /// Rebuilds the index in `slots` (all empty, a power of two long) from the entries'
+    /// stored hashes.
+    fn reslot(&mut self, slots: Box<[u64]>) {
+        let n = slots.len();
         debug_assert!(n.is_power_of_two() && n >= MIN_SLOTS);
-        self.slots = vec![EMPTY; n].into_boxed_slice();
+        self.slots = slots;
         self.shift = 64 - n.trailing_zeros();
         let mask = n - 1;
         for (i, e) in self.entries.iter().enumerate() {
@@ -362,5 +397,23 @@ mod tests {
         assert_eq!(d.len(), 6);
         assert!(matches!(d.get(KeyRef::Bool(true)), Some(Value::Int(2))));
         assert!(matches!(d.get(KeyRef::Int(0)), Some(Value::Int(5))));
+    }
+
+    /// `make_room` leaves room for one more key: the insert after it allocates nothing,
+    /// and what it reports grown is what the table's size grew by.
+    #[test]
+    fn make_room_grows_before_the_insert() {
+        let mut d = Dict::new();
+        for i in 0..10_000i64 {
+            let before = d.approx_bytes();
+            let grown = if d.is_full() { d.make_room().expect("room") } else { 0 };
+            assert_eq!(d.approx_bytes() - before, grown);
+            assert!(!d.is_full());
+            let (cap, slots) = (d.entries.capacity(), d.slots.len());
+            d.insert(MapKey::Int(i * 31), Value::Int(i));
+            assert_eq!((d.entries.capacity(), d.slots.len()), (cap, slots), "insert {i} grew");
+            check(&d);
+        }
+        assert!(matches!(d.get(KeyRef::Int(31 * 9999)), Some(Value::Int(9999))));
     }
 }

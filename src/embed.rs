@@ -359,6 +359,31 @@ impl<'v, 'a> NativeCx<'v, 'a> {
         Ok(x.into_toy(&mut self.vm.it.heap))
     }
 
+    /// Makes sure about `bytes` more can be allocated for a result: within the
+    /// interpreter's memory limit (collecting first if that would make room) and, for a
+    /// big result, within what the system grants. A `MemoryError` otherwise, so a host
+    /// function can refuse a result too big to build instead of the process aborting.
+    pub fn reserve(&mut self, bytes: usize) -> Result<(), NativeError> {
+        let fits = match self.vm.reserve(bytes) {
+            Ok(()) => {
+                let mut probe: Vec<u8> = Vec::new();
+                bytes < (1 << 20) || probe.try_reserve_exact(bytes).is_ok()
+            }
+            Err(_) => false,
+        };
+        if fits {
+            return Ok(());
+        }
+        Err(NativeError::new(
+            "MemoryError",
+            format!(
+                "{}(): cannot allocate {}",
+                self.name,
+                crate::vm::show_bytes(bytes as u128)
+            ),
+        ))
+    }
+
     /// Runs `work` with the GIL released, so other threads run bytecode meanwhile — unless
     /// the interpreter was built with `native_holds_gil` (`--native-holds-gil`), which
     /// keeps it held for comparison. `work` is `Send` and so can hold no toy values.

@@ -1,13 +1,18 @@
-//! The heap: an arena of toy objects addressed by `ObjId`, and its mark-and-sweep collector.
+//! The heap: an arena of toy objects addressed by `ObjId`, its mark-and-sweep collector,
+//! and its accounting of bytes, which paces the collector and enforces the memory limit.
 //!
 //! Invariants: objects are reachable only through the heap, and the heap only through the
 //! GIL (it lives inside the interpreter state that `Gil<T>` owns). The collector runs only
-//! at a check point, never inside a builtin, so every live value is in a global, on some
-//! thread's frame stack, in a pinned constant, or inside another live object — the roots
-//! the VM hands to `collect`. A freed slot is reused; a `Value` naming it can no longer
-//! exist because nothing reachable referred to it.
+//! when every live value is in a global, on some thread's frame stack, in a pinned
+//! constant, or inside another live object — the roots the VM hands to `collect` (a check
+//! point, or a `Vm::reserve` whose caller holds nothing else). A freed slot is reused; a
+//! `Value` naming it can no longer exist because nothing reachable referred to it.
+//! Every byte an object comes to own — at birth, and when a list, map or string buffer
+//! grows — is charged (`charge`), so `accounted()` never falls below what the live objects
+//! own, and a collection is asked for once the bytes charged since the last one pass the
+//! pacing threshold or the memory limit.
 
-use crate::object::{Closure, ErrorObj, Kind, MapObj, Obj, StrObj};
+use crate::object::{Closure, ErrorObj, Kind, MapObj, Obj, StrObj, Traceback};
 use crate::value::{KeyRef, MapKey, ObjId, Value};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -77,17 +82,36 @@ impl Heap {
     }
 }
 
+/// Why a list, map or string buffer did not grow: it would pass the memory limit (after a
+/// collection it may fit), or the allocator refused. Either way nothing has changed. Each
+/// carries the bytes the growth needed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GrowError {
+    OverLimit(usize),
+    Failed(usize),
+}
+
 pub struct Heap {
     objs: Vec<Obj>,
     free: Vec<u32>,
     /// Objects that are roots forever: constants of compiled code.
     pinned: Vec<ObjId>,
+    /// Every object allocated since the last collection at a check point. A collection
+    /// that a reservation runs in the middle of a builtin keeps them all: the builtin may
+    /// hold any of them in Rust locals only (a list of new strings it is still building).
+    young: Vec<ObjId>,
     allocs_since_gc: usize,
     next_gc: usize,
-    /// Approximate bytes allocated since the last collection: a few big strings must
-    /// trigger a collection as surely as many small objects do.
+    /// Bytes the objects that survived the last collection own (`approx_size`).
+    live_bytes: usize,
+    /// Bytes allocated, or grown into, since the last collection: a few big strings or one
+    /// growing list must trigger a collection as surely as many small objects do.
     bytes_since_gc: usize,
-    next_gc_bytes: usize,
+    /// `bytes_since_gc` at which a collection is asked for: the pacing threshold, or the
+    /// room left under the limit, whichever comes first.
+    gc_trigger_bytes: usize,
+    /// The memory limit in bytes (`usize::MAX`: none).
+    max_bytes: usize,
     /// Shared with the GIL: setting `BREAK_GC` makes the running thread stop at its next
     /// check point, where it collects.
     pub breaker: Arc<AtomicU32>,
@@ -96,17 +120,38 @@ pub struct Heap {
     pub builtin_names: Vec<Rc<str>>,
 }
 
+/// The fewest objects allocated between two collections.
 const MIN_GC_THRESHOLD: usize = 1 << 16;
-const MIN_GC_BYTES: usize = 64 << 20;
+/// The fewest bytes charged between two collections: a program whose live data is small
+/// collects after this much, not after every few objects.
+const MIN_GC_BYTES: usize = 16 << 20;
 
-/// Roughly how many bytes an object owns, for pacing the collector.
-fn approx_size(obj: &Obj) -> usize {
-    64 + match obj {
-        Obj::Str(s) => s.s.len(),
-        Obj::List(items) => items.capacity() * 16,
-        Obj::Map(m) => m.approx_bytes(),
-        _ => 0,
-    }
+/// The bytes a heap slot takes.
+const SLOT_BYTES: usize = std::mem::size_of::<Obj>();
+
+/// Roughly what one short string costs the heap: its slot and its text with the text's
+/// header (for reserving before making many at once, as `split` does).
+pub const SHORT_STR_BYTES: usize = 96;
+
+/// The bytes one list item takes.
+pub const ITEM_BYTES: usize = std::mem::size_of::<Value>();
+
+/// Roughly how many bytes an object owns, for pacing the collector and the memory limit.
+pub fn approx_size(obj: &Obj) -> usize {
+    SLOT_BYTES
+        + match obj {
+            Obj::Str(s) => match &s.building {
+                Some(b) => b.capacity(),
+                None => s.s.len(),
+            },
+            Obj::List(items) => items.capacity() * ITEM_BYTES,
+            Obj::Map(m) => m.approx_bytes(),
+            Obj::Error(e) => e.traceback.approx_bytes(),
+            Obj::Process(p) => p.channel.approx_bytes() + p.pending.iter().map(Vec::len).sum::<usize>(),
+            Obj::Channel(c) => c.channel.approx_bytes(),
+            Obj::Queue(q) => q.items.capacity() * ITEM_BYTES,
+            _ => 0,
+        }
 }
 
 impl Heap {
@@ -115,10 +160,13 @@ impl Heap {
             objs: Vec::new(),
             free: Vec::new(),
             pinned: Vec::new(),
+            young: Vec::new(),
             allocs_since_gc: 0,
             next_gc: MIN_GC_THRESHOLD,
+            live_bytes: 0,
             bytes_since_gc: 0,
-            next_gc_bytes: MIN_GC_BYTES,
+            gc_trigger_bytes: MIN_GC_BYTES,
+            max_bytes: usize::MAX,
             breaker,
             collections: 0,
             builtin_names: Vec::new(),
@@ -126,16 +174,11 @@ impl Heap {
     }
 
     pub fn alloc(&mut self, obj: Obj) -> ObjId {
-        let bytes = approx_size(&obj);
-        let bytes_before = self.bytes_since_gc;
         self.allocs_since_gc += 1;
-        self.bytes_since_gc += bytes;
-        // Ask once, when either budget is first crossed.
-        if self.allocs_since_gc == self.next_gc
-            || (bytes_before < self.next_gc_bytes && self.bytes_since_gc >= self.next_gc_bytes)
-        {
+        if self.allocs_since_gc == self.next_gc {
             self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
         }
+        self.charge(approx_size(&obj));
         let i = match self.free.pop() {
             Some(i) => i as usize,
             None => {
@@ -144,7 +187,60 @@ impl Heap {
             }
         };
         self.objs[i] = obj;
-        ObjId::new(i as u32)
+        let id = ObjId::new(i as u32);
+        self.young.push(id);
+        id
+    }
+
+    /// Counts `bytes` that an object came to own (at birth, or by growing a buffer). Asks
+    /// for a collection once, when the bytes since the last one first reach the trigger.
+    #[inline]
+    pub fn charge(&mut self, bytes: usize) {
+        let before = self.bytes_since_gc;
+        self.bytes_since_gc = before.saturating_add(bytes);
+        if before < self.gc_trigger_bytes && self.bytes_since_gc >= self.gc_trigger_bytes {
+            self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
+        }
+    }
+
+    /// The bytes the heap may own now: what survived the last collection plus everything
+    /// charged since (an over-estimate until the next collection frees the dead).
+    pub fn accounted(&self) -> usize {
+        self.live_bytes.saturating_add(self.bytes_since_gc)
+    }
+
+    /// Whether `bytes` more stay within the memory limit.
+    pub fn fits(&self, bytes: usize) -> bool {
+        self.accounted().saturating_add(bytes) <= self.max_bytes
+    }
+
+    /// Whether the heap is over its memory limit.
+    pub fn over_limit(&self) -> bool {
+        self.accounted() > self.max_bytes
+    }
+
+    /// The memory limit in bytes, if there is one.
+    pub fn max_bytes(&self) -> Option<usize> {
+        (self.max_bytes != usize::MAX).then_some(self.max_bytes)
+    }
+
+    /// Sets the memory limit (`None`: no limit).
+    pub fn set_max_bytes(&mut self, max: Option<usize>) {
+        self.max_bytes = max.unwrap_or(usize::MAX);
+        self.set_trigger(MIN_GC_BYTES.max(self.live_bytes));
+    }
+
+    /// Asks for the next collection after `pace` more bytes, or as soon as the heap would
+    /// pass its limit. Once the live data alone is over the limit, only the pacing asks:
+    /// the check point after that collection throws `MemoryError`, and collecting at every
+    /// check point would not free anything more.
+    fn set_trigger(&mut self, pace: usize) {
+        let room = self.max_bytes.saturating_sub(self.live_bytes);
+        self.gc_trigger_bytes = if room > 0 {
+            pace.min(room.saturating_add(1))
+        } else {
+            pace
+        };
     }
 
     /// An object that is never collected (a constant of compiled code).
@@ -196,7 +292,7 @@ impl Heap {
         Value::Obj(self.alloc(Obj::Error(ErrorObj {
             kind: kind.into(),
             message: message.into(),
-            traceback: Vec::new(),
+            traceback: Traceback::default(),
         })))
     }
 
@@ -248,8 +344,78 @@ impl Heap {
             .find_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))
     }
 
+    /// Makes room in `id` for `additional` more items (at least doubling, so a loop of
+    /// appends stays linear), charging what the buffer grew by.
+    #[cold]
+    #[inline(never)]
+    pub fn list_reserve(&mut self, id: ObjId, additional: usize) -> Result<(), GrowError> {
+        let items = self.list(id);
+        let (len, cap) = (items.len(), items.capacity());
+        if cap - len >= additional {
+            return Ok(());
+        }
+        let want = len.saturating_add(additional).max(cap.saturating_mul(2)).max(4);
+        let bytes = (want - cap).saturating_mul(ITEM_BYTES);
+        if !self.fits(bytes) {
+            return Err(GrowError::OverLimit(bytes));
+        }
+        let items = self.list_mut(id);
+        items
+            .try_reserve_exact(want - len)
+            .map_err(|_| GrowError::Failed(bytes))?;
+        let grown = (items.capacity() - cap) * ITEM_BYTES;
+        self.charge(grown);
+        Ok(())
+    }
+
+    /// `xs.append(v)`: the buffer grows (and is charged) only when it is full.
+    #[inline]
+    pub fn list_push(&mut self, id: ObjId, v: Value) -> Result<(), GrowError> {
+        let items = self.list_mut(id);
+        if items.len() == items.capacity() {
+            self.list_reserve(id, 1)?;
+        }
+        self.list_mut(id).push(v);
+        Ok(())
+    }
+
+    /// Makes room in map `id` for one more key if it is full, charging what it grew by.
+    #[inline]
+    pub fn map_room(&mut self, id: ObjId) -> Result<(), GrowError> {
+        if self.map(id).is_full() {
+            self.grow_map(id)
+        } else {
+            Ok(())
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_map(&mut self, id: ObjId) -> Result<(), GrowError> {
+        let bytes = self.map(id).growth_bytes();
+        if !self.fits(bytes) {
+            return Err(GrowError::OverLimit(bytes));
+        }
+        let grown = self.map_mut(id).make_room().map_err(|_| GrowError::Failed(bytes))?;
+        self.charge(grown);
+        Ok(())
+    }
+
+    /// `map[key] = v`, growing the map (and charging it) first if it is full.
+    #[inline]
+    pub fn map_insert(&mut self, map: ObjId, key: MapKey, v: Value) -> Result<(), GrowError> {
+        let m = self.map_mut(map);
+        if !m.is_full() {
+            m.insert(key, v);
+            return Ok(());
+        }
+        self.grow_map(map)?;
+        self.map_mut(map).insert(key, v);
+        Ok(())
+    }
+
     /// `map[key] = v` for a string key: updates in place when the key exists.
-    pub fn map_set_str(&mut self, map: ObjId, key: ObjId, v: Value) {
+    pub fn map_set_str(&mut self, map: ObjId, key: ObjId, v: Value) -> Result<(), GrowError> {
         let h = self.str_hash(key);
         let so = self.str_obj(key);
         let found = {
@@ -264,35 +430,56 @@ impl Heap {
                     Some(b) => Rc::from(b.as_str()),
                     None => so.s.clone(),
                 };
+                self.map_room(map)?;
                 self.map_mut(map).insert_hashed(h, MapKey::Str(text), v);
             }
         }
+        Ok(())
     }
 
     /// `AppendStr`: appends `tail` to the string being built in `id`, or, if `id` is an
-    /// ordinary (possibly shared) string, returns a new building string `id + tail`.
-    pub fn append_str(&mut self, id: ObjId, tail: ObjId) -> ObjId {
+    /// ordinary (possibly shared) string, returns a new building string `id + tail`. The
+    /// buffer doubles as it grows, and every byte it grows by is charged. Fails, having
+    /// changed nothing, when the longer buffer would pass the limit or cannot be had.
+    pub fn append_str(&mut self, id: ObjId, tail: ObjId) -> Result<ObjId, GrowError> {
+        let room = self.max_bytes.saturating_sub(self.accounted());
         let tail_text = self.str_obj(tail);
         let (piece, piece_chars) = (tail_text.text().to_string(), tail_text.chars);
         match self.get_mut(id) {
             Obj::Str(s) if s.building.is_some() => {
-                s.building.as_mut().expect("checked").push_str(&piece);
+                let b = s.building.as_mut().expect("checked");
+                let before = b.capacity();
+                if b.len() + piece.len() > before {
+                    // Doubling keeps a loop of `+=` linear.
+                    let more = piece.len().max(before);
+                    if more > room {
+                        return Err(GrowError::OverLimit(more));
+                    }
+                    b.try_reserve(more).map_err(|_| GrowError::Failed(more))?;
+                }
+                b.push_str(&piece);
                 s.chars += piece_chars;
-                self.bytes_since_gc += piece.len();
-                id
+                let grown = b.capacity() - before;
+                self.charge(grown);
+                Ok(id)
             }
             _ => {
                 let head = self.str_obj(id);
-                let mut text = String::with_capacity((head.text().len() + piece.len()) * 2);
+                let want = (head.text().len() + piece.len()).saturating_mul(2);
+                if want > room {
+                    return Err(GrowError::OverLimit(want));
+                }
+                let mut text = String::new();
+                text.try_reserve_exact(want).map_err(|_| GrowError::Failed(want))?;
                 text.push_str(head.text());
                 text.push_str(&piece);
                 let chars = head.chars + piece_chars;
-                self.alloc(Obj::Str(StrObj {
+                Ok(self.alloc(Obj::Str(StrObj {
                     s: Rc::from(""),
                     chars,
                     hash: std::cell::Cell::new(0),
                     building: Some(text),
-                }))
+                })))
             }
         }
     }
@@ -383,9 +570,18 @@ impl Heap {
 
     /// Marks everything reachable from `roots` and the pinned objects, frees the rest.
     /// Iterative, so a list nested a million deep cannot overflow the Rust stack.
-    pub fn collect(&mut self, roots: impl IntoIterator<Item = Value>) {
+    ///
+    /// `at_check_point`: nothing outside the roots holds a value (a check point); the
+    /// objects allocated since the last such collection are then no longer kept for their
+    /// own sake. Otherwise (a reservation inside a builtin) they are kept, as roots.
+    pub fn collect(&mut self, roots: impl IntoIterator<Item = Value>, at_check_point: bool) {
         let mut marks = vec![false; self.objs.len()];
         let mut work: Vec<ObjId> = self.pinned.clone();
+        if at_check_point {
+            self.young.clear();
+        } else {
+            work.extend_from_slice(&self.young);
+        }
         work.extend(roots.into_iter().filter_map(Value::obj_id));
         while let Some(id) = work.pop() {
             let i = id.index();
@@ -418,11 +614,15 @@ impl Heap {
                 self.free.push(i as u32);
             }
         }
+        // The next collection comes once as many objects, or as many bytes, have been
+        // allocated as survived this one: the dead never outgrow the live (plus a floor),
+        // so a heap of live data L peaks near 2L whatever the program throws away.
         let live = self.live_objects();
         self.allocs_since_gc = 0;
-        self.next_gc = (live * 2).max(MIN_GC_THRESHOLD);
+        self.next_gc = live.max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
-        self.next_gc_bytes = (live_bytes * 2).max(MIN_GC_BYTES);
+        self.live_bytes = live_bytes;
+        self.set_trigger(live_bytes.max(MIN_GC_BYTES));
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
         self.collections += 1;
     }

@@ -16,7 +16,7 @@ use crate::gil::{CustomPolicy, Gil, GilConfig, GilStats, PolicyKind, ReleasePoli
 use crate::object::{Obj, TbEntry};
 use crate::output::{Buffering, Output, OutputBuffer};
 use crate::value::{MapKey, Value};
-use crate::vm::{BREAK_INTERRUPT, BuiltinFn, Fiber, Interp, Recipe, Thrown, Vm};
+use crate::vm::{BREAK_INTERRUPT, BuiltinFn, Fiber, Interp, Recipe, StackFloor, Thrown, Vm};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -32,6 +32,9 @@ pub enum RunError {
     Runtime(String),
     /// `exit(code)` was called.
     Exit(i32),
+    /// The run used up its instruction limit ([`Builder::instruction_limit`]): the
+    /// traceback of where it was and the error line.
+    Limit(String),
     /// Ctrl-C while the program waited for its threads or child processes to finish (after
     /// the main script had ended): exit code 130, nothing more to report.
     Interrupted,
@@ -42,7 +45,7 @@ impl RunError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RunError::Compile(_) => 2,
-            RunError::Runtime(_) => 1,
+            RunError::Runtime(_) | RunError::Limit(_) => 1,
             RunError::Exit(code) => *code,
             RunError::Interrupted => 130,
         }
@@ -52,7 +55,7 @@ impl RunError {
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::Compile(s) | RunError::Runtime(s) => f.write_str(s.trim_end()),
+            RunError::Compile(s) | RunError::Runtime(s) | RunError::Limit(s) => f.write_str(s.trim_end()),
             RunError::Exit(code) => write!(f, "exit({code})"),
             RunError::Interrupted => f.write_str("interrupted by Ctrl-C"),
         }
@@ -98,8 +101,7 @@ where
             }
         };
         let mut thrown = crate::embed::throw(vm, error);
-        let mut tb = vm.traceback();
-        tb.push(TbEntry {
+        let tb = vm.traceback().with(TbEntry {
             file: "<native>".into(),
             line: 0,
             func: name.clone(),
@@ -145,9 +147,55 @@ pub struct Builder {
     trace_path: Option<PathBuf>,
     native_holds_gil: bool,
     report_at_once: bool,
+    max_memory: Option<usize>,
+    instruction_limit: Option<u64>,
 }
 
 impl Builder {
+    /// Ends a run after about `n` bytecode instructions: the run stops with
+    /// [`RunError::Limit`], and no `catch` in the script can stop it. Each run
+    /// (`run_source`, `run_file`, `eval`, a prompt entry) starts with `n`, spent by all the
+    /// threads running meanwhile and charged in slices of some thousands, so a run may go
+    /// a slice past `n`. The limit bounds work, not time: a thread waiting (in `join`, on
+    /// a queue, in `sleep`) spends nothing. For running untrusted or generated scripts
+    /// (fuzzing) with a bound on their work. With no limit (the default) the eval loop has
+    /// no counting at all.
+    ///
+    /// ```
+    /// let mut toy = toy::Interpreter::builder().instruction_limit(100_000).build();
+    /// let source = "let n = 0\nwhile true { try { n += 1 } catch e { print(\"caught\") } }";
+    /// match toy.run_source("spin.toy", source) {
+    ///     Err(toy::RunError::Limit(text)) => {
+    ///         assert!(text.contains("LimitError: the instruction limit of 100000 was reached"))
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn instruction_limit(mut self, n: u64) -> Builder {
+        self.instruction_limit = Some(n);
+        self
+    }
+
+    /// Limits the heap to `bytes`: the objects, their list and map buffers and their string
+    /// data, as the heap accounts for them. An allocation that would pass the limit first
+    /// runs the collector, then throws `MemoryError` (catchable, like any error) if the live
+    /// data still leave no room. `--max-memory` on the command line. Default: no limit
+    /// beyond what the system grants (a refused allocation is a `MemoryError` too).
+    ///
+    /// ```
+    /// let mut toy = toy::Interpreter::builder().max_memory(32 << 20).build();
+    /// let source = "
+    /// let kind = nil
+    /// try { let big = [0] * 10_000_000 } catch e { kind = e.kind }   # 160 MB: refused
+    /// let small = [0] * 100_000                                      # 1.6 MB: fine
+    /// kind + \" \" + str(len(small))";
+    /// assert_eq!(toy.eval::<String>(source).unwrap(), "MemoryError 100000");
+    /// ```
+    pub fn max_memory(mut self, bytes: usize) -> Builder {
+        self.max_memory = Some(bytes);
+        self
+    }
+
     /// Keep the GIL held during host functions' `release_gil` work
     /// (`--native-holds-gil`), to measure what releasing it buys.
     pub fn native_holds_gil(mut self, hold: bool) -> Builder {
@@ -271,6 +319,8 @@ impl Builder {
             recursion_limit: self.recursion_limit,
             argv: self.argv,
             native_holds_gil: self.native_holds_gil,
+            max_memory: self.max_memory,
+            instruction_limit: self.instruction_limit,
             hosts: hosts.clone(),
         };
         let gil = build_gil(&settings, self.gil, output);
@@ -317,6 +367,9 @@ struct Settings {
     recursion_limit: usize,
     argv: Vec<String>,
     native_holds_gil: bool,
+    /// Each interpreter's own heap limit (`Builder::max_memory`).
+    max_memory: Option<usize>,
+    instruction_limit: Option<u64>,
     hosts: Hosts,
 }
 
@@ -328,6 +381,8 @@ fn build_gil(settings: &Settings, config: GilConfig, output: OutputBuffer) -> Ar
     state.recursion_limit = settings.recursion_limit;
     state.argv = settings.argv.clone();
     state.native_holds_gil = settings.native_holds_gil;
+    state.heap.set_max_bytes(settings.max_memory);
+    state.instruction_limit = settings.instruction_limit;
     for host in settings.hosts.lock().iter() {
         let f = host.f.clone();
         let wrapped = move |cx: &mut NativeCx, args: &[Value]| f(cx, args);
@@ -434,6 +489,8 @@ impl Interpreter {
             report_at_once: false,
             trace_path: None,
             native_holds_gil: false,
+            max_memory: None,
+            instruction_limit: None,
         }
     }
 
@@ -492,6 +549,8 @@ impl Interpreter {
     pub fn eval<T: FromToy>(&mut self, source: &str) -> Result<T, RunError> {
         let proto = self.compile_with("<eval>", source, Mode::Eval)?;
         let mut vm = Vm::new(self.gil.acquire(self.main));
+        vm.stack_floor = host_stack_floor();
+        vm.it.instructions_left = vm.it.instruction_limit;
         vm.fiber = std::mem::take(&mut self.fiber);
         let result = vm.run_main(proto);
         let outcome = match result {
@@ -591,6 +650,8 @@ impl Interpreter {
 
     fn run_proto(&mut self, proto: Rc<Proto>, wait_for_threads: bool) -> Result<(), RunError> {
         let mut vm = Vm::new(self.gil.acquire(self.main));
+        vm.stack_floor = host_stack_floor();
+        vm.it.instructions_left = vm.it.instruction_limit;
         vm.fiber = std::mem::take(&mut self.fiber);
         let result = vm.run_main(proto);
         let mut outcome = result.map(|_| ()).map_err(|t| uncaught(&vm, &t));
@@ -747,7 +808,30 @@ fn wait_for_everything(vm: &mut Vm) -> Option<Vec<String>> {
 fn uncaught(vm: &Vm, t: &Thrown) -> RunError {
     match t.exit {
         Some(code) => RunError::Exit(code),
+        None if t.limit || vm.it.instructions_left == Some(0) => RunError::Limit(vm.format_uncaught(t)),
         None => RunError::Runtime(vm.format_uncaught(t)),
+    }
+}
+
+/// The floor of the calling thread's stack, wherever the host runs the interpreter (its
+/// main thread, a thread of its own of any size); unknown if the system does not say.
+fn host_stack_floor() -> StackFloor {
+    // SAFETY: `attr` is initialised by `pthread_getattr_np` before it is read and destroyed
+    // once, only after that succeeded; the out-pointers are to live locals.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return StackFloor::UNKNOWN;
+        }
+        let mut low: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let found = libc::pthread_attr_getstack(&attr, &mut low, &mut size) == 0;
+        libc::pthread_attr_destroy(&mut attr);
+        if found {
+            StackFloor::of(low as usize, size)
+        } else {
+            StackFloor::UNKNOWN
+        }
     }
 }
 

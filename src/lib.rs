@@ -51,6 +51,7 @@ mod output;
 mod process;
 mod stdin;
 mod sync;
+mod thread_room;
 mod threads;
 mod wire;
 

@@ -64,6 +64,39 @@ struct RunOptions {
     /// Where a thread that takes the GIL runs: follow (default) moves it onto the CPU of the holder that dropped; any lets the kernel decide
     #[arg(long, value_name = "PLACEMENT", value_parser = parse_cpu_placement)]
     gil_cpu: Option<bool>,
+    /// Limit the heap to SIZE bytes (suffixes K, M, G: 512M, 2G); beyond it, MemoryError
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
+    max_memory: Option<usize>,
+}
+
+/// `2G`, `512M`, `64K`, `1.5G` or a plain number of bytes (the suffixes are powers of 1024).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (number, scale) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
+        Some((i, 'T' | 't')) => (&t[..i], 1 << 40),
+        _ => (t, 1),
+    };
+    let bad = || format!("`{s}` is not a size (try 512M, 2G or a number of bytes)");
+    let value = match number.parse::<u64>() {
+        Ok(n) => n.checked_mul(scale).ok_or_else(bad)?,
+        Err(_) => match number.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 && !number.starts_with(['+', '-']) => {
+                let bytes = x * scale as f64;
+                if bytes >= u64::MAX as f64 {
+                    return Err(bad());
+                }
+                bytes as u64
+            }
+            _ => return Err(bad()),
+        },
+    };
+    if value == 0 {
+        return Err(format!("`{s}` is not a size: the limit must be more than 0 bytes"));
+    }
+    usize::try_from(value).map_err(|_| bad())
 }
 
 fn parse_cpu_placement(s: &str) -> Result<bool, String> {
@@ -371,6 +404,7 @@ fn merge(top: RunOptions, run: RunOptions) -> RunOptions {
         gil_stats_json: run.gil_stats_json.or(top.gil_stats_json),
         native_holds_gil: run.native_holds_gil || top.native_holds_gil,
         gil_cpu: run.gil_cpu.or(top.gil_cpu),
+        max_memory: run.max_memory.or(top.max_memory),
     }
 }
 
@@ -400,6 +434,9 @@ fn interpreter(options: &RunOptions, argv: Vec<String>) -> Interpreter {
     }
     if let Some(follow) = options.gil_cpu {
         builder = builder.follow_cpu(follow);
+    }
+    if let Some(bytes) = options.max_memory {
+        builder = builder.max_memory(bytes);
     }
     let interp = builder.build();
     // First Ctrl-C: Interrupt in the main thread, wherever it is. A second one before that

@@ -63,8 +63,20 @@ fn matmul(cx: &mut NativeCx, args: &[Value]) -> Result<Value, NativeError> {
             "matmul(): shapes {n}x{k} and {k2}x{m} do not match (columns of the first must equal rows of the second)"
         )));
     }
+    // The product is n x m floats, then as many toy values: a 1-column matrix times a
+    // 1-row one can ask for terabytes, which is a MemoryError, not an abort.
+    let cells = n as u128 * m as u128;
+    let toy_bytes = usize::try_from(cells * 16 + n as u128 * 64).unwrap_or(usize::MAX);
+    cx.reserve(toy_bytes)?;
     let product = cx.release_gil(move || {
-        let mut out = vec![vec![0.0f64; m]; n];
+        let mut out: Vec<Vec<f64>> = Vec::new();
+        out.try_reserve_exact(n).ok()?;
+        for _ in 0..n {
+            let mut row = Vec::new();
+            row.try_reserve_exact(m).ok()?;
+            row.resize(m, 0.0f64);
+            out.push(row);
+        }
         for (i, row) in a.iter().enumerate() {
             for (p, &x) in row.iter().enumerate() {
                 for (j, &y) in b[p].iter().enumerate() {
@@ -72,9 +84,15 @@ fn matmul(cx: &mut NativeCx, args: &[Value]) -> Result<Value, NativeError> {
                 }
             }
         }
-        out
+        Some(out)
     });
-    cx.to_value(product)
+    match product {
+        Some(product) => cx.to_value(product),
+        None => Err(NativeError::new(
+            "MemoryError",
+            "matmul(): the product does not fit in memory",
+        )),
+    }
 }
 
 /// `native.spin(seconds)`: busy CPU work for that long.

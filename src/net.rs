@@ -3,7 +3,9 @@
 //!
 //! Invariants: every call that can block runs with the GIL released, on an `Arc` of the
 //! socket (std sockets are `Send + Sync`), never on interpreter values; the main thread
-//! first waits for `accept` and `recv` in slices, so Ctrl-C reaches it there. A `recv` that
+//! first waits for `accept` and `recv` in slices, so Ctrl-C reaches it there. A socket is
+//! closed by `close`, or when its object is collected; a call that needs a new descriptor
+//! and finds none collects once and tries again. A `recv` that
 //! splits a multi-byte character keeps the partial bytes for the next call, so text always
 //! arrives whole.
 
@@ -23,7 +25,7 @@ fn io_error(vm: &mut Vm, what: &str, e: &std::io::Error) -> Box<crate::vm::Throw
 /// `tcp_listen(host, port)`; port 0 picks a free port (see `.port`).
 pub fn listen(vm: &mut Vm, host: String, port: u16) -> VmResult<Value> {
     let addr = format!("{host}:{port}");
-    let bound = vm.release(move || TcpListener::bind(addr));
+    let bound = vm.with_descriptors(|| TcpListener::bind(&addr));
     match bound {
         Ok(socket) => {
             let port = socket.local_addr().map(|a| a.port()).unwrap_or(port);
@@ -54,7 +56,7 @@ pub fn accept(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
     if vm.is_main_thread() {
         crate::process::wait_readable(vm, socket.as_raw_fd(), None)?;
     }
-    match vm.release(move || socket.accept()) {
+    match vm.with_descriptors(|| socket.accept()) {
         Ok((stream, _)) => Ok(new_conn(vm, stream)),
         Err(e) => Err(io_error(vm, "accept failed", &e)),
     }
@@ -62,7 +64,7 @@ pub fn accept(vm: &mut Vm, id: ObjId) -> VmResult<Value> {
 
 pub fn connect(vm: &mut Vm, host: String, port: u16) -> VmResult<Value> {
     let addr = format!("{host}:{port}");
-    match vm.release(move || TcpStream::connect(addr)) {
+    match vm.with_descriptors(|| TcpStream::connect(&addr)) {
         Ok(stream) => Ok(new_conn(vm, stream)),
         Err(e) => Err(io_error(vm, &format!("cannot connect to {host}:{port}"), &e)),
     }

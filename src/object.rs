@@ -89,12 +89,109 @@ pub fn format_tb_entry(e: &TbEntry) -> String {
     }
 }
 
+/// A run of `count` identical traceback lines (a recursion), stored once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TbRun {
+    pub entry: TbEntry,
+    pub count: u32,
+}
+
+/// The calls an error passed through, outermost first. Runs of identical lines (deep
+/// recursion) are stored once with their count, and the whole is shared between the
+/// error value, the error in flight and a thread's outcome — cloning it copies nothing —
+/// so an error caught ten thousand calls deep costs a few lines of memory, not ten
+/// thousand.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Traceback(Option<Rc<[TbRun]>>);
+
+/// How many identical lines a traceback shows before it says how many more there were
+/// (Python's `[Previous line repeated N more times]` after three).
+const SHOWN_REPEATS: u32 = 3;
+
+impl Traceback {
+    /// The traceback of these lines, outermost first.
+    pub fn from_entries(entries: impl IntoIterator<Item = TbEntry>) -> Traceback {
+        let mut runs: Vec<TbRun> = Vec::new();
+        for entry in entries {
+            match runs.last_mut() {
+                Some(run) if run.entry == entry && run.count < u32::MAX => run.count += 1,
+                _ => runs.push(TbRun { entry, count: 1 }),
+            }
+        }
+        if runs.is_empty() {
+            Traceback(None)
+        } else {
+            Traceback(Some(runs.into()))
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The runs of identical lines, outermost first.
+    pub fn runs(&self) -> &[TbRun] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+
+    /// Every line, runs expanded (for sending a traceback to another process).
+    pub fn entries(&self) -> impl Iterator<Item = &TbEntry> {
+        self.runs()
+            .iter()
+            .flat_map(|r| std::iter::repeat_n(&r.entry, r.count as usize))
+    }
+
+    /// The traceback of these runs, outermost first (neighbours may repeat a line: they
+    /// are merged).
+    pub fn from_runs(runs: Vec<TbRun>) -> Traceback {
+        if runs.is_empty() {
+            Traceback(None)
+        } else {
+            Traceback(Some(runs.into()))
+        }
+    }
+
+    /// This traceback with one more line at its innermost end (a host function's own).
+    pub fn with(&self, entry: TbEntry) -> Traceback {
+        let mut runs = self.runs().to_vec();
+        match runs.last_mut() {
+            Some(run) if run.entry == entry && run.count < u32::MAX => run.count += 1,
+            _ => runs.push(TbRun { entry, count: 1 }),
+        }
+        Traceback(Some(runs.into()))
+    }
+
+    /// The bytes it holds (for the collector's pacing).
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of_val(self.runs())
+    }
+
+    /// The lines as printed, each ending in a newline: a run of identical lines is shown
+    /// three times, then as `  [previous line repeated N more times]`.
+    pub fn format(&self) -> String {
+        let mut out = String::new();
+        for run in self.runs() {
+            let line = format_tb_entry(&run.entry);
+            for _ in 0..run.count.min(SHOWN_REPEATS) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+            if run.count > SHOWN_REPEATS {
+                let more = run.count - SHOWN_REPEATS;
+                let times = if more == 1 { "time" } else { "times" };
+                out.push_str(&format!("  [previous line repeated {more} more {times}]\n"));
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug)]
 pub struct ErrorObj {
     pub kind: Rc<str>,
     pub message: Rc<str>,
     /// Filled in when the error is first thrown; kept when it is thrown again.
-    pub traceback: Vec<TbEntry>,
+    pub traceback: Traceback,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -358,7 +455,7 @@ pub enum Outcome {
     Returned(Value),
     Threw {
         value: Value,
-        traceback: Vec<TbEntry>,
+        traceback: Traceback,
         report: String,
     },
 }
@@ -486,6 +583,11 @@ impl Channel {
             buf: Some(Vec::new()),
         }
     }
+
+    /// The bytes of the read buffer, which grows to the longest message received.
+    pub fn approx_bytes(&self) -> usize {
+        self.buf.as_ref().map_or(0, Vec::capacity)
+    }
 }
 
 /// How a child ended, as `waitpid` reported it.
@@ -538,4 +640,41 @@ pub struct InterpreterObj {
 pub struct ModuleObj {
     pub name: Rc<str>,
     pub fields: rustc_hash::FxHashMap<Rc<str>, u16>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(line: u32) -> TbEntry {
+        TbEntry {
+            file: "t.toy".into(),
+            line,
+            func: if line == 9 { "<main>" } else { "f" }.into(),
+        }
+    }
+
+    #[test]
+    fn runs_of_identical_lines_are_stored_once_and_printed_collapsed() {
+        let lines = std::iter::once(9).chain(std::iter::repeat_n(3, 10_000)).chain([2]);
+        let tb = Traceback::from_entries(lines.map(entry));
+        assert_eq!(tb.runs().len(), 3);
+        assert_eq!(tb.entries().count(), 10_002);
+        assert_eq!(
+            tb.format(),
+            "  t.toy:9 in <main>\n  t.toy:3 in f\n  t.toy:3 in f\n  t.toy:3 in f\n  \
+             [previous line repeated 9997 more times]\n  t.toy:2 in f\n"
+        );
+        let copy = tb.clone();
+        assert!(matches!((&tb.0, &copy.0), (Some(a), Some(b)) if Rc::ptr_eq(a, b)));
+        let native = tb.with(TbEntry {
+            file: "<native>".into(),
+            line: 0,
+            func: "g".into(),
+        });
+        assert!(native.format().ends_with("  <native> in g\n"));
+        assert!(Traceback::from_entries([]).is_empty());
+        let four = Traceback::from_entries([3, 3, 3, 3].map(entry));
+        assert!(four.format().ends_with("  [previous line repeated 1 more time]\n"));
+    }
 }

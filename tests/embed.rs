@@ -1,11 +1,12 @@
 //! The embedding API from a host's side: host functions called from several threads,
 //! conversions in both directions with clear errors, errors and panics in host code
-//! becoming toy errors, and output captured by the host.
+//! becoming toy errors, output captured by the host, and the limits a host can set on a
+//! run (instructions, memory).
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use toy::{Data, Interpreter, NativeCx, NativeError, RunError, Value};
+use toy::{Data, Interpreter, NativeCx, NativeError, Policy, RunError, Value};
 
 /// An output sink the test can read back.
 #[derive(Clone, Default)]
@@ -134,4 +135,128 @@ fn bad_names_are_refused() {
     assert!(toy.register("two words", f).is_err());
     assert!(toy.register("", f).is_err());
     assert!(toy.register("fine_name2", f).is_ok());
+}
+
+/// `Builder::instruction_limit` ends a run after about that many instructions, whatever
+/// the script does: no `catch` stops it, a spinning thread is stopped too, work inside a
+/// builtin's callbacks (a sort key) counts, and the `ticks` policy keeps its own pace.
+#[test]
+fn an_instruction_limit_ends_any_run() {
+    let limited = |policy: Policy, source: &str| {
+        let mut toy = Interpreter::builder()
+            .policy(policy)
+            .instruction_limit(200_000)
+            .output(Box::new(std::io::sink()))
+            .build();
+        toy.run_source("limit.toy", source)
+    };
+    let spin_and_catch = "let n = 0\nwhile true { try { n += 1 } catch e { n = 0 } }";
+    let in_thread = "let t = spawn(fn() { while true { } })\nt.join()";
+    let in_callbacks = "while true { sorted(range(1000), fn(x) { return -x }) }";
+    for policy in [Policy::Interval, Policy::Ticks] {
+        for source in [spin_and_catch, in_thread, in_callbacks] {
+            match limited(policy, source) {
+                Err(RunError::Limit(text)) => {
+                    assert!(
+                        text.contains("LimitError: the instruction limit of 200000 was reached"),
+                        "{text}"
+                    )
+                }
+                other => panic!("{policy:?} {source:?}: {other:?}"),
+            }
+        }
+    }
+    // Within the limit, nothing changes.
+    let mut toy = Interpreter::builder().instruction_limit(10_000_000).build();
+    assert_eq!(
+        toy.eval::<i64>("let s = 0\nfor i in range(1000) { s += i }\ns")
+            .unwrap(),
+        499_500
+    );
+}
+
+/// `Builder::max_memory` limits the heap: what would pass it is a MemoryError the script
+/// catches, and the run goes on.
+#[test]
+fn a_memory_limit_is_a_catchable_memory_error() {
+    let mut toy = Interpreter::builder().max_memory(16 << 20).build();
+    let source = "
+let kinds = []
+try { let xs = [1] * 2_000_000 } catch e { kinds.append(e.kind) }
+try { let s = \"x\" * 20_000_000 } catch e { kinds.append(e.kind) }
+let m = {}
+try { for i in range(10_000_000) { m[i] = i } } catch e { kinds.append(e.kind) }
+m = nil
+kinds.append(len([0] * 100_000))
+str(kinds)";
+    assert_eq!(
+        toy.eval::<String>(source).unwrap(),
+        "[\"MemoryError\", \"MemoryError\", \"MemoryError\", 100000]"
+    );
+}
+
+/// The limit is a count of instructions, not a timer: the iterations a spinning loop gets
+/// grow with the limit (ten times the limit, about ten times the iterations, give or take
+/// the slice of some thousands the limit is charged in), under both kinds of eval loop.
+#[test]
+fn an_instruction_limit_counts_instructions() {
+    let iterations = |policy: Policy, limit: u64| -> i64 {
+        let mut toy = Interpreter::builder().policy(policy).instruction_limit(limit).build();
+        let spun = toy.run_source("spin.toy", "let n = 0\nwhile true { n += 1 }");
+        assert!(matches!(spun, Err(RunError::Limit(_))), "{spun:?}");
+        toy.eval::<i64>("n").unwrap()
+    };
+    for policy in [Policy::Interval, Policy::Ticks] {
+        let small = iterations(policy, 200_000);
+        let large = iterations(policy, 2_000_000);
+        let ratio = large as f64 / small as f64;
+        assert!(
+            small > 0 && (9.0..=10.5).contains(&ratio),
+            "{policy:?}: {small} then {large}"
+        );
+    }
+}
+
+/// Each run starts with the whole limit: after a run that used it up, the same
+/// interpreter runs again, and its `catch` works as before.
+#[test]
+fn each_run_has_its_own_instruction_limit() {
+    let mut toy = Interpreter::builder()
+        .instruction_limit(100_000)
+        .output(Box::new(std::io::sink()))
+        .build();
+    for _ in 0..3 {
+        assert!(matches!(
+            toy.run_source("spin.toy", "while true { }"),
+            Err(RunError::Limit(_))
+        ));
+        let caught = "let c = 0\nfor i in range(1000) { try { throw error(\"x\") } catch e { c += 1 } }\nc";
+        assert_eq!(toy.eval::<i64>(caught).unwrap(), 1000);
+        let ordinary = toy.run_source("fail.toy", "throw error(\"plain\")");
+        assert!(
+            matches!(ordinary, Err(RunError::Runtime(ref t)) if t.contains("plain")),
+            "{ordinary:?}"
+        );
+    }
+}
+
+/// A host may run toy on a thread with a small stack: recursion through a builtin that
+/// calls back into toy code (a sort key) is a catchable RecursionError there too, long
+/// before the 10,000-frame limit, instead of overflowing the host's stack.
+#[test]
+fn recursion_through_builtins_fits_a_small_host_stack() {
+    let source = "
+fn f(n) { return sorted([1, 2], fn(x) { return f(n + 1) }) }
+let kind = nil
+try { f(0) } catch e { kind = e.kind }
+kind + \" \" + str(sorted([3, 1, 2], fn(x) { return -x }))";
+    for stack in [256 << 10, 2 << 20] {
+        let result = std::thread::Builder::new()
+            .stack_size(stack)
+            .spawn(move || Interpreter::new().eval::<String>(source).unwrap())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(result, "RecursionError [3, 2, 1]", "a stack of {stack} bytes");
+    }
 }

@@ -12,7 +12,17 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "the lock, and leaves that know nothing of toy",
         &[
-            "gil", "signal", "format", "os_error", "output", "method", "wire", "stdin", "family", "link",
+            "gil",
+            "signal",
+            "format",
+            "os_error",
+            "thread_room",
+            "output",
+            "method",
+            "wire",
+            "stdin",
+            "family",
+            "link",
         ],
     ),
     ("syntax and values", &["ast", "error", "value", "dict", "bytecode"]),

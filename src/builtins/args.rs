@@ -74,12 +74,22 @@ pub(super) fn str_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmRes
 /// The items of anything `for` can walk, as a vector.
 pub(super) fn items_of(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<Vec<Value>> {
     match v {
-        Value::List(id) => Ok(vm.it.heap.list(id).clone()),
+        Value::List(id) => {
+            let len = vm.it.heap.list(id).len();
+            let mut items = vm.list_with_capacity(len as u128)?;
+            items.extend_from_slice(vm.it.heap.list(id));
+            Ok(items)
+        }
         Value::Str(id) => {
+            // One new string per character.
+            let chars = vm.it.heap.str_obj(id).chars;
+            vm.reserve(chars.saturating_mul(crate::heap::SHORT_STR_BYTES))?;
             let s = vm.it.heap.str_rc(id).clone();
             Ok(s.chars().map(|c| vm.char_str(c)).collect())
         }
         Value::Map(id) => {
+            let n = vm.it.heap.map(id).len();
+            vm.reserve(n.saturating_mul(crate::heap::SHORT_STR_BYTES))?;
             let keys: Vec<_> = vm.it.heap.map(id).keys().cloned().collect();
             Ok(keys.iter().map(|k| vm.it.heap.key_value(k)).collect())
         }
@@ -89,7 +99,9 @@ pub(super) fn items_of(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmRe
                 if r.len() > 100_000_000 {
                     return Err(vm.error("OverflowError", format!("{name}(): range too large")));
                 }
-                Ok((0..r.len() as i64).map(|i| Value::Int(r.start + i * r.step)).collect())
+                let mut items = vm.list_with_capacity(r.len() as u128)?;
+                items.extend((0..r.len() as i64).map(|i| Value::Int(r.start + i * r.step)));
+                Ok(items)
             }
             _ => not_iterable(vm, name, v),
         },

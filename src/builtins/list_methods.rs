@@ -37,7 +37,8 @@ pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Val
         match method {
             Method::Append => {
                 arity(vm, name, args, 1, 1)?;
-                vm.it.heap.list_mut(id).push(args[0]);
+                let v = args[0];
+                vm.with_room(|heap| heap.list_push(id, v))?;
                 Ok(Value::Nil)
             }
             Method::Pop => {
@@ -63,6 +64,7 @@ pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Val
                 let i = int_arg(vm, name, args[0])?;
                 let len = vm.it.heap.list(id).len() as i64;
                 let at = if i < 0 { (i + len).max(0) } else { i.min(len) };
+                vm.with_room(|heap| heap.list_reserve(id, 1))?;
                 vm.it.heap.list_mut(id).insert(at as usize, args[1]);
                 Ok(Value::Nil)
             }
@@ -110,12 +112,15 @@ pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Val
             Method::Extend => {
                 arity(vm, name, args, 1, 1)?;
                 let items = items_of(vm, name, args[0])?;
+                vm.with_room(|heap| heap.list_reserve(id, items.len()))?;
                 vm.it.heap.list_mut(id).extend(items);
                 Ok(Value::Nil)
             }
             Method::Copy => {
                 arity(vm, name, args, 0, 0)?;
-                let items = vm.it.heap.list(id).clone();
+                let len = vm.it.heap.list(id).len();
+                let mut items = vm.list_with_capacity(len as u128)?;
+                items.extend_from_slice(vm.it.heap.list(id));
                 Ok(vm.it.heap.new_list(items))
             }
             Method::Clear => {

@@ -6,7 +6,10 @@
 //!
 //! Invariant: every argument is checked (`args.rs`) and a bad one throws a `TypeError` or
 //! `ValueError` naming the function — nothing a script passes can panic here. A builtin
-//! never runs the collector itself (see `Vm::call_value`).
+//! never runs the collector itself (see `Vm::call_value`), except through `Vm::reserve`
+//! before a big allocation, which keeps everything the builtin allocated so far; an
+//! allocation whose size a script controls goes through such a reservation, so it is a
+//! `MemoryError`, never an abort.
 
 mod args;
 

@@ -7,6 +7,7 @@
 //! receiver as it was.
 
 use super::args::{MethodName, arity, int_arg, items_of, str_arg};
+use crate::heap::{Heap, SHORT_STR_BYTES};
 use crate::method::Method;
 use crate::value::Value;
 use crate::vm::{Vm, VmResult};
@@ -54,6 +55,7 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
         match method {
             Method::Upper | Method::Lower => {
                 arity(vm, name, args, 0, 0)?;
+                vm.reserve(s.len())?;
                 let out = if method == Method::Upper {
                     s.to_uppercase()
                 } else {
@@ -94,24 +96,38 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                         s.splitn(limit.saturating_add(1), &*sep).map(String::from).collect()
                     }
                 };
+                // Each piece becomes a heap string: a short text split finely grows a lot.
+                vm.reserve(parts.len().saturating_mul(SHORT_STR_BYTES).saturating_add(s.len()))?;
                 let items: Vec<Value> = parts.into_iter().map(|p| vm.new_str(p)).collect();
                 Ok(vm.it.heap.new_list(items))
             }
             Method::Join => {
                 arity(vm, name, args, 1, 1)?;
-                let items = items_of(vm, name, args[0])?;
-                let mut out = String::new();
-                for (i, v) in items.iter().enumerate() {
-                    let Value::Str(part) = v else {
+                // A list's items are read where they are; other iterables are expanded.
+                let expanded = match args[0] {
+                    Value::List(_) => Vec::new(),
+                    other => items_of(vm, name, other)?,
+                };
+                let total = joined_len(&vm.it.heap, s.len(), parts_of(&vm.it.heap, args[0], &expanded));
+                let total = match total {
+                    Ok(total) => total,
+                    Err(i) => {
+                        let v = parts_of(&vm.it.heap, args[0], &expanded)[i];
                         let t = v.type_name(&vm.it.heap);
                         return Err(vm.type_error(format!("sequence item {i}: expected str instance, {t} found")));
-                    };
+                    }
+                };
+                let mut out = vm.string_with_capacity(total)?;
+                let heap = &vm.it.heap;
+                for (i, v) in parts_of(heap, args[0], &expanded).iter().enumerate() {
                     if i > 0 {
                         out.push_str(&s);
                     }
-                    out.push_str(vm.it.heap.str(*part));
+                    if let Value::Str(part) = v {
+                        out.push_str(heap.str(*part));
+                    }
                 }
-                Ok(vm.new_str(out))
+                vm.str_value(out)
             }
             Method::Find | Method::Rfind | Method::Index | Method::Count => {
                 arity(vm, name, args, 1, 3)?;
@@ -146,7 +162,9 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 };
                 let out = if old.is_empty() {
                     // Python inserts the replacement before every character and at the end.
-                    let mut o = String::new();
+                    let chars = vm.it.heap.str_obj(id).chars as u128;
+                    let inserts = (chars + 1).min(limit as u128);
+                    let mut o = vm.string_with_capacity(s.len() as u128 + new.len() as u128 * inserts)?;
                     let mut left = limit;
                     for c in s.chars() {
                         if left > 0 {
@@ -160,9 +178,19 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                     }
                     o
                 } else {
-                    s.replacen(&*old, &new, limit)
+                    let hits = s.matches(&*old).take(limit).count() as u128;
+                    let len = s.len() as u128 - hits * old.len() as u128 + hits * new.len() as u128;
+                    let mut o = vm.string_with_capacity(len)?;
+                    let mut last = 0;
+                    for (at, _) in s.match_indices(&*old).take(limit) {
+                        o.push_str(&s[last..at]);
+                        o.push_str(&new);
+                        last = at + old.len();
+                    }
+                    o.push_str(&s[last..]);
+                    o
                 };
-                Ok(vm.new_str(out))
+                vm.str_value(out)
             }
             Method::Startswith | Method::Endswith => {
                 arity(vm, name, args, 1, 1)?;
@@ -279,6 +307,27 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
             _ => unreachable!("{} is not a str method", method.name()),
         }
     }
+}
+
+/// What `sep.join(x)` joins: a list's own items, or `expanded` (any other iterable's).
+fn parts_of<'h>(heap: &'h Heap, x: Value, expanded: &'h [Value]) -> &'h [Value] {
+    match x {
+        Value::List(id) => heap.list(id),
+        _ => expanded,
+    }
+}
+
+/// The length of `parts` joined by a separator of `sep` bytes, or the index of the first
+/// part that is not a string.
+fn joined_len(heap: &Heap, sep: usize, parts: &[Value]) -> Result<u128, usize> {
+    let mut total = sep as u128 * parts.len().saturating_sub(1) as u128;
+    for (i, v) in parts.iter().enumerate() {
+        match v {
+            Value::Str(part) => total += heap.str(*part).len() as u128,
+            _ => return Err(i),
+        }
+    }
+    Ok(total)
 }
 
 /// Python's `str.split()` without a separator: runs of whitespace separate, leading and

@@ -3,7 +3,8 @@
 //! (`read_file write_file append_file exists`) and `exit`.
 //!
 //! Invariant: every call that can block (sleeping, reading input, file I/O) runs with the
-//! GIL released, and `sleep` and `input` in the main thread still answer Ctrl-C.
+//! GIL released, and `sleep` and `input` in the main thread still answer Ctrl-C. Opening a
+//! file when no descriptor is left collects once (dropped sockets close) and tries again.
 
 use super::args::{arity, int_arg, num_arg, str_arg};
 use crate::os_error::io_message;
@@ -57,16 +58,84 @@ pub(super) fn argv(vm: &mut Vm, args: &[Value]) -> R {
     Ok(vm.it.heap.new_list(items))
 }
 
+/// How reading a whole file failed.
+enum ReadError {
+    Io(std::io::Error),
+    /// The file holds more than the caller's room (`--max-memory`): the bytes read so far.
+    TooLong(usize),
+    /// The buffer could not grow to this many bytes.
+    NoMemory(usize),
+}
+
+/// Reads all of `file`, refusing to hold more than `room` bytes, and growing its buffer
+/// fallibly (a file may be longer than its size said: a pipe, or /dev/zero).
+fn read_whole(mut file: std::fs::File, room: usize) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let hint = file.metadata().map_or(0, |m| m.len()).min(room as u64) as usize;
+    let mut buf: Vec<u8> = Vec::new();
+    buf.try_reserve_exact(hint.saturating_add(1))
+        .map_err(|_| ReadError::NoMemory(hint))?;
+    loop {
+        if buf.len() == buf.capacity() {
+            if buf.len() >= room {
+                return Err(ReadError::TooLong(buf.len()));
+            }
+            let more = buf.len().clamp(8 << 10, room - buf.len());
+            buf.try_reserve(more)
+                .map_err(|_| ReadError::NoMemory(buf.len() + more))?;
+        }
+        let len = buf.len();
+        let spare = buf.capacity() - len;
+        buf.resize(len + spare, 0);
+        match file.read(&mut buf[len..]) {
+            Ok(0) => {
+                buf.truncate(len);
+                return Ok(buf);
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(len),
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+    }
+}
+
 pub(super) fn read_file(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "read_file", args, 1, 1)?;
     let path = str_arg(vm, "read_file", args[0])?;
-    let p = path.to_string();
-    match vm.release(move || std::fs::read(p)) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(s) => Ok(vm.new_str(s)),
-            Err(_) => Err(vm.error("IOError", format!("{path}: file is not valid UTF-8"))),
-        },
-        Err(e) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+    let mut collected = false;
+    loop {
+        let p = path.to_string();
+        let file = match vm.with_descriptors(|| std::fs::File::open(&p)) {
+            Ok(file) => file,
+            Err(e) => return Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+        };
+        // The text will be a heap string: under a limit, no more than the room left.
+        let room = vm
+            .it
+            .heap
+            .max_bytes()
+            .map_or(usize::MAX, |max| max.saturating_sub(vm.it.heap.accounted()));
+        return match vm.release(move || read_whole(file, room)) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(s) => vm.str_value(s),
+                Err(_) => Err(vm.error("IOError", format!("{path}: file is not valid UTF-8"))),
+            },
+            Err(ReadError::Io(e)) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+            Err(ReadError::TooLong(read)) if !collected => {
+                // The limit may allow more once the dead are collected: read once more.
+                vm.reserve(read.saturating_add(1))?;
+                collected = true;
+                continue;
+            }
+            Err(ReadError::TooLong(read)) => {
+                let msg = format!(
+                    "{path}: the file does not fit in the memory limit ({} read)",
+                    crate::vm::show_bytes(read as u128)
+                );
+                Err(vm.error("MemoryError", msg))
+            }
+            Err(ReadError::NoMemory(bytes)) => Err(vm.memory_error(bytes as u128)),
+        };
     }
 }
 
@@ -74,8 +143,19 @@ pub(super) fn write_file(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "write_file", args, 2, 2)?;
     let path = str_arg(vm, "write_file", args[0])?;
     let text = str_arg(vm, "write_file", args[1])?;
-    let (p, t) = (path.to_string(), text.to_string());
-    match vm.release(move || std::fs::write(p, t.as_bytes())) {
+    // The text goes to a thread-safe copy, which must not be the allocation that aborts.
+    let mut t = vm.string_with_capacity(text.len() as u128)?;
+    t.push_str(&text);
+    let p = path.to_string();
+    let file = match vm.with_descriptors(|| std::fs::File::create(&p)) {
+        Ok(file) => file,
+        Err(e) => return Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
+    };
+    match vm.release(move || {
+        use std::io::Write;
+        let mut file = file;
+        file.write_all(t.as_bytes())
+    }) {
         Ok(()) => Ok(Value::Nil),
         Err(e) => Err(vm.error("IOError", format!("{path}: {}", io_message(&e)))),
     }
@@ -89,9 +169,10 @@ pub(super) fn exit(vm: &mut Vm, args: &[Value]) -> R {
     };
     Err(Box::new(Thrown {
         value: Value::Nil,
-        traceback: Vec::new(),
+        traceback: Default::default(),
         traced: true,
         exit: Some(code as i32),
+        limit: false,
     }))
 }
 

@@ -185,39 +185,43 @@ impl Compiler<'_> {
         Ok(args.len() as u8)
     }
 
-    /// Lists of up to 200 items are built by one instruction; longer ones in chunks that
-    /// are concatenated, so a literal of any length compiles.
+    /// Lists of up to 200 items are built by one instruction; longer ones start with the
+    /// first 200 and take each further chunk of 200 with `ExtendList`, appending to the one
+    /// list, so a literal of any length compiles and runs in linear time and memory.
     pub(super) fn list_literal(&mut self, items: &[Expr], dst: Reg, span: Span) -> CResult<()> {
         const CHUNK: usize = 200;
-        if items.len() <= CHUNK {
+        let acc = if items.len() <= CHUNK { dst } else { self.alloc(span)? };
+        for (i, chunk) in items.chunks(CHUNK).enumerate() {
             let start = self.mark() as Reg;
-            for item in items {
+            for item in chunk {
                 let r = self.alloc(item.span)?;
                 self.expr_to(item, r)?;
             }
             self.set_line(span);
-            self.emit(Op::NewList {
-                dst,
-                start,
-                count: items.len() as u8,
+            let count = chunk.len() as u8;
+            self.emit(if i == 0 {
+                Op::NewList { dst: acc, start, count }
+            } else {
+                Op::ExtendList {
+                    list: acc,
+                    start,
+                    count,
+                }
             });
-            return Ok(());
+            self.free_to(start as u16);
         }
-        let acc = self.alloc(span)?;
-        for (i, chunk) in items.chunks(CHUNK).enumerate() {
-            let mark = self.mark();
-            let part = if i == 0 { acc } else { self.alloc(span)? };
-            self.list_literal(chunk, part, span)?;
-            if i > 0 {
-                self.emit(Op::Add {
-                    dst: acc,
-                    a: acc,
-                    b: part,
-                });
-            }
-            self.free_to(mark);
+        if items.is_empty() {
+            let start = self.mark() as Reg;
+            self.set_line(span);
+            self.emit(Op::NewList {
+                dst: acc,
+                start,
+                count: 0,
+            });
         }
-        self.emit(Op::Move { dst, src: acc });
+        if acc != dst {
+            self.emit(Op::Move { dst, src: acc });
+        }
         Ok(())
     }
 

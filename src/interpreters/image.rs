@@ -21,7 +21,7 @@
 //!   code names globals by slot), or the image is refused.
 
 use crate::bytecode::{Capture, Op, Proto, Reg};
-use crate::object::{Closure, ErrorObj, ModuleObj, Obj, RangeObj, StrObj, TbEntry};
+use crate::object::{Closure, ErrorObj, ModuleObj, Obj, RangeObj, StrObj, TbEntry, Traceback};
 use crate::value::{MapKey, ObjId, Value};
 use crate::vm::{Interp, ModuleRecord, Vm, VmResult};
 use rustc_hash::FxHashMap;
@@ -221,7 +221,7 @@ impl Taker<'_, '_> {
                 message: e.message.to_string(),
                 traceback: e
                     .traceback
-                    .iter()
+                    .entries()
                     .map(|t| (t.file.to_string(), t.line, t.func.to_string()))
                     .collect(),
             },
@@ -413,14 +413,11 @@ pub fn restore(it: &mut Interp, image: Image) -> Result<(Value, Vec<Value>), Str
             } => Obj::Error(ErrorObj {
                 kind: kind.into(),
                 message: message.into(),
-                traceback: traceback
-                    .into_iter()
-                    .map(|(file, line, func)| TbEntry {
-                        file: file.into(),
-                        line,
-                        func: func.into(),
-                    })
-                    .collect(),
+                traceback: Traceback::from_entries(traceback.into_iter().map(|(file, line, func)| TbEntry {
+                    file: file.into(),
+                    line,
+                    func: func.into(),
+                })),
             }),
             Object::Module { name, fields } => Obj::Module(Box::new(ModuleObj {
                 name: name.into(),

@@ -9,7 +9,7 @@
 use super::messages::decode;
 use super::wait::{Side, wait_change};
 use crate::link::Ending;
-use crate::object::{InterpreterObj, Obj, Outcome};
+use crate::object::{InterpreterObj, Obj, Outcome, Traceback};
 use crate::process::{KIND_RESULT, Sender, child_error_text, process_error};
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
@@ -43,7 +43,7 @@ fn wait_ended(vm: &mut Vm, id: ObjId) -> VmResult<()> {
                 } else {
                     Outcome::Threw {
                         value: v,
-                        traceback: Vec::new(),
+                        traceback: Traceback::default(),
                         report: String::new(),
                     }
                 });

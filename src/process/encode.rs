@@ -86,7 +86,7 @@ pub(crate) fn encode_to<S: Sink>(
         }
         Value::Obj(id) if vm.it.heap.error(id).is_some() => {
             let e = vm.it.heap.error(id).expect("checked above");
-            let tb: Vec<(&str, u32, &str)> = e.traceback.iter().map(|t| (&*t.file, t.line, &*t.func)).collect();
+            let tb: Vec<(&str, u32, &str)> = e.traceback.entries().map(|t| (&*t.file, t.line, &*t.func)).collect();
             enc.error(&e.kind, &e.message, &tb);
         }
         other => {

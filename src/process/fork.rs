@@ -59,8 +59,9 @@ pub fn spawn_process(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
 pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert::Infallible) -> VmResult<ObjId> {
     crate::threads::before_fork(vm);
     let _ = std::io::stderr().flush();
-    let (parent_end, child_end) =
-        socket_pair().map_err(|e| process_error(vm, format!("cannot create a channel: {}", io_text(&e))))?;
+    let (parent_end, child_end) = vm
+        .with_descriptors(socket_pair)
+        .map_err(|e| process_error(vm, format!("cannot create a channel: {}", io_text(&e))))?;
     // Output is flushed and the writer held across the fork: no other thread is writing
     // (print writes without the GIL), so the child neither repeats nor half-inherits it.
     // SAFETY: fork is called while this thread holds the GIL, so no other thread is in the
@@ -129,12 +130,13 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
             th.observed = true;
             th.outcome = Some(Outcome::Threw {
                 value: Value::Nil,
-                traceback: Vec::new(),
+                traceback: Default::default(),
                 report: String::new(),
             });
             std::mem::forget(th.handle.take());
         }
     }
+    std::mem::forget(std::mem::take(&mut vm.it.exited_threads));
     // The parent's children and channels belong to the parent: close our copies, so the
     // parent sees end-of-stream when it should, and forget that we "have" children.
     for p in std::mem::take(&mut vm.it.processes) {

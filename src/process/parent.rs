@@ -49,7 +49,7 @@ pub(super) fn final_outcome(kind: i64, v: Value) -> Outcome {
     } else {
         Outcome::Threw {
             value: v,
-            traceback: Vec::new(),
+            traceback: Default::default(),
             report: String::new(),
         }
     }
@@ -60,6 +60,7 @@ pub(super) fn wait_child(vm: &mut Vm, id: ObjId) -> VmResult<()> {
     while process_obj(vm, id).outcome.is_none() {
         match receive(vm, id, None, true)? {
             Received::Frame(kind, v, copy) => {
+                vm.it.heap.charge(copy.len());
                 let p = process_obj(vm, id);
                 if kind == KIND_MESSAGE {
                     // A message nobody has received yet: kept (as bytes) for a later recv.
@@ -73,7 +74,10 @@ pub(super) fn wait_child(vm: &mut Vm, id: ObjId) -> VmResult<()> {
         }
     }
     let p = process_obj(vm, id);
+    // The channel is done: its socket, and its buffers (as long as the longest message).
     p.channel.stream = None;
+    p.channel.buf = None;
+    p.channel.encoder = None;
     if p.status.is_none() {
         let pid = p.pid;
         let status = reap_child(vm, pid)?;
@@ -199,10 +203,8 @@ pub(crate) fn child_error_text(vm: &Vm, err: Value) -> String {
         && let Some(e) = vm.it.heap.error(id)
         && !e.traceback.is_empty()
     {
-        text.push_str("\nTraceback (most recent call last):");
-        for t in &e.traceback {
-            text.push_str(&format!("\n  {}:{} in {}", t.file, t.line, t.func));
-        }
+        text.push_str("\nTraceback (most recent call last):\n");
+        text.push_str(e.traceback.format().trim_end());
     }
     text
 }

@@ -10,7 +10,7 @@ use super::decode::{HeapBuilder, split_frame};
 use super::ready::wait_readable;
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
-use crate::wire::{Decoder, PieceReader, WireError};
+use crate::wire::{Decoder, Length, PieceReader, WireError};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
@@ -43,6 +43,8 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
         return Ok(Received::Ended("the channel is closed".into()));
     };
     let s: &UnixStream = &stream;
+    // The read buffer grows to the longest message: heap memory like any other.
+    let capacity_before = buf.capacity();
     loop {
         // Waiting for a frame to begin is where a receiver may wait for long: the main
         // thread waits in slices there, so Ctrl-C reaches it. Once a frame has begun, the
@@ -72,12 +74,17 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
             }
         };
         let mut decoder = Decoder::new();
+        if let Length::Exactly(n) = pieces.length() {
+            vm.make_room_if_needed(n);
+        }
+        let mut short = None;
         vm.it.gc_inhibit += 1;
         let decoded = loop {
             if pieces.abandoned() {
                 break None;
             }
-            match decoder.feed(pieces.payload(&buf), pieces.length(), &mut HeapBuilder { vm }) {
+            let builder = &mut HeapBuilder { vm, short: &mut short };
+            match decoder.feed(pieces.payload(&buf), pieces.length(), builder) {
                 Ok(Some(v)) => break Some(Ok(v)),
                 Ok(None) if pieces.is_complete() => {
                     break Some(Err(WireError("bad message from the other process: incomplete".into())));
@@ -114,14 +121,17 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
             });
             (pieces, buf) = (p, b);
         }
-        let split = match decoded {
-            Ok(v) => split_frame(vm, v, Sender::of_frames_to(vm, chan)),
-            Err(e) => Err(process_error(vm, e.0)),
+        let split = match (decoded, short) {
+            (Ok(_), Some(bytes)) => Err(vm.too_big_error(bytes)),
+            (Ok(v), None) => split_frame(vm, v, Sender::of_frames_to(vm, chan)),
+            (Err(e), _) => Err(process_error(vm, e.0)),
         };
         let kept = match split {
             Ok((KIND_MESSAGE, _)) if keep => pieces.payload(&buf).to_vec(),
             _ => Vec::new(),
         };
+        let grown = buf.capacity().saturating_sub(capacity_before);
+        vm.it.heap.charge(grown);
         channel_of(vm, chan).buf = Some(buf);
         let (kind, v) = split?;
         return Ok(Received::Frame(kind, v, kept));

@@ -6,7 +6,7 @@
 //! `join` saw it (and only once).
 
 use super::block::{Wait, block, deadline_after};
-use super::spawn::thread_obj;
+use super::spawn::{reap_exited, thread_obj};
 use crate::object::{Obj, Outcome};
 use crate::value::{ObjId, Value};
 use crate::vm::{Thrown, Vm, VmResult};
@@ -25,16 +25,19 @@ pub fn join(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<Value> {
     }
     let t = thread_obj(vm, id);
     t.observed = true;
-    match &t.outcome {
+    let outcome = match &t.outcome {
         Some(Outcome::Returned(v)) => Ok(*v),
         Some(Outcome::Threw { value, traceback, .. }) => Err(Box::new(Thrown {
             value: *value,
             traceback: traceback.clone(),
             traced: true,
             exit: None,
+            limit: false,
         })),
         None => Ok(Value::Nil),
-    }
+    };
+    reap_exited(vm);
+    outcome
 }
 
 /// Waits until the thread has an outcome (true) or the deadline passes (false).
@@ -76,9 +79,9 @@ pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
         if let (Some(Outcome::Threw { report, .. }), false) = (&t.outcome, t.observed) {
             reports.push(report.clone());
         }
-        if let Some(handle) = t.handle.take() {
-            vm.release_briefly(move || handle.join().is_ok());
-        }
+    }
+    for handle in std::mem::take(&mut vm.it.exited_threads) {
+        vm.release_briefly(move || handle.join().is_ok());
     }
     Ok(reports)
 }

@@ -2,13 +2,16 @@
 //! outcome, let the GIL go), and what a fork needs of them first.
 //!
 //! Invariants:
-//! - Every thread object stays a collector root until its OS thread has finished and the
-//!   program has seen its outcome, so a thread's start function, arguments and result live
-//!   as long as anyone can ask for them.
+//! - A thread object is a collector root while its thread runs and, if it ended with an
+//!   error, until a `join` has seen that error or the end of the program reported it; so
+//!   its start function and arguments live while it runs, and its result as long as the
+//!   program holds the object. A joined or returned thread's object is garbage once the
+//!   program drops it, and its OS thread is joined (`exited_threads`), so neither its
+//!   result nor its stack outlives it.
 //! - `spawn` creates the OS thread with the GIL released (it is a blocking call like any
 //!   other), so other threads may run during a `spawn`. The new thread takes the GIL only
-//!   after the spawner has stored its OS handle, so a thread with an outcome always has
-//!   its handle in the object (or it was already joined): `before_fork` relies on that.
+//!   after the spawner has stored its OS handle, so a thread that ends always has its
+//!   handle to move into `exited_threads`, where `before_fork` finds it.
 //! - The wait-for graph counts a thread as running from `spawn` until its outcome is
 //!   stored; when it finishes, the threads left may all be blocked, which is looked at
 //!   then.
@@ -18,7 +21,7 @@ use crate::gil::{Gil, ThreadId};
 use crate::object::{Obj, Outcome, ThreadObj};
 use crate::signal::Signal;
 use crate::value::{ObjId, Value};
-use crate::vm::{Interp, Thrown, Vm, VmResult};
+use crate::vm::{Interp, StackFloor, Thrown, Vm, VmResult};
 use std::sync::Arc;
 
 /// The shared interpreter, as threads see it.
@@ -31,7 +34,22 @@ pub(super) fn thread_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut ThreadObj
     }
 }
 
-/// `spawn(f, args...)`: a new OS thread that takes the GIL and runs `f(args...)`.
+/// The stack of a toy thread (address space, mapped as it is used).
+const THREAD_STACK: usize = 64 << 20;
+
+/// The stack a thread asks for here: a page-multiple more in each fork generation. In a
+/// forked child the stacks of the parent's other threads stay mapped (the C library keeps
+/// them for reuse), and those parked at the fork still have their records in
+/// `parking_lot`'s global table of parked threads, linked in its buckets. A new thread
+/// given such a stack would overwrite a record the table still links; the library reuses
+/// a cached stack only for a request no larger than it, so a child asking for more never
+/// gets one of its parent's.
+fn thread_stack() -> usize {
+    THREAD_STACK + crate::signal::fork_generation() as usize * (64 << 10)
+}
+
+/// `spawn(f, args...)`: a new OS thread that takes the GIL and runs `f(args...)`; a
+/// `ThreadError` if the system cannot start one.
 pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     let Some((&f, rest)) = args.split_first() else {
         return Err(vm.type_error("spawn() takes at least 1 argument but 0 were given"));
@@ -39,6 +57,12 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     if !matches!(f, Value::Func(_) | Value::Builtin(_)) {
         let t = f.type_name(&vm.it.heap);
         return Err(vm.type_error(format!("spawn() needs a function, not {t}")));
+    }
+    reap_exited(vm);
+    // A thread the system cannot finish starting would abort the process from inside
+    // std's start-up: refuse it here instead.
+    if let Err(why) = crate::thread_room::room_for_thread(thread_stack()) {
+        return Err(vm.error("ThreadError", format!("cannot start a thread ({why})")));
     }
     let gil: SharedGil = vm.it.shared_gil();
     let tid = gil.register_starting_thread();
@@ -76,15 +100,13 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     // `handed` before taking the GIL (usually already bumped by the time it gets there).
     let handed = Arc::new(Signal::default());
     let handed_in_thread = handed.clone();
+    let stack = thread_stack();
     let spawned = vm.release_briefly(move || {
-        let spawned = std::thread::Builder::new()
-            .name(name)
-            .stack_size(64 << 20)
-            .spawn(move || {
-                started_in_thread.bump();
-                handed_in_thread.wait_change(0, None);
-                thread_main(worker, tid, index)
-            });
+        let spawned = std::thread::Builder::new().name(name).stack_size(stack).spawn(move || {
+            started_in_thread.bump();
+            handed_in_thread.wait_change(0, None);
+            thread_main(worker, tid, index, stack)
+        });
         if spawned.is_err() {
             // A fork in another thread may be waiting for this one to start.
             started_if_failed.bump();
@@ -101,14 +123,16 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
             vm.it.threads.retain(|t| *t != id);
             vm.it.waits.thread_ended();
             gil.thread_exit(tid);
-            Err(vm.error("ThreadError", format!("cannot start a thread: {e}")))
+            let why = crate::os_error::io_message(&e);
+            Err(vm.error("ThreadError", format!("cannot start a thread ({why})")))
         }
     }
 }
 
-fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
+fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize) {
     let guard = gil.acquire(tid);
     let mut vm = Vm::new(guard);
+    vm.stack_floor = StackFloor::of_new_thread(stack);
     let id = ObjId::new(index);
     let start = thread_obj(&mut vm, id).start.take();
     let result = match start {
@@ -134,7 +158,7 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
             Outcome::Returned(Value::Nil)
         }
         Err(t) => {
-            if let Some(innermost) = t.traceback.last() {
+            if let Some(innermost) = t.traceback.runs().last().map(|run| &run.entry) {
                 vm.report_line(&innermost.file, innermost.line);
             }
             let report = format!("Exception in thread {}:\n{}", tid.get(), vm.format_uncaught(&t));
@@ -149,6 +173,9 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
     let t = thread_obj(&mut vm, id);
     t.outcome = Some(outcome);
     let done = t.done.clone();
+    // The object may be collected from now on; the OS thread is joined by whoever reaps.
+    let handle = t.handle.take();
+    vm.it.exited_threads.extend(handle);
     done.bump();
     vm.it.waits.thread_ended();
     // The threads left may all be blocked now, with nobody else to notice.
@@ -159,7 +186,9 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32) {
 /// Before a fork: waits for threads still in std's start-up, and joins the OS threads
 /// whose toy function has finished, so no thread is inside start-up or exit (holding
 /// process-wide locks of the C library) when the fork copies the process. Neither needs
-/// the GIL to get there, so this is safe while holding it.
+/// the GIL to get there, so this is safe while holding it. A forked child frees no stack
+/// (see `reap_exited`): it waits until std is done with each ended thread instead, and
+/// keeps the handle.
 pub fn before_fork(vm: &mut Vm) {
     let ids: Vec<ObjId> = vm.it.threads.clone();
     for id in ids {
@@ -167,9 +196,36 @@ pub fn before_fork(vm: &mut Vm) {
         if let Some(started) = t.started.take() {
             started.wait_change(0, None);
         }
-        if t.outcome.is_some()
-            && let Some(handle) = t.handle.take()
-        {
+    }
+    if crate::signal::fork_generation() > 0 {
+        for handle in &vm.it.exited_threads {
+            while !handle.is_finished() {
+                std::thread::yield_now();
+            }
+        }
+        return;
+    }
+    for handle in std::mem::take(&mut vm.it.exited_threads) {
+        let _ = handle.join();
+    }
+}
+
+/// Joins the OS threads that have ended (their toy function returned, and std is done
+/// with them), so a program that starts and joins many threads keeps no stacks around.
+/// Not in a forked child: a stack freed there makes the C library trim its cache of
+/// stacks, unmapping those of the parent's threads, whose `parking_lot` records (see
+/// `thread_stack`) the table still links — the next park in their bucket would crash.
+/// A child keeps its ended threads' stacks until it exits.
+pub(super) fn reap_exited(vm: &mut Vm) {
+    if crate::signal::fork_generation() > 0 {
+        return;
+    }
+    if vm.it.exited_threads.iter().any(|h| h.is_finished()) {
+        let (gone, running): (Vec<_>, Vec<_>) = std::mem::take(&mut vm.it.exited_threads)
+            .into_iter()
+            .partition(|h| h.is_finished());
+        vm.it.exited_threads = running;
+        for handle in gone {
             let _ = handle.join();
         }
     }

@@ -3,7 +3,8 @@
 //!
 //! Invariants:
 //! - Check points are exactly `Loop` and calls of closures: one relaxed load of the eval
-//!   breaker on the fast path; collection, Ctrl-C and GIL hand-offs happen only there.
+//!   breaker on the fast path; Ctrl-C and GIL hand-offs happen only there, and so does
+//!   collection, but for a reservation over the memory limit (`Vm::reserve`).
 //! - A frame's saved `pc` is the instruction after the one executing, so `pc - 1` gives
 //!   the line a traceback shows.
 //! - Builtins and methods are reached through the tables in `Interp` (function values and
@@ -18,6 +19,10 @@ use crate::object::{Closure, Obj};
 use crate::value::{ObjId, Value};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+
+/// Instructions between charges to an instruction limit when no `ticks` policy sets the
+/// pace (each slice drawn from half to one and a half times this).
+const LIMIT_SLICE: u32 = 10_000;
 
 /// A call's arguments, copied off the stack (a builtin may grow the stack meanwhile);
 /// inline for the usual handful, so a call allocates nothing.
@@ -35,16 +40,22 @@ impl Vm<'_> {
                 && let Obj::Error(e) = self.it.heap.get_mut(id)
                 && e.traceback.is_empty()
             {
+                // Shared, not copied; charged, so errors caught by the thousand are paced.
                 e.traceback = t.traceback.clone();
+                let bytes = t.traceback.approx_bytes();
+                self.it.heap.charge(bytes);
             }
         }
+        // Once the instruction limit is used up the run is over: no handler catches
+        // anything (a thread's LimitError rethrown by `join` included).
+        let catchable = t.exit.is_none() && !t.limit && self.it.instructions_left != Some(0);
         while self.fiber.handlers.last().is_some_and(|h| h.depth > stop) {
             let h = self.fiber.handlers.pop().expect("handler");
             match h.kind {
                 HandlerKind::With { subject } => {
                     let _ = self.with_exit(subject);
                 }
-                HandlerKind::Try { target, reg } if t.exit.is_none() => {
+                HandlerKind::Try { target, reg } if catchable => {
                     self.fiber.frames.truncate(h.depth);
                     let frame = self.fiber.frames.last_mut().expect("handler's frame");
                     frame.pc = target;
@@ -121,6 +132,12 @@ impl Vm<'_> {
     /// completion. The builtin may hold values in Rust locals meanwhile, so collection
     /// waits until it returns.
     pub fn call_value(&mut self, f: Value, args: &[Value]) -> VmResult<Value> {
+        if self.stack_floor.reached() {
+            return Err(self.error(
+                "RecursionError",
+                "maximum recursion depth exceeded (the native stack is nearly full)",
+            ));
+        }
         self.it.gc_inhibit += 1;
         let result = self.run_function(f, args);
         self.it.gc_inhibit -= 1;
@@ -144,7 +161,10 @@ impl Vm<'_> {
             }
             Value::Builtin(i) => {
                 let f = self.it.builtins[i as usize].clone();
-                f(self, args)
+                self.builtin_depth += 1;
+                let r = f(self, args);
+                self.builtin_depth -= 1;
+                r
             }
             other => {
                 let msg = format!("'{}' object is not callable", other.type_name(&self.it.heap));
@@ -175,7 +195,12 @@ impl Vm<'_> {
     fn with_enter(&mut self, subject: Value) -> VmResult<()> {
         let kind = subject.kind(&self.it.heap);
         match self.it.methods.get(kind, Method::Enter as u8) {
-            Some((m, enter)) => enter(self, m, subject, &[]).map(|_| ()),
+            Some((m, enter)) => {
+                self.builtin_depth += 1;
+                let r = enter(self, m, subject, &[]);
+                self.builtin_depth -= 1;
+                r.map(|_| ())
+            }
             None => {
                 let t = kind.name();
                 Err(self.type_error(format!("'{t}' object cannot be used in 'with' (it needs a lock)")))
@@ -187,7 +212,13 @@ impl Vm<'_> {
     fn with_exit(&mut self, subject: Value) -> VmResult<()> {
         let kind = subject.kind(&self.it.heap);
         match self.it.methods.get(kind, Method::Exit as u8) {
-            Some((m, exit)) => exit(self, m, subject, &[]).map(|_| ()),
+            Some((m, exit)) => {
+                // During an unwind the error in flight is held only here.
+                self.builtin_depth += 1;
+                let r = exit(self, m, subject, &[]);
+                self.builtin_depth -= 1;
+                r.map(|_| ())
+            }
             None => Ok(()),
         }
     }
@@ -213,18 +244,23 @@ impl Vm<'_> {
 
     /// Runs until the frame count falls back to `stop`, returning that frame's result.
     pub fn run(&mut self, stop: usize) -> VmResult<Value> {
-        match self.it.tick_budget() {
-            Some(budget) => self.run_loop::<true>(stop, budget.max(1)),
-            None => self.run_loop::<false>(stop, 0),
+        match (self.it.tick_budget(), self.it.instructions_left.is_some()) {
+            (Some(budget), _) => self.run_loop::<true>(stop, budget.max(1)),
+            (None, true) => self.run_loop::<true>(stop, LIMIT_SLICE),
+            (None, false) => self.run_loop::<false>(stop, 0),
         }
     }
 
-    /// The eval loop. With `TICKS` (a policy that counts instructions, `ticks`) every
-    /// instruction counts down a budget and the policy is asked what to do when it runs
-    /// out (and how long the next one is); without it, that code is compiled away.
+    /// The eval loop. With `TICKS` (a policy that counts instructions, or an instruction
+    /// limit) every instruction counts down a budget; when it runs out, the instructions
+    /// are charged to the limit, and a policy that counts instructions is asked what to do
+    /// (and how long the next slice is). Without it, that code is compiled away: the
+    /// default loop pays nothing for either.
     fn run_loop<const TICKS: bool>(&mut self, stop: usize, budget: u32) -> VmResult<Value> {
         let breaker = self.breaker.clone();
         let mut ticks = budget;
+        let mut slice = budget;
+        let policy_counts = TICKS && self.it.gil().tick_budget().is_some();
         'frame: loop {
             let frame = self.fiber.frames.last().expect("a frame to run");
             let closure = frame.closure;
@@ -245,7 +281,12 @@ impl Vm<'_> {
                     self.fiber.frames.last_mut().expect("frame").pc = pc;
                     match self.unwind(e, stop) {
                         Ok(()) => continue 'frame,
-                        Err(e) => return Err(e),
+                        Err(e) => {
+                            if TICKS {
+                                self.ticks_partly_spent(slice - ticks);
+                            }
+                            return Err(e);
+                        }
                     }
                 }};
             }
@@ -310,8 +351,11 @@ impl Vm<'_> {
                 if TICKS {
                     ticks -= 1;
                     if ticks == 0 {
+                        let ran = slice;
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        ticks = self.end_slice();
+                        tryv!(self.ticks_spent(ran));
+                        slice = if policy_counts { self.end_slice() } else { budget };
+                        ticks = slice;
                     }
                 }
                 let op = code[pc];
@@ -385,6 +429,13 @@ impl Vm<'_> {
                         let items = self.fiber.stack[s..s + count as usize].to_vec();
                         reg!(dst) = self.it.heap.new_list(items);
                     }
+                    Op::ExtendList { list, start, count } => {
+                        let Value::List(id) = reg!(list) else {
+                            unreachable!("ExtendList extends the list its literal began")
+                        };
+                        let s = base + start as usize;
+                        tryv!(self.extend_list(id, s, count as usize));
+                    }
                     Op::NewMap { dst, start, count } => {
                         let s = base + start as usize;
                         let v = tryv!(ops::new_map(self, s, count as usize));
@@ -399,7 +450,10 @@ impl Vm<'_> {
                     Op::Pow { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::pow),
                     Op::AppendStr { dst, src } => match (reg!(dst), reg!(src)) {
                         (Value::Str(head), Value::Str(tail)) => {
-                            let id = self.it.heap.append_str(head, tail);
+                            let id = match self.it.heap.append_str(head, tail) {
+                                Ok(id) => id,
+                                Err(_) => tryv!(self.append_str_growing(head, tail)),
+                            };
                             reg!(dst) = Value::Str(id);
                         }
                         (x, y) => {
@@ -524,7 +578,10 @@ impl Vm<'_> {
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
                                 let f = self.it.builtins[i as usize].clone();
                                 let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                                let v = tryv!(f(self, &args));
+                                self.builtin_depth += 1;
+                                let r = f(self, &args);
+                                self.builtin_depth -= 1;
+                                let v = tryv!(r);
                                 reg!(dst) = v;
                             }
                             other => {
@@ -545,7 +602,12 @@ impl Vm<'_> {
                             && method == Method::Append as u8
                         {
                             let v = Value::copy_words(&reg!(obj + 1));
-                            self.it.heap.list_mut(list).push(v);
+                            let items = self.it.heap.list_mut(list);
+                            if items.len() < items.capacity() {
+                                items.push(v);
+                            } else {
+                                tryv!(self.push_growing(list, v));
+                            }
                             reg!(dst) = Value::Nil;
                             continue;
                         }
@@ -555,7 +617,10 @@ impl Vm<'_> {
                         let kind = recv.kind(&self.it.heap);
                         if let Some((m, f)) = self.it.methods.get(kind, method) {
                             let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                            let v = tryv!(f(self, m, recv, &args));
+                            self.builtin_depth += 1;
+                            let r = f(self, m, recv, &args);
+                            self.builtin_depth -= 1;
+                            let v = tryv!(r);
                             reg!(dst) = v;
                             continue;
                         }
@@ -615,6 +680,9 @@ impl Vm<'_> {
                         let frame = self.fiber.frames.pop().expect("frame");
                         self.fiber.stack[frame.ret] = v;
                         if self.fiber.frames.len() == stop {
+                            if TICKS {
+                                self.ticks_partly_spent(slice - ticks);
+                            }
                             self.returning(&proto, pc);
                             return Ok(v);
                         }
@@ -624,6 +692,9 @@ impl Vm<'_> {
                         let frame = self.fiber.frames.pop().expect("frame");
                         self.fiber.stack[frame.ret] = Value::Nil;
                         if self.fiber.frames.len() == stop {
+                            if TICKS {
+                                self.ticks_partly_spent(slice - ticks);
+                            }
                             self.returning(&proto, pc);
                             return Ok(Value::Nil);
                         }

@@ -18,12 +18,13 @@ use super::globals::Globals;
 use super::locations::Locations;
 use super::method_table::MethodTable;
 use super::modules::ModuleRecord;
+use super::stack_floor::StackFloor;
 use crate::family::Family;
 use crate::gil::{DROP_REQUEST, GIL_BITS, Gil, GilConfig, GilGuard, Location, REPORT_LOCATION, ThreadId};
 use crate::heap::BREAK_GC;
-use crate::heap::Heap;
+use crate::heap::{GrowError, Heap};
 use crate::method::Method;
-use crate::object::{Obj, RangeObj, TbEntry};
+use crate::object::{Obj, Outcome, RangeObj, TbEntry, TbRun, Traceback};
 use crate::output::OutputBuffer;
 use crate::value::{ObjId, Value};
 use crate::wait_graph::WaitGraph;
@@ -66,9 +67,16 @@ pub struct Interp {
     /// The fibers of threads that are not running bytecode right now (waiting for the
     /// GIL, or blocked with it released): collector roots, by thread id.
     pub parked: Vec<(u32, Fiber)>,
-    /// Thread objects whose outcome the program may still ask for: collector roots.
+    /// Thread objects still running, or ended with an error no `join` has seen (it is
+    /// reported at exit): collector roots. A thread that returned, or whose outcome a
+    /// `join` took, leaves at the next collection; its object lives on only if the
+    /// program still holds it.
     pub threads: Vec<ObjId>,
-    /// Child processes not yet joined: collector roots, waited for at exit.
+    /// The OS handles of threads whose toy function has ended, not yet joined: `spawn`
+    /// reaps the ones that are gone, `before_fork` and the end of the program all of them.
+    pub exited_threads: Vec<std::thread::JoinHandle<()>>,
+    /// Child processes not yet joined: collector roots, waited for at exit. A joined one
+    /// leaves at the next collection.
     pub processes: Vec<ObjId>,
     /// In a child made by `spawn_process` or `spawn_interpreter`: the channel to the parent.
     pub parent_channel: Option<ObjId>,
@@ -91,6 +99,11 @@ pub struct Interp {
     pub main_thread: ThreadId,
     /// While nonzero a builtin's callback is running and collection waits.
     pub gc_inhibit: u32,
+    /// Instructions the current run may still run (`Builder::instruction_limit`), shared
+    /// by all the threads running meanwhile; `None`: no limit.
+    pub instructions_left: Option<u64>,
+    /// The limit as the host gave it: each run starts with this many.
+    pub instruction_limit: Option<u64>,
     /// `--native-holds-gil`: host functions keep the GIL during `release_gil` work.
     pub native_holds_gil: bool,
     /// The lock that owns this state, for `spawn` to hand to new threads.
@@ -121,6 +134,7 @@ impl Interp {
             repl_print: None,
             parked: Vec::new(),
             threads: Vec::new(),
+            exited_threads: Vec::new(),
             processes: Vec::new(),
             parent_channel: None,
             interpreters: Vec::new(),
@@ -131,6 +145,8 @@ impl Interp {
             map_chunk: None,
             main_thread: ThreadId::MAIN,
             gc_inhibit: 0,
+            instructions_left: None,
+            instruction_limit: None,
             native_holds_gil: false,
             gil: Weak::new(),
             methods: MethodTable::default(),
@@ -168,11 +184,14 @@ impl Interp {
 #[derive(Debug)]
 pub struct Thrown {
     pub value: Value,
-    pub traceback: Vec<TbEntry>,
+    pub traceback: Traceback,
     /// Set once the traceback has been taken, at the innermost frame.
     pub traced: bool,
     /// `exit(code)`: unwinds everything, no `catch` stops it.
     pub exit: Option<i32>,
+    /// The run's instruction limit ran out: unwinds everything like `exit`, and ends the
+    /// run as `RunError::Limit` (a thread, as an error of its own).
+    pub limit: bool,
 }
 
 pub type VmResult<T> = Result<T, Box<Thrown>>;
@@ -190,6 +209,11 @@ pub type MethodFn = fn(&mut Vm<'_>, Method, Value, &[Value]) -> VmResult<Value>;
 pub struct Vm<'a> {
     pub fiber: Fiber,
     pub(super) breaker: Arc<AtomicU32>,
+    /// How many builtins (functions or methods) this thread is inside. At 0 the eval loop
+    /// itself is running, which holds values only in registers.
+    pub(super) builtin_depth: u32,
+    /// Below this a builtin may not call back into toy code (`RecursionError`).
+    pub stack_floor: StackFloor,
     pub it: GilGuard<'a, Interp>,
 }
 
@@ -200,6 +224,8 @@ impl<'a> Vm<'a> {
             it,
             fiber: Fiber::default(),
             breaker,
+            builtin_depth: 0,
+            stack_floor: StackFloor::UNKNOWN,
         }
     }
 
@@ -275,6 +301,54 @@ impl<'a> Vm<'a> {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
         }
+    }
+
+    /// Runs `open` (anything that takes a file descriptor) with the GIL released; if it
+    /// fails for want of descriptors, collects — a socket dropped without `close` closes
+    /// when its object is collected — and tries once more. Only for a builtin that has
+    /// made no value yet and holds none but its arguments (which sit in registers).
+    pub fn with_descriptors<T: Send>(&mut self, open: impl Fn() -> std::io::Result<T> + Sync) -> std::io::Result<T> {
+        match self.release(&open) {
+            Err(e) if crate::os_error::out_of_descriptors(&e) && self.it.gc_inhibit == 0 => {
+                // Called straight from the eval loop, nothing but the roots holds a value.
+                self.collect_with(self.builtin_depth <= 1);
+                self.release(&open)
+            }
+            other => other,
+        }
+    }
+
+    /// A slice of `ran` instructions is over: charges them to the instruction limit (the
+    /// uncatchable end of the run once it is used up). What the GIL's policy does at a
+    /// slice's end is `end_slice`'s business.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn ticks_spent(&mut self, ran: u32) -> VmResult<()> {
+        if let Some(left) = self.it.instructions_left {
+            if left <= ran as u64 {
+                self.it.instructions_left = Some(0);
+                return Err(self.limit_reached());
+            }
+            self.it.instructions_left = Some(left - ran as u64);
+        }
+        Ok(())
+    }
+
+    /// An eval loop returns in the middle of a slice: charges what it ran.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn ticks_partly_spent(&mut self, ran: u32) {
+        if let Some(left) = &mut self.it.instructions_left {
+            *left = left.saturating_sub(ran as u64);
+        }
+    }
+
+    /// The error that ends a run whose instruction limit ran out: no `catch` stops it.
+    fn limit_reached(&mut self) -> Box<Thrown> {
+        let n = self.it.instruction_limit.unwrap_or(0);
+        let mut t = self.error("LimitError", format!("the instruction limit of {n} was reached"));
+        t.limit = true;
+        t
     }
 
     /// Gives other threads their turn if the policy says so.
@@ -358,9 +432,10 @@ impl<'a> Vm<'a> {
         let value = self.it.heap.new_error(kind, message.as_ref());
         Box::new(Thrown {
             value,
-            traceback: Vec::new(),
+            traceback: Traceback::default(),
             traced: false,
             exit: None,
+            limit: false,
         })
     }
 
@@ -368,11 +443,167 @@ impl<'a> Vm<'a> {
         self.error("TypeError", message)
     }
 
+    // ---- memory ----------------------------------------------------------------------
+
+    /// Makes sure `bytes` more may be allocated under the memory limit, collecting first
+    /// when that could make room; otherwise `MemoryError`. Charges nothing: the allocation
+    /// that follows is charged when it happens.
+    ///
+    /// The collection may run in the middle of a builtin: it keeps every object allocated
+    /// since the last check point (the builtin may hold those in Rust locals only), and
+    /// everything older the builtin uses is rooted — its arguments sit in registers. A
+    /// builtin that takes an older value out of every root and then reserves must hold
+    /// collection off (`gc_inhibit`) meanwhile.
+    pub fn reserve(&mut self, bytes: usize) -> VmResult<()> {
+        if self.it.heap.fits(bytes) {
+            return Ok(());
+        }
+        if self.it.gc_inhibit == 0 {
+            // Straight from the eval loop nothing but the roots holds a value; inside a
+            // builtin, what it allocated since the last check point stays.
+            self.collect_with(self.builtin_depth == 0);
+            if self.it.heap.fits(bytes) {
+                return Ok(());
+            }
+        }
+        Err(self.limit_error(bytes as u128))
+    }
+
+    /// Collects if `bytes` more would not fit under the limit (and collecting is allowed),
+    /// without failing: for work that checks each allocation itself (decoding a message).
+    pub fn make_room_if_needed(&mut self, bytes: usize) {
+        if !self.it.heap.fits(bytes) && self.it.gc_inhibit == 0 {
+            self.collect_with(self.builtin_depth == 0);
+        }
+    }
+
+    /// `MemoryError` for a value of `bytes` that did not fit: over the limit if there is
+    /// one and it stands in the way, else refused by the system.
+    pub fn too_big_error(&mut self, bytes: usize) -> Box<Thrown> {
+        if self.it.heap.fits(bytes) {
+            self.memory_error(bytes as u128)
+        } else {
+            self.limit_error(bytes as u128)
+        }
+    }
+
+    /// `MemoryError` for `bytes` that would pass the memory limit.
+    fn limit_error(&mut self, bytes: u128) -> Box<Thrown> {
+        let limit = self.it.heap.max_bytes().unwrap_or(usize::MAX);
+        let msg = format!(
+            "cannot allocate {}: the memory limit is {} and {} is in use",
+            show_bytes(bytes),
+            show_bytes(limit as u128),
+            show_bytes(self.it.heap.accounted() as u128)
+        );
+        self.error("MemoryError", msg)
+    }
+
+    /// `MemoryError` for an allocation of `bytes` the system refused (or that no machine
+    /// could make).
+    pub fn memory_error(&mut self, bytes: u128) -> Box<Thrown> {
+        self.error(
+            "MemoryError",
+            format!("cannot allocate {} (out of memory)", show_bytes(bytes)),
+        )
+    }
+
+    /// After a buffer failed to grow: `Ok` if a collection made room under the limit (the
+    /// caller tries once more), else the `MemoryError`.
+    #[cold]
+    #[inline(never)]
+    pub fn make_room(&mut self, e: GrowError) -> VmResult<()> {
+        match e {
+            GrowError::OverLimit(bytes) => self.reserve(bytes),
+            GrowError::Failed(bytes) => Err(self.memory_error(bytes as u128)),
+        }
+    }
+
+    /// Runs a heap operation that may need a buffer to grow; when the limit stands in the
+    /// way, collects and tries once more.
+    pub fn with_room<T>(&mut self, mut op: impl FnMut(&mut Heap) -> Result<T, GrowError>) -> VmResult<T> {
+        match op(&mut self.it.heap) {
+            Ok(t) => Ok(t),
+            Err(e) => {
+                self.make_room(e)?;
+                match op(&mut self.it.heap) {
+                    Ok(t) => Ok(t),
+                    Err(GrowError::OverLimit(bytes)) => Err(self.limit_error(bytes as u128)),
+                    Err(GrowError::Failed(bytes)) => Err(self.memory_error(bytes as u128)),
+                }
+            }
+        }
+    }
+
+    /// `xs.append(v)` when the list is full: grows it within the limit, then appends.
+    #[cold]
+    #[inline(never)]
+    pub fn push_growing(&mut self, list: ObjId, v: Value) -> VmResult<()> {
+        self.with_room(|heap| heap.list_push(list, v))
+    }
+
+    /// `ExtendList`: appends the `count` values at stack slot `at` to list `id`.
+    #[inline(never)]
+    pub fn extend_list(&mut self, id: ObjId, at: usize, count: usize) -> VmResult<()> {
+        self.with_room(|heap| heap.list_reserve(id, count))?;
+        let Vm { fiber, it, .. } = self;
+        it.heap.list_mut(id).extend_from_slice(&fiber.stack[at..at + count]);
+        Ok(())
+    }
+
+    /// `AppendStr` when the string's buffer must grow past the limit or cannot.
+    #[cold]
+    #[inline(never)]
+    pub fn append_str_growing(&mut self, head: ObjId, tail: ObjId) -> VmResult<ObjId> {
+        self.with_room(|heap| heap.append_str(head, tail))
+    }
+
+    /// An empty list with room for `items` values, within the limit and the system's memory.
+    pub fn list_with_capacity(&mut self, items: u128) -> VmResult<Vec<Value>> {
+        let bytes = items.saturating_mul(crate::heap::ITEM_BYTES as u128);
+        let Ok(n) = usize::try_from(bytes) else {
+            return Err(self.memory_error(bytes));
+        };
+        self.reserve(n)?;
+        let mut out = Vec::new();
+        match out.try_reserve_exact(items as usize) {
+            Ok(()) => Ok(out),
+            Err(_) => Err(self.memory_error(bytes)),
+        }
+    }
+
+    /// An empty string with room for `bytes` bytes, within the limit and the system's memory.
+    pub fn string_with_capacity(&mut self, bytes: u128) -> VmResult<String> {
+        let Ok(n) = usize::try_from(bytes) else {
+            return Err(self.memory_error(bytes));
+        };
+        self.reserve(n)?;
+        let mut out = String::new();
+        match out.try_reserve_exact(n) {
+            Ok(()) => Ok(out),
+            Err(_) => Err(self.memory_error(bytes)),
+        }
+    }
+
+    /// A string value made from `text`, which the heap copies into a shared buffer. A long
+    /// text is checked first: the copy must not be the allocation that fails.
+    pub fn str_value(&mut self, text: String) -> VmResult<Value> {
+        const CHECKED: usize = 1 << 20;
+        if text.len() >= CHECKED {
+            self.reserve(text.len())?;
+            let mut probe: Vec<u8> = Vec::new();
+            if probe.try_reserve_exact(text.len() + 64).is_err() {
+                return Err(self.memory_error(text.len() as u128));
+            }
+        }
+        Ok(self.new_str(text))
+    }
+
     pub(super) fn thrown(&self, value: Value) -> Box<Thrown> {
         // An error thrown again keeps the traceback of where it was first thrown.
         let traceback = match value {
             Value::Obj(id) => self.it.heap.error(id).map(|e| e.traceback.clone()).unwrap_or_default(),
-            _ => Vec::new(),
+            _ => Traceback::default(),
         };
         let traced = !traceback.is_empty();
         Box::new(Thrown {
@@ -380,22 +611,41 @@ impl<'a> Vm<'a> {
             traceback,
             traced,
             exit: None,
+            limit: false,
         })
     }
 
-    pub(crate) fn traceback(&self) -> Vec<TbEntry> {
-        self.fiber
-            .frames
-            .iter()
-            .map(|f| {
-                let proto = &self.it.heap.closure(f.closure).proto;
-                TbEntry {
-                    file: proto.file.clone(),
-                    line: proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
-                    func: proto.display_name(),
-                }
-            })
-            .collect()
+    /// Where this thread's calls are now, outermost first: each frame's function and the
+    /// line it is on. A run of frames of one function at one line (a recursion) is stored
+    /// once, so this costs memory by the number of distinct lines, not of frames.
+    pub(crate) fn traceback(&self) -> Traceback {
+        let mut last: Option<(ObjId, usize)> = None;
+        let mut runs: Vec<TbRun> = Vec::new();
+        for f in &self.fiber.frames {
+            let closure = self.it.heap.closure(f.closure);
+            // Frames of the same closure at the same pc are the same line: counted without
+            // building an entry.
+            if let (Some(run), Some((c, pc))) = (runs.last_mut(), last)
+                && (c == f.closure || Rc::ptr_eq(&self.it.heap.closure(c).proto, &closure.proto))
+                && pc == f.pc
+                && run.count < u32::MAX
+            {
+                run.count += 1;
+                continue;
+            }
+            last = Some((f.closure, f.pc));
+            let proto = &closure.proto;
+            let entry = TbEntry {
+                file: proto.file.clone(),
+                line: proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
+                func: proto.display_name(),
+            };
+            match runs.last_mut() {
+                Some(run) if run.entry == entry && run.count < u32::MAX => run.count += 1,
+                _ => runs.push(TbRun { entry, count: 1 }),
+            }
+        }
+        Traceback::from_runs(runs)
     }
 
     // ---- check points ----------------------------------------------------------------
@@ -437,6 +687,18 @@ impl<'a> Vm<'a> {
         let bits = self.breaker.load(Ordering::Relaxed);
         if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
             self.collect();
+            // Small objects are charged without a check each; here, after the collection,
+            // is where a heap that stays over its limit says so.
+            if self.it.heap.over_limit() {
+                let live = self.it.heap.accounted() as u128;
+                let limit = self.it.heap.max_bytes().unwrap_or(usize::MAX) as u128;
+                let msg = format!(
+                    "the memory limit is {} and the live data take {}",
+                    show_bytes(limit),
+                    show_bytes(live)
+                );
+                return Err(self.error("MemoryError", msg));
+            }
         }
         if bits & REPORT_LOCATION != 0 || (bits & DROP_REQUEST != 0 && self.it.gil().tracing()) {
             self.report_location();
@@ -447,8 +709,16 @@ impl<'a> Vm<'a> {
         Ok(())
     }
 
-    /// Runs the collector with this thread's fiber and the globals as roots.
+    /// Runs the collector with this thread's fiber and the globals as roots: at a check
+    /// point, where nothing else holds a value.
     pub fn collect(&mut self) {
+        self.collect_with(true);
+    }
+
+    /// `at_check_point`: nothing outside the roots holds a value. Otherwise (inside a
+    /// builtin) the objects allocated since the last such collection stay, since the
+    /// builtin may hold them in Rust locals.
+    fn collect_with(&mut self, at_check_point: bool) {
         let extent = self.fiber.extent().min(self.fiber.stack.len());
         for v in &mut self.fiber.stack[extent..] {
             *v = Value::Nil;
@@ -464,6 +734,17 @@ impl<'a> Vm<'a> {
             interpreters,
             ..
         } = &mut *self.it;
+        // Threads and children whose outcome was taken (or that returned, for a thread)
+        // are roots no more: the program reaches them only through values it still holds.
+        threads.retain(|&t| match heap.get(t) {
+            Obj::Thread(th) => match &th.outcome {
+                None => true,
+                Some(Outcome::Threw { .. }) => !th.observed,
+                Some(Outcome::Returned(_)) => false,
+            },
+            _ => false,
+        });
+        processes.retain(|&p| matches!(heap.get(p), Obj::Process(pr) if !pr.observed));
         let roots = self
             .fiber
             .roots()
@@ -478,7 +759,7 @@ impl<'a> Vm<'a> {
             )
             .chain(globals.values.iter().copied())
             .chain(repl_print.iter().copied());
-        heap.collect(roots);
+        heap.collect(roots, at_check_point);
     }
 
     // ---- helpers shared by ops and builtins ------------------------------------------
@@ -501,10 +782,7 @@ impl<'a> Vm<'a> {
     /// The text of an uncaught error: traceback, then `Kind: message`.
     pub fn format_uncaught(&self, t: &Thrown) -> String {
         let mut s = String::from("Traceback (most recent call last):\n");
-        for e in &t.traceback {
-            s.push_str(&crate::object::format_tb_entry(e));
-            s.push('\n');
-        }
+        s.push_str(&t.traceback.format());
         s.push_str(&self.error_line(t.value));
         s.push('\n');
         s
@@ -525,4 +803,20 @@ impl<'a> Vm<'a> {
             other => format!("Error: {}", self.it.heap.display(other)),
         }
     }
+}
+
+/// A byte count for a message: `512 bytes`, `64.0 MB`, `32.0 GB` (powers of 1024, as
+/// `--max-memory` reads them).
+pub fn show_bytes(n: u128) -> String {
+    const UNITS: [&str; 6] = ["KB", "MB", "GB", "TB", "PB", "EB"];
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let mut x = n as f64 / 1024.0;
+    let mut unit = 0;
+    while x >= 1024.0 && unit + 1 < UNITS.len() {
+        x /= 1024.0;
+        unit += 1;
+    }
+    format!("{x:.1} {}", UNITS[unit])
 }

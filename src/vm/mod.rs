@@ -9,7 +9,9 @@
 //!   names a live object; above the extent the collector clears the stack to nil, so a
 //!   stale register can never name a freed slot.
 //! - Check points are exactly `Loop` and calls of closures: one relaxed load of the eval
-//!   breaker on the fast path; collection, Ctrl-C and GIL hand-offs happen only there.
+//!   breaker on the fast path; Ctrl-C and GIL hand-offs happen only there, and so does
+//!   collection, except when an allocation would pass the memory limit (`Vm::reserve`,
+//!   which keeps what a running builtin allocated).
 //! - A frame's saved `pc` is the instruction after the one executing, so `pc - 1` gives
 //!   the line a traceback shows.
 
@@ -21,7 +23,9 @@ mod machine;
 pub mod method_table;
 mod modules;
 pub mod ops;
+mod stack_floor;
 
 pub use fiber::Fiber;
-pub use machine::{BREAK_EXIT, BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Recipe, Thrown, Vm, VmResult};
+pub use machine::{BREAK_EXIT, BREAK_INTERRUPT, BuiltinFn, Interp, MethodFn, Recipe, Thrown, Vm, VmResult, show_bytes};
 pub use modules::ModuleRecord;
+pub use stack_floor::StackFloor;

@@ -15,9 +15,6 @@ use std::cmp::Ordering;
 
 type R = VmResult<Value>;
 
-/// The longest string or list `*` may build (elements); beyond it, `OverflowError`.
-const MAX_REPEAT: usize = 1 << 31;
-
 #[inline(always)]
 pub fn add_fast(x: &Value, y: &Value) -> Option<Value> {
     match (*x, *y) {
@@ -79,17 +76,17 @@ pub fn add(vm: &mut Vm, x: Value, y: Value) -> R {
         (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int).ok_or_else(|| overflow(vm)),
         _ if is_num(x) && is_num(y) => Ok(Value::float(num_as_f64(x) + num_as_f64(y))),
         (Value::Str(a), Value::Str(b)) => {
-            let heap = &vm.it.heap;
-            let (sa, sb) = (heap.str(a), heap.str(b));
-            let mut s = String::with_capacity(sa.len() + sb.len());
-            s.push_str(sa);
-            s.push_str(sb);
-            Ok(vm.new_str(s))
+            let len = vm.it.heap.str(a).len() as u128 + vm.it.heap.str(b).len() as u128;
+            let mut s = vm.string_with_capacity(len)?;
+            s.push_str(vm.it.heap.str(a));
+            s.push_str(vm.it.heap.str(b));
+            vm.str_value(s)
         }
         (Value::List(a), Value::List(b)) => {
-            let heap = &vm.it.heap;
-            let mut items = heap.list(a).clone();
-            items.extend_from_slice(heap.list(b));
+            let len = vm.it.heap.list(a).len() as u128 + vm.it.heap.list(b).len() as u128;
+            let mut items = vm.list_with_capacity(len)?;
+            items.extend_from_slice(vm.it.heap.list(a));
+            items.extend_from_slice(vm.it.heap.list(b));
             Ok(vm.it.heap.new_list(items))
         }
         _ => Err(unsupported(vm, "+", x, y)),
@@ -109,21 +106,30 @@ pub fn mul(vm: &mut Vm, x: Value, y: Value) -> R {
         (Value::Int(a), Value::Int(b)) => a.checked_mul(b).map(Value::Int).ok_or_else(|| overflow(vm)),
         _ if is_num(x) && is_num(y) => Ok(Value::float(num_as_f64(x) * num_as_f64(y))),
         (Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s)) => {
-            let n = n.max(0) as usize;
-            let text = vm.it.heap.str(s);
-            if text.len().saturating_mul(n) > MAX_REPEAT {
-                return Err(vm.error("OverflowError", "repeated string is too long"));
+            // A size that fits in an int but not in memory is a MemoryError (never an
+            // OverflowError): the reservation refuses it before anything is copied.
+            let total = vm.it.heap.str(s).len() as u128 * n.max(0) as u128;
+            let mut out = vm.string_with_capacity(total)?;
+            if total > 0 {
+                out.push_str(vm.it.heap.str(s));
+                // Doubling: log2(n) copies, each of text already made.
+                while (out.len() as u128) < total {
+                    let take = out.len().min(total as usize - out.len());
+                    out.extend_from_within(..take);
+                }
             }
-            let out = text.repeat(n);
-            Ok(vm.new_str(out))
+            vm.str_value(out)
         }
         (Value::List(l), Value::Int(n)) | (Value::Int(n), Value::List(l)) => {
-            let n = n.max(0) as usize;
-            let items = vm.it.heap.list(l);
-            if items.len().saturating_mul(n) > MAX_REPEAT {
-                return Err(vm.error("OverflowError", "repeated list is too long"));
+            let total = vm.it.heap.list(l).len() as u128 * n.max(0) as u128;
+            let mut out = vm.list_with_capacity(total)?;
+            if total > 0 {
+                out.extend_from_slice(vm.it.heap.list(l));
+                while (out.len() as u128) < total {
+                    let take = out.len().min(total as usize - out.len());
+                    out.extend_from_within(..take);
+                }
             }
-            let out = items.repeat(n);
             Ok(vm.it.heap.new_list(out))
         }
         _ => Err(unsupported(vm, "*", x, y)),
@@ -485,18 +491,17 @@ pub fn set_index(vm: &mut Vm, o: Value, i: Value, v: Value) -> VmResult<()> {
             None => Err(vm.error("IndexError", "list assignment index out of range")),
         },
         (Value::List(_), _) => Err(index_type_error(vm, "list", i)),
-        (Value::Map(id), Value::Int(k)) => {
-            vm.it.heap.map_mut(id).insert(MapKey::Int(k), v);
-            Ok(())
-        }
-        (Value::Map(id), Value::Str(key)) => {
-            vm.it.heap.map_set_str(id, key, v);
-            Ok(())
-        }
+        (Value::Map(id), Value::Int(k)) => match vm.it.heap.map_insert(id, MapKey::Int(k), v) {
+            Ok(()) => Ok(()),
+            Err(_) => vm.with_room(|heap| heap.map_insert(id, MapKey::Int(k), v)),
+        },
+        (Value::Map(id), Value::Str(key)) => match vm.it.heap.map_set_str(id, key, v) {
+            Ok(()) => Ok(()),
+            Err(_) => vm.with_room(|heap| heap.map_set_str(id, key, v)),
+        },
         (Value::Map(id), _) => {
             let key = store_key(vm, i)?;
-            vm.it.heap.map_mut(id).insert(key, v);
-            Ok(())
+            vm.with_room(|heap| heap.map_insert(id, key.clone(), v))
         }
         _ => {
             let t = o.type_name(&vm.it.heap);
@@ -577,8 +582,10 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
             let Value::Str(nid) = name else {
                 unreachable!("field names are string constants")
             };
-            vm.it.heap.map_set_str(id, nid, v);
-            Ok(())
+            match vm.it.heap.map_set_str(id, nid, v) {
+                Ok(()) => Ok(()),
+                Err(_) => vm.with_room(|heap| heap.map_set_str(id, nid, v)),
+            }
         }
         Value::Obj(id) if matches!(vm.it.heap.get(id), Obj::Module(_)) => {
             let field = vm.it.heap.display(name);
@@ -632,19 +639,29 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
         Value::List(id) => {
             let len = vm.it.heap.list(id).len();
             let (a, b) = clamp_bounds(vm, lo, hi, len)?;
-            let items = vm.it.heap.list(id)[a..b].to_vec();
+            let mut items = vm.list_with_capacity((b - a) as u128)?;
+            items.extend_from_slice(&vm.it.heap.list(id)[a..b]);
             Ok(vm.it.heap.new_list(items))
         }
         Value::Str(id) => {
             let len = vm.it.heap.str_obj(id).chars;
             let (a, b) = clamp_bounds(vm, lo, hi, len)?;
             let s = vm.it.heap.str_obj(id);
-            let out: String = if s.is_ascii() {
-                s.s[a..b].to_string()
+            let (from, to) = if s.is_ascii() {
+                (a, b)
             } else {
-                s.s.chars().skip(a).take(b - a).collect()
+                let mut at = s.s.char_indices().map(|(i, _)| i).chain(std::iter::once(s.s.len()));
+                let from = at.nth(a).unwrap_or(s.s.len());
+                let to = if b > a {
+                    at.nth(b - a - 1).unwrap_or(s.s.len())
+                } else {
+                    from
+                };
+                (from, to)
             };
-            Ok(vm.new_str(out))
+            let mut out = vm.string_with_capacity((to - from) as u128)?;
+            out.push_str(&vm.it.heap.str_obj(id).s[from..to]);
+            vm.str_value(out)
         }
         _ => {
             let t = o.type_name(&vm.it.heap);
