@@ -224,23 +224,33 @@ fn main() {
     std::process::exit(code);
 }
 
+/// The `toy` binary that runs `file` again in child processes (`toy compare`, `toy
+/// explore`), once `file` is known to be a script file each child can read: else the exit
+/// code, 2 for bad usage (standard input cannot be read again) or 1 if this binary cannot
+/// be found.
+fn child_runner(command: &str, file: &str) -> Result<std::path::PathBuf, i32> {
+    if file == STDIN {
+        write_err(&format!(
+            "toy {command}: the script must be a file (every run reads it again)\n"
+        ));
+        return Err(2);
+    }
+    if !std::path::Path::new(file).is_file() {
+        write_err(&format!("toy: cannot open {file}: no such file\n"));
+        return Err(2);
+    }
+    std::env::current_exe().map_err(|e| {
+        write_err(&format!("toy: cannot find the toy binary to run: {e}\n"));
+        1
+    })
+}
+
 /// `toy explore`: the verdict on stdout, progress on stderr; exit 0 if every seed passed,
 /// 1 if one failed, 2 for bad usage.
 fn explore(seeds: u64, run_options: Vec<String>, time_limit: Duration, file: String, args: Vec<String>) -> i32 {
-    if file == STDIN {
-        write_err("toy explore: the script must be a file (each seed runs it again)\n");
-        return 2;
-    }
-    if !std::path::Path::new(&file).is_file() {
-        write_err(&format!("toy: cannot open {file}: no such file\n"));
-        return 2;
-    }
-    let toy = match std::env::current_exe() {
-        Ok(path) => path,
-        Err(e) => {
-            write_err(&format!("toy: cannot find the toy binary to run: {e}\n"));
-            return 1;
-        }
+    let toy = match child_runner("explore", &file) {
+        Ok(toy) => toy,
+        Err(code) => return code,
     };
     let options = toy::exploration::Options {
         toy,
@@ -354,16 +364,9 @@ fn compare(policies: Option<String>, runs: u32, svg: Option<String>, file: Strin
         write_err(&format!("toy: cannot write {path}: {e}\n"));
         return 2;
     }
-    if file != STDIN && !std::path::Path::new(&file).is_file() {
-        write_err(&format!("toy: cannot open {file}: no such file\n"));
-        return 2;
-    }
-    let toy = match std::env::current_exe() {
-        Ok(path) => path,
-        Err(e) => {
-            write_err(&format!("toy: cannot find the toy binary to run: {e}\n"));
-            return 1;
-        }
+    let toy = match child_runner("compare", &file) {
+        Ok(toy) => toy,
+        Err(code) => return code,
     };
     let options = toy::comparison::Options {
         toy,

@@ -162,4 +162,14 @@ fn explore_refuses_what_it_cannot_run() {
     assert!(text(&out.stderr).contains("cannot open no/such/file.toy"));
     let out = toy(&["explore", "--runs", "0", "scripts/hello.toy"]);
     assert_eq!(out.status.code(), Some(2));
+    // Every run reads the script again, which standard input cannot give twice.
+    for command in ["explore", "compare"] {
+        let out = toy(&[command, "-"]);
+        assert_eq!(out.status.code(), Some(2), "toy {command} -");
+        assert!(
+            text(&out.stderr).contains("the script must be a file"),
+            "toy {command} -: {}",
+            text(&out.stderr)
+        );
+    }
 }
