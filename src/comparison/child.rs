@@ -1,8 +1,9 @@
 //! One run of a script in a child `toy` process, measured from outside: its wall time, the
 //! CPU time the kernel charged to it (user and system, from `wait4`'s resource usage, so
 //! every thread of the child counts and nothing of the parent does), its exit status and
-//! what it wrote to stderr. Invariant: the child is always reaped, exactly once, by
-//! `wait4` here, so its CPU time is read from the one record the kernel keeps.
+//! what it wrote to stderr. Invariant: the child is always reaped, exactly once, by the
+//! process layer's `wait_with_usage`, so its CPU time is read from the one record the
+//! kernel keeps.
 
 use std::fs::File;
 use std::io::Read;
@@ -33,13 +34,12 @@ pub(super) fn run(program: &Path, args: &[String], stderr_file: &Path) -> Result
         .stderr(stderr)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let pid = child.id() as libc::pid_t;
-    let (status, usage) = wait4(pid).map_err(|e| format!("waiting for {}: {e}", program.display()))?;
+    let usage =
+        crate::process::wait_with_usage(child.id()).map_err(|e| format!("waiting for {}: {e}", program.display()))?;
     let wall = started.elapsed();
     // Reaped above: the `Child` must not wait again (it never does when dropped).
     drop(child);
-    let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let (code, cpu) = (usage.code, usage.cpu);
     let mut text = String::new();
     if let Ok(mut f) = File::open(stderr_file) {
         let mut bytes = Vec::new();
@@ -54,27 +54,4 @@ pub(super) fn run(program: &Path, args: &[String], stderr_file: &Path) -> Result
         code,
         stderr_tail,
     })
-}
-
-/// Reap `pid`, retrying when a signal interrupts the wait; its status and resource usage.
-fn wait4(pid: libc::pid_t) -> std::io::Result<(i32, libc::rusage)> {
-    loop {
-        let mut status = 0;
-        // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `pid` is our own child, not yet reaped (std does not wait on it); the
-        // pointers are to live locals of the right types for the duration of the call.
-        let done = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if done == pid {
-            return Ok((status, usage));
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-fn timeval(t: libc::timeval) -> Duration {
-    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }

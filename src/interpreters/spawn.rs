@@ -20,7 +20,7 @@ use super::messages::encode_frame;
 use crate::family::{Family, Telemetry};
 use crate::link::{Ending, Link};
 use crate::object::{Channel, ChannelObj, InterpreterObj, Obj};
-use crate::process::{KIND_ERROR, KIND_RESULT, process_error};
+use crate::process::{KIND_ERROR, KIND_RESULT, process_error, thrown_as_error};
 use crate::value::{ObjId, Value};
 use crate::vm::{Thrown, Vm, VmResult};
 use std::sync::{Arc, Weak};
@@ -151,19 +151,7 @@ fn finish(vm: &mut Vm, result: VmResult<Value>) -> Ending {
 /// The error frame for an error `f` threw (or one its result could not be sent with):
 /// the error value with its traceback, as a child process sends it.
 fn error_ending(vm: &mut Vm, t: &Thrown) -> Ending {
-    let value = match t.value {
-        Value::Obj(id) if vm.it.heap.error(id).is_some() => t.value,
-        other => {
-            let text = vm.it.heap.display(other);
-            vm.it.heap.new_error("Error", &text)
-        }
-    };
-    if let Value::Obj(id) = value
-        && let Obj::Error(e) = vm.it.heap.get_mut(id)
-        && e.traceback.is_empty()
-    {
-        e.traceback = t.traceback.clone();
-    }
+    let value = thrown_as_error(vm, t);
     match encode_frame(vm, KIND_ERROR, value) {
         Ok(frame) => Ending::Frame(frame),
         Err(_) => Ending::Failed("its error could not be sent".into()),

@@ -211,8 +211,9 @@ pub(super) fn send_to_parent(vm: &mut Vm, kind: i64, v: Value) -> VmResult<()> {
     send_frame(vm, chan, kind, v)
 }
 
-/// Sends a thrown error to the parent as an error value carrying its traceback.
-pub(super) fn report_and_send_error(vm: &mut Vm, t: &Thrown) -> i32 {
+/// What a child (process or interpreter) sends its parent for a thrown value: the error
+/// itself, or an `Error` made from any other value, carrying the traceback.
+pub(crate) fn thrown_as_error(vm: &mut Vm, t: &Thrown) -> Value {
     let value = match t.value {
         Value::Obj(id) if vm.it.heap.error(id).is_some() => t.value,
         other => {
@@ -226,6 +227,12 @@ pub(super) fn report_and_send_error(vm: &mut Vm, t: &Thrown) -> i32 {
     {
         e.traceback = t.traceback.clone();
     }
+    value
+}
+
+/// Sends a thrown error to the parent as an error value carrying its traceback.
+pub(super) fn report_and_send_error(vm: &mut Vm, t: &Thrown) -> i32 {
+    let value = thrown_as_error(vm, t);
     match send_to_parent(vm, KIND_ERROR, value) {
         Ok(()) => 0,
         Err(_) => 1,

@@ -32,6 +32,7 @@ mod parent;
 mod parent_death;
 mod pmap;
 mod ready;
+mod reap;
 mod receive;
 mod send;
 
@@ -44,4 +45,6 @@ pub use ready::wait_readable;
 pub(crate) use channel::{KIND_ERROR, KIND_MESSAGE, KIND_RESULT, Sender, process_error};
 pub(crate) use decode::decode_frame;
 pub(crate) use encode::{Peer, encode_to};
+pub(crate) use fork::thrown_as_error;
 pub(crate) use parent::child_error_text;
+pub(crate) use reap::wait_with_usage;
