@@ -52,6 +52,8 @@ fn context() -> Context {
     Context {
         holder: None,
         held: Duration::ZERO,
+        held_in_all: Duration::ZERO,
+        now: std::time::Instant::now(),
         switch_interval: Duration::from_millis(5),
         check_interval: 100,
     }

@@ -21,9 +21,12 @@ impl<T> Gil<T> {
                 .map_or(Duration::ZERO, |t| now.saturating_duration_since(t)),
             _ => Duration::ZERO,
         };
+        let before = st.holder.map_or(Duration::ZERO, |h| st.rec(h).hold);
         Context {
             holder: st.holder,
             held,
+            held_in_all: before + held,
+            now,
             switch_interval: self.switch_interval(),
             check_interval: self.check_interval(),
         }
@@ -60,7 +63,12 @@ impl<T> Gil<T> {
     /// (`None`: never); `next`: the answer for a holder that would take the GIL now.
     pub(super) fn ask_time(&self, st: &mut State, tid: ThreadId, now: Instant, next: bool) -> Option<Duration> {
         let me = Self::view_of(st, tid, now);
-        let cx = self.context(st, now, next);
+        let mut cx = self.context(st, now, next);
+        if next {
+            // Who the next holder will be is not known yet: not the one holding now.
+            cx.holder = None;
+            cx.held_in_all = Duration::ZERO;
+        }
         let policy = &mut st.policy.0;
         if me.from_blocking && policy.asks_on_return(&me) {
             return Some(Duration::ZERO);

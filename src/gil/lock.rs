@@ -611,13 +611,13 @@ impl<T> Gil<T> {
                         // Asked (or there is nobody to ask yet): sleep until the GIL is
                         // released, or until it is time to ask its next holder, should
                         // the GIL go to another thread first. (A waiter that asks every
-                        // holder at once is asked for by `take` itself.)
-                        match self.ask_time(st, tid, now, true) {
-                            Some(next) if next >= MIN_SWITCH_INTERVAL => {
-                                shared.waiters_cv.wait_for(st, next);
-                            }
-                            _ => shared.waiters_cv.wait(st),
-                        }
+                        // holder at once is asked for by `take` itself.) Never longer
+                        // than a switch interval: a policy whose answer depends on who
+                        // holds the GIL may not ask the next holder at once, and must
+                        // still be asked again.
+                        let most = self.switch_interval();
+                        let next = self.ask_time(st, tid, now, true).filter(|&n| n >= MIN_SWITCH_INTERVAL);
+                        shared.waiters_cv.wait_for(st, next.map_or(most, |n| n.min(most)));
                     }
                     Some(interval) => {
                         let seen = st.switch_number;

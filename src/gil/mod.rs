@@ -44,6 +44,7 @@
 //!                                             and policy.asks_on_return(t))
 //!                   d = 0: set DROP_REQUEST if the GIL is locked, then sleep on
 //!                          `waiters_cv` until woken, or until it would ask a new holder
+//!                          (a switch interval at most)
 //!                   else:  sleep on `waiters_cv` for at most d; timed out, still locked,
 //!                          switch_number unchanged  =>  set DROP_REQUEST
 //!               locked = true, holder = t, holder_at = None

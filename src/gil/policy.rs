@@ -8,7 +8,7 @@
 //! it is used (a hand-off to a thread that is not waiting is ignored), so no policy can
 //! break the state machine's invariants, only choose among the moves they allow.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::thread_id::ThreadId;
 
@@ -39,6 +39,13 @@ pub struct Context {
     pub holder: Option<ThreadId>,
     /// How long the holder has held the GIL this time (zero when there is none).
     pub held: Duration,
+    /// How long the holder has held the GIL in all, this time included (zero when there
+    /// is none).
+    pub held_in_all: Duration,
+    /// The moment the question is asked: every duration in it and in the waiters shown
+    /// with it ends here, so a policy that keeps times of its own (deadlines, say) can
+    /// place them on the same clock.
+    pub now: Instant,
     /// The switch interval (`--switch-interval`, `set_switch_interval`).
     pub switch_interval: Duration,
     /// The check interval in instructions (`--check-interval`).

@@ -25,9 +25,9 @@ pub enum PolicyKind {
     /// Like `Interval`, but a thread back from a blocking call asks at once and is handed
     /// the GIL at the holder's next check point.
     Priority,
-    /// Earliest deadline first: a waiter's deadline is when it began to wait plus a
-    /// budget, short for a thread back from a blocking call, long for one that used up
-    /// its slice ([`Deadline`](super::Deadline)).
+    /// Earliest deadline first: every thread has a deadline that moves a slice on for
+    /// every slice of GIL time it holds, so threads that hold less than their share go
+    /// first and none starves ([`Deadline`](super::Deadline)).
     Deadline,
     /// A seeded scheduler: at check points its generator picks, the GIL goes to a
     /// runnable thread its generator picks ([`Random`](super::Random)); the same seed

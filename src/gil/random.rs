@@ -108,6 +108,8 @@ mod tests {
         let cx = Context {
             holder: None,
             held: Duration::ZERO,
+            held_in_all: Duration::ZERO,
+            now: std::time::Instant::now(),
             switch_interval: Duration::from_millis(5),
             check_interval: 10,
         };

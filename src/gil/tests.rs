@@ -850,11 +850,21 @@ fn waiter(tid: u32, waited: Duration, from_blocking: bool, last_hold: Duration) 
     }
 }
 
-/// A holder that has held the GIL for `held`, with a 5 ms switch interval.
+/// The moment every policy question in these tests is asked at, so that answers that
+/// keep times of their own (deadline's) are reproducible.
+fn question_time() -> Instant {
+    static AT: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *AT.get_or_init(|| Instant::now() + Duration::from_secs(60))
+}
+
+/// A holder (thread 1) that has held the GIL for `held` — its first hold — with a 5 ms
+/// switch interval.
 fn cx(held: Duration) -> Context {
     Context {
         holder: Some(ThreadId(1)),
         held,
+        held_in_all: held,
+        now: question_time(),
         switch_interval: 5 * MS,
         check_interval: 100,
     }
@@ -913,49 +923,134 @@ fn gil_ticks_slices_are_jittered_around_the_check_interval() {
     assert_eq!(ticks.at_slice_end(ThreadId(1), &queue, &cx(MS)), SliceEnd::Yield);
 }
 
-/// Deadline: a thread back from a blocking call (that did not use up its slice) asks at
-/// once and goes first; a CPU-bound waiter lets the holder run a slice; a CPU-bound
-/// thread that has waited a whole budget goes before a newly returned one; equal
-/// deadlines go in arrival order.
+/// A waiter of the deadline tests: `tid`, back from a blocking call or not, having held the
+/// GIL `total_hold` in all, waiting since `waited` before the question.
+fn dl_waiter(tid: u32, waited: Duration, from_blocking: bool, total_hold: Duration) -> Waiter {
+    Waiter {
+        tid: ThreadId(tid),
+        waited,
+        from_blocking,
+        last_hold: total_hold,
+        total_hold,
+    }
+}
+
+/// Deadline: the first wait sets a deadline a slice after its start; a waiter with an
+/// earlier deadline than the holder's asks at once, a later one when the holder has spent
+/// its slice; a released GIL goes to the earliest deadline, ties in arrival order.
 #[test]
 fn gil_deadline_puts_the_earliest_deadline_first() {
     let mut p = Deadline::default();
-    let io = waiter(3, Duration::from_micros(10), true, Duration::from_micros(50));
-    let cpu = waiter(2, MS, false, 5 * MS);
-    assert_eq!(p.ask_after(&io, &cx(Duration::from_micros(30))), Some(Duration::ZERO));
-    // Budget 5 ms, waited 1: 4 to go, but the holder must first have had a 5 ms slice.
-    assert_eq!(p.ask_after(&cpu, &cx(2 * MS)), Some(4 * MS));
-    assert_eq!(p.ask_after(&cpu, &cx(500 * MS)), Some(4 * MS));
-    assert_eq!(
-        p.ask_after(&waiter(2, 7 * MS, false, 5 * MS), &cx(2 * MS)),
-        Some(3 * MS)
-    );
-    assert_eq!(p.next_holder(&[cpu, io], &cx(MS)), Some(ThreadId(3)));
-    // Waited past its whole budget: now earlier than a returner's deadline.
-    let starved = waiter(2, 6 * MS, false, 5 * MS);
-    assert_eq!(p.next_holder(&[io, starved], &cx(MS)), Some(ThreadId(2)));
-    // A thread that used up its slice before blocking counts as CPU-bound.
-    let heavy = waiter(4, Duration::from_micros(10), true, 8 * MS);
-    assert_eq!(p.budget(&heavy, &cx(MS)), 5 * MS);
-    assert_eq!(p.next_holder(&[heavy, io], &cx(MS)), Some(ThreadId(3)));
-    // Ties: the one that began to wait first (listed first).
-    let twin = waiter(5, MS, false, 5 * MS);
+    let now = question_time();
+    // Holder 1 has held 2 ms, its first hold: its deadline is 3 ms from now.
+    let cpu = dl_waiter(2, MS, false, Duration::ZERO);
+    assert_eq!(p.deadline_of(&cpu, &cx(2 * MS)), now + 4 * MS);
+    assert_eq!(p.ask_after(&cpu, &cx(2 * MS)), Some(3 * MS));
+    // Asked again later in the same wait, the deadline has not moved.
+    let cpu_later = dl_waiter(2, 3 * MS, false, Duration::ZERO);
+    let later = Context {
+        now: now + 2 * MS,
+        ..cx(4 * MS)
+    };
+    assert_eq!(p.deadline_of(&cpu_later, &later), now + 4 * MS);
+    assert_eq!(p.ask_after(&cpu_later, &later), Some(MS));
+    // A holder that has spent its slice is asked at once by anybody.
+    assert_eq!(p.ask_after(&cpu, &cx(6 * MS)), Some(Duration::ZERO));
+    // Ties: the one that began to wait first (listed first); nobody: nobody.
+    let twin = dl_waiter(5, MS, false, Duration::ZERO);
     assert_eq!(p.next_holder(&[cpu, twin], &cx(MS)), Some(ThreadId(2)));
+    assert_eq!(p.next_holder(&[twin, cpu], &cx(MS)), Some(ThreadId(5)));
     assert_eq!(p.next_holder(&[], &cx(MS)), None);
     assert!(p.forced_switching() && !p.counts_instructions());
-    // Tuned budgets.
-    let mut tuned = Deadline {
-        returning: Duration::from_micros(200),
-        slice: Some(2 * MS),
-    };
-    assert_eq!(tuned.ask_after(&io, &cx(MS)), Some(Duration::from_micros(190)));
-    assert_eq!(tuned.ask_after(&cpu, &cx(MS)), Some(MS));
-    assert_eq!(tuned.name(), "deadline");
+    assert_eq!(p.name(), "deadline");
 }
 
-/// Deadline through the lock: a thread back from a blocking call is handed the GIL at
-/// the holder's next check point, ahead of a CPU-bound thread that waited first but not
-/// a whole budget (the switch interval is an hour).
+/// Deadline's virtual deadlines: a thread that blocks often and holds little keeps its
+/// early deadline and takes the GIL from a holder whose deadline is later, round trip
+/// after round trip; one that holds a whole slice between blocking calls gets a later
+/// deadline and waits its turn behind a CPU-bound thread that waited first.
+#[test]
+fn gil_deadline_keeps_a_deadline_until_its_slice_is_spent() {
+    let mut p = Deadline::default();
+    let now = question_time();
+    // The I/O thread (3) first waits 1 ms before `now`, for a holder (1) that began its
+    // hold 2 ms before: the holder's deadline comes first, so the I/O thread asks when
+    // that slice is spent (in 3 ms).
+    let first = dl_waiter(3, MS, true, Duration::ZERO);
+    assert_eq!(p.ask_after(&first, &cx(2 * MS)), Some(3 * MS));
+    assert_eq!(p.deadline_of(&first, &cx(2 * MS)), now + 4 * MS);
+    // Thread 1, made to drop after 12 ms, has spent its slice: its new deadline is a
+    // slice after its last one, later than the I/O thread's.
+    let dropped = dl_waiter(1, Duration::ZERO, false, 12 * MS);
+    assert_eq!(p.deadline_of(&dropped, &cx(MS)), now + 8 * MS);
+    // Holder 1 took the GIL back at `now`; a millisecond later the I/O thread has made
+    // 200 round trips and held 2 ms in all: it keeps its deadline, earlier than holder
+    // 1's new one, so it asks at once every time it comes back.
+    let back = |held_in_all: Duration| Waiter {
+        last_hold: Duration::from_micros(10),
+        ..dl_waiter(3, Duration::from_micros(5), true, held_in_all)
+    };
+    let holder_1 = Context {
+        held_in_all: 13 * MS,
+        now: now + MS,
+        ..cx(MS)
+    };
+    assert_eq!(p.ask_after(&back(2 * MS), &holder_1), Some(Duration::ZERO));
+    assert_eq!(p.next_holder(&[dropped, back(2 * MS)], &cx(MS)), Some(ThreadId(3)));
+    // Had it held a whole slice within that millisecond, far more than its share, its
+    // deadline would move a slice on, behind holder 1's: it would wait for the 4 ms left
+    // of that slice.
+    let mut greedy = p.clone();
+    let spent = back(5 * MS);
+    assert_eq!(greedy.deadline_of(&spent, &holder_1), now + 9 * MS);
+    assert_eq!(greedy.ask_after(&spent, &holder_1), Some(4 * MS));
+    // Spending it over 30 ms instead (a sixth of the time), its next deadline is counted
+    // from four slices before this wait (no further back): ahead of holder 1's, which has
+    // held the rest of the time, so it asks at once.
+    let at_30 = Context {
+        now: now + 30 * MS,
+        held_in_all: 14 * MS,
+        held: MS,
+        ..cx(MS)
+    };
+    assert_eq!(p.deadline_of(&spent, &at_30), now + 15 * MS - Duration::from_micros(5));
+    let holder_1_again = Context {
+        held_in_all: 37 * MS,
+        held: 2 * MS,
+        ..at_30
+    };
+    assert_eq!(p.ask_after(&spent, &holder_1_again), Some(Duration::ZERO));
+    // A thread (4) that held 8 ms of the last 10 at a stretch is charged for them: back
+    // from its blocking call, its deadline is counted from a slice before this wait,
+    // behind a CPU-bound thread that has waited 10 ms.
+    let heavy_start = dl_waiter(4, MS, false, Duration::ZERO);
+    let ten_ago = Context {
+        now: now - 10 * MS,
+        ..cx(MS)
+    };
+    assert_eq!(p.deadline_of(&heavy_start, &ten_ago), now - 6 * MS);
+    let heavy = dl_waiter(4, Duration::from_micros(10), true, 8 * MS);
+    let cpu = dl_waiter(2, 10 * MS, false, Duration::ZERO);
+    assert_eq!(p.next_holder(&[heavy, cpu], &cx(MS)), Some(ThreadId(2)));
+    assert_eq!(p.deadline_of(&heavy, &cx(MS)), now - Duration::from_micros(10));
+    assert_eq!(p.deadline_of(&cpu, &cx(MS)), now - 5 * MS);
+}
+
+/// Deadline with a slice of its own: deadlines and the holder's slice follow it, not the
+/// switch interval.
+#[test]
+fn gil_deadline_with_a_slice_of_its_own() {
+    let mut p = Deadline::with_slice(2 * MS);
+    let w = dl_waiter(2, Duration::ZERO, false, Duration::ZERO);
+    assert_eq!(p.deadline_of(&w, &cx(MS)), question_time() + 2 * MS);
+    // The holder began 1 ms ago: its deadline (1 ms from now) is first; 1 ms of slice left.
+    assert_eq!(p.ask_after(&w, &cx(MS)), Some(MS));
+}
+
+/// Deadline through the lock: a thread back from a blocking call, whose deadline was set
+/// when it first waited, is handed the GIL at the holder's next check point, ahead of a
+/// CPU-bound thread that began to wait later (the switch interval, so the slice, is an
+/// hour: nobody's slice runs out here).
 #[test]
 fn gil_deadline_hands_to_the_returning_thread() {
     let gil = Gil::new(Vec::new(), config(PolicyKind::Deadline, LONG));
@@ -967,14 +1062,13 @@ fn gil_deadline_hands_to_the_returning_thread() {
     thread::scope(|s| {
         s.spawn(|| {
             let mut g = gil.acquire(io);
+            wait_until("main's wait", || state_of(&gil, main) == ThreadState::Waiting);
             g.release_while(|| rx.lock().unwrap().recv().unwrap());
             g.push(io.get());
         });
-        wait_until("the blocking call", || {
-            let stats = gil.stats();
-            let io = stats.thread(io).unwrap();
-            io.acquisitions == 1 && io.state == ThreadState::Released
-        });
+        wait_until("the I/O thread's hold", || state_of(&gil, io) == ThreadState::Holding);
+        // Main waits behind the I/O thread (so its deadline is the later one) and gets the
+        // GIL when the I/O thread blocks.
         let mut g = gil.acquire(main);
         s.spawn(|| gil.acquire(cpu_bound).push(cpu_bound.get()));
         wait_until("the CPU-bound waiter", || {
@@ -1136,7 +1230,11 @@ fn gil_reasons_add_up_to_switches_under_every_policy() {
         let stats = gil.stats();
         assert_eq!(stats.reasons.total(), stats.switches, "{policy}: {stats}");
         assert!(stats.reasons[SwitchReason::ThreadEnd] >= 1, "{policy}: {stats}");
-        assert_eq!(stats.reasons[SwitchReason::Schedule], 0, "{policy}");
+        // Only a scheduler hands the GIL on at its own choice (whether it does here
+        // depends on whether the workers' runs overlap).
+        if policy != PolicyKind::Random {
+            assert_eq!(stats.reasons[SwitchReason::Schedule], 0, "{policy}");
+        }
         if policy != PolicyKind::Ticks {
             assert_eq!(stats.reasons[SwitchReason::Ticks], 0, "{policy}");
         }
