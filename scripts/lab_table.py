@@ -65,6 +65,8 @@ EXPERIMENTS = [
     ("race_seeds", False),
     ("interp_bench", False),
     ("three_ways", False),
+    ("scaling", True),
+    ("messages", False),
 ]
 
 # Extra toy runs: (key, script, toy options, policy column). Their measures are read under
@@ -207,6 +209,31 @@ ROWS = [
      "large input pmap interpreters speedup", "{:.3f}×", "", None, ALL),
     ("Issue 17 — interpreters", "… processes speedup (fork shares them)", "three_ways",
      "large input pmap processes speedup", "{:.3f}×", "", None, ALL),
+]
+
+# Issue 16: the same total of work over more and more threads, under the policies that
+# hand the GIL out by request (ticks drops on its own; random is a tool, not a rival).
+SCALED = ["interval", "fifo", "priority", "deadline"]
+ROWS += [
+    ("Issue 16 — cost as work grows", f"{k} CPU-bound thread{'s' if k > 1 else ''}, fixed total work: time / sequential",
+     "scaling", f"scaling {k} CPU-bound threads / sequential", "{:.3f}",
+     "≤ 1.05 (interval, fifo, priority, deadline)", ok_le(1.05), SCALED)
+    for k in [1, 2, 4, 8, 16, 64]
+]
+ROWS += [
+    ("Issue 16 — cost as work grows", f"wake-up latency p99 of a 1 ms nap beside {c} CPU-bound thread{'s' if c > 1 else ''} (ms)",
+     "scaling", f"scaling wake-up p99 beside {c} CPU-bound threads (ms)", "{:.3f}",
+     "priority ≤ 0.5 ms", ok_le(0.5), ["priority"])
+    for c in [1, 4, 16]
+]
+ROWS += [
+    ("Issue 16 — cost as work grows", f"messages of {name} to a process (MB/s; CPython: Pipe + pickle)", "messages",
+     f"messages {name} to a process (MB/s)", "{:.1f}", "", None, ALL)
+    for name in ["10 B", "1 KB", "100 KB", "10 MB"]
+]
+ROWS += [
+    ("Issue 16 — cost as work grows", "small-message round trips to a process per second, not pinned", "messages",
+     "messages small round trips per second, unpinned (k)", "{:.1f}k", "≥ 2× CPython's", None, ALL),
 ]
 
 LINE = re.compile(r"^(.*\S):\s+(\S+)\s*$")
