@@ -608,22 +608,25 @@ impl Vm<'_> {
                         method,
                     } => {
                         let recv = reg!(obj);
-                        let kind = recv.kind(&self.it.heap);
-                        if let Some(slot) = self.it.methods.slot(kind, method) {
-                            if let (Some(Inline::ListPush), Value::List(list), 1) = (slot.inline, recv, argc) {
-                                let v = Value::copy_words(&reg!(obj + 1));
-                                let items = self.it.heap.list_mut(list);
-                                if items.len() < items.capacity() {
-                                    items.push(v);
-                                } else {
-                                    tryv!(self.push_growing(list, v));
-                                }
-                                reg!(dst) = Value::Nil;
-                                continue;
+                        // The table's inline step for this method, when its precondition
+                        // holds, runs here without a call.
+                        if let Some(step) = self.it.methods.inline(method)
+                            && let (Inline::ListPush, Value::List(list), 1) = (step, recv, argc)
+                        {
+                            let v = Value::copy_words(&reg!(obj + 1));
+                            let items = self.it.heap.list_mut(list);
+                            if items.len() < items.capacity() {
+                                items.push(v);
+                            } else {
+                                tryv!(self.push_growing(list, v));
                             }
-                            let (m, f) = (slot.method, slot.call);
-                            self.fiber.frames.last_mut().expect("frame").pc = pc;
-                            let args_at = base + obj as usize + 1;
+                            reg!(dst) = Value::Nil;
+                            continue;
+                        }
+                        let args_at = base + obj as usize + 1;
+                        self.fiber.frames.last_mut().expect("frame").pc = pc;
+                        let kind = recv.kind(&self.it.heap);
+                        if let Some((m, f)) = self.it.methods.get(kind, method) {
                             let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                             self.builtin_depth += 1;
                             let r = f(self, m, recv, &args);
@@ -632,8 +635,6 @@ impl Vm<'_> {
                             reg!(dst) = v;
                             continue;
                         }
-                        let args_at = base + obj as usize + 1;
-                        self.fiber.frames.last_mut().expect("frame").pc = pc;
                         // A map's own entry that is not a map method is called like a
                         // function, with the receiver's register reused for the callee.
                         if let Value::Map(m) = recv {
