@@ -8,6 +8,7 @@ use super::args::{MethodName, arity, int_arg, items_of};
 use super::core::sort_values;
 use crate::method::Method;
 use crate::value::Value;
+use crate::vm::method_table::Inline;
 use crate::vm::ops::{self, normalize_index};
 use crate::vm::{Vm, VmResult};
 
@@ -27,6 +28,10 @@ pub(super) const LIST_METHODS: &[Method] = &[
     Method::Clear,
     Method::Count,
 ];
+
+/// The list methods the eval loop runs in place when their precondition holds; every
+/// other call of them (a wrong argument count, say) still reaches `list_methods`.
+pub(super) const LIST_INLINE: &[(Method, Inline)] = &[(Method::Append, Inline::ListPush)];
 
 pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Value]) -> R {
     let Value::List(id) = recv else {

@@ -109,6 +109,9 @@ pub fn install(it: &mut Interp) {
     let methods = &mut it.methods;
     methods.define(Kind::Str, STR_METHODS, str_methods::str_methods);
     methods.define(Kind::List, LIST_METHODS, list_methods::list_methods);
+    for (method, inline) in list_methods::LIST_INLINE {
+        methods.define_inline(*method, *inline);
+    }
     methods.define(Kind::Map, MAP_METHODS, map_methods::map_methods);
     for (kind, names, f) in OBJECT_METHODS {
         methods.define(*kind, names, *f);

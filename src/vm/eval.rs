@@ -10,8 +10,10 @@
 //! - Builtins and methods are reached through the tables in `Interp` (function values and
 //!   `MethodTable`), never by name: this file calls no builtin directly.
 
+use super::entry_hints::EntryHints;
 use super::fiber::{Frame, Handler, HandlerKind};
 use super::machine::{Thrown, Vm, VmResult};
+use super::method_table::Inline;
 use super::ops;
 use crate::bytecode::{Capture, Op, Proto};
 use crate::method::Method;
@@ -549,7 +551,7 @@ impl Vm<'_> {
                         // A map's field is copied from its entry straight into the register
                         // (a returned Value would be stored in parts and reloaded whole).
                         if let (&Value::Map(m), Value::Str(nid)) = (&reg!(obj), proto.consts[name as usize])
-                            && let Some(i) = self.it.heap.map_find_str(m, nid)
+                            && let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
                         {
                             reg!(dst) = *self.it.heap.map(m).value_at(i);
                             continue;
@@ -559,6 +561,14 @@ impl Vm<'_> {
                     }
                     Op::SetField { obj, name, src } => {
                         let (o, v) = (reg!(obj), reg!(src));
+                        // An existing field of a map is overwritten in place; a new one is
+                        // inserted by `set_field`.
+                        if let (Value::Map(m), Value::Str(nid)) = (o, proto.consts[name as usize])
+                            && let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
+                        {
+                            *self.it.heap.map_mut(m).value_at_mut(i) = v;
+                            continue;
+                        }
                         tryv!(ops::set_field(self, o, proto.consts[name as usize], v));
                     }
                     Op::Slice { dst, obj, lo, hi } => {
@@ -597,9 +607,11 @@ impl Vm<'_> {
                         name,
                         method,
                     } => {
-                        // The commonest method call of all, without the general dispatch.
-                        if let (&Value::List(list), 1) = (&reg!(obj), argc)
-                            && method == Method::Append as u8
+                        let recv = reg!(obj);
+                        // The table's inline step for this method, when its precondition
+                        // holds, runs here without a call.
+                        if let Some(step) = self.it.methods.inline(method)
+                            && let (Inline::ListPush, Value::List(list), 1) = (step, recv, argc)
                         {
                             let v = Value::copy_words(&reg!(obj + 1));
                             let items = self.it.heap.list_mut(list);
@@ -611,7 +623,6 @@ impl Vm<'_> {
                             reg!(dst) = Value::Nil;
                             continue;
                         }
-                        let recv = reg!(obj);
                         let args_at = base + obj as usize + 1;
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
                         let kind = recv.kind(&self.it.heap);
@@ -627,7 +638,13 @@ impl Vm<'_> {
                         // A map's own entry that is not a map method is called like a
                         // function, with the receiver's register reused for the callee.
                         if let Value::Map(m) = recv {
-                            let i = tryv!(ops::map_entry_callee(self, m, proto.consts[name as usize]));
+                            let Value::Str(nid) = proto.consts[name as usize] else {
+                                unreachable!("method names are string constants")
+                            };
+                            let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
+                            else {
+                                throw!(ops::key_error(self, proto.consts[name as usize]));
+                            };
                             // Copied entry to register, as in GetField.
                             reg!(obj) = *self.it.heap.map(m).value_at(i);
                             if let Value::Func(id) = reg!(obj) {

@@ -13,6 +13,7 @@
 //! - The fiber is parked in the guarded state (where the collector sees it) whenever this
 //!   thread lets the GIL go, and taken back before it runs bytecode again.
 
+use super::entry_hints::EntryHints;
 use super::fiber::Fiber;
 use super::globals::Globals;
 use super::locations::Locations;
@@ -214,6 +215,8 @@ pub struct Vm<'a> {
     pub(super) builtin_depth: u32,
     /// Below this a builtin may not call back into toy code (`RecursionError`).
     pub stack_floor: StackFloor,
+    /// Where this thread's instructions last found map entries by name.
+    pub(super) entry_hints: EntryHints,
     pub it: GilGuard<'a, Interp>,
 }
 
@@ -226,6 +229,7 @@ impl<'a> Vm<'a> {
             breaker,
             builtin_depth: 0,
             stack_floor: StackFloor::UNKNOWN,
+            entry_hints: EntryHints::default(),
         }
     }
 

@@ -15,6 +15,7 @@
 //! - A frame's saved `pc` is the instruction after the one executing, so `pc - 1` gives
 //!   the line a traceback shows.
 
+mod entry_hints;
 mod eval;
 mod fiber;
 mod globals;

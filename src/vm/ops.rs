@@ -602,20 +602,6 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
     }
 }
 
-/// For `m.f(args)` on a map when `f` is no map method: the position of the entry stored
-/// under `"f"` (a `KeyError` if there is none), for the VM to copy in place.
-/// Inlined: called out of line, the Result return cost map_method_calls ~1.5%.
-#[inline(always)]
-pub fn map_entry_callee(vm: &mut Vm, m: crate::value::ObjId, name: Value) -> VmResult<usize> {
-    let Value::Str(nid) = name else {
-        unreachable!("method names are string constants")
-    };
-    match vm.it.heap.map_find_str(m, nid) {
-        Some(i) => Ok(i),
-        None => Err(key_error(vm, name)),
-    }
-}
-
 /// Python's slice clamping for `[lo:hi]` over a sequence of `len` items.
 fn clamp_bounds(vm: &mut Vm, lo: Value, hi: Value, len: usize) -> VmResult<(usize, usize)> {
     let n = len as i64;
