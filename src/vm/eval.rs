@@ -749,7 +749,13 @@ impl Vm<'_> {
                     Op::ListAppend { list, src } => {
                         let v = reg!(src);
                         if let Value::List(id) = reg!(list) {
-                            self.it.heap.list_mut(id).push(v);
+                            let items = self.it.heap.list_mut(id);
+                            if items.len() < items.capacity() {
+                                items.push(v);
+                            } else {
+                                // Growing is charged like `append`'s, within the limit.
+                                tryv!(self.push_growing(id, v));
+                            }
                         }
                     }
                     Op::ToStr { dst, src } => {
