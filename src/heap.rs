@@ -76,7 +76,7 @@ impl Heap {
             Value::Nil => Some(MapKey::Nil),
             Value::Bool(b) => Some(MapKey::Bool(b.get())),
             Value::Int(i) => Some(MapKey::Int(i)),
-            Value::Str(id) => Some(MapKey::Str(self.str_rc(id).clone())),
+            Value::Str(id) => Some(MapKey::Str(self.str_rc(id))),
             _ => None,
         }
     }
@@ -140,10 +140,7 @@ pub const ITEM_BYTES: usize = std::mem::size_of::<Value>();
 pub fn approx_size(obj: &Obj) -> usize {
     SLOT_BYTES
         + match obj {
-            Obj::Str(s) => match &s.building {
-                Some(b) => b.capacity(),
-                None => s.s.len(),
-            },
+            Obj::Str(s) => s.heap_bytes(),
             Obj::List(items) => items.capacity() * ITEM_BYTES,
             Obj::Map(m) => m.approx_bytes(),
             Obj::Error(e) => e.traceback.approx_bytes(),
@@ -269,15 +266,27 @@ impl Heap {
         &mut self.objs[id.index()]
     }
 
-    pub fn new_str(&mut self, s: impl Into<Rc<str>>) -> Value {
-        Value::Str(self.alloc(Obj::Str(StrObj::new(s.into()))))
+    /// A string of `s`: short texts are copied into the slot, longer ones shared (an
+    /// `Rc<str>` or `String` passed in is turned into the `Rc` without copying where it can).
+    pub fn new_str<S: AsRef<str> + Into<Rc<str>>>(&mut self, s: S) -> Value {
+        let obj = if s.as_ref().len() <= crate::object::INLINE_STR_MAX {
+            StrObj::copied(s.as_ref())
+        } else {
+            StrObj::new(s.into())
+        };
+        Value::Str(self.alloc(Obj::Str(obj)))
+    }
+
+    /// A string of `text`, keeping its buffer when it is long (see `StrObj::owned`).
+    pub fn new_string(&mut self, text: String) -> Value {
+        Value::Str(self.alloc(Obj::Str(StrObj::owned(text))))
     }
 
     /// A string whose text is known to be ASCII (so its char count is its length): the
     /// many short strings of a received message, without counting their chars.
     pub fn new_ascii_str(&mut self, s: &str) -> Value {
         debug_assert!(s.is_ascii());
-        Value::Str(self.alloc(Obj::Str(StrObj::with_chars(Rc::from(s), s.len()))))
+        Value::Str(self.alloc(Obj::Str(StrObj::copied_with_chars(s, s.len()))))
     }
 
     pub fn new_list(&mut self, items: Vec<Value>) -> Value {
@@ -302,7 +311,7 @@ impl Heap {
             MapKey::Nil => Value::Nil,
             MapKey::Bool(b) => Value::bool(*b),
             MapKey::Int(i) => Value::Int(*i),
-            MapKey::Str(s) => self.new_str(s.clone()),
+            MapKey::Str(s) => self.new_str(s.as_ref()),
         }
     }
 
@@ -314,18 +323,24 @@ impl Heap {
         }
     }
 
+    /// String `id`'s bytes, unchecked (for copying and measuring: see `StrObj::as_bytes`).
+    #[inline]
+    pub fn str_bytes(&self, id: ObjId) -> &[u8] {
+        self.str_obj(id).as_bytes()
+    }
+
     /// The hash a map gives string `id` as a key (cached in the string).
     #[inline]
     pub fn str_hash(&self, id: ObjId) -> u64 {
         let so = self.str_obj(id);
-        if so.building.is_some() {
+        if so.is_building() {
             return crate::dict::hash_str(so.text());
         }
         let cached = so.hash.get();
         if cached != 0 {
             return cached;
         }
-        let h = crate::dict::hash_str(&so.s);
+        let h = crate::dict::hash_str(so.text());
         so.hash.set(h);
         h
     }
@@ -426,11 +441,8 @@ impl Heap {
         match found {
             Some(i) => *self.map_mut(map).value_at_mut(i) = v,
             None => {
-                let text: Rc<str> = match &so.building {
-                    Some(b) => Rc::from(b.as_str()),
-                    None => so.s.clone(),
-                };
                 self.map_room(map)?;
+                let text = self.str_share(key);
                 self.map_mut(map).insert_hashed(h, MapKey::Str(text), v);
             }
         }
@@ -446,8 +458,10 @@ impl Heap {
         let tail_text = self.str_obj(tail);
         let (piece, piece_chars) = (tail_text.text().to_string(), tail_text.chars);
         match self.get_mut(id) {
-            Obj::Str(s) if s.building.is_some() => {
-                let b = s.building.as_mut().expect("checked");
+            Obj::Str(s) if s.is_building() => {
+                let Some(b) = s.building_mut() else {
+                    unreachable!("checked")
+                };
                 let before = b.capacity();
                 if b.len() + piece.len() > before {
                     // Doubling keeps a loop of `+=` linear.
@@ -458,8 +472,8 @@ impl Heap {
                     b.try_reserve(more).map_err(|_| GrowError::Failed(more))?;
                 }
                 b.push_str(&piece);
-                s.chars += piece_chars;
                 let grown = b.capacity() - before;
+                s.chars += piece_chars;
                 self.charge(grown);
                 Ok(id)
             }
@@ -474,22 +488,15 @@ impl Heap {
                 text.push_str(head.text());
                 text.push_str(&piece);
                 let chars = head.chars + piece_chars;
-                Ok(self.alloc(Obj::Str(StrObj {
-                    s: Rc::from(""),
-                    chars,
-                    hash: std::cell::Cell::new(0),
-                    building: Some(text),
-                })))
+                Ok(self.alloc(Obj::Str(StrObj::building(text, chars))))
             }
         }
     }
 
     /// `Freeze`: a string being built becomes an ordinary immutable string.
     pub fn freeze_str(&mut self, id: ObjId) {
-        if let Obj::Str(s) = self.get_mut(id)
-            && let Some(text) = s.building.take()
-        {
-            s.s = Rc::from(text);
+        if let Obj::Str(s) = self.get_mut(id) {
+            s.freeze();
         }
     }
 
@@ -501,8 +508,20 @@ impl Heap {
         }
     }
 
-    pub fn str_rc(&self, id: ObjId) -> &Rc<str> {
-        &self.str_obj(id).s
+    /// String `id`'s text as an `Rc`, for holding while the heap changes (a copy when the
+    /// text is in the slot).
+    pub fn str_rc(&self, id: ObjId) -> Rc<str> {
+        self.str_obj(id).to_rc()
+    }
+
+    /// String `id`'s text as an `Rc` that the string shares from now on (see
+    /// `StrObj::share`): a long joined text a method is called on is copied once, not at
+    /// every call.
+    pub fn str_share(&mut self, id: ObjId) -> Rc<str> {
+        match self.get_mut(id) {
+            Obj::Str(s) => s.share(),
+            other => mismatch("str", other),
+        }
     }
 
     #[inline]
