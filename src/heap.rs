@@ -124,7 +124,12 @@ pub struct Heap {
 const MIN_GC_THRESHOLD: usize = 1 << 16;
 /// The fewest bytes charged between two collections: a program whose live data is small
 /// collects after this much, not after every few objects.
-const MIN_GC_BYTES: usize = 16 << 20;
+const MIN_GC_BYTES: usize = 8 << 20;
+/// The next collection comes once the objects (or bytes) allocated since the last one
+/// reach the live ones divided by this: the dead then never pass half the live (plus the
+/// floors), so a heap of live data L peaks near 1.5 L. Each collection marks the live data
+/// again, so a smaller share would cost time for programs whose live data is large.
+const PACE_DIVISOR: usize = 2;
 
 /// The bytes a heap slot takes.
 const SLOT_BYTES: usize = std::mem::size_of::<Obj>();
@@ -224,7 +229,7 @@ impl Heap {
     /// Sets the memory limit (`None`: no limit).
     pub fn set_max_bytes(&mut self, max: Option<usize>) {
         self.max_bytes = max.unwrap_or(usize::MAX);
-        self.set_trigger(MIN_GC_BYTES.max(self.live_bytes));
+        self.set_trigger(MIN_GC_BYTES.max(self.live_bytes / PACE_DIVISOR));
     }
 
     /// Asks for the next collection after `pace` more bytes, or as soon as the heap would
@@ -633,15 +638,15 @@ impl Heap {
                 self.free.push(i as u32);
             }
         }
-        // The next collection comes once as many objects, or as many bytes, have been
-        // allocated as survived this one: the dead never outgrow the live (plus a floor),
-        // so a heap of live data L peaks near 2L whatever the program throws away.
+        // The next collection comes once half as many objects, or half as many bytes, have
+        // been allocated as survived this one (`PACE_DIVISOR`): whatever the program throws
+        // away, a heap of live data L peaks near 1.5 L.
         let live = self.live_objects();
         self.allocs_since_gc = 0;
-        self.next_gc = live.max(MIN_GC_THRESHOLD);
+        self.next_gc = (live / PACE_DIVISOR).max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
         self.live_bytes = live_bytes;
-        self.set_trigger(live_bytes.max(MIN_GC_BYTES));
+        self.set_trigger((live_bytes / PACE_DIVISOR).max(MIN_GC_BYTES));
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
         self.collections += 1;
     }
