@@ -142,6 +142,7 @@ pub const SHORT_STR_BYTES: usize = 96;
 pub const ITEM_BYTES: usize = std::mem::size_of::<Value>();
 
 /// Roughly how many bytes an object owns, for pacing the collector and the memory limit.
+#[inline]
 pub fn approx_size(obj: &Obj) -> usize {
     SLOT_BYTES
         + match obj {
@@ -613,11 +614,16 @@ impl Heap {
                 continue;
             }
             marks[i] = true;
-            self.objs[i].trace(|v| {
-                if let Some(child) = v.obj_id()
-                    && !marks[child.index()]
-                {
-                    work.push(child);
+            self.objs[i].trace(|v| match v {
+                // A string holds no values: marked here, it need not be visited (a list of
+                // a million strings would push and pop each one).
+                Value::Str(child) => marks[child.index()] = true,
+                _ => {
+                    if let Some(child) = v.obj_id()
+                        && !marks[child.index()]
+                    {
+                        work.push(child);
+                    }
                 }
             });
         }

@@ -189,6 +189,7 @@ impl StrObj {
     }
 
     /// The bytes the text holds outside the slot (for the collector's pacing).
+    #[inline]
     pub fn heap_bytes(&self) -> usize {
         match &self.text {
             Text::Inline { .. } => 0,
