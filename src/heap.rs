@@ -304,11 +304,11 @@ impl Heap {
     }
 
     pub fn new_error(&mut self, kind: &str, message: &str) -> Value {
-        Value::Obj(self.alloc(Obj::Error(ErrorObj {
+        Value::Obj(self.alloc(Obj::Error(Box::new(ErrorObj {
             kind: kind.into(),
             message: message.into(),
             traceback: Traceback::default(),
-        })))
+        }))))
     }
 
     /// The value a map key stands for (allocates a string for string keys).

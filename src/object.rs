@@ -27,7 +27,7 @@ pub type MapObj = Dict;
 
 /// Strings up to this many bytes keep their text in their heap slot: no allocation of
 /// their own, so a short string costs its slot and nothing more.
-pub const INLINE_STR_MAX: usize = 38;
+pub const INLINE_STR_MAX: usize = 22;
 
 /// Where a string's text lives.
 #[derive(Debug)]
@@ -42,8 +42,8 @@ enum Text {
     /// (`StrObj::share`).
     Shared(Rc<str>),
     /// A string a string-building local is still growing (`AppendStr`); only that local's
-    /// register refers to the object until `Freeze`.
-    Building(String),
+    /// register refers to the object until `Freeze`. Boxed, to keep the slot small.
+    Building(Box<String>),
 }
 
 /// An immutable string with its length in code points, so ASCII indexing is O(1).
@@ -56,8 +56,8 @@ pub struct StrObj {
     pub hash: std::cell::Cell<u64>,
 }
 
-// A string slot is no bigger than a list's or a map's (see `Obj`'s size).
-const _: () = assert!(std::mem::size_of::<StrObj>() <= 56);
+// A string slot is no bigger than a map's (see `Obj`'s size).
+const _: () = assert!(std::mem::size_of::<StrObj>() <= 40);
 
 fn count_chars(s: &str) -> usize {
     if s.is_ascii() { s.len() } else { s.chars().count() }
@@ -101,7 +101,7 @@ impl StrObj {
 
     /// A string being built by a string-building local, starting as `text`.
     pub fn building(text: String, chars: usize) -> StrObj {
-        StrObj::from_text(Text::Building(text), chars)
+        StrObj::from_text(Text::Building(Box::new(text)), chars)
     }
 
     fn from_text(text: Text, chars: usize) -> StrObj {
@@ -126,7 +126,7 @@ impl StrObj {
             },
             Text::Owned(s) => s,
             Text::Shared(s) => s,
-            Text::Building(b) => b,
+            Text::Building(b) => b.as_str(),
         }
     }
 
@@ -151,7 +151,7 @@ impl StrObj {
     /// The buffer of a string being built.
     pub fn building_mut(&mut self) -> Option<&mut String> {
         match &mut self.text {
-            Text::Building(b) => Some(b),
+            Text::Building(b) => Some(&mut **b),
             _ => None,
         }
     }
@@ -159,7 +159,7 @@ impl StrObj {
     /// Ends building: the text becomes immutable (in the slot if it is short).
     pub fn freeze(&mut self) {
         if let Text::Building(b) = &mut self.text {
-            let b = std::mem::take(b);
+            let b = std::mem::take(&mut **b);
             self.text = inline_text(&b).unwrap_or_else(|| Text::Owned(b.into_boxed_str()));
         }
     }
@@ -389,15 +389,15 @@ pub enum Obj {
     /// A captured variable, shared by reference between a frame and its closures.
     Cell(Value),
     Range(RangeObj),
-    Error(ErrorObj),
+    Error(Box<ErrorObj>),
     Thread(Box<ThreadObj>),
     Lock(LockObj),
     RLock(RLockObj),
     Condition(Box<ConditionObj>),
     Event(EventObj),
     Semaphore(SemaphoreObj),
-    Barrier(BarrierObj),
-    Queue(QueueObj),
+    Barrier(Box<BarrierObj>),
+    Queue(Box<QueueObj>),
     Listener(ListenerObj),
     Conn(ConnObj),
     Process(Box<ProcessObj>),
@@ -408,9 +408,10 @@ pub enum Obj {
     Free,
 }
 
-// Every object slot is this big, so rare, large kinds (threads, processes) live in a box:
-// a string or list slot stays one cache line, which the collector and allocator both touch.
-const _: () = assert!(std::mem::size_of::<Obj>() <= 64);
+// Every object slot is this big, so the kinds bigger than a map (threads, processes,
+// errors, queues, barriers) live in a box: the collector's sweep reads every slot, and a
+// program of a million short strings holds a million slots.
+const _: () = assert!(std::mem::size_of::<Obj>() <= 48);
 
 /// What kind of value something is: the immediates and every object kind. `type(x)`
 /// prints its name, and method tables are indexed by it.
