@@ -42,7 +42,9 @@ enum Text {
     /// (`StrObj::share`).
     Shared(Rc<str>),
     /// A string a string-building local is still growing (`AppendStr`); only that local's
-    /// register refers to the object until `Freeze`. Boxed, to keep the slot small.
+    /// register refers to the object until `Freeze`. Boxed, to keep the slot small: a
+    /// `String` inline would make every slot 8 bytes bigger for a state few strings are in.
+    #[allow(clippy::box_collection)]
     Building(Box<String>),
 }
 
