@@ -7,7 +7,9 @@ their geometric mean.
 Each run is timed with time.perf_counter() from the start of the process until os.wait4() reaps
 it, so a time includes process start-up and shut-down. The same wait4 returns the child's
 resource usage, whose ru_maxrss is the run's peak resident set size (the most physical memory it
-held at once). Exit status: 0 if every output matched, 1 if any program printed
+held at once). Linux keeps a process's peak across exec, so every child starts with the peak
+of the process it was forked from, this driver (~10-15 MB): the table shows a peak no higher
+than that floor, measured by running `true` the same way, as "<=floor". Exit status: 0 if every output matched, 1 if any program printed
 something different from CPython, failed, or could not be run.
 """
 
@@ -222,14 +224,28 @@ def cell_ratio(res, ref, timeout):
     return "-" if r is None else f"{r:.2f}"
 
 
-def cell_mb(res):
-    """A result's median peak memory in MB."""
+def rss_floor(mem_limit_mb):
+    """The peak RSS a child reports when it does nothing: what it inherited from this process
+    at the fork (see the module comment), started the way run_once starts programs."""
+    true = shutil.which("true")
+    if not true:
+        return 0
+    proc = subprocess.Popen([true], preexec_fn=limit_memory(mem_limit_mb))
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return usage.ru_maxrss * 1024
+
+
+def cell_mb(res, floor=0):
+    """A result's median peak memory in MB ("<=floor" when no more than the inherited floor)."""
     if res is None:
         return "-"
     if res.failed:
         return "FAIL"
     if res.timed_out or not res.rss:
         return "-"
+    if res.median_rss() <= floor * 1.02:
+        return f"<={floor / MB:.1f}"
     return f"{res.median_rss() / MB:.1f}"
 
 
@@ -318,6 +334,7 @@ def main():
 
     with_lua = lua is not None
     with_base = bool(args.baseline)
+    floor = rss_floor(args.mem_limit)
     header = ["program", "toy s", "CPython s", "toy/CPython"]
     align = ["<", ">", ">", ">"]
     if with_lua:
@@ -355,14 +372,14 @@ def main():
             if r is not None:
                 base_ratios.append(r)
         r = rss_ratio_of(toy, py)
-        row += [cell_mb(toy), cell_mb(py), "-" if r is None else f"{r:.2f}"]
+        row += [cell_mb(toy, floor), cell_mb(py, floor), "-" if r is None else f"{r:.2f}"]
         if r is not None:
             rss_ratios.append(r)
         if with_lua:
-            row += [cell_mb(lu)]
+            row += [cell_mb(lu, floor)]
         if with_base:
             r = rss_ratio_of(toy, base)
-            row += [cell_mb(base), "-" if r is None else f"{r:.2f}"]
+            row += [cell_mb(base, floor), "-" if r is None else f"{r:.2f}"]
             if r is not None:
                 base_rss_ratios.append(r)
         rows.append(row)
@@ -392,7 +409,9 @@ def main():
         print()
         print(f"Times are medians of {args.runs} runs of each whole process (wall clock); "
               "ratios are of medians, below 1 means faster than CPython. MB is the median "
-              "of each run's peak resident set size (ru_maxrss), in megabytes.")
+              "of each run's peak resident set size (ru_maxrss), in megabytes; a child "
+              f"inherits this driver's {floor / MB:.1f} MB at the fork, so \"<=\" marks a "
+              "peak no higher than that.")
         n_lua = len([n for n in names if n != STARTUP and all_results.get(n)
                      and "Lua" in all_results[n]])
         note = f"Geometric mean of toy/CPython over {len(toy_ratios)} programs"
