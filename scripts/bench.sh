@@ -2,7 +2,8 @@
 # Benchmarks toy against CPython (and Lua 5.4 if installed) on the programs in scripts/bench/
 # (issue 7): each program runs as a whole process, the implementations take turns
 # (A B C A B C ...), the outputs must match CPython's, and the table shows median times, the
-# ratios to CPython and their geometric mean. Exits non-zero if any output mismatched.
+# ratios to CPython and their geometric mean, and each program's peak memory (max RSS, median
+# over the runs) beside CPython's. Exits non-zero if any output mismatched.
 #
 # usage: scripts/bench.sh [-n RUNS] [-f NAME]... [-t SECONDS] [-m MIB] [-L] [-v] [-g]
 #   -n RUNS     runs of each implementation per program (default 5; start-up runs 10x that)

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Timing helper for scripts/bench.sh: runs the benchmark programs in scripts/bench/ as whole
 processes — toy, CPython and (if installed) Lua 5.4 taking turns, A B C A B C ... — checks that
-their outputs agree, and prints the median wall times, the ratios to CPython and their
-geometric mean.
+their outputs agree, and prints the median wall times and peak memory, the ratios to CPython and
+their geometric mean.
 
-Each run is timed with time.perf_counter() around subprocess.run(), so a time includes process
-start-up and shut-down. Exit status: 0 if every output matched, 1 if any program printed
+Each run is timed with time.perf_counter() from the start of the process until os.wait4() reaps
+it, so a time includes process start-up and shut-down. The same wait4 returns the child's
+resource usage, whose ru_maxrss is the run's peak resident set size (the most physical memory it
+held at once). Linux keeps a process's peak across exec, so every child starts with the peak
+of the process it was forked from, this driver (~10-15 MB): the table shows a peak no higher
+than that floor, measured by running `true` the same way, as "<=floor". Exit status: 0 if every output matched, 1 if any program printed
 something different from CPython, failed, or could not be run.
 """
 
@@ -18,6 +22,8 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 # The thirteen programs of issue 7, in the issue's order, then what later issues added.
@@ -40,6 +46,7 @@ PROGRAMS = [
 
 STARTUP = "empty"  # reported in milliseconds, left out of the geometric mean
 STARTUP_RUNS_FACTOR = 10  # the start-up program is cheap: run it 10x as often
+MB = 1e6  # peak memory is shown in megabytes
 
 
 def shorten(text, limit=400):
@@ -57,12 +64,16 @@ class Impl:
 class Result:
     def __init__(self):
         self.times = []
+        self.rss = []  # peak resident set size of each run, in bytes
         self.timed_out = False
         self.failed = None  # a message when the program failed or printed something wrong
         self.output = None
 
     def median(self):
         return statistics.median(self.times) if self.times else None
+
+    def median_rss(self):
+        return statistics.median(self.rss) if self.rss else None
 
 
 def limit_memory(mb):
@@ -78,27 +89,56 @@ def limit_memory(mb):
 
 
 def run_once(impl, path, timeout, mem_limit_mb):
-    """Runs one process; returns (seconds, stdout, stderr, returncode) or None on a timeout."""
+    """Runs one process; returns (seconds, peak RSS in bytes, stdout, stderr, returncode), or
+    None on a timeout.
+
+    The child is reaped with os.wait4, not by subprocess, for its rusage: ru_maxrss is that one
+    process's peak (RUSAGE_CHILDREN would be the peak over every child so far). Its output goes
+    to temporary files, so nothing has to read pipes while the parent waits."""
     preexec = limit_memory(mem_limit_mb)
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
             impl.argv + [path],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            timeout=timeout,
+            stdout=out,
+            stderr=err,
             preexec_fn=preexec,
         )
-    except subprocess.TimeoutExpired:
-        return None
-    elapsed = time.perf_counter() - start
-    return (
-        elapsed,
-        proc.stdout.decode("utf-8", "replace"),
-        proc.stderr.decode("utf-8", "replace"),
-        proc.returncode,
-    )
+        reaped = threading.Lock()  # held once the child is reaped: its pid may be reused
+        timed_out = []
+
+        def expire():
+            with reaped:
+                if proc.returncode is None:
+                    timed_out.append(True)
+                    proc.kill()
+
+        timer = threading.Timer(timeout, expire)
+        timer.start()
+        try:
+            while True:
+                try:
+                    _, status, usage = os.wait4(proc.pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+            elapsed = time.perf_counter() - start
+            with reaped:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            timer.cancel()
+        if timed_out:
+            return None
+        out.seek(0)
+        err.seek(0)
+        return (
+            elapsed,
+            usage.ru_maxrss * 1024,  # kilobytes on Linux
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+            proc.returncode,
+        )
 
 
 def bench_program(name, impls, bench_dir, runs, timeout, mem_limit_mb, verbose):
@@ -115,9 +155,10 @@ def bench_program(name, impls, bench_dir, runs, timeout, mem_limit_mb, verbose):
                 print(f"  {name}: {impl.label} took over {timeout:g} s; its other runs are skipped",
                       file=sys.stderr)
                 continue
-            elapsed, out, err, code = outcome
+            elapsed, rss, out, err, code = outcome
             if verbose:
-                print(f"  {name} run {rep + 1} {impl.label}: {elapsed:.3f} s", file=sys.stderr)
+                print(f"  {name} run {rep + 1} {impl.label}: {elapsed:.3f} s, "
+                      f"{rss / MB:.1f} MB", file=sys.stderr)
             if code != 0:
                 how = f"exited with code {code}"
                 if code < 0:
@@ -138,6 +179,7 @@ def bench_program(name, impls, bench_dir, runs, timeout, mem_limit_mb, verbose):
                       file=sys.stderr)
                 continue
             res.times.append(elapsed)
+            res.rss.append(rss)
     # Every output is checked against CPython's.
     ref = results["CPython"]
     for impl in impls:
@@ -180,6 +222,40 @@ def cell_ratio(res, ref, timeout):
         return f">{timeout / ref.median():.0f}"
     r = ratio_of(res, ref)
     return "-" if r is None else f"{r:.2f}"
+
+
+def rss_floor(mem_limit_mb):
+    """The peak RSS a child reports when it does nothing: what it inherited from this process
+    at the fork (see the module comment), started the way run_once starts programs."""
+    true = shutil.which("true")
+    if not true:
+        return 0
+    proc = subprocess.Popen([true], preexec_fn=limit_memory(mem_limit_mb))
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return usage.ru_maxrss * 1024
+
+
+def cell_mb(res, floor=0):
+    """A result's median peak memory in MB ("<=floor" when no more than the inherited floor)."""
+    if res is None:
+        return "-"
+    if res.failed:
+        return "FAIL"
+    if res.timed_out or not res.rss:
+        return "-"
+    if res.median_rss() <= floor * 1.02:
+        return f"<={floor / MB:.1f}"
+    return f"{res.median_rss() / MB:.1f}"
+
+
+def rss_ratio_of(res, ref):
+    """The ratio of median peak memories res/ref, or None without a clean measurement."""
+    if res is None or ref is None or res.failed or ref.failed or res.timed_out or ref.timed_out:
+        return None
+    if not res.rss or not ref.rss:
+        return None
+    return res.median_rss() / ref.median_rss()
 
 
 def print_table(header, rows, align):
@@ -258,6 +334,7 @@ def main():
 
     with_lua = lua is not None
     with_base = bool(args.baseline)
+    floor = rss_floor(args.mem_limit)
     header = ["program", "toy s", "CPython s", "toy/CPython"]
     align = ["<", ">", ">", ">"]
     if with_lua:
@@ -266,7 +343,16 @@ def main():
     if with_base:
         header += ["base s", "toy/base"]
         align += [">", ">"]
+    header += ["toy MB", "CPython MB", "toy/CPython MB"]
+    align += [">", ">", ">"]
+    if with_lua:
+        header += ["Lua MB"]
+        align += [">"]
+    if with_base:
+        header += ["base MB", "toy/base MB"]
+        align += [">", ">"]
     rows, toy_ratios, lua_ratios, base_ratios = [], [], [], []
+    rss_ratios, base_rss_ratios = [], []
     failed, excluded = [], []
     for name in names:
         res = all_results[name]
@@ -285,6 +371,17 @@ def main():
             r = ratio_of(toy, base)
             if r is not None:
                 base_ratios.append(r)
+        r = rss_ratio_of(toy, py)
+        row += [cell_mb(toy, floor), cell_mb(py, floor), "-" if r is None else f"{r:.2f}"]
+        if r is not None:
+            rss_ratios.append(r)
+        if with_lua:
+            row += [cell_mb(lu, floor)]
+        if with_base:
+            r = rss_ratio_of(toy, base)
+            row += [cell_mb(base, floor), "-" if r is None else f"{r:.2f}"]
+            if r is not None:
+                base_rss_ratios.append(r)
         rows.append(row)
         r = ratio_of(toy, py)
         if r is not None:
@@ -303,10 +400,18 @@ def main():
             gm_row += ["", f"{geomean(lua_ratios):.2f}" if lua_ratios else "-"]
         if with_base:
             gm_row += ["", f"{geomean(base_ratios):.3f}" if base_ratios else "-"]
+        gm_row += ["", "", f"{geomean(rss_ratios):.2f}" if rss_ratios else "-"]
+        if with_lua:
+            gm_row += [""]
+        if with_base:
+            gm_row += ["", f"{geomean(base_rss_ratios):.3f}" if base_rss_ratios else "-"]
         print_table(header, rows + [gm_row], align)
         print()
         print(f"Times are medians of {args.runs} runs of each whole process (wall clock); "
-              "ratios are of medians, below 1 means faster than CPython.")
+              "ratios are of medians, below 1 means faster than CPython. MB is the median "
+              "of each run's peak resident set size (ru_maxrss), in megabytes; a child "
+              f"inherits this driver's {floor / MB:.1f} MB at the fork, so \"<=\" marks a "
+              "peak no higher than that.")
         n_lua = len([n for n in names if n != STARTUP and all_results.get(n)
                      and "Lua" in all_results[n]])
         note = f"Geometric mean of toy/CPython over {len(toy_ratios)} programs"

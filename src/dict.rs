@@ -63,8 +63,6 @@ const MIN_SLOTS: usize = 8;
 pub struct Dict {
     entries: Vec<Entry>,
     slots: Box<[u64]>,
-    /// `64 - log2(slots.len())`, the shift that turns a spread hash into a slot number.
-    shift: u32,
 }
 
 #[inline]
@@ -132,9 +130,10 @@ impl Dict {
         Ok(self.approx_bytes() - before)
     }
 
+    /// The slot where a key of this hash starts probing. Needs a non-empty index.
     #[inline]
     fn home(&self, hash: u64) -> usize {
-        (hash.wrapping_mul(SPREAD) >> self.shift) as usize
+        home_in(self.slots.len(), hash)
     }
 
     /// Finds `key` (whose hash is `hash`): `Ok(entry index)` or `Err(empty slot)` where it
@@ -295,16 +294,23 @@ impl Dict {
         let n = slots.len();
         debug_assert!(n.is_power_of_two() && n >= MIN_SLOTS);
         self.slots = slots;
-        self.shift = 64 - n.trailing_zeros();
         let mask = n - 1;
         for (i, e) in self.entries.iter().enumerate() {
-            let mut pos = (e.hash.wrapping_mul(SPREAD) >> self.shift) as usize;
+            let mut pos = home_in(n, e.hash);
             while self.slots[pos] != EMPTY {
                 pos = (pos + 1) & mask;
             }
             self.slots[pos] = fingerprint(e.hash) | (i as u64 + 1);
         }
     }
+}
+
+/// Where a key of this hash starts probing in an index of `n` slots (a power of two): the
+/// top `log2(n)` bits of the spread hash. Computed from the length rather than stored, so a
+/// map is no bigger than a heap slot has room for.
+#[inline]
+fn home_in(n: usize, hash: u64) -> usize {
+    (hash.wrapping_mul(SPREAD) >> (64 - n.trailing_zeros())) as usize
 }
 
 /// The index size that holds `n` entries at most 5/8 full.

@@ -76,7 +76,7 @@ impl Heap {
             Value::Nil => Some(MapKey::Nil),
             Value::Bool(b) => Some(MapKey::Bool(b.get())),
             Value::Int(i) => Some(MapKey::Int(i)),
-            Value::Str(id) => Some(MapKey::Str(self.str_rc(id).clone())),
+            Value::Str(id) => Some(MapKey::Str(self.str_rc(id))),
             _ => None,
         }
     }
@@ -124,7 +124,12 @@ pub struct Heap {
 const MIN_GC_THRESHOLD: usize = 1 << 16;
 /// The fewest bytes charged between two collections: a program whose live data is small
 /// collects after this much, not after every few objects.
-const MIN_GC_BYTES: usize = 16 << 20;
+const MIN_GC_BYTES: usize = 8 << 20;
+/// The next collection comes once the objects (or bytes) allocated since the last one
+/// reach the live ones divided by this: the dead then never pass half the live (plus the
+/// floors), so a heap of live data L peaks near 1.5 L. Each collection marks the live data
+/// again, so a smaller share would cost time for programs whose live data is large.
+const PACE_DIVISOR: usize = 2;
 
 /// The bytes a heap slot takes.
 const SLOT_BYTES: usize = std::mem::size_of::<Obj>();
@@ -137,13 +142,11 @@ pub const SHORT_STR_BYTES: usize = 96;
 pub const ITEM_BYTES: usize = std::mem::size_of::<Value>();
 
 /// Roughly how many bytes an object owns, for pacing the collector and the memory limit.
+#[inline]
 pub fn approx_size(obj: &Obj) -> usize {
     SLOT_BYTES
         + match obj {
-            Obj::Str(s) => match &s.building {
-                Some(b) => b.capacity(),
-                None => s.s.len(),
-            },
+            Obj::Str(s) => s.heap_bytes(),
             Obj::List(items) => items.capacity() * ITEM_BYTES,
             Obj::Map(m) => m.approx_bytes(),
             Obj::Error(e) => e.traceback.approx_bytes(),
@@ -227,7 +230,7 @@ impl Heap {
     /// Sets the memory limit (`None`: no limit).
     pub fn set_max_bytes(&mut self, max: Option<usize>) {
         self.max_bytes = max.unwrap_or(usize::MAX);
-        self.set_trigger(MIN_GC_BYTES.max(self.live_bytes));
+        self.set_trigger(MIN_GC_BYTES.max(self.live_bytes / PACE_DIVISOR));
     }
 
     /// Asks for the next collection after `pace` more bytes, or as soon as the heap would
@@ -269,15 +272,27 @@ impl Heap {
         &mut self.objs[id.index()]
     }
 
-    pub fn new_str(&mut self, s: impl Into<Rc<str>>) -> Value {
-        Value::Str(self.alloc(Obj::Str(StrObj::new(s.into()))))
+    /// A string of `s`: short texts are copied into the slot, longer ones shared (an
+    /// `Rc<str>` or `String` passed in is turned into the `Rc` without copying where it can).
+    pub fn new_str<S: AsRef<str> + Into<Rc<str>>>(&mut self, s: S) -> Value {
+        let obj = if s.as_ref().len() <= crate::object::INLINE_STR_MAX {
+            StrObj::copied(s.as_ref())
+        } else {
+            StrObj::new(s.into())
+        };
+        Value::Str(self.alloc(Obj::Str(obj)))
+    }
+
+    /// A string of `text`, keeping its buffer when it is long (see `StrObj::owned`).
+    pub fn new_string(&mut self, text: String) -> Value {
+        Value::Str(self.alloc(Obj::Str(StrObj::owned(text))))
     }
 
     /// A string whose text is known to be ASCII (so its char count is its length): the
     /// many short strings of a received message, without counting their chars.
     pub fn new_ascii_str(&mut self, s: &str) -> Value {
         debug_assert!(s.is_ascii());
-        Value::Str(self.alloc(Obj::Str(StrObj::with_chars(Rc::from(s), s.len()))))
+        Value::Str(self.alloc(Obj::Str(StrObj::copied_with_chars(s, s.len()))))
     }
 
     pub fn new_list(&mut self, items: Vec<Value>) -> Value {
@@ -289,11 +304,11 @@ impl Heap {
     }
 
     pub fn new_error(&mut self, kind: &str, message: &str) -> Value {
-        Value::Obj(self.alloc(Obj::Error(ErrorObj {
+        Value::Obj(self.alloc(Obj::Error(Box::new(ErrorObj {
             kind: kind.into(),
             message: message.into(),
             traceback: Traceback::default(),
-        })))
+        }))))
     }
 
     /// The value a map key stands for (allocates a string for string keys).
@@ -302,7 +317,7 @@ impl Heap {
             MapKey::Nil => Value::Nil,
             MapKey::Bool(b) => Value::bool(*b),
             MapKey::Int(i) => Value::Int(*i),
-            MapKey::Str(s) => self.new_str(s.clone()),
+            MapKey::Str(s) => self.new_str(s.as_ref()),
         }
     }
 
@@ -314,18 +329,24 @@ impl Heap {
         }
     }
 
+    /// String `id`'s bytes, unchecked (for copying and measuring: see `StrObj::as_bytes`).
+    #[inline]
+    pub fn str_bytes(&self, id: ObjId) -> &[u8] {
+        self.str_obj(id).as_bytes()
+    }
+
     /// The hash a map gives string `id` as a key (cached in the string).
     #[inline]
     pub fn str_hash(&self, id: ObjId) -> u64 {
         let so = self.str_obj(id);
-        if so.building.is_some() {
+        if so.is_building() {
             return crate::dict::hash_str(so.text());
         }
         let cached = so.hash.get();
         if cached != 0 {
             return cached;
         }
-        let h = crate::dict::hash_str(&so.s);
+        let h = crate::dict::hash_str(so.text());
         so.hash.set(h);
         h
     }
@@ -426,11 +447,8 @@ impl Heap {
         match found {
             Some(i) => *self.map_mut(map).value_at_mut(i) = v,
             None => {
-                let text: Rc<str> = match &so.building {
-                    Some(b) => Rc::from(b.as_str()),
-                    None => so.s.clone(),
-                };
                 self.map_room(map)?;
+                let text = self.str_share(key);
                 self.map_mut(map).insert_hashed(h, MapKey::Str(text), v);
             }
         }
@@ -446,8 +464,10 @@ impl Heap {
         let tail_text = self.str_obj(tail);
         let (piece, piece_chars) = (tail_text.text().to_string(), tail_text.chars);
         match self.get_mut(id) {
-            Obj::Str(s) if s.building.is_some() => {
-                let b = s.building.as_mut().expect("checked");
+            Obj::Str(s) if s.is_building() => {
+                let Some(b) = s.building_mut() else {
+                    unreachable!("checked")
+                };
                 let before = b.capacity();
                 if b.len() + piece.len() > before {
                     // Doubling keeps a loop of `+=` linear.
@@ -458,8 +478,8 @@ impl Heap {
                     b.try_reserve(more).map_err(|_| GrowError::Failed(more))?;
                 }
                 b.push_str(&piece);
-                s.chars += piece_chars;
                 let grown = b.capacity() - before;
+                s.chars += piece_chars;
                 self.charge(grown);
                 Ok(id)
             }
@@ -474,22 +494,15 @@ impl Heap {
                 text.push_str(head.text());
                 text.push_str(&piece);
                 let chars = head.chars + piece_chars;
-                Ok(self.alloc(Obj::Str(StrObj {
-                    s: Rc::from(""),
-                    chars,
-                    hash: std::cell::Cell::new(0),
-                    building: Some(text),
-                })))
+                Ok(self.alloc(Obj::Str(StrObj::building(text, chars))))
             }
         }
     }
 
     /// `Freeze`: a string being built becomes an ordinary immutable string.
     pub fn freeze_str(&mut self, id: ObjId) {
-        if let Obj::Str(s) = self.get_mut(id)
-            && let Some(text) = s.building.take()
-        {
-            s.s = Rc::from(text);
+        if let Obj::Str(s) = self.get_mut(id) {
+            s.freeze();
         }
     }
 
@@ -501,8 +514,20 @@ impl Heap {
         }
     }
 
-    pub fn str_rc(&self, id: ObjId) -> &Rc<str> {
-        &self.str_obj(id).s
+    /// String `id`'s text as an `Rc`, for holding while the heap changes (a copy when the
+    /// text is in the slot).
+    pub fn str_rc(&self, id: ObjId) -> Rc<str> {
+        self.str_obj(id).to_rc()
+    }
+
+    /// String `id`'s text as an `Rc` that the string shares from now on (see
+    /// `StrObj::share`): a long joined text a method is called on is copied once, not at
+    /// every call.
+    pub fn str_share(&mut self, id: ObjId) -> Rc<str> {
+        match self.get_mut(id) {
+            Obj::Str(s) => s.share(),
+            other => mismatch("str", other),
+        }
     }
 
     #[inline]
@@ -589,11 +614,16 @@ impl Heap {
                 continue;
             }
             marks[i] = true;
-            self.objs[i].trace(|v| {
-                if let Some(child) = v.obj_id()
-                    && !marks[child.index()]
-                {
-                    work.push(child);
+            self.objs[i].trace(|v| match v {
+                // A string holds no values: marked here, it need not be visited (a list of
+                // a million strings would push and pop each one).
+                Value::Str(child) => marks[child.index()] = true,
+                _ => {
+                    if let Some(child) = v.obj_id()
+                        && !marks[child.index()]
+                    {
+                        work.push(child);
+                    }
                 }
             });
         }
@@ -614,15 +644,15 @@ impl Heap {
                 self.free.push(i as u32);
             }
         }
-        // The next collection comes once as many objects, or as many bytes, have been
-        // allocated as survived this one: the dead never outgrow the live (plus a floor),
-        // so a heap of live data L peaks near 2L whatever the program throws away.
+        // The next collection comes once half as many objects, or half as many bytes, have
+        // been allocated as survived this one (`PACE_DIVISOR`): whatever the program throws
+        // away, a heap of live data L peaks near 1.5 L.
         let live = self.live_objects();
         self.allocs_since_gc = 0;
-        self.next_gc = live.max(MIN_GC_THRESHOLD);
+        self.next_gc = (live / PACE_DIVISOR).max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
         self.live_bytes = live_bytes;
-        self.set_trigger(live_bytes.max(MIN_GC_BYTES));
+        self.set_trigger((live_bytes / PACE_DIVISOR).max(MIN_GC_BYTES));
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
         self.collections += 1;
     }

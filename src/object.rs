@@ -25,40 +25,194 @@ use std::sync::Arc;
 /// A map object: toy's insertion-ordered dictionary.
 pub type MapObj = Dict;
 
+/// Strings up to this many bytes keep their text in their heap slot: no allocation of
+/// their own, so a short string costs its slot and nothing more.
+pub const INLINE_STR_MAX: usize = 22;
+
+/// Where a string's text lives.
+#[derive(Debug)]
+enum Text {
+    /// A short string's bytes, in the slot: the first `len` of `bytes`, always valid UTF-8
+    /// (they are only ever copied from a `&str` of that length).
+    Inline { len: u8, bytes: [u8; INLINE_STR_MAX] },
+    /// A longer string made by joining, slicing or formatting: the buffer it was built in,
+    /// kept without copying (until a map key wants to share it).
+    Owned(Box<str>),
+    /// A longer string, a constant of compiled code, or one whose text a map key shares
+    /// (`StrObj::share`).
+    Shared(Rc<str>),
+    /// A string a string-building local is still growing (`AppendStr`); only that local's
+    /// register refers to the object until `Freeze`. Boxed, to keep the slot small: a
+    /// `String` inline would make every slot 8 bytes bigger for a state few strings are in.
+    #[allow(clippy::box_collection)]
+    Building(Box<String>),
+}
+
 /// An immutable string with its length in code points, so ASCII indexing is O(1).
 #[derive(Debug)]
 pub struct StrObj {
-    pub s: Rc<str>,
+    text: Text,
     pub chars: usize,
     /// The string's hash as a map key, computed on first use (0 = not yet): field names and
     /// other constant keys are hashed once, not on every lookup.
     pub hash: std::cell::Cell<u64>,
-    /// While a string-building local grows it (`AppendStr`), the text lives here and `s`
-    /// is stale; only that local's register refers to the object until `Freeze`.
-    pub building: Option<String>,
+}
+
+// A string slot is no bigger than a map's (see `Obj`'s size).
+const _: () = assert!(std::mem::size_of::<StrObj>() <= 40);
+
+fn count_chars(s: &str) -> usize {
+    if s.is_ascii() { s.len() } else { s.chars().count() }
 }
 
 impl StrObj {
+    /// A string sharing `s` (constants keep their text shared, so a map key made from a
+    /// literal is the same text in memory as the field name; see `heap::same_text`).
     pub fn new(s: Rc<str>) -> StrObj {
-        let chars = if s.is_ascii() { s.len() } else { s.chars().count() };
+        let chars = count_chars(&s);
         StrObj::with_chars(s, chars)
     }
-    /// A string whose length in code points the caller already knows.
+
+    /// A string sharing `s`, whose length in code points the caller already knows.
     pub fn with_chars(s: Rc<str>, chars: usize) -> StrObj {
-        StrObj {
-            s,
-            chars,
-            hash: std::cell::Cell::new(0),
-            building: None,
+        StrObj::from_text(Text::Shared(s), chars)
+    }
+
+    /// A string holding a copy of `s`: in its slot if it is short, else in a new `Rc`.
+    pub fn copied(s: &str) -> StrObj {
+        StrObj::copied_with_chars(s, count_chars(s))
+    }
+
+    /// `copied` for a caller that already knows the length in code points.
+    pub fn copied_with_chars(s: &str, chars: usize) -> StrObj {
+        match inline_text(s) {
+            Some(text) => StrObj::from_text(text, chars),
+            None => StrObj::with_chars(Rc::from(s), chars),
         }
     }
+
+    /// A string of `s`, taking its buffer if it is long (no copy when it has no spare
+    /// capacity), or copying it into the slot if it is short.
+    pub fn owned(s: String) -> StrObj {
+        let chars = count_chars(&s);
+        match inline_text(&s) {
+            Some(text) => StrObj::from_text(text, chars),
+            None => StrObj::from_text(Text::Owned(s.into_boxed_str()), chars),
+        }
+    }
+
+    /// A string being built by a string-building local, starting as `text`.
+    pub fn building(text: String, chars: usize) -> StrObj {
+        StrObj::from_text(Text::Building(Box::new(text)), chars)
+    }
+
+    fn from_text(text: Text, chars: usize) -> StrObj {
+        StrObj {
+            text,
+            chars,
+            hash: std::cell::Cell::new(0),
+        }
+    }
+
     pub fn is_ascii(&self) -> bool {
         self.chars == self.text().len()
     }
-    /// The string's text, whether frozen or still being built.
+
+    /// The string's text, whether in the slot, shared or still being built.
+    #[inline]
     pub fn text(&self) -> &str {
-        self.building.as_deref().unwrap_or(&self.s)
+        match &self.text {
+            Text::Inline { len, bytes } => match std::str::from_utf8(&bytes[..*len as usize]) {
+                Ok(s) => s,
+                Err(_) => unreachable!("inline string bytes are copied from a str"),
+            },
+            Text::Owned(s) => s,
+            Text::Shared(s) => s,
+            Text::Building(b) => b.as_str(),
+        }
     }
+
+    /// The text's bytes: like `text`, without checking that slot bytes are UTF-8 (for
+    /// callers that only copy or measure them).
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.text {
+            Text::Inline { len, bytes } => &bytes[..*len as usize],
+            Text::Owned(s) => s.as_bytes(),
+            Text::Shared(s) => s.as_bytes(),
+            Text::Building(b) => b.as_bytes(),
+        }
+    }
+
+    /// Whether a string-building local is still growing it.
+    #[inline]
+    pub fn is_building(&self) -> bool {
+        matches!(self.text, Text::Building(_))
+    }
+
+    /// The buffer of a string being built.
+    pub fn building_mut(&mut self) -> Option<&mut String> {
+        match &mut self.text {
+            Text::Building(b) => Some(&mut **b),
+            _ => None,
+        }
+    }
+
+    /// Ends building: the text becomes immutable (in the slot if it is short).
+    pub fn freeze(&mut self) {
+        if let Text::Building(b) = &mut self.text {
+            let b = std::mem::take(&mut **b);
+            self.text = inline_text(&b).unwrap_or_else(|| Text::Owned(b.into_boxed_str()));
+        }
+    }
+
+    /// The text as an `Rc`, for a map key or a caller that must hold it while the heap
+    /// changes: the shared one if there is one, else a new copy.
+    pub fn to_rc(&self) -> Rc<str> {
+        match &self.text {
+            Text::Shared(s) => s.clone(),
+            _ => Rc::from(self.text()),
+        }
+    }
+
+    /// The text as an `Rc` that this string shares from now on: a string used as a map
+    /// key again and again (the same key in map after map) then costs one copy, not one
+    /// per map. A string being built is copied and not changed.
+    pub fn share(&mut self) -> Rc<str> {
+        match &self.text {
+            Text::Shared(s) => s.clone(),
+            Text::Building(b) => Rc::from(b.as_str()),
+            Text::Inline { .. } | Text::Owned(_) => {
+                let rc: Rc<str> = Rc::from(self.text());
+                self.text = Text::Shared(rc.clone());
+                rc
+            }
+        }
+    }
+
+    /// The bytes the text holds outside the slot (for the collector's pacing).
+    #[inline]
+    pub fn heap_bytes(&self) -> usize {
+        match &self.text {
+            Text::Inline { .. } => 0,
+            Text::Owned(s) => s.len(),
+            Text::Shared(s) => s.len(),
+            Text::Building(b) => b.capacity(),
+        }
+    }
+}
+
+/// `s` stored in a slot, if it is short enough.
+fn inline_text(s: &str) -> Option<Text> {
+    if s.len() > INLINE_STR_MAX {
+        return None;
+    }
+    let mut bytes = [0u8; INLINE_STR_MAX];
+    bytes[..s.len()].copy_from_slice(s.as_bytes());
+    Some(Text::Inline {
+        len: s.len() as u8,
+        bytes,
+    })
 }
 
 #[derive(Debug)]
@@ -237,15 +391,15 @@ pub enum Obj {
     /// A captured variable, shared by reference between a frame and its closures.
     Cell(Value),
     Range(RangeObj),
-    Error(ErrorObj),
+    Error(Box<ErrorObj>),
     Thread(Box<ThreadObj>),
     Lock(LockObj),
     RLock(RLockObj),
     Condition(Box<ConditionObj>),
     Event(EventObj),
     Semaphore(SemaphoreObj),
-    Barrier(BarrierObj),
-    Queue(QueueObj),
+    Barrier(Box<BarrierObj>),
+    Queue(Box<QueueObj>),
     Listener(ListenerObj),
     Conn(ConnObj),
     Process(Box<ProcessObj>),
@@ -256,9 +410,10 @@ pub enum Obj {
     Free,
 }
 
-// Every object slot is this big, so rare, large kinds (threads, processes) live in a box:
-// a string or list slot stays one cache line, which the collector and allocator both touch.
-const _: () = assert!(std::mem::size_of::<Obj>() <= 64);
+// Every object slot is this big, so the kinds bigger than a map (threads, processes,
+// errors, queues, barriers) live in a box: the collector's sweep reads every slot, and a
+// program of a million short strings holds a million slots.
+const _: () = assert!(std::mem::size_of::<Obj>() <= 48);
 
 /// What kind of value something is: the immediates and every object kind. `type(x)`
 /// prints its name, and method tables are indexed by it.

@@ -63,7 +63,7 @@ pub(super) fn num_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmRes
 
 pub(super) fn str_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<Rc<str>> {
     match v {
-        Value::Str(id) => Ok(vm.it.heap.str_rc(id).clone()),
+        Value::Str(id) => Ok(vm.it.heap.str_share(id)),
         other => {
             let t = other.type_name(&vm.it.heap);
             Err(vm.type_error(format!("{name}() expected a str, got {t}")))

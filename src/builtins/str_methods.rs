@@ -49,7 +49,7 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
     let Value::Str(id) = recv else {
         unreachable!("the method table gives str methods only strings")
     };
-    let s = vm.it.heap.str_rc(id).clone();
+    let s = vm.it.heap.str_share(id);
     let name = MethodName("str", method.name());
     {
         match method {
@@ -117,16 +117,19 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                         return Err(vm.type_error(format!("sequence item {i}: expected str instance, {t} found")));
                     }
                 };
-                let mut out = vm.string_with_capacity(total)?;
+                // Joined as bytes: the pieces are each UTF-8, so the whole is, and checking
+                // it once is cheaper than checking every short piece on its way out of its slot.
+                let mut out = vm.string_with_capacity(total)?.into_bytes();
                 let heap = &vm.it.heap;
                 for (i, v) in parts_of(heap, args[0], &expanded).iter().enumerate() {
                     if i > 0 {
-                        out.push_str(&s);
+                        out.extend_from_slice(s.as_bytes());
                     }
                     if let Value::Str(part) = v {
-                        out.push_str(heap.str(*part));
+                        out.extend_from_slice(heap.str_bytes(*part));
                     }
                 }
+                let out = String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                 vm.str_value(out)
             }
             Method::Find | Method::Rfind | Method::Index | Method::Count => {
@@ -323,7 +326,7 @@ fn joined_len(heap: &Heap, sep: usize, parts: &[Value]) -> Result<u128, usize> {
     let mut total = sep as u128 * parts.len().saturating_sub(1) as u128;
     for (i, v) in parts.iter().enumerate() {
         match v {
-            Value::Str(part) => total += heap.str(*part).len() as u128,
+            Value::Str(part) => total += heap.str_bytes(*part).len() as u128,
             _ => return Err(i),
         }
     }

@@ -410,7 +410,7 @@ pub fn restore(it: &mut Interp, image: Image) -> Result<(Value, Vec<Value>), Str
                 kind,
                 message,
                 traceback,
-            } => Obj::Error(ErrorObj {
+            } => Obj::Error(Box::new(ErrorObj {
                 kind: kind.into(),
                 message: message.into(),
                 traceback: Traceback::from_entries(traceback.into_iter().map(|(file, line, func)| TbEntry {
@@ -418,7 +418,7 @@ pub fn restore(it: &mut Interp, image: Image) -> Result<(Value, Vec<Value>), Str
                     line,
                     func: func.into(),
                 })),
-            }),
+            })),
             Object::Module { name, fields } => Obj::Module(Box::new(ModuleObj {
                 name: name.into(),
                 fields: fields.into_iter().map(|(k, v)| (Rc::from(k), v)).collect(),

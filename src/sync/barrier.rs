@@ -30,13 +30,13 @@ fn barrier_obj<'v>(vm: &'v mut Vm<'_>, id: ObjId) -> &'v mut BarrierObj {
 }
 
 pub fn new_barrier(vm: &mut Vm, parties: u64) -> Value {
-    Value::Obj(vm.it.heap.alloc(Obj::Barrier(BarrierObj {
+    Value::Obj(vm.it.heap.alloc(Obj::Barrier(Box::new(BarrierObj {
         parties,
         next_index: 0,
         returned: Vec::new(),
         round: 0,
         signal: Arc::default(),
-    })))
+    }))))
 }
 
 /// `b.wait()`: this thread's index in its round, once the round is complete.

@@ -30,7 +30,7 @@ pub fn new_queue(vm: &mut Vm, maxsize: usize) -> Value {
         maxsize,
         signal: Arc::default(),
     };
-    Value::Obj(vm.it.heap.alloc(Obj::Queue(q)))
+    Value::Obj(vm.it.heap.alloc(Obj::Queue(Box::new(q))))
 }
 
 /// `q.put(v)` / `q.put(v, timeout)`: waits while the queue is full; `TimeoutError` if it

@@ -589,8 +589,9 @@ impl<'a> Vm<'a> {
         }
     }
 
-    /// A string value made from `text`, which the heap copies into a shared buffer. A long
-    /// text is checked first: the copy must not be the allocation that fails.
+    /// A string value made from `text`, whose buffer the heap keeps (a short text is copied
+    /// into its slot). A long text is checked first: should the buffer be shrunk to fit, or
+    /// later copied into a shared one, that must not be the allocation that fails.
     pub fn str_value(&mut self, text: String) -> VmResult<Value> {
         const CHECKED: usize = 1 << 20;
         if text.len() >= CHECKED {
@@ -600,7 +601,7 @@ impl<'a> Vm<'a> {
                 return Err(self.memory_error(text.len() as u128));
             }
         }
-        Ok(self.new_str(text))
+        Ok(self.it.heap.new_string(text))
     }
 
     pub(super) fn thrown(&self, value: Value) -> Box<Thrown> {
@@ -768,7 +769,7 @@ impl<'a> Vm<'a> {
 
     // ---- helpers shared by ops and builtins ------------------------------------------
 
-    pub fn new_str(&mut self, s: impl Into<Rc<str>>) -> Value {
+    pub fn new_str<S: AsRef<str> + Into<Rc<str>>>(&mut self, s: S) -> Value {
         self.it.heap.new_str(s)
     }
 

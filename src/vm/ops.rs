@@ -419,10 +419,10 @@ fn index_type_error(vm: &mut Vm, what: &str, i: Value) -> Box<Thrown> {
 pub fn str_char_at(vm: &mut Vm, id: crate::value::ObjId, i: usize) -> Value {
     let s = vm.it.heap.str_obj(id);
     if s.is_ascii() {
-        let b = s.s.as_bytes()[i];
+        let b = s.text().as_bytes()[i];
         return vm.char_str(b as char);
     }
-    let c = s.s.chars().nth(i).unwrap_or('\0');
+    let c = s.text().chars().nth(i).unwrap_or('\0');
     vm.char_str(c)
 }
 
@@ -636,17 +636,21 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
             let (from, to) = if s.is_ascii() {
                 (a, b)
             } else {
-                let mut at = s.s.char_indices().map(|(i, _)| i).chain(std::iter::once(s.s.len()));
-                let from = at.nth(a).unwrap_or(s.s.len());
+                let mut at = s
+                    .text()
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .chain(std::iter::once(s.text().len()));
+                let from = at.nth(a).unwrap_or(s.text().len());
                 let to = if b > a {
-                    at.nth(b - a - 1).unwrap_or(s.s.len())
+                    at.nth(b - a - 1).unwrap_or(s.text().len())
                 } else {
                     from
                 };
                 (from, to)
             };
             let mut out = vm.string_with_capacity((to - from) as u128)?;
-            out.push_str(&vm.it.heap.str_obj(id).s[from..to]);
+            out.push_str(&vm.it.heap.str_obj(id).text()[from..to]);
             vm.str_value(out)
         }
         _ => {
