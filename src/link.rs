@@ -18,7 +18,7 @@ use crate::signal::Signal;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Frames travelling one way.
 #[derive(Debug, Default)]
@@ -26,6 +26,49 @@ pub struct Mailbox {
     state: Mutex<MailboxState>,
     /// Bumped when a frame arrives or the mailbox closes.
     pub signal: Signal,
+    /// Whether its receiver should spin before it sleeps; see [`SpinLearner`].
+    pub spin: SpinLearner,
+}
+
+/// What a mailbox's receiver has learnt about spinning: after a spin that found nothing
+/// (the sender is slow, or has no CPU to run on while the receiver spins — on a loaded
+/// machine the spinner may be what keeps it off), the next waits go straight to sleep,
+/// twice as many after each further miss, up to [`SpinLearner::MAX_SKIP`]; a spin that
+/// finds its frame starts over. So a spin that does not pay costs at most one in
+/// `MAX_SKIP + 1` waits.
+#[derive(Debug, Default)]
+pub struct SpinLearner {
+    /// Waits still to skip the spin.
+    skip: AtomicU32,
+    /// How many to skip after the next miss.
+    penalty: AtomicU32,
+}
+
+impl SpinLearner {
+    /// The longest run of waits without a spin.
+    pub const MAX_SKIP: u32 = 255;
+
+    /// Whether this wait should spin (counting it if not). Relaxed: a guess shared by the
+    /// receiver's threads, never what decides that a wait is over.
+    pub fn should_spin(&self) -> bool {
+        let skip = self.skip.load(Ordering::Relaxed);
+        if skip == 0 {
+            return true;
+        }
+        self.skip.store(skip - 1, Ordering::Relaxed);
+        false
+    }
+
+    /// How the spin went: found the change it waited for, or not.
+    pub fn record(&self, found: bool) {
+        if found {
+            self.penalty.store(0, Ordering::Relaxed);
+        } else {
+            let next = (self.penalty.load(Ordering::Relaxed) * 2 + 1).min(Self::MAX_SKIP);
+            self.penalty.store(next, Ordering::Relaxed);
+            self.skip.store(next, Ordering::Relaxed);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
