@@ -13,6 +13,10 @@
 //! - Frames leave a mailbox in the order they were put in; once a side has hung up, its
 //!   mailbox takes no more frames, and a reader sees the frames already there before it
 //!   sees the end.
+//! - A long message may cross as a [`Stream`]: its place in the mailbox is taken when its
+//!   first piece is ready, and its payload follows in pieces, in order, until the sender
+//!   marks it complete or abandoned — which it always does, also when it unwinds (see
+//!   [`StreamSender`]), so a reader never waits for a piece that will not come.
 
 use crate::signal::Signal;
 use parking_lot::Mutex;
@@ -28,6 +32,9 @@ pub struct Mailbox {
     pub signal: Signal,
     /// Whether its receiver should spin before it sleeps; see [`SpinLearner`].
     pub spin: SpinLearner,
+    /// The receiver's buffer for a streamed payload, kept between messages so that a long
+    /// one is not written into fresh (never touched) memory each time.
+    payload: Mutex<Vec<u8>>,
 }
 
 /// What a mailbox's receiver has learnt about spinning: after a spin that found nothing
@@ -73,15 +80,26 @@ impl SpinLearner {
 
 #[derive(Debug, Default)]
 struct MailboxState {
-    frames: VecDeque<Vec<u8>>,
+    frames: VecDeque<Entry>,
     /// The sender hung up (or the receiver is gone): no frame will arrive any more.
     closed: bool,
 }
 
+/// A message in a mailbox.
+#[derive(Debug)]
+enum Entry {
+    /// A whole frame, length prefix first.
+    Frame(Vec<u8>),
+    /// A long message whose payload is still arriving.
+    Stream(Arc<Stream>),
+}
+
 /// What [`Mailbox::take`] found.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Taken {
     Frame(Vec<u8>),
+    /// A message that crosses in pieces: read it with [`Stream::take_into`].
+    Stream(Arc<Stream>),
     /// Nothing yet; the sender may still send.
     Empty,
     /// Nothing, and nothing will come.
@@ -96,20 +114,53 @@ impl Mailbox {
             if st.closed {
                 return false;
             }
-            st.frames.push_back(frame);
+            st.frames.push_back(Entry::Frame(frame));
         }
         self.signal.bump();
         true
     }
 
-    /// The oldest frame, if any.
+    /// Starts a message that crosses in pieces: its place in the mailbox is taken now,
+    /// its payload follows through the sender. None if the mailbox is closed.
+    pub fn put_stream(&self) -> Option<StreamSender<'_>> {
+        let stream = Arc::new(Stream::default());
+        {
+            let mut st = self.state.lock();
+            if st.closed {
+                return None;
+            }
+            st.frames.push_back(Entry::Stream(stream.clone()));
+        }
+        self.signal.bump();
+        Some(StreamSender {
+            mailbox: self,
+            stream,
+            ended: false,
+        })
+    }
+
+    /// The oldest message, if any.
     pub fn take(&self) -> Taken {
         let mut st = self.state.lock();
         match st.frames.pop_front() {
-            Some(f) => Taken::Frame(f),
+            Some(Entry::Frame(f)) => Taken::Frame(f),
+            Some(Entry::Stream(s)) => Taken::Stream(s),
             None if st.closed => Taken::Closed,
             None => Taken::Empty,
         }
+    }
+
+    /// The receiver's payload buffer, empty (its capacity kept from earlier messages);
+    /// give it back with [`Mailbox::give_back_buffer`].
+    pub fn take_buffer(&self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut *self.payload.lock());
+        buf.clear();
+        buf
+    }
+
+    /// Keeps `buf` for the next streamed payload.
+    pub fn give_back_buffer(&self, buf: Vec<u8>) {
+        *self.payload.lock() = buf;
     }
 
     /// No more frames will be put in; those already there can still be taken.
@@ -121,6 +172,79 @@ impl Mailbox {
     /// Whether the mailbox has been closed.
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
+    }
+}
+
+/// How a streamed message ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StreamEnd {
+    /// Every piece is there.
+    Complete,
+    /// The sender could not finish it: the reader drops what it got.
+    Abandoned,
+}
+
+/// The payload of one long message, arriving in pieces (see the module docs). Written
+/// only through a [`StreamSender`], read by the one reader that took it from the mailbox.
+#[derive(Debug, Default)]
+pub struct Stream {
+    state: Mutex<StreamState>,
+}
+
+#[derive(Debug, Default)]
+struct StreamState {
+    pieces: VecDeque<Vec<u8>>,
+    end: Option<StreamEnd>,
+}
+
+impl Stream {
+    /// Appends the pieces that have arrived to `payload`; the end, once every piece before
+    /// it has been taken.
+    pub fn take_into(&self, payload: &mut Vec<u8>) -> Option<StreamEnd> {
+        let (pieces, end) = {
+            let mut st = self.state.lock();
+            (std::mem::take(&mut st.pieces), st.end)
+        };
+        // Copied outside the lock, so the sender is not held up meanwhile.
+        for piece in pieces {
+            payload.extend_from_slice(&piece);
+        }
+        end
+    }
+}
+
+/// The sending end of a [`Stream`]: each piece and the end wake the mailbox's reader. A
+/// stream dropped without [`StreamSender::end`] (its sender unwound) is abandoned.
+pub struct StreamSender<'m> {
+    mailbox: &'m Mailbox,
+    stream: Arc<Stream>,
+    ended: bool,
+}
+
+impl StreamSender<'_> {
+    /// The next piece of the payload.
+    pub fn piece(&self, piece: Vec<u8>) {
+        self.stream.state.lock().pieces.push_back(piece);
+        self.mailbox.signal.bump();
+    }
+
+    /// The last piece has been sent (`Complete`), or the message is given up (`Abandoned`).
+    pub fn end(mut self, end: StreamEnd) {
+        self.finish(end);
+    }
+
+    fn finish(&mut self, end: StreamEnd) {
+        if !self.ended {
+            self.ended = true;
+            self.stream.state.lock().end = Some(end);
+            self.mailbox.signal.bump();
+        }
+    }
+}
+
+impl Drop for StreamSender<'_> {
+    fn drop(&mut self) {
+        self.finish(StreamEnd::Abandoned);
     }
 }
 

@@ -25,6 +25,7 @@ mod image;
 mod join;
 mod messages;
 mod spawn;
+mod stream;
 mod wait;
 
 pub use join::{is_alive, join, wait_all};

@@ -75,7 +75,7 @@ mod tests;
 pub mod tree;
 
 pub use decode::{Builder, Decoder, decode};
-pub use encode::{Encoder, Pump, Pumped, Sink};
+pub use encode::{Encoder, INT_SIZE, Pump, Pumped, Sink};
 pub use format::PREFIX_LEN;
 pub use format::{Length, MAX_DEPTH, WireError};
 pub use frame::{PieceReader, read_frame};
