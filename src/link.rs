@@ -303,3 +303,82 @@ impl Link {
         self.ending.lock().0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_keeps_its_place_and_its_pieces_their_order() {
+        let m = Mailbox::default();
+        assert!(m.put(vec![1]));
+        let sender = m.put_stream().expect("an open mailbox");
+        assert!(m.put(vec![2]));
+        sender.piece(vec![10, 11]);
+        sender.piece(vec![12]);
+        assert!(matches!(m.take(), Taken::Frame(f) if f == vec![1]));
+        let Taken::Stream(stream) = m.take() else {
+            panic!("the stream comes second")
+        };
+        let mut payload = Vec::new();
+        assert_eq!(stream.take_into(&mut payload), None);
+        assert_eq!(payload, vec![10, 11, 12]);
+        sender.piece(vec![13]);
+        sender.end(StreamEnd::Complete);
+        assert_eq!(stream.take_into(&mut payload), Some(StreamEnd::Complete));
+        assert_eq!(payload, vec![10, 11, 12, 13]);
+        assert!(matches!(m.take(), Taken::Frame(f) if f == vec![2]));
+    }
+
+    #[test]
+    fn a_stream_dropped_unfinished_is_abandoned_and_wakes_its_reader() {
+        let m = Mailbox::default();
+        let seen = m.signal.generation();
+        let sender = m.put_stream().expect("an open mailbox");
+        let Taken::Stream(stream) = m.take() else {
+            panic!("a stream")
+        };
+        let before = m.signal.generation();
+        assert_ne!(before, seen);
+        drop(sender);
+        assert!(m.signal.changed_since(before));
+        assert_eq!(stream.take_into(&mut Vec::new()), Some(StreamEnd::Abandoned));
+    }
+
+    #[test]
+    fn a_closed_mailbox_takes_no_stream() {
+        let m = Mailbox::default();
+        m.close();
+        assert!(m.put_stream().is_none());
+        assert!(matches!(m.take(), Taken::Closed));
+    }
+
+    #[test]
+    fn the_spin_learner_backs_off_after_misses_and_starts_over_after_a_hit() {
+        let l = SpinLearner::default();
+        assert!(l.should_spin());
+        l.record(false);
+        assert!(!l.should_spin(), "one wait skipped after the first miss");
+        assert!(l.should_spin());
+        l.record(false);
+        let skipped = (0..10).take_while(|_| !l.should_spin()).count();
+        assert_eq!(skipped, 3, "twice as many, and one more, after the second miss");
+        for _ in 0..20 {
+            l.record(false);
+        }
+        let skipped = (0..1000).take_while(|_| !l.should_spin()).count();
+        assert_eq!(skipped, SpinLearner::MAX_SKIP as usize);
+        l.record(true);
+        assert!(l.should_spin() && l.should_spin(), "a hit: spin every time again");
+    }
+
+    #[test]
+    fn the_payload_buffer_comes_back_empty_with_its_room() {
+        let m = Mailbox::default();
+        let mut buf = m.take_buffer();
+        buf.extend_from_slice(&[1; 1000]);
+        m.give_back_buffer(buf);
+        let buf = m.take_buffer();
+        assert!(buf.is_empty() && buf.capacity() >= 1000);
+    }
+}

@@ -122,3 +122,46 @@ impl Signal {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn a_bump_is_seen_by_a_look_and_by_a_sleeper() {
+        let s = Arc::new(Signal::default());
+        let seen = s.generation();
+        assert!(!s.changed_since(seen));
+        s.bump();
+        assert!(s.changed_since(seen));
+        assert!(s.wait_change(seen, None), "changed before the wait began");
+        let seen = s.generation();
+        let waker = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                s.bump();
+            })
+        };
+        assert!(s.wait_change(seen, Some(Instant::now() + Duration::from_secs(10))));
+        waker.join().unwrap();
+        let seen = s.generation();
+        assert!(!s.wait_change(seen, Some(Instant::now() + Duration::from_millis(5))));
+    }
+
+    #[test]
+    fn no_wake_up_is_lost_between_look_and_sleep() {
+        let s = Arc::new(Signal::default());
+        for _ in 0..200 {
+            let seen = s.generation();
+            let waker = {
+                let s = s.clone();
+                std::thread::spawn(move || s.bump())
+            };
+            assert!(s.wait_change(seen, Some(Instant::now() + Duration::from_secs(10))));
+            waker.join().unwrap();
+        }
+    }
+}
