@@ -377,24 +377,22 @@ impl<V> Decoder<V> {
                     let Some(&tag) = r.bytes.get(r.pos) else { break };
                     let v = match tag {
                         TAG_INT => {
-                            // A run of ints (the common big message): 9 bytes each, one bounds
-                            // check per item, no tag dispatch.
-                            let before = r.pos;
-                            while *left > 1 {
-                                let Some(chunk) = r.bytes.get(r.pos..r.pos + 9) else {
-                                    break;
-                                };
-                                let (&[t], rest) = chunk.split_at(1) else { break };
-                                let Ok(le) = <[u8; 8]>::try_from(rest) else { break };
-                                if t != TAG_INT {
-                                    break;
-                                }
-                                items.push(builder.int(i64::from_le_bytes(le)));
-                                r.pos += 9;
-                                *left -= 1;
-                                reserved -= 1;
-                            }
-                            if r.pos != before {
+                            // A run of ints (the common big message), 9 bytes each: first
+                            // how many whole ints follow (up to the list's last item), then
+                            // all of them in one exact-size extend, with no tag dispatch,
+                            // growth check or position update per item.
+                            let whole = r.bytes.len().saturating_sub(r.pos) / 9;
+                            let span = &r.bytes[r.pos..r.pos + 9 * whole.min(*left - 1)];
+                            let run = span.chunks_exact(9).take_while(|c| c[0] == TAG_INT).count();
+                            if run > 0 {
+                                items.extend(span[..9 * run].chunks_exact(9).map(|c| {
+                                    let mut le = [0u8; 8];
+                                    le.copy_from_slice(&c[1..]);
+                                    builder.int(i64::from_le_bytes(le))
+                                }));
+                                r.pos += 9 * run;
+                                *left -= run;
+                                reserved -= run;
                                 continue;
                             }
                             // Not even one whole int left: the checked read reports it.
