@@ -14,7 +14,7 @@
 //!   or an unwind, through `link::StreamSender`), so the reader never waits for a piece
 //!   that will not come; while the reader holds half-built values, collection is held off.
 
-use super::wait::{Side, wait_change};
+use super::wait::{Side, wait_piece};
 use crate::link::{Link, Mailbox, StreamEnd, StreamSender};
 use crate::process::{HeapBuilder, MAX_MESSAGE, Peer, Sender, encode_to, process_error, split_frame};
 use crate::value::Value;
@@ -140,7 +140,7 @@ pub(super) fn receive(
                 Err(e) => break Err(process_error(vm, e.0)),
             }
         }
-        if let Err(t) = wait_change(vm, link, side, seen, None) {
+        if let Err(t) = wait_piece(vm, link, side, seen) {
             break Err(t);
         }
     };

@@ -11,7 +11,8 @@
 //! after each miss (`link::SpinLearner`): on a loaded machine the spinner may be what
 //! keeps the sender off the CPU, and then sleeping at once is the fast way.
 //!
-//! Invariants: the spin is bounded by [`SPIN`] and ends at once when the breaker has a bit
+//! Invariants: the spin is bounded by [`SPIN`] ([`PIECE_SPIN`] for the next piece of a
+//! long message, which its sender is writing) and ends at once when the breaker has a bit
 //! set (Ctrl-C, `exit`, a collection wanted, or another thread of this interpreter waiting
 //! for the GIL, which sets a bit as it queues), so it never delays those by more than one
 //! look. An interpreter's main thread never waits longer than one slice without looking
@@ -31,6 +32,10 @@ const SLICE: Duration = Duration::from_millis(50);
 /// How long a waiter spins, GIL kept, before it sleeps: a few small-message hand-offs
 /// (one is about 1 µs each way), short beside a switch interval.
 pub(super) const SPIN: Duration = Duration::from_micros(20);
+
+/// How long a receiver spins for the next piece of a long message (one piece takes tens
+/// of microseconds to encode).
+const PIECE_SPIN: Duration = Duration::from_micros(200);
 
 /// Looks between two readings of the clock while spinning.
 const LOOKS_PER_CLOCK: u32 = 16;
@@ -63,6 +68,22 @@ pub(super) fn wait_change(
     if spin(vm, side.of(link), seen, deadline) {
         return Ok(true);
     }
+    sleep(vm, link, side, seen, deadline)
+}
+
+/// Waits for the next piece of a stream the sender is writing: that sender holds its GIL
+/// and is encoding, so the piece is at most one piece's encoding away, and the spin
+/// (up to [`PIECE_SPIN`], ended by any breaker bit) does not ask the learner; then sleeps
+/// as [`wait_change`] does.
+pub(super) fn wait_piece(vm: &mut Vm, link: &Arc<Link>, side: Side, seen: u64) -> VmResult<bool> {
+    if spin_for(vm, side.of(link), seen, Instant::now() + PIECE_SPIN) {
+        return Ok(true);
+    }
+    sleep(vm, link, side, seen, None)
+}
+
+/// The sleeping part of a wait: with the GIL released, in slices in the main thread.
+fn sleep(vm: &mut Vm, link: &Arc<Link>, side: Side, seen: u64, deadline: Option<Instant>) -> VmResult<bool> {
     if !vm.is_main_thread() {
         let link = link.clone();
         return Ok(vm.release(move || side.of(&link).signal.wait_change(seen, deadline)));
@@ -90,14 +111,15 @@ pub(super) fn spin(vm: &Vm, mailbox: &crate::link::Mailbox, seen: u64, deadline:
     if !mailbox.spin.should_spin() {
         return false;
     }
-    let found = spin_for(vm, mailbox, seen, deadline);
+    let until = Instant::now() + SPIN;
+    let found = spin_for(vm, mailbox, seen, deadline.map_or(until, |d| d.min(until)));
     mailbox.spin.record(found);
     found
 }
 
-fn spin_for(vm: &Vm, mailbox: &crate::link::Mailbox, seen: u64, deadline: Option<Instant>) -> bool {
-    let start = Instant::now();
-    let until = deadline.map_or(start + SPIN, |d| d.min(start + SPIN));
+/// Spins until the mailbox's signal moves past `seen` (true), `until` passes or the breaker
+/// has a bit set (false).
+fn spin_for(vm: &Vm, mailbox: &crate::link::Mailbox, seen: u64, until: Instant) -> bool {
     loop {
         for _ in 0..LOOKS_PER_CLOCK {
             if mailbox.signal.changed_since(seen) {
