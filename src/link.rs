@@ -41,29 +41,46 @@ pub struct Mailbox {
 /// (the sender is slow, or has no CPU to run on while the receiver spins — on a loaded
 /// machine the spinner may be what keeps it off), the next waits go straight to sleep,
 /// twice as many after each further miss, up to [`SpinLearner::MAX_SKIP`]; a spin that
-/// finds its frame starts over. So a spin that does not pay costs at most one in
-/// `MAX_SKIP + 1` waits.
+/// finds its frame starts over. So a spin that does not pay costs little. The first spin
+/// after skipping is a longer probe: the other side may be asleep too, and its answer
+/// then comes only after its own wake-up, which a short spin would always miss — so two
+/// sides that both went to sleeping would never find their way back to spinning.
 #[derive(Debug, Default)]
 pub struct SpinLearner {
     /// Waits still to skip the spin.
     skip: AtomicU32,
-    /// How many to skip after the next miss.
+    /// How many to skip after the next miss (0: the last spin found its frame).
     penalty: AtomicU32,
+}
+
+/// How a wait should spin, as [`SpinLearner::how_to_spin`] decides.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SpinPlan {
+    /// Sleep at once.
+    Skip,
+    /// The short spin: the last one paid.
+    Short,
+    /// A longer probe, after a run of skipped spins.
+    Probe,
 }
 
 impl SpinLearner {
     /// The longest run of waits without a spin.
-    pub const MAX_SKIP: u32 = 255;
+    pub const MAX_SKIP: u32 = 63;
 
-    /// Whether this wait should spin (counting it if not). Relaxed: a guess shared by the
+    /// How this wait should spin (counting it if it skips). Relaxed: a guess shared by the
     /// receiver's threads, never what decides that a wait is over.
-    pub fn should_spin(&self) -> bool {
+    pub fn how_to_spin(&self) -> SpinPlan {
         let skip = self.skip.load(Ordering::Relaxed);
-        if skip == 0 {
-            return true;
+        if skip > 0 {
+            self.skip.store(skip - 1, Ordering::Relaxed);
+            return SpinPlan::Skip;
         }
-        self.skip.store(skip - 1, Ordering::Relaxed);
-        false
+        if self.penalty.load(Ordering::Relaxed) == 0 {
+            SpinPlan::Short
+        } else {
+            SpinPlan::Probe
+        }
     }
 
     /// How the spin went: found the change it waited for, or not.
@@ -354,22 +371,27 @@ mod tests {
     }
 
     #[test]
-    fn the_spin_learner_backs_off_after_misses_and_starts_over_after_a_hit() {
+    fn the_spin_learner_backs_off_after_misses_probes_and_starts_over_after_a_hit() {
         let l = SpinLearner::default();
-        assert!(l.should_spin());
+        assert_eq!(l.how_to_spin(), SpinPlan::Short);
         l.record(false);
-        assert!(!l.should_spin(), "one wait skipped after the first miss");
-        assert!(l.should_spin());
+        assert_eq!(l.how_to_spin(), SpinPlan::Skip, "one wait skipped after the first miss");
+        assert_eq!(l.how_to_spin(), SpinPlan::Probe);
         l.record(false);
-        let skipped = (0..10).take_while(|_| !l.should_spin()).count();
+        let skipped = (0..10).take_while(|_| l.how_to_spin() == SpinPlan::Skip).count();
         assert_eq!(skipped, 3, "twice as many, and one more, after the second miss");
         for _ in 0..20 {
             l.record(false);
         }
-        let skipped = (0..1000).take_while(|_| !l.should_spin()).count();
+        let skipped = (0..1000).take_while(|_| l.how_to_spin() == SpinPlan::Skip).count();
         assert_eq!(skipped, SpinLearner::MAX_SKIP as usize);
         l.record(true);
-        assert!(l.should_spin() && l.should_spin(), "a hit: spin every time again");
+        assert_eq!(
+            l.how_to_spin(),
+            SpinPlan::Short,
+            "a hit: the short spin every time again"
+        );
+        assert_eq!(l.how_to_spin(), SpinPlan::Short);
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //!
 //! A spin that finds nothing makes the next waits of that mailbox skip it, for longer
 //! after each miss (`link::SpinLearner`): on a loaded machine the spinner may be what
-//! keeps the sender off the CPU, and then sleeping at once is the fast way.
+//! keeps the sender off the CPU, and then sleeping at once is the fast way. The first
+//! spin after skipping is a longer probe ([`PROBE_SPIN`]), so that two sides that both
+//! went to sleeping find their way back once spinning pays again.
 //!
-//! Invariants: the spin is bounded by [`SPIN`] ([`PIECE_SPIN`] for the next piece of a
+//! Invariants: the spin is bounded by [`SPIN`] ([`PROBE_SPIN`] for a probe, [`PIECE_SPIN`] for the next piece of a
 //! long message, which its sender is writing) and ends at once when the breaker has a bit
 //! set (Ctrl-C, `exit`, a collection wanted, or another thread of this interpreter waiting
 //! for the GIL, which sets a bit as it queues), so it never delays those by more than one
@@ -21,7 +23,7 @@
 //!
 //! [`Link`]: crate::link::Link
 
-use crate::link::Link;
+use crate::link::{Link, SpinPlan};
 use crate::vm::{Vm, VmResult};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +34,10 @@ const SLICE: Duration = Duration::from_millis(50);
 /// How long a waiter spins, GIL kept, before it sleeps: a few small-message hand-offs
 /// (one is about 1 µs each way), short beside a switch interval.
 pub(super) const SPIN: Duration = Duration::from_micros(20);
+
+/// How long the first spin after a run of skipped ones lasts: long enough to cover the
+/// other side's own wake-up (tens of microseconds on a VM), should it be asleep too.
+const PROBE_SPIN: Duration = Duration::from_micros(150);
 
 /// How long a receiver spins for the next piece of a long message (one piece takes tens
 /// of microseconds to encode).
@@ -108,10 +114,12 @@ fn sleep(vm: &mut Vm, link: &Arc<Link>, side: Side, seen: u64, deadline: Option<
 /// Spins, GIL kept, until the mailbox's signal moves past `seen` (true), or [`SPIN`] or
 /// the deadline passes, or the breaker asks for this thread (false: the caller sleeps).
 pub(super) fn spin(vm: &Vm, mailbox: &crate::link::Mailbox, seen: u64, deadline: Option<Instant>) -> bool {
-    if !mailbox.spin.should_spin() {
-        return false;
-    }
-    let until = Instant::now() + SPIN;
+    let length = match mailbox.spin.how_to_spin() {
+        SpinPlan::Skip => return false,
+        SpinPlan::Short => SPIN,
+        SpinPlan::Probe => PROBE_SPIN,
+    };
+    let until = Instant::now() + length;
     let found = spin_for(vm, mailbox, seen, deadline.map_or(until, |d| d.min(until)));
     mailbox.spin.record(found);
     found
