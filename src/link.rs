@@ -66,7 +66,7 @@ pub enum SpinPlan {
 
 impl SpinLearner {
     /// The longest run of waits without a spin.
-    pub const MAX_SKIP: u32 = 63;
+    pub const MAX_SKIP: u32 = 255;
 
     /// How this wait should spin (counting it if it skips). Relaxed: a guess shared by the
     /// receiver's threads, never what decides that a wait is over.
