@@ -3,10 +3,13 @@
 //! `[KIND_MESSAGE, value]`, encoded by the sender under its GIL into a buffer that moves,
 //! whole, into the receiver's mailbox, and decoded by the receiver under its own GIL.
 //!
+//! A message longer than one piece crosses in pieces instead (see `stream`).
+//!
 //! Invariant: the encoding is the one processes use (`process::encode_to`, the same
 //! refusals, naming an interpreter instead of a process); a frame that could not be
 //! encoded whole is never put in the mailbox, so the receiver sees nothing of it.
 
+use super::stream::{self, Encoded};
 use super::wait::{Side, wait_change};
 use crate::link::{Link, Taken};
 use crate::object::Obj;
@@ -41,13 +44,19 @@ pub(super) fn decode(vm: &mut Vm, frame: &[u8], sender: Sender) -> VmResult<(i64
     decode_frame(vm, payload, sender)
 }
 
-/// `send(v)` on either end.
+/// `send(v)` on either end: a long message goes in pieces, decoded by the receiver while
+/// the rest is encoded (`stream`).
 pub fn send(vm: &mut Vm, id: ObjId, v: Value) -> VmResult<Value> {
     let Some((link, out, _)) = endpoint(vm, id) else {
         return Err(process_error(vm, "the channel is closed"));
     };
-    let frame = encode_frame(vm, KIND_MESSAGE, v)?;
-    if !out.of(&link).put(frame) {
+    let mailbox = out.of(&link);
+    let sent = match stream::encode(vm, mailbox, KIND_MESSAGE, v)? {
+        Some(Encoded::Frame(frame)) => mailbox.put(frame),
+        Some(Encoded::Streamed) => true,
+        None => false,
+    };
+    if !sent {
         return Err(process_error(
             vm,
             "the other interpreter finished; the channel is closed",
@@ -67,6 +76,11 @@ pub fn recv(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<Value> {
         let seen = incoming.of(&link).signal.generation();
         match incoming.of(&link).take() {
             Taken::Frame(frame) => return decode(vm, &frame, Sender::Parent).map(|(_, v)| v),
+            Taken::Stream(s) => match stream::receive(vm, &link, incoming, &s, Sender::Parent)? {
+                Some((_, v)) => return Ok(v),
+                // Abandoned by its sender: the next message is the answer.
+                None => continue,
+            },
             Taken::Closed => {
                 return Err(process_error(
                     vm,

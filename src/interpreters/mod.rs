@@ -15,8 +15,11 @@
 //!   processes, with the same frame kinds and rules; only the transport differs (a
 //!   mailbox instead of a socket, no system call per message).
 //! - Every wait here (for a message, for an interpreter to end) releases the waiting
-//!   interpreter's GIL, and in an interpreter's main thread is cut into slices that look
-//!   for Ctrl-C and `exit` requests.
+//!   interpreter's GIL after a spin of at most `wait::SPIN` that any eval-breaker bit
+//!   ends, and in an interpreter's main thread is cut into slices that look for Ctrl-C
+//!   and `exit` requests.
+//! - Values cross as copies: a long message crosses in pieces (`stream`), but each piece
+//!   is bytes, decoded into the receiver's own heap.
 //! - Every spawned interpreter is joined: by `join`, or at the end of its spawner.
 //!
 //! [`Link`]: crate::link::Link
@@ -25,6 +28,7 @@ mod image;
 mod join;
 mod messages;
 mod spawn;
+mod stream;
 mod wait;
 
 pub use join::{is_alive, join, wait_all};

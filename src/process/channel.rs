@@ -12,7 +12,7 @@ use crate::value::ObjId;
 use crate::vm::{Thrown, Vm};
 
 /// The largest message a process accepts (a bound against a corrupt length prefix).
-pub(super) const MAX_MESSAGE: usize = 1 << 34;
+pub(crate) const MAX_MESSAGE: usize = 1 << 34;
 
 /// A frame's kind: a value from `send`.
 pub(crate) const KIND_MESSAGE: i64 = 0;

@@ -13,9 +13,9 @@ use crate::wire::{self, Builder, WireError};
 /// Builds heap values from a decoded frame. A value that would pass the memory limit, or
 /// that the system cannot hold, is not made (it decodes as nil); `short` records the
 /// bytes it needed, and the frame, once read to its end, becomes a `MemoryError`.
-pub(super) struct HeapBuilder<'v, 'a> {
-    pub(super) vm: &'v mut Vm<'a>,
-    pub(super) short: &'v mut Option<usize>,
+pub(crate) struct HeapBuilder<'v, 'a> {
+    pub(crate) vm: &'v mut Vm<'a>,
+    pub(crate) short: &'v mut Option<usize>,
 }
 
 impl HeapBuilder<'_, '_> {
@@ -112,7 +112,7 @@ pub(crate) fn decode_frame(vm: &mut Vm, frame: &[u8], from: Sender) -> VmResult<
 
 /// Splits a decoded frame into its kind and value, refusing a kind its sender may not send
 /// and an error frame that holds no error.
-pub(super) fn split_frame(vm: &mut Vm, v: Value, from: Sender) -> VmResult<(i64, Value)> {
+pub(crate) fn split_frame(vm: &mut Vm, v: Value, from: Sender) -> VmResult<(i64, Value)> {
     let bad = |vm: &mut Vm, why: &str| process_error(vm, format!("bad message from the other process: {why}"));
     let (kind, value) = match v {
         Value::List(id) => match vm.it.heap.list(id).as_slice() {

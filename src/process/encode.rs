@@ -8,6 +8,10 @@
 use crate::value::{MapKey, ObjId, Value};
 use crate::vm::{Vm, VmResult};
 use crate::wire::{self, Sink};
+
+/// How many ints of a list are gathered into one `Sink::ints` call.
+const INT_RUN: usize = 256;
+
 /// Encodes `v` into `enc`; `path` holds the containers being encoded, to refuse cycles. A
 /// refusal can come after part of the value is written (and, for a long one, sent): the
 /// caller then abandons the frame.
@@ -47,7 +51,12 @@ pub(crate) fn encode_to<S: Sink>(
             if let Value::List(_) = v {
                 let n = vm.it.heap.list(id).len();
                 enc.list(n);
+                if let Some(Value::Int(_) | Value::Float(_)) = vm.it.heap.list(id).first() {
+                    // A list that starts with a number is most likely all numbers.
+                    enc.reserve(n.saturating_mul(wire::INT_SIZE));
+                }
                 let mut i = 0;
+                let mut run = [0i64; INT_RUN];
                 while i < n {
                     // Runs of leaves (numbers, strings, nil, bools) are written straight
                     // from the list; only containers and errors take the general path.
@@ -55,7 +64,17 @@ pub(crate) fn encode_to<S: Sink>(
                     let items = heap.list(id);
                     while let Some(&item) = items.get(i) {
                         match item {
-                            Value::Int(x) => enc.int(x),
+                            Value::Int(_) => {
+                                // Gathered a block at a time, written in one step.
+                                let mut k = 0;
+                                while let (Some(Value::Int(x)), Some(slot)) = (items.get(i), run.get_mut(k)) {
+                                    *slot = *x;
+                                    k += 1;
+                                    i += 1;
+                                }
+                                enc.ints(&run[..k]);
+                                continue;
+                            }
                             Value::Float(x) => enc.float(x.get()),
                             Value::Str(s) => enc.str(heap.str(s)),
                             Value::Bool(b) => enc.bool(b.get()),

@@ -42,8 +42,9 @@ pub use pmap::pmap;
 pub use ready::wait_readable;
 // What interpreters share with processes: the frame kinds and their rules, the walk of a
 // value into the wire format and back, and how a child's error reads.
+pub(crate) use channel::MAX_MESSAGE;
 pub(crate) use channel::{KIND_ERROR, KIND_MESSAGE, KIND_RESULT, Sender, process_error};
-pub(crate) use decode::decode_frame;
+pub(crate) use decode::{HeapBuilder, decode_frame, split_frame};
 pub(crate) use encode::{Peer, encode_to};
 pub(crate) use fork::thrown_as_error;
 pub(crate) use parent::child_error_text;

@@ -242,6 +242,12 @@ impl<'a> Vm<'a> {
         self.breaker.clone()
     }
 
+    /// The eval breaker's bits now: nonzero when something wants this thread at a check
+    /// point (Ctrl-C, a collection, another thread asking for the GIL).
+    pub fn breaker_bits(&self) -> u32 {
+        self.breaker.load(Ordering::Relaxed)
+    }
+
     /// Whether this is the thread Ctrl-C interrupts (see `Interp::main_thread`).
     pub fn is_main_thread(&self) -> bool {
         self.thread_id() == self.it.main_thread

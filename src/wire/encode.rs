@@ -11,6 +11,9 @@ use super::format::{
     TAG_TRUE, VERSION,
 };
 
+/// The bytes of an int: its tag and eight of value.
+pub const INT_SIZE: usize = 9;
+
 /// Writes one value at a time into a reusable buffer; `finish` yields the complete frame bytes.
 ///
 /// The caller writes exactly one value per frame: a `list(n)` header is followed by `n`
@@ -87,6 +90,25 @@ impl Encoder {
     pub fn int(&mut self, i: i64) {
         self.tag(TAG_INT);
         self.buf.extend_from_slice(&i.to_le_bytes());
+    }
+
+    /// Consecutive ints, as many `int` calls would write them: the bytes go into place
+    /// in one step (no growth check per int), so a long list of numbers costs little more
+    /// than a copy.
+    pub fn ints(&mut self, run: &[i64]) {
+        self.owed = self.owed.wrapping_sub(run.len() as u64);
+        let start = self.buf.len();
+        self.buf.resize(start + INT_SIZE * run.len(), 0);
+        for (slot, &i) in self.buf[start..].chunks_exact_mut(INT_SIZE).zip(run) {
+            slot[0] = TAG_INT;
+            slot[1..].copy_from_slice(&i.to_le_bytes());
+        }
+    }
+
+    /// Makes room for `bytes` more, so that a long value is not written through a series
+    /// of ever larger buffers, each a copy of the last.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.buf.reserve(bytes);
     }
 
     pub fn float(&mut self, f: f64) {
@@ -211,6 +233,19 @@ impl Encoder {
         &self.buf
     }
 
+    /// Hands over the bytes written since the last piece — the first piece starts with the
+    /// length prefix's place — and goes on writing the same frame into a fresh buffer of
+    /// `capacity`: for a receiver in the same process, which joins the pieces (less the
+    /// prefix) into the payload. The last piece is taken once the value is complete.
+    pub fn take_piece(&mut self, capacity: usize) -> Vec<u8> {
+        std::mem::replace(&mut self.buf, Vec::with_capacity(capacity))
+    }
+
+    /// Whether the value is complete (every announced item written).
+    pub fn is_complete(&self) -> bool {
+        self.owed == 0
+    }
+
     /// Completes a whole frame and hands over its bytes (prefix included) without copying
     /// them: for a receiver in the same process, which decodes `frame[PREFIX_LEN..]`.
     pub fn into_frame(mut self) -> Vec<u8> {
@@ -225,6 +260,14 @@ pub trait Sink {
     fn nil(&mut self);
     fn bool(&mut self, b: bool);
     fn int(&mut self, i: i64);
+    /// Consecutive ints; what as many `int` calls write.
+    fn ints(&mut self, run: &[i64]) {
+        for &i in run {
+            self.int(i);
+        }
+    }
+    /// A hint: about `bytes` more are coming (a sink that sends as it goes ignores it).
+    fn reserve(&mut self, _bytes: usize) {}
     fn float(&mut self, f: f64);
     fn str(&mut self, s: &str);
     fn list(&mut self, len: usize);
@@ -254,6 +297,10 @@ impl<P: Pump> Sink for Pumped<P> {
     }
     fn int(&mut self, i: i64) {
         self.0.encoder().int(i);
+        self.0.after_item();
+    }
+    fn ints(&mut self, run: &[i64]) {
+        self.0.encoder().ints(run);
         self.0.after_item();
     }
     fn float(&mut self, f: f64) {
@@ -287,6 +334,12 @@ impl Sink for Encoder {
     }
     fn int(&mut self, i: i64) {
         Encoder::int(self, i)
+    }
+    fn ints(&mut self, run: &[i64]) {
+        Encoder::ints(self, run)
+    }
+    fn reserve(&mut self, bytes: usize) {
+        Encoder::reserve(self, bytes)
     }
     fn float(&mut self, f: f64) {
         Encoder::float(self, f)

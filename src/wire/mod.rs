@@ -59,6 +59,9 @@
 //! the one `decode` gives for the whole payload. Counts are checked against the payload's
 //! length; while a streamed frame's length is not known yet, against the receiver's cap, and
 //! room is made in advance only for items the bytes at hand could hold.
+//! (One exception, `Decoder::from_own_encoder`, for a payload this process's own encoder
+//! is writing — a message between two interpreters: its counts announce items of a list
+//! that exists here, so room for them is made at once.)
 //!
 //! The parts: `format` holds the constants and tags above and the error type, `encode` writes frames, `frame` reads them off a stream, `decode` turns a
 //! payload into the receiver's values, with `keys` checking each map's keys; `tree` (tests
@@ -75,7 +78,7 @@ mod tests;
 pub mod tree;
 
 pub use decode::{Builder, Decoder, decode};
-pub use encode::{Encoder, Pump, Pumped, Sink};
+pub use encode::{Encoder, INT_SIZE, Pump, Pumped, Sink};
 pub use format::PREFIX_LEN;
 pub use format::{Length, MAX_DEPTH, WireError};
 pub use frame::{PieceReader, read_frame};

@@ -1380,3 +1380,95 @@ proptest! {
         while let Ok(true) = read_frame(&mut r, &mut buf, 64) {}
     }
 }
+
+#[test]
+fn a_run_of_ints_is_written_as_the_ints_one_by_one() {
+    let run = [0, -1, i64::MIN, i64::MAX, 42];
+    let mut one_by_one = Encoder::new();
+    one_by_one.list(run.len() + 1);
+    for &i in &run {
+        one_by_one.int(i);
+    }
+    one_by_one.nil();
+    let mut at_once = Encoder::new();
+    at_once.list(run.len() + 1);
+    at_once.reserve(1000);
+    at_once.ints(&run);
+    at_once.ints(&[]);
+    at_once.nil();
+    assert_eq!(at_once.finish(), one_by_one.finish());
+    // Through the trait's own loop too (a sink that does not write runs itself).
+    let mut looped = Encoder::new();
+    looped.list(run.len() + 1);
+    Pumped(Counted(&mut looped, 0)).ints(&run);
+    looped.nil();
+    assert_eq!(looped.finish(), one_by_one.finish());
+}
+
+/// A pump that counts the items it is told about.
+struct Counted<'e>(&'e mut Encoder, usize);
+
+impl Pump for Counted<'_> {
+    fn encoder(&mut self) -> &mut Encoder {
+        self.0
+    }
+    fn after_item(&mut self) {
+        self.1 += 1;
+    }
+}
+
+#[test]
+fn pieces_taken_between_items_join_into_the_whole_payload() {
+    let t = rich();
+    let whole = payload(&t);
+    // Cut after every item: the pieces, less the first one's prefix place, are the payload.
+    struct Piecing<'e> {
+        e: &'e mut Encoder,
+        pieces: Vec<Vec<u8>>,
+    }
+    impl Pump for Piecing<'_> {
+        fn encoder(&mut self) -> &mut Encoder {
+            self.e
+        }
+        fn after_item(&mut self) {
+            self.pieces.push(self.e.take_piece(16));
+        }
+    }
+    let mut e = Encoder::new();
+    let mut sink = Pumped(Piecing {
+        e: &mut e,
+        pieces: Vec::new(),
+    });
+    write(&mut sink, &t);
+    let Pumped(mut p) = sink;
+    assert!(p.e.is_complete());
+    p.pieces.push(p.e.take_piece(0));
+    let joined: Vec<u8> = p.pieces.concat();
+    assert_eq!(&joined[PREFIX_LEN..], &whole[..]);
+    // Decoded as they arrive, by a decoder for this process's own encoder: the same tree.
+    let mut d = Decoder::from_own_encoder();
+    let mut got = Vec::new();
+    let mut answer = None;
+    for (n, piece) in p.pieces.iter().enumerate() {
+        got.extend_from_slice(if n == 0 { &piece[PREFIX_LEN..] } else { piece });
+        assert!(answer.is_none());
+        answer = d.feed(&got, Length::AtMost(got.len() + 100), &mut TreeBuilder).unwrap();
+    }
+    let answer = d.feed(&got, Length::Exactly(got.len()), &mut TreeBuilder).unwrap();
+    assert_eq!(answer, Some(t));
+}
+
+#[test]
+fn a_decoder_for_its_own_encoder_still_refuses_bad_bytes() {
+    let mut bytes = payload(&Tree::List(vec![Tree::Int(1), Tree::Int(2)]));
+    bytes.push(0x2a);
+    let mut d = Decoder::from_own_encoder();
+    let e = d
+        .feed(&bytes, Length::Exactly(bytes.len()), &mut TreeBuilder)
+        .unwrap_err();
+    assert!(e.0.contains("trailing bytes"), "{e}");
+    let mut d = Decoder::<Tree>::from_own_encoder();
+    let huge = [&[VERSION, TAG_LIST][..], &u64::MAX.to_le_bytes()].concat();
+    let e = d.feed(&huge, Length::AtMost(1 << 20), &mut TreeBuilder).unwrap_err();
+    assert!(e.0.contains("does not fit"), "{e}");
+}
