@@ -191,6 +191,8 @@ ROWS = [
      "small-message round trips, interpreters / processes", "{:.2f}×", "≥ 3×", ok_ge(3), ALL),
     ("Issue 17 — interpreters", "1,000,000 ints sent, interpreters / processes (time)", "interp_bench",
      "1,000,000 ints sent, interpreters / processes", "{:.3f}", "≤ 0.5", ok_le(0.5), ALL),
+    ("Issue 17 — interpreters", "resident size per idle interpreter, 4 alive (KB)", "interp_bench",
+     "resident size per idle interpreter, 4 alive (KB)", "{:.0f}", "(measured)", None, ALL),
     ("Issue 17 — interpreters", "pmap CPU-bound, 2 workers: threads speedup", "three_ways",
      "cpu-bound pmap threads speedup", "{:.2f}×", "≈ 1", None, ALL),
     ("Issue 17 — interpreters", "… interpreters speedup", "three_ways",
