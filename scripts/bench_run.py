@@ -204,11 +204,14 @@ def cell_seconds(res, timeout, scale=1.0, digits=3):
     return f"{res.median() * scale:.{digits}f}"
 
 
+def both_clean(res, ref):
+    """Whether both results exist and neither failed nor timed out."""
+    return not (res is None or ref is None or res.failed or ref.failed or res.timed_out or ref.timed_out)
+
+
 def ratio_of(res, ref):
     """The ratio of medians res/ref, or None when either side has no clean measurement."""
-    if res is None or ref is None or res.failed or ref.failed or res.timed_out or ref.timed_out:
-        return None
-    if not res.times or not ref.times:
+    if not both_clean(res, ref) or not res.times or not ref.times:
         return None
     return res.median() / ref.median()
 
@@ -251,9 +254,7 @@ def cell_mb(res, floor=0):
 
 def rss_ratio_of(res, ref):
     """The ratio of median peak memories res/ref, or None without a clean measurement."""
-    if res is None or ref is None or res.failed or ref.failed or res.timed_out or ref.timed_out:
-        return None
-    if not res.rss or not ref.rss:
+    if not both_clean(res, ref) or not res.rss or not ref.rss:
         return None
     return res.median_rss() / ref.median_rss()
 
