@@ -7,7 +7,7 @@ use std::time::Duration;
 use toy::{Interpreter, NativeCx, NativeError, Policy, Value};
 
 /// Sums the squares of a list of numbers — the "heavy work" a host hands to toy scripts.
-fn sum_squares(cx: &mut NativeCx, args: &[Value]) -> Result<Value, NativeError> {
+fn sum_squares<'c>(cx: &mut NativeCx<'_, '_, 'c>, args: &[Value<'c>]) -> Result<Value<'c>, NativeError> {
     cx.expect_args(args, 1)?;
     let xs: Vec<f64> = cx.arg(args, 0)?; // copied out while holding the GIL
     let total = cx.release_gil(move || xs.iter().map(|x| x * x).sum::<f64>()); // GIL free

@@ -8,23 +8,120 @@
 //! and toy values are not, so none can reach code that runs without the GIL:
 //!
 //! ```compile_fail,E0277
-//! use toy::{Interpreter, NativeCx, NativeError, Value};
+//! use toy::{Interpreter, Value};
 //! let mut toy = Interpreter::new();
-//! toy.register("leak", |cx: &mut NativeCx, args: &[Value]| -> Result<Value, NativeError> {
+//! toy.register("leak", |cx, args| {
 //!     let v = args[0];
 //!     // error[E0277]: `*const ()` cannot be sent between threads safely
 //!     cx.release_gil(move || { let _keep = v; });
-//!     Ok(Value::Nil)
+//!     Ok(Value::nil())
 //! }).unwrap();
 //! ```
+//!
+//! And a host's [`Value`] is branded with the one call it belongs to, so it cannot be
+//! kept past that call and used in another, maybe another interpreter's.
 
 #![warn(missing_docs)]
 
 use crate::heap::Heap;
 use crate::object::MapObj;
-use crate::value::{MapKey, Value};
+use crate::value::{MapKey, Value as Raw};
 use crate::vm::{Thrown, Vm};
 use std::collections::HashMap;
+use std::marker::PhantomData;
+
+/// A toy value as a host function holds it: an argument, or a result to hand back.
+///
+/// `'call` is the brand of the one host-function call the value belongs to. A host
+/// function is generic over it (`for<'c> Fn(&mut NativeCx<'_, '_, 'c>, &[Value<'c>]) ->
+/// Result<Value<'c>, NativeError>`), and the lifetime is invariant, so a value can neither
+/// outlive its call nor pass for a value of another call: it cannot be kept in a
+/// `'static` place (a `thread_local!`, a captured cell) and brought out in a later call,
+/// which may be another interpreter's, whose heap has no such object.
+///
+/// ```
+/// use toy::{Interpreter, Value};
+/// let mut toy = Interpreter::new();
+/// toy.register("first_or", |_cx, args| Ok(args.first().copied().unwrap_or(Value::int(0)))).unwrap();
+/// assert_eq!(toy.eval::<i64>("first_or()").unwrap(), 0);
+/// assert_eq!(toy.eval::<String>("first_or(\"a\")").unwrap(), "a");
+/// ```
+///
+/// ```compile_fail,E0521
+/// use std::cell::Cell;
+/// use toy::{Interpreter, Value};
+/// thread_local!(static KEPT: Cell<Option<Value<'static>>> = const { Cell::new(None) });
+/// let mut toy = Interpreter::new();
+/// // error[E0521]: borrowed data escapes outside of closure
+/// toy.register("keep", |_cx, args| { KEPT.set(Some(args[0])); Ok(Value::nil()) }).unwrap();
+/// ```
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug)]
+pub struct Value<'call> {
+    raw: Raw,
+    call: PhantomData<fn(&'call ()) -> &'call ()>,
+}
+
+impl<'call> Value<'call> {
+    /// `nil`.
+    pub const fn nil() -> Value<'call> {
+        Value::from_raw(Raw::Nil)
+    }
+
+    /// `true` or `false`.
+    pub fn bool(b: bool) -> Value<'call> {
+        Value::from_raw(Raw::bool(b))
+    }
+
+    /// An `int`.
+    pub const fn int(i: i64) -> Value<'call> {
+        Value::from_raw(Raw::Int(i))
+    }
+
+    /// A `float`.
+    pub fn float(x: f64) -> Value<'call> {
+        Value::from_raw(Raw::float(x))
+    }
+
+    /// Whether this is `nil`.
+    pub fn is_nil(self) -> bool {
+        matches!(self.raw, Raw::Nil)
+    }
+
+    /// The `bool` inside, if this is one.
+    pub fn as_bool(self) -> Option<bool> {
+        match self.raw {
+            Raw::Bool(b) => Some(b.get()),
+            _ => None,
+        }
+    }
+
+    /// The `int` inside, if this is one.
+    pub fn as_int(self) -> Option<i64> {
+        match self.raw {
+            Raw::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The `float` inside, if this is one (an `int` is not).
+    pub fn as_float(self) -> Option<f64> {
+        match self.raw {
+            Raw::Float(f) => Some(f.get()),
+            _ => None,
+        }
+    }
+
+    /// Brands a VM value for the call now running; only the native boundary does this.
+    pub(crate) const fn from_raw(raw: Raw) -> Value<'call> {
+        Value { raw, call: PhantomData }
+    }
+
+    /// The VM value inside, for the VM to take back when the call returns.
+    pub(crate) fn into_raw(self) -> Raw {
+        self.raw
+    }
+}
 
 /// An error a host function returns; it is thrown in the script as a toy error of `kind`.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,60 +169,60 @@ impl std::error::Error for NativeError {}
 /// `String`, `Vec<T>`, `HashMap<String, T>` and [`Data`].
 pub trait FromToy: Sized {
     /// Copies `v` out, or says what was expected instead (e.g. "expected an int, got str").
-    fn from_toy(heap: &Heap, v: Value) -> Result<Self, String>;
+    fn from_toy(heap: &Heap, v: Raw) -> Result<Self, String>;
 }
 
 /// A Rust value that can be turned into a toy value.
 pub trait IntoToy {
     /// Builds the toy value in `heap`.
-    fn into_toy(self, heap: &mut Heap) -> Value;
+    fn into_toy(self, heap: &mut Heap) -> Raw;
 }
 
-fn got(heap: &Heap, v: Value) -> &'static str {
+fn got(heap: &Heap, v: Raw) -> &'static str {
     v.type_name(heap)
 }
 
 impl FromToy for i64 {
-    fn from_toy(heap: &Heap, v: Value) -> Result<i64, String> {
+    fn from_toy(heap: &Heap, v: Raw) -> Result<i64, String> {
         match v {
-            Value::Int(i) => Ok(i),
+            Raw::Int(i) => Ok(i),
             other => Err(format!("expected an int, got {}", got(heap, other))),
         }
     }
 }
 
 impl FromToy for f64 {
-    fn from_toy(heap: &Heap, v: Value) -> Result<f64, String> {
+    fn from_toy(heap: &Heap, v: Raw) -> Result<f64, String> {
         match v {
-            Value::Int(i) => Ok(i as f64),
-            Value::Float(f) => Ok(f.get()),
+            Raw::Int(i) => Ok(i as f64),
+            Raw::Float(f) => Ok(f.get()),
             other => Err(format!("expected a number, got {}", got(heap, other))),
         }
     }
 }
 
 impl FromToy for bool {
-    fn from_toy(heap: &Heap, v: Value) -> Result<bool, String> {
+    fn from_toy(heap: &Heap, v: Raw) -> Result<bool, String> {
         match v {
-            Value::Bool(b) => Ok(b.get()),
+            Raw::Bool(b) => Ok(b.get()),
             other => Err(format!("expected a bool, got {}", got(heap, other))),
         }
     }
 }
 
 impl FromToy for String {
-    fn from_toy(heap: &Heap, v: Value) -> Result<String, String> {
+    fn from_toy(heap: &Heap, v: Raw) -> Result<String, String> {
         match v {
-            Value::Str(id) => Ok(heap.str(id).to_string()),
+            Raw::Str(id) => Ok(heap.str(id).to_string()),
             other => Err(format!("expected a str, got {}", got(heap, other))),
         }
     }
 }
 
 impl<T: FromToy> FromToy for Vec<T> {
-    fn from_toy(heap: &Heap, v: Value) -> Result<Vec<T>, String> {
+    fn from_toy(heap: &Heap, v: Raw) -> Result<Vec<T>, String> {
         match v {
-            Value::List(id) => heap
+            Raw::List(id) => heap
                 .list(id)
                 .iter()
                 .enumerate()
@@ -137,9 +234,9 @@ impl<T: FromToy> FromToy for Vec<T> {
 }
 
 impl<T: FromToy> FromToy for HashMap<String, T> {
-    fn from_toy(heap: &Heap, v: Value) -> Result<HashMap<String, T>, String> {
+    fn from_toy(heap: &Heap, v: Raw) -> Result<HashMap<String, T>, String> {
         match v {
-            Value::Map(id) => heap
+            Raw::Map(id) => heap
                 .map(id)
                 .iter()
                 .map(|(k, item)| match k {
@@ -188,24 +285,24 @@ pub enum Data {
 }
 
 impl FromToy for Data {
-    fn from_toy(heap: &Heap, v: Value) -> Result<Data, String> {
-        fn copy(heap: &Heap, v: Value, depth: usize) -> Result<Data, String> {
+    fn from_toy(heap: &Heap, v: Raw) -> Result<Data, String> {
+        fn copy(heap: &Heap, v: Raw, depth: usize) -> Result<Data, String> {
             if depth > crate::compare::MAX_NESTING {
                 return Err("value nested too deeply to copy".into());
             }
             Ok(match v {
-                Value::Nil | Value::Undef => Data::Nil,
-                Value::Bool(b) => Data::Bool(b.get()),
-                Value::Int(i) => Data::Int(i),
-                Value::Float(f) => Data::Float(f.get()),
-                Value::Str(id) => Data::Str(heap.str(id).to_string()),
-                Value::List(id) => Data::List(
+                Raw::Nil | Raw::Undef => Data::Nil,
+                Raw::Bool(b) => Data::Bool(b.get()),
+                Raw::Int(i) => Data::Int(i),
+                Raw::Float(f) => Data::Float(f.get()),
+                Raw::Str(id) => Data::Str(heap.str(id).to_string()),
+                Raw::List(id) => Data::List(
                     heap.list(id)
                         .iter()
                         .map(|x| copy(heap, *x, depth + 1))
                         .collect::<Result<_, _>>()?,
                 ),
-                Value::Map(id) => Data::Map(
+                Raw::Map(id) => Data::Map(
                     heap.map(id)
                         .iter()
                         .map(|(k, x)| {
@@ -226,57 +323,57 @@ impl FromToy for Data {
     }
 }
 
-impl IntoToy for Value {
-    fn into_toy(self, _heap: &mut Heap) -> Value {
-        self
+impl IntoToy for Value<'_> {
+    fn into_toy(self, _heap: &mut Heap) -> Raw {
+        self.raw
     }
 }
 
 impl IntoToy for () {
-    fn into_toy(self, _heap: &mut Heap) -> Value {
-        Value::Nil
+    fn into_toy(self, _heap: &mut Heap) -> Raw {
+        Raw::Nil
     }
 }
 
 impl IntoToy for i64 {
-    fn into_toy(self, _heap: &mut Heap) -> Value {
-        Value::Int(self)
+    fn into_toy(self, _heap: &mut Heap) -> Raw {
+        Raw::Int(self)
     }
 }
 
 impl IntoToy for f64 {
-    fn into_toy(self, _heap: &mut Heap) -> Value {
-        Value::float(self)
+    fn into_toy(self, _heap: &mut Heap) -> Raw {
+        Raw::float(self)
     }
 }
 
 impl IntoToy for bool {
-    fn into_toy(self, _heap: &mut Heap) -> Value {
-        Value::bool(self)
+    fn into_toy(self, _heap: &mut Heap) -> Raw {
+        Raw::bool(self)
     }
 }
 
 impl IntoToy for String {
-    fn into_toy(self, heap: &mut Heap) -> Value {
+    fn into_toy(self, heap: &mut Heap) -> Raw {
         heap.new_str(self)
     }
 }
 
 impl IntoToy for &str {
-    fn into_toy(self, heap: &mut Heap) -> Value {
+    fn into_toy(self, heap: &mut Heap) -> Raw {
         heap.new_str(self)
     }
 }
 
 impl<T: IntoToy> IntoToy for Vec<T> {
-    fn into_toy(self, heap: &mut Heap) -> Value {
+    fn into_toy(self, heap: &mut Heap) -> Raw {
         let items = self.into_iter().map(|x| x.into_toy(heap)).collect();
         heap.new_list(items)
     }
 }
 
 impl<T: IntoToy> IntoToy for HashMap<String, T> {
-    fn into_toy(self, heap: &mut Heap) -> Value {
+    fn into_toy(self, heap: &mut Heap) -> Raw {
         let mut entries: Vec<(String, T)> = self.into_iter().collect();
         // A HashMap has no order; sorted keys make the toy map deterministic.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -290,15 +387,21 @@ impl<T: IntoToy> IntoToy for HashMap<String, T> {
 }
 
 /// What a host function gets: access to its arguments' contents under the GIL, a way to
-/// run work without the GIL, and a way to build its result.
-pub struct NativeCx<'v, 'a> {
+/// run work without the GIL, and a way to build its result. `'c` is the call's brand
+/// (see [`Value`]).
+pub struct NativeCx<'v, 'a, 'c> {
     vm: &'v mut Vm<'a>,
     name: &'v str,
+    call: PhantomData<fn(&'c ()) -> &'c ()>,
 }
 
-impl<'v, 'a> NativeCx<'v, 'a> {
-    pub(crate) fn new(vm: &'v mut Vm<'a>, name: &'v str) -> NativeCx<'v, 'a> {
-        NativeCx { vm, name }
+impl<'v, 'a, 'c> NativeCx<'v, 'a, 'c> {
+    pub(crate) fn new(vm: &'v mut Vm<'a>, name: &'v str) -> NativeCx<'v, 'a, 'c> {
+        NativeCx {
+            vm,
+            name,
+            call: PhantomData,
+        }
     }
 
     /// The name the function was registered under.
@@ -307,17 +410,17 @@ impl<'v, 'a> NativeCx<'v, 'a> {
     }
 
     /// Copies a value out into a Rust type (under the GIL); the error names the function.
-    pub fn extract<T: FromToy>(&self, v: &Value) -> Result<T, NativeError> {
-        T::from_toy(&self.vm.it.heap, *v).map_err(|e| NativeError::type_error(format!("{}(): {e}", self.name)))
+    pub fn extract<T: FromToy>(&self, v: &Value<'c>) -> Result<T, NativeError> {
+        T::from_toy(&self.vm.it.heap, v.raw).map_err(|e| NativeError::type_error(format!("{}(): {e}", self.name)))
     }
 
     /// Copies argument `i` out, checking that it exists; errors name the function and the
     /// argument, e.g. `TypeError: scale() argument 2: expected a number, got str`.
     ///
     /// ```
-    /// use toy::{Interpreter, NativeCx, NativeError, Value};
+    /// use toy::Interpreter;
     /// let mut toy = Interpreter::new();
-    /// toy.register("scale", |cx: &mut NativeCx, args: &[Value]| -> Result<Value, NativeError> {
+    /// toy.register("scale", |cx, args| {
     ///     cx.expect_args(args, 2)?;
     ///     let xs: Vec<f64> = cx.arg(args, 0)?;
     ///     let k: f64 = cx.arg(args, 1)?;
@@ -328,7 +431,7 @@ impl<'v, 'a> NativeCx<'v, 'a> {
     /// assert!(err.contains("TypeError: scale() argument 2: expected a number, got str"));
     /// # use toy::Data;
     /// ```
-    pub fn arg<T: FromToy>(&self, args: &[Value], i: usize) -> Result<T, NativeError> {
+    pub fn arg<T: FromToy>(&self, args: &[Value<'c>], i: usize) -> Result<T, NativeError> {
         let v = args.get(i).ok_or_else(|| {
             NativeError::type_error(format!(
                 "{}() missing argument {} (got {} arguments)",
@@ -337,12 +440,12 @@ impl<'v, 'a> NativeCx<'v, 'a> {
                 args.len()
             ))
         })?;
-        T::from_toy(&self.vm.it.heap, *v)
+        T::from_toy(&self.vm.it.heap, v.raw)
             .map_err(|e| NativeError::type_error(format!("{}() argument {}: {e}", self.name, i + 1)))
     }
 
     /// Checks the argument count.
-    pub fn expect_args(&self, args: &[Value], n: usize) -> Result<(), NativeError> {
+    pub fn expect_args(&self, args: &[Value<'c>], n: usize) -> Result<(), NativeError> {
         if args.len() == n {
             return Ok(());
         }
@@ -355,8 +458,8 @@ impl<'v, 'a> NativeCx<'v, 'a> {
     }
 
     /// Builds a toy value from a Rust value (under the GIL).
-    pub fn to_value<T: IntoToy>(&mut self, x: T) -> Result<Value, NativeError> {
-        Ok(x.into_toy(&mut self.vm.it.heap))
+    pub fn to_value<T: IntoToy>(&mut self, x: T) -> Result<Value<'c>, NativeError> {
+        Ok(Value::from_raw(x.into_toy(&mut self.vm.it.heap)))
     }
 
     /// Makes sure about `bytes` more can be allocated for a result: within the

@@ -9,7 +9,7 @@
 use crate::bytecode::Proto;
 use crate::compiler::Mode;
 use crate::disasm::disassemble;
-use crate::embed::{FromToy, NativeCx, NativeError};
+use crate::embed::{FromToy, NativeCx, NativeError, Value as HostValue};
 use crate::error::Diagnostic;
 use crate::family::{Family, Telemetry};
 use crate::gil::{CustomPolicy, Gil, GilConfig, GilStats, PolicyKind, ReleasePolicy, ThreadId};
@@ -80,13 +80,20 @@ fn check_name(name: &str) -> Result<(), RunError> {
 /// ends in `<native> in NAME`, and a panic becomes an `Error` instead of a crash.
 fn host_function<F>(name: &str, f: F) -> BuiltinFn
 where
-    F: Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync + 'static,
+    F: for<'c> Fn(&mut NativeCx<'_, '_, 'c>, &[HostValue<'c>]) -> Result<HostValue<'c>, NativeError>
+        + Send
+        + Sync
+        + 'static,
 {
     let name: Rc<str> = name.into();
     Rc::new(move |vm: &mut Vm, args: &[Value]| {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut cx = NativeCx::new(vm, &name);
-            f(&mut cx, args)
+            // SAFETY: `HostValue` is `#[repr(transparent)]` over the VM's `Value` (its
+            // other field is a zero-sized brand), so `[Value]` and `[HostValue]` have one
+            // layout; the branded slice borrows `args` and lives no longer than it.
+            let branded = unsafe { std::slice::from_raw_parts(args.as_ptr().cast::<HostValue>(), args.len()) };
+            f(&mut cx, branded).map(HostValue::into_raw)
         }));
         let error = match outcome {
             Ok(Ok(v)) => return Ok(v),
@@ -348,7 +355,9 @@ impl Builder {
 
 /// A host function as the recipe keeps it, to install it again in every interpreter that
 /// `spawn_interpreter` makes.
-type HostFn = Arc<dyn Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync>;
+type HostFn = Arc<
+    dyn for<'c> Fn(&mut NativeCx<'_, '_, 'c>, &[HostValue<'c>]) -> Result<HostValue<'c>, NativeError> + Send + Sync,
+>;
 
 struct HostEntry {
     module: Option<String>,
@@ -385,9 +394,10 @@ fn build_gil(settings: &Settings, config: GilConfig, output: OutputBuffer) -> Ar
     state.instruction_limit = settings.instruction_limit;
     for host in settings.hosts.lock().iter() {
         let f = host.f.clone();
-        let wrapped = move |cx: &mut NativeCx, args: &[Value]| f(cx, args);
         // Names were checked when first registered.
-        let _ = install_host(&mut state, host.module.as_deref(), &host.name, wrapped);
+        let _ = install_host(&mut state, host.module.as_deref(), &host.name, move |cx, args| {
+            f(cx, args)
+        });
     }
     let again = settings.clone();
     let recipe: Recipe = Arc::new(move |config, output| build_gil(&again, config, output));
@@ -415,7 +425,10 @@ fn build_gil(settings: &Settings, config: GilConfig, output: OutputBuffer) -> Ar
 /// Binds host function `f` as `name`, or as `module.name` in the global map `module`.
 fn install_host<F>(st: &mut Interp, module: Option<&str>, name: &str, f: F) -> Result<(), RunError>
 where
-    F: Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync + 'static,
+    F: for<'c> Fn(&mut NativeCx<'_, '_, 'c>, &[HostValue<'c>]) -> Result<HostValue<'c>, NativeError>
+        + Send
+        + Sync
+        + 'static,
 {
     let Some(module) = module else {
         st.register(name, host_function(name, f));
@@ -569,9 +582,9 @@ impl Interpreter {
     /// with the function's name in the traceback; a panic becomes a toy error too.
     ///
     /// ```
-    /// use toy::{Interpreter, NativeCx, NativeError, Value};
+    /// use toy::Interpreter;
     /// let mut toy = Interpreter::new();
-    /// toy.register("total", |cx: &mut NativeCx, args: &[Value]| -> Result<Value, NativeError> {
+    /// toy.register("total", |cx, args| {
     ///     let xs: Vec<f64> = cx.arg(args, 0)?;                 // copied out under the GIL
     ///     let sum = cx.release_gil(move || xs.iter().sum::<f64>()); // other threads run meanwhile
     ///     cx.to_value(sum)                                      // back in, under the GIL
@@ -583,7 +596,10 @@ impl Interpreter {
     /// ```
     pub fn register<F>(&mut self, name: &str, f: F) -> Result<(), RunError>
     where
-        F: Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync + 'static,
+        F: for<'c> Fn(&mut NativeCx<'_, '_, 'c>, &[HostValue<'c>]) -> Result<HostValue<'c>, NativeError>
+            + Send
+            + Sync
+            + 'static,
     {
         check_name(name)?;
         self.register_host(None, name, Arc::new(f))
@@ -593,7 +609,10 @@ impl Interpreter {
     /// `module` (created if needed) and scripts call it as `module.name(args...)`.
     pub fn register_in<F>(&mut self, module: &str, name: &str, f: F) -> Result<(), RunError>
     where
-        F: Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync + 'static,
+        F: for<'c> Fn(&mut NativeCx<'_, '_, 'c>, &[HostValue<'c>]) -> Result<HostValue<'c>, NativeError>
+            + Send
+            + Sync
+            + 'static,
     {
         check_name(module)?;
         check_name(name)?;
@@ -604,9 +623,7 @@ impl Interpreter {
     fn register_host(&mut self, module: Option<&str>, name: &str, f: HostFn) -> Result<(), RunError> {
         let mut guard = self.gil.acquire(self.main);
         let call = f.clone();
-        install_host(&mut guard, module, name, move |cx: &mut NativeCx, args: &[Value]| {
-            call(cx, args)
-        })?;
+        install_host(&mut guard, module, name, move |cx, args| call(cx, args))?;
         self.hosts.lock().push(HostEntry {
             module: module.map(String::from),
             name: name.into(),

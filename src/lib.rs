@@ -1,7 +1,7 @@
 //! toy: an embeddable bytecode interpreter built around a real global interpreter lock.
 //!
 //! A Rust host needs only what is exported here: [`Interpreter`] (and its [`Builder`]),
-//! [`NativeCx`] for host functions, the conversions [`FromToy`] / [`IntoToy`] / [`Data`],
+//! [`NativeCx`] and [`Value`] for host functions, the conversions [`FromToy`] / [`IntoToy`] / [`Data`],
 //! [`Policy`] (the built-in GIL policies) and [`ReleasePolicy`] (a policy of the host's
 //! own), and the [`gil`] module for studying the lock; [`timeline`] draws the traces the
 //! lock writes. Everything else is private to the crate.
@@ -69,9 +69,8 @@ pub mod exploration;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use embed::{Data, FromToy, IntoToy, NativeCx, NativeError};
+pub use embed::{Data, FromToy, IntoToy, NativeCx, NativeError, Value};
 pub use gil::PolicyKind as Policy;
 pub use gil::ReleasePolicy;
 pub use interpreter::{Builder, Interpreter, InterruptHandle, RunError, is_incomplete, read_source};
 pub use output::Output;
-pub use value::Value;

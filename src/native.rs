@@ -6,12 +6,11 @@
 //! released (unless `--native-holds-gil`), and builds its result under the GIL; the heavy
 //! part never sees a toy value.
 
-use crate::embed::{NativeCx, NativeError};
-use crate::value::Value;
+use crate::embed::{NativeCx, NativeError, Value};
 use std::time::{Duration, Instant};
 
 /// A host function as the embedding API takes it.
-pub type NativeFn = fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError>;
+pub type NativeFn = for<'c> fn(&mut NativeCx<'_, '_, 'c>, &[Value<'c>]) -> Result<Value<'c>, NativeError>;
 
 /// The module's name, and its functions: the interpreter registers each under the
 /// global map `native` (`Interpreter::register_in`), as a host registers its own.
@@ -34,7 +33,7 @@ fn is_prime(n: i64) -> bool {
 }
 
 /// `native.count_primes(lo, hi)`: how many primes lie in `[lo, hi)`.
-fn count_primes(cx: &mut NativeCx, args: &[Value]) -> Result<Value, NativeError> {
+fn count_primes<'c>(cx: &mut NativeCx<'_, '_, 'c>, args: &[Value<'c>]) -> Result<Value<'c>, NativeError> {
     cx.expect_args(args, 2)?;
     let lo: i64 = cx.arg(args, 0)?;
     let hi: i64 = cx.arg(args, 1)?;
@@ -43,7 +42,7 @@ fn count_primes(cx: &mut NativeCx, args: &[Value]) -> Result<Value, NativeError>
 }
 
 /// `native.matmul(a, b)`: the product of two matrices given as lists of rows of numbers.
-fn matmul(cx: &mut NativeCx, args: &[Value]) -> Result<Value, NativeError> {
+fn matmul<'c>(cx: &mut NativeCx<'_, '_, 'c>, args: &[Value<'c>]) -> Result<Value<'c>, NativeError> {
     cx.expect_args(args, 2)?;
     let a: Vec<Vec<f64>> = cx.arg(args, 0)?;
     let b: Vec<Vec<f64>> = cx.arg(args, 1)?;
@@ -96,7 +95,7 @@ fn matmul(cx: &mut NativeCx, args: &[Value]) -> Result<Value, NativeError> {
 }
 
 /// `native.spin(seconds)`: busy CPU work for that long.
-fn spin(cx: &mut NativeCx, args: &[Value]) -> Result<Value, NativeError> {
+fn spin<'c>(cx: &mut NativeCx<'_, '_, 'c>, args: &[Value<'c>]) -> Result<Value<'c>, NativeError> {
     cx.expect_args(args, 1)?;
     let secs: f64 = cx.arg(args, 0)?;
     if !(0.0..=1e6).contains(&secs) {

@@ -21,11 +21,11 @@ fn misuses_of_the_gil_do_not_compile_for_the_reason_claimed() {
 #[test]
 fn twin_of_value_into_release_while() {
     // SAFETY: every `Value` stays in the state or in locals used while the GIL is held.
-    let gil = unsafe { Gil::new_unchecked(vec![Value::Int(7)], GilConfig::default()) };
+    let gil = unsafe { Gil::new_unchecked(vec![Value::int(7)], GilConfig::default()) };
     let main = gil.register_thread();
     let mut g = gil.acquire(main);
     let value = g[0];
-    let Value::Int(n) = value else { unreachable!() };
+    let Some(n) = value.as_int() else { unreachable!() };
     assert_eq!(g.release_while(move || n * 2), 14);
 }
 
@@ -116,4 +116,29 @@ fn twin_of_value_into_another_interpreters_thread() {
             second.run_source("y.toy", "let two = 2").unwrap();
         });
     });
+}
+
+/// Twin of value_kept_past_its_call.rs: what is kept is the integer inside, copied out
+/// into Rust, and the later call builds a value of its own from it.
+#[test]
+fn twin_of_value_kept_past_its_call() {
+    use std::cell::Cell;
+    thread_local! {
+        static KEPT: Cell<Option<i64>> = const { Cell::new(None) };
+    }
+    let mut first = toy::Interpreter::new();
+    first
+        .register("keep", |_cx, args| {
+            KEPT.set(args.first().and_then(|v| v.as_int()));
+            Ok(Value::nil())
+        })
+        .unwrap();
+    let mut second = toy::Interpreter::new();
+    second
+        .register("give_back", |_cx, _args| {
+            Ok(KEPT.get().map_or(Value::nil(), Value::int))
+        })
+        .unwrap();
+    first.run_source("x.toy", "keep(41)").unwrap();
+    assert_eq!(second.eval::<i64>("give_back() + 1").unwrap(), 42);
 }

@@ -32,18 +32,15 @@ fn host_function_called_from_four_threads() {
     let (mut toy, out) = capturing();
     let calls = Arc::new(Mutex::new(0));
     let seen = calls.clone();
-    toy.register(
-        "slow_double",
-        move |cx: &mut NativeCx, args: &[Value]| -> Result<Value, NativeError> {
-            let x: i64 = cx.arg(args, 0)?;
-            *seen.lock().unwrap() += 1;
-            let r = cx.release_gil(move || {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                x * 2
-            });
-            cx.to_value(r)
-        },
-    )
+    toy.register("slow_double", move |cx, args| {
+        let x: i64 = cx.arg(args, 0)?;
+        *seen.lock().unwrap() += 1;
+        let r = cx.release_gil(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            x * 2
+        });
+        cx.to_value(r)
+    })
     .unwrap();
     toy.run_source(
         "four.toy",
@@ -78,15 +75,12 @@ fn conversions_in_both_directions() {
     let err = toy.eval::<Vec<i64>>("[1, \"two\"]").unwrap_err().to_string();
     assert!(err.contains("item 1: expected an int, got str"), "{err}");
 
-    toy.register(
-        "make",
-        |cx: &mut NativeCx, _args: &[Value]| -> Result<Value, NativeError> {
-            let mut m = HashMap::new();
-            m.insert("b".to_string(), vec![1i64, 2]);
-            m.insert("a".to_string(), vec![]);
-            cx.to_value(m)
-        },
-    )
+    toy.register("make", |cx, _args| {
+        let mut m = HashMap::new();
+        m.insert("b".to_string(), vec![1i64, 2]);
+        m.insert("a".to_string(), vec![]);
+        cx.to_value(m)
+    })
     .unwrap();
     assert_eq!(toy.eval::<String>("str(make())").unwrap(), "{\"a\": [], \"b\": [1, 2]}");
 }
@@ -94,21 +88,13 @@ fn conversions_in_both_directions() {
 #[test]
 fn host_errors_and_panics_become_toy_errors() {
     let mut toy = Interpreter::new();
-    toy.register(
-        "picky",
-        |_cx: &mut NativeCx, _args: &[Value]| -> Result<Value, NativeError> {
-            Err(NativeError::value_error("no thanks"))
-        },
-    )
-    .unwrap();
-    toy.register(
-        "broken",
-        |cx: &mut NativeCx, _args: &[Value]| -> Result<Value, NativeError> {
-            // A panic while the GIL is released: the GIL and the thread's state come back.
-            cx.release_gil(|| panic!("host bug"));
-            Ok(Value::Nil)
-        },
-    )
+    toy.register("picky", |_cx, _args| Err(NativeError::value_error("no thanks")))
+        .unwrap();
+    toy.register("broken", |cx, _args| {
+        // A panic while the GIL is released: the GIL and the thread's state come back.
+        cx.release_gil(|| panic!("host bug"));
+        Ok(Value::nil())
+    })
     .unwrap();
     assert_eq!(
         toy.eval::<String>("let r = \"\"\ntry { picky() } catch e { r = str(e) }\nr")
@@ -130,7 +116,9 @@ fn host_errors_and_panics_become_toy_errors() {
 #[test]
 fn bad_names_are_refused() {
     let mut toy = Interpreter::new();
-    let f = |_cx: &mut NativeCx, _a: &[Value]| -> Result<Value, NativeError> { Ok(Value::Nil) };
+    fn f<'c>(_cx: &mut NativeCx<'_, '_, 'c>, _args: &[Value<'c>]) -> Result<Value<'c>, NativeError> {
+        Ok(Value::nil())
+    }
     assert!(toy.register("while", f).is_err());
     assert!(toy.register("two words", f).is_err());
     assert!(toy.register("", f).is_err());

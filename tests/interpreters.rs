@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use toy::{Interpreter, NativeCx, NativeError, Value};
+use toy::{Interpreter, Value};
 
 /// How long toy may take to react to a signal before the test calls it a hang.
 const REACT: Duration = Duration::from_secs(20);
@@ -55,21 +55,18 @@ fn two_embedded_interpreters_run_bytecode_at_the_same_time() {
         let a = s.spawn(move || {
             let mut toy = Interpreter::new();
             let seen = ticks.clone();
-            toy.register(
-                "hold_until_b_runs",
-                move |_cx: &mut NativeCx, _: &[Value]| -> Result<Value, NativeError> {
-                    // The GIL of A stays held: this never calls release_gil.
-                    let start = seen.load(Ordering::SeqCst);
-                    let deadline = Instant::now() + Duration::from_secs(30);
-                    while seen.load(Ordering::SeqCst) < start + 1000 {
-                        if Instant::now() > deadline {
-                            return Ok(Value::bool(false));
-                        }
-                        std::hint::spin_loop();
+            toy.register("hold_until_b_runs", move |_cx, _| {
+                // The GIL of A stays held: this never calls release_gil.
+                let start = seen.load(Ordering::SeqCst);
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while seen.load(Ordering::SeqCst) < start + 1000 {
+                    if Instant::now() > deadline {
+                        return Ok(Value::bool(false));
                     }
-                    Ok(Value::bool(true))
-                },
-            )
+                    std::hint::spin_loop();
+                }
+                Ok(Value::bool(true))
+            })
             .unwrap();
             let ran = toy.eval::<bool>("let x = 0\nfor i in range(1000) { x += i }\nhold_until_b_runs()");
             done.store(true, Ordering::SeqCst);
@@ -78,21 +75,15 @@ fn two_embedded_interpreters_run_bytecode_at_the_same_time() {
         let (ticks, done) = (b_ticks.clone(), a_done.clone());
         s.spawn(move || {
             let mut toy = Interpreter::new();
-            toy.register(
-                "tick",
-                move |_cx: &mut NativeCx, _: &[Value]| -> Result<Value, NativeError> {
-                    ticks.fetch_add(1, Ordering::SeqCst);
-                    Ok(Value::Nil)
-                },
-            )
+            toy.register("tick", move |_cx, _| {
+                ticks.fetch_add(1, Ordering::SeqCst);
+                Ok(Value::nil())
+            })
             .unwrap();
             let finished = done.clone();
-            toy.register(
-                "a_finished",
-                move |_cx: &mut NativeCx, _: &[Value]| -> Result<Value, NativeError> {
-                    Ok(Value::bool(finished.load(Ordering::SeqCst)))
-                },
-            )
+            toy.register("a_finished", move |_cx, _| {
+                Ok(Value::bool(finished.load(Ordering::SeqCst)))
+            })
             .unwrap();
             toy.run_source("b.toy", "let n = 0\nwhile not a_finished() { tick()\n n += 1 }")
                 .unwrap();

@@ -43,7 +43,9 @@ const REFUSED: &[&str] = &[
 /// The `native` module's functions run long computations without counting instructions.
 const REFUSED_NATIVE: &[&str] = &["count_primes", "matmul", "spin"];
 
-fn refuse(name: &'static str) -> impl Fn(&mut NativeCx, &[Value]) -> Result<Value, NativeError> + Send + Sync {
+fn refuse(
+    name: &'static str,
+) -> impl for<'c> Fn(&mut NativeCx<'_, '_, 'c>, &[Value<'c>]) -> Result<Value<'c>, NativeError> + Send + Sync {
     move |_, _| Err(NativeError::new("FuzzError", format!("{name}() is not available while fuzzing")))
 }
 
@@ -60,7 +62,7 @@ fn interpreter() -> Interpreter {
         toy.register_in("native", name, refuse(name)).expect("a native function's name");
     }
     // Short sleeps return at once; long ones would only make the fuzzer slow.
-    toy.register("sleep", |cx: &mut NativeCx, args: &[Value]| {
+    toy.register("sleep", |cx, args| {
         cx.expect_args(args, 1)?;
         let secs: f64 = cx.arg(args, 0)?;
         if secs.is_nan() || secs < 0.0 {

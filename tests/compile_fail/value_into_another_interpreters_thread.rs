@@ -4,7 +4,7 @@ use toy::{Interpreter, Value};
 
 fn main() {
     let mut first = Interpreter::new();
-    let v: Value = first.eval::<toy::Data>("[1, 2]").map(|_| Value::Nil).unwrap();
+    let v: Value = first.eval::<toy::Data>("[1, 2]").map(|_| Value::nil()).unwrap();
     let held = [v];
     std::thread::scope(|s| {
         s.spawn(move || {

@@ -5,7 +5,7 @@ use toy::gil::{Gil, GilConfig};
 
 fn main() {
     // SAFETY: every `Value` stays in the state or in locals used while the GIL is held.
-    let gil = unsafe { Gil::new_unchecked(vec![Value::Int(7)], GilConfig::default()) };
+    let gil = unsafe { Gil::new_unchecked(vec![Value::int(7)], GilConfig::default()) };
     let main = gil.register_thread();
     let mut g = gil.acquire(main);
     let value = g[0];
