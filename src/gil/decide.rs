@@ -76,18 +76,22 @@ impl<T> Gil<T> {
         policy.ask_after(&me, &cx)
     }
 
-    /// Whether some waiter asks the holder at once, as it has just taken the GIL.
-    pub(super) fn someone_asks_at_once(&self, st: &mut State, now: Instant) -> bool {
+    /// The first waiter (in queue order) that asks the holder at once, as it has just
+    /// taken the GIL, if any.
+    pub(super) fn asker_at_once(&self, st: &mut State, now: Instant) -> Option<ThreadId> {
         if st.waiters.is_empty() {
-            return false;
+            return None;
         }
         Self::fill_views(st, now);
         let cx = self.context(st, now, true);
         let State { views, policy, .. } = st;
-        views.iter().any(|w| {
-            (w.from_blocking && policy.0.asks_on_return(w))
-                || policy.0.ask_after(w, &cx).is_some_and(|d| d < MIN_SWITCH_INTERVAL)
-        })
+        views
+            .iter()
+            .find(|w| {
+                (w.from_blocking && policy.0.asks_on_return(w))
+                    || policy.0.ask_after(w, &cx).is_some_and(|d| d < MIN_SWITCH_INTERVAL)
+            })
+            .map(|w| w.tid)
     }
 
     /// The waiter a GIL released at `now` is reserved for, if the policy names one that

@@ -666,8 +666,9 @@ impl<T> Gil<T> {
         if st.waiters.iter().all(|w| w.caused_by.is_some()) {
             self.eval_breaker.fetch_and(!REPORT_LOCATION, Relaxed);
         }
-        if self.someone_asks_at_once(st, now) {
-            self.eval_breaker.fetch_or(DROP_REQUEST, Relaxed);
+        if let Some(asker) = self.asker_at_once(st, now) {
+            // A request like any other: counted, and traced as the asker's.
+            self.request_drop(st, asker, now);
         }
         let dropped_on = st.dropped_on_cpu.take();
         let target = follow_target(dropped_on, switched, waited.then(|| now - start));

@@ -53,7 +53,8 @@
 //!               clear DROP_REQUEST if the GIL changed hands or nobody waits (a request
 //!                   dodged by releasing and re-taking stands); clear REPORT_LOCATION if
 //!                   every waiter has its place
-//!               set DROP_REQUEST again if some waiter asks every new holder at once
+//!               request a drop (counted as the first such waiter's) if some waiter
+//!                   asks this new holder at once
 //!               charge t's wait to its `caused_by`
 //!               follow: if t waited at least FOLLOW_MIN_WAIT and the GIL came from a
 //!                   forced drop on another CPU, t moves there (after unlocking the mutex)
