@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::generator::Generator;
 use super::policy::{Context, ReleasePolicy, Waiter};
 use super::thread_id::ThreadId;
 
@@ -22,14 +23,14 @@ impl ReleasePolicy for Interval {
 /// already running, often takes it straight back.
 #[derive(Clone, Debug)]
 pub(super) struct Ticks {
-    /// A xorshift generator's state for the slices' jitter.
-    jitter: u64,
+    /// The slices' jitter.
+    jitter: Generator,
 }
 
 impl Default for Ticks {
     fn default() -> Self {
         Ticks {
-            jitter: 0x9E37_79B9_7F4A_7C15,
+            jitter: Generator::new(0),
         }
     }
 }
@@ -52,12 +53,7 @@ impl ReleasePolicy for Ticks {
     /// the same instruction and never between a read and its write.
     fn slice(&mut self, _: ThreadId, cx: &Context) -> u32 {
         let budget = cx.check_interval.max(1);
-        let mut x = self.jitter;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.jitter = x;
-        budget / 2 + (x % u64::from(budget)) as u32 + 1
+        budget / 2 + self.jitter.below(u64::from(budget)) as u32 + 1
     }
 }
 

@@ -157,6 +157,8 @@ mod builtin_policies;
 mod cpu;
 // The `deadline` policy: earliest deadline first.
 mod deadline;
+// The seeded generator the built-in policies draw from.
+mod generator;
 // Asking the policy: the views a question shows, the checks on its answers.
 mod decide;
 // The holder's proof and handle: check points, slices, blocking calls, exit.

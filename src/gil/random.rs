@@ -9,42 +9,26 @@
 
 use std::time::Duration;
 
+use super::generator::Generator;
 use super::policy::{Context, ReleasePolicy, SliceEnd, Waiter};
 use super::thread_id::ThreadId;
 
 /// A seeded scheduler (`--gil-policy random --gil-seed N`).
 #[derive(Clone, Debug)]
 pub struct Random {
-    /// xorshift64* state; never zero.
-    state: u64,
+    rng: Generator,
 }
 
 impl Random {
     /// The scheduler for `seed`; every seed (0 included) gives its own sequence.
     pub fn new(seed: u64) -> Random {
-        // splitmix64 spreads neighbouring seeds far apart, and never yields a zero state
-        // for the xorshift that follows in practice; guard it anyway.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
         Random {
-            state: if z == 0 { 0x2545_F491_4F6C_DD1D } else { z },
+            rng: Generator::new(seed),
         }
     }
 
-    fn next(&mut self) -> u64 {
-        let mut x = self.state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.state = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n` (`n` at least 1).
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.rng.below(n)
     }
 }
 
