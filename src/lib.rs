@@ -60,6 +60,8 @@ mod embed;
 mod interpreter;
 mod modules;
 mod native;
+// Text for the SVG pictures of the timeline and the comparison.
+mod svg;
 pub mod timeline;
 // `toy compare`: a script under several policies, side by side.
 pub mod comparison;

@@ -44,6 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "native",
             "modules",
             "interpreter",
+            "svg",
             "timeline",
             "exploration",
             "comparison",

@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 
 use super::summary::Row;
 use crate::gil::PolicyKind;
+use crate::svg::escape;
 
 /// Two panels and the gap between them, with a 20 px margin on either side.
 const WIDTH: f64 = 20.0 + PANEL_W + GAP + PANEL_W + 20.0;
@@ -103,13 +104,6 @@ const MEASURES: [Measure; 6] = [
         format: millis,
     },
 ];
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// The chart of `rows` for the script `what`, `runs` runs per policy.
 pub(super) fn draw(rows: &[Row], what: &str, runs: usize) -> String {

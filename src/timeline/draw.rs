@@ -3,6 +3,7 @@
 //! module docs and its invariant: every shape's `data-*` attributes are exact, whole
 //! nanoseconds, so the picture can be checked against the trace.
 
+use crate::svg::escape;
 use std::fmt::Write as _;
 
 use super::fold::{Checked, Column, Group, LaneDrawing, LaneOutline, Release};
@@ -55,21 +56,6 @@ pub(super) fn duration(t: Ns) -> String {
 
 pub(super) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Fonts and colors live in one stylesheet so each of possibly thousands of rects carries
