@@ -56,6 +56,10 @@ static OWNER: AtomicPtr<Owner> = AtomicPtr::new(std::ptr::null_mut());
 /// The pipe's write end (the handler's) and read end (the watcher's); -1 before `install`.
 static WAKE_WRITE: AtomicI32 = AtomicI32::new(-1);
 static WAKE_READ: AtomicI32 = AtomicI32::new(-1);
+/// Set by the watcher once it runs its own code (false from its spawn until then).
+static WATCHER_RUNNING: AtomicBool = AtomicBool::new(false);
+/// How long a fork waits for a just-spawned watcher to leave std's start-up.
+const WATCHER_START_PATIENCE: Duration = Duration::from_secs(1);
 /// Set in a forked child: it ends with `_exit` and writes no trace.
 static IN_CHILD: AtomicBool = AtomicBool::new(false);
 
@@ -120,8 +124,9 @@ fn set_handler() -> std::io::Result<()> {
     }
 }
 
-/// Creates the pipe and starts the watcher; returns once the watcher runs its own code
-/// (a fork while a thread is still in std's start-up would copy its locks held).
+/// Creates the pipe and starts the watcher. It does not wait for the watcher to run: the
+/// handler's bytes wait in the pipe, and only a fork must wait (`block_during_fork`), so
+/// that the child does not copy a thread caught in std's start-up with its locks held.
 fn start_watcher() -> std::io::Result<()> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
@@ -132,13 +137,12 @@ fn start_watcher() -> std::io::Result<()> {
     unsafe { libc::fcntl(fds[1], libc::F_SETFL, libc::O_NONBLOCK) };
     // SAFETY: pipe2 succeeded, so fds[0] is open and owned by nobody else.
     let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
-    let started = Arc::new(Signal::default());
-    let started_in_thread = started.clone();
+    WATCHER_RUNNING.store(false, Ordering::Release);
     let spawned = std::thread::Builder::new()
         .name("toy-ctrl-c".into())
         .stack_size(256 << 10)
         .spawn(move || {
-            started_in_thread.bump();
+            WATCHER_RUNNING.store(true, Ordering::Release);
             watch(read_end)
         });
     if let Err(e) = spawned {
@@ -146,10 +150,20 @@ fn start_watcher() -> std::io::Result<()> {
         unsafe { libc::close(fds[1]) };
         return Err(e);
     }
-    started.wait_change(0, None);
     WAKE_READ.store(fds[0], Ordering::Release);
     WAKE_WRITE.store(fds[1], Ordering::Release);
     Ok(())
+}
+
+/// Waits (a bounded time) until a watcher that was started runs its own code.
+fn wait_for_watcher() {
+    if WAKE_READ.load(Ordering::Acquire) < 0 {
+        return;
+    }
+    let give_up = Instant::now() + WATCHER_START_PATIENCE;
+    while !WATCHER_RUNNING.load(Ordering::Acquire) && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_micros(50));
+    }
 }
 
 fn watch(read_end: OwnedFd) {
@@ -226,6 +240,7 @@ pub(super) struct SigintBlocked {
 /// Blocks SIGINT in the forking thread across `fork`, so the child cannot take a Ctrl-C
 /// before it has a pipe and watcher of its own. Other threads of the parent still take it.
 pub(super) fn block_during_fork() -> SigintBlocked {
+    wait_for_watcher();
     // SAFETY: both sets are initialised by sigemptyset/pthread_sigmask before being read;
     // pthread_sigmask changes only this thread's mask.
     unsafe {
