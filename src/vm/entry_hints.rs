@@ -52,8 +52,9 @@ impl EntryHints {
         if hint.site == site
             && let Some((MapKey::Str(key), _)) = heap.map(map).get_index(hint.entry as usize)
         {
-            let text = heap.str(name);
-            if std::ptr::eq(&**key, text) || **key == *text {
+            // Bytes, not `str`: a string in its slot would be checked for UTF-8 first.
+            let text = heap.str_bytes(name);
+            if std::ptr::eq(key.as_bytes(), text) || key.as_bytes() == text {
                 return Some(hint.entry as usize);
             }
         }

@@ -76,7 +76,7 @@ pub fn add(vm: &mut Vm, x: Value, y: Value) -> R {
         (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int).ok_or_else(|| overflow(vm)),
         _ if is_num(x) && is_num(y) => Ok(Value::float(num_as_f64(x) + num_as_f64(y))),
         (Value::Str(a), Value::Str(b)) => {
-            let len = vm.it.heap.str(a).len() as u128 + vm.it.heap.str(b).len() as u128;
+            let len = vm.it.heap.str_bytes(a).len() as u128 + vm.it.heap.str_bytes(b).len() as u128;
             let mut s = vm.string_with_capacity(len)?;
             s.push_str(vm.it.heap.str(a));
             s.push_str(vm.it.heap.str(b));
