@@ -38,10 +38,7 @@ impl Heap {
         match v {
             Value::Nil | Value::Undef => out.push_str("nil"),
             Value::Bool(b) => out.push_str(if b.get() { "true" } else { "false" }),
-            Value::Int(i) => {
-                use std::fmt::Write;
-                let _ = write!(out, "{i}");
-            }
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(i)),
             Value::Float(f) => out.push_str(&float_repr(f.get())),
             Value::Str(id) => out.push_str(&quote_str(self.str(id))),
             Value::List(id) => {
@@ -103,7 +100,7 @@ fn write_key(k: &MapKey, out: &mut String) {
     match k {
         MapKey::Nil => out.push_str("nil"),
         MapKey::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        MapKey::Int(i) => out.push_str(&i.to_string()),
+        MapKey::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
         MapKey::Str(s) => out.push_str(&quote_str(s)),
     }
 }

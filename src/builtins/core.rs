@@ -68,31 +68,13 @@ pub(super) fn str_(vm: &mut Vm, args: &[Value]) -> R {
     match args.first() {
         None => Ok(vm.new_str("")),
         Some(v @ Value::Str(_)) => Ok(*v),
-        Some(Value::Int(i)) => Ok(vm.new_str(int_text(*i, &mut [0u8; 20]))),
+        // `itoa` writes two digits a step and hands back a `str` without re-checking it.
+        Some(Value::Int(i)) => Ok(vm.new_str(itoa::Buffer::new().format(*i))),
         Some(v) => {
             let s = vm.it.heap.display(*v);
             Ok(vm.new_str(s))
         }
     }
-}
-
-/// An int's decimal text, written into `buf` (no heap allocation: `str(i)` is hot).
-fn int_text(i: i64, buf: &mut [u8; 20]) -> &str {
-    let mut n = i.unsigned_abs();
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    std::str::from_utf8(&buf[at..]).unwrap_or("")
 }
 
 /// A float that is an exact int in range, or the error Python gives for it.
