@@ -283,6 +283,13 @@ impl Heap {
         Value::Str(self.alloc(Obj::Str(obj)))
     }
 
+    /// String `a` followed by string `b`, if the two fit in a slot (see
+    /// `StrObj::joined_short`).
+    pub fn new_str_joined_short(&mut self, a: ObjId, b: ObjId) -> Option<Value> {
+        let joined = StrObj::joined_short(self.str_obj(a), self.str_obj(b))?;
+        Some(Value::Str(self.alloc(Obj::Str(joined))))
+    }
+
     /// A string of `text`, keeping its buffer when it is long (see `StrObj::owned`).
     pub fn new_string(&mut self, text: String) -> Value {
         Value::Str(self.alloc(Obj::Str(StrObj::owned(text))))
@@ -360,7 +367,7 @@ impl Heap {
     #[inline]
     pub fn map_find_str(&self, map: ObjId, key: ObjId) -> Option<usize> {
         let h = self.str_hash(key);
-        let text = self.str(key);
+        let text = self.str_bytes(key);
         self.map(map)
             .find_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))
     }
@@ -440,7 +447,7 @@ impl Heap {
         let h = self.str_hash(key);
         let so = self.str_obj(key);
         let found = {
-            let text = so.text();
+            let text = so.as_bytes();
             self.map(map)
                 .find_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))
         };
@@ -660,9 +667,10 @@ impl Heap {
 
 /// String equality that skips the byte comparison when both are the same text in memory
 /// (a field name and a key made from the same literal; see the compiler's `strings`).
+/// Bytes, not `str`: taking the `str` of a string kept in its slot checks it for UTF-8.
 #[inline]
-fn same_text(a: &str, b: &str) -> bool {
-    std::ptr::eq(a, b) || a == b
+fn same_text(a: &str, b: &[u8]) -> bool {
+    std::ptr::eq(a.as_bytes(), b) || a.as_bytes() == b
 }
 
 #[cold]

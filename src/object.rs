@@ -91,6 +91,22 @@ impl StrObj {
         }
     }
 
+    /// `a` followed by `b`, when that fits in the slot (else None): the bytes are copied
+    /// straight in, with no `String` between and no UTF-8 check (two strings' texts one
+    /// after the other are text).
+    pub fn joined_short(a: &StrObj, b: &StrObj) -> Option<StrObj> {
+        let (x, y) = (a.as_bytes(), b.as_bytes());
+        let len = x.len() + y.len();
+        if len > INLINE_STR_MAX {
+            return None;
+        }
+        let mut bytes = [0u8; INLINE_STR_MAX];
+        bytes[..x.len()].copy_from_slice(x);
+        bytes[x.len()..len].copy_from_slice(y);
+        let text = Text::Inline { len: len as u8, bytes };
+        Some(StrObj::from_text(text, a.chars + b.chars))
+    }
+
     /// A string of `s`, taking its buffer if it is long (no copy when it has no spare
     /// capacity), or copying it into the slot if it is short.
     pub fn owned(s: String) -> StrObj {

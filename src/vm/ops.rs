@@ -76,6 +76,9 @@ pub fn add(vm: &mut Vm, x: Value, y: Value) -> R {
         (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int).ok_or_else(|| overflow(vm)),
         _ if is_num(x) && is_num(y) => Ok(Value::float(num_as_f64(x) + num_as_f64(y))),
         (Value::Str(a), Value::Str(b)) => {
+            if let Some(joined) = vm.it.heap.new_str_joined_short(a, b) {
+                return Ok(joined);
+            }
             let len = vm.it.heap.str_bytes(a).len() as u128 + vm.it.heap.str_bytes(b).len() as u128;
             let mut s = vm.string_with_capacity(len)?;
             s.push_str(vm.it.heap.str(a));
