@@ -24,7 +24,7 @@
 
 use crate::value::{KeyRef, MapKey, Value};
 use rustc_hash::FxBuildHasher;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 
 /// The hash of a key. Ints hash to themselves (spreading happens in `home`), so int keys
 /// cost no hashing; strings use Fx, and a string object caches the result.
@@ -41,7 +41,16 @@ pub fn hash_key(k: KeyRef<'_>) -> u64 {
 /// The hash of a string key (what `hash_key(KeyRef::Str(s))` returns).
 #[inline]
 pub fn hash_str(s: &str) -> u64 {
-    FxBuildHasher.hash_one(s)
+    hash_str_bytes(s.as_bytes())
+}
+
+/// `hash_str` of the text whose bytes are `bytes` (a string in its slot hands out its
+/// bytes without the UTF-8 check its `str` costs).
+#[inline]
+pub fn hash_str_bytes(bytes: &[u8]) -> u64 {
+    let mut hasher = FxBuildHasher.build_hasher();
+    hasher.write(bytes);
+    hasher.finish()
 }
 
 /// One key and its value, with the key's hash kept so growing never re-hashes.

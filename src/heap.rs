@@ -347,13 +347,13 @@ impl Heap {
     pub fn str_hash(&self, id: ObjId) -> u64 {
         let so = self.str_obj(id);
         if so.is_building() {
-            return crate::dict::hash_str(so.text());
+            return crate::dict::hash_str_bytes(so.as_bytes());
         }
         let cached = so.hash.get();
         if cached != 0 {
             return cached;
         }
-        let h = crate::dict::hash_str(so.text());
+        let h = crate::dict::hash_str_bytes(so.as_bytes());
         so.hash.set(h);
         h
     }
