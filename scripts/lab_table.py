@@ -92,6 +92,9 @@ ALL = POLICIES
 ROWS = [
     ("Issue 3 — GIL", "2 CPU-bound threads / same work sequential", "cpu_threads",
      "2 CPU-bound threads / same work sequential", "{:.3f}", "≤ 1.03 (CPython ref 1.05)", ok_le(1.03), ALL),
+    ("Issue 3 — GIL", "… share of that run with the GIL held by nobody (hand-offs, wake-ups; %)", "cpu_threads",
+     "2 CPU-bound threads: share of the run with the GIL unheld (%)", "{:.2f}",
+     "(what the lock adds; the rest of the gap is the host)", None, ALL),
     ("Issue 3 — GIL", "… the same with --gil-cpu any (threads stay where the kernel put them)", "cpu_threads+any",
      "2 CPU-bound threads / same work sequential", "{:.3f}", "(what following the CPU buys)", None, ALL),
     ("Issue 3 — GIL", "50 threads each sleep(0.1): speedup over sequential", "io_threads",
