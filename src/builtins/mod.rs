@@ -97,6 +97,11 @@ pub fn install(it: &mut Interp) {
         ("parent", concurrency::parent),
         ("pmap", concurrency::pmap),
     ];
+    // The table, its hidden helpers and the modules, with room to spare for the script's
+    // first globals.
+    it.globals.reserve(table.len() + 32);
+    it.builtins.reserve(table.len() + 32);
+    it.heap.builtin_names.reserve(table.len() + 32);
     for (name, f) in table {
         it.register(name, Rc::new(*f));
     }

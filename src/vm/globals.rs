@@ -23,6 +23,15 @@ pub struct Globals {
 }
 
 impl Globals {
+    /// Room for `more` slots without growing (an interpreter's builtins are declared in
+    /// one go, and every spawned interpreter declares them again).
+    pub fn reserve(&mut self, more: usize) {
+        self.names.reserve(more);
+        self.index.reserve(more);
+        self.values.reserve(more);
+        self.builtin.reserve(more);
+    }
+
     /// Declares `name` as a builtin, visible from every module.
     pub fn declare_builtin(&mut self, name: &str) -> Option<u16> {
         let g = self.declare(name)?;
