@@ -620,6 +620,38 @@ fn clamp_bounds(vm: &mut Vm, lo: Value, hi: Value, len: usize) -> VmResult<(usiz
     Ok((a as usize, (b.max(a)) as usize))
 }
 
+/// `r[lo:hi]` is the range of those of `r`'s numbers, as in Python (`range(10)[2:5]` is
+/// `range(2, 5)`). Computed in i128, since a range may hold more numbers than an `int`.
+fn slice_range(vm: &mut Vm, r: RangeObj, lo: Value, hi: Value) -> VmResult<RangeObj> {
+    let n = i128::from(r.len());
+    let mut bound = |v: Value, default: i128| -> VmResult<i128> {
+        match v {
+            Value::Nil => Ok(default),
+            Value::Int(i) => {
+                let i = i128::from(i);
+                Ok(if i < 0 { (i + n).max(0) } else { i.min(n) })
+            }
+            other => {
+                let t = other.type_name(&vm.it.heap);
+                Err(vm.type_error(format!("slice indices must be integers or nil, not {t}")))
+            }
+        }
+    };
+    let a = bound(lo, 0)?;
+    let b = bound(hi, n)?;
+    let (start, step) = (i128::from(r.start), i128::from(r.step));
+    let at = |k: i128| i64::try_from(start + k * step);
+    // The first number (or, for an empty slice, where it would be) and Python's stop;
+    // where those fall outside an `int`, bounds that yield the same numbers.
+    let first = at(a).unwrap_or(r.stop);
+    let stop = match at(b) {
+        Ok(stop) => stop,
+        Err(_) if b > a => at(b - 1).map_or(r.stop, |last| last.saturating_add(r.step.signum())),
+        Err(_) => first,
+    };
+    Ok(RangeObj { start: first, stop, step: r.step })
+}
+
 pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
     match o {
         Value::List(id) => {
@@ -652,6 +684,13 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
             let mut out = vm.string_with_capacity((to - from) as u128)?;
             out.push_str(&vm.it.heap.str_obj(id).text()[from..to]);
             vm.str_value(out)
+        }
+        Value::Obj(id) if matches!(vm.it.heap.get(id), Obj::Range(_)) => {
+            let Obj::Range(r) = *vm.it.heap.get(id) else {
+                return Err(vm.type_error("'range' object cannot be sliced"));
+            };
+            let sliced = slice_range(vm, r, lo, hi)?;
+            Ok(vm.new_range(sliced))
         }
         _ => {
             let t = o.type_name(&vm.it.heap);
@@ -752,28 +791,43 @@ pub fn to_str(vm: &mut Vm, v: Value) -> Value {
     }
 }
 
-/// The items of a list `v` that must hold exactly `count` (`let a, b = v`), as Python's
-/// unpacking reports a mismatch.
+/// The items of a list, string (its characters) or range `v` that must hold exactly
+/// `count` (`let a, b = v`), as Python's unpacking reports a mismatch.
 pub fn unpack(vm: &mut Vm, v: Value, count: usize) -> VmResult<smallvec::SmallVec<[Value; 8]>> {
-    match v {
-        Value::List(id) => {
-            let items = vm.it.heap.list(id);
-            if items.len() == count {
-                return Ok(smallvec::SmallVec::from_slice(items));
-            }
-            let n = items.len();
-            let message = if n > count {
-                format!("too many values to unpack (expected {count}, got {n})")
-            } else {
-                format!("not enough values to unpack (expected {count}, got {n})")
-            };
-            Err(vm.error("ValueError", message))
+    let items: smallvec::SmallVec<[Value; 8]> = match v {
+        Value::List(id) => smallvec::SmallVec::from_slice(vm.it.heap.list(id)),
+        Value::Str(id) => {
+            let chars: Vec<char> = vm.it.heap.str(id).chars().collect();
+            chars.into_iter().map(|c| vm.new_str(c.to_string())).collect()
         }
-        _ => {
-            let t = v.type_name(&vm.it.heap);
-            Err(vm.type_error(format!("cannot unpack {t} into {count} variables")))
-        }
+        Value::Obj(id) => match *vm.it.heap.get(id) {
+            // Only as many numbers as could match, so a huge range costs nothing.
+            Obj::Range(r) => (0..=count as i64).map_while(|i| r.get(i)).map(Value::Int).collect(),
+            _ => return Err(cannot_unpack(vm, v, count)),
+        },
+        _ => return Err(cannot_unpack(vm, v, count)),
+    };
+    if items.len() == count {
+        return Ok(items);
     }
+    let n = match v {
+        Value::Obj(id) => match vm.it.heap.get(id) {
+            Obj::Range(r) => r.len(),
+            _ => items.len() as u64,
+        },
+        _ => items.len() as u64,
+    };
+    let message = if n > count as u64 {
+        format!("too many values to unpack (expected {count}, got {n})")
+    } else {
+        format!("not enough values to unpack (expected {count}, got {n})")
+    };
+    Err(vm.error("ValueError", message))
+}
+
+fn cannot_unpack(vm: &mut Vm, v: Value, count: usize) -> Box<Thrown> {
+    let t = v.type_name(&vm.it.heap);
+    vm.type_error(format!("cannot unpack {t} into {count} variables"))
 }
 
 /// The strings in the `count` stack slots from `slot` on, joined (an f-string's pieces).
