@@ -55,7 +55,7 @@ pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
             arity(vm, name, args, 1, 2)?;
             let default = args.get(1).copied().unwrap_or(Value::Nil);
             let heap = &vm.it.heap;
-            Ok(match heap.key_ref(args[0]) {
+            Ok(match heap.key_ref(ops::as_key(args[0])) {
                 Some(k) => heap.map(id).get(k).copied().unwrap_or(default),
                 None => default,
             })
@@ -63,7 +63,7 @@ pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
         Method::Pop => {
             arity(vm, name, args, 1, 2)?;
             let removed = {
-                let key = vm.it.heap.map_key(args[0]);
+                let key = vm.it.heap.map_key(ops::as_key(args[0]));
                 match key {
                     Some(k) => vm.it.heap.map_mut(id).shift_remove(k.as_ref()),
                     None => None,
@@ -91,7 +91,7 @@ pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
         Method::Setdefault => {
             arity(vm, name, args, 1, 2)?;
             let default = args.get(1).copied().unwrap_or(Value::Nil);
-            let Some(key) = vm.it.heap.map_key(args[0]) else {
+            let Some(key) = vm.it.heap.map_key(ops::as_key(args[0])) else {
                 let t = args[0].type_name(&vm.it.heap);
                 return Err(vm.type_error(format!("map keys must be str, int, bool or nil, not {t}")));
             };

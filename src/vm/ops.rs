@@ -355,6 +355,17 @@ fn int_from_float(f: f64) -> Option<i64> {
     }
 }
 
+/// `v` as the key it stands for: an integral float is that int (`m[1.0]` is `m[1]`, as
+/// in Python); anything else is itself.
+pub fn as_key(v: Value) -> Value {
+    match v {
+        Value::Float(f) => int_from_float(f.get())
+            .filter(|&i| int_float_eq(i, f.get()))
+            .map_or(v, Value::Int),
+        _ => v,
+    }
+}
+
 /// The key a value looks up in a map: integral floats find int keys, as in Python.
 fn lookup_key(heap: &crate::heap::Heap, v: Value) -> Option<KeyRef<'_>> {
     match v {
