@@ -77,9 +77,22 @@ pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
         }
         Method::Update => {
             arity(vm, name, args, 1, 1)?;
-            let Value::Map(other) = args[0] else {
-                let t = args[0].type_name(&vm.it.heap);
-                return Err(vm.type_error(format!("{name}() expected a map, got {t}")));
+            let other = match args[0] {
+                Value::Map(other) => other,
+                // As in Python, a list of `[key, value]` pairs also updates a map.
+                Value::List(pairs) => {
+                    let pairs = vm.it.heap.list(pairs).to_vec();
+                    for pair in pairs {
+                        let kv = ops::unpack(vm, pair, 2)?;
+                        let key = ops::store_key(vm, kv[0])?;
+                        vm.it.heap.map_mut(id).insert(key, kv[1]);
+                    }
+                    return Ok(Value::Nil);
+                }
+                _ => {
+                    let t = args[0].type_name(&vm.it.heap);
+                    return Err(vm.type_error(format!("{name}() expected a map or a list of pairs, got {t}")));
+                }
             };
             let entries: Vec<_> = vm.it.heap.map(other).iter().map(|(k, v)| (k.clone(), *v)).collect();
             let map = vm.it.heap.map_mut(id);
