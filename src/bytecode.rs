@@ -62,6 +62,12 @@ pub enum Op {
     Sub { dst: Reg, a: Reg, b: Reg },
     /// R[dst] = R[a] * R[b]
     Mul { dst: Reg, a: Reg, b: Reg },
+    /// `a += b`: R[dst] = R[a] + R[b], except that a list R[a] is extended in place by a
+    /// list R[b] (and R[dst] is that same list), as Python's `list.__iadd__`
+    AddInPlace { dst: Reg, a: Reg, b: Reg },
+    /// `a *= b`: R[dst] = R[a] * R[b], except that a list R[a] is repeated in place by an
+    /// int R[b] (and R[dst] is that same list), as Python's `list.__imul__`
+    MulInPlace { dst: Reg, a: Reg, b: Reg },
     /// R[dst] = R[a] / R[b] (always a float)
     Div { dst: Reg, a: Reg, b: Reg },
     /// R[dst] = R[a] // R[b] (floors)

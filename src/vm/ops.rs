@@ -136,6 +136,36 @@ pub fn mul(vm: &mut Vm, x: Value, y: Value) -> R {
     }
 }
 
+/// `x += y`: a list `x` grows in place by the items of a list `y` (so every name for it
+/// sees the change, as in Python); anything else is `x + y`.
+pub fn add_in_place(vm: &mut Vm, x: Value, y: Value) -> R {
+    let (Value::List(a), Value::List(b)) = (x, y) else {
+        return add(vm, x, y);
+    };
+    let items = vm.it.heap.list(b).to_vec();
+    vm.with_room(|heap| heap.list_reserve(a, items.len()))?;
+    vm.it.heap.list_mut(a).extend(items);
+    Ok(x)
+}
+
+/// `x *= n`: a list `x` is repeated in place `n` times (emptied when `n <= 0`), as in
+/// Python; anything else is `x * n`.
+pub fn mul_in_place(vm: &mut Vm, x: Value, y: Value) -> R {
+    let (Value::List(a), Value::Int(n)) = (x, y) else {
+        return mul(vm, x, y);
+    };
+    if n == 1 {
+        return Ok(x);
+    }
+    // The repetition is built (and charged) as a new list, whose buffer `x` then takes.
+    let Value::List(repeated) = mul(vm, x, y)? else {
+        return Ok(x);
+    };
+    let items = std::mem::take(vm.it.heap.list_mut(repeated));
+    *vm.it.heap.list_mut(a) = items;
+    Ok(x)
+}
+
 pub fn div(vm: &mut Vm, x: Value, y: Value) -> R {
     if !(is_num(x) && is_num(y)) {
         return Err(unsupported(vm, "/", x, y));
