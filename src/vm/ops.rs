@@ -690,7 +690,11 @@ fn slice_range(vm: &mut Vm, r: RangeObj, lo: Value, hi: Value) -> VmResult<Range
         Err(_) if b > a => at(b - 1).map_or(r.stop, |last| last.saturating_add(r.step.signum())),
         Err(_) => first,
     };
-    Ok(RangeObj { start: first, stop, step: r.step })
+    Ok(RangeObj {
+        start: first,
+        stop,
+        step: r.step,
+    })
 }
 
 pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
