@@ -146,8 +146,9 @@ pub enum Op {
     IterPrep { iter: Reg, src: Reg },
     /// R[dst] = the next item of the loop at R[iter], or pc += off when it is exhausted
     IterNext { iter: Reg, dst: Reg, off: i32 },
-    /// R[dst], ..., R[dst+count-1] = the items of the list R[src], which must hold exactly
-    /// `count` (`let a, b = ...`, `for k, v in ...`, `a, b = b, a`)
+    /// R[dst], ..., R[dst+count-1] = the items of the list (or the characters of the
+    /// string, the numbers of the range) R[src], which must hold exactly `count`
+    /// (`let a, b = ...`, `for k, v in ...`, `a, b = b, a`)
     Unpack { dst: Reg, src: Reg, count: u8 },
     /// append R[src] to the list R[list] (a list comprehension's result)
     ListAppend { list: Reg, src: Reg },
