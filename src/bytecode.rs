@@ -62,6 +62,12 @@ pub enum Op {
     Sub { dst: Reg, a: Reg, b: Reg },
     /// R[dst] = R[a] * R[b]
     Mul { dst: Reg, a: Reg, b: Reg },
+    /// `a += b`: R[dst] = R[a] + R[b], except that a list R[a] is extended in place by a
+    /// list R[b] (and R[dst] is that same list), as Python's `list.__iadd__`
+    AddInPlace { dst: Reg, a: Reg, b: Reg },
+    /// `a *= b`: R[dst] = R[a] * R[b], except that a list R[a] is repeated in place by an
+    /// int R[b] (and R[dst] is that same list), as Python's `list.__imul__`
+    MulInPlace { dst: Reg, a: Reg, b: Reg },
     /// R[dst] = R[a] / R[b] (always a float)
     Div { dst: Reg, a: Reg, b: Reg },
     /// R[dst] = R[a] // R[b] (floors)
@@ -140,8 +146,9 @@ pub enum Op {
     IterPrep { iter: Reg, src: Reg },
     /// R[dst] = the next item of the loop at R[iter], or pc += off when it is exhausted
     IterNext { iter: Reg, dst: Reg, off: i32 },
-    /// R[dst], ..., R[dst+count-1] = the items of the list R[src], which must hold exactly
-    /// `count` (`let a, b = ...`, `for k, v in ...`, `a, b = b, a`)
+    /// R[dst], ..., R[dst+count-1] = the items of the list (or the characters of the
+    /// string, the numbers of the range) R[src], which must hold exactly `count`
+    /// (`let a, b = ...`, `for k, v in ...`, `a, b = b, a`)
     Unpack { dst: Reg, src: Reg, count: u8 },
     /// append R[src] to the list R[list] (a list comprehension's result)
     ListAppend { list: Reg, src: Reg },

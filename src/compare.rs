@@ -1,12 +1,13 @@
 //! Equality and ordering of values: `==` by value for numbers, by content for strings,
-//! lists and maps, by identity for everything else; `<` for numbers, strings and lists
-//! (lexicographically, like Python tuples).
+//! lists and maps, by the numbers they yield for ranges, by identity for everything
+//! else; `<` for numbers, strings and lists (lexicographically, like Python tuples).
 //!
 //! Invariant: comparisons are exact across int and float (`2**63 - 1 != 2.0**63`), and
 //! descend at most `MAX_NESTING` levels into nested containers, so a deep or cyclic
 //! structure gives a `CompareError::TooDeep` instead of overflowing the Rust stack.
 
 use crate::heap::Heap;
+use crate::object::{Obj, RangeObj};
 use crate::value::{Value, num_as_f64};
 
 /// How deep `str`, `==` and `<` descend into nested containers before giving up.
@@ -22,7 +23,7 @@ pub enum CompareError {
 
 impl Heap {
     /// Structural equality: numbers by value, strings by content, lists and maps by
-    /// contents, everything else by identity. Errs only when nesting is too deep.
+    /// contents, ranges by their numbers, everything else by identity. Errs only when nesting is too deep.
     pub fn equal(&self, a: Value, b: Value, depth: usize) -> Result<bool, CompareError> {
         Ok(match (a, b) {
             (Value::Nil, Value::Nil) => true,
@@ -72,7 +73,11 @@ impl Heap {
                 }
                 true
             }
-            (Value::Func(x), Value::Func(y)) | (Value::Obj(x), Value::Obj(y)) => x == y,
+            (Value::Obj(x), Value::Obj(y)) => match (self.get(x), self.get(y)) {
+                (Obj::Range(p), Obj::Range(q)) => same_numbers(p, q),
+                _ => x == y,
+            },
+            (Value::Func(x), Value::Func(y)) => x == y,
             (Value::Builtin(x), Value::Builtin(y)) => x == y,
             _ => false,
         })
@@ -104,6 +109,13 @@ impl Heap {
             _ => Err(CompareError::Unorderable(a.type_name(self), b.type_name(self))),
         }
     }
+}
+
+/// Ranges are equal when they yield the same numbers, as in Python
+/// (`range(0) == range(4, 2)`, `range(0, 3, 2) == range(0, 4, 2)`).
+fn same_numbers(p: &RangeObj, q: &RangeObj) -> bool {
+    let n = p.len();
+    n == q.len() && (n == 0 || (p.start == q.start && (n == 1 || p.step == q.step)))
 }
 
 /// Exact int/float equality (Python compares 2**63-1 and 9.223372036854776e18 exactly).

@@ -55,7 +55,7 @@ pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
             arity(vm, name, args, 1, 2)?;
             let default = args.get(1).copied().unwrap_or(Value::Nil);
             let heap = &vm.it.heap;
-            Ok(match heap.key_ref(args[0]) {
+            Ok(match heap.key_ref(ops::as_key(args[0])) {
                 Some(k) => heap.map(id).get(k).copied().unwrap_or(default),
                 None => default,
             })
@@ -63,7 +63,7 @@ pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
         Method::Pop => {
             arity(vm, name, args, 1, 2)?;
             let removed = {
-                let key = vm.it.heap.map_key(args[0]);
+                let key = vm.it.heap.map_key(ops::as_key(args[0]));
                 match key {
                     Some(k) => vm.it.heap.map_mut(id).shift_remove(k.as_ref()),
                     None => None,
@@ -77,9 +77,22 @@ pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
         }
         Method::Update => {
             arity(vm, name, args, 1, 1)?;
-            let Value::Map(other) = args[0] else {
-                let t = args[0].type_name(&vm.it.heap);
-                return Err(vm.type_error(format!("{name}() expected a map, got {t}")));
+            let other = match args[0] {
+                Value::Map(other) => other,
+                // As in Python, a list of `[key, value]` pairs also updates a map.
+                Value::List(pairs) => {
+                    let pairs = vm.it.heap.list(pairs).to_vec();
+                    for pair in pairs {
+                        let kv = ops::unpack(vm, pair, 2)?;
+                        let key = ops::store_key(vm, kv[0])?;
+                        vm.it.heap.map_mut(id).insert(key, kv[1]);
+                    }
+                    return Ok(Value::Nil);
+                }
+                _ => {
+                    let t = args[0].type_name(&vm.it.heap);
+                    return Err(vm.type_error(format!("{name}() expected a map or a list of pairs, got {t}")));
+                }
             };
             let entries: Vec<_> = vm.it.heap.map(other).iter().map(|(k, v)| (k.clone(), *v)).collect();
             let map = vm.it.heap.map_mut(id);
@@ -91,7 +104,7 @@ pub(super) fn map_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
         Method::Setdefault => {
             arity(vm, name, args, 1, 2)?;
             let default = args.get(1).copied().unwrap_or(Value::Nil);
-            let Some(key) = vm.it.heap.map_key(args[0]) else {
+            let Some(key) = vm.it.heap.map_key(ops::as_key(args[0])) else {
                 let t = args[0].type_name(&vm.it.heap);
                 return Err(vm.type_error(format!("map keys must be str, int, bool or nil, not {t}")));
             };

@@ -135,7 +135,14 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
             Method::Find | Method::Rfind | Method::Index | Method::Count => {
                 arity(vm, name, args, 1, 3)?;
                 let sub = str_arg(vm, name, args[0])?;
-                let (lo, hi) = span_args(vm, name, &args[1..], &s)?;
+                let Some((lo, hi)) = span_args(vm, name, &args[1..], &s)? else {
+                    // A window that starts past its end holds not even the empty string.
+                    return match method {
+                        Method::Count => Ok(Value::Int(0)),
+                        Method::Index => Err(vm.error("ValueError", "substring not found")),
+                        _ => Ok(Value::Int(-1)),
+                    };
+                };
                 let window = &s[lo..hi];
                 let at = |byte: usize| (s[..lo + byte].chars().count()) as i64;
                 match method {
@@ -392,22 +399,25 @@ fn is_cased(c: char) -> bool {
 }
 
 /// The byte range of `s` that optional `[start, end]` code-point arguments select, clamped
-/// like a slice (negative counts from the end, nil is open).
-fn span_args(vm: &mut Vm, name: MethodName, bounds: &[Value], s: &str) -> VmResult<(usize, usize)> {
+/// like a slice (negative counts from the end, nil is open); `None` when the start lies
+/// past the end (`"abc".find("", 10)`), where Python finds nothing, not even `""`.
+fn span_args(vm: &mut Vm, name: MethodName, bounds: &[Value], s: &str) -> VmResult<Option<(usize, usize)>> {
     let chars = s.chars().count() as i64;
     let mut bound = |i: usize, default: i64| -> VmResult<i64> {
         match bounds.get(i) {
             None | Some(Value::Nil) => Ok(default),
             Some(&v) => {
                 let n = int_arg(vm, name, v)?;
-                Ok(if n < 0 { (n + chars).max(0) } else { n.min(chars) })
+                Ok(if n < 0 { (n + chars).max(0) } else { n })
             }
         }
     };
-    let (lo, hi) = (bound(0, 0)?, bound(1, chars)?);
+    let (lo, hi) = (bound(0, 0)?, bound(1, chars)?.min(chars));
+    if lo > hi {
+        return Ok(None);
+    }
     let byte_at = |k: i64| s.char_indices().nth(k as usize).map_or(s.len(), |(b, _)| b);
-    let lo_b = byte_at(lo);
-    Ok((lo_b, byte_at(hi.max(lo))))
+    Ok(Some((byte_at(lo), byte_at(hi))))
 }
 
 /// `text` with `left` and `right` copies of `fill` around it; a `MemoryError` if that is

@@ -214,7 +214,15 @@ impl CaptureScan {
                 }
             }
             ExprKind::Field { obj, .. } => self.expr(obj),
-            ExprKind::Fn(def) => self.function(def),
+            // A named function expression sees its own name, in a scope of its own
+            // (as the compiler's `named_closure` declares it).
+            ExprKind::Fn(def) => match &def.name {
+                Some(name) => self.with_scope(|s| {
+                    s.declare(name);
+                    s.function(def);
+                }),
+                None => self.function(def),
+            },
             ExprKind::FString(parts) => {
                 for part in parts {
                     if let FStrPart::Field { expr, .. } = part {

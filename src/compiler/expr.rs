@@ -144,7 +144,7 @@ impl Compiler<'_> {
             ExprKind::FString(parts) => self.fstring(parts, dst, span)?,
             ExprKind::ListComp { elem, clauses } => self.comprehension(None, elem, clauses, dst, span)?,
             ExprKind::MapComp { key, value, clauses } => self.comprehension(Some(key), value, clauses, dst, span)?,
-            ExprKind::Fn(def) => self.closure(def, dst)?,
+            ExprKind::Fn(def) => self.named_closure(def, dst)?,
         }
         Ok(())
     }
@@ -261,6 +261,30 @@ impl Compiler<'_> {
     }
 
     /// Compiles a nested function and emits the instruction that creates its closure.
+    /// A function used as an expression. A named one (`fn fact(n) { ... }`) can call
+    /// itself by its name: the name is a local of a scope around the `fn` alone, bound
+    /// to the new closure, so it is seen by the body and by nothing after the expression.
+    fn named_closure(&mut self, def: &FnDef, dst: Reg) -> CResult<()> {
+        let Some(name) = &def.name else {
+            return self.closure(def, dst);
+        };
+        let mark = self.mark();
+        self.begin_scope();
+        let r = self.alloc(def.span)?;
+        if self.declare_local(name, r) {
+            self.emit(Op::LoadNil { dst: r });
+            self.emit(Op::NewCell { dst: r, src: r });
+            let t = self.alloc(def.span)?;
+            self.closure(def, t)?;
+            self.emit(Op::SetCell { cell: r, src: t });
+            self.emit(Op::Move { dst, src: t });
+        } else {
+            self.closure(def, dst)?;
+        }
+        self.end_scope(mark);
+        Ok(())
+    }
+
     pub(super) fn closure(&mut self, def: &FnDef, dst: Reg) -> CResult<()> {
         if def.params.len() > 200 {
             return Err(Diagnostic::syntax(

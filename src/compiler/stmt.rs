@@ -600,7 +600,7 @@ impl Compiler<'_> {
                 },
                 Place::Local(r) => match op {
                     None => self.expr_to(value, r)?,
-                    Some(op) => self.arith_with(op, r, r, value, span)?,
+                    Some(op) => self.compound_with(op, r, value, span)?,
                 },
                 place => {
                     let t = self.alloc(span)?;
@@ -608,7 +608,7 @@ impl Compiler<'_> {
                         None => self.expr_to(value, t)?,
                         Some(op) => {
                             self.load_place(&place, t);
-                            self.arith_with(op, t, t, value, span)?;
+                            self.compound_with(op, t, value, span)?;
                         }
                     }
                     match place {
@@ -668,8 +668,25 @@ impl Compiler<'_> {
         let t = self.alloc(span)?;
         self.set_line(span);
         self.emit(read(t));
-        self.arith_with(op, t, t, value, span)?;
+        self.compound_with(op, t, value, span)?;
         Ok(t)
+    }
+
+    /// `R[t] op= r` of a compound assignment: as `arith_with`, except that `+=` and `*=`
+    /// change a list in place (`AddInPlace`, `MulInPlace`), as Python's do.
+    fn compound_with(&mut self, op: BinOp, t: Reg, r: &Expr, span: Span) -> CResult<()> {
+        let small_int = matches!(&r.kind, ExprKind::Int(i) if i16::try_from(*i).is_ok());
+        if !matches!(op, BinOp::Add | BinOp::Mul) || (op == BinOp::Add && small_int) {
+            return self.arith_with(op, t, t, r, span);
+        }
+        let b = self.expr_reg(r)?;
+        self.set_line(span);
+        self.emit(if op == BinOp::Add {
+            Op::AddInPlace { dst: t, a: t, b }
+        } else {
+            Op::MulInPlace { dst: t, a: t, b }
+        });
+        Ok(())
     }
 
     /// `dst = a op r`: `AddInt`/`SubInt` when `op` adds or subtracts a small int literal

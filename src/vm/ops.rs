@@ -139,6 +139,36 @@ pub fn mul(vm: &mut Vm, x: Value, y: Value) -> R {
     }
 }
 
+/// `x += y`: a list `x` grows in place by the items of a list `y` (so every name for it
+/// sees the change, as in Python); anything else is `x + y`.
+pub fn add_in_place(vm: &mut Vm, x: Value, y: Value) -> R {
+    let (Value::List(a), Value::List(b)) = (x, y) else {
+        return add(vm, x, y);
+    };
+    let items = vm.it.heap.list(b).to_vec();
+    vm.with_room(|heap| heap.list_reserve(a, items.len()))?;
+    vm.it.heap.list_mut(a).extend(items);
+    Ok(x)
+}
+
+/// `x *= n`: a list `x` is repeated in place `n` times (emptied when `n <= 0`), as in
+/// Python; anything else is `x * n`.
+pub fn mul_in_place(vm: &mut Vm, x: Value, y: Value) -> R {
+    let (Value::List(a), Value::Int(n)) = (x, y) else {
+        return mul(vm, x, y);
+    };
+    if n == 1 {
+        return Ok(x);
+    }
+    // The repetition is built (and charged) as a new list, whose buffer `x` then takes.
+    let Value::List(repeated) = mul(vm, x, y)? else {
+        return Ok(x);
+    };
+    let items = std::mem::take(vm.it.heap.list_mut(repeated));
+    *vm.it.heap.list_mut(a) = items;
+    Ok(x)
+}
+
 pub fn div(vm: &mut Vm, x: Value, y: Value) -> R {
     if !(is_num(x) && is_num(y)) {
         return Err(unsupported(vm, "/", x, y));
@@ -355,6 +385,17 @@ fn int_from_float(f: f64) -> Option<i64> {
         Some(f as i64)
     } else {
         None
+    }
+}
+
+/// `v` as the key it stands for: an integral float is that int (`m[1.0]` is `m[1]`, as
+/// in Python); anything else is itself.
+pub fn as_key(v: Value) -> Value {
+    match v {
+        Value::Float(f) => int_from_float(f.get())
+            .filter(|&i| int_float_eq(i, f.get()))
+            .map_or(v, Value::Int),
+        _ => v,
     }
 }
 
@@ -623,6 +664,42 @@ fn clamp_bounds(vm: &mut Vm, lo: Value, hi: Value, len: usize) -> VmResult<(usiz
     Ok((a as usize, (b.max(a)) as usize))
 }
 
+/// `r[lo:hi]` is the range of those of `r`'s numbers, as in Python (`range(10)[2:5]` is
+/// `range(2, 5)`). Computed in i128, since a range may hold more numbers than an `int`.
+fn slice_range(vm: &mut Vm, r: RangeObj, lo: Value, hi: Value) -> VmResult<RangeObj> {
+    let n = i128::from(r.len());
+    let mut bound = |v: Value, default: i128| -> VmResult<i128> {
+        match v {
+            Value::Nil => Ok(default),
+            Value::Int(i) => {
+                let i = i128::from(i);
+                Ok(if i < 0 { (i + n).max(0) } else { i.min(n) })
+            }
+            other => {
+                let t = other.type_name(&vm.it.heap);
+                Err(vm.type_error(format!("slice indices must be integers or nil, not {t}")))
+            }
+        }
+    };
+    let a = bound(lo, 0)?;
+    let b = bound(hi, n)?;
+    let (start, step) = (i128::from(r.start), i128::from(r.step));
+    let at = |k: i128| i64::try_from(start + k * step);
+    // The first number (or, for an empty slice, where it would be) and Python's stop;
+    // where those fall outside an `int`, bounds that yield the same numbers.
+    let first = at(a).unwrap_or(r.stop);
+    let stop = match at(b) {
+        Ok(stop) => stop,
+        Err(_) if b > a => at(b - 1).map_or(r.stop, |last| last.saturating_add(r.step.signum())),
+        Err(_) => first,
+    };
+    Ok(RangeObj {
+        start: first,
+        stop,
+        step: r.step,
+    })
+}
+
 pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
     match o {
         Value::List(id) => {
@@ -655,6 +732,13 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
             let mut out = vm.string_with_capacity((to - from) as u128)?;
             out.push_str(&vm.it.heap.str_obj(id).text()[from..to]);
             vm.str_value(out)
+        }
+        Value::Obj(id) if matches!(vm.it.heap.get(id), Obj::Range(_)) => {
+            let Obj::Range(r) = *vm.it.heap.get(id) else {
+                return Err(vm.type_error("'range' object cannot be sliced"));
+            };
+            let sliced = slice_range(vm, r, lo, hi)?;
+            Ok(vm.new_range(sliced))
         }
         _ => {
             let t = o.type_name(&vm.it.heap);
@@ -755,28 +839,43 @@ pub fn to_str(vm: &mut Vm, v: Value) -> Value {
     }
 }
 
-/// The items of a list `v` that must hold exactly `count` (`let a, b = v`), as Python's
-/// unpacking reports a mismatch.
+/// The items of a list, string (its characters) or range `v` that must hold exactly
+/// `count` (`let a, b = v`), as Python's unpacking reports a mismatch.
 pub fn unpack(vm: &mut Vm, v: Value, count: usize) -> VmResult<smallvec::SmallVec<[Value; 8]>> {
-    match v {
-        Value::List(id) => {
-            let items = vm.it.heap.list(id);
-            if items.len() == count {
-                return Ok(smallvec::SmallVec::from_slice(items));
-            }
-            let n = items.len();
-            let message = if n > count {
-                format!("too many values to unpack (expected {count}, got {n})")
-            } else {
-                format!("not enough values to unpack (expected {count}, got {n})")
-            };
-            Err(vm.error("ValueError", message))
+    let items: smallvec::SmallVec<[Value; 8]> = match v {
+        Value::List(id) => smallvec::SmallVec::from_slice(vm.it.heap.list(id)),
+        Value::Str(id) => {
+            let chars: Vec<char> = vm.it.heap.str(id).chars().collect();
+            chars.into_iter().map(|c| vm.new_str(c.to_string())).collect()
         }
-        _ => {
-            let t = v.type_name(&vm.it.heap);
-            Err(vm.type_error(format!("cannot unpack {t} into {count} variables")))
-        }
+        Value::Obj(id) => match *vm.it.heap.get(id) {
+            // Only as many numbers as could match, so a huge range costs nothing.
+            Obj::Range(r) => (0..=count as i64).map_while(|i| r.get(i)).map(Value::Int).collect(),
+            _ => return Err(cannot_unpack(vm, v, count)),
+        },
+        _ => return Err(cannot_unpack(vm, v, count)),
+    };
+    if items.len() == count {
+        return Ok(items);
     }
+    let n = match v {
+        Value::Obj(id) => match vm.it.heap.get(id) {
+            Obj::Range(r) => r.len(),
+            _ => items.len() as u64,
+        },
+        _ => items.len() as u64,
+    };
+    let message = if n > count as u64 {
+        format!("too many values to unpack (expected {count}, got {n})")
+    } else {
+        format!("not enough values to unpack (expected {count}, got {n})")
+    };
+    Err(vm.error("ValueError", message))
+}
+
+fn cannot_unpack(vm: &mut Vm, v: Value, count: usize) -> Box<Thrown> {
+    let t = v.type_name(&vm.it.heap);
+    vm.type_error(format!("cannot unpack {t} into {count} variables"))
 }
 
 /// The strings in the `count` stack slots from `slot` on, joined (an f-string's pieces).
