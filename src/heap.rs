@@ -85,12 +85,14 @@ impl Heap {
 }
 
 /// Why a list, map or string buffer did not grow: it would pass the memory limit (after a
-/// collection it may fit), or the allocator refused. Either way nothing has changed. Each
-/// carries the bytes the growth needed.
+/// collection it may fit), or the allocator refused, or it would ask for a collection and
+/// should let one run first (`CollectFirst`). Whichever, nothing has changed. Each carries
+/// the bytes the growth needed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum GrowError {
     OverLimit(usize),
     Failed(usize),
+    CollectFirst(usize),
 }
 
 pub struct Heap {
@@ -117,6 +119,9 @@ pub struct Heap {
     gc_trigger_bytes: usize,
     /// The memory limit in bytes (`usize::MAX`: none).
     max_bytes: usize,
+    /// Set when a growth asked to collect first and no collection could run (see
+    /// `collect_first`): growths go ahead until the next collection.
+    collect_first_waived: bool,
     /// Shared with the GIL: setting `BREAK_GC` makes the running thread stop at its next
     /// check point, where it collects.
     pub breaker: Arc<AtomicU32>,
@@ -179,6 +184,7 @@ impl Heap {
             bytes_since_gc: 0,
             gc_trigger_bytes: MIN_GC_BYTES,
             max_bytes: usize::MAX,
+            collect_first_waived: false,
             breaker,
             collections: 0,
             builtin_names: Vec::new(),
@@ -222,6 +228,24 @@ impl Heap {
     /// charged since (an over-estimate until the next collection frees the dead).
     pub fn accounted(&self) -> usize {
         self.live_bytes.saturating_add(self.bytes_since_gc)
+    }
+
+    /// Whether growing a buffer by `bytes` should wait for a collection: the growth would
+    /// pass the pacing trigger, so a collection comes at the next check point anyway, and
+    /// run first it frees the dead before the new buffer is added to them. A map or list
+    /// refilled in a loop then peaks at one copy, not at the dead old one beside the new
+    /// one grown to full size.
+    #[inline]
+    fn collect_first(&self, bytes: usize) -> bool {
+        !self.collect_first_waived
+            && self.bytes_since_gc != 0
+            && self.bytes_since_gc.saturating_add(bytes) >= self.gc_trigger_bytes
+    }
+
+    /// Lets growths go ahead without collecting until the next collection (the VM cannot
+    /// collect now).
+    pub fn waive_collect_first(&mut self) {
+        self.collect_first_waived = true;
     }
 
     /// Whether `bytes` more stay within the memory limit.
@@ -392,6 +416,9 @@ impl Heap {
         if !self.fits(bytes) {
             return Err(GrowError::OverLimit(bytes));
         }
+        if self.collect_first(bytes) {
+            return Err(GrowError::CollectFirst(bytes));
+        }
         let items = self.list_mut(id);
         items
             .try_reserve_exact(want - len)
@@ -428,6 +455,9 @@ impl Heap {
         let bytes = self.map(id).growth_bytes();
         if !self.fits(bytes) {
             return Err(GrowError::OverLimit(bytes));
+        }
+        if self.collect_first(bytes) {
+            return Err(GrowError::CollectFirst(bytes));
         }
         let grown = self.map_mut(id).make_room().map_err(|_| GrowError::Failed(bytes))?;
         self.charge(grown);
@@ -663,6 +693,7 @@ impl Heap {
         self.allocs_since_gc = 0;
         self.next_gc = (live / PACE_DIVISOR).max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
+        self.collect_first_waived = false;
         self.live_bytes = live_bytes;
         self.set_trigger((live_bytes / PACE_DIVISOR).max(MIN_GC_BYTES));
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
