@@ -13,14 +13,15 @@
 //! - `entries` has no holes: entry `i` is the `i`-th key in insertion order (what `for`,
 //!   `keys()`, printing and the wire format see), so positional iteration is exact.
 //! - Every entry is named by exactly one slot, and a slot names entry `i` as
-//!   `(tag << 32) | (i + 1)`, where `tag` is the high half of the entry's 32-bit hash
-//!   fingerprint; `0` is an empty slot. A key's slot is reachable from its home slot
-//!   (`home(hash)`) by linear probing without crossing an empty slot; removal keeps this by
-//!   shifting later slots of the same run back (no tombstones).
+//!   `(tag << 32) | (i + 1)`, where `tag` is the key's 32-bit hash fingerprint
+//!   (`fingerprint(hash_key(key))`); `0` is an empty slot. A key's slot is reachable from
+//!   its home slot (computed from the tag alone) by linear probing without crossing an empty
+//!   slot; removal keeps this by shifting later slots of the same run back (no tombstones).
 //! - The index is at most 5/8 full, so probe runs stay short and a probe always ends at an
 //!   empty slot. An empty map owns no index at all.
-//! - The stored `hash` of an entry is `hash_key(key)`; growing re-slots entries from it
-//!   without re-hashing strings.
+//! - Entries keep no hash: the tag in the slot is all growing and removal need, so growing
+//!   re-slots from the old index without reading an entry or re-hashing a string, and an
+//!   entry is a key and a value (40 bytes, not 48).
 
 use crate::value::{KeyRef, MapKey, Value};
 use rustc_hash::FxBuildHasher;
@@ -53,17 +54,18 @@ pub fn hash_str_bytes(bytes: &[u8]) -> u64 {
     hasher.finish()
 }
 
-/// One key and its value, with the key's hash kept so growing never re-hashes.
+/// One key and its value (its hash's fingerprint is in the slot that names it).
 #[derive(Clone, Debug)]
 struct Entry {
-    hash: u64,
     key: MapKey,
     value: Value,
 }
 
+const _: () = assert!(std::mem::size_of::<Entry>() == 40);
+
 const EMPTY: u64 = 0;
-/// Fibonacci hashing's multiplier (2^64 / golden ratio): spreads all 64 hash bits into the
-/// top bits, so ints in arithmetic progressions do not crowd one run of slots.
+/// Fibonacci hashing's multiplier (2^64 / golden ratio): spreads the fingerprint's bits into
+/// the top bits, so ints in arithmetic progressions do not crowd one run of slots.
 const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
 const MIN_SLOTS: usize = 8;
 
@@ -74,6 +76,8 @@ pub struct Dict {
     slots: Box<[u64]>,
 }
 
+/// A slot's tag for a key of this hash, in the slot's high half: both halves of the hash
+/// folded into 32 bits.
 #[inline]
 fn fingerprint(hash: u64) -> u64 {
     (hash ^ (hash >> 32)) << 32
@@ -139,10 +143,11 @@ impl Dict {
         Ok(self.approx_bytes() - before)
     }
 
-    /// The slot where a key of this hash starts probing. Needs a non-empty index.
+    /// The slot where a key whose slot has this tag (`fingerprint`, in the high half)
+    /// starts probing. Needs a non-empty index.
     #[inline]
-    fn home(&self, hash: u64) -> usize {
-        home_in(self.slots.len(), hash)
+    fn home(&self, tag: u64) -> usize {
+        home_in(self.slots.len(), tag)
     }
 
     /// Finds `key` (whose hash is `hash`): `Ok(entry index)` or `Err(empty slot)` where it
@@ -151,7 +156,7 @@ impl Dict {
     fn probe(&self, hash: u64, mut same: impl FnMut(&MapKey) -> bool) -> Result<usize, usize> {
         let mask = self.slots.len() - 1;
         let fp = fingerprint(hash);
-        let mut pos = self.home(hash);
+        let mut pos = self.home(fp);
         loop {
             let s = self.slots[pos];
             if s == EMPTY {
@@ -159,8 +164,7 @@ impl Dict {
             }
             if s & !0xFFFF_FFFF == fp {
                 let i = (s as u32 - 1) as usize;
-                let e = &self.entries[i];
-                if e.hash == hash && same(&e.key) {
+                if same(&self.entries[i].key) {
                     return Ok(i);
                 }
             }
@@ -209,7 +213,7 @@ impl Dict {
                 let i = self.entries.len();
                 // Slots name entries with 32 bits; a map that big would need > 200 GB.
                 assert!(i < u32::MAX as usize - 1, "map too large");
-                self.entries.push(Entry { hash, key, value });
+                self.entries.push(Entry { key, value });
                 self.slots[pos] = fingerprint(hash) | (i as u64 + 1);
                 if self.entries.len() * 8 > self.slots.len() * 5 {
                     self.resize_index(self.slots.len() * 2);
@@ -247,7 +251,7 @@ impl Dict {
         let mask = self.slots.len() - 1;
         let i = self.probe(hash, |k| k.as_ref() == key).ok()?;
         // Find the slot naming entry i, empty it, then close the gap it leaves in its run.
-        let mut hole = self.home(hash);
+        let mut hole = self.home(fingerprint(hash));
         while self.slots[hole] & 0xFFFF_FFFF != i as u64 + 1 {
             hole = (hole + 1) & mask;
         }
@@ -255,7 +259,7 @@ impl Dict {
         let mut next = (hole + 1) & mask;
         while self.slots[next] != EMPTY {
             let s = self.slots[next];
-            let home = self.home(self.entries[(s as u32 - 1) as usize].hash);
+            let home = self.home(s & !0xFFFF_FFFF);
             // Move `s` back into the hole unless its home lies cyclically in (hole, next].
             let stays = if hole <= next {
                 hole < home && home <= next
@@ -292,34 +296,35 @@ impl Dict {
         self.entries.iter().map(|e| &e.value)
     }
 
-    /// Rebuilds the index with `n` slots (a power of two) from the entries' stored hashes.
+    /// Rebuilds the index with `n` slots (a power of two) from the old one.
     fn resize_index(&mut self, n: usize) {
         self.reslot(vec![EMPTY; n].into_boxed_slice());
     }
 
-    /// Rebuilds the index in `slots` (all empty, a power of two long) from the entries'
-    /// stored hashes.
+    /// Moves every slot of the old index into `slots` (all empty, a power of two long), each
+    /// to its home there by its tag: no entry is read.
     fn reslot(&mut self, slots: Box<[u64]>) {
         let n = slots.len();
         debug_assert!(n.is_power_of_two() && n >= MIN_SLOTS);
-        self.slots = slots;
+        let old = std::mem::replace(&mut self.slots, slots);
         let mask = n - 1;
-        for (i, e) in self.entries.iter().enumerate() {
-            let mut pos = home_in(n, e.hash);
+        for &s in old.iter().filter(|&&s| s != EMPTY) {
+            let mut pos = home_in(n, s & !0xFFFF_FFFF);
             while self.slots[pos] != EMPTY {
                 pos = (pos + 1) & mask;
             }
-            self.slots[pos] = fingerprint(e.hash) | (i as u64 + 1);
+            self.slots[pos] = s;
         }
     }
 }
 
-/// Where a key of this hash starts probing in an index of `n` slots (a power of two): the
-/// top `log2(n)` bits of the spread hash. Computed from the length rather than stored, so a
-/// map is no bigger than a heap slot has room for.
+/// Where a key whose slot tag is `tag` (the fingerprint, in the high half) starts probing
+/// in an index of `n` slots (a power of two): the top `log2(n)` bits of the spread tag.
+/// Computed from the length rather than stored, so a map is no bigger than a heap slot has
+/// room for.
 #[inline]
-fn home_in(n: usize, hash: u64) -> usize {
-    (hash.wrapping_mul(SPREAD) >> (64 - n.trailing_zeros())) as usize
+fn home_in(n: usize, tag: u64) -> usize {
+    ((tag >> 32).wrapping_mul(SPREAD) >> (64 - n.trailing_zeros())) as usize
 }
 
 /// The index size that holds `n` entries at most 5/8 full.

@@ -6,7 +6,9 @@
 //! when every live value is in a global, on some thread's frame stack, in a pinned
 //! constant, or inside another live object — the roots the VM hands to `collect` (a check
 //! point, or a `Vm::reserve` whose caller holds nothing else). A freed slot is reused; a
-//! `Value` naming it can no longer exist because nothing reachable referred to it.
+//! `Value` naming it can no longer exist because nothing reachable referred to it. The
+//! free slots are linked through themselves (`Obj::Free`), so the free list costs no memory
+//! of its own.
 //! Every byte an object comes to own — at birth, and when a list, map or string buffer
 //! grows — is charged (`charge`), so `accounted()` never falls below what the live objects
 //! own, and a collection is asked for once the bytes charged since the last one pass the
@@ -83,23 +85,28 @@ impl Heap {
 }
 
 /// Why a list, map or string buffer did not grow: it would pass the memory limit (after a
-/// collection it may fit), or the allocator refused. Either way nothing has changed. Each
-/// carries the bytes the growth needed.
+/// collection it may fit), or the allocator refused, or it would ask for a collection and
+/// should let one run first (`CollectFirst`). Whichever, nothing has changed. Each carries
+/// the bytes the growth needed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum GrowError {
     OverLimit(usize),
     Failed(usize),
+    CollectFirst(usize),
 }
 
 pub struct Heap {
     objs: Vec<Obj>,
-    free: Vec<u32>,
+    /// The lowest free slot, the head of the list the free slots make (`NO_SLOT`: none).
+    free_head: u32,
+    /// How many slots are on the free list.
+    free_len: usize,
     /// Objects that are roots forever: constants of compiled code.
     pinned: Vec<ObjId>,
     /// Every object allocated since the last collection at a check point. A collection
     /// that a reservation runs in the middle of a builtin keeps them all: the builtin may
     /// hold any of them in Rust locals only (a list of new strings it is still building).
-    young: Vec<ObjId>,
+    young: Vec<u32>,
     allocs_since_gc: usize,
     next_gc: usize,
     /// Bytes the objects that survived the last collection own (`approx_size`).
@@ -112,6 +119,9 @@ pub struct Heap {
     gc_trigger_bytes: usize,
     /// The memory limit in bytes (`usize::MAX`: none).
     max_bytes: usize,
+    /// Set when a growth asked to collect first and no collection could run (see
+    /// `collect_first`): growths go ahead until the next collection.
+    collect_first_waived: bool,
     /// Shared with the GIL: setting `BREAK_GC` makes the running thread stop at its next
     /// check point, where it collects.
     pub breaker: Arc<AtomicU32>,
@@ -119,6 +129,9 @@ pub struct Heap {
     /// Names of the builtin and host functions, by `Value::Builtin` index, for printing.
     pub builtin_names: Vec<Rc<str>>,
 }
+
+/// The end of the free list.
+const NO_SLOT: u32 = u32::MAX;
 
 /// The fewest objects allocated between two collections.
 const MIN_GC_THRESHOLD: usize = 1 << 16;
@@ -161,7 +174,8 @@ impl Heap {
     pub fn new(breaker: Arc<AtomicU32>) -> Heap {
         Heap {
             objs: Vec::new(),
-            free: Vec::new(),
+            free_head: NO_SLOT,
+            free_len: 0,
             pinned: Vec::new(),
             young: Vec::new(),
             allocs_since_gc: 0,
@@ -170,6 +184,7 @@ impl Heap {
             bytes_since_gc: 0,
             gc_trigger_bytes: MIN_GC_BYTES,
             max_bytes: usize::MAX,
+            collect_first_waived: false,
             breaker,
             collections: 0,
             builtin_names: Vec::new(),
@@ -182,17 +197,20 @@ impl Heap {
             self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
         }
         self.charge(approx_size(&obj));
-        let i = match self.free.pop() {
-            Some(i) => i as usize,
-            None => {
-                self.objs.push(Obj::Free);
-                self.objs.len() - 1
-            }
+        let i = if self.free_head == NO_SLOT {
+            self.objs.push(obj);
+            self.objs.len() - 1
+        } else {
+            let i = self.free_head as usize;
+            let Obj::Free(next) = std::mem::replace(&mut self.objs[i], obj) else {
+                unreachable!("the free list links only free slots")
+            };
+            self.free_head = next;
+            self.free_len -= 1;
+            i
         };
-        self.objs[i] = obj;
-        let id = ObjId::new(i as u32);
-        self.young.push(id);
-        id
+        self.young.push(i as u32);
+        ObjId::new(i as u32)
     }
 
     /// Counts `bytes` that an object came to own (at birth, or by growing a buffer). Asks
@@ -210,6 +228,24 @@ impl Heap {
     /// charged since (an over-estimate until the next collection frees the dead).
     pub fn accounted(&self) -> usize {
         self.live_bytes.saturating_add(self.bytes_since_gc)
+    }
+
+    /// Whether growing a buffer by `bytes` should wait for a collection: the growth would
+    /// pass the pacing trigger, so a collection comes at the next check point anyway, and
+    /// run first it frees the dead before the new buffer is added to them. A map or list
+    /// refilled in a loop then peaks at one copy, not at the dead old one beside the new
+    /// one grown to full size.
+    #[inline]
+    fn collect_first(&self, bytes: usize) -> bool {
+        !self.collect_first_waived
+            && self.bytes_since_gc != 0
+            && self.bytes_since_gc.saturating_add(bytes) >= self.gc_trigger_bytes
+    }
+
+    /// Lets growths go ahead without collecting until the next collection (the VM cannot
+    /// collect now).
+    pub fn waive_collect_first(&mut self) {
+        self.collect_first_waived = true;
     }
 
     /// Whether `bytes` more stay within the memory limit.
@@ -259,7 +295,7 @@ impl Heap {
     }
 
     pub fn live_objects(&self) -> usize {
-        self.objs.len() - self.free.len()
+        self.objs.len() - self.free_len
     }
 
     #[inline]
@@ -387,6 +423,9 @@ impl Heap {
         if !self.fits(bytes) {
             return Err(GrowError::OverLimit(bytes));
         }
+        if self.collect_first(bytes) {
+            return Err(GrowError::CollectFirst(bytes));
+        }
         let items = self.list_mut(id);
         items
             .try_reserve_exact(want - len)
@@ -423,6 +462,9 @@ impl Heap {
         let bytes = self.map(id).growth_bytes();
         if !self.fits(bytes) {
             return Err(GrowError::OverLimit(bytes));
+        }
+        if self.collect_first(bytes) {
+            return Err(GrowError::CollectFirst(bytes));
         }
         let grown = self.map_mut(id).make_room().map_err(|_| GrowError::Failed(bytes))?;
         self.charge(grown);
@@ -612,7 +654,7 @@ impl Heap {
         if at_check_point {
             self.young.clear();
         } else {
-            work.extend_from_slice(&self.young);
+            work.extend(self.young.iter().map(|&i| ObjId::new(i)));
         }
         work.extend(roots.into_iter().filter_map(Value::obj_id));
         while let Some(id) = work.pop() {
@@ -639,16 +681,16 @@ impl Heap {
         self.objs.truncate(len);
         // One pass, high to low, so the free list needs no sorting: `alloc` pops the lowest
         // free slot first, keeping live objects packed at the start of the arena.
-        self.free.clear();
+        self.free_head = NO_SLOT;
+        self.free_len = 0;
         let mut live_bytes = 0;
         for i in (0..len).rev() {
             if marks[i] {
                 live_bytes += approx_size(&self.objs[i]);
             } else {
-                if !matches!(self.objs[i], Obj::Free) {
-                    self.objs[i] = Obj::Free;
-                }
-                self.free.push(i as u32);
+                self.objs[i] = Obj::Free(self.free_head);
+                self.free_head = i as u32;
+                self.free_len += 1;
             }
         }
         // The next collection comes once half as many objects, or half as many bytes, have
@@ -658,6 +700,7 @@ impl Heap {
         self.allocs_since_gc = 0;
         self.next_gc = (live / PACE_DIVISOR).max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
+        self.collect_first_waived = false;
         self.live_bytes = live_bytes;
         self.set_trigger((live_bytes / PACE_DIVISOR).max(MIN_GC_BYTES));
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);

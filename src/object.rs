@@ -422,8 +422,9 @@ pub enum Obj {
     Channel(Box<ChannelObj>),
     Interpreter(Box<InterpreterObj>),
     Module(Box<ModuleObj>),
-    /// A slot on the free list.
-    Free,
+    /// A slot on the free list, holding the index of the next free slot (`u32::MAX`: none),
+    /// so the list costs no memory beyond the slots themselves.
+    Free(u32),
 }
 
 // Every object slot is this big, so the kinds bigger than a map (threads, processes,
@@ -527,13 +528,13 @@ impl Obj {
             Obj::Channel(_) => Kind::Channel,
             Obj::Interpreter(_) => Kind::Interpreter,
             Obj::Module(_) => Kind::Module,
-            Obj::Free => unreachable!("a value names a freed heap slot"),
+            Obj::Free(_) => unreachable!("a value names a freed heap slot"),
         }
     }
 
     pub fn type_name(&self) -> &'static str {
         match self {
-            Obj::Free => "freed",
+            Obj::Free(_) => "freed",
             other => other.kind().name(),
         }
     }
@@ -615,7 +616,7 @@ impl Obj {
             | Obj::Conn(_)
             | Obj::Channel(_)
             | Obj::Module(_)
-            | Obj::Free => {}
+            | Obj::Free(_) => {}
         }
     }
 }

@@ -155,6 +155,37 @@ print("done")
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// A call's registers start empty: the map the last call passed to `len` in a register
+/// the next call writes only in its second loop is not kept alive while that call fills a
+/// new map. One map and its growth fit in the limit; two do not (before the fix: a
+/// MemoryError with 50 MB in use).
+#[test]
+fn a_finished_calls_registers_keep_nothing_alive() {
+    let script = r#"
+fn fill(keys) {
+    let m = {}
+    for k in keys { m[k] = k }
+    let s = 0
+    for k in keys { s += m[k] }
+    return [len(m), s]
+}
+let keys = []
+for i in range(300_000) { keys.append(i * 7919) }
+let total = 0
+for r in range(10) { total += fill(keys)[0] }
+print(total)
+"#;
+    let out = run_limited(
+        "registers",
+        &["--as=8000000000"],
+        &["--max-memory", "56M"],
+        script,
+        Duration::from_secs(60),
+    );
+    assert_eq!(text(&out.stdout), "3000000\n", "stderr: {}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0));
+}
+
 /// `--max-memory` reads sizes with K, M and G suffixes; anything else is a usage error.
 #[test]
 fn max_memory_needs_a_size() {

@@ -86,14 +86,16 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                     None | Some(Value::Nil) => usize::MAX,
                     Some(&m) => usize::try_from(int_arg(vm, name, m)?).unwrap_or(usize::MAX),
                 };
-                let parts: Vec<String> = match args.first() {
+                // The pieces are read from the text in place: each is copied once, into its
+                // heap string, not first into a `String` of its own.
+                let parts: Vec<&str> = match args.first() {
                     None | Some(Value::Nil) => split_whitespace(&s, limit),
                     Some(&sep) => {
                         let sep = str_arg(vm, name, sep)?;
                         if sep.is_empty() {
                             return Err(vm.error("ValueError", "empty separator"));
                         }
-                        s.splitn(limit.saturating_add(1), &*sep).map(String::from).collect()
+                        s.splitn(limit.saturating_add(1), &*sep).collect()
                     }
                 };
                 // Each piece becomes a heap string: a short text split finely grows a lot.
@@ -343,21 +345,21 @@ fn joined_len(heap: &Heap, sep: usize, parts: &[Value]) -> Result<u128, usize> {
 /// Python's `str.split()` without a separator: runs of whitespace separate, leading and
 /// trailing whitespace makes no empty pieces, and after `limit` splits the rest (with its
 /// own inner whitespace, trailing whitespace included) is the last piece.
-fn split_whitespace(s: &str, limit: usize) -> Vec<String> {
+fn split_whitespace(s: &str, limit: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = s.trim_start();
     while !rest.is_empty() {
         if out.len() == limit {
-            out.push(rest.to_string());
+            out.push(rest);
             break;
         }
         match rest.find(char::is_whitespace) {
             Some(end) => {
-                out.push(rest[..end].to_string());
+                out.push(&rest[..end]);
                 rest = rest[end..].trim_start();
             }
             None => {
-                out.push(rest.to_string());
+                out.push(rest);
                 break;
             }
         }

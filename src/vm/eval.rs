@@ -90,6 +90,12 @@ impl Vm<'_> {
                 .stack
                 .resize(need.max(self.fiber.stack.len() * 2), Value::Nil);
         }
+        // The registers past the arguments start nil: whatever a finished call left in
+        // them would otherwise be a root (the extent covers the whole frame) until the
+        // code overwrites it — a dead temporary map kept alive through the next call.
+        if let Some(fresh) = self.fiber.stack.get_mut(base + argc..need) {
+            fresh.fill(Value::Nil);
+        }
         self.fiber.frames.push(Frame {
             closure: id,
             nregs,

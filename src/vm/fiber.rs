@@ -3,7 +3,8 @@
 //!
 //! Invariant: every value on the stack below the extent (the top frame's base + registers)
 //! names a live object; above the extent the collector clears the stack to nil, so a stale
-//! register can never name a freed slot.
+//! register can never name a freed slot. A new frame's registers past its arguments start
+//! nil, so a value a finished call left there is not kept alive by the next call's frame.
 
 use crate::value::{ObjId, Value};
 

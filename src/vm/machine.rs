@@ -518,14 +518,25 @@ impl<'a> Vm<'a> {
         )
     }
 
-    /// After a buffer failed to grow: `Ok` if a collection made room under the limit (the
-    /// caller tries once more), else the `MemoryError`.
+    /// After a buffer failed to grow: `Ok` if a collection made room under the limit, or
+    /// ran (or was waived) because the growth asked for one first (the caller tries once
+    /// more), else the `MemoryError`.
     #[cold]
     #[inline(never)]
     pub fn make_room(&mut self, e: GrowError) -> VmResult<()> {
         match e {
             GrowError::OverLimit(bytes) => self.reserve(bytes),
             GrowError::Failed(bytes) => Err(self.memory_error(bytes as u128)),
+            GrowError::CollectFirst(_) => {
+                if self.it.gc_inhibit == 0 {
+                    // As in `reserve`: from the eval loop only the roots hold values; inside
+                    // a builtin, what it allocated since the last check point stays.
+                    self.collect_with(self.builtin_depth == 0);
+                } else {
+                    self.it.heap.waive_collect_first();
+                }
+                Ok(())
+            }
         }
     }
 
@@ -540,6 +551,8 @@ impl<'a> Vm<'a> {
                     Ok(t) => Ok(t),
                     Err(GrowError::OverLimit(bytes)) => Err(self.limit_error(bytes as u128)),
                     Err(GrowError::Failed(bytes)) => Err(self.memory_error(bytes as u128)),
+                    // A collection just ran or was waived, so this is not asked again.
+                    Err(GrowError::CollectFirst(bytes)) => Err(self.memory_error(bytes as u128)),
                 }
             }
         }
