@@ -173,3 +173,25 @@ fn explore_refuses_what_it_cannot_run() {
         );
     }
 }
+
+#[test]
+fn an_uncaught_error_fails_the_run_even_when_the_script_exits_with_0() {
+    // A thread's error nobody joined is reported, then the script's own `exit(0)` wins
+    // the exit code: explore still counts the run as failed, as the error went uncaught.
+    let path = std::env::temp_dir().join(format!("toy-explore-exit0-{}.toy", std::process::id()));
+    std::fs::write(
+        &path,
+        "let t = spawn(fn() { throw error(\"ValueError\", \"lost\") })\nsleep(0.05)\nexit(0)\n",
+    )
+    .expect("write the script");
+    let out = toy(&["explore", "--runs", "3", path.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("seed 1 fails: it exited with code 0 but an error went uncaught:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ValueError: lost"), "{stdout}");
+    assert!(stdout.contains("toy run --gil-policy random --gil-seed 1 "), "{stdout}");
+    let _ = std::fs::remove_file(&path);
+}
