@@ -195,3 +195,27 @@ fn an_uncaught_error_fails_the_run_even_when_the_script_exits_with_0() {
     assert!(stdout.contains("toy run --gil-policy random --gil-seed 1 "), "{stdout}");
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn explore_passes_run_options_on_and_replays_them_as_typed() {
+    let path = std::env::temp_dir().join(format!("toy-explore-options-{}.toy", std::process::id()));
+    std::fs::write(&path, "assert(switch_interval() == 0.002)\n").expect("write the script");
+    let file = path.to_str().unwrap();
+    let out = toy(&["explore", "--runs", "2", "--switch-interval", "2ms", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = toy(&[
+        "explore",
+        "--runs",
+        "2",
+        "--switch-interval",
+        "3ms",
+        "--gil-cpu",
+        "any",
+        file,
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let replay = format!("toy run --gil-policy random --gil-seed 1 --switch-interval 3ms --gil-cpu any {file} x");
+    assert!(text(&out.stdout).contains(&replay), "{}", text(&out.stdout));
+    let _ = std::fs::remove_file(&path);
+}
