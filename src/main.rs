@@ -91,6 +91,35 @@ struct ChildRunOptions {
 }
 
 impl ChildRunOptions {
+    /// These options with the same ones given before the subcommand (`toy
+    /// --switch-interval 1ms compare FILE`) where they were not given after it; the other
+    /// run options mean nothing there (the subcommand picks the policy and seeds, and the
+    /// statistics are its own), so they are refused rather than silently dropped.
+    fn with_top(mut self, top: &RunOptions, command: &str) -> Result<ChildRunOptions, String> {
+        let refused = [
+            ("--gil-policy", top.gil_policy.is_some()),
+            ("--gil-seed", top.gil_seed.is_some()),
+            ("--gil-stats", top.gil_stats),
+            ("--gil-trace", top.gil_trace.is_some()),
+        ];
+        if let Some((name, _)) = refused.iter().find(|(_, given)| *given) {
+            return Err(format!("toy {command}: {name} is not an option of toy {command}"));
+        }
+        self.switch_interval = self
+            .switch_interval
+            .or_else(|| top.switch_interval.map(|d| d.as_secs_f64().to_string()));
+        self.check_interval = self
+            .check_interval
+            .or_else(|| top.check_interval.map(|n| n.to_string()));
+        self.native_holds_gil |= top.native_holds_gil;
+        self.gil_cpu = self.gil_cpu.or_else(|| {
+            top.gil_cpu
+                .map(|follow| if follow { "follow" } else { "any" }.to_string())
+        });
+        self.max_memory = self.max_memory.or_else(|| top.max_memory.map(|n| n.to_string()));
+        Ok(self)
+    }
+
     /// The options as a child's command line has them, before the file.
     fn to_args(&self) -> Vec<String> {
         let mut args = Vec::new();
@@ -368,6 +397,10 @@ fn real_main() -> i32 {
             child,
             mut words,
         }) => {
+            let child = match child.with_top(&top, "compare") {
+                Ok(child) => child,
+                Err(message) => return usage_error(&message),
+            };
             let file = words.remove(0);
             compare(policies, runs, svg, child.to_args(), file, words)
         }
@@ -377,6 +410,10 @@ fn real_main() -> i32 {
             timeout,
             mut words,
         }) => {
+            let child = match child.with_top(&top, "explore") {
+                Ok(child) => child,
+                Err(message) => return usage_error(&message),
+            };
             let file = words.remove(0);
             explore(runs, child.to_args(), Duration::from_secs_f64(timeout), file, words)
         }
@@ -386,6 +423,12 @@ fn real_main() -> i32 {
             Ok(())
         })),
     }
+}
+
+/// Reports bad usage found after parsing; exit code 2, as for what clap refuses.
+fn usage_error(message: &str) -> i32 {
+    write_err(&format!("{message}\n"));
+    2
 }
 
 /// `toy compare`: the table on stdout, progress on stderr; exit 2 for bad usage, 1 if a

@@ -217,5 +217,29 @@ fn explore_passes_run_options_on_and_replays_them_as_typed() {
     assert_eq!(out.status.code(), Some(1));
     let replay = format!("toy run --gil-policy random --gil-seed 1 --switch-interval 3ms --gil-cpu any {file} x");
     assert!(text(&out.stdout).contains(&replay), "{}", text(&out.stdout));
+    // Given before `explore`, an option counts as well; after it, it wins.
+    let out = toy(&["--switch-interval", "2ms", "explore", "--runs", "2", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = toy(&[
+        "--switch-interval",
+        "3ms",
+        "explore",
+        "--runs",
+        "2",
+        "--switch-interval",
+        "2ms",
+        file,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // The policy and the seed are explore's to choose.
+    for given in [["--gil-seed", "3"], ["--gil-policy", "fifo"]] {
+        let out = toy(&[given[0], given[1], "explore", file]);
+        assert_eq!(out.status.code(), Some(2), "{given:?}");
+        assert!(
+            text(&out.stderr).contains("is not an option of toy explore"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
     let _ = std::fs::remove_file(&path);
 }
