@@ -69,6 +69,85 @@ struct RunOptions {
     max_memory: Option<usize>,
 }
 
+/// The run options `toy compare` and `toy explore` pass on to every child run of the
+/// script, checked here and passed on as written (so a replay command reads as typed).
+#[derive(Args, Clone, Default)]
+struct ChildRunOptions {
+    /// How long a waiting thread lets the holder run before asking it to drop, e.g. 5ms
+    #[arg(long, value_name = "TIME", value_parser = checked(parse_duration))]
+    switch_interval: Option<String>,
+    /// Instructions between drops under ticks; under random, their mean
+    #[arg(long, value_name = "N", value_parser = checked(|s: &str| s.parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| format!("`{s}` is not a whole number of at least 1"))))]
+    check_interval: Option<String>,
+    /// Keep the GIL held while native functions compute
+    #[arg(long)]
+    native_holds_gil: bool,
+    /// Where a thread that takes the GIL runs: follow (default) or any
+    #[arg(long, value_name = "PLACEMENT", value_parser = checked(parse_cpu_placement))]
+    gil_cpu: Option<String>,
+    /// Limit each run's heap to SIZE bytes (suffixes K, M, G)
+    #[arg(long, value_name = "SIZE", value_parser = checked(parse_size))]
+    max_memory: Option<String>,
+}
+
+impl ChildRunOptions {
+    /// These options with the same ones given before the subcommand (`toy
+    /// --switch-interval 1ms compare FILE`) where they were not given after it; the other
+    /// run options mean nothing there (the subcommand picks the policy and seeds, and the
+    /// statistics are its own), so they are refused rather than silently dropped.
+    fn with_top(mut self, top: &RunOptions, command: &str) -> Result<ChildRunOptions, String> {
+        let refused = [
+            ("--gil-policy", top.gil_policy.is_some()),
+            ("--gil-seed", top.gil_seed.is_some()),
+            ("--gil-stats", top.gil_stats),
+            ("--gil-trace", top.gil_trace.is_some()),
+        ];
+        if let Some((name, _)) = refused.iter().find(|(_, given)| *given) {
+            return Err(format!("toy {command}: {name} is not an option of toy {command}"));
+        }
+        self.switch_interval = self
+            .switch_interval
+            .or_else(|| top.switch_interval.map(|d| d.as_secs_f64().to_string()));
+        self.check_interval = self
+            .check_interval
+            .or_else(|| top.check_interval.map(|n| n.to_string()));
+        self.native_holds_gil |= top.native_holds_gil;
+        self.gil_cpu = self.gil_cpu.or_else(|| {
+            top.gil_cpu
+                .map(|follow| if follow { "follow" } else { "any" }.to_string())
+        });
+        self.max_memory = self.max_memory.or_else(|| top.max_memory.map(|n| n.to_string()));
+        Ok(self)
+    }
+
+    /// The options as a child's command line has them, before the file.
+    fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let valued = [
+            ("--switch-interval", &self.switch_interval),
+            ("--check-interval", &self.check_interval),
+            ("--gil-cpu", &self.gil_cpu),
+            ("--max-memory", &self.max_memory),
+        ];
+        for (name, value) in valued {
+            if let Some(v) = value {
+                args.extend([name.to_string(), v.clone()]);
+            }
+        }
+        if self.native_holds_gil {
+            args.push("--native-holds-gil".to_string());
+        }
+        args
+    }
+}
+
+/// A value parser that checks a word with `parse` and keeps the word itself.
+fn checked<T>(
+    parse: impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static,
+) -> impl clap::builder::TypedValueParser<Value = String> {
+    move |s: &str| parse(s).map(|_| s.to_string())
+}
+
 /// `2G`, `512M`, `64K`, `1.5G` or a plain number of bytes (the suffixes are powers of 1024).
 fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -175,6 +254,8 @@ enum Command {
         /// Also draw the table as a bar chart
         #[arg(long, value_name = "FILE.svg")]
         svg: Option<String>,
+        #[command(flatten)]
+        child: ChildRunOptions,
         /// The script, then its arguments
         #[arg(value_name = "FILE [ARGS]", required = true, num_args = 1.., trailing_var_arg = true)]
         words: Vec<String>,
@@ -186,12 +267,8 @@ enum Command {
         /// Seeds tried: 1 to N
         #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
         runs: u64,
-        /// Under the random policy: the mean number of instructions between its check points
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-        check_interval: Option<u32>,
-        /// Keep the GIL held while native functions compute
-        #[arg(long)]
-        native_holds_gil: bool,
+        #[command(flatten)]
+        child: ChildRunOptions,
         /// A run still going after this many seconds counts as hung
         #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds)]
         timeout: f64,
@@ -319,27 +396,28 @@ fn real_main() -> i32 {
             policies,
             runs,
             svg,
+            child,
             mut words,
         }) => {
+            let child = match child.with_top(&top, "compare") {
+                Ok(child) => child,
+                Err(message) => return usage_error(&message),
+            };
             let file = words.remove(0);
-            compare(policies, runs, svg, file, words)
+            compare(policies, runs, svg, child.to_args(), file, words)
         }
         Some(Command::Explore {
             runs,
-            check_interval,
-            native_holds_gil,
+            child,
             timeout,
             mut words,
         }) => {
-            let mut run_options = Vec::new();
-            if let Some(n) = check_interval {
-                run_options.extend(["--check-interval".to_string(), n.to_string()]);
-            }
-            if native_holds_gil {
-                run_options.push("--native-holds-gil".to_string());
-            }
+            let child = match child.with_top(&top, "explore") {
+                Ok(child) => child,
+                Err(message) => return usage_error(&message),
+            };
             let file = words.remove(0);
-            explore(runs, run_options, Duration::from_secs_f64(timeout), file, words)
+            explore(runs, child.to_args(), Duration::from_secs_f64(timeout), file, words)
         }
         Some(Command::Disasm { file }) => finish(read(&file).and_then(|(name, src)| {
             let text = Interpreter::new().disassemble(&name, &src)?;
@@ -349,9 +427,22 @@ fn real_main() -> i32 {
     }
 }
 
+/// Reports bad usage found after parsing; exit code 2, as for what clap refuses.
+fn usage_error(message: &str) -> i32 {
+    write_err(&format!("{message}\n"));
+    2
+}
+
 /// `toy compare`: the table on stdout, progress on stderr; exit 2 for bad usage, 1 if a
 /// run failed.
-fn compare(policies: Option<String>, runs: u32, svg: Option<String>, file: String, args: Vec<String>) -> i32 {
+fn compare(
+    policies: Option<String>,
+    runs: u32,
+    svg: Option<String>,
+    run_options: Vec<String>,
+    file: String,
+    args: Vec<String>,
+) -> i32 {
     let policies = match policies.as_deref().map(toy::comparison::parse_policies) {
         None => Policy::COMPARED.to_vec(),
         Some(Ok(list)) => list,
@@ -374,6 +465,7 @@ fn compare(policies: Option<String>, runs: u32, svg: Option<String>, file: Strin
         toy,
         policies,
         runs: runs as usize,
+        run_options,
         file,
         args,
     };

@@ -50,7 +50,7 @@ fn matmul<'c>(cx: &mut NativeCx<'_, '_, 'c>, args: &[Value<'c>]) -> Result<Value
         let cols = m.first().map_or(0, |r| r.len());
         if m.iter().any(|r| r.len() != cols) {
             return Err(NativeError::value_error(format!(
-                "matmul(): {which} has rows of different lengths"
+                "native.matmul(): {which} has rows of different lengths"
             )));
         }
         Ok((m.len(), cols))
@@ -59,7 +59,7 @@ fn matmul<'c>(cx: &mut NativeCx<'_, '_, 'c>, args: &[Value<'c>]) -> Result<Value
     let (k2, m) = shape(&b, "the second matrix")?;
     if k != k2 {
         return Err(NativeError::value_error(format!(
-            "matmul(): shapes {n}x{k} and {k2}x{m} do not match (columns of the first must equal rows of the second)"
+            "native.matmul(): shapes {n}x{k} and {k2}x{m} do not match (columns of the first must equal rows of the second)"
         )));
     }
     // The product is n x m floats, then as many toy values: a 1-column matrix times a
@@ -89,7 +89,7 @@ fn matmul<'c>(cx: &mut NativeCx<'_, '_, 'c>, args: &[Value<'c>]) -> Result<Value
         Some(product) => cx.to_value(product),
         None => Err(NativeError::new(
             "MemoryError",
-            "matmul(): the product does not fit in memory",
+            "native.matmul(): the product does not fit in memory",
         )),
     }
 }
@@ -99,7 +99,9 @@ fn spin<'c>(cx: &mut NativeCx<'_, '_, 'c>, args: &[Value<'c>]) -> Result<Value<'
     cx.expect_args(args, 1)?;
     let secs: f64 = cx.arg(args, 0)?;
     if !(0.0..=1e6).contains(&secs) {
-        return Err(NativeError::value_error("spin(): seconds must be between 0 and 1e6"));
+        return Err(NativeError::value_error(
+            "native.spin(): seconds must be between 0 and 1e6",
+        ));
     }
     cx.release_gil(move || {
         let until = Instant::now() + Duration::from_secs_f64(secs);

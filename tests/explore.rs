@@ -173,3 +173,73 @@ fn explore_refuses_what_it_cannot_run() {
         );
     }
 }
+
+#[test]
+fn an_uncaught_error_fails_the_run_even_when_the_script_exits_with_0() {
+    // A thread's error nobody joined is reported, then the script's own `exit(0)` wins
+    // the exit code: explore still counts the run as failed, as the error went uncaught.
+    let path = std::env::temp_dir().join(format!("toy-explore-exit0-{}.toy", std::process::id()));
+    std::fs::write(
+        &path,
+        "let t = spawn(fn() { throw error(\"ValueError\", \"lost\") })\nsleep(0.05)\nexit(0)\n",
+    )
+    .expect("write the script");
+    let out = toy(&["explore", "--runs", "3", path.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("seed 1 fails: it exited with code 0 but an error went uncaught:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ValueError: lost"), "{stdout}");
+    assert!(stdout.contains("toy run --gil-policy random --gil-seed 1 "), "{stdout}");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn explore_passes_run_options_on_and_replays_them_as_typed() {
+    let path = std::env::temp_dir().join(format!("toy-explore-options-{}.toy", std::process::id()));
+    std::fs::write(&path, "assert(switch_interval() == 0.002)\n").expect("write the script");
+    let file = path.to_str().unwrap();
+    let out = toy(&["explore", "--runs", "2", "--switch-interval", "2ms", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = toy(&[
+        "explore",
+        "--runs",
+        "2",
+        "--switch-interval",
+        "3ms",
+        "--gil-cpu",
+        "any",
+        file,
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let replay = format!("toy run --gil-policy random --gil-seed 1 --switch-interval 3ms --gil-cpu any {file} x");
+    assert!(text(&out.stdout).contains(&replay), "{}", text(&out.stdout));
+    // Given before `explore`, an option counts as well; after it, it wins.
+    let out = toy(&["--switch-interval", "2ms", "explore", "--runs", "2", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = toy(&[
+        "--switch-interval",
+        "3ms",
+        "explore",
+        "--runs",
+        "2",
+        "--switch-interval",
+        "2ms",
+        file,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // The policy and the seed are explore's to choose.
+    for given in [["--gil-seed", "3"], ["--gil-policy", "fifo"]] {
+        let out = toy(&[given[0], given[1], "explore", file]);
+        assert_eq!(out.status.code(), Some(2), "{given:?}");
+        assert!(
+            text(&out.stderr).contains("is not an option of toy explore"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+}

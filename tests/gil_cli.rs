@@ -275,6 +275,52 @@ fn compare_usage_errors() {
 }
 
 #[test]
+fn compare_passes_run_options_on_to_every_run() {
+    // The script asserts the setting it was given, so a run without it fails.
+    let file = script(
+        "compare_options.toy",
+        "assert(switch_interval() == 0.001, \"switch interval \" + str(switch_interval()))\n",
+    );
+    let path = file.to_str().unwrap();
+    let out = toy(&[
+        "compare",
+        "--runs",
+        "1",
+        "--policies",
+        "interval,ticks",
+        "--switch-interval",
+        "1ms",
+        path,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = toy(&["compare", "--runs", "1", "--policies", "interval", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("switch interval 0.005"));
+    let big = script("compare_memory.toy", "let xs = [0] * 1000000\n");
+    let out = toy(&[
+        "compare",
+        "--runs",
+        "1",
+        "--policies",
+        "fifo",
+        "--max-memory",
+        "1M",
+        big.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MemoryError"));
+    for bad in [
+        ["--switch-interval", "0"],
+        ["--check-interval", "0"],
+        ["--gil-cpu", "up"],
+        ["--max-memory", "lots"],
+    ] {
+        let out = toy(&["compare", bad[0], bad[1], path]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
 fn gil_cpu_any_is_reported_and_moves_nobody() {
     let file = script("any.toy", TWO_SPINNERS);
     let out = toy(&["run", "--gil-cpu", "any", "--gil-stats", file.to_str().unwrap()]);

@@ -34,6 +34,9 @@ pub struct Options {
     pub policies: Vec<PolicyKind>,
     /// Runs per policy (at least 1).
     pub runs: usize,
+    /// Options given to every run before the file (`--switch-interval 1ms`, say), besides
+    /// the policy.
+    pub run_options: Vec<String>,
     /// The script and its arguments.
     pub file: String,
     pub args: Vec<String>,
@@ -109,8 +112,9 @@ fn run_all(
                 policy.name().into(),
                 "--gil-stats-json".into(),
                 stats.to_string_lossy().into_owned(),
-                options.file.clone(),
             ];
+            args.extend(options.run_options.iter().cloned());
+            args.push(options.file.clone());
             args.extend(options.args.iter().cloned());
             let out = child::run(&options.toy, &args, &stderr)?;
             if out.code != Some(0) {

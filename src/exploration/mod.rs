@@ -1,7 +1,8 @@
 //! `toy explore`: search the seeds of the `random` GIL policy for a run that goes wrong. It
 //! runs the script in child `toy` processes under `--gil-policy random --gil-seed N` for
 //! N = 1, 2, … and stops at the first run that fails — a nonzero exit code, an uncaught
-//! error, a hang past the time limit, or output that differs from seed 1's — and says
+//! error (reported even when the script then called `exit(0)`), a hang past the time
+//! limit, or output that differs from seed 1's — and says
 //! which seed, what went wrong, and the command that replays it.
 //!
 //! Invariant: a verdict is only ever about runs that happened: seed 1's output is the
@@ -80,6 +81,9 @@ pub enum Failure {
     Exit { code: i32, stderr: String },
     /// A signal ended it.
     Signal { stderr: String },
+    /// It exited with code 0 (a script's own `exit(0)`) after reporting an error nobody
+    /// caught: a thread's, a child's or an interpreter's; `stderr` is the end of the report.
+    Uncaught { stderr: String },
     /// It was still running at the time limit.
     Hung { limit: Duration },
     /// It succeeded but printed something else than seed 1's run: the first line that
@@ -110,6 +114,22 @@ fn tail(bytes: &[u8], lines: usize) -> String {
     let mut last: Vec<&str> = text.lines().rev().take(lines).collect();
     last.reverse();
     last.join("\n")
+}
+
+/// Whether a run's standard error holds the report of an uncaught error. Scripts cannot
+/// write to standard error themselves, so such a line comes from toy: a traceback, or the
+/// line that opens the report of a thread, child process or interpreter.
+fn reports_uncaught_error(stderr: &[u8]) -> bool {
+    String::from_utf8_lossy(stderr).lines().any(|line| {
+        line == "Traceback (most recent call last):"
+            || [
+                "Exception in thread ",
+                "Exception in process ",
+                "Exception in interpreter ",
+            ]
+            .iter()
+            .any(|opening| line.starts_with(opening))
+    })
 }
 
 /// The first line where `got` differs from `expected`, if any.
@@ -155,6 +175,9 @@ pub fn explore(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Verd
             })
         } else {
             match run.code {
+                Some(0) if reports_uncaught_error(&run.stderr) => Some(Failure::Uncaught {
+                    stderr: tail(&run.stderr, 12),
+                }),
                 Some(0) => match &reference {
                     Some(expected) => first_difference(expected, &run.stdout),
                     None => None,
@@ -202,6 +225,7 @@ impl fmt::Display for Failure {
                 }
                 Ok(())
             }
+            Failure::Uncaught { stderr } => write!(f, "it exited with code 0 but an error went uncaught:\n{stderr}"),
             Failure::Hung { limit } => write!(f, "it was still running after {} s", limit.as_secs_f64()),
             Failure::Output { line, expected, got } => {
                 let shown = |s: &Option<String>| match s {
@@ -269,6 +293,19 @@ mod tests {
                 got: Some("a (no newline at the end)".into())
             })
         );
+    }
+
+    #[test]
+    fn reports_of_uncaught_errors_are_recognised_and_nothing_else() {
+        assert!(reports_uncaught_error(
+            b"Exception in thread 2:\nTraceback (most recent call last):\n"
+        ));
+        assert!(reports_uncaught_error(b"Exception in process 4242:\nError: plain\n"));
+        assert!(reports_uncaught_error(
+            b"Traceback (most recent call last):\n  a.toy:1 in <main>\n"
+        ));
+        assert!(!reports_uncaught_error(b""));
+        assert!(!reports_uncaught_error(b"explore: 10 of 10 seeds ran cleanly\n"));
     }
 
     #[test]

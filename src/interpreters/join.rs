@@ -10,7 +10,7 @@ use super::messages::decode;
 use super::wait::{Side, wait_change};
 use crate::link::Ending;
 use crate::object::{InterpreterObj, Obj, Outcome, Traceback};
-use crate::process::{KIND_RESULT, Sender, child_error_text, process_error};
+use crate::process::{KIND_RESULT, Sender, child_error_text, child_exit_report, process_error};
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
 
@@ -120,7 +120,7 @@ pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
             (Some(Outcome::Returned(_)), _) => {}
             (Some(Outcome::Threw { value, .. }), _) => {
                 let value = *value;
-                let text = child_error_text(vm, value);
+                let text = child_exit_report(vm, value);
                 reports.push(format!("Exception in interpreter {number}:\n{text}\n"));
             }
             (None, Some(death)) => reports.push(format!("{death}\n")),

@@ -57,10 +57,7 @@ pub fn send(vm: &mut Vm, id: ObjId, v: Value) -> VmResult<Value> {
         None => false,
     };
     if !sent {
-        return Err(process_error(
-            vm,
-            "the other interpreter finished; the channel is closed",
-        ));
+        return Err(process_error(vm, "the other interpreter closed the channel"));
     }
     Ok(Value::Nil)
 }
@@ -82,10 +79,7 @@ pub fn recv(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<Value> {
                 None => continue,
             },
             Taken::Closed => {
-                return Err(process_error(
-                    vm,
-                    "the other interpreter finished; the channel is closed",
-                ));
+                return Err(process_error(vm, "the other interpreter closed the channel"));
             }
             Taken::Empty => {}
         }

@@ -47,5 +47,5 @@ pub(crate) use channel::{KIND_ERROR, KIND_MESSAGE, KIND_RESULT, Sender, process_
 pub(crate) use decode::{HeapBuilder, decode_frame, split_frame};
 pub(crate) use encode::{Peer, encode_to};
 pub(crate) use fork::thrown_as_error;
-pub(crate) use parent::child_error_text;
+pub(crate) use parent::{child_error_text, child_exit_report};
 pub(crate) use reap::wait_with_usage;

@@ -196,7 +196,8 @@ pub(super) fn death_text(pid: i32, status: Option<ExitStatus>) -> String {
     }
 }
 
-/// The child's error as it would have printed it: the error line, then its traceback.
+/// The child's error for a `ProcessError` message: the error line first (the message
+/// reads `process 4242 failed: ValueError: bad`), then its traceback.
 pub(crate) fn child_error_text(vm: &Vm, err: Value) -> String {
     let mut text = vm.error_line(err);
     if let Value::Obj(id) = err
@@ -207,6 +208,19 @@ pub(crate) fn child_error_text(vm: &Vm, err: Value) -> String {
         text.push_str(e.traceback.format().trim_end());
     }
     text
+}
+
+/// An unjoined child's error as reported at exit, laid out as an uncaught error in a
+/// thread is: the traceback, innermost call last, then the error line.
+pub(crate) fn child_exit_report(vm: &Vm, err: Value) -> String {
+    let line = vm.error_line(err);
+    match err {
+        Value::Obj(id) if vm.it.heap.error(id).is_some_and(|e| !e.traceback.is_empty()) => {
+            let frames = vm.it.heap.error(id).map(|e| e.traceback.format()).unwrap_or_default();
+            format!("Traceback (most recent call last):\n{frames}{line}")
+        }
+        _ => line,
+    }
 }
 
 pub fn is_alive(vm: &mut Vm, id: ObjId) -> bool {
@@ -276,7 +290,7 @@ pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
             Some(Outcome::Returned(_)) => {}
             Some(Outcome::Threw { value, .. }) => {
                 let value = *value;
-                let text = child_error_text(vm, value);
+                let text = child_exit_report(vm, value);
                 reports.push(format!("Exception in process {pid}:\n{text}\n"));
             }
             None => reports.push(format!("{}\n", death_text(pid, status))),
