@@ -232,6 +232,12 @@ ROWS += [
     for c in [1, 4, 16]
 ]
 ROWS += [
+    ("Issue 16 — cost as work grows", f"… of which waiting for the GIL, beside {c}: p99 (ms, toy only)",
+     "scaling", f"scaling GIL wait within a wake-up beside {c} CPU-bound threads, p99 (ms)", "{:.3f}",
+     "(the rest is the OS waking the thread)", None, ALL)
+    for c in [1, 4, 16]
+]
+ROWS += [
     ("Issue 16 — cost as work grows", f"messages of {name} to a process (MB/s; CPython: Pipe + pickle)", "messages",
      f"messages {name} to a process (MB/s)", "{:.1f}", "", None, ALL)
     for name in ["10 B", "1 KB", "100 KB", "10 MB"]
