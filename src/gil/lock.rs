@@ -8,6 +8,7 @@
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -99,6 +100,10 @@ pub(super) struct ThreadRec {
     /// Under a scheduler: blocked on one of the program's objects (`release_until`); it
     /// may run again once this test passes.
     pub(super) blocked: Option<WakeTest>,
+    /// What the thread sleeps on while it waits for the GIL: its own, so a release wakes
+    /// exactly the waiter that may take the GIL, not every waiter one after another
+    /// through the mutex. Shared so the sleeper holds it while the state may move.
+    pub(super) wake: Arc<Condvar>,
 }
 
 /// When a thread blocked under a scheduler may run again: asked by the holder, under the
@@ -257,8 +262,6 @@ impl Invariant for State {
 /// The synchronization primitives, boxed so a fork child can replace them wholesale.
 pub(super) struct Shared {
     pub(super) state: Mutex<State>,
-    /// Waiters sleep here until the GIL is released (or their switch interval passes).
-    pub(super) waiters_cv: Condvar,
     /// A holder that was forced to drop sleeps here until the GIL changes hands.
     pub(super) switch_cv: Condvar,
 }
@@ -267,7 +270,6 @@ impl Shared {
     fn new(state: State) -> Box<Shared> {
         Box::new(Shared {
             state: Mutex::new(state),
-            waiters_cv: Condvar::new(),
             switch_cv: Condvar::new(),
         })
     }
@@ -600,7 +602,7 @@ impl<T> Gil<T> {
             st.rec_mut(tid).waiting_since = Some(start);
             // Whoever holds the GIL next reaches a check point says where it is.
             self.eval_breaker.fetch_or(REPORT_LOCATION, Relaxed);
-            let shared = self.shared();
+            let wake = st.rec(tid).wake.clone();
             while !st.can_take(tid) {
                 let now = Instant::now();
                 match self.ask_time(st, tid, now, false) {
@@ -617,11 +619,11 @@ impl<T> Gil<T> {
                         // still be asked again.
                         let most = self.switch_interval();
                         let next = self.ask_time(st, tid, now, true).filter(|&n| n >= MIN_SWITCH_INTERVAL);
-                        shared.waiters_cv.wait_for(st, next.map_or(most, |n| n.min(most)));
+                        wake.wait_for(st, next.map_or(most, |n| n.min(most)));
                     }
                     Some(interval) => {
                         let seen = st.switch_number;
-                        let timed_out = shared.waiters_cv.wait_for(st, interval).timed_out();
+                        let timed_out = wake.wait_for(st, interval).timed_out();
                         // All that time with the same holder: ask. (Asking again next
                         // turn would come to the same; this keeps the decision where
                         // the time ran out.)
@@ -629,7 +631,7 @@ impl<T> Gil<T> {
                             self.request_drop(st, tid, Instant::now());
                         }
                     }
-                    None => shared.waiters_cv.wait(st),
+                    None => wake.wait(st),
                 }
             }
             let position = st.waiters.iter().position(|w| w.tid == tid);
@@ -784,13 +786,16 @@ impl<T> Gil<T> {
         } else {
             self.choose_next_holder(st, now)
         };
-        let shared = self.shared();
-        if st.reserved_for.is_some() {
-            // Only the chosen one may proceed; the rest go back to sleep. parking_lot moves
-            // them onto the mutex instead of waking them all at once.
-            shared.waiters_cv.notify_all();
-        } else if !st.waiters.is_empty() {
-            shared.waiters_cv.notify_one();
+        // Wake one waiter: the chosen one, else the longest waiter that may take the GIL,
+        // else the longest waiter (it will see for itself that it cannot). The others
+        // sleep on: waking them all would send each through the mutex in turn, and the
+        // one that may take the GIL could come last.
+        let next = st
+            .reserved_for
+            .or_else(|| st.waiters.iter().map(|w| w.tid).find(|&w| st.can_take(w)))
+            .or_else(|| st.waiters.first().map(|w| w.tid));
+        if let Some(rec) = next.and_then(|t| st.threads.get(t.index())).and_then(Option::as_ref) {
+            rec.wake.notify_one();
         }
         now
     }

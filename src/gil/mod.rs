@@ -28,7 +28,7 @@
 //! | eval breaker | bit set (`AtomicU32`) | nonzero means "the holder must take the slow path at its next check point". The bits in [`GIL_BITS`] belong to this lock. [`DROP_REQUEST`]: set (under the mutex) by a waiter asking the holder to drop, or by `take` for a waiter that asks every holder at once; cleared by the holder when it drops and by a thread taking the GIL from someone else. [`REPORT_LOCATION`]: set by a thread that begins to wait; cleared when the holder reports where it is, and by `take` once no waiter lacks a place. All other bits belong to the interpreter; the lock never touches them. |
 //! | `holder_at` | [`Location`] | where the holder last said it was during this hold; cleared by `take`. |
 //! | `waits_caused` | duration per location | each finished wait, added to its `caused_by`. |
-//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), and the trace buffer (never allocated unless tracing). |
+//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), the trace buffer (never allocated unless tracing), and `wake`, the condition variable the thread alone sleeps on while it waits. |
 //! | `forced_drops`, `drop_requests` | count | totals; a request counts once, when the bit goes from 0 to 1. |
 //! | `dropped_on_cpu` | CPU number | where the last holder ran when it dropped at a check point (only when following CPUs). Set by every release (`None` unless forced) and cleared by every `take`: it describes only the hand-off in progress. |
 //! | `cpu_moves` | count | times a thread moved to the CPU of the holder it took over from (total; per thread in `threads`). |
@@ -42,10 +42,10 @@
 //!                   (on first entry: queue t, set REPORT_LOCATION)
 //!                   d = policy.ask_after(t)  (zero if t is back from a blocking call
 //!                                             and policy.asks_on_return(t))
-//!                   d = 0: set DROP_REQUEST if the GIL is locked, then sleep on
-//!                          `waiters_cv` until woken, or until it would ask a new holder
+//!                   d = 0: set DROP_REQUEST if the GIL is locked, then sleep on t's
+//!                          own `wake` until woken, or until it would ask a new holder
 //!                          (a switch interval at most)
-//!                   else:  sleep on `waiters_cv` for at most d; timed out, still locked,
+//!                   else:  sleep on t's `wake` for at most d; timed out, still locked,
 //!                          switch_number unchanged  =>  set DROP_REQUEST
 //!               locked = true, holder = t, holder_at = None
 //!               if last_holder != t: switch_number += 1, reasons[released_for] += 1,
@@ -64,7 +64,9 @@
 //!                   CPUs), else None
 //!               waiters still without a place get holder_at, if t ever reported one
 //!               reserved_for = policy.next_holder(waiters), if it names a waiter;
-//!                   wake the waiter(s)
+//!                   wake one waiter: the reserved one, else the longest waiter that
+//!                   may take the GIL, else the longest waiter (each sleeps on its own
+//!                   `wake`, so the others are not sent through the mutex in turn)
 //!   report(t, place):   holder_at = place; every waiter without a place gets it;
 //!                       clear REPORT_LOCATION
 //!   check_point (holder t, DROP_REQUEST seen):

@@ -133,6 +133,18 @@ mod model {
         queue: ::loom::sync::Mutex<VecDeque<Arc<Parked>>>,
     }
 
+    impl Default for Condvar {
+        fn default() -> Condvar {
+            Condvar::new()
+        }
+    }
+
+    impl std::fmt::Debug for Condvar {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Condvar")
+        }
+    }
+
     impl Condvar {
         pub(in crate::gil) fn new() -> Condvar {
             Condvar {
