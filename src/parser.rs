@@ -154,16 +154,23 @@ fn index(o: D<Expr>, i: D<Expr>, l: usize, r: usize) -> Built<Expr> {
     )
 }
 
-fn slice(o: D<Expr>, lo: Option<D<Expr>>, hi: Option<D<Expr>>, l: usize, r: usize) -> Built<Expr> {
-    let d =
-        o.d.max(lo.as_ref().map_or(0, |e| e.d))
-            .max(hi.as_ref().map_or(0, |e| e.d));
-    let (lo, hi) = (lo.map(|e| Box::new(e.v)), hi.map(|e| Box::new(e.v)));
+fn slice(
+    o: D<Expr>,
+    lo: Option<D<Expr>>,
+    hi: Option<D<Expr>>,
+    step: Option<D<Expr>>,
+    l: usize,
+    r: usize,
+) -> Built<Expr> {
+    let depth = |e: &Option<D<Expr>>| e.as_ref().map_or(0, |e| e.d);
+    let d = o.d.max(depth(&lo)).max(depth(&hi)).max(depth(&step));
+    let part = |e: Option<D<Expr>>| e.map(|e| Box::new(e.v));
     expr(
         ExprKind::Slice {
             obj: Box::new(o.v),
-            lo,
-            hi,
+            lo: part(lo),
+            hi: part(hi),
+            step: part(step),
         },
         l,
         r,
@@ -596,9 +603,23 @@ mod tests {
                 format!("(.{} {} {})", name.name, e(obj), list(args))
             }
             ExprKind::Index { obj, index } => format!("(idx {} {})", e(obj), e(index)),
-            ExprKind::Slice { obj, lo, hi } => {
+            ExprKind::Slice {
+                obj,
+                lo,
+                hi,
+                step: None,
+            } => {
                 let o = |b: &Option<Box<Expr>>| b.as_deref().map_or("_".into(), e);
                 format!("(slice {} {} {})", e(obj), o(lo), o(hi))
+            }
+            ExprKind::Slice {
+                obj,
+                lo,
+                hi,
+                step: Some(step),
+            } => {
+                let o = |b: &Option<Box<Expr>>| b.as_deref().map_or("_".into(), e);
+                format!("(slice {} {} {} {})", e(obj), o(lo), o(hi), e(step))
             }
             ExprKind::Field { obj, name } => format!("(. {} {})", e(obj), name.name),
             ExprKind::Fn(def) => f(def),
