@@ -163,11 +163,12 @@ pub enum ExprKind {
         obj: Box<Expr>,
         index: Box<Expr>,
     },
-    /// `obj[lo:hi]`, either bound optional.
+    /// `obj[lo:hi]` or `obj[lo:hi:step]`, each part optional (`obj[lo:hi:]` has no step).
     Slice {
         obj: Box<Expr>,
         lo: Option<Box<Expr>>,
         hi: Option<Box<Expr>>,
+        step: Option<Box<Expr>>,
     },
     /// `obj.name` (not followed by a call)
     Field {

@@ -126,6 +126,14 @@ pub enum Op {
     SetField { obj: Reg, name: u16, src: Reg },
     /// R[dst] = R[obj][R[lo]:R[hi]] (nil bounds are open)
     Slice { dst: Reg, obj: Reg, lo: Reg, hi: Reg },
+    /// R[dst] = R[obj][R[lo]:R[hi]:R[step]] (nil bounds are open; a nil step is 1)
+    SliceStep {
+        dst: Reg,
+        obj: Reg,
+        lo: Reg,
+        hi: Reg,
+        step: Reg,
+    },
     /// R[dst] = R[func](R[func+1], ..., R[func+argc]); a check point
     Call { func: Reg, argc: u8, dst: Reg },
     /// R[dst] = R[obj].K[name](R[obj+1], ..., R[obj+argc]); `method` is the name's number

@@ -154,16 +154,23 @@ fn index(o: D<Expr>, i: D<Expr>, l: usize, r: usize) -> Built<Expr> {
     )
 }
 
-fn slice(o: D<Expr>, lo: Option<D<Expr>>, hi: Option<D<Expr>>, l: usize, r: usize) -> Built<Expr> {
-    let d =
-        o.d.max(lo.as_ref().map_or(0, |e| e.d))
-            .max(hi.as_ref().map_or(0, |e| e.d));
-    let (lo, hi) = (lo.map(|e| Box::new(e.v)), hi.map(|e| Box::new(e.v)));
+fn slice(
+    o: D<Expr>,
+    lo: Option<D<Expr>>,
+    hi: Option<D<Expr>>,
+    step: Option<D<Expr>>,
+    l: usize,
+    r: usize,
+) -> Built<Expr> {
+    let depth = |e: &Option<D<Expr>>| e.as_ref().map_or(0, |e| e.d);
+    let d = o.d.max(depth(&lo)).max(depth(&hi)).max(depth(&step));
+    let part = |e: Option<D<Expr>>| e.map(|e| Box::new(e.v));
     expr(
         ExprKind::Slice {
             obj: Box::new(o.v),
-            lo,
-            hi,
+            lo: part(lo),
+            hi: part(hi),
+            step: part(step),
         },
         l,
         r,
@@ -596,9 +603,23 @@ mod tests {
                 format!("(.{} {} {})", name.name, e(obj), list(args))
             }
             ExprKind::Index { obj, index } => format!("(idx {} {})", e(obj), e(index)),
-            ExprKind::Slice { obj, lo, hi } => {
+            ExprKind::Slice {
+                obj,
+                lo,
+                hi,
+                step: None,
+            } => {
                 let o = |b: &Option<Box<Expr>>| b.as_deref().map_or("_".into(), e);
                 format!("(slice {} {} {})", e(obj), o(lo), o(hi))
+            }
+            ExprKind::Slice {
+                obj,
+                lo,
+                hi,
+                step: Some(step),
+            } => {
+                let o = |b: &Option<Box<Expr>>| b.as_deref().map_or("_".into(), e);
+                format!("(slice {} {} {} {})", e(obj), o(lo), o(hi), e(step))
             }
             ExprKind::Field { obj, name } => format!("(. {} {})", e(obj), name.name),
             ExprKind::Fn(def) => f(def),
@@ -795,6 +816,11 @@ mod tests {
         assert_eq!(p("x[a:]"), "(slice x a _)");
         assert_eq!(p("x[:b]"), "(slice x _ b)");
         assert_eq!(p("x[:]"), "(slice x _ _)");
+        assert_eq!(p("x[::2]"), "(slice x _ _ 2)");
+        assert_eq!(p("x[a:b:-c]"), "(slice x a b (neg c))");
+        // An empty third part is no step, as in Python: the plain slice.
+        assert_eq!(p("x[a:b:]"), "(slice x a b)");
+        assert_eq!(p("x[::]"), "(slice x _ _)");
         assert_eq!(p("m.name"), "(. m name)");
         assert_eq!(p("x.name(1, 2)"), "(.name x 1 2)");
         assert_eq!(p("a.b.c(1).d"), "(. (.c (. a b) 1) d)");
@@ -957,6 +983,7 @@ mod tests {
         assert!(err_line("a + b = c").contains("cannot assign to an expression"));
         assert!(err_line("a < b = c").contains("cannot assign to a comparison"));
         assert!(err_line("xs[1:2] = c").contains("cannot assign to a slice"));
+        assert!(err_line("xs[::2] = c").contains("cannot assign to a slice"));
         assert!(err_line("[a, b] = c").contains("cannot assign to a list literal"));
         assert_eq!(p("(x) = 1"), "(= x 1)");
     }
@@ -1042,7 +1069,7 @@ mod tests {
             "t:1:3: SyntaxError: unexpected ',' (expected an expression)"
         );
         assert_eq!(err_line("a not b"), "t:1:7: SyntaxError: expected 'in'");
-        assert_eq!(err_line("x[1:2:3]"), "t:1:6: SyntaxError: expected ']'");
+        assert_eq!(err_line("x[1:2:3:4]"), "t:1:8: SyntaxError: expected ']'");
         assert_eq!(err_line("let = 3"), "t:1:5: SyntaxError: expected a name");
         assert_eq!(err_line("try { }"), "t:1:8: SyntaxError: expected 'catch'");
         assert_eq!(err_line("try {}\ncatch e {}"), "t:1:7: SyntaxError: expected 'catch'");

@@ -74,9 +74,26 @@ pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Val
                 Ok(Value::Nil)
             }
             Method::Remove | Method::Index => {
-                arity(vm, name, args, 1, 1)?;
+                let bounds = if method == Method::Index { 3 } else { 1 };
+                arity(vm, name, args, 1, bounds)?;
                 let n = vm.it.heap.list(id).len();
-                for i in 0..n {
+                // `index(v, start, end)` looks in `xs[start:end]`, clamped like a slice.
+                let clamp = |i: i64| {
+                    if i < 0 {
+                        (i + n as i64).max(0) as usize
+                    } else {
+                        (i as usize).min(n)
+                    }
+                };
+                let lo = match args.get(1) {
+                    Some(&v) => clamp(int_arg(vm, name, v)?),
+                    None => 0,
+                };
+                let hi = match args.get(2) {
+                    Some(&v) => clamp(int_arg(vm, name, v)?),
+                    None => n,
+                };
+                for i in lo..hi {
                     let Some(&v) = vm.it.heap.list(id).get(i) else { break };
                     if ops::equal(vm, v, args[0])? {
                         if method == Method::Remove {

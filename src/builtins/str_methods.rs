@@ -1,7 +1,8 @@
-//! The methods of strings, as in Python: case (`upper lower title capitalize`), trimming
-//! and padding (`strip lstrip rstrip ljust rjust center zfill`), splitting and joining
-//! (`split splitlines partition join`), searching (`find rfind index count startswith
-//! endswith`), `replace`, and the tests `isdigit isalpha isspace isupper islower`.
+//! The methods of strings, as in Python: case (`upper lower swapcase title capitalize`),
+//! trimming and padding (`strip lstrip rstrip ljust rjust center zfill`), splitting and
+//! joining (`split rsplit splitlines partition rpartition join`), searching (`find rfind
+//! index count startswith endswith`), `replace`, and the tests `isdigit isalpha isspace
+//! isupper islower`.
 //!
 //! Invariant: strings are immutable: every method returns a new value and leaves its
 //! receiver as it was.
@@ -32,6 +33,9 @@ pub(super) const STR_METHODS: &[Method] = &[
     Method::Index,
     Method::Splitlines,
     Method::Partition,
+    Method::Rpartition,
+    Method::Rsplit,
+    Method::Swapcase,
     Method::Title,
     Method::Capitalize,
     Method::Isdigit,
@@ -80,7 +84,7 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 };
                 Ok(vm.new_str(out))
             }
-            Method::Split => {
+            Method::Split | Method::Rsplit => {
                 arity(vm, name, args, 0, 2)?;
                 let limit = match args.get(1) {
                     None | Some(Value::Nil) => usize::MAX,
@@ -88,14 +92,23 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 };
                 // The pieces are read from the text in place: each is copied once, into its
                 // heap string, not first into a `String` of its own.
+                let from_right = method == Method::Rsplit;
                 let parts: Vec<&str> = match args.first() {
+                    None | Some(Value::Nil) if from_right => rsplit_whitespace(&s, limit),
                     None | Some(Value::Nil) => split_whitespace(&s, limit),
                     Some(&sep) => {
                         let sep = str_arg(vm, name, sep)?;
                         if sep.is_empty() {
                             return Err(vm.error("ValueError", "empty separator"));
                         }
-                        s.splitn(limit.saturating_add(1), &*sep).collect()
+                        let pieces = limit.saturating_add(1);
+                        if from_right {
+                            let mut parts: Vec<&str> = s.rsplitn(pieces, &*sep).collect();
+                            parts.reverse();
+                            parts
+                        } else {
+                            s.splitn(pieces, &*sep).collect()
+                        }
                     }
                 };
                 // Each piece becomes a heap string: a short text split finely grows a lot.
@@ -205,12 +218,18 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 vm.str_value(out)
             }
             Method::Startswith | Method::Endswith => {
-                arity(vm, name, args, 1, 1)?;
+                arity(vm, name, args, 1, 3)?;
                 let fix = str_arg(vm, name, args[0])?;
+                // Python looks only at `s[start:end]`, and a start past the end matches
+                // nothing, not even "".
+                let Some((lo, hi)) = span_args(vm, name, &args[1..], &s)? else {
+                    return Ok(Value::bool(false));
+                };
+                let window = &s[lo..hi];
                 Ok(Value::bool(if method == Method::Startswith {
-                    s.starts_with(&*fix)
+                    window.starts_with(&*fix)
                 } else {
-                    s.ends_with(&*fix)
+                    window.ends_with(&*fix)
                 }))
             }
             Method::Splitlines => {
@@ -220,18 +239,30 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 let items: Vec<Value> = lines.into_iter().map(|l| vm.new_str(l)).collect();
                 Ok(vm.it.heap.new_list(items))
             }
-            Method::Partition => {
+            Method::Partition | Method::Rpartition => {
                 arity(vm, name, args, 1, 1)?;
                 let sep = str_arg(vm, name, args[0])?;
                 if sep.is_empty() {
                     return Err(vm.error("ValueError", "empty separator"));
                 }
-                let (a, b, c) = match s.split_once(&*sep) {
+                let split = if method == Method::Partition {
+                    s.split_once(&*sep)
+                } else {
+                    s.rsplit_once(&*sep)
+                };
+                // Not found, the whole string is on the side the search started from.
+                let (a, b, c) = match split {
                     Some((before, after)) => (before.to_string(), sep.to_string(), after.to_string()),
-                    None => (s.to_string(), String::new(), String::new()),
+                    None if method == Method::Partition => (s.to_string(), String::new(), String::new()),
+                    None => (String::new(), String::new(), s.to_string()),
                 };
                 let parts = vec![vm.new_str(a), vm.new_str(b), vm.new_str(c)];
                 Ok(vm.it.heap.new_list(parts))
+            }
+            Method::Swapcase => {
+                arity(vm, name, args, 0, 0)?;
+                vm.reserve(s.len())?;
+                Ok(vm.new_str(swapcase(&s)))
             }
             Method::Title => {
                 arity(vm, name, args, 0, 0)?;
@@ -363,6 +394,60 @@ fn split_whitespace(s: &str, limit: usize) -> Vec<&str> {
                 break;
             }
         }
+    }
+    out
+}
+
+/// Python's `str.rsplit()` without a separator: `split_whitespace` from the right, so
+/// after `limit` splits the rest keeps its leading whitespace.
+fn rsplit_whitespace(s: &str, limit: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s.trim_end();
+    while !rest.is_empty() {
+        if out.len() == limit {
+            out.push(rest);
+            break;
+        }
+        match rest.rfind(char::is_whitespace) {
+            Some(at) => {
+                let gap = rest[at..].chars().next().map_or(1, char::len_utf8);
+                out.push(&rest[at + gap..]);
+                rest = rest[..at].trim_end();
+            }
+            None => {
+                out.push(rest);
+                break;
+            }
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// Python's `str.swapcase()`: upper case letters lowered, lower case ones raised (with
+/// the full mappings, so `ß` gives `SS`), the rest kept. A capital sigma lowers to the
+/// final `ς` at the end of a word, which only the whole string can tell: it is read from
+/// the string lowered at once, where every character before it takes the same bytes as
+/// it lowered alone (the two sigmas are both two bytes long).
+fn swapcase(s: &str) -> String {
+    let lowered = if s.contains('Σ') {
+        s.to_lowercase()
+    } else {
+        String::new()
+    };
+    let mut at = 0;
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == 'Σ' {
+            out.extend(lowered[at..].chars().next());
+        } else if c.is_uppercase() {
+            out.extend(c.to_lowercase());
+        } else if c.is_lowercase() {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        at += c.to_lowercase().map(char::len_utf8).sum::<usize>();
     }
     out
 }

@@ -204,12 +204,9 @@ impl CaptureScan {
                 self.expr(obj);
                 self.expr(index);
             }
-            ExprKind::Slice { obj, lo, hi } => {
+            ExprKind::Slice { obj, lo, hi, step } => {
                 self.expr(obj);
-                if let Some(x) = lo {
-                    self.expr(x);
-                }
-                if let Some(x) = hi {
+                for x in [lo, hi, step].into_iter().flatten() {
                     self.expr(x);
                 }
             }

@@ -128,12 +128,27 @@ impl Compiler<'_> {
                 self.set_line(span);
                 self.emit(Op::GetIndex { dst, obj: o, index: i });
             }
-            ExprKind::Slice { obj, lo, hi } => {
+            ExprKind::Slice { obj, lo, hi, step } => {
                 let o = self.expr_reg(obj)?;
                 let lo = self.optional(lo.as_deref(), span)?;
                 let hi = self.optional(hi.as_deref(), span)?;
+                // Without a step, the plain `Slice`: `xs[a:b]` pays nothing for steps.
+                let step = match step {
+                    Some(step) => Some(self.expr_reg(step)?),
+                    None => None,
+                };
                 self.set_line(span);
-                self.emit(Op::Slice { dst, obj: o, lo, hi });
+                let op = match step {
+                    None => Op::Slice { dst, obj: o, lo, hi },
+                    Some(step) => Op::SliceStep {
+                        dst,
+                        obj: o,
+                        lo,
+                        hi,
+                        step,
+                    },
+                };
+                self.emit(op);
             }
             ExprKind::Field { obj, name } => {
                 let o = self.expr_reg(obj)?;

@@ -15,6 +15,7 @@ use super::fiber::{Frame, Handler, HandlerKind};
 use super::machine::{Thrown, Vm, VmResult};
 use super::method_table::Inline;
 use super::ops;
+use super::slice_step;
 use crate::bytecode::{Capture, Op, Proto};
 use crate::method::Method;
 use crate::object::{Closure, Obj};
@@ -581,6 +582,10 @@ impl Vm<'_> {
                     }
                     Op::Slice { dst, obj, lo, hi } => {
                         let v = tryv!(ops::slice(self, reg!(obj), reg!(lo), reg!(hi)));
+                        reg!(dst) = v;
+                    }
+                    Op::SliceStep { dst, obj, lo, hi, step } => {
+                        let v = tryv!(slice_step::slice_step(self, reg!(obj), reg!(lo), reg!(hi), reg!(step)));
                         reg!(dst) = v;
                     }
                     Op::Call { func, argc, dst } => {

@@ -1,5 +1,5 @@
 //! The semantics of toy's operators: arithmetic, comparison, membership, indexing,
-//! slicing, fields, and the iteration protocol behind `for`.
+//! slicing (with a step: `slice_step.rs`), fields, and the iteration protocol behind `for`.
 //!
 //! Invariant: these follow LANGUAGE.md §2–3 and, where it is silent, Python — ints are
 //! 64-bit and overflow throws `OverflowError`, `//` and `%` floor, `/` gives a float,
