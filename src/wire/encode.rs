@@ -96,12 +96,18 @@ impl Encoder {
     /// in one step (no growth check per int), so a long list of numbers costs little more
     /// than a copy.
     pub fn ints(&mut self, run: &[i64]) {
+        /// Ints written at a time through a buffer on the stack: one growth check and one
+        /// copy per batch, and no zeroing of bytes that are about to be written.
+        const BATCH: usize = 64;
         self.owed = self.owed.wrapping_sub(run.len() as u64);
-        let start = self.buf.len();
-        self.buf.resize(start + INT_SIZE * run.len(), 0);
-        for (slot, &i) in self.buf[start..].chunks_exact_mut(INT_SIZE).zip(run) {
-            slot[0] = TAG_INT;
-            slot[1..].copy_from_slice(&i.to_le_bytes());
+        self.buf.reserve(INT_SIZE * run.len());
+        let mut staged = [0u8; INT_SIZE * BATCH];
+        for batch in run.chunks(BATCH) {
+            for (slot, &i) in staged.chunks_exact_mut(INT_SIZE).zip(batch) {
+                slot[0] = TAG_INT;
+                slot[1..].copy_from_slice(&i.to_le_bytes());
+            }
+            self.buf.extend_from_slice(&staged[..INT_SIZE * batch.len()]);
         }
     }
 
