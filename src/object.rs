@@ -95,15 +95,7 @@ impl StrObj {
     /// straight in, with no `String` between and no UTF-8 check (two strings' texts one
     /// after the other are text).
     pub fn joined_short(a: &StrObj, b: &StrObj) -> Option<StrObj> {
-        let (x, y) = (a.as_bytes(), b.as_bytes());
-        let len = x.len() + y.len();
-        if len > INLINE_STR_MAX {
-            return None;
-        }
-        let mut bytes = [0u8; INLINE_STR_MAX];
-        bytes[..x.len()].copy_from_slice(x);
-        bytes[x.len()..len].copy_from_slice(y);
-        let text = Text::Inline { len: len as u8, bytes };
+        let text = inline_parts(&[a.as_bytes(), b.as_bytes()])?;
         Some(StrObj::from_text(text, a.chars + b.chars))
     }
 
@@ -220,15 +212,23 @@ impl StrObj {
 
 /// `s` stored in a slot, if it is short enough.
 fn inline_text(s: &str) -> Option<Text> {
-    if s.len() > INLINE_STR_MAX {
+    inline_parts(&[s.as_bytes()])
+}
+
+/// `parts` one after the other, stored in a slot if they fit. Each part must be the bytes
+/// of a whole text (so the slot keeps valid UTF-8).
+fn inline_parts(parts: &[&[u8]]) -> Option<Text> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if len > INLINE_STR_MAX {
         return None;
     }
     let mut bytes = [0u8; INLINE_STR_MAX];
-    bytes[..s.len()].copy_from_slice(s.as_bytes());
-    Some(Text::Inline {
-        len: s.len() as u8,
-        bytes,
-    })
+    let mut at = 0;
+    for part in parts {
+        bytes[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    Some(Text::Inline { len: len as u8, bytes })
 }
 
 #[derive(Debug)]
