@@ -646,6 +646,18 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
     }
 }
 
+/// The error for a slice bound (or step) that is neither an int nor nil.
+pub(super) fn slice_index_error(vm: &mut Vm, v: Value) -> Box<Thrown> {
+    let t = v.type_name(&vm.it.heap);
+    vm.type_error(format!("slice indices must be integers or nil, not {t}"))
+}
+
+/// The error for slicing a value that is no list, string or range.
+pub(super) fn unsliceable(vm: &mut Vm, o: Value) -> Box<Thrown> {
+    let t = o.type_name(&vm.it.heap);
+    vm.type_error(format!("'{t}' object cannot be sliced"))
+}
+
 /// Python's slice clamping for `[lo:hi]` over a sequence of `len` items.
 fn clamp_bounds(vm: &mut Vm, lo: Value, hi: Value, len: usize) -> VmResult<(usize, usize)> {
     let n = len as i64;
@@ -653,51 +665,12 @@ fn clamp_bounds(vm: &mut Vm, lo: Value, hi: Value, len: usize) -> VmResult<(usiz
         match v {
             Value::Nil => Ok(default),
             Value::Int(i) => Ok(if i < 0 { (i + n).max(0) } else { i.min(n) }),
-            other => {
-                let t = other.type_name(&vm.it.heap);
-                Err(vm.type_error(format!("slice indices must be integers or nil, not {t}")))
-            }
+            other => Err(slice_index_error(vm, other)),
         }
     };
     let a = bound(lo, 0)?;
     let b = bound(hi, n)?;
     Ok((a as usize, (b.max(a)) as usize))
-}
-
-/// `r[lo:hi]` is the range of those of `r`'s numbers, as in Python (`range(10)[2:5]` is
-/// `range(2, 5)`). Computed in i128, since a range may hold more numbers than an `int`.
-fn slice_range(vm: &mut Vm, r: RangeObj, lo: Value, hi: Value) -> VmResult<RangeObj> {
-    let n = i128::from(r.len());
-    let mut bound = |v: Value, default: i128| -> VmResult<i128> {
-        match v {
-            Value::Nil => Ok(default),
-            Value::Int(i) => {
-                let i = i128::from(i);
-                Ok(if i < 0 { (i + n).max(0) } else { i.min(n) })
-            }
-            other => {
-                let t = other.type_name(&vm.it.heap);
-                Err(vm.type_error(format!("slice indices must be integers or nil, not {t}")))
-            }
-        }
-    };
-    let a = bound(lo, 0)?;
-    let b = bound(hi, n)?;
-    let (start, step) = (i128::from(r.start), i128::from(r.step));
-    let at = |k: i128| i64::try_from(start + k * step);
-    // The first number (or, for an empty slice, where it would be) and Python's stop;
-    // where those fall outside an `int`, bounds that yield the same numbers.
-    let first = at(a).unwrap_or(r.stop);
-    let stop = match at(b) {
-        Ok(stop) => stop,
-        Err(_) if b > a => at(b - 1).map_or(r.stop, |last| last.saturating_add(r.step.signum())),
-        Err(_) => first,
-    };
-    Ok(RangeObj {
-        start: first,
-        stop,
-        step: r.step,
-    })
 }
 
 pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
@@ -733,17 +706,12 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
             out.push_str(&vm.it.heap.str_obj(id).text()[from..to]);
             vm.str_value(out)
         }
-        Value::Obj(id) if matches!(vm.it.heap.get(id), Obj::Range(_)) => {
-            let Obj::Range(r) = *vm.it.heap.get(id) else {
-                return Err(vm.type_error("'range' object cannot be sliced"));
-            };
-            let sliced = slice_range(vm, r, lo, hi)?;
+        Value::Obj(id) if let Obj::Range(r) = *vm.it.heap.get(id) => {
+            // A plain slice of a range is its slice with step 1.
+            let sliced = super::slice_step::range_slice(vm, r, lo, hi, 1)?;
             Ok(vm.new_range(sliced))
         }
-        _ => {
-            let t = o.type_name(&vm.it.heap);
-            Err(vm.type_error(format!("'{t}' object cannot be sliced")))
-        }
+        _ => Err(unsliceable(vm, o)),
     }
 }
 
@@ -844,12 +812,13 @@ pub fn to_str(vm: &mut Vm, v: Value) -> Value {
 pub fn unpack(vm: &mut Vm, v: Value, count: usize) -> VmResult<smallvec::SmallVec<[Value; 8]>> {
     let items: smallvec::SmallVec<[Value; 8]> = match v {
         Value::List(id) => smallvec::SmallVec::from_slice(vm.it.heap.list(id)),
+        // Only as many characters or numbers as could match are made, so a long string or
+        // a huge range costs nothing to refuse.
         Value::Str(id) => {
-            let chars: Vec<char> = vm.it.heap.str(id).chars().collect();
-            chars.into_iter().map(|c| vm.new_str(c.to_string())).collect()
+            let chars: smallvec::SmallVec<[char; 8]> = vm.it.heap.str(id).chars().take(count + 1).collect();
+            chars.into_iter().map(|c| vm.char_str(c)).collect()
         }
         Value::Obj(id) => match *vm.it.heap.get(id) {
-            // Only as many numbers as could match, so a huge range costs nothing.
             Obj::Range(r) => (0..=count as i64).map_while(|i| r.get(i)).map(Value::Int).collect(),
             _ => return Err(cannot_unpack(vm, v, count)),
         },
@@ -859,6 +828,7 @@ pub fn unpack(vm: &mut Vm, v: Value, count: usize) -> VmResult<smallvec::SmallVe
         return Ok(items);
     }
     let n = match v {
+        Value::Str(id) => vm.it.heap.str_obj(id).chars as u64,
         Value::Obj(id) => match vm.it.heap.get(id) {
             Obj::Range(r) => r.len(),
             _ => items.len() as u64,

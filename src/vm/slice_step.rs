@@ -28,18 +28,13 @@ impl Picked {
     }
 }
 
-fn bound_error(vm: &mut Vm, v: Value) -> Box<super::Thrown> {
-    let t = v.type_name(&vm.it.heap);
-    vm.type_error(format!("slice indices must be integers or nil, not {t}"))
-}
-
 /// The step as a number: `None` for nil (the plain slice applies), else a non-zero int.
 fn step_of(vm: &mut Vm, step: Value) -> VmResult<Option<i128>> {
     match step {
         Value::Nil => Ok(None),
         Value::Int(0) => Err(vm.error("ValueError", "slice step cannot be zero")),
         Value::Int(k) => Ok(Some(i128::from(k))),
-        other => Err(bound_error(vm, other)),
+        other => Err(ops::slice_index_error(vm, other)),
     }
 }
 
@@ -60,7 +55,7 @@ fn pick(vm: &mut Vm, lo: Value, hi: Value, step: i128, len: i128) -> VmResult<Pi
                     i
                 })
             }
-            other => Err(bound_error(vm, other)),
+            other => Err(ops::slice_index_error(vm, other)),
         }
     };
     let (first, stop) = if backward {
@@ -87,7 +82,7 @@ fn pick(vm: &mut Vm, lo: Value, hi: Value, step: i128, len: i128) -> VmResult<Pi
 pub fn slice_step(vm: &mut Vm, o: Value, lo: Value, hi: Value, step: Value) -> VmResult<Value> {
     let is_range = matches!(o, Value::Obj(id) if matches!(vm.it.heap.get(id), Obj::Range(_)));
     if !matches!(o, Value::List(_) | Value::Str(_)) && !is_range {
-        return Err(unsliceable(vm, o));
+        return Err(ops::unsliceable(vm, o));
     }
     let Some(step) = step_of(vm, step)? else {
         return ops::slice(vm, o, lo, hi);
@@ -117,21 +112,18 @@ pub fn slice_step(vm: &mut Vm, o: Value, lo: Value, hi: Value, step: Value) -> V
             out.extend(picked);
             vm.str_value(out)
         }
-        Value::Obj(id) => {
-            let Obj::Range(r) = *vm.it.heap.get(id) else {
-                return Err(unsliceable(vm, o));
-            };
-            let p = pick(vm, lo, hi, step, i128::from(r.len()))?;
-            let sliced = stepped_range(vm, r, p)?;
+        Value::Obj(id) if let Obj::Range(r) = *vm.it.heap.get(id) => {
+            let sliced = range_slice(vm, r, lo, hi, step)?;
             Ok(vm.new_range(sliced))
         }
-        _ => Err(unsliceable(vm, o)),
+        _ => Err(ops::unsliceable(vm, o)),
     }
 }
 
-fn unsliceable(vm: &mut Vm, o: Value) -> Box<super::Thrown> {
-    let t = o.type_name(&vm.it.heap);
-    vm.type_error(format!("'{t}' object cannot be sliced"))
+/// `r[lo:hi:step]` (`ops::slice` asks for step 1): the range of those of `r`'s numbers.
+pub(super) fn range_slice(vm: &mut Vm, r: RangeObj, lo: Value, hi: Value, step: i128) -> VmResult<RangeObj> {
+    let p = pick(vm, lo, hi, step, i128::from(r.len()))?;
+    stepped_range(vm, r, p)
 }
 
 /// The range of the numbers of `r` that `p` picks: Python's `range(start + first * step,
