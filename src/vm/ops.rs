@@ -1,5 +1,6 @@
 //! The semantics of toy's operators: arithmetic, comparison, membership, indexing,
-//! slicing (with a step: `slice_step.rs`), fields, and the iteration protocol behind `for`.
+//! slicing (steps, range slices and the slice errors live in `slice_step.rs`), fields,
+//! and the iteration protocol behind `for`.
 //!
 //! Invariant: these follow LANGUAGE.md §2–3 and, where it is silent, Python — ints are
 //! 64-bit and overflow throws `OverflowError`, `//` and `%` floor, `/` gives a float,
@@ -7,6 +8,7 @@
 //! everything else, including every error, comes here, out of the hot loop.
 
 use super::machine::{Thrown, Vm, VmResult};
+use super::slice_step;
 use crate::compare::{CompareError, int_float_eq};
 use crate::format::{FmtArg, format_value};
 use crate::object::{MapObj, Obj, RangeObj};
@@ -646,18 +648,6 @@ pub fn set_field(vm: &mut Vm, o: Value, name: Value, v: Value) -> VmResult<()> {
     }
 }
 
-/// The error for a slice bound (or step) that is neither an int nor nil.
-pub(super) fn slice_index_error(vm: &mut Vm, v: Value) -> Box<Thrown> {
-    let t = v.type_name(&vm.it.heap);
-    vm.type_error(format!("slice indices must be integers or nil, not {t}"))
-}
-
-/// The error for slicing a value that is no list, string or range.
-pub(super) fn unsliceable(vm: &mut Vm, o: Value) -> Box<Thrown> {
-    let t = o.type_name(&vm.it.heap);
-    vm.type_error(format!("'{t}' object cannot be sliced"))
-}
-
 /// Python's slice clamping for `[lo:hi]` over a sequence of `len` items.
 fn clamp_bounds(vm: &mut Vm, lo: Value, hi: Value, len: usize) -> VmResult<(usize, usize)> {
     let n = len as i64;
@@ -665,7 +655,7 @@ fn clamp_bounds(vm: &mut Vm, lo: Value, hi: Value, len: usize) -> VmResult<(usiz
         match v {
             Value::Nil => Ok(default),
             Value::Int(i) => Ok(if i < 0 { (i + n).max(0) } else { i.min(n) }),
-            other => Err(slice_index_error(vm, other)),
+            other => Err(slice_step::slice_index_error(vm, other)),
         }
     };
     let a = bound(lo, 0)?;
@@ -708,10 +698,10 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
         }
         Value::Obj(id) if let Obj::Range(r) = *vm.it.heap.get(id) => {
             // A plain slice of a range is its slice with step 1.
-            let sliced = super::slice_step::range_slice(vm, r, lo, hi, 1)?;
+            let sliced = slice_step::range_slice(vm, r, lo, hi, 1)?;
             Ok(vm.new_range(sliced))
         }
-        _ => Err(unsliceable(vm, o)),
+        _ => Err(slice_step::unsliceable(vm, o)),
     }
 }
 

@@ -6,8 +6,7 @@
 //! a step is a range, with Python's start, stop and step wherever they fit in an `int`.
 //! All index arithmetic is done in i128, so no step or bound can overflow it.
 
-use super::machine::{Vm, VmResult};
-use super::ops;
+use super::machine::{Thrown, Vm, VmResult};
 use crate::object::{Obj, RangeObj};
 use crate::value::Value;
 
@@ -28,13 +27,26 @@ impl Picked {
     }
 }
 
-/// The step as a number: `None` for nil (the plain slice applies), else a non-zero int.
-fn step_of(vm: &mut Vm, step: Value) -> VmResult<Option<i128>> {
+/// The error for a slice bound or step that is neither an int nor nil (plain slices in
+/// `ops` use it too).
+pub(super) fn slice_index_error(vm: &mut Vm, v: Value) -> Box<Thrown> {
+    let t = v.type_name(&vm.it.heap);
+    vm.type_error(format!("slice indices must be integers or nil, not {t}"))
+}
+
+/// The error for slicing a value that is no list, string or range.
+pub(super) fn unsliceable(vm: &mut Vm, o: Value) -> Box<Thrown> {
+    let t = o.type_name(&vm.it.heap);
+    vm.type_error(format!("'{t}' object cannot be sliced"))
+}
+
+/// The step as a number: 1 for nil, else a non-zero int.
+fn step_of(vm: &mut Vm, step: Value) -> VmResult<i128> {
     match step {
-        Value::Nil => Ok(None),
+        Value::Nil => Ok(1),
         Value::Int(0) => Err(vm.error("ValueError", "slice step cannot be zero")),
-        Value::Int(k) => Ok(Some(i128::from(k))),
-        other => Err(ops::slice_index_error(vm, other)),
+        Value::Int(k) => Ok(i128::from(k)),
+        other => Err(slice_index_error(vm, other)),
     }
 }
 
@@ -55,7 +67,7 @@ fn pick(vm: &mut Vm, lo: Value, hi: Value, step: i128, len: i128) -> VmResult<Pi
                     i
                 })
             }
-            other => Err(ops::slice_index_error(vm, other)),
+            other => Err(slice_index_error(vm, other)),
         }
     };
     let (first, stop) = if backward {
@@ -78,15 +90,15 @@ fn pick(vm: &mut Vm, lo: Value, hi: Value, step: i128, len: i128) -> VmResult<Pi
     })
 }
 
-/// `o[lo:hi:step]`. A nil step is the plain slice `o[lo:hi]`.
+/// `o[lo:hi:step]`.
 pub fn slice_step(vm: &mut Vm, o: Value, lo: Value, hi: Value, step: Value) -> VmResult<Value> {
     let is_range = matches!(o, Value::Obj(id) if matches!(vm.it.heap.get(id), Obj::Range(_)));
     if !matches!(o, Value::List(_) | Value::Str(_)) && !is_range {
-        return Err(ops::unsliceable(vm, o));
+        return Err(unsliceable(vm, o));
     }
-    let Some(step) = step_of(vm, step)? else {
-        return ops::slice(vm, o, lo, hi);
-    };
+    // A nil step is step 1: the plain slice's items (`x[a:b:]` compiles to the plain
+    // slice; this is a step that is nil only at run time).
+    let step = step_of(vm, step)?;
     match o {
         Value::List(id) => {
             let len = vm.it.heap.list(id).len();
@@ -116,7 +128,7 @@ pub fn slice_step(vm: &mut Vm, o: Value, lo: Value, hi: Value, step: Value) -> V
             let sliced = range_slice(vm, r, lo, hi, step)?;
             Ok(vm.new_range(sliced))
         }
-        _ => Err(ops::unsliceable(vm, o)),
+        _ => Err(unsliceable(vm, o)),
     }
 }
 
