@@ -172,37 +172,45 @@ fn stats_table_has_a_row_per_thread_and_totals() {
 }
 
 /// The `--gil-stats` table ends with the costliest lines: on the convoy script, under every
-/// policy, the CPU-bound thread's loop (line 9) made the others wait most.
+/// policy, the CPU-bound thread's loop (line 9) made the others wait most. Under `priority`
+/// that loop makes the napping thread wait only microseconds a nap, so one wake-up the OS
+/// delays elsewhere (another test running beside this one) can outweigh it: a policy gets
+/// three runs, and the loop must come first in one of them.
 #[test]
 fn convoy_waits_are_charged_to_the_cpu_bound_loop() {
     let root = env!("CARGO_MANIFEST_DIR");
     for policy in ["interval", "fifo", "priority", "deadline"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_toy"))
-            .current_dir(root)
-            .args([
-                "run",
-                "--gil-policy",
-                policy,
-                "--gil-stats",
-                "scripts/convoy-picture.toy",
-            ])
-            .output()
-            .expect("run toy");
-        assert!(out.status.success(), "{policy}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        let mut tail = err.lines().skip_while(|l| !l.starts_with("waits caused"));
-        assert_eq!(
-            tail.next(),
-            Some("waits caused (where the holder was when others began to wait), costliest first:"),
-            "{policy}: {err}"
-        );
-        let costliest: Vec<&str> = tail.collect();
-        assert!((1..=5).contains(&costliest.len()), "{policy}: {err}");
-        assert!(
-            costliest[0].trim_start().starts_with("scripts/convoy-picture.toy:9 "),
-            "{policy}: {err}"
-        );
-        assert!(costliest[0].ends_with(" ms"), "{policy}: {err}");
+        let mut reports = Vec::new();
+        for _ in 0..3 {
+            let out = Command::new(env!("CARGO_BIN_EXE_toy"))
+                .current_dir(root)
+                .args([
+                    "run",
+                    "--gil-policy",
+                    policy,
+                    "--gil-stats",
+                    "scripts/convoy-picture.toy",
+                ])
+                .output()
+                .expect("run toy");
+            assert!(out.status.success(), "{policy}");
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            let mut tail = err.lines().skip_while(|l| !l.starts_with("waits caused"));
+            assert_eq!(
+                tail.next(),
+                Some("waits caused (where the holder was when others began to wait), costliest first:"),
+                "{policy}: {err}"
+            );
+            let costliest: Vec<&str> = tail.collect();
+            assert!((1..=5).contains(&costliest.len()), "{policy}: {err}");
+            assert!(costliest.iter().all(|l| l.ends_with(" ms")), "{policy}: {err}");
+            let loop_first = costliest[0].trim_start().starts_with("scripts/convoy-picture.toy:9 ");
+            reports.push(err.clone());
+            if loop_first {
+                break;
+            }
+            assert!(reports.len() < 3, "{policy}: {}", reports.join("\n---\n"));
+        }
     }
 }
 
