@@ -5,21 +5,28 @@
 //! probing the index.
 //!
 //! Invariant: a hint is only a guess, trusted after the entry at its position is seen to
-//! hold the name. A stale hint (the map changed, the instruction met another map, a freed
-//! prototype's code reused) costs one failed check, never a wrong entry. The table is
-//! direct-mapped by the instruction's address and belongs to one thread's `Vm`.
+//! hold the very key (the same allocation) the hint was made from, for the same name. The
+//! hint holds that key, so no other key can be allocated at its address meanwhile; the
+//! names are compiled constants, pinned, so a name's id stands for one text for the life
+//! of the heap. Together they prove the entry's key is the name without reading either
+//! text. A stale hint (the map changed, the instruction met another map, two instructions
+//! share a slot) costs one failed check, never a wrong entry. The table is direct-mapped
+//! by the instruction's address and belongs to one thread's `Vm`.
 
 use crate::heap::Heap;
-use crate::value::{MapKey, ObjId};
+use crate::value::{MapKey, ObjId, Value};
+use std::rc::Rc;
 
 /// Slots in the table; instructions whose addresses are this many instructions apart
 /// share one.
 const SLOTS: usize = 64;
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct Hint {
-    /// The instruction's address (`EntryHints::site`), or 0 for an unused slot.
-    site: usize,
+    /// The name looked up (a pinned constant), or `None` for an unused slot.
+    name: Option<ObjId>,
+    /// The key the entry had when the hint was made, shared with the map.
+    key: Option<Rc<str>>,
     /// The entry's position in the map the instruction last read.
     entry: u32,
 }
@@ -32,7 +39,7 @@ pub struct EntryHints {
 impl Default for EntryHints {
     fn default() -> Self {
         EntryHints {
-            hints: [Hint::default(); SLOTS],
+            hints: std::array::from_fn(|_| Hint::default()),
         }
     }
 }
@@ -44,23 +51,56 @@ impl EntryHints {
         code.as_ptr().wrapping_add(pc) as usize
     }
 
+    #[inline(always)]
+    fn slot(&mut self, site: usize) -> &mut Hint {
+        &mut self.hints[(site / std::mem::size_of::<u64>()) % SLOTS]
+    }
+
     /// The position of the entry of map `map` whose key is the string `name`, if there
-    /// is one, for the instruction `site`.
+    /// is one, for the instruction `site`. `name` must be a compiled constant (pinned).
     #[inline(always)]
     pub fn find(&mut self, heap: &Heap, map: ObjId, name: ObjId, site: usize) -> Option<usize> {
-        let hint = &mut self.hints[(site / std::mem::size_of::<u64>()) % SLOTS];
-        if hint.site == site
+        let hint = self.slot(site);
+        if hint.name == Some(name)
+            && let Some(want) = &hint.key
             && let Some((MapKey::Str(key), _)) = heap.map(map).get_index(hint.entry as usize)
+            && Rc::ptr_eq(key, want)
         {
-            // Bytes, not `str`: a string in its slot would be checked for UTF-8 first.
-            let text = heap.str_bytes(name);
-            if std::ptr::eq(key.as_bytes(), text) || key.as_bytes() == text {
-                return Some(hint.entry as usize);
-            }
+            return Some(hint.entry as usize);
         }
+        self.find_slowly(heap, map, name, site)
+    }
+
+    /// `find` for a read: the entry's value itself, found with one look at the map.
+    #[inline(always)]
+    pub fn find_value<'h>(&mut self, heap: &'h Heap, map: ObjId, name: ObjId, site: usize) -> Option<&'h Value> {
+        let hint = self.slot(site);
+        let table = heap.map(map);
+        if hint.name == Some(name)
+            && let Some(want) = &hint.key
+            && let Some((MapKey::Str(key), value)) = table.get_index(hint.entry as usize)
+            && Rc::ptr_eq(key, want)
+        {
+            return Some(value);
+        }
+        let i = self.find_slowly(heap, map, name, site)?;
+        Some(table.value_at(i))
+    }
+
+    /// Hashes the name, probes the map and remembers where the entry was.
+    #[cold]
+    #[inline(never)]
+    fn find_slowly(&mut self, heap: &Heap, map: ObjId, name: ObjId, site: usize) -> Option<usize> {
         let i = heap.map_find_str(map, name)?;
+        let Some((MapKey::Str(key), _)) = heap.map(map).get_index(i) else {
+            unreachable!("a string name finds a string key")
+        };
         // Maps hold fewer than u32::MAX entries (`Dict` names entries with 32 bits).
-        *hint = Hint { site, entry: i as u32 };
+        *self.slot(site) = Hint {
+            name: Some(name),
+            key: Some(key.clone()),
+            entry: i as u32,
+        };
         Some(i)
     }
 }
@@ -101,5 +141,14 @@ mod tests {
         heap.map_mut(m).shift_remove(crate::value::KeyRef::Str("a"));
         assert_eq!(hints.find(&heap, m, a, site), None);
         assert_eq!(hints.find(&heap, m, b, site), Some(0));
+        // "b" removed and inserted again: the same text in a new key at another position,
+        // then a different text at the hinted position.
+        heap.map_mut(m).shift_remove(crate::value::KeyRef::Str("b"));
+        heap.map_mut(m).insert(MapKey::Str("x".into()), Value::Int(3));
+        heap.map_mut(m).insert(MapKey::Str("b".into()), Value::Int(4));
+        assert_eq!(hints.find(&heap, m, b, site), Some(1));
+        assert!(matches!(hints.find_value(&heap, m, b, site), Some(Value::Int(4))));
+        assert_eq!(hints.find(&heap, m, c, site), None);
+        assert!(hints.find_value(&heap, m, a, site).is_none());
     }
 }

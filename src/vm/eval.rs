@@ -87,9 +87,7 @@ impl Vm<'_> {
         let nregs = proto.nregs as usize;
         let need = base + nregs;
         if self.fiber.stack.len() < need {
-            self.fiber
-                .stack
-                .resize(need.max(self.fiber.stack.len() * 2), Value::Nil);
+            self.fiber.grow_stack(need);
         }
         // The registers past the arguments start nil: whatever a finished call left in
         // them would otherwise be a root (the extent covers the whole frame) until the
@@ -97,8 +95,10 @@ impl Vm<'_> {
         if let Some(fresh) = self.fiber.stack.get_mut(base + argc..need) {
             fresh.fill(Value::Nil);
         }
+        let proto = proto.clone();
         self.fiber.frames.push(Frame {
             closure: id,
+            proto,
             nregs,
             pc: 0,
             base,
@@ -273,7 +273,7 @@ impl Vm<'_> {
         'frame: loop {
             let frame = self.fiber.frames.last().expect("a frame to run");
             let closure = frame.closure;
-            let proto = self.it.heap.closure(closure).proto.clone();
+            let proto = frame.proto.clone();
             let base = frame.base;
             let mut pc = frame.pc;
             let code: &[Op] = &proto.code;
@@ -560,9 +560,11 @@ impl Vm<'_> {
                         // A map's field is copied from its entry straight into the register
                         // (a returned Value would be stored in parts and reloaded whole).
                         if let (&Value::Map(m), Value::Str(nid)) = (&reg!(obj), proto.consts[name as usize])
-                            && let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
+                            && let Some(v) =
+                                self.entry_hints
+                                    .find_value(&self.it.heap, m, nid, EntryHints::site(code, pc))
                         {
-                            reg!(dst) = *self.it.heap.map(m).value_at(i);
+                            reg!(dst) = *v;
                             continue;
                         }
                         let v = tryv!(ops::get_field(self, reg!(obj), proto.consts[name as usize]));

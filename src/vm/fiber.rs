@@ -6,13 +6,17 @@
 //! register can never name a freed slot. A new frame's registers past its arguments start
 //! nil, so a value a finished call left there is not kept alive by the next call's frame.
 
+use crate::bytecode::Proto;
 use crate::value::{ObjId, Value};
+use std::rc::Rc;
 
 #[derive(Debug)]
 pub struct Frame {
-    /// The closure running here (a GC root while the frame exists, so its proto is too:
-    /// the frame itself holds no reference count).
+    /// The closure running here (a GC root while the frame exists).
     pub closure: ObjId,
+    /// The closure's function, shared, so that entering or returning to the frame reads
+    /// its code without a lookup in the heap.
+    pub proto: Rc<Proto>,
     /// Registers the frame uses (its proto's `nregs`), for the fiber's extent.
     pub nregs: usize,
     pub pc: usize,
@@ -51,6 +55,16 @@ impl Fiber {
     }
 
     /// The end of the live part of the stack.
+    /// Makes room for a frame that reaches slot `need` (at least doubling, so deep
+    /// recursion grows the stack a logarithmic number of times). Out of line: the call
+    /// path only checks.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn grow_stack(&mut self, need: usize) {
+        let len = self.stack.len();
+        self.stack.resize(need.max(len * 2), Value::Nil);
+    }
+
     pub(super) fn extent(&self) -> usize {
         self.frames.last().map_or(0, |f| f.base + f.nregs)
     }
