@@ -738,13 +738,14 @@ impl Vm<'_> {
                     }
                     Op::IterNext { iter, dst, off } => {
                         let s = base + iter as usize;
-                        // Matched by reference: copying the three 16-byte loop registers whole
-                        // right after their parts were stored stalls store-to-load forwarding.
-                        if let (&Value::Int(i), &Value::Int(stop_at), &Value::Int(step)) =
-                            (&self.fiber.stack[s], &self.fiber.stack[s + 1], &self.fiber.stack[s + 2])
+                        // The three loop registers as one array: one bounds check. Matched by
+                        // reference: copying the 16-byte registers whole right after their
+                        // parts were stored stalls store-to-load forwarding.
+                        if let Some(Ok(state)) = self.fiber.stack.get_mut(s..s + 3).map(<&mut [Value; 3]>::try_from)
+                            && let [Value::Int(i), Value::Int(stop_at), Value::Int(step)] = *state
                         {
                             if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
-                                self.fiber.stack[s] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
+                                state[0] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
                                 reg!(dst) = Value::Int(i);
                             } else {
                                 pc = (pc as i64 + off as i64) as usize;
