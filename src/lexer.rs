@@ -230,16 +230,27 @@ fn lex_decimal(lex: &mut Lex) -> Result<i64, LexError> {
             span.end,
         ));
     }
-    digits
-        .parse::<i64>()
-        .map_err(|_| lex_error("integer literal too large", span.start, span.end))
+    match digits.parse::<i64>() {
+        Ok(i) => Ok(i),
+        Err(_) if digits == TWO_TO_THE_63 => Ok(i64::MIN),
+        Err(_) => Err(lex_error("integer literal too large", span.start, span.end)),
+    }
 }
+
+/// 2**63, one past the largest int: a literal only under a minus sign, which makes it the
+/// smallest int. It lexes as `Int(i64::MIN)` (no other literal can: they are
+/// non-negative), and the compiler refuses it anywhere but under the minus.
+const TWO_TO_THE_63: &str = "9223372036854775808";
 
 fn lex_hex(lex: &mut Lex) -> Result<i64, LexError> {
     check_number(lex, 2)?;
     let span = lex.span();
     let digits: String = lex.slice()[2..].chars().filter(|&c| c != '_').collect();
-    i64::from_str_radix(&digits, 16).map_err(|_| lex_error("integer literal too large", span.start, span.end))
+    match u64::from_str_radix(&digits, 16) {
+        Ok(u) if u <= i64::MAX as u64 => Ok(u as i64),
+        Ok(u) if u == 1 << 63 => Ok(i64::MIN),
+        _ => Err(lex_error("integer literal too large", span.start, span.end)),
+    }
 }
 
 fn lex_float(lex: &mut Lex) -> Result<f64, LexError> {
@@ -940,13 +951,17 @@ mod tests {
 
     #[test]
     fn integer_too_large() {
-        assert_eq!(err_line("x = 9223372036854775808"), {
+        assert_eq!(err_line("x = 9223372036854775809"), {
             "t:1:5: SyntaxError: integer literal too large"
         });
         assert_eq!(
-            err_line("0x8000000000000000"),
+            err_line("0x8000000000000001"),
             "t:1:1: SyntaxError: integer literal too large"
         );
+        // 2**63 lexes (as i64::MIN) for `-9223372036854775808`; the compiler refuses it
+        // anywhere else.
+        assert_eq!(toks("9223372036854775808"), [Int(i64::MIN)]);
+        assert_eq!(toks("0x8000_0000_0000_0000"), [Int(i64::MIN)]);
         assert_eq!(err("1 99999999999999999999999").span, Span::new(2, 25));
     }
 

@@ -50,6 +50,8 @@ impl Compiler<'_> {
             ExprKind::Bool(value) => {
                 self.emit(Op::LoadBool { dst, value: *value });
             }
+            // Only the lexer's 2**63 is negative here, and it is meant only under a minus.
+            ExprKind::Int(i64::MIN) => return Err(Diagnostic::syntax("integer literal too large", span)),
             ExprKind::Int(i) => self.load_int(*i, dst, span)?,
             ExprKind::Float(x) => {
                 let k = self.konst(ConstKey::Float(x.to_bits()), span)?;
@@ -66,7 +68,8 @@ impl Compiler<'_> {
             ExprKind::List(items) => self.list_literal(items, dst, span)?,
             ExprKind::Map(pairs) => self.map_literal(pairs, dst, span)?,
             ExprKind::Unary(UnOp::Neg, inner) => match inner.kind {
-                ExprKind::Int(i) => self.load_int(-i, dst, span)?,
+                // -(2**63) is the smallest int: wrapping, 2**63 (lexed as i64::MIN) stays it.
+                ExprKind::Int(i) => self.load_int(i.wrapping_neg(), dst, span)?,
                 ExprKind::Float(x) => {
                     let k = self.konst(ConstKey::Float((-x).to_bits()), span)?;
                     self.emit(Op::LoadConst { dst, k });
