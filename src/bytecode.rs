@@ -134,6 +134,15 @@ pub enum Op {
         hi: Reg,
         step: Reg,
     },
+    /// R[obj][R[lo]:R[hi]:R[step]] = R[src] (nil bounds are open; a nil step is 1): the
+    /// receiver's `<setslice>` method, a `TypeError` for a type without one
+    SetSlice {
+        obj: Reg,
+        lo: Reg,
+        hi: Reg,
+        step: Reg,
+        src: Reg,
+    },
     /// R[dst] = R[func](R[func+1], ..., R[func+argc]); a check point
     Call { func: Reg, argc: u8, dst: Reg },
     /// R[dst] = R[obj].K[name](R[obj+1], ..., R[obj+argc]); `method` is the name's number

@@ -110,6 +110,8 @@ methods! {
     Rpartition = "rpartition",
     Rsplit = "rsplit",
     Swapcase = "swapcase",
+    // `x[a:b:k] = v`: not an identifier either
+    SetSlice = "<setslice>",
 }
 
 impl Method {

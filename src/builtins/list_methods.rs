@@ -1,5 +1,5 @@
 //! The methods of lists (`append pop insert remove index count sort reverse extend copy
-//! clear`), as in Python.
+//! clear`) and slice assignment (`xs[a:b:k] = items`), as in Python.
 //!
 //! Invariant: a method that calls back into toy code (`sort` with a key, `==` in `index`)
 //! re-reads the list after the call: the callback may have changed it.
@@ -7,9 +7,10 @@
 use super::args::{MethodName, arity, int_arg, items_of};
 use super::core::sort_values;
 use crate::method::Method;
-use crate::value::Value;
+use crate::value::{ObjId, Value};
 use crate::vm::method_table::Inline;
 use crate::vm::ops::{self, normalize_index};
+use crate::vm::slice_step::{SliceTarget, slice_target};
 use crate::vm::{Vm, VmResult};
 
 type R = VmResult<Value>;
@@ -27,6 +28,7 @@ pub(super) const LIST_METHODS: &[Method] = &[
     Method::Copy,
     Method::Clear,
     Method::Count,
+    Method::SetSlice,
 ];
 
 /// The list methods the eval loop runs in place when their precondition holds; every
@@ -150,7 +152,53 @@ pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Val
                 vm.it.heap.list_mut(id).clear();
                 Ok(Value::Nil)
             }
+            Method::SetSlice => {
+                let &[lo, hi, step, value] = args else {
+                    unreachable!("`x[a:b:k] = v` passes four values")
+                };
+                set_slice(vm, id, lo, hi, step, value)?;
+                Ok(Value::Nil)
+            }
             _ => unreachable!("{} is not a list method", method.name()),
         }
     }
+}
+
+/// `list[lo:hi:step] = value`: with step 1 the items `lo..hi` become the value's items,
+/// however many; with any other step each picked item becomes one of the value's, which
+/// must have exactly as many. The value is read in full first, so `xs[:] = xs` works.
+fn set_slice(vm: &mut Vm, id: ObjId, lo: Value, hi: Value, step: Value, value: Value) -> VmResult<()> {
+    let iterable = match value {
+        Value::List(_) | Value::Str(_) | Value::Map(_) => true,
+        Value::Obj(o) => matches!(vm.it.heap.get(o), crate::object::Obj::Range(_)),
+        _ => false,
+    };
+    if !iterable {
+        let t = value.type_name(&vm.it.heap);
+        return Err(vm.type_error(format!("can only assign an iterable to a slice, not '{t}'")));
+    }
+    let len = vm.it.heap.list(id).len();
+    let target = slice_target(vm, lo, hi, step, len)?;
+    let items = items_of(vm, "slice assignment", value)?;
+    match target {
+        SliceTarget::Run { from, to } => {
+            let grows = items.len().saturating_sub(to - from);
+            vm.with_room(|heap| heap.list_reserve(id, grows))?;
+            vm.it.heap.list_mut(id).splice(from..to, items);
+        }
+        SliceTarget::Every { first, step, count } => {
+            if items.len() != count {
+                let n = items.len();
+                return Err(vm.error(
+                    "ValueError",
+                    format!("attempt to assign sequence of size {n} to extended slice of size {count}"),
+                ));
+            }
+            let list = vm.it.heap.list_mut(id);
+            for (k, v) in items.into_iter().enumerate() {
+                list[SliceTarget::index(first, step, k)] = v;
+            }
+        }
+    }
+    Ok(())
 }

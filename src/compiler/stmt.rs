@@ -574,6 +574,11 @@ impl Compiler<'_> {
                 self.set_line(span);
                 self.emit(Op::SetField { obj: o, name: k, src });
             }
+            ExprKind::Slice { obj, lo, hi, step } => {
+                let [obj, lo, hi, step] = self.slice_parts(obj, lo, hi, step, span)?;
+                self.set_line(span);
+                self.emit(Op::SetSlice { obj, lo, hi, step, src });
+            }
             _ => return Err(Diagnostic::syntax("cannot assign to this expression", target.span)),
         }
         self.free_to(mark);
@@ -634,6 +639,12 @@ impl Compiler<'_> {
                     src: v,
                 });
             }
+            ExprKind::Slice { obj, lo, hi, step } => {
+                let [obj, lo, hi, step] = self.slice_parts(obj, lo, hi, step, span)?;
+                let src = self.stored_value(op, value, span, |dst| Op::SliceStep { dst, obj, lo, hi, step })?;
+                self.set_line(span);
+                self.emit(Op::SetSlice { obj, lo, hi, step, src });
+            }
             ExprKind::Field { obj, name } => {
                 let o = self.expr_reg(obj)?;
                 let k = self.str_const(&name.name, name.span)?;
@@ -657,6 +668,22 @@ impl Compiler<'_> {
 
     /// The register holding what `target op= value` stores: `value` itself for plain `=`,
     /// else `target op value` computed into a temporary, `read(t)` loading the target.
+    /// The registers of a slice target `obj[lo:hi:step]`, a missing part nil.
+    fn slice_parts(
+        &mut self,
+        obj: &Expr,
+        lo: &Option<Box<Expr>>,
+        hi: &Option<Box<Expr>>,
+        step: &Option<Box<Expr>>,
+        span: Span,
+    ) -> CResult<[Reg; 4]> {
+        let obj = self.expr_reg(obj)?;
+        let lo = self.optional(lo.as_deref(), span)?;
+        let hi = self.optional(hi.as_deref(), span)?;
+        let step = self.optional(step.as_deref(), span)?;
+        Ok([obj, lo, hi, step])
+    }
+
     pub(super) fn stored_value(
         &mut self,
         op: Option<BinOp>,

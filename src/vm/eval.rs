@@ -217,6 +217,24 @@ impl Vm<'_> {
         }
     }
 
+    /// `subject[lo:hi:step] = value`, `args` being those four: the subject's
+    /// `<setslice>` method.
+    fn set_slice(&mut self, subject: Value, args: &[Value; 4]) -> VmResult<()> {
+        let kind = subject.kind(&self.it.heap);
+        match self.it.methods.get(kind, Method::SetSlice as u8) {
+            Some((m, set)) => {
+                self.builtin_depth += 1;
+                let r = set(self, m, subject, args);
+                self.builtin_depth -= 1;
+                r.map(|_| ())
+            }
+            None => {
+                let t = kind.name();
+                Err(self.type_error(format!("'{t}' object does not support slice assignment")))
+            }
+        }
+    }
+
     /// `with` ends, normally or by a throw passing through: the subject's `<exit>` method.
     fn with_exit(&mut self, subject: Value) -> VmResult<()> {
         let kind = subject.kind(&self.it.heap);
@@ -589,6 +607,11 @@ impl Vm<'_> {
                     Op::SliceStep { dst, obj, lo, hi, step } => {
                         let v = tryv!(slice_step::slice_step(self, reg!(obj), reg!(lo), reg!(hi), reg!(step)));
                         reg!(dst) = v;
+                    }
+                    Op::SetSlice { obj, lo, hi, step, src } => {
+                        self.fiber.frames.last_mut().expect("frame").pc = pc;
+                        let (o, args) = (reg!(obj), [reg!(lo), reg!(hi), reg!(step), reg!(src)]);
+                        tryv!(self.set_slice(o, &args));
                     }
                     Op::Call { func, argc, dst } => {
                         let args_at = base + func as usize + 1;

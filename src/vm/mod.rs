@@ -24,7 +24,7 @@ mod machine;
 pub mod method_table;
 mod modules;
 pub mod ops;
-mod slice_step;
+pub mod slice_step;
 mod stack_floor;
 
 pub use fiber::Fiber;

@@ -4,7 +4,8 @@
 //! 0 throws `ValueError`, anything but an int a `TypeError`), then the bounds, whose
 //! defaults and clamping depend on the step's sign (`slice.indices`). A range sliced with
 //! a step is a range, with Python's start, stop and step wherever they fit in an `int`.
-//! All index arithmetic is done in i128, so no step or bound can overflow it.
+//! All index arithmetic is done in i128, so no step or bound can overflow it. Assigning
+//! to such a slice (`slice_target`) picks the same items.
 
 use super::machine::{Thrown, Vm, VmResult};
 use crate::object::{Obj, RangeObj};
@@ -87,6 +88,45 @@ fn pick(vm: &mut Vm, lo: Value, hi: Value, step: i128, len: i128) -> VmResult<Pi
         stop,
         step,
         count,
+    })
+}
+
+/// Which items of a sequence of `len` items `x[lo:hi:step] = items` replaces.
+pub enum SliceTarget {
+    /// Step 1 (or nil): the items `from..to` (`to >= from`), replaced by any number of
+    /// items.
+    Run { from: usize, to: usize },
+    /// Any other step: `count` items, the first at `first`, then every `step`th, each
+    /// replaced by one item.
+    Every { first: usize, step: isize, count: usize },
+}
+
+impl SliceTarget {
+    /// The `k`th index an `Every` target picks.
+    pub fn index(first: usize, step: isize, k: usize) -> usize {
+        // In bounds: `Picked::index`, with the same numbers.
+        (first as i128 + k as i128 * step as i128) as usize
+    }
+}
+
+/// Where `x[lo:hi:step] = items` puts the items in a list of `len`, with Python's
+/// bounds, step checks and errors (those of reading the same slice).
+pub fn slice_target(vm: &mut Vm, lo: Value, hi: Value, step: Value, len: usize) -> VmResult<SliceTarget> {
+    let step = step_of(vm, step)?;
+    let p = pick(vm, lo, hi, step, len as i128)?;
+    // `pick` keeps its numbers within `-1..=len`, and the step is an i64.
+    Ok(if step == 1 {
+        let from = p.first as usize;
+        SliceTarget::Run {
+            from,
+            to: from + p.count as usize,
+        }
+    } else {
+        SliceTarget::Every {
+            first: p.first.max(0) as usize,
+            step: step as isize,
+            count: p.count as usize,
+        }
     })
 }
 
