@@ -8,7 +8,7 @@
 //! `Interrupt` on Ctrl-C; other threads wait without waking up for nothing. A wait spins at
 //! most once, in its first slice, with the GIL released and never past its deadline.
 
-use super::spin::spin_until_readable;
+use super::spin::spin_until;
 use crate::vm::{Vm, VmResult};
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
@@ -33,14 +33,14 @@ fn wait(vm: &mut Vm, fd: RawFd, deadline: Option<Instant>, spin: bool) -> VmResu
         return Ok(true);
     }
     if !vm.is_main_thread() {
-        return Ok(vm.release(move || (spin && spin_until_readable(fd, deadline)) || poll(fd, deadline)));
+        return Ok(vm.release(move || (spin && spin_until(|| is_readable_now(fd), deadline)) || poll(fd, deadline)));
     }
     let mut spin = spin;
     loop {
         vm.check_interrupt()?;
         let slice = Instant::now() + SLICE;
         let until = deadline.map_or(slice, |d| d.min(slice));
-        if vm.release(move || (spin && spin_until_readable(fd, Some(until))) || poll(fd, Some(until))) {
+        if vm.release(move || (spin && spin_until(|| is_readable_now(fd), Some(until))) || poll(fd, Some(until))) {
             return Ok(true);
         }
         spin = false;
@@ -51,7 +51,7 @@ fn wait(vm: &mut Vm, fd: RawFd, deadline: Option<Instant>, spin: bool) -> VmResu
 }
 
 /// Whether `fd` is readable (or at end of stream, or broken) right now.
-pub(super) fn is_readable_now(fd: RawFd) -> bool {
+fn is_readable_now(fd: RawFd) -> bool {
     poll(fd, Some(Instant::now()))
 }
 
