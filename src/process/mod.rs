@@ -35,6 +35,7 @@ mod ready;
 mod reap;
 mod receive;
 mod send;
+mod spin;
 
 pub use fork::spawn_process;
 pub use parent::{is_alive, join, kill, parent, recv, send, wait_all};

@@ -1,10 +1,14 @@
 //! Waiting for a descriptor (a socket, a channel, a child's pidfd) to become ready, with
-//! the GIL released — in the main thread in short slices, so Ctrl-C still reaches it.
+//! the GIL released — in the main thread in short slices, so Ctrl-C still reaches it — and,
+//! for a channel, after a short bounded spin (`spin`), so a quick answer from a process on
+//! another CPU is taken without the cost of being put to sleep and woken again.
 //!
-//! Invariant: the main thread never waits on a descriptor longer than one slice without
+//! Invariants: the main thread never waits on a descriptor longer than one slice without
 //! looking at the eval breaker, so every blocking wait of the main thread ends with
-//! `Interrupt` on Ctrl-C; other threads wait without waking up for nothing.
+//! `Interrupt` on Ctrl-C; other threads wait without waking up for nothing. A wait spins at
+//! most once, in its first slice, with the GIL released and never past its deadline.
 
+use super::spin::spin_until;
 use crate::vm::{Vm, VmResult};
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
@@ -15,23 +19,40 @@ const SLICE: Duration = Duration::from_millis(50);
 /// Whether `fd` is readable (or at end of stream, or broken) by `deadline` (forever with
 /// none). Returns false on a time-out; throws `Interrupt` in the main thread on Ctrl-C.
 pub fn wait_readable(vm: &mut Vm, fd: RawFd, deadline: Option<Instant>) -> VmResult<bool> {
-    if poll(fd, Some(Instant::now())) {
+    wait(vm, fd, deadline, false)
+}
+
+/// `wait_readable` for a channel, where the answer to a message may be only microseconds
+/// away: checks for up to `SPIN` before it sleeps.
+pub(super) fn wait_message(vm: &mut Vm, fd: RawFd, deadline: Option<Instant>) -> VmResult<bool> {
+    wait(vm, fd, deadline, true)
+}
+
+fn wait(vm: &mut Vm, fd: RawFd, deadline: Option<Instant>, spin: bool) -> VmResult<bool> {
+    if is_readable_now(fd) {
         return Ok(true);
     }
     if !vm.is_main_thread() {
-        return Ok(vm.release(move || poll(fd, deadline)));
+        return Ok(vm.release(move || (spin && spin_until(|| is_readable_now(fd), deadline)) || poll(fd, deadline)));
     }
+    let mut spin = spin;
     loop {
         vm.check_interrupt()?;
         let slice = Instant::now() + SLICE;
         let until = deadline.map_or(slice, |d| d.min(slice));
-        if vm.release(move || poll(fd, Some(until))) {
+        if vm.release(move || (spin && spin_until(|| is_readable_now(fd), Some(until))) || poll(fd, Some(until))) {
             return Ok(true);
         }
+        spin = false;
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(false);
         }
     }
+}
+
+/// Whether `fd` is readable (or at end of stream, or broken) right now.
+fn is_readable_now(fd: RawFd) -> bool {
+    poll(fd, Some(Instant::now()))
 }
 
 /// Waits until `fd` is readable or the deadline passes; true if readable.

@@ -7,7 +7,7 @@
 
 use super::channel::{KIND_MESSAGE, MAX_MESSAGE, Sender, channel_of, process_error};
 use super::decode::{HeapBuilder, split_frame};
-use super::ready::wait_readable;
+use super::ready::wait_message;
 use crate::value::{ObjId, Value};
 use crate::vm::{Vm, VmResult};
 use crate::wire::{Decoder, Length, PieceReader, WireError};
@@ -47,14 +47,13 @@ pub(super) fn receive(vm: &mut Vm, chan: ObjId, deadline: Option<Instant>, keep:
     let capacity_before = buf.capacity();
     loop {
         // Waiting for a frame to begin is where a receiver may wait for long: the main
-        // thread waits in slices there, so Ctrl-C reaches it. Once a frame has begun, the
+        // thread waits in slices there, so Ctrl-C reaches it, and every thread spins a
+        // little first, so a quick answer costs no wake-up. Once a frame has begun, the
         // rest is read as it comes (stopping half-way would leave the stream out of step).
-        if deadline.is_some() || vm.is_main_thread() {
-            let ready = wait_readable(vm, s.as_raw_fd(), deadline);
-            if !matches!(ready, Ok(true)) {
-                channel_of(vm, chan).buf = Some(buf);
-                return ready.map(|_| Received::TimedOut);
-            }
+        let ready = wait_message(vm, s.as_raw_fd(), deadline);
+        if !matches!(ready, Ok(true)) {
+            channel_of(vm, chan).buf = Some(buf);
+            return ready.map(|_| Received::TimedOut);
         }
         // The frame's prefix and first piece.
         let (start, b) = vm.release(move || {
