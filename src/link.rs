@@ -32,8 +32,9 @@ pub struct Mailbox {
     pub signal: Signal,
     /// Whether its receiver should spin before it sleeps; see [`SpinLearner`].
     pub spin: SpinLearner,
-    /// The receiver's buffer for a streamed payload, kept between messages so that a long
-    /// one is not written into fresh (never touched) memory each time.
+    /// The receiver's buffer for the bytes of a streamed payload it must keep (an item cut by
+    /// a piece's end, a map still open: see `wire::PieceDecoder`), kept between messages so
+    /// that a long one is not written into fresh (never touched) memory each time.
     payload: Mutex<Vec<u8>>,
 }
 

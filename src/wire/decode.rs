@@ -312,7 +312,9 @@ impl<V> Decoder<V> {
             Length::Exactly(n) => (n, true),
             Length::AtMost(n) => (n, false),
         };
-        if base > self.needed_from() || (self.map_open() && base != self.base) {
+        // `base <= pos`, and a new base only while no map is open (its keys' places are in
+        // the old window); the open maps are looked for only when the base moves.
+        if base > self.pos || (base != self.base && self.map_open()) {
             return Err(bad(format_args!(
                 "bytes from {base} on given to a decoder that needs them from {}",
                 self.needed_from()
