@@ -32,8 +32,9 @@ pub struct Mailbox {
     pub signal: Signal,
     /// Whether its receiver should spin before it sleeps; see [`SpinLearner`].
     pub spin: SpinLearner,
-    /// The receiver's buffer for a streamed payload, kept between messages so that a long
-    /// one is not written into fresh (never touched) memory each time.
+    /// The receiver's buffer for the bytes of a streamed payload it must keep (an item cut by
+    /// a piece's end, a map still open: see `wire::PieceDecoder`), kept between messages so
+    /// that a long one is not written into fresh (never touched) memory each time.
     payload: Mutex<Vec<u8>>,
 }
 
@@ -115,7 +116,7 @@ enum Entry {
 #[derive(Debug)]
 pub enum Taken {
     Frame(Vec<u8>),
-    /// A message that crosses in pieces: read it with [`Stream::take_into`].
+    /// A message that crosses in pieces: read it with [`Stream::take_pieces`].
     Stream(Arc<Stream>),
     /// Nothing yet; the sender may still send.
     Empty,
@@ -215,18 +216,12 @@ struct StreamState {
 }
 
 impl Stream {
-    /// Appends the pieces that have arrived to `payload`; the end, once every piece before
-    /// it has been taken.
-    pub fn take_into(&self, payload: &mut Vec<u8>) -> Option<StreamEnd> {
-        let (pieces, end) = {
-            let mut st = self.state.lock();
-            (std::mem::take(&mut st.pieces), st.end)
-        };
-        // Copied outside the lock, so the sender is not held up meanwhile.
-        for piece in pieces {
-            payload.extend_from_slice(&piece);
-        }
-        end
+    /// The pieces that have arrived, in order, and the end, once every piece before it has
+    /// been taken. The pieces are moved out, not copied: the reader decodes them where they
+    /// lie, outside the lock, so the sender is not held up meanwhile.
+    pub fn take_pieces(&self) -> (VecDeque<Vec<u8>>, Option<StreamEnd>) {
+        let mut st = self.state.lock();
+        (std::mem::take(&mut st.pieces), st.end)
     }
 }
 
@@ -337,13 +332,12 @@ mod tests {
         let Taken::Stream(stream) = m.take() else {
             panic!("the stream comes second")
         };
-        let mut payload = Vec::new();
-        assert_eq!(stream.take_into(&mut payload), None);
-        assert_eq!(payload, vec![10, 11, 12]);
+        let (pieces, end) = stream.take_pieces();
+        assert_eq!((Vec::from(pieces), end), (vec![vec![10, 11], vec![12]], None));
         sender.piece(vec![13]);
         sender.end(StreamEnd::Complete);
-        assert_eq!(stream.take_into(&mut payload), Some(StreamEnd::Complete));
-        assert_eq!(payload, vec![10, 11, 12, 13]);
+        let (pieces, end) = stream.take_pieces();
+        assert_eq!((Vec::from(pieces), end), (vec![vec![13]], Some(StreamEnd::Complete)));
         assert!(matches!(m.take(), Taken::Frame(f) if f == vec![2]));
     }
 
@@ -359,7 +353,7 @@ mod tests {
         assert_ne!(before, seen);
         drop(sender);
         assert!(m.signal.changed_since(before));
-        assert_eq!(stream.take_into(&mut Vec::new()), Some(StreamEnd::Abandoned));
+        assert_eq!(stream.take_pieces().1, Some(StreamEnd::Abandoned));
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! - The payload is the one a whole frame would carry, byte for byte (the same encoder,
 //!   cut only between items), and the receiver decodes it with the same checks: a stream
 //!   changes when bytes cross, never what they mean.
-//! - A message is still a copy: the receiver copies each piece into its own buffer and
-//!   builds its own values; no heap object is shared.
+//! - A message is still a copy: the receiver builds its own values from the bytes; no heap
+//!   object is shared. The pieces themselves are not copied again: the receiver decodes
+//!   each where it lies (`wire::PieceDecoder`), joining only the bytes of an item cut by a
+//!   piece's end, or of a map still open.
 //! - A stream is always ended by its sender, complete or abandoned (a refusal half-way,
 //!   or an unwind, through `link::StreamSender`), so the reader never waits for a piece
 //!   that will not come; while the reader holds half-built values, collection is held off.
@@ -19,7 +21,7 @@ use crate::link::{Link, Mailbox, StreamEnd, StreamSender};
 use crate::process::{HeapBuilder, MAX_MESSAGE, Peer, Sender, encode_to, process_error, split_frame};
 use crate::value::Value;
 use crate::vm::{Vm, VmResult};
-use crate::wire::{Decoder, Encoder, Length, PREFIX_LEN, Pump, Pumped, Sink};
+use crate::wire::{Decoder, Encoder, Length, PREFIX_LEN, PieceDecoder, Pump, Pumped, Sink};
 use std::sync::Arc;
 
 /// About how many bytes each piece of a long message holds.
@@ -117,35 +119,45 @@ pub(super) fn receive(
     stream: &crate::link::Stream,
     sender: Sender,
 ) -> VmResult<Option<(i64, Value)>> {
-    let mut payload = side.of(link).take_buffer();
-    let mut decoder = Decoder::from_own_encoder();
+    let mut pieces = PieceDecoder::new(Decoder::from_own_encoder(), side.of(link).take_buffer());
+    let mut received = 0;
     let mut short = None;
     vm.it.gc_inhibit += 1;
-    let decoded = loop {
+    let decoded = 'read: loop {
         let seen = side.of(link).signal.generation();
-        let before = payload.len();
-        let end = stream.take_into(&mut payload);
+        let (arrived, end) = stream.take_pieces();
         let length = match end {
             Some(StreamEnd::Abandoned) => break Ok(None),
-            Some(StreamEnd::Complete) => Length::Exactly(payload.len()),
+            Some(StreamEnd::Complete) => Length::Exactly(received + arrived.iter().map(Vec::len).sum::<usize>()),
             None => Length::AtMost(MAX_MESSAGE),
         };
-        if end.is_some() || payload.len() > before {
-            match decoder.feed(&payload, length, &mut HeapBuilder { vm, short: &mut short }) {
-                Ok(Some(v)) => break Ok(Some(v)),
-                Ok(None) if end.is_some() => {
-                    break Err(process_error(vm, "bad message from the other interpreter: incomplete"));
-                }
+        let mut fed = false;
+        for piece in arrived.iter().filter(|p| !p.is_empty()) {
+            received += piece.len();
+            fed = true;
+            match pieces.piece(piece, length, &mut HeapBuilder { vm, short: &mut short }) {
+                Ok(Some(v)) => break 'read Ok(Some(v)),
                 Ok(None) => {}
-                Err(e) => break Err(process_error(vm, e.0)),
+                Err(e) => break 'read Err(process_error(vm, e.0)),
             }
+        }
+        if end.is_some() {
+            // The end came after the last piece fed: the length is known only now.
+            if !fed {
+                match pieces.piece(&[], length, &mut HeapBuilder { vm, short: &mut short }) {
+                    Ok(Some(v)) => break Ok(Some(v)),
+                    Ok(None) => {}
+                    Err(e) => break Err(process_error(vm, e.0)),
+                }
+            }
+            break Err(process_error(vm, "bad message from the other interpreter: incomplete"));
         }
         if let Err(t) = wait_piece(vm, link, side, seen) {
             break Err(t);
         }
     };
     vm.it.gc_inhibit -= 1;
-    side.of(link).give_back_buffer(payload);
+    side.of(link).give_back_buffer(pieces.into_buffer());
     let Some(v) = decoded? else {
         return Ok(None);
     };

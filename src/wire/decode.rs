@@ -4,6 +4,7 @@
 //! against the payload's announced length, nesting is bounded by `MAX_DEPTH` on a heap stack,
 //! room made in advance is bounded by the size of the input, and no input panics.
 
+use super::encode::INT_SIZE;
 use super::format::{
     Length, MAX_DEPTH, MIN_ENTRY, TAG_ERROR, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_LIST, TAG_MAP, TAG_NIL, TAG_STR,
     TAG_TRUE, VERSION, WireError, bad,
@@ -53,6 +54,9 @@ struct Reader<'a> {
     /// The counts were written by this process's own encoder (see
     /// [`Decoder::from_own_encoder`]).
     own: bool,
+    /// Where in the payload `bytes` starts: `pos` and `total` count from there, and messages
+    /// add it back, so that they name bytes of the payload.
+    base: usize,
     pos: usize,
 }
 
@@ -79,7 +83,7 @@ impl<'a> Reader<'a> {
         if n > self.left() {
             return Err(Stop::Bad(bad(format_args!(
                 "truncated {what} at byte {} (needs {n} bytes, {} left)",
-                self.pos,
+                self.base + self.pos,
                 self.left()
             ))));
         }
@@ -104,7 +108,7 @@ impl<'a> Reader<'a> {
     /// announces takes at least `min_size` bytes, and `reserved` bytes are already promised
     /// to the unread items of enclosing containers.
     fn count(&mut self, what: &str, unit: &str, min_size: usize, reserved: usize) -> Result<usize, Stop> {
-        let at = self.pos;
+        let at = self.base + self.pos;
         let n = u64::from_le_bytes(self.array::<8>(what)?);
         let room = self.left().saturating_sub(reserved) / min_size;
         if n > room as u64 {
@@ -118,7 +122,7 @@ impl<'a> Reader<'a> {
 
     fn str(&mut self, what: &str) -> Result<&'a str, Stop> {
         let len = self.count(what, "bytes", 1, 0)?;
-        let at = self.pos;
+        let at = self.base + self.pos;
         let bytes = self.take(len, what)?;
         std::str::from_utf8(bytes).map_err(|e| {
             Stop::Bad(bad(format_args!(
@@ -241,6 +245,8 @@ pub struct Decoder<V> {
     waiting: usize,
     /// See [`Decoder::from_own_encoder`].
     own: bool,
+    /// Where the window of the last feed started in the payload (see [`Decoder::feed_from`]).
+    base: usize,
 }
 
 impl<V> Default for Decoder<V> {
@@ -259,6 +265,7 @@ impl<V> Decoder<V> {
             pos: 0,
             waiting: 0,
             own: false,
+            base: 0,
         }
     }
 
@@ -286,37 +293,73 @@ impl<V> Decoder<V> {
         len: Length,
         builder: &mut B,
     ) -> Result<Option<V>, WireError> {
+        self.feed_from(got, 0, len, builder)
+    }
+
+    /// As [`Decoder::feed`], given only the payload's bytes from `base` on (`window`), so
+    /// that a receiver can drop the bytes before [`Decoder::needed_from`] (or never join
+    /// them: see `PieceDecoder`). `base` is at most `needed_from()`; while a map is open it
+    /// is the `base` of the call that opened it, since the map's keys are remembered by their
+    /// place in that window. A `base` that breaks this is refused as an error.
+    pub fn feed_from<B: Builder<Value = V>>(
+        &mut self,
+        window: &[u8],
+        base: usize,
+        len: Length,
+        builder: &mut B,
+    ) -> Result<Option<V>, WireError> {
         let (total, known) = match len {
             Length::Exactly(n) => (n, true),
             Length::AtMost(n) => (n, false),
         };
-        let got = &got[..got.len().min(total)];
+        // `base <= pos`, and a new base only while no map is open (its keys' places are in
+        // the old window); the open maps are looked for only when the base moves.
+        if base > self.pos || (base != self.base && self.map_open()) {
+            return Err(bad(format_args!(
+                "bytes from {base} on given to a decoder that needs them from {}",
+                self.needed_from()
+            )));
+        }
+        self.base = base;
+        let got = &window[..window.len().min(total.saturating_sub(base))];
+        let arrived = base + got.len();
         if let Some(v) = self.done.take() {
             return self.end(v, total, known);
         }
-        let complete = known && got.len() == total;
-        let have = got.len().saturating_sub(self.pos);
+        let complete = known && arrived == total;
+        let have = arrived.saturating_sub(self.pos);
         if !complete && have < self.waiting.saturating_mul(2) {
             return Ok(None);
         }
         let mut r = Reader {
             bytes: got,
-            total,
+            total: total - base,
             known,
             own: self.own,
-            pos: self.pos,
+            base,
+            pos: self.pos - base,
         };
         match self.run(&mut r, builder) {
             Ok(v) => {
-                self.pos = r.pos;
+                self.pos = base + r.pos;
                 self.end(v, total, known)
             }
             Err(Stop::More) => {
-                self.waiting = got.len().saturating_sub(self.pos);
+                self.waiting = arrived.saturating_sub(self.pos);
                 Ok(None)
             }
             Err(Stop::Bad(e)) => Err(e),
         }
+    }
+
+    /// The first byte of the payload a later feed may read: where the next item starts,
+    /// or, while a map is open, the start of the window its keys were read from.
+    pub fn needed_from(&self) -> usize {
+        if self.map_open() { self.base } else { self.pos }
+    }
+
+    fn map_open(&self) -> bool {
+        self.stack.iter().any(|open| matches!(open, Open::Map { .. }))
     }
 
     /// Where the decoder stands: the first byte not yet decoded, and how many bytes past it
@@ -347,7 +390,7 @@ impl<V> Decoder<V> {
     /// `reserved`), so that a `Stop::More` anywhere inside the item leaves the decoder ready
     /// to read it again from its first byte; containers change only once an item is whole.
     fn run<B: Builder<Value = V>>(&mut self, r: &mut Reader<'_>, builder: &mut B) -> Result<V, Stop> {
-        if r.pos == 0 {
+        if r.base + r.pos == 0 {
             if r.total == 0 {
                 return Err(Stop::Bad(bad(format_args!("empty message (no version byte)"))));
             }
@@ -373,7 +416,7 @@ impl<V> Decoder<V> {
             // the general step, which closes the list.
             if let Some(Open::List { items, left }) = stack.last_mut() {
                 while *left > 1 {
-                    (*saved_pos, *saved_reserved) = (r.pos, reserved);
+                    (*saved_pos, *saved_reserved) = (r.base + r.pos, reserved);
                     let Some(&tag) = r.bytes.get(r.pos) else { break };
                     let v = match tag {
                         TAG_INT => {
@@ -381,16 +424,16 @@ impl<V> Decoder<V> {
                             // how many whole ints follow (up to the list's last item), then
                             // all of them in one exact-size extend, with no tag dispatch,
                             // growth check or position update per item.
-                            let whole = r.bytes.len().saturating_sub(r.pos) / 9;
-                            let span = &r.bytes[r.pos..r.pos + 9 * whole.min(*left - 1)];
-                            let run = span.chunks_exact(9).take_while(|c| c[0] == TAG_INT).count();
+                            // Taken as 9-byte arrays, so that neither pass checks bounds.
+                            let whole = r.bytes.len().saturating_sub(r.pos) / INT_SIZE;
+                            let span = &r.bytes[r.pos..r.pos + INT_SIZE * whole.min(*left - 1)];
+                            let (ints, _) = span.as_chunks::<INT_SIZE>();
+                            let run = ints.iter().position(|c| c[0] != TAG_INT).unwrap_or(ints.len());
                             if run > 0 {
-                                items.extend(span[..9 * run].chunks_exact(9).map(|c| {
-                                    let mut le = [0u8; 8];
-                                    le.copy_from_slice(&c[1..]);
-                                    builder.int(i64::from_le_bytes(le))
+                                items.extend(ints[..run].iter().map(|&[_, a, b, c, d, e, f, g, h]| {
+                                    builder.int(i64::from_le_bytes([a, b, c, d, e, f, g, h]))
                                 }));
-                                r.pos += 9 * run;
+                                r.pos += INT_SIZE * run;
                                 *left -= run;
                                 reserved -= run;
                                 continue;
@@ -432,17 +475,19 @@ impl<V> Decoder<V> {
                     reserved -= 1;
                 }
             }
-            (*saved_pos, *saved_reserved) = (r.pos, reserved);
+            (*saved_pos, *saved_reserved) = (r.base + r.pos, reserved);
             if !stack.is_empty() {
                 reserved -= 1;
             }
+            // `at` is in the window (the map keys' record); messages add `r.base`.
             let at = r.pos;
             let tag = r.u8("value tag")?;
             if let Some(Open::Map { key: None, .. }) = stack.last()
                 && let Some(what) = key_type_error(tag)
             {
                 return Err(Stop::Bad(bad(format_args!(
-                    "map key at byte {at} is {what} (a map key is nil, a bool, an int or a str)"
+                    "map key at byte {} is {what} (a map key is nil, a bool, an int or a str)",
+                    r.base + at
                 ))));
             }
             let mut value = match tag {
@@ -471,7 +516,8 @@ impl<V> Decoder<V> {
                     } else {
                         if stack.len() >= MAX_DEPTH {
                             return Err(Stop::Bad(bad(format_args!(
-                                "{what} at byte {at} is nested more than {MAX_DEPTH} deep"
+                                "{what} at byte {} is nested more than {MAX_DEPTH} deep",
+                                r.base + at
                             ))));
                         }
                         // `count` guaranteed n * per_item <= left - reserved, so this cannot overflow
@@ -506,7 +552,12 @@ impl<V> Decoder<V> {
                     }
                     builder.error(kind, message, traceback)
                 }
-                _ => return Err(Stop::Bad(bad(format_args!("unknown tag {tag:#04x} at byte {at}")))),
+                _ => {
+                    return Err(Stop::Bad(bad(format_args!(
+                        "unknown tag {tag:#04x} at byte {}",
+                        r.base + at
+                    ))));
+                }
             };
             // Hand the finished value to its container, closing every container it completes.
             loop {
@@ -547,7 +598,9 @@ impl<V> Decoder<V> {
                         }
                         if let Err((at, first)) = keys.close(r.bytes) {
                             return Err(Stop::Bad(bad(format_args!(
-                                "map key at byte {at} repeats the key at byte {first}"
+                                "map key at byte {} repeats the key at byte {}",
+                                r.base + at,
+                                r.base + first
                             ))));
                         }
                         value = builder.map(pairs)?;

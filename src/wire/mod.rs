@@ -61,7 +61,9 @@
 //! room is made in advance only for items the bytes at hand could hold.
 //! (One exception, `Decoder::from_own_encoder`, for a payload this process's own encoder
 //! is writing — a message between two interpreters: its counts announce items of a list
-//! that exists here, so room for them is made at once.)
+//! that exists here, so room for them is made at once.) A payload that arrives as separate
+//! buffers need not be joined: a `PieceDecoder` decodes each where it lies, keeping only the
+//! bytes the decoder may read again (`window`).
 //!
 //! The parts: `format` holds the constants and tags above and the error type, `encode` writes frames, `frame` reads them off a stream, `decode` turns a
 //! payload into the receiver's values, with `keys` checking each map's keys; `tree` (tests
@@ -76,9 +78,11 @@ mod keys;
 mod tests;
 #[cfg(any(test, fuzzing))]
 pub mod tree;
+mod window;
 
 pub use decode::{Builder, Decoder, decode};
 pub use encode::{Encoder, INT_SIZE, Pump, Pumped, Sink};
 pub use format::PREFIX_LEN;
 pub use format::{Length, MAX_DEPTH, WireError};
 pub use frame::{PieceReader, read_frame};
+pub use window::PieceDecoder;

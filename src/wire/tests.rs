@@ -102,6 +102,36 @@ fn decode_in_pieces(bytes: &[u8], cuts: &[usize]) -> Result<Tree, WireError> {
     unreachable!("the last piece is the whole payload")
 }
 
+/// Like `decode_in_pieces`, but each piece is a separate buffer holding only its own bytes,
+/// fed through a `PieceDecoder` (which keeps what the decoder may read again); `known`: the
+/// length is given from the start, else only with the last piece.
+fn decode_in_separate_pieces(bytes: &[u8], cuts: &[usize], known: bool) -> Result<Tree, WireError> {
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    ends.sort_unstable();
+    ends.push(bytes.len());
+    let mut d = PieceDecoder::new(Decoder::new(), Vec::new());
+    let mut b = Refusing;
+    let mut start = 0;
+    for end in ends {
+        let len = if known || end == bytes.len() {
+            Length::Exactly(bytes.len())
+        } else {
+            Length::AtMost(bytes.len() + 1000)
+        };
+        let piece = bytes[start..end].to_vec();
+        start = end;
+        match d.piece(&piece, len, &mut b) {
+            Ok(Some(t)) => {
+                assert_eq!(end, bytes.len(), "a value before all its bytes arrived");
+                return Ok(t);
+            }
+            Ok(None) => assert!(end < bytes.len(), "the whole payload, and still waiting"),
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the last piece is the whole payload")
+}
+
 /// Like `decode_in_pieces`, but as a streamed frame arrives: the length is only bounded
 /// (by more than it is) until the last piece.
 fn decode_streamed_in_pieces(bytes: &[u8], cuts: &[usize]) -> Result<Tree, WireError> {
@@ -870,6 +900,83 @@ fn pieces_decode_like_the_whole() {
 }
 
 #[test]
+fn separate_pieces_decode_like_the_whole() {
+    let whole = |bytes: &[u8]| decode(bytes, &mut Refusing);
+    let mut samples = vec![payload(&rich()), payload(&strings()), nested_lists(50)];
+    samples.push(payload(&Tree::List((0..3000).map(Tree::Int).collect())));
+    let many: Vec<(Tree, Tree)> = (0..40).map(|i| (Tree::Int(i % 23), s("v"))).collect();
+    samples.push(forged_map(&many));
+    samples.push(forged_map(&[
+        (s("k"), Tree::Map(vec![(s("k"), Tree::Nil)])),
+        (s("k"), Tree::Nil),
+    ]));
+    samples.push(payload(&Tree::List(vec![
+        Tree::Map(vec![
+            (s("a"), Tree::Int(1)),
+            (Tree::Int(2), Tree::List(vec![s("b"); 30])),
+        ]),
+        Tree::List((0..200).map(Tree::Int).collect()),
+        Tree::Map(vec![(s("a"), Tree::Nil), (s("b"), Tree::Nil), (s("a"), Tree::Nil)]),
+    ])));
+    let mut bad_utf8 = payload(&strings());
+    let at = bad_utf8.len() - 3;
+    bad_utf8[at] = 0xff;
+    samples.push(bad_utf8);
+    let mut trailing = payload(&rich());
+    trailing.push(0);
+    samples.push(trailing);
+    for bytes in &samples {
+        let expected = whole(bytes);
+        for known in [true, false] {
+            for cut in 0..=bytes.len() {
+                let got = decode_in_separate_pieces(bytes, &[cut], known);
+                if known {
+                    assert_eq!(got, expected, "cut at {cut}");
+                } else {
+                    assert_eq!(got.is_ok(), expected.is_ok(), "cut at {cut}");
+                    if let Ok(t) = got {
+                        assert_eq!(Ok(t), expected);
+                    }
+                }
+            }
+            let every: Vec<usize> = (0..=bytes.len()).collect();
+            assert_eq!(decode_in_separate_pieces(bytes, &every, true), expected);
+            let uneven = [7, 300, 301, 2000, 2001, 2002, 4000];
+            assert_eq!(decode_in_separate_pieces(bytes, &uneven, true), expected);
+        }
+    }
+}
+
+#[test]
+fn a_decoder_refuses_a_window_that_starts_after_what_it_needs() {
+    let bytes = payload(&Tree::List((0..10).map(Tree::Int).collect()));
+    let mut d = Decoder::new();
+    assert_eq!(
+        d.feed(&bytes[..20], Length::Exactly(bytes.len()), &mut Refusing),
+        Ok(None)
+    );
+    let from = d.needed_from();
+    assert!(from > 0 && from <= 20);
+    // Handing it the bytes from past where it stands is refused, not misread.
+    assert!(
+        d.feed_from(
+            &bytes[from + 1..],
+            from + 1,
+            Length::Exactly(bytes.len()),
+            &mut Refusing
+        )
+        .is_err()
+    );
+    let mut d = Decoder::new();
+    d.feed(&bytes[..20], Length::Exactly(bytes.len()), &mut Refusing)
+        .unwrap();
+    assert_eq!(
+        d.feed_from(&bytes[from..], from, Length::Exactly(bytes.len()), &mut Refusing),
+        decode(&bytes, &mut Refusing).map(Some)
+    );
+}
+
+#[test]
 fn a_long_item_in_many_pieces_is_reread_only_a_few_times() {
     // A 1 MiB string and a 20,000-entry traceback arriving 64 bytes at a time: each is
     // parsed again only when the bytes past its start have doubled.
@@ -1311,6 +1418,7 @@ proptest! {
         }
         let whole = decode(&bytes, &mut Refusing);
         prop_assert_eq!(decode_in_pieces(&bytes, &cuts), whole.clone());
+        prop_assert_eq!(decode_in_separate_pieces(&bytes, &cuts, true), whole.clone());
         match (decode_streamed_in_pieces(&bytes, &cuts), whole) {
             (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
             (Err(_), Err(_)) => {}
@@ -1322,6 +1430,7 @@ proptest! {
     fn any_pieces_decode_like_the_whole(t in tree(), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
         let bytes = payload(&t);
         prop_assert_eq!(decode_in_pieces(&bytes, &cuts), decode(&bytes, &mut Refusing));
+        prop_assert_eq!(decode_in_separate_pieces(&bytes, &cuts, true), decode(&bytes, &mut Refusing));
     }
 
     #[test]
@@ -1355,6 +1464,7 @@ proptest! {
             bytes.iter_mut().skip(1).step_by(2).for_each(|b| *b %= 10);
         }
         prop_assert_eq!(decode_in_pieces(&bytes, &cuts), decode(&bytes, &mut Refusing));
+        prop_assert_eq!(decode_in_separate_pieces(&bytes, &cuts, true), decode(&bytes, &mut Refusing));
     }
 
     #[test]
