@@ -46,7 +46,12 @@ const REFUSED_NATIVE: &[&str] = &["count_primes", "matmul", "spin"];
 fn refuse(
     name: &'static str,
 ) -> impl for<'c> Fn(&mut NativeCx<'_, '_, 'c>, &[Value<'c>]) -> Result<Value<'c>, NativeError> + Send + Sync {
-    move |_, _| Err(NativeError::new("FuzzError", format!("{name}() is not available while fuzzing")))
+    move |_, _| {
+        Err(NativeError::new(
+            "FuzzError",
+            format!("{name}() is not available while fuzzing"),
+        ))
+    }
 }
 
 fn interpreter() -> Interpreter {
@@ -59,7 +64,8 @@ fn interpreter() -> Interpreter {
         toy.register(name, refuse(name)).expect("a builtin's name");
     }
     for &name in REFUSED_NATIVE {
-        toy.register_in("native", name, refuse(name)).expect("a native function's name");
+        toy.register_in("native", name, refuse(name))
+            .expect("a native function's name");
     }
     // Short sleeps return at once; long ones would only make the fuzzer slow.
     toy.register("sleep", |cx, args| {
@@ -69,7 +75,10 @@ fn interpreter() -> Interpreter {
             return Err(NativeError::value_error("sleep length must be non-negative"));
         }
         if secs > 0.001 {
-            return Err(NativeError::new("FuzzError", "long sleeps are not available while fuzzing"));
+            return Err(NativeError::new(
+                "FuzzError",
+                "long sleeps are not available while fuzzing",
+            ));
         }
         cx.to_value(())
     })

@@ -5,11 +5,14 @@
 //! exactly the same bytes (the format has one encoding per value, so a decoder that accepted
 //! anything else would be reading something the encoder never wrote), and its maps' keys must
 //! be nil, bool, int or str, no two equal; and decoding in pieces must accept exactly what
-//! decoding whole accepts.
+//! decoding whole accepts, whether the pieces are prefixes of one buffer or separate
+//! buffers (`PieceDecoder`, as between interpreters).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use toy::fuzzing::wire::{self, Decoder, Length, PieceReader, Tree, TreeBuilder, WireError, map_keys_are_valid, payload};
+use toy::fuzzing::wire::{
+    self, Decoder, Length, PieceDecoder, PieceReader, Tree, TreeBuilder, WireError, map_keys_are_valid, payload,
+};
 
 /// The decoder's builder: a plain tree.
 fn builder() -> TreeBuilder {
@@ -35,11 +38,34 @@ fn in_pieces(data: &[u8], piece: usize, known: bool) -> Result<Tree, WireError> 
     }
 }
 
+/// `data` given to a `PieceDecoder` as separate buffers of `piece` bytes (as an
+/// interpreter's mailbox hands them over), the length known only with the last one.
+fn as_separate_pieces(data: &[u8], piece: usize) -> Result<Tree, WireError> {
+    let mut d = PieceDecoder::new(Decoder::new(), Vec::new());
+    let mut start = 0;
+    loop {
+        let end = (start + piece).min(data.len());
+        let len = if end == data.len() {
+            Length::Exactly(data.len())
+        } else {
+            Length::AtMost(data.len() + 64)
+        };
+        match d.piece(&data[start..end], len, &mut builder())? {
+            Some(t) => return Ok(t),
+            None => assert!(end < data.len(), "the whole payload, and still waiting"),
+        }
+        start = end;
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let whole = wire::decode(data, &mut builder());
     if let Ok(tree) = &whole {
         assert_eq!(payload(tree), data, "decode accepted a non-canonical encoding");
-        assert!(map_keys_are_valid(tree), "decode accepted a map whose keys break the rules");
+        assert!(
+            map_keys_are_valid(tree),
+            "decode accepted a map whose keys break the rules"
+        );
     }
     let piece = 1 + data.first().map_or(0, |b| (b % 16) as usize);
     for known in [true, false] {
@@ -50,6 +76,11 @@ fuzz_target!(|data: &[u8]| {
             (Err(_), Err(_)) => {}
             _ => panic!("whole and pieces disagree on whether the payload is good"),
         }
+    }
+    match (&whole, as_separate_pieces(data, piece)) {
+        (Ok(a), Ok(b)) => assert_eq!(payload(a), payload(&b), "separate pieces decode differently"),
+        (Err(_), Err(_)) => {}
+        _ => panic!("whole and separate pieces disagree on whether the payload is good"),
     }
     let mut stream = std::io::Cursor::new(data);
     let mut buf = Vec::new();
