@@ -242,6 +242,21 @@ impl Heap {
             && self.bytes_since_gc.saturating_add(bytes) >= self.gc_trigger_bytes
     }
 
+    /// Whether a builtin may allocate `bytes` at once (the pieces of a split, a joined
+    /// text): `OverLimit` past the memory limit, and `CollectFirst` when they would pass the
+    /// pacing trigger, so the collection that is due anyway runs before them, not after, and
+    /// the garbage of the loop that built the input is freed before the output is added to
+    /// it. Charges nothing: the allocations are charged as they happen.
+    pub fn room_for(&self, bytes: usize) -> Result<(), GrowError> {
+        if !self.fits(bytes) {
+            return Err(GrowError::OverLimit(bytes));
+        }
+        if self.collect_first(bytes) {
+            return Err(GrowError::CollectFirst(bytes));
+        }
+        Ok(())
+    }
+
     /// Lets growths go ahead without collecting until the next collection (the VM cannot
     /// collect now).
     pub fn waive_collect_first(&mut self) {

@@ -112,7 +112,8 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                     }
                 };
                 // Each piece becomes a heap string: a short text split finely grows a lot.
-                vm.reserve(parts.len().saturating_mul(SHORT_STR_BYTES).saturating_add(s.len()))?;
+                let bytes = parts.len().saturating_mul(SHORT_STR_BYTES).saturating_add(s.len());
+                vm.with_room(|heap| heap.room_for(bytes))?;
                 let items: Vec<Value> = parts.into_iter().map(|p| vm.new_str(p)).collect();
                 Ok(vm.it.heap.new_list(items))
             }
@@ -134,6 +135,8 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 };
                 // Joined as bytes: the pieces are each UTF-8, so the whole is, and checking
                 // it once is cheaper than checking every short piece on its way out of its slot.
+                let bytes = usize::try_from(total).unwrap_or(usize::MAX);
+                vm.with_room(|heap| heap.room_for(bytes))?;
                 let mut out = vm.string_with_capacity(total)?.into_bytes();
                 let heap = &vm.it.heap;
                 for (i, v) in parts_of(heap, args[0], &expanded).iter().enumerate() {
