@@ -143,6 +143,12 @@ const MIN_GC_BYTES: usize = 8 << 20;
 /// floors), so a heap of live data L peaks near 1.5 L. Each collection marks the live data
 /// again, so a smaller share would cost time for programs whose live data is large.
 const PACE_DIVISOR: usize = 2;
+/// The bytes that buffers (list items, map tables, long texts) may grow by between two
+/// collections are the live buffers' bytes divided by this. Buffers are paced tighter
+/// than slots: a dead buffer is big and comes back at once (a map rebuilt in a loop frees
+/// its old table before the new one grows past a quarter of it), while collecting more
+/// often for slots would mark a million live strings again for little.
+const BUFFER_PACE_DIVISOR: usize = 4;
 
 /// The bytes a heap slot takes.
 const SLOT_BYTES: usize = std::mem::size_of::<Obj>();
@@ -242,8 +248,7 @@ impl Heap {
             && self.bytes_since_gc.saturating_add(bytes) >= self.gc_trigger_bytes
     }
 
-    /// Whether a builtin may allocate `bytes` at once (the pieces of a split, a joined
-    /// text): `OverLimit` past the memory limit, and `CollectFirst` when they would pass the
+    /// Whether a builtin may allocate `bytes` at once (the pieces of a split): `OverLimit` past the memory limit, and `CollectFirst` when they would pass the
     /// pacing trigger, so the collection that is due anyway runs before them, not after, and
     /// the garbage of the loop that built the input is freed before the output is added to
     /// it. Charges nothing: the allocations are charged as they happen.
@@ -281,7 +286,16 @@ impl Heap {
     /// Sets the memory limit (`None`: no limit).
     pub fn set_max_bytes(&mut self, max: Option<usize>) {
         self.max_bytes = max.unwrap_or(usize::MAX);
-        self.set_trigger(MIN_GC_BYTES.max(self.live_bytes / PACE_DIVISOR));
+        self.set_trigger(self.byte_pace());
+    }
+
+    /// The bytes charged after a collection at which the next one is asked for: half the
+    /// live slots' bytes (as `next_gc` paces them by count) and a quarter of the live
+    /// buffers' (`BUFFER_PACE_DIVISOR`), at least `MIN_GC_BYTES`.
+    fn byte_pace(&self) -> usize {
+        let slots = self.live_objects().saturating_mul(SLOT_BYTES).min(self.live_bytes);
+        let buffers = self.live_bytes - slots;
+        (slots / PACE_DIVISOR + buffers / BUFFER_PACE_DIVISOR).max(MIN_GC_BYTES)
     }
 
     /// Asks for the next collection after `pace` more bytes, or as soon as the heap would
@@ -708,16 +722,17 @@ impl Heap {
                 self.free_len += 1;
             }
         }
-        // The next collection comes once half as many objects, or half as many bytes, have
-        // been allocated as survived this one (`PACE_DIVISOR`): whatever the program throws
-        // away, a heap of live data L peaks near 1.5 L.
+        // The next collection comes once half as many objects as survived this one have been
+        // allocated (`PACE_DIVISOR`), or the bytes of `byte_pace` charged: whatever the
+        // program throws away, a heap of live data L peaks near 1.5 L, and its buffers near
+        // 1.25 times theirs.
         let live = self.live_objects();
         self.allocs_since_gc = 0;
         self.next_gc = (live / PACE_DIVISOR).max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
         self.collect_first_waived = false;
         self.live_bytes = live_bytes;
-        self.set_trigger((live_bytes / PACE_DIVISOR).max(MIN_GC_BYTES));
+        self.set_trigger(self.byte_pace());
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
         self.collections += 1;
     }

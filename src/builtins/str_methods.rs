@@ -135,8 +135,6 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 };
                 // Joined as bytes: the pieces are each UTF-8, so the whole is, and checking
                 // it once is cheaper than checking every short piece on its way out of its slot.
-                let bytes = usize::try_from(total).unwrap_or(usize::MAX);
-                vm.with_room(|heap| heap.room_for(bytes))?;
                 let mut out = vm.string_with_capacity(total)?.into_bytes();
                 let heap = &vm.it.heap;
                 for (i, v) in parts_of(heap, args[0], &expanded).iter().enumerate() {
