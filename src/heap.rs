@@ -752,3 +752,44 @@ fn mismatch(want: &str, got: &Obj) -> ! {
     // A tagged Value always names an object of its tag's type; reaching this is a VM bug.
     panic!("heap type confusion: expected {want}, found {}", got.type_name())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heap() -> Heap {
+        Heap::new(Arc::new(AtomicU32::new(0)))
+    }
+
+    fn gc_asked(h: &Heap) -> bool {
+        h.breaker.load(Ordering::Relaxed) & BREAK_GC != 0
+    }
+
+    /// A list holding 64 MB of buffer survives a collection: the next one is asked for
+    /// after a quarter of that (16 MB) has been charged, not after half.
+    #[test]
+    fn buffers_are_paced_by_a_quarter_of_the_live_buffers() {
+        let mut h = heap();
+        let big = h.new_list(Vec::with_capacity((64 << 20) / ITEM_BYTES));
+        h.collect([big], true);
+        assert!(!gc_asked(&h));
+        h.charge((16 << 20) - (1 << 20));
+        assert!(!gc_asked(&h), "asked before a quarter of the live buffers");
+        h.charge(2 << 20);
+        assert!(gc_asked(&h), "not asked after a quarter of the live buffers");
+    }
+
+    /// A big allocation that would pass the pacing trigger waits for the collection that is
+    /// due (the dead list is freed first); right after a collection it may go ahead.
+    #[test]
+    fn room_for_asks_to_collect_first_and_the_collection_frees_the_dead() {
+        let mut h = heap();
+        h.new_list(Vec::with_capacity((4 << 20) / ITEM_BYTES));
+        assert_eq!(h.room_for(5 << 20), Err(GrowError::CollectFirst(5 << 20)));
+        h.collect([], true);
+        assert_eq!((h.live_objects(), h.accounted()), (0, 0), "the dead list was not freed");
+        assert_eq!(h.room_for(5 << 20), Ok(()));
+        h.set_max_bytes(Some(1 << 20));
+        assert_eq!(h.room_for(5 << 20), Err(GrowError::OverLimit(5 << 20)));
+    }
+}
