@@ -121,9 +121,22 @@ impl Dict {
         self.entries.len() == self.entries.capacity() || (self.entries.len() + 1) * 8 > self.slots.len() * 5
     }
 
-    /// Roughly the bytes `make_room` may add: the entries and the index doubled.
+    /// The bytes `make_room` adds: the entries doubled if they are full, the index doubled
+    /// if it would pass 5/8 — rarely both at once. The collector is asked to run first when
+    /// these pass its pacing trigger, so counting the whole table each time would run
+    /// collections that free nothing while a big map fills.
     pub fn growth_bytes(&self) -> usize {
-        self.approx_bytes().max(MIN_SLOTS * (8 + std::mem::size_of::<Entry>()))
+        let (len, cap) = (self.entries.len(), self.entries.capacity());
+        let mut bytes = 0;
+        if len == cap {
+            // `Vec`'s amortized growth: double, and at least 4 entries.
+            let grown = cap.saturating_mul(2).max(len + 1).max(4);
+            bytes += (grown - cap).saturating_mul(std::mem::size_of::<Entry>());
+        }
+        if (len + 1) * 8 > self.slots.len() * 5 {
+            bytes += (slots_for(len + 1) - self.slots.len()).saturating_mul(8);
+        }
+        bytes
     }
 
     /// Grows the entries and the index, if needed, so that one more key fits without
@@ -426,8 +439,10 @@ mod tests {
         let mut d = Dict::new();
         for i in 0..10_000i64 {
             let before = d.approx_bytes();
+            let expected = if d.is_full() { d.growth_bytes() } else { 0 };
             let grown = if d.is_full() { d.make_room().expect("room") } else { 0 };
             assert_eq!(d.approx_bytes() - before, grown);
+            assert_eq!(grown, expected, "growth_bytes before insert {i}");
             assert!(!d.is_full());
             let (cap, slots) = (d.entries.capacity(), d.slots.len());
             d.insert(MapKey::Int(i * 31), Value::Int(i));

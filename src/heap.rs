@@ -117,6 +117,10 @@ pub struct Heap {
     /// `bytes_since_gc` at which a collection is asked for: the pacing threshold, or the
     /// room left under the limit, whichever comes first.
     gc_trigger_bytes: usize,
+    /// `bytes_since_gc` past which a buffer's growth (or a builtin's big allocation) waits
+    /// for a collection (`collect_first`): sooner than `gc_trigger_bytes`, paced by the
+    /// live buffers (`growth_pace`), or the room left under the limit.
+    growth_trigger_bytes: usize,
     /// The memory limit in bytes (`usize::MAX`: none).
     max_bytes: usize,
     /// Set when a growth asked to collect first and no collection could run (see
@@ -143,6 +147,11 @@ const MIN_GC_BYTES: usize = 8 << 20;
 /// floors), so a heap of live data L peaks near 1.5 L. Each collection marks the live data
 /// again, so a smaller share would cost time for programs whose live data is large.
 const PACE_DIVISOR: usize = 2;
+/// A buffer (list items, a map's table, a split's pieces) grows without waiting for a
+/// collection until the live buffers' bytes divided by this have been charged (see
+/// `growth_pace`): a dead buffer is big and comes back at once, so a map rebuilt in a loop
+/// frees its old table before the new one grows past a quarter of it.
+const BUFFER_PACE_DIVISOR: usize = 4;
 
 /// The bytes a heap slot takes.
 const SLOT_BYTES: usize = std::mem::size_of::<Obj>();
@@ -183,6 +192,7 @@ impl Heap {
             live_bytes: 0,
             bytes_since_gc: 0,
             gc_trigger_bytes: MIN_GC_BYTES,
+            growth_trigger_bytes: MIN_GC_BYTES,
             max_bytes: usize::MAX,
             collect_first_waived: false,
             breaker,
@@ -239,7 +249,21 @@ impl Heap {
     fn collect_first(&self, bytes: usize) -> bool {
         !self.collect_first_waived
             && self.bytes_since_gc != 0
-            && self.bytes_since_gc.saturating_add(bytes) >= self.gc_trigger_bytes
+            && self.bytes_since_gc.saturating_add(bytes) >= self.growth_trigger_bytes
+    }
+
+    /// Whether a builtin may allocate `bytes` at once (the pieces of a split): `OverLimit`
+    /// past the memory limit, and `CollectFirst` when they would pass the growth trigger, so the collection that is due anyway runs before them, not after, and
+    /// the garbage of the loop that built the input is freed before the output is added to
+    /// it. Charges nothing: the allocations are charged as they happen.
+    pub fn room_for(&self, bytes: usize) -> Result<(), GrowError> {
+        if !self.fits(bytes) {
+            return Err(GrowError::OverLimit(bytes));
+        }
+        if self.collect_first(bytes) {
+            return Err(GrowError::CollectFirst(bytes));
+        }
+        Ok(())
     }
 
     /// Lets growths go ahead without collecting until the next collection (the VM cannot
@@ -266,20 +290,36 @@ impl Heap {
     /// Sets the memory limit (`None`: no limit).
     pub fn set_max_bytes(&mut self, max: Option<usize>) {
         self.max_bytes = max.unwrap_or(usize::MAX);
-        self.set_trigger(MIN_GC_BYTES.max(self.live_bytes / PACE_DIVISOR));
+        self.set_triggers();
     }
 
-    /// Asks for the next collection after `pace` more bytes, or as soon as the heap would
-    /// pass its limit. Once the live data alone is over the limit, only the pacing asks:
-    /// the check point after that collection throws `MemoryError`, and collecting at every
-    /// check point would not free anything more.
-    fn set_trigger(&mut self, pace: usize) {
+    /// The bytes charged after a collection past which a buffer's growth waits for the next
+    /// one: half the live slots' bytes and a quarter of the live buffers'
+    /// (`BUFFER_PACE_DIVISOR`), at least `MIN_GC_BYTES`. Only growths wait this little: a
+    /// loop making a million short strings is paced by `gc_trigger_bytes`, and collecting
+    /// as often would mark them all again for little.
+    fn growth_pace(&self) -> usize {
+        let slots = self.live_objects().saturating_mul(SLOT_BYTES).min(self.live_bytes);
+        let buffers = self.live_bytes - slots;
+        (slots / PACE_DIVISOR + buffers / BUFFER_PACE_DIVISOR).max(MIN_GC_BYTES)
+    }
+
+    /// Asks for the next collection after half the live bytes more, a buffer's growth to
+    /// wait for it after `growth_pace`, and either as soon as the heap would pass its
+    /// limit. Once the live data alone is over the limit, only the pacing asks: the check
+    /// point after that collection throws `MemoryError`, and collecting at every check
+    /// point would not free anything more.
+    fn set_triggers(&mut self) {
         let room = self.max_bytes.saturating_sub(self.live_bytes);
-        self.gc_trigger_bytes = if room > 0 {
-            pace.min(room.saturating_add(1))
-        } else {
-            pace
+        let within = |pace: usize| {
+            if room > 0 {
+                pace.min(room.saturating_add(1))
+            } else {
+                pace
+            }
         };
+        self.gc_trigger_bytes = within((self.live_bytes / PACE_DIVISOR).max(MIN_GC_BYTES));
+        self.growth_trigger_bytes = within(self.growth_pace());
     }
 
     /// An object that is never collected (a constant of compiled code).
@@ -693,16 +733,17 @@ impl Heap {
                 self.free_len += 1;
             }
         }
-        // The next collection comes once half as many objects, or half as many bytes, have
-        // been allocated as survived this one (`PACE_DIVISOR`): whatever the program throws
-        // away, a heap of live data L peaks near 1.5 L.
+        // The next collection comes once half as many objects as survived this one have been
+        // allocated (`PACE_DIVISOR`), or half as many bytes: whatever the program throws
+        // away, a heap of live data L peaks near 1.5 L. A growing buffer waits for a
+        // collection sooner (`growth_pace`).
         let live = self.live_objects();
         self.allocs_since_gc = 0;
         self.next_gc = (live / PACE_DIVISOR).max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
         self.collect_first_waived = false;
         self.live_bytes = live_bytes;
-        self.set_trigger((live_bytes / PACE_DIVISOR).max(MIN_GC_BYTES));
+        self.set_triggers();
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
         self.collections += 1;
     }
@@ -721,4 +762,48 @@ fn same_text(a: &str, b: &[u8]) -> bool {
 fn mismatch(want: &str, got: &Obj) -> ! {
     // A tagged Value always names an object of its tag's type; reaching this is a VM bug.
     panic!("heap type confusion: expected {want}, found {}", got.type_name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heap() -> Heap {
+        Heap::new(Arc::new(AtomicU32::new(0)))
+    }
+
+    fn gc_asked(h: &Heap) -> bool {
+        h.breaker.load(Ordering::Relaxed) & BREAK_GC != 0
+    }
+
+    /// A list holding 64 MB of buffer survives a collection: a growth waits for the next
+    /// collection once a quarter of that (16 MB) would have been charged, while the check
+    /// points are asked to collect only after half (32 MB).
+    #[test]
+    fn growths_are_paced_by_a_quarter_of_the_live_buffers() {
+        let mut h = heap();
+        let big = h.new_list(Vec::with_capacity((64 << 20) / ITEM_BYTES));
+        h.collect([big], true);
+        h.charge(1 << 20);
+        assert_eq!(h.room_for(14 << 20), Ok(()));
+        assert_eq!(h.room_for(16 << 20), Err(GrowError::CollectFirst(16 << 20)));
+        h.charge(30 << 20);
+        assert!(!gc_asked(&h), "asked before half the live bytes");
+        h.charge(2 << 20);
+        assert!(gc_asked(&h), "not asked after half the live bytes");
+    }
+
+    /// A big allocation that would pass the pacing trigger waits for the collection that is
+    /// due (the dead list is freed first); right after a collection it may go ahead.
+    #[test]
+    fn room_for_asks_to_collect_first_and_the_collection_frees_the_dead() {
+        let mut h = heap();
+        h.new_list(Vec::with_capacity((4 << 20) / ITEM_BYTES));
+        assert_eq!(h.room_for(5 << 20), Err(GrowError::CollectFirst(5 << 20)));
+        h.collect([], true);
+        assert_eq!((h.live_objects(), h.accounted()), (0, 0), "the dead list was not freed");
+        assert_eq!(h.room_for(5 << 20), Ok(()));
+        h.set_max_bytes(Some(1 << 20));
+        assert_eq!(h.room_for(5 << 20), Err(GrowError::OverLimit(5 << 20)));
+    }
 }

@@ -112,7 +112,8 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                     }
                 };
                 // Each piece becomes a heap string: a short text split finely grows a lot.
-                vm.reserve(parts.len().saturating_mul(SHORT_STR_BYTES).saturating_add(s.len()))?;
+                let bytes = parts.len().saturating_mul(SHORT_STR_BYTES).saturating_add(s.len());
+                vm.with_room(|heap| heap.room_for(bytes))?;
                 let items: Vec<Value> = parts.into_iter().map(|p| vm.new_str(p)).collect();
                 Ok(vm.it.heap.new_list(items))
             }
