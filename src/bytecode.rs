@@ -116,6 +116,9 @@ pub enum Op {
     JumpIfTrue { cond: Reg, off: i32 },
     /// if not (R[a] < R[b]) then pc += off: the fused test at the top of most loops
     JumpIfNotLt { a: Reg, b: Reg, off: i32 },
+    /// if not (R[a] < imm) then pc += off (`if n < 2`, `while i < 100`: no register for
+    /// the constant, one instruction fewer)
+    JumpIfNotLtInt { a: Reg, imm: i16, off: i32 },
     /// R[dst] = R[obj][R[index]]
     GetIndex { dst: Reg, obj: Reg, index: Reg },
     /// R[obj][R[index]] = R[src]

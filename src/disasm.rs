@@ -82,6 +82,7 @@ fn annotate(op: &Op, pc: usize, proto: &Proto, heap: &Heap, globals: &[Rc<str>])
         | Op::JumpIfFalse { off, .. }
         | Op::JumpIfTrue { off, .. }
         | Op::JumpIfNotLt { off, .. }
+        | Op::JumpIfNotLtInt { off, .. }
         | Op::IterNext { off, .. }
         | Op::TryBegin { off, .. } => target(off),
         Op::Loop { back } => format!("-> {}", pc as i64 + 1 - back as i64),

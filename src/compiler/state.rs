@@ -247,6 +247,7 @@ impl Compiler<'_> {
             | Op::JumpIfFalse { off: o, .. }
             | Op::JumpIfTrue { off: o, .. }
             | Op::JumpIfNotLt { off: o, .. }
+            | Op::JumpIfNotLtInt { off: o, .. }
             | Op::IterNext { off: o, .. }
             | Op::TryBegin { off: o, .. } => *o = off,
             _ => {}

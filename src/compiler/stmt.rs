@@ -377,6 +377,14 @@ impl Compiler<'_> {
         let mark = self.mark();
         self.set_line(cond.span);
         let at = match &cond.kind {
+            ExprKind::Binary(BinOp::Lt, l, r)
+                if let ExprKind::Int(i) = r.kind
+                    && let Ok(imm) = i16::try_from(i) =>
+            {
+                let a = self.expr_reg(l)?;
+                self.set_line(cond.span);
+                self.emit(Op::JumpIfNotLtInt { a, imm, off: 0 })
+            }
             ExprKind::Binary(BinOp::Lt, l, r) => {
                 let a = self.expr_reg(l)?;
                 let b = self.expr_reg(r)?;

@@ -554,6 +554,15 @@ impl Vm<'_> {
                             pc = (pc as i64 + off as i64) as usize;
                         }
                     }
+                    Op::JumpIfNotLtInt { a, imm, off } => {
+                        let less = match reg!(a) {
+                            Value::Int(x) => x < imm as i64,
+                            x => tryv!(ops::less(self, x, Value::Int(imm as i64), "<")),
+                        };
+                        if !less {
+                            pc = (pc as i64 + off as i64) as usize;
+                        }
+                    }
                     Op::GetIndex { dst, obj, index } => {
                         let v = match (&reg!(obj), &reg!(index)) {
                             (&Value::List(id), &Value::Int(i)) => {
