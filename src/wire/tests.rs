@@ -81,22 +81,41 @@ fn decode_tree(bytes: &[u8]) -> Result<Tree, WireError> {
     decode(bytes, &mut TreeBuilder)
 }
 
+/// Where the pieces of a `len`-byte payload end, from arbitrary cut points: sorted, the
+/// whole payload last.
+fn piece_ends(len: usize, cuts: &[usize]) -> Vec<usize> {
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
+    ends.sort_unstable();
+    ends.push(len);
+    ends
+}
+
+/// What one feed that reached byte `end` of `len` says: the answer, if it is one (a value
+/// only once every byte is in, and never still waiting once they all are).
+fn finished(fed: Result<Option<Tree>, WireError>, end: usize, len: usize) -> Option<Result<Tree, WireError>> {
+    match fed {
+        Ok(Some(t)) => {
+            assert_eq!(end, len, "a value before all its bytes arrived");
+            Some(Ok(t))
+        }
+        Ok(None) => {
+            assert!(end < len, "the whole payload, and still waiting");
+            None
+        }
+        Err(e) => Some(Err(e)),
+    }
+}
+
 /// Decodes `bytes` fed to one `Decoder` in pieces ending at `cuts` (any order, any
 /// values; the whole payload is always fed last).
 fn decode_in_pieces(bytes: &[u8], cuts: &[usize]) -> Result<Tree, WireError> {
-    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-    ends.sort_unstable();
-    ends.push(bytes.len());
+    let ends = piece_ends(bytes.len(), cuts);
     let mut d = Decoder::new();
     let mut b = Refusing;
     for end in ends {
-        match d.feed(&bytes[..end], Length::Exactly(bytes.len()), &mut b) {
-            Ok(Some(t)) => {
-                assert_eq!(end, bytes.len(), "a value before all its bytes arrived");
-                return Ok(t);
-            }
-            Ok(None) => assert!(end < bytes.len(), "the whole payload, and still waiting"),
-            Err(e) => return Err(e),
+        let fed = d.feed(&bytes[..end], Length::Exactly(bytes.len()), &mut b);
+        if let Some(answer) = finished(fed, end, bytes.len()) {
+            return answer;
         }
     }
     unreachable!("the last piece is the whole payload")
@@ -106,9 +125,7 @@ fn decode_in_pieces(bytes: &[u8], cuts: &[usize]) -> Result<Tree, WireError> {
 /// fed through a `PieceDecoder` (which keeps what the decoder may read again); `known`: the
 /// length is given from the start, else only with the last piece.
 fn decode_in_separate_pieces(bytes: &[u8], cuts: &[usize], known: bool) -> Result<Tree, WireError> {
-    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-    ends.sort_unstable();
-    ends.push(bytes.len());
+    let ends = piece_ends(bytes.len(), cuts);
     let mut d = PieceDecoder::new(Decoder::new(), Vec::new());
     let mut b = Refusing;
     let mut start = 0;
@@ -120,13 +137,8 @@ fn decode_in_separate_pieces(bytes: &[u8], cuts: &[usize], known: bool) -> Resul
         };
         let piece = bytes[start..end].to_vec();
         start = end;
-        match d.piece(&piece, len, &mut b) {
-            Ok(Some(t)) => {
-                assert_eq!(end, bytes.len(), "a value before all its bytes arrived");
-                return Ok(t);
-            }
-            Ok(None) => assert!(end < bytes.len(), "the whole payload, and still waiting"),
-            Err(e) => return Err(e),
+        if let Some(answer) = finished(d.piece(&piece, len, &mut b), end, bytes.len()) {
+            return answer;
         }
     }
     unreachable!("the last piece is the whole payload")
