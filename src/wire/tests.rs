@@ -892,13 +892,7 @@ fn pieces_decode_like_the_whole() {
         (s("k"), Tree::Map(vec![(s("k"), Tree::Nil)])),
         (s("k"), Tree::Nil),
     ]));
-    let mut bad_utf8 = payload(&strings());
-    let at = bad_utf8.len() - 3;
-    bad_utf8[at] = 0xff;
-    samples.push(bad_utf8);
-    let mut trailing = payload(&rich());
-    trailing.push(0);
-    samples.push(trailing);
+    samples.extend(spoiled_payloads());
     for bytes in &samples {
         let expected = whole(bytes);
         // Every single cut, byte by byte, and a few uneven splits.
@@ -909,6 +903,17 @@ fn pieces_decode_like_the_whole() {
         assert_eq!(decode_in_pieces(bytes, &every), expected);
         assert_eq!(decode_in_pieces(bytes, &[7, 300, 301, 2000]), expected);
     }
+}
+
+/// Two payloads a decoder must refuse late: a string with a bad UTF-8 byte near the end,
+/// and a good payload with a byte after it.
+fn spoiled_payloads() -> [Vec<u8>; 2] {
+    let mut bad_utf8 = payload(&strings());
+    let at = bad_utf8.len() - 3;
+    bad_utf8[at] = 0xff;
+    let mut trailing = payload(&rich());
+    trailing.push(0);
+    [bad_utf8, trailing]
 }
 
 #[test]
@@ -930,13 +935,7 @@ fn separate_pieces_decode_like_the_whole() {
         Tree::List((0..200).map(Tree::Int).collect()),
         Tree::Map(vec![(s("a"), Tree::Nil), (s("b"), Tree::Nil), (s("a"), Tree::Nil)]),
     ])));
-    let mut bad_utf8 = payload(&strings());
-    let at = bad_utf8.len() - 3;
-    bad_utf8[at] = 0xff;
-    samples.push(bad_utf8);
-    let mut trailing = payload(&rich());
-    trailing.push(0);
-    samples.push(trailing);
+    samples.extend(spoiled_payloads());
     for bytes in &samples {
         let expected = whole(bytes);
         for known in [true, false] {
