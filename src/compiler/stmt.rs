@@ -674,8 +674,6 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    /// The register holding what `target op= value` stores: `value` itself for plain `=`,
-    /// else `target op value` computed into a temporary, `read(t)` loading the target.
     /// The registers of a slice target `obj[lo:hi:step]`, a missing part nil.
     fn slice_parts(
         &mut self,
@@ -692,6 +690,8 @@ impl Compiler<'_> {
         Ok([obj, lo, hi, step])
     }
 
+    /// The register holding what `target op= value` stores: `value` itself for plain `=`,
+    /// else `target op value` computed into a temporary, `read(t)` loading the target.
     pub(super) fn stored_value(
         &mut self,
         op: Option<BinOp>,

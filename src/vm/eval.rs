@@ -84,8 +84,7 @@ impl Vm<'_> {
         if self.fiber.frames.len() >= self.it.recursion_limit {
             return Err(self.error("RecursionError", "maximum recursion depth exceeded"));
         }
-        let nregs = proto.nregs as usize;
-        let need = base + nregs;
+        let need = base + proto.nregs as usize;
         if self.fiber.stack.len() < need {
             self.fiber.grow_stack(need);
         }
@@ -99,7 +98,6 @@ impl Vm<'_> {
         self.fiber.frames.push(Frame {
             closure: id,
             proto,
-            nregs,
             pc: 0,
             base,
             ret,
@@ -770,9 +768,9 @@ impl Vm<'_> {
                     }
                     Op::IterNext { iter, dst, off } => {
                         let s = base + iter as usize;
-                        // The three loop registers as one array: one bounds check. Matched by
-                        // reference: copying the 16-byte registers whole right after their
-                        // parts were stored stalls store-to-load forwarding.
+                        // The three loop registers as one array: one bounds check. Matched in
+                        // place, taking only the payloads: copying the 16-byte registers whole
+                        // right after their parts were stored stalls store-to-load forwarding.
                         if let Some(Ok(state)) = self.fiber.stack.get_mut(s..s + 3).map(<&mut [Value; 3]>::try_from)
                             && let [Value::Int(i), Value::Int(stop_at), Value::Int(step)] = *state
                         {

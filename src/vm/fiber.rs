@@ -15,10 +15,8 @@ pub struct Frame {
     /// The closure running here (a GC root while the frame exists).
     pub closure: ObjId,
     /// The closure's function, shared, so that entering or returning to the frame reads
-    /// its code without a lookup in the heap.
+    /// its code (and the fiber its register count) without a lookup in the heap.
     pub proto: Rc<Proto>,
-    /// Registers the frame uses (its proto's `nregs`), for the fiber's extent.
-    pub nregs: usize,
     pub pc: usize,
     pub base: usize,
     /// Absolute stack slot that receives the return value.
@@ -54,7 +52,6 @@ impl Fiber {
         self.handlers.clear();
     }
 
-    /// The end of the live part of the stack.
     /// Makes room for a frame that reaches slot `need` (at least doubling, so deep
     /// recursion grows the stack a logarithmic number of times). Out of line: the call
     /// path only checks.
@@ -65,8 +62,9 @@ impl Fiber {
         self.stack.resize(need.max(len * 2), Value::Nil);
     }
 
+    /// The end of the live part of the stack: the top frame's registers end there.
     pub(super) fn extent(&self) -> usize {
-        self.frames.last().map_or(0, |f| f.base + f.nregs)
+        self.frames.last().map_or(0, |f| f.base + f.proto.nregs as usize)
     }
 
     /// Every value this fiber keeps alive.
