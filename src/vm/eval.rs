@@ -198,18 +198,24 @@ impl Vm<'_> {
 
     // ---- the eval loop ---------------------------------------------------------------
 
+    /// Calls `subject`'s builtin method `method` with `args`; `None` if its type has none.
+    /// For the methods statements reach by names no script can write (`<enter>`,
+    /// `<exit>`, `<setslice>`).
+    fn call_own_method(&mut self, subject: Value, method: Method, args: &[Value]) -> Option<VmResult<Value>> {
+        let kind = subject.kind(&self.it.heap);
+        let (m, f) = self.it.methods.get(kind, method as u8)?;
+        self.builtin_depth += 1;
+        let r = f(self, m, subject, args);
+        self.builtin_depth -= 1;
+        Some(r)
+    }
+
     /// `with subject { ... }` begins: the subject's `<enter>` method (a lock's acquire).
     fn with_enter(&mut self, subject: Value) -> VmResult<()> {
-        let kind = subject.kind(&self.it.heap);
-        match self.it.methods.get(kind, Method::Enter as u8) {
-            Some((m, enter)) => {
-                self.builtin_depth += 1;
-                let r = enter(self, m, subject, &[]);
-                self.builtin_depth -= 1;
-                r.map(|_| ())
-            }
+        match self.call_own_method(subject, Method::Enter, &[]) {
+            Some(r) => r.map(|_| ()),
             None => {
-                let t = kind.name();
+                let t = subject.type_name(&self.it.heap);
                 Err(self.type_error(format!("'{t}' object cannot be used in 'with' (it needs a lock)")))
             }
         }
@@ -218,34 +224,20 @@ impl Vm<'_> {
     /// `subject[lo:hi:step] = value`, `args` being those four: the subject's
     /// `<setslice>` method.
     fn set_slice(&mut self, subject: Value, args: &[Value; 4]) -> VmResult<()> {
-        let kind = subject.kind(&self.it.heap);
-        match self.it.methods.get(kind, Method::SetSlice as u8) {
-            Some((m, set)) => {
-                self.builtin_depth += 1;
-                let r = set(self, m, subject, args);
-                self.builtin_depth -= 1;
-                r.map(|_| ())
-            }
+        match self.call_own_method(subject, Method::SetSlice, args) {
+            Some(r) => r.map(|_| ()),
             None => {
-                let t = kind.name();
+                let t = subject.type_name(&self.it.heap);
                 Err(self.type_error(format!("'{t}' object does not support slice assignment")))
             }
         }
     }
 
     /// `with` ends, normally or by a throw passing through: the subject's `<exit>` method.
+    /// During an unwind the error in flight is held only by the unwinding caller.
     fn with_exit(&mut self, subject: Value) -> VmResult<()> {
-        let kind = subject.kind(&self.it.heap);
-        match self.it.methods.get(kind, Method::Exit as u8) {
-            Some((m, exit)) => {
-                // During an unwind the error in flight is held only here.
-                self.builtin_depth += 1;
-                let r = exit(self, m, subject, &[]);
-                self.builtin_depth -= 1;
-                r.map(|_| ())
-            }
-            None => Ok(()),
-        }
+        self.call_own_method(subject, Method::Exit, &[])
+            .map_or(Ok(()), |r| r.map(|_| ()))
     }
 
     /// The eval loop is returning to its caller from `pc` of `proto`: tell the lock where,
