@@ -14,6 +14,7 @@
 //! by the instruction's address and belongs to one thread's `Vm`.
 
 use crate::heap::Heap;
+use crate::object::MapObj;
 use crate::value::{MapKey, ObjId, Value};
 use std::rc::Rc;
 
@@ -60,31 +61,36 @@ impl EntryHints {
     /// is one, for the instruction `site`. `name` must be a compiled constant (pinned).
     #[inline(always)]
     pub fn find(&mut self, heap: &Heap, map: ObjId, name: ObjId, site: usize) -> Option<usize> {
-        let hint = self.slot(site);
-        if hint.name == Some(name)
-            && let Some(want) = &hint.key
-            && let Some((MapKey::Str(key), _)) = heap.map(map).get_index(hint.entry as usize)
-            && Rc::ptr_eq(key, want)
-        {
-            return Some(hint.entry as usize);
+        match self.hit(heap.map(map), name, site) {
+            Some((i, _)) => Some(i),
+            None => self.find_slowly(heap, map, name, site),
         }
-        self.find_slowly(heap, map, name, site)
     }
 
     /// `find` for a read: the entry's value itself, found with one look at the map.
     #[inline(always)]
     pub fn find_value<'h>(&mut self, heap: &'h Heap, map: ObjId, name: ObjId, site: usize) -> Option<&'h Value> {
-        let hint = self.slot(site);
         let table = heap.map(map);
+        if let Some((_, value)) = self.hit(table, name, site) {
+            return Some(value);
+        }
+        let i = self.find_slowly(heap, map, name, site)?;
+        Some(table.value_at(i))
+    }
+
+    /// The hinted entry of `table` (its position and value), if the hint for `site` is
+    /// for `name` and the entry there still holds the key the hint remembers.
+    #[inline(always)]
+    fn hit<'t>(&mut self, table: &'t MapObj, name: ObjId, site: usize) -> Option<(usize, &'t Value)> {
+        let hint = self.slot(site);
         if hint.name == Some(name)
             && let Some(want) = &hint.key
             && let Some((MapKey::Str(key), value)) = table.get_index(hint.entry as usize)
             && Rc::ptr_eq(key, want)
         {
-            return Some(value);
+            return Some((hint.entry as usize, value));
         }
-        let i = self.find_slowly(heap, map, name, site)?;
-        Some(table.value_at(i))
+        None
     }
 
     /// Hashes the name, probes the map and remembers where the entry was.
