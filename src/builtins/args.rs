@@ -71,27 +71,36 @@ pub(super) fn str_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmRes
     }
 }
 
-/// The items of anything `for` can walk, as a vector.
+/// The items of anything `for` can walk, as a vector; `TypeError` for anything else.
 pub(super) fn items_of(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<Vec<Value>> {
-    match v {
+    match iterable_items(vm, name, v)? {
+        Some(items) => Ok(items),
+        None => not_iterable(vm, name, v),
+    }
+}
+
+/// `items_of`, with `None` for a value that is not iterable, for a caller that words that
+/// error itself.
+pub(super) fn iterable_items(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<Option<Vec<Value>>> {
+    Ok(Some(match v {
         Value::List(id) => {
             let len = vm.it.heap.list(id).len();
             let mut items = vm.list_with_capacity(len as u128)?;
             items.extend_from_slice(vm.it.heap.list(id));
-            Ok(items)
+            items
         }
         Value::Str(id) => {
             // One new string per character.
             let chars = vm.it.heap.str_obj(id).chars;
             vm.reserve(chars.saturating_mul(crate::heap::SHORT_STR_BYTES))?;
             let s = vm.it.heap.str_rc(id).clone();
-            Ok(s.chars().map(|c| vm.char_str(c)).collect())
+            s.chars().map(|c| vm.char_str(c)).collect()
         }
         Value::Map(id) => {
             let n = vm.it.heap.map(id).len();
             vm.reserve(n.saturating_mul(crate::heap::SHORT_STR_BYTES))?;
             let keys: Vec<_> = vm.it.heap.map(id).keys().cloned().collect();
-            Ok(keys.iter().map(|k| vm.it.heap.key_value(k)).collect())
+            keys.iter().map(|k| vm.it.heap.key_value(k)).collect()
         }
         Value::Obj(id) => match vm.it.heap.get(id) {
             Obj::Range(r) => {
@@ -101,12 +110,12 @@ pub(super) fn items_of(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmRe
                 }
                 let mut items = vm.list_with_capacity(r.len() as u128)?;
                 items.extend((0..r.len() as i64).map(|i| Value::Int(r.start + i * r.step)));
-                Ok(items)
+                items
             }
-            _ => not_iterable(vm, name, v),
+            _ => return Ok(None),
         },
-        _ => not_iterable(vm, name, v),
-    }
+        _ => return Ok(None),
+    }))
 }
 
 pub(super) fn not_iterable<T>(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<T> {

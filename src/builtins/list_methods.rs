@@ -4,7 +4,7 @@
 //! Invariant: a method that calls back into toy code (`sort` with a key, `==` in `index`)
 //! re-reads the list after the call: the callback may have changed it.
 
-use super::args::{MethodName, arity, int_arg, items_of};
+use super::args::{MethodName, arity, int_arg, items_of, iterable_items};
 use super::core::sort_values;
 use crate::method::Method;
 use crate::value::{ObjId, Value};
@@ -166,29 +166,24 @@ pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Val
 
 /// `list[lo:hi:step] = value`: with step 1 the items `lo..hi` become the value's items,
 /// however many; with any other step each picked item becomes one of the value's, which
-/// must have exactly as many. The value is read in full first, so `xs[:] = xs` works.
+/// must have exactly as many. The bounds are checked first, then the value is read in
+/// full, so `xs[:] = xs` works.
 fn set_slice(vm: &mut Vm, id: ObjId, lo: Value, hi: Value, step: Value, value: Value) -> VmResult<()> {
-    let iterable = match value {
-        Value::List(_) | Value::Str(_) | Value::Map(_) => true,
-        Value::Obj(o) => matches!(vm.it.heap.get(o), crate::object::Obj::Range(_)),
-        _ => false,
-    };
-    if !iterable {
-        let t = value.type_name(&vm.it.heap);
-        return Err(vm.type_error(format!("can only assign an iterable to a slice, not '{t}'")));
-    }
     let len = vm.it.heap.list(id).len();
     let target = slice_target(vm, lo, hi, step, len)?;
-    let items = items_of(vm, "slice assignment", value)?;
+    let Some(items) = iterable_items(vm, "slice assignment", value)? else {
+        let t = value.type_name(&vm.it.heap);
+        return Err(vm.type_error(format!("can only assign an iterable to a slice, not '{t}'")));
+    };
     match target {
         SliceTarget::Run { from, to } => {
             let grows = items.len().saturating_sub(to - from);
             vm.with_room(|heap| heap.list_reserve(id, grows))?;
             vm.it.heap.list_mut(id).splice(from..to, items);
         }
-        SliceTarget::Every { first, step, count } => {
-            if items.len() != count {
-                let n = items.len();
+        SliceTarget::Every(picked) => {
+            if items.len() != picked.len() {
+                let (n, count) = (items.len(), picked.len());
                 return Err(vm.error(
                     "ValueError",
                     format!("attempt to assign sequence of size {n} to extended slice of size {count}"),
@@ -196,7 +191,7 @@ fn set_slice(vm: &mut Vm, id: ObjId, lo: Value, hi: Value, step: Value, value: V
             }
             let list = vm.it.heap.list_mut(id);
             for (k, v) in items.into_iter().enumerate() {
-                list[SliceTarget::index(first, step, k)] = v;
+                list[picked.index(k)] = v;
             }
         }
     }

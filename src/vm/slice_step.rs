@@ -14,7 +14,7 @@ use crate::value::Value;
 /// Which items a stepped slice takes: `count` of them, the first at index `first`, then
 /// every `step`th; `stop` is Python's stop index (for a range's stop).
 #[derive(Clone, Copy)]
-struct Picked {
+pub struct Picked {
     first: i128,
     stop: i128,
     step: i128,
@@ -22,9 +22,16 @@ struct Picked {
 }
 
 impl Picked {
-    fn index(&self, k: i128) -> usize {
+    /// How many items the slice takes.
+    pub fn len(&self) -> usize {
+        // `pick` keeps the count within the sequence's length.
+        self.count as usize
+    }
+
+    /// The index of the `k`th item taken (`k < len()`).
+    pub fn index(&self, k: usize) -> usize {
         // In bounds: `first + k * step` for `k < count` lies in `0..len`.
-        (self.first + k * self.step) as usize
+        (self.first + k as i128 * self.step) as usize
     }
 }
 
@@ -96,17 +103,8 @@ pub enum SliceTarget {
     /// Step 1 (or nil): the items `from..to` (`to >= from`), replaced by any number of
     /// items.
     Run { from: usize, to: usize },
-    /// Any other step: `count` items, the first at `first`, then every `step`th, each
-    /// replaced by one item.
-    Every { first: usize, step: isize, count: usize },
-}
-
-impl SliceTarget {
-    /// The `k`th index an `Every` target picks.
-    pub fn index(first: usize, step: isize, k: usize) -> usize {
-        // In bounds: `Picked::index`, with the same numbers.
-        (first as i128 + k as i128 * step as i128) as usize
-    }
+    /// Any other step: the items the slice takes, each replaced by one item.
+    Every(Picked),
 }
 
 /// Where `x[lo:hi:step] = items` puts the items in a list of `len`, with Python's
@@ -114,19 +112,15 @@ impl SliceTarget {
 pub fn slice_target(vm: &mut Vm, lo: Value, hi: Value, step: Value, len: usize) -> VmResult<SliceTarget> {
     let step = step_of(vm, step)?;
     let p = pick(vm, lo, hi, step, len as i128)?;
-    // `pick` keeps its numbers within `-1..=len`, and the step is an i64.
     Ok(if step == 1 {
+        // Forward, so `first` is within `0..=len`.
         let from = p.first as usize;
         SliceTarget::Run {
             from,
-            to: from + p.count as usize,
+            to: from + p.len(),
         }
     } else {
-        SliceTarget::Every {
-            first: p.first.max(0) as usize,
-            step: step as isize,
-            count: p.count as usize,
-        }
+        SliceTarget::Every(p)
     })
 }
 
@@ -143,9 +137,9 @@ pub fn slice_step(vm: &mut Vm, o: Value, lo: Value, hi: Value, step: Value) -> V
         Value::List(id) => {
             let len = vm.it.heap.list(id).len();
             let p = pick(vm, lo, hi, step, len as i128)?;
-            let mut items = vm.list_with_capacity(p.count as u128)?;
+            let mut items = vm.list_with_capacity(p.len() as u128)?;
             let source = vm.it.heap.list(id);
-            items.extend((0..p.count).map(|k| source[p.index(k)]));
+            items.extend((0..p.len()).map(|k| source[p.index(k)]));
             Ok(vm.it.heap.new_list(items))
         }
         Value::Str(id) => {
@@ -154,10 +148,10 @@ pub fn slice_step(vm: &mut Vm, o: Value, lo: Value, hi: Value, step: Value) -> V
             let s = vm.it.heap.str_obj(id);
             let picked: Vec<char> = if s.is_ascii() {
                 let bytes = s.text().as_bytes();
-                (0..p.count).map(|k| char::from(bytes[p.index(k)])).collect()
+                (0..p.len()).map(|k| char::from(bytes[p.index(k)])).collect()
             } else {
                 let chars: Vec<char> = s.text().chars().collect();
-                (0..p.count).map(|k| chars[p.index(k)]).collect()
+                (0..p.len()).map(|k| chars[p.index(k)]).collect()
             };
             let bytes: usize = picked.iter().map(|c| c.len_utf8()).sum();
             let mut out = vm.string_with_capacity(bytes as u128)?;
