@@ -253,9 +253,10 @@ impl Heap {
     }
 
     /// Whether a builtin may allocate `bytes` at once (the pieces of a split): `OverLimit`
-    /// past the memory limit, and `CollectFirst` when they would pass the growth trigger, so the collection that is due anyway runs before them, not after, and
-    /// the garbage of the loop that built the input is freed before the output is added to
-    /// it. Charges nothing: the allocations are charged as they happen.
+    /// past the memory limit, and `CollectFirst` when they would pass the growth trigger,
+    /// so the collection that is due anyway runs before them, not after, and the garbage
+    /// of the loop that built the input is freed before the output is added to it. Charges
+    /// nothing: the allocations are charged as they happen.
     pub fn room_for(&self, bytes: usize) -> Result<(), GrowError> {
         if !self.fits(bytes) {
             return Err(GrowError::OverLimit(bytes));
