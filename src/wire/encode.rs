@@ -14,6 +14,11 @@ use super::format::{
 /// The bytes of an int: its tag and eight of value.
 pub const INT_SIZE: usize = 9;
 
+/// Room a new encoder starts with: a small message (`[kind, value]` with a number or a
+/// short string) is written without the buffer growing, where growing from empty would
+/// cost three reallocations — more than encoding the message.
+const FIRST_ROOM: usize = 64;
+
 /// Writes one value at a time into a reusable buffer; `finish` yields the complete frame bytes.
 ///
 /// The caller writes exactly one value per frame: a `list(n)` header is followed by `n`
@@ -48,7 +53,7 @@ impl Encoder {
     /// An encoder with a frame already begun.
     pub fn new() -> Self {
         let mut e = Encoder {
-            buf: Vec::new(),
+            buf: Vec::with_capacity(FIRST_ROOM),
             owed: 0,
             framing: Framing::Whole,
         };
