@@ -11,5 +11,5 @@ pub use crate::parser::{is_incomplete, parse};
 pub mod wire {
     #[cfg(fuzzing)]
     pub use crate::wire::tree::{Tree, TreeBuilder, map_keys_are_valid, payload};
-    pub use crate::wire::{Decoder, Length, PieceDecoder, PieceReader, WireError, decode, read_frame};
+    pub use crate::wire::{Decoder, Length, PieceDecoder, PieceReader, WireError, decode, decode_pair, read_frame};
 }

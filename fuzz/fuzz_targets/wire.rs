@@ -6,7 +6,8 @@
 //! anything else would be reading something the encoder never wrote), and its maps' keys must
 //! be nil, bool, int or str, no two equal; and decoding in pieces must accept exactly what
 //! decoding whole accepts, whether the pieces are prefixes of one buffer or separate
-//! buffers (`PieceDecoder`, as between interpreters).
+//! buffers (`PieceDecoder`, as between interpreters); and a payload read in place as a
+//! `[kind, scalar]` pair (`decode_pair`) must be one `decode` reads as that list.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -65,6 +66,13 @@ fuzz_target!(|data: &[u8]| {
         assert!(
             map_keys_are_valid(tree),
             "decode accepted a map whose keys break the rules"
+        );
+    }
+    if let Some((kind, value)) = wire::decode_pair(data, &mut builder()) {
+        assert_eq!(
+            whole.as_ref().ok(),
+            Some(&Tree::List(vec![Tree::Int(kind), value])),
+            "a pair read in place that decode reads otherwise"
         );
     }
     let piece = 1 + data.first().map_or(0, |b| (b % 16) as usize);

@@ -100,6 +100,14 @@ impl Builder for HeapBuilder<'_, '_> {
 pub(crate) fn decode_frame(vm: &mut Vm, frame: &[u8], from: Sender) -> VmResult<(i64, Value)> {
     vm.make_room_if_needed(frame.len());
     let mut short = None;
+    // The common small message, `[kind, scalar]`, is read in place: it makes at most one
+    // object, so no collection can come between making it and returning it.
+    if let Some((kind, value)) = wire::decode_pair(frame, &mut HeapBuilder { vm, short: &mut short }) {
+        if let Some(bytes) = short {
+            return Err(vm.too_big_error(bytes));
+        }
+        return check_kind(vm, kind, value, from);
+    }
     vm.it.gc_inhibit += 1;
     let decoded = wire::decode(frame, &mut HeapBuilder { vm, short: &mut short });
     vm.it.gc_inhibit -= 1;
@@ -121,6 +129,13 @@ pub(crate) fn split_frame(vm: &mut Vm, v: Value, from: Sender) -> VmResult<(i64,
         },
         _ => return Err(bad(vm, "not a [kind, value] frame")),
     };
+    check_kind(vm, kind, value, from)
+}
+
+/// The parts of a `[kind, value]` frame, refusing a kind its sender may not send and an
+/// error frame that holds no error.
+fn check_kind(vm: &mut Vm, kind: i64, value: Value, from: Sender) -> VmResult<(i64, Value)> {
+    let bad = |vm: &mut Vm, why: &str| process_error(vm, format!("bad message from the other process: {why}"));
     if let Some(why) = from.refuses(kind) {
         return Err(bad(vm, &why));
     }

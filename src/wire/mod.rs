@@ -66,7 +66,8 @@
 //! bytes the decoder may read again (`window`).
 //!
 //! The parts: `format` holds the constants and tags above and the error type, `encode` writes frames, `frame` reads them off a stream, `decode` turns a
-//! payload into the receiver's values, with `keys` checking each map's keys; `tree` (tests
+//! payload into the receiver's values, with `keys` checking each map's keys, and `pair`
+//! reads the common small message `[kind, scalar]` without it; `tree` (tests
 //! and fuzzing only) is a plain value type to check them against each other.
 
 mod decode;
@@ -74,6 +75,7 @@ mod encode;
 mod format;
 mod frame;
 mod keys;
+mod pair;
 #[cfg(test)]
 mod tests;
 #[cfg(any(test, fuzzing))]
@@ -85,4 +87,5 @@ pub use encode::{Encoder, INT_SIZE, Pump, Pumped, Sink};
 pub use format::PREFIX_LEN;
 pub use format::{Length, MAX_DEPTH, WireError};
 pub use frame::{PieceReader, read_frame};
+pub use pair::decode_pair;
 pub use window::PieceDecoder;

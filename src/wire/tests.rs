@@ -1593,3 +1593,89 @@ fn a_decoder_for_its_own_encoder_still_refuses_bad_bytes() {
     let e = d.feed(&huge, Length::AtMost(1 << 20), &mut TreeBuilder).unwrap_err();
     assert!(e.0.contains("does not fit"), "{e}");
 }
+
+/// What the general decoder makes of `bytes`, as `decode_pair` would give it: the kind and
+/// value of a `[int, value]` list.
+fn decoded_as_pair(bytes: &[u8]) -> Option<(i64, Tree)> {
+    match decode_tree(bytes) {
+        Ok(Tree::List(items)) => match &items[..] {
+            [Tree::Int(kind), value] => Some((*kind, value.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[test]
+fn a_pair_of_a_kind_and_a_scalar_is_read_in_place() {
+    let scalars = [
+        Tree::Nil,
+        Tree::Bool(false),
+        Tree::Bool(true),
+        Tree::Int(i64::MIN),
+        Tree::Float(-0.0),
+        Tree::Float(f64::from_bits(0x7ff8_0000_0000_0001)),
+        Tree::Str(String::new()),
+        s("ascii"),
+        s("naïve ☃ 𝄞"),
+    ];
+    for (kind, value) in scalars.into_iter().enumerate() {
+        let bytes = payload(&Tree::List(vec![Tree::Int(kind as i64 - 1), value.clone()]));
+        assert_eq!(decode_pair(&bytes, &mut TreeBuilder), Some((kind as i64 - 1, value)));
+    }
+    // Anything else is left to the decoder, good or bad.
+    let leave = [
+        payload(&Tree::List(vec![Tree::Int(0), Tree::List(vec![])])),
+        payload(&Tree::List(vec![
+            Tree::Int(0),
+            Tree::Error("E".into(), "m".into(), vec![]),
+        ])),
+        payload(&Tree::List(vec![Tree::Int(0), Tree::Int(1), Tree::Int(2)])),
+        payload(&Tree::List(vec![s("kind"), Tree::Int(1)])),
+        payload(&Tree::Int(3)),
+        [payload(&Tree::List(vec![Tree::Int(0), Tree::Int(1)])), vec![0]].concat(),
+        [payload(&Tree::List(vec![Tree::Int(0), s("ab")])), vec![b'c']].concat(),
+        payload(&Tree::List(vec![Tree::Int(0), s("ab")]))[..29].to_vec(),
+        [&payload(&Tree::List(vec![Tree::Int(0), s("")]))[..], &[0xff]].concat(),
+        Vec::new(),
+    ];
+    for bytes in leave {
+        assert_eq!(decode_pair(&bytes, &mut TreeBuilder), None, "{bytes:?}");
+    }
+    let mut bad_utf8 = payload(&Tree::List(vec![Tree::Int(0), s("ab")]));
+    *bad_utf8.last_mut().unwrap() = 0xff;
+    assert_eq!(decode_pair(&bad_utf8, &mut TreeBuilder), None);
+    assert!(decode_tree(&bad_utf8).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Reading a pair in place agrees with the decoder: the same parts when it answers, and
+    /// an answer for every kind and scalar.
+    #[test]
+    fn a_pair_read_in_place_is_what_the_decoder_reads(
+        kind in any::<i64>(),
+        value in forged_tree(),
+        flip in any::<Option<(prop::sample::Index, u8)>>(),
+        cut in any::<Option<prop::sample::Index>>(),
+    ) {
+        let scalar = !matches!(value, Tree::List(_) | Tree::Map(_) | Tree::Error(..));
+        let mut bytes = payload(&Tree::List(vec![Tree::Int(kind), value.clone()]));
+        let untouched = flip.is_none() && cut.is_none();
+        if let Some((at, byte)) = flip {
+            let at = at.index(bytes.len());
+            bytes[at] = byte;
+        }
+        if let Some(at) = cut {
+            bytes.truncate(at.index(bytes.len()));
+        }
+        let in_place = decode_pair(&bytes, &mut TreeBuilder);
+        if in_place.is_some() {
+            prop_assert_eq!(&in_place, &decoded_as_pair(&bytes));
+        }
+        if untouched && scalar {
+            prop_assert_eq!(in_place, Some((kind, value)));
+        }
+    }
+}
