@@ -14,7 +14,7 @@
 //! own, and a collection is asked for once the bytes charged since the last one pass the
 //! pacing threshold or the memory limit.
 
-use crate::object::{Closure, ErrorObj, Kind, MapObj, Obj, StrObj, Traceback};
+use crate::object::{Closure, ErrorObj, Kind, ListObj, MapObj, Obj, StrObj, Traceback};
 use crate::value::{KeyRef, MapKey, ObjId, Value};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -380,7 +380,12 @@ impl Heap {
     }
 
     pub fn new_list(&mut self, items: Vec<Value>) -> Value {
-        Value::List(self.alloc(Obj::List(items)))
+        Value::List(self.alloc(Obj::List(ListObj::new(items))))
+    }
+
+    /// A list of numbers, bools and nil only, which the collector need not read.
+    pub fn new_leaf_list(&mut self, items: Vec<Value>) -> Value {
+        Value::List(self.alloc(Obj::List(ListObj::of_leaves(items))))
     }
 
     pub fn new_map(&mut self, m: MapObj) -> Value {
@@ -467,7 +472,7 @@ impl Heap {
         if self.collect_first(bytes) {
             return Err(GrowError::CollectFirst(bytes));
         }
-        let items = self.list_mut(id);
+        let items = self.list_obj_mut(id);
         items
             .try_reserve_exact(want - len)
             .map_err(|_| GrowError::Failed(bytes))?;
@@ -479,11 +484,11 @@ impl Heap {
     /// `xs.append(v)`: the buffer grows (and is charged) only when it is full.
     #[inline]
     pub fn list_push(&mut self, id: ObjId, v: Value) -> Result<(), GrowError> {
-        let items = self.list_mut(id);
+        let items = self.list(id);
         if items.len() == items.capacity() {
             self.list_reserve(id, 1)?;
         }
-        self.list_mut(id).push(v);
+        self.list_obj_mut(id).push(v);
         Ok(())
     }
 
@@ -628,8 +633,15 @@ impl Heap {
         }
     }
 
+    /// The items of list `id` to change in any way; the collector reads them all at its
+    /// next pass. `list_obj_mut` writes a value without that.
     #[inline]
     pub fn list_mut(&mut self, id: ObjId) -> &mut Vec<Value> {
+        self.list_obj_mut(id).items_mut()
+    }
+
+    #[inline]
+    pub fn list_obj_mut(&mut self, id: ObjId) -> &mut ListObj {
         match self.get_mut(id) {
             Obj::List(l) => l,
             other => mismatch("list", other),
@@ -704,18 +716,32 @@ impl Heap {
                 continue;
             }
             marks[i] = true;
+            if let Obj::List(items) = &self.objs[i]
+                && !items.may_hold_objects()
+            {
+                // Numbers only: nothing to mark, and nothing to read.
+                continue;
+            }
+            let mut found_objects = false;
             self.objs[i].trace(|v| match v {
                 // A string holds no values: marked here, it need not be visited (a list of
                 // a million strings would push and pop each one).
-                Value::Str(child) => marks[child.index()] = true,
+                Value::Str(child) => {
+                    found_objects = true;
+                    marks[child.index()] = true;
+                }
                 _ => {
-                    if let Some(child) = v.obj_id()
-                        && !marks[child.index()]
-                    {
-                        work.push(child);
+                    if let Some(child) = v.obj_id() {
+                        found_objects = true;
+                        if !marks[child.index()] {
+                            work.push(child);
+                        }
                     }
                 }
             });
+            if !found_objects && let Obj::List(items) = &mut self.objs[i] {
+                items.found_no_objects();
+            }
         }
         // Trailing unreachable slots shrink the arena instead of sitting on the free list.
         let len = marks.iter().rposition(|&m| m).map_or(0, |i| i + 1);

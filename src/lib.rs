@@ -29,6 +29,7 @@ mod family;
 mod format;
 mod heap;
 mod link;
+mod list;
 mod method;
 mod object;
 mod signal;

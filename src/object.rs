@@ -13,6 +13,7 @@
 use crate::bytecode::Proto;
 use crate::dict::Dict;
 use crate::link::Link;
+pub use crate::list::ListObj;
 use crate::signal::Signal;
 use crate::value::{ObjId, Value};
 use crate::wire::Encoder;
@@ -401,7 +402,7 @@ impl RangeObj {
 #[derive(Debug)]
 pub enum Obj {
     Str(StrObj),
-    List(Vec<Value>),
+    List(ListObj),
     Map(MapObj),
     Func(Closure),
     /// A captured variable, shared by reference between a frame and its closures.

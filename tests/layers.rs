@@ -28,7 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("syntax and values", &["ast", "error", "value", "dict", "bytecode"]),
     (
         "objects and the heap",
-        &["object", "heap", "compare", "display", "wait_graph"],
+        &["object", "list", "heap", "compare", "display", "wait_graph"],
     ),
     ("the front end", &["lexer", "parser", "compiler", "disasm"]),
     ("the machine", &["vm"]),

@@ -21,7 +21,7 @@
 //!   code names globals by slot), or the image is refused.
 
 use crate::bytecode::{Capture, Op, Proto, Reg};
-use crate::object::{Closure, ErrorObj, ModuleObj, Obj, RangeObj, StrObj, TbEntry, Traceback};
+use crate::object::{Closure, ErrorObj, ListObj, ModuleObj, Obj, RangeObj, StrObj, TbEntry, Traceback};
 use crate::value::{MapKey, ObjId, Value};
 use crate::vm::{Interp, ModuleRecord, Vm, VmResult};
 use rustc_hash::FxHashMap;
@@ -173,7 +173,7 @@ impl Taker<'_, '_> {
         let object = match self.vm.it.heap.get(id) {
             Obj::Str(s) => Object::Str(s.text().to_string()),
             Obj::List(items) => {
-                let items = items.clone();
+                let items = items.to_vec();
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     out.push(self.value(item, uncopyable)?);
@@ -381,7 +381,7 @@ pub fn restore(it: &mut Interp, image: Image) -> Result<(Value, Vec<Value>), Str
     for (object, &id) in objects.into_iter().zip(&ids) {
         let obj = match object {
             Object::Str(s) => Obj::Str(StrObj::new(s.into())),
-            Object::List(items) => Obj::List(items.into_iter().map(val).collect()),
+            Object::List(items) => Obj::List(ListObj::new(items.into_iter().map(val).collect())),
             Object::Map(entries) => {
                 let mut m = crate::object::MapObj::default();
                 for (k, v) in entries {

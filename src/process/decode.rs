@@ -68,6 +68,12 @@ impl Builder for HeapBuilder<'_, '_> {
         }
         self.vm.it.heap.new_list(items)
     }
+    fn leaf_list(&mut self, items: Vec<Value>) -> Value {
+        if !self.room_for(items.capacity() * crate::heap::ITEM_BYTES) {
+            return Value::Nil;
+        }
+        self.vm.it.heap.new_leaf_list(items)
+    }
     fn map(&mut self, pairs: Vec<(Value, Value)>) -> Result<Value, WireError> {
         if !self.room_for(pairs.len() * 64) {
             return Ok(Value::Nil);

@@ -651,7 +651,7 @@ impl Vm<'_> {
                             && let (Inline::ListPush, Value::List(list), 1) = (step, recv, argc)
                         {
                             let v = Value::copy_words(&reg!(obj + 1));
-                            let items = self.it.heap.list_mut(list);
+                            let items = self.it.heap.list_obj_mut(list);
                             if items.len() < items.capacity() {
                                 items.push(v);
                             } else {
@@ -787,7 +787,7 @@ impl Vm<'_> {
                     Op::ListAppend { list, src } => {
                         let v = reg!(src);
                         if let Value::List(id) = reg!(list) {
-                            let items = self.it.heap.list_mut(id);
+                            let items = self.it.heap.list_obj_mut(id);
                             if items.len() < items.capacity() {
                                 items.push(v);
                             } else {

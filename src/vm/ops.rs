@@ -531,7 +531,7 @@ pub fn set_index(vm: &mut Vm, o: Value, i: Value, v: Value) -> VmResult<()> {
     match (o, i) {
         (Value::List(id), Value::Int(i)) => match normalize_index(i, vm.it.heap.list(id).len()) {
             Some(j) => {
-                vm.it.heap.list_mut(id)[j] = v;
+                vm.it.heap.list_obj_mut(id).set(j, v);
                 Ok(())
             }
             None => Err(vm.error("IndexError", "list assignment index out of range")),

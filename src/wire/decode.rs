@@ -24,6 +24,11 @@ pub trait Builder {
         self.str(s)
     }
     fn list(&mut self, items: Vec<Self::Value>) -> Self::Value;
+    /// A list whose items are all nil, bools, ints or floats (none made by `str`, `list`,
+    /// `map` or `error`): a receiver may note that it holds no references.
+    fn leaf_list(&mut self, items: Vec<Self::Value>) -> Self::Value {
+        self.list(items)
+    }
     /// The keys are nil, bool, int or str values, no two the same (the decoder refuses any
     /// other map). The builder may still refuse the map; its error is passed through unchanged.
     fn map(&mut self, pairs: Vec<(Self::Value, Self::Value)>) -> Result<Self::Value, WireError>;
@@ -196,6 +201,8 @@ enum Open<V> {
     List {
         items: Vec<V>,
         left: usize,
+        /// Every item so far was a nil, bool, int or float.
+        leaves: bool,
     },
     Map {
         pairs: Vec<(V, V)>,
@@ -414,7 +421,7 @@ impl<V> Decoder<V> {
             // Fast path: runs of leaves go straight into the innermost open list, without the
             // general step's pop and push of its container. The list's last item is left to
             // the general step, which closes the list.
-            if let Some(Open::List { items, left }) = stack.last_mut() {
+            if let Some(Open::List { items, left, leaves }) = stack.last_mut() {
                 while *left > 1 {
                     (*saved_pos, *saved_reserved) = (r.base + r.pos, reserved);
                     let Some(&tag) = r.bytes.get(r.pos) else { break };
@@ -447,6 +454,7 @@ impl<V> Decoder<V> {
                             builder.float(f64::from_bits(u64::from_le_bytes(r.array("float")?)))
                         }
                         TAG_STR => {
+                            *leaves = false;
                             let run = str_run(r, (*left - 1).min(STR_RUN), |s, ascii| {
                                 items.push(if ascii { builder.ascii_str(s) } else { builder.str(s) });
                             });
@@ -527,6 +535,7 @@ impl<V> Decoder<V> {
                             Open::List {
                                 items: Vec::with_capacity(r.room_for(n, per_item)),
                                 left: n,
+                                leaves: true,
                             }
                         } else {
                             keys.open(n);
@@ -560,17 +569,32 @@ impl<V> Decoder<V> {
                 }
             };
             // Hand the finished value to its container, closing every container it completes.
+            let mut leaf = matches!(tag, TAG_NIL | TAG_FALSE | TAG_TRUE | TAG_INT | TAG_FLOAT);
             loop {
                 // Popping and pushing back (never a reallocation) keeps the container owned here.
                 match stack.pop() {
                     None => return Ok(value),
-                    Some(Open::List { mut items, left }) => {
+                    Some(Open::List {
+                        mut items,
+                        left,
+                        leaves,
+                    }) => {
                         items.push(value);
+                        let leaves = leaves && leaf;
                         if left > 1 {
-                            stack.push(Open::List { items, left: left - 1 });
+                            stack.push(Open::List {
+                                items,
+                                left: left - 1,
+                                leaves,
+                            });
                             break;
                         }
-                        value = builder.list(items);
+                        value = if leaves {
+                            builder.leaf_list(items)
+                        } else {
+                            builder.list(items)
+                        };
+                        leaf = false;
                     }
                     Some(Open::Map { pairs, key: None, left }) => {
                         // A key is a scalar (`key_type_error`), so it is the item just read.
@@ -604,6 +628,7 @@ impl<V> Decoder<V> {
                             ))));
                         }
                         value = builder.map(pairs)?;
+                        leaf = false;
                     }
                 }
             }

@@ -42,27 +42,34 @@ impl Builder for Count {
     }
 }
 
+/// The scalar half of a `Builder` whose values are `Tree`s: what `TreeBuilder` makes.
+macro_rules! scalars_as_trees {
+    () => {
+        fn nil(&mut self) -> Tree {
+            TreeBuilder.nil()
+        }
+        fn bool(&mut self, b: bool) -> Tree {
+            TreeBuilder.bool(b)
+        }
+        fn int(&mut self, i: i64) -> Tree {
+            TreeBuilder.int(i)
+        }
+        fn float(&mut self, f: f64) -> Tree {
+            TreeBuilder.float(f)
+        }
+        fn str(&mut self, s: &str) -> Tree {
+            TreeBuilder.str(s)
+        }
+    };
+}
+
 /// A `TreeBuilder` that refuses any map with the key `"refused"`, as a receiver may refuse
 /// a map: decoding in pieces must pass such a refusal on exactly as decoding whole does.
 struct Refusing;
 
 impl Builder for Refusing {
     type Value = Tree;
-    fn nil(&mut self) -> Tree {
-        TreeBuilder.nil()
-    }
-    fn bool(&mut self, b: bool) -> Tree {
-        TreeBuilder.bool(b)
-    }
-    fn int(&mut self, i: i64) -> Tree {
-        TreeBuilder.int(i)
-    }
-    fn float(&mut self, f: f64) -> Tree {
-        TreeBuilder.float(f)
-    }
-    fn str(&mut self, s: &str) -> Tree {
-        TreeBuilder.str(s)
-    }
+    scalars_as_trees!();
     fn list(&mut self, items: Vec<Tree>) -> Tree {
         TreeBuilder.list(items)
     }
@@ -1677,5 +1684,73 @@ proptest! {
         if untouched && scalar {
             prop_assert_eq!(in_place, Some((kind, value)));
         }
+    }
+}
+
+/// A `TreeBuilder` that checks the decoder calls `leaf_list` exactly for the non-empty
+/// lists of nil, bools, ints and floats only.
+struct LeafCheck;
+
+fn is_leaf(t: &Tree) -> bool {
+    matches!(t, Tree::Nil | Tree::Bool(_) | Tree::Int(_) | Tree::Float(_))
+}
+
+impl Builder for LeafCheck {
+    type Value = Tree;
+    scalars_as_trees!();
+    fn list(&mut self, items: Vec<Tree>) -> Tree {
+        assert!(
+            items.is_empty() || !items.iter().all(is_leaf),
+            "a list of leaves not reported as one: {items:?}"
+        );
+        TreeBuilder.list(items)
+    }
+    fn leaf_list(&mut self, items: Vec<Tree>) -> Tree {
+        assert!(items.iter().all(is_leaf), "a list reported as leaves: {items:?}");
+        TreeBuilder.list(items)
+    }
+    fn map(&mut self, pairs: Vec<(Tree, Tree)>) -> Result<Tree, WireError> {
+        TreeBuilder.map(pairs)
+    }
+    fn error(&mut self, kind: &str, message: &str, traceback: Vec<(String, u32, String)>) -> Tree {
+        TreeBuilder.error(kind, message, traceback)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Whole or in pieces, a list is reported as one of leaves exactly when it is.
+    #[test]
+    fn lists_of_leaves_are_told_apart(t in forged_tree(), cut in any::<prop::sample::Index>()) {
+        let bytes = payload(&t);
+        let whole = decode(&bytes, &mut LeafCheck);
+        prop_assert_eq!(whole.clone(), decode_tree(&bytes));
+        let at = cut.index(bytes.len() + 1);
+        let mut d = Decoder::new();
+        let first = d.feed(&bytes[..at], Length::Exactly(bytes.len()), &mut LeafCheck);
+        if let Ok(None) = first {
+            prop_assert_eq!(d.feed(&bytes, Length::Exactly(bytes.len()), &mut LeafCheck).ok().flatten(), whole.ok());
+        }
+    }
+}
+
+#[test]
+fn a_long_list_of_numbers_is_one_of_leaves() {
+    let numbers = Tree::List(
+        (0..1000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    Tree::Int(i)
+                } else {
+                    Tree::Float(i as f64)
+                }
+            })
+            .collect(),
+    );
+    let with_a_str = Tree::List(vec![Tree::Int(1), s("x"), Tree::Int(2)]);
+    let nested = Tree::List(vec![Tree::Int(1), Tree::List(vec![Tree::Nil]), Tree::Bool(true)]);
+    for t in [numbers, with_a_str, nested] {
+        assert_eq!(decode(&payload(&t), &mut LeafCheck), Ok(t));
     }
 }
