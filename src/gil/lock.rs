@@ -9,7 +9,10 @@ use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::time::{Duration, Instant};
 
 use super::cpu::{self, follow_target};
@@ -34,6 +37,16 @@ pub const REPORT_LOCATION: u32 = 1 << 16;
 /// Every eval-breaker bit the lock owns. The others belong to whoever embeds the lock;
 /// the lock never reads or writes them.
 pub const GIL_BITS: u32 = DROP_REQUEST | REPORT_LOCATION;
+
+/// How long a waiter that has just asked the holder to drop watches for the release before
+/// it sleeps. A holder running bytecode drops at its next check point, microseconds away,
+/// while putting the waiter to sleep and waking it costs two context switches and, on a
+/// virtual machine, a wake-up of an idle vCPU whose tail runs to milliseconds. The spin
+/// ends early when the GIL is released (to anyone: the waiter then looks under the mutex).
+const HANDOFF_SPIN: Duration = Duration::from_micros(50);
+
+/// Looks at the release count between two readings of the clock while spinning.
+const SPIN_LOOKS_PER_CLOCK: u32 = 32;
 
 /// The smallest switch interval accepted; zero would make waiters spin. An answer of
 /// [`ReleasePolicy::ask_after`] shorter than this means "at once".
@@ -264,6 +277,9 @@ pub(super) struct Shared {
     pub(super) state: Mutex<State>,
     /// A holder that was forced to drop sleeps here until the GIL changes hands.
     pub(super) switch_cv: Condvar,
+    /// Bumped by every release, under the mutex: what a waiter that has just asked the
+    /// holder to drop watches while it spins (see `Gil::spin_for_release`).
+    releases: AtomicU64,
 }
 
 impl Shared {
@@ -271,6 +287,7 @@ impl Shared {
         Box::new(Shared {
             state: Mutex::new(state),
             switch_cv: Condvar::new(),
+            releases: AtomicU64::new(0),
         })
     }
 }
@@ -603,12 +620,22 @@ impl<T> Gil<T> {
             // Whoever holds the GIL next reaches a check point says where it is.
             self.eval_breaker.fetch_or(REPORT_LOCATION, Relaxed);
             let wake = st.rec(tid).wake.clone();
+            let mut spun = false;
             while !st.can_take(tid) {
                 let now = Instant::now();
                 match self.ask_time(st, tid, now, false) {
                     Some(at_once) if at_once < MIN_SWITCH_INTERVAL => {
                         if st.locked {
                             self.request_drop(st, tid, now);
+                            // Once per wait: a holder that does not drop within the spin
+                            // is not at a check point (a native call, say), and spinning
+                            // again would only take a CPU from it.
+                            if !spun {
+                                spun = true;
+                                if self.spin_for_release(st) {
+                                    continue;
+                                }
+                            }
                         }
                         // Asked (or there is nobody to ask yet): sleep until the GIL is
                         // released, or until it is time to ask its next holder, should
@@ -629,6 +656,10 @@ impl<T> Gil<T> {
                         // the time ran out.)
                         if timed_out && st.locked && st.switch_number == seen {
                             self.request_drop(st, tid, Instant::now());
+                            if !spun {
+                                spun = true;
+                                self.spin_for_release(st);
+                            }
                         }
                     }
                     None => wake.wait(st),
@@ -700,6 +731,34 @@ impl<T> Gil<T> {
         target
     }
 
+    /// With the mutex unlocked, watches for the next release for up to [`HANDOFF_SPIN`]:
+    /// true if one came. The caller looks at the state again under the mutex either way, so
+    /// a release seen here is never taken for a grant, and one missed here still wakes the
+    /// waiter it reserves the GIL for (the notify comes under the mutex, after the waiter
+    /// is back asleep or looking). The model build never spins: loom would explore every
+    /// iteration.
+    fn spin_for_release(&self, st: &mut MutexGuard<'_, State>) -> bool {
+        if cfg!(loom) {
+            return false;
+        }
+        let releases = &self.shared().releases;
+        let seen = releases.load(Acquire);
+        MutexGuard::unlocked(st, || {
+            let until = Instant::now() + HANDOFF_SPIN;
+            loop {
+                for _ in 0..SPIN_LOOKS_PER_CLOCK {
+                    if releases.load(Acquire) != seen {
+                        return true;
+                    }
+                    std::hint::spin_loop();
+                }
+                if Instant::now() >= until {
+                    return false;
+                }
+            }
+        })
+    }
+
     /// [`Gil::take`], then unlock the mutex and make the move `take` chose: what every
     /// path that takes the GIL does.
     pub(super) fn take_and_settle(
@@ -747,6 +806,7 @@ impl<T> Gil<T> {
         st.locked = false;
         st.holder = None;
         st.released_for = reason;
+        self.shared().releases.fetch_add(1, Release);
         // Only a forced drop attracts the next holder (see "Where the holder runs").
         st.dropped_on_cpu = if end == End::Forced && self.follow_cpu {
             cpu::current()

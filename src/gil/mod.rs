@@ -47,6 +47,10 @@
 //!                          (a switch interval at most)
 //!                   else:  sleep on t's `wake` for at most d; timed out, still locked,
 //!                          switch_number unchanged  =>  set DROP_REQUEST
+//!                   the first time in a wait that t sets DROP_REQUEST, it first watches
+//!                   `releases` for up to HANDOFF_SPIN with the mutex unlocked, and
+//!                   looks again before it sleeps (the holder is at most one check
+//!                   point from dropping; sleeping costs a wake-up)
 //!               locked = true, holder = t, holder_at = None
 //!               if last_holder != t: switch_number += 1, reasons[released_for] += 1,
 //!                   wake `switch_cv`
@@ -59,7 +63,7 @@
 //!               follow: if t waited at least FOLLOW_MIN_WAIT and the GIL came from a
 //!                   forced drop on another CPU, t moves there (after unlocking the mutex)
 //!   release(t, reason):
-//!               locked = false, holder = None, released_for = reason
+//!               locked = false, holder = None, released_for = reason, releases += 1
 //!               dropped_on_cpu = the CPU t is on for a forced drop (when following
 //!                   CPUs), else None
 //!               waiters still without a place get holder_at, if t ever reported one
