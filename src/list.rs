@@ -76,11 +76,6 @@ impl ListObj {
         &mut self.items
     }
 
-    /// The items as a `Vec`, leaving the list empty.
-    pub fn take(&mut self) -> Vec<Value> {
-        std::mem::take(&mut self.items)
-    }
-
     /// Whether the collector must read the items to find the objects they hold.
     pub fn may_hold_objects(&self) -> bool {
         self.may_hold_objects
