@@ -27,7 +27,7 @@ pub(super) const FUNCTIONS: &[(&str, Native)] = &[
 /// `random.random()`: a float in [0, 1).
 fn random(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "random.random", args, 0, 0)?;
-    Ok(Value::float(vm.it.rng.random::<f64>()))
+    Ok(Value::float(vm.it.rng().random::<f64>()))
 }
 
 /// `random.randint(a, b)`: an int in [a, b], both ends included.
@@ -38,7 +38,7 @@ fn randint(vm: &mut Vm, args: &[Value]) -> R {
     if a > b {
         return Err(vm.error("ValueError", format!("empty range for randint({a}, {b})")));
     }
-    Ok(Value::Int(vm.it.rng.random_range(a..=b)))
+    Ok(Value::Int(vm.it.rng().random_range(a..=b)))
 }
 
 /// `random.uniform(a, b)`: a float between a and b.
@@ -46,7 +46,7 @@ fn uniform(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "random.uniform", args, 2, 2)?;
     let a = num_arg(vm, "random.uniform", args[0])?;
     let b = num_arg(vm, "random.uniform", args[1])?;
-    let u: f64 = vm.it.rng.random();
+    let u: f64 = vm.it.rng().random();
     Ok(Value::float(a + (b - a) * u))
 }
 
@@ -57,7 +57,7 @@ fn choice(vm: &mut Vm, args: &[Value]) -> R {
     if items.is_empty() {
         return Err(vm.error("IndexError", "cannot choose from an empty sequence"));
     }
-    let i = vm.it.rng.random_range(0..items.len());
+    let i = vm.it.rng().random_range(0..items.len());
     Ok(items[i])
 }
 
@@ -71,7 +71,7 @@ fn shuffle(vm: &mut Vm, args: &[Value]) -> R {
     // Fisher–Yates, drawing each index from the interpreter's generator.
     let n = vm.it.heap.list(id).len();
     for i in (1..n).rev() {
-        let j = vm.it.rng.random_range(0..=i);
+        let j = vm.it.rng().random_range(0..=i);
         vm.it.heap.list_mut(id).swap(i, j);
     }
     Ok(Value::Nil)
@@ -87,7 +87,7 @@ fn sample(vm: &mut Vm, args: &[Value]) -> R {
     };
     // A partial Fisher–Yates: the first k places end up holding the sample.
     for i in 0..k {
-        let j = vm.it.rng.random_range(i..items.len());
+        let j = vm.it.rng().random_range(i..items.len());
         items.swap(i, j);
     }
     items.truncate(k);
@@ -100,8 +100,8 @@ fn gauss(vm: &mut Vm, args: &[Value]) -> R {
     let mu = num_arg(vm, "random.gauss", args[0])?;
     let sigma = num_arg(vm, "random.gauss", args[1])?;
     // 1 - u is in (0, 1], so its logarithm is finite.
-    let u1: f64 = 1.0 - vm.it.rng.random::<f64>();
-    let u2: f64 = vm.it.rng.random();
+    let u1: f64 = 1.0 - vm.it.rng().random::<f64>();
+    let u2: f64 = vm.it.rng().random();
     let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
     Ok(Value::float(mu + sigma * z))
 }
@@ -111,14 +111,14 @@ fn gauss(vm: &mut Vm, args: &[Value]) -> R {
 fn seed(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "random.seed", args, 0, 1)?;
     vm.it.rng = match args.first() {
-        None | Some(Value::Nil) => rand::rngs::StdRng::from_os_rng(),
-        Some(&Value::Int(n)) => rand::rngs::StdRng::seed_from_u64(n as u64),
+        None | Some(Value::Nil) => None,
+        Some(&Value::Int(n)) => Some(rand::rngs::StdRng::seed_from_u64(n as u64)),
         Some(&Value::Str(id)) => {
             // FNV-1a: a fixed hash, so a string seed means the same on every run.
             let h = vm.it.heap.str(id).bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
                 (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
             });
-            rand::rngs::StdRng::seed_from_u64(h)
+            Some(rand::rngs::StdRng::seed_from_u64(h))
         }
         Some(&other) => {
             let t = other.type_name(&vm.it.heap);

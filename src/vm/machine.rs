@@ -113,9 +113,11 @@ pub struct Interp {
     pub methods: MethodTable<MethodFn>,
     /// The modules loaded so far, by number (`Import`'s operand).
     pub modules: Vec<ModuleRecord>,
-    /// `random.*`'s generator: seeded from the OS, or by `random.seed(n)`; a forked child
-    /// starts from a fresh OS seed.
-    pub rng: rand::rngs::StdRng,
+    /// `random.*`'s generator: seeded by `random.seed(n)`, else from the OS when first
+    /// used (making one costs the CPU-feature probe of its cipher, which a script that
+    /// draws no random number should not pay at start-up); a forked child starts from a
+    /// fresh OS seed. Read it through [`Interp::rng`].
+    pub rng: Option<rand::rngs::StdRng>,
     /// The numbers the GIL knows source lines by (where a holder made others wait).
     pub locations: Locations,
     /// The threads blocked without a timeout on the program's own objects, for deadlock
@@ -124,6 +126,11 @@ pub struct Interp {
 }
 
 impl Interp {
+    /// `random.*`'s generator, seeded from the OS on first use.
+    pub fn rng(&mut self) -> &mut rand::rngs::StdRng {
+        self.rng.get_or_insert_with(rand::SeedableRng::from_os_rng)
+    }
+
     pub fn new(output: OutputBuffer, breaker: Arc<AtomicU32>) -> Interp {
         Interp {
             heap: Heap::new(breaker),
@@ -151,7 +158,7 @@ impl Interp {
             native_holds_gil: false,
             gil: Weak::new(),
             methods: MethodTable::default(),
-            rng: rand::SeedableRng::from_os_rng(),
+            rng: None,
             locations: Locations::default(),
             modules: Vec::new(),
             waits: WaitGraph::default(),
