@@ -75,10 +75,34 @@ impl Vm<'_> {
     // ---- calls -----------------------------------------------------------------------
 
     /// Pushes a frame for closure `id` whose arguments already sit at `base..`.
+    #[inline(never)]
     fn push_frame(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
+        self.push_frame_inline(id, argc, base, ret)
+    }
+
+    /// [`Vm::push_frame`], inlined into `Call`, the instruction most calls go through: the
+    /// common call (every parameter passed, room on the stack, below the recursion limit)
+    /// is a handful of checks and stores there, and the rest goes out of line.
+    #[inline(always)]
+    fn push_frame_inline(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
         let proto = &self.it.heap.closure(id).proto;
-        let missing = (proto.arity as usize).wrapping_sub(argc);
-        if missing != 0 {
+        let need = base + proto.nregs as usize;
+        if proto.arity as usize != argc
+            || self.fiber.frames.len() >= self.it.recursion_limit
+            || self.fiber.stack.len() < need
+        {
+            return self.push_frame_slowly(id, argc, base, ret);
+        }
+        self.enter_frame(id, argc, base, ret);
+        Ok(())
+    }
+
+    /// [`Vm::push_frame`] for a call that fills defaults, reaches the recursion limit or
+    /// must grow the stack first.
+    #[inline(never)]
+    fn push_frame_slowly(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
+        let proto = &self.it.heap.closure(id).proto;
+        if proto.arity as usize != argc {
             return self.call_with_defaults(id, argc, base, ret);
         }
         if self.fiber.frames.len() >= self.it.recursion_limit {
@@ -88,6 +112,15 @@ impl Vm<'_> {
         if self.fiber.stack.len() < need {
             self.fiber.grow_stack(need);
         }
+        self.enter_frame(id, argc, base, ret);
+        Ok(())
+    }
+
+    /// Pushes the frame, the stack already holding its registers.
+    #[inline(always)]
+    fn enter_frame(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) {
+        let proto = &self.it.heap.closure(id).proto;
+        let need = base + proto.nregs as usize;
         // The registers past the arguments start nil: whatever a finished call left in
         // them would otherwise be a root (the extent covers the whole frame) until the
         // code overwrites it — a dead temporary map kept alive through the next call.
@@ -102,7 +135,6 @@ impl Vm<'_> {
             base,
             ret,
         });
-        Ok(())
     }
 
     /// A call that passes fewer arguments than the function has parameters: the rest come
@@ -132,7 +164,7 @@ impl Vm<'_> {
         let defaults = &self.it.heap.closure(id).defaults;
         let from = argc - required;
         self.fiber.stack[base + argc..need].copy_from_slice(&defaults[from..]);
-        self.push_frame(id, arity, base, ret)
+        self.push_frame_slowly(id, arity, base, ret)
     }
 
     /// Calls any callable value from a builtin (a sort key, say) and runs it to
@@ -618,7 +650,7 @@ impl Vm<'_> {
                             Value::Func(id) => {
                                 check_point!();
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
-                                tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
+                                tryv!(self.push_frame_inline(id, argc as usize, args_at, base + dst as usize));
                                 continue 'frame;
                             }
                             Value::Builtin(i) => {
