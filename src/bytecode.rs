@@ -166,6 +166,11 @@ pub enum Op {
     IterPrep { iter: Reg, src: Reg },
     /// R[dst] = the next item of the loop at R[iter], or pc += off when it is exhausted
     IterNext { iter: Reg, dst: Reg, off: i32 },
+    /// the bottom of a `for` loop whose `IterNext` sits `back` - 1 instructions up: R[dst]
+    /// = the loop's next item and pc -= back (into the body, past that `IterNext`), or on
+    /// when it is exhausted; a check point, like `Loop`, which it replaces with one
+    /// instruction fewer per iteration
+    IterLoop { iter: Reg, dst: Reg, back: u32 },
     /// R[dst], ..., R[dst+count-1] = the items of the list (or the characters of the
     /// string, the numbers of the range) R[src], which must hold exactly `count`
     /// (`let a, b = ...`, `for k, v in ...`, `a, b = b, a`)

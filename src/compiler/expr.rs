@@ -484,14 +484,13 @@ impl Compiler<'_> {
                 self.expr_to(iter, it)?;
                 self.set_line(iter.span);
                 self.emit(Op::IterPrep { iter: it, src: it });
-                let start = self.here();
                 let scope_mark = self.mark();
                 self.begin_scope();
                 let next = self.loop_vars(it, vars, span)?;
                 self.comp_clauses(key, elem, rest, result, span)?;
                 self.end_scope(scope_mark);
                 self.set_line(span);
-                self.emit_loop(start, span)?;
+                self.emit_iter_loop(next, span)?;
                 self.patch(next, span)?;
                 self.free_to(mark);
                 Ok(())

@@ -255,6 +255,17 @@ impl Compiler<'_> {
         Ok(())
     }
 
+    /// The bottom of a `for` loop whose `IterNext` is at `next`: the next item, and back
+    /// into the body just past that `IterNext` (the first item came from it).
+    pub(super) fn emit_iter_loop(&mut self, next: usize, span: Span) -> CResult<()> {
+        let Op::IterNext { iter, dst, .. } = self.f().code[next] else {
+            unreachable!("a for loop's first instruction is its IterNext")
+        };
+        let back = u32::try_from(self.here() - next).map_err(|_| Diagnostic::syntax("loop too large", span))?;
+        self.emit(Op::IterLoop { iter, dst, back });
+        Ok(())
+    }
+
     pub(super) fn emit_loop(&mut self, start: usize, span: Span) -> CResult<()> {
         let back = u32::try_from(self.here() + 1 - start).map_err(|_| Diagnostic::syntax("loop too large", span))?;
         self.emit(Op::Loop { back });

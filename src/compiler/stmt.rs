@@ -423,7 +423,7 @@ impl Compiler<'_> {
         }
         self.end_scope(scope_mark);
         self.set_line(span);
-        self.emit_loop(start, span)?;
+        self.emit_iter_loop(next, span)?;
         self.patch(next, span)?;
         let ctx = self.f().loops.pop().expect("loop context");
         for at in ctx.breaks {

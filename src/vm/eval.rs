@@ -396,6 +396,40 @@ impl Vm<'_> {
                 }};
             }
 
+            // The next item of the loop at `iter` into `dst`: true, or false when the
+            // loop is exhausted. A range of ints steps in place.
+            macro_rules! iter_step {
+                ($iter:expr, $dst:expr) => {{
+                    let s = base + $iter as usize;
+                    // The three loop registers as one array: one bounds check. Matched in
+                    // place, taking only the payloads: copying the 16-byte registers whole
+                    // right after their parts were stored stalls store-to-load forwarding.
+                    if let Some(Ok(state)) = self
+                        .fiber
+                        .stack
+                        .get_mut(s..s + 3)
+                        .map(<&mut [Value; 3]>::try_from)
+                        && let [Value::Int(i), Value::Int(stop_at), Value::Int(step)] = *state
+                    {
+                        if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
+                            state[0] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
+                            reg!($dst) = Value::Int(i);
+                            true
+                        } else {
+                            false
+                        }
+                    } else {
+                        match tryv!(ops::iter_next(self, s)) {
+                            Some(v) => {
+                                reg!($dst) = v;
+                                true
+                            }
+                            None => false,
+                        }
+                    }
+                }};
+            }
+
             loop {
                 if TICKS {
                     ticks -= 1;
@@ -791,24 +825,15 @@ impl Vm<'_> {
                         tryv!(ops::iter_prep(self, s, reg!(src)));
                     }
                     Op::IterNext { iter, dst, off } => {
-                        let s = base + iter as usize;
-                        // The three loop registers as one array: one bounds check. Matched in
-                        // place, taking only the payloads: copying the 16-byte registers whole
-                        // right after their parts were stored stalls store-to-load forwarding.
-                        if let Some(Ok(state)) = self.fiber.stack.get_mut(s..s + 3).map(<&mut [Value; 3]>::try_from)
-                            && let [Value::Int(i), Value::Int(stop_at), Value::Int(step)] = *state
-                        {
-                            if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
-                                state[0] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
-                                reg!(dst) = Value::Int(i);
-                            } else {
-                                pc = (pc as i64 + off as i64) as usize;
-                            }
-                            continue;
+                        if !iter_step!(iter, dst) {
+                            pc = (pc as i64 + off as i64) as usize;
                         }
-                        match tryv!(ops::iter_next(self, s)) {
-                            Some(v) => reg!(dst) = v,
-                            None => pc = (pc as i64 + off as i64) as usize,
+                    }
+                    Op::IterLoop { iter, dst, back } => {
+                        // Checked before stepping, as `Loop` is before jumping.
+                        check_point!();
+                        if iter_step!(iter, dst) {
+                            pc -= back as usize;
                         }
                     }
                     Op::Unpack { dst, src, count } => {
