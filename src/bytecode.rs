@@ -86,6 +86,10 @@ pub enum Op {
     AddInt { dst: Reg, a: Reg, imm: i16 },
     /// R[dst] = R[a] - imm (an `n - 1`, `i -= 1` with a small int literal)
     SubInt { dst: Reg, a: Reg, imm: i16 },
+    /// R[dst] = R[a] * imm (an `i * 7919` with a small int literal)
+    MulInt { dst: Reg, a: Reg, imm: i16 },
+    /// R[dst] = R[a] % imm (an `x % 3`, `i %= 8` with a small int literal)
+    ModInt { dst: Reg, a: Reg, imm: i16 },
     /// R[dst] = R[a] == R[b]
     Eq { dst: Reg, a: Reg, b: Reg },
     /// R[dst] = R[a] != R[b]

@@ -724,19 +724,25 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    /// `dst = a op r`: `AddInt`/`SubInt` when `op` adds or subtracts a small int literal
-    /// (`i += 1`, `n - 1`), else `r` into a register and the general instruction.
+    /// `dst = a op r`: `AddInt`/`SubInt`/`MulInt`/`ModInt` when `r` is a small int literal
+    /// (`i += 1`, `n - 1`, `i * 7919`, `x % 3`), else `r` into a register and the general
+    /// instruction.
     pub(super) fn arith_with(&mut self, op: BinOp, dst: Reg, a: Reg, r: &Expr, span: Span) -> CResult<()> {
-        if let (BinOp::Add | BinOp::Sub, ExprKind::Int(i)) = (op, &r.kind)
-            && let Ok(imm) = i16::try_from(*i)
+        if let ExprKind::Int(i) = r.kind
+            && let Ok(imm) = i16::try_from(i)
         {
-            self.set_line(span);
-            self.emit(if op == BinOp::Add {
-                Op::AddInt { dst, a, imm }
-            } else {
-                Op::SubInt { dst, a, imm }
-            });
-            return Ok(());
+            let with_imm = match op {
+                BinOp::Add => Some(Op::AddInt { dst, a, imm }),
+                BinOp::Sub => Some(Op::SubInt { dst, a, imm }),
+                BinOp::Mul => Some(Op::MulInt { dst, a, imm }),
+                BinOp::Mod => Some(Op::ModInt { dst, a, imm }),
+                _ => None,
+            };
+            if let Some(op) = with_imm {
+                self.set_line(span);
+                self.emit(op);
+                return Ok(());
+            }
         }
         let b = self.expr_reg(r)?;
         self.set_line(span);

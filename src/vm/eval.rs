@@ -380,8 +380,8 @@ impl Vm<'_> {
                     }
                 };
             }
-            // `a ± imm` for AddInt/SubInt: ints and floats in place, every other type through
-            // `slow` (ops::add / ops::sub).
+            // `a op imm` for AddInt/SubInt/MulInt: ints and floats in place, every other type
+            // through `slow` (ops::add / ops::sub / ops::mul).
             macro_rules! with_imm {
                 ($dst:expr, $a:expr, $imm:expr, $checked:ident, $op:tt, $slow:path) => {{
                     let v = match reg!($a) {
@@ -553,6 +553,15 @@ impl Vm<'_> {
                     }
                     Op::AddInt { dst, a, imm } => with_imm!(dst, a, imm, checked_add, +, ops::add),
                     Op::SubInt { dst, a, imm } => with_imm!(dst, a, imm, checked_sub, -, ops::sub),
+                    Op::MulInt { dst, a, imm } => with_imm!(dst, a, imm, checked_mul, *, ops::mul),
+                    Op::ModInt { dst, a, imm } => {
+                        let y = Value::Int(imm as i64);
+                        let v = match ops::mod_fast(&reg!(a), &y) {
+                            Some(v) => v,
+                            None => tryv!(ops::modulo(self, reg!(a), y)),
+                        };
+                        reg!(dst) = v;
+                    }
                     Op::Eq { dst, a, b } => {
                         let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
                         reg!(dst) = Value::bool(v);
