@@ -74,17 +74,13 @@ impl Vm<'_> {
 
     // ---- calls -----------------------------------------------------------------------
 
-    /// Pushes a frame for closure `id` whose arguments already sit at `base..`.
+    /// Pushes a frame for closure `id` whose arguments already sit at `base..`: the common
+    /// call (every parameter passed, room on the stack, below the recursion limit) is a
+    /// handful of checks and stores, and the rest goes out of line. Not inlined into the
+    /// dispatch loop: there it took fewer instructions but more time (fib 10% slower,
+    /// alternating runs pinned to one CPU; this VM has no counters to say why).
     #[inline(never)]
     fn push_frame(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
-        self.push_frame_inline(id, argc, base, ret)
-    }
-
-    /// [`Vm::push_frame`], inlined into `Call`, the instruction most calls go through: the
-    /// common call (every parameter passed, room on the stack, below the recursion limit)
-    /// is a handful of checks and stores there, and the rest goes out of line.
-    #[inline(always)]
-    fn push_frame_inline(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
         let proto = &self.it.heap.closure(id).proto;
         let need = base + proto.nregs as usize;
         if proto.arity as usize != argc
@@ -693,7 +689,7 @@ impl Vm<'_> {
                             Value::Func(id) => {
                                 check_point!();
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
-                                tryv!(self.push_frame_inline(id, argc as usize, args_at, base + dst as usize));
+                                tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
                                 continue 'frame;
                             }
                             Value::Builtin(i) => {
