@@ -393,7 +393,9 @@ impl Vm<'_> {
             }
 
             // The next item of the loop at `iter` into `dst`: true, or false when the
-            // loop is exhausted. A range of ints steps in place.
+            // loop is exhausted. A range of ints, and a list that has kept its length,
+            // step in place; everything else (a list whose length changed: an error)
+            // goes through `iter_next`.
             macro_rules! iter_step {
                 ($iter:expr, $dst:expr) => {{
                     let s = base + $iter as usize;
@@ -413,6 +415,22 @@ impl Vm<'_> {
                             true
                         } else {
                             false
+                        }
+                    } else if let Some(Ok(state)) = self
+                        .fiber
+                        .stack
+                        .get_mut(s..s + 3)
+                        .map(<&mut [Value; 3]>::try_from)
+                        && let [Value::List(list), Value::Int(at), Value::Int(started)] = *state
+                        && self.it.heap.list(list).len() as i64 == started
+                    {
+                        match self.it.heap.list(list).get(at as usize) {
+                            Some(&v) => {
+                                state[1] = Value::Int(at + 1);
+                                reg!($dst) = v;
+                                true
+                            }
+                            None => false,
                         }
                     } else {
                         match tryv!(ops::iter_next(self, s)) {
