@@ -543,7 +543,7 @@ impl Vm<'_> {
                     Op::Mul { dst, a, b } => binary!(dst, a, b, ops::mul_fast, ops::mul),
                     Op::AddInPlace { dst, a, b } => binary!(dst, a, b, ops::add_fast, ops::add_in_place),
                     Op::MulInPlace { dst, a, b } => binary!(dst, a, b, ops::mul_fast, ops::mul_in_place),
-                    Op::Div { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::div),
+                    Op::Div { dst, a, b } => binary!(dst, a, b, ops::div_fast, ops::div),
                     Op::FloorDiv { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::floor_div),
                     Op::Mod { dst, a, b } => binary!(dst, a, b, ops::mod_fast, ops::modulo),
                     Op::Pow { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::pow),
