@@ -1,6 +1,7 @@
 //! The README's tour is `examples/tour/tour.toy`, word for word, and it prints what its
 //! comments say: every line that calls `print` ends with `# ` and the line it prints, and
-//! the run's output is exactly those lines, in order.
+//! the run's output is exactly those lines, in order. The README's `toy explore` example,
+//! deterministic under the seeded scheduler, is what that command prints.
 
 use std::path::Path;
 use std::process::Command;
@@ -44,4 +45,26 @@ fn the_tour_prints_what_its_comments_say() {
         .map(str::to_string)
         .collect();
     assert_eq!(printed, expected);
+}
+
+/// The README's `toy explore` example shows what the command prints: the seed, the failure
+/// and the replay command are deterministic under the seeded scheduler, so a change to the
+/// compiler or the VM that moves them shows up here rather than as a stale README.
+#[test]
+fn the_readmes_explore_example_is_what_explore_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let command = "toy explore scripts/lab/race_seeds.toy plain";
+    let out = Command::new(env!("CARGO_BIN_EXE_toy"))
+        .args(["explore", "scripts/lab/race_seeds.toy", "plain"])
+        .current_dir(root)
+        .env_remove("TOY_PATH")
+        .output()
+        .expect("run toy explore");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = format!("$ {command}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        readme.contains(&shown),
+        "README.md's explore example differs from what it prints now:\n{shown}"
+    );
 }
