@@ -89,7 +89,8 @@ impl Vm<'_> {
         {
             return self.push_frame_slowly(id, argc, base, ret);
         }
-        self.enter_frame(id, argc, base, ret);
+        let proto = proto.clone();
+        self.enter_frame(id, proto, argc, base, ret);
         Ok(())
     }
 
@@ -105,17 +106,18 @@ impl Vm<'_> {
             return Err(self.error("RecursionError", "maximum recursion depth exceeded"));
         }
         let need = base + proto.nregs as usize;
+        let proto = proto.clone();
         if self.fiber.stack.len() < need {
             self.fiber.grow_stack(need);
         }
-        self.enter_frame(id, argc, base, ret);
+        self.enter_frame(id, proto, argc, base, ret);
         Ok(())
     }
 
-    /// Pushes the frame, the stack already holding its registers.
+    /// Pushes the frame of closure `id`, whose function is `proto`, the stack already
+    /// holding its registers.
     #[inline(always)]
-    fn enter_frame(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) {
-        let proto = &self.it.heap.closure(id).proto;
+    fn enter_frame(&mut self, id: ObjId, proto: Rc<Proto>, argc: usize, base: usize, ret: usize) {
         let need = base + proto.nregs as usize;
         // The registers past the arguments start nil: whatever a finished call left in
         // them would otherwise be a root (the extent covers the whole frame) until the
@@ -123,7 +125,6 @@ impl Vm<'_> {
         if let Some(fresh) = self.fiber.stack.get_mut(base + argc..need) {
             fresh.fill(Value::Nil);
         }
-        let proto = proto.clone();
         self.fiber.frames.push(Frame {
             closure: id,
             proto,
@@ -402,44 +403,48 @@ impl Vm<'_> {
                     // The three loop registers as one array: one bounds check. Matched in
                     // place, taking only the payloads: copying the 16-byte registers whole
                     // right after their parts were stored stalls store-to-load forwarding.
-                    if let Some(Ok(state)) = self
+                    // `None`: not a case stepped here.
+                    let stepped = match self
                         .fiber
                         .stack
                         .get_mut(s..s + 3)
                         .map(<&mut [Value; 3]>::try_from)
-                        && let [Value::Int(i), Value::Int(stop_at), Value::Int(step)] = *state
                     {
-                        if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
-                            state[0] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
-                            reg!($dst) = Value::Int(i);
-                            true
-                        } else {
-                            false
-                        }
-                    } else if let Some(Ok(state)) = self
-                        .fiber
-                        .stack
-                        .get_mut(s..s + 3)
-                        .map(<&mut [Value; 3]>::try_from)
-                        && let [Value::List(list), Value::Int(at), Value::Int(started)] = *state
-                        && self.it.heap.list(list).len() as i64 == started
-                    {
-                        match self.it.heap.list(list).get(at as usize) {
-                            Some(&v) => {
-                                state[1] = Value::Int(at + 1);
-                                reg!($dst) = v;
-                                true
+                        Some(Ok(state)) => match *state {
+                            [Value::Int(i), Value::Int(stop_at), Value::Int(step)] => {
+                                if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
+                                    state[0] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
+                                    reg!($dst) = Value::Int(i);
+                                    Some(true)
+                                } else {
+                                    Some(false)
+                                }
                             }
-                            None => false,
-                        }
-                    } else {
-                        match tryv!(ops::iter_next(self, s)) {
+                            [Value::List(list), Value::Int(at), Value::Int(started)]
+                                if self.it.heap.list(list).len() as i64 == started =>
+                            {
+                                match self.it.heap.list(list).get(at as usize) {
+                                    Some(&v) => {
+                                        state[1] = Value::Int(at + 1);
+                                        reg!($dst) = v;
+                                        Some(true)
+                                    }
+                                    None => Some(false),
+                                }
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    match stepped {
+                        Some(more) => more,
+                        None => match tryv!(ops::iter_next(self, s)) {
                             Some(v) => {
                                 reg!($dst) = v;
                                 true
                             }
                             None => false,
-                        }
+                        },
                     }
                 }};
             }
