@@ -110,7 +110,7 @@ fn gauss(vm: &mut Vm, args: &[Value]) -> R {
 /// is an int or a string; `random.seed()` or `random.seed(nil)` reseeds from the OS.
 fn seed(vm: &mut Vm, args: &[Value]) -> R {
     arity(vm, "random.seed", args, 0, 1)?;
-    vm.it.rng = match args.first() {
+    let rng = match args.first() {
         None | Some(Value::Nil) => None,
         Some(&Value::Int(n)) => Some(rand::rngs::StdRng::seed_from_u64(n as u64)),
         Some(&Value::Str(id)) => {
@@ -125,5 +125,6 @@ fn seed(vm: &mut Vm, args: &[Value]) -> R {
             return Err(vm.type_error(format!("random.seed() expected an int or a str, got {t}")));
         }
     };
+    vm.it.reseed(rng);
     Ok(Value::Nil)
 }

@@ -278,7 +278,7 @@ pub(super) struct Shared {
     /// A holder that was forced to drop sleeps here until the GIL changes hands.
     pub(super) switch_cv: Condvar,
     /// Bumped by every release, under the mutex: what a waiter that has just asked the
-    /// holder to drop watches while it spins (see `Gil::spin_for_release`).
+    /// holder to drop watches while it spins (see `Gil::spin_once_for_release`).
     releases: AtomicU64,
 }
 
@@ -627,14 +627,8 @@ impl<T> Gil<T> {
                     Some(at_once) if at_once < MIN_SWITCH_INTERVAL => {
                         if st.locked {
                             self.request_drop(st, tid, now);
-                            // Once per wait: a holder that does not drop within the spin
-                            // is not at a check point (a native call, say), and spinning
-                            // again would only take a CPU from it.
-                            if !spun {
-                                spun = true;
-                                if self.spin_for_release(st) {
-                                    continue;
-                                }
+                            if self.spin_once_for_release(st, &mut spun) {
+                                continue;
                             }
                         }
                         // Asked (or there is nobody to ask yet): sleep until the GIL is
@@ -656,10 +650,8 @@ impl<T> Gil<T> {
                         // the time ran out.)
                         if timed_out && st.locked && st.switch_number == seen {
                             self.request_drop(st, tid, Instant::now());
-                            if !spun {
-                                spun = true;
-                                self.spin_for_release(st);
-                            }
+                            // The loop looks at the state again either way.
+                            self.spin_once_for_release(st, &mut spun);
                         }
                     }
                     None => wake.wait(st),
@@ -737,8 +729,11 @@ impl<T> Gil<T> {
     /// waiter it reserves the GIL for (the notify comes under the mutex, after the waiter
     /// is back asleep or looking). The model build never spins: loom would explore every
     /// iteration.
-    fn spin_for_release(&self, st: &mut MutexGuard<'_, State>) -> bool {
-        if cfg!(loom) {
+    ///
+    /// Once per wait (`spun`): a holder that does not drop within the spin is not at a
+    /// check point (a native call, say), and spinning again would only take a CPU from it.
+    fn spin_once_for_release(&self, st: &mut MutexGuard<'_, State>, spun: &mut bool) -> bool {
+        if cfg!(loom) || std::mem::replace(spun, true) {
             return false;
         }
         let releases = &self.shared().releases;

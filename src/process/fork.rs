@@ -108,7 +108,7 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
     // from a builtin, between lock operations).
     unsafe { vm.it.gil().after_fork_in_child(tid) };
     // Workers of one pmap must not repeat each other's (or the parent's) random numbers.
-    vm.it.rng = None;
+    vm.it.reseed(None);
     // Locks, queues and threads made before the fork get new signals when next used, and
     // no thread of the parent is waiting here.
     crate::signal::note_fork();

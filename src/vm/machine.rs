@@ -116,8 +116,9 @@ pub struct Interp {
     /// `random.*`'s generator: seeded by `random.seed(n)`, else from the OS when first
     /// used (making one costs the CPU-feature probe of its cipher, which a script that
     /// draws no random number should not pay at start-up); a forked child starts from a
-    /// fresh OS seed. Read it through [`Interp::rng`].
-    pub rng: Option<rand::rngs::StdRng>,
+    /// fresh OS seed. `None` until then; read through [`Interp::rng`], set through
+    /// [`Interp::reseed`].
+    rng: Option<rand::rngs::StdRng>,
     /// The numbers the GIL knows source lines by (where a holder made others wait).
     pub locations: Locations,
     /// The threads blocked without a timeout on the program's own objects, for deadlock
@@ -129,6 +130,12 @@ impl Interp {
     /// `random.*`'s generator, seeded from the OS on first use.
     pub fn rng(&mut self) -> &mut rand::rngs::StdRng {
         self.rng.get_or_insert_with(rand::SeedableRng::from_os_rng)
+    }
+
+    /// From here on `random.*` draws from `rng`, or (`None`) from a fresh OS seed made
+    /// when it is next used.
+    pub fn reseed(&mut self, rng: Option<rand::rngs::StdRng>) {
+        self.rng = rng;
     }
 
     pub fn new(output: OutputBuffer, breaker: Arc<AtomicU32>) -> Interp {
