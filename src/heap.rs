@@ -234,6 +234,12 @@ impl Heap {
         }
     }
 
+    /// The bytes charged since the last collection (what the instruction limit charges for
+    /// allocation, see `Vm::charge_allocation`).
+    pub fn bytes_since_gc(&self) -> usize {
+        self.bytes_since_gc
+    }
+
     /// The bytes the heap may own now: what survived the last collection plus everything
     /// charged since (an over-estimate until the next collection frees the dead).
     pub fn accounted(&self) -> usize {

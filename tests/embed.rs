@@ -141,8 +141,9 @@ fn an_instruction_limit_ends_any_run() {
     let spin_and_catch = "let n = 0\nwhile true { try { n += 1 } catch e { n = 0 } }";
     let in_thread = "let t = spawn(fn() { while true { } })\nt.join()";
     let in_callbacks = "while true { sorted(range(1000), fn(x) { return -x }) }";
+    let allocating = "while true { try { let big = [\"x\"] * 1_000_000 } catch e { } }";
     for policy in [Policy::Interval, Policy::Ticks] {
-        for source in [spin_and_catch, in_thread, in_callbacks] {
+        for source in [spin_and_catch, in_thread, in_callbacks, allocating] {
             match limited(policy, source) {
                 Err(RunError::Limit(text)) => {
                     assert!(
@@ -202,6 +203,20 @@ fn an_instruction_limit_counts_instructions() {
             small > 0 && (9.0..=10.5).contains(&ratio),
             "{policy:?}: {small} then {large}"
         );
+    }
+}
+
+/// Allocation counts against the limit (64 bytes as one instruction): a loop whose every
+/// few instructions build a list of a million items (16 MB) stops after a handful of them,
+/// where 200,000 instructions would otherwise build 40,000 such lists.
+#[test]
+fn an_instruction_limit_counts_allocation() {
+    for policy in [Policy::Interval, Policy::Ticks] {
+        let mut toy = Interpreter::builder().policy(policy).instruction_limit(200_000).build();
+        let built = toy.run_source("big.toy", "let n = 0\nwhile true { let big = [0] * 1_000_000\nn += 1 }");
+        assert!(matches!(built, Err(RunError::Limit(_))), "{built:?}");
+        let n = toy.eval::<i64>("n").unwrap();
+        assert!((1..=20).contains(&n), "{policy:?}: {n} lists built");
     }
 }
 

@@ -39,12 +39,17 @@ pub const BREAK_INTERRUPT: u32 = 4;
 /// Eval-breaker bit: a thread of a spawned interpreter called `exit(code)`
 /// (`Interp::exit_request`); the interpreter's main thread ends it with that code.
 pub const BREAK_EXIT: u32 = 8;
+
 // The breaker's bits have three owners: the lock, the heap and the VM.
 const _: () = assert!(
     GIL_BITS & BREAK_GC == 0
         && (GIL_BITS | BREAK_GC) & (BREAK_INTERRUPT | BREAK_EXIT) == 0
         && BREAK_INTERRUPT & BREAK_EXIT == 0
 );
+
+/// Bytes allocated that the instruction limit counts as one instruction: four list items,
+/// about what copying them costs beside running one instruction.
+const BYTES_PER_INSTRUCTION: usize = 64;
 
 /// How to build a fresh interpreter like the one that holds it — its builtins, host
 /// functions and settings — with the given lock settings and output: what
@@ -364,6 +369,18 @@ impl<'a> Vm<'a> {
     pub(super) fn ticks_partly_spent(&mut self, ran: u32) {
         if let Some(left) = &mut self.it.instructions_left {
             *left = left.saturating_sub(ran as u64);
+        }
+    }
+
+    /// Charges what was allocated since the last collection to the instruction limit, one
+    /// instruction per `BYTES_PER_INSTRUCTION`: one instruction can build a list of a
+    /// million items, so instructions alone would not bound a run's work. Called before
+    /// every collection, which comes at least every few megabytes allocated; a check point
+    /// ends the run once the limit is spent.
+    fn charge_allocation(&mut self) {
+        let charge = (self.it.heap.bytes_since_gc() / BYTES_PER_INSTRUCTION) as u64;
+        if let Some(left) = &mut self.it.instructions_left {
+            *left = left.saturating_sub(charge);
         }
     }
 
@@ -725,6 +742,9 @@ impl<'a> Vm<'a> {
         let bits = self.breaker.load(Ordering::Relaxed);
         if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
             self.collect();
+            if self.it.instructions_left == Some(0) {
+                return Err(self.limit_reached());
+            }
             // Small objects are charged without a check each; here, after the collection,
             // is where a heap that stays over its limit says so.
             if self.it.heap.over_limit() {
@@ -757,6 +777,7 @@ impl<'a> Vm<'a> {
     /// builtin) the objects allocated since the last such collection stay, since the
     /// builtin may hold them in Rust locals.
     fn collect_with(&mut self, at_check_point: bool) {
+        self.charge_allocation();
         let extent = self.fiber.extent().min(self.fiber.stack.len());
         for v in &mut self.fiber.stack[extent..] {
             *v = Value::Nil;
