@@ -153,6 +153,26 @@ impl StrObj {
         }
     }
 
+    /// Copies the text into `out` at byte `at` and returns where it ends there. `out` must
+    /// hold `INLINE_STR_MAX` bytes from `at` on whatever the text's length: a text in the
+    /// slot is copied as its whole fixed-size array, one move of a known size instead of a
+    /// call to copy the exact length (which costs more than the copy for a short piece);
+    /// the bytes past the end are overwritten by whatever comes next, or cut off.
+    #[inline]
+    pub fn copy_into(&self, out: &mut [u8], at: usize) -> usize {
+        match &self.text {
+            Text::Inline { len, bytes } => {
+                out[at..at + INLINE_STR_MAX].copy_from_slice(bytes);
+                at + *len as usize
+            }
+            _ => {
+                let b = self.as_bytes();
+                out[at..at + b.len()].copy_from_slice(b);
+                at + b.len()
+            }
+        }
+    }
+
     /// Whether a string-building local is still growing it.
     #[inline]
     pub fn is_building(&self) -> bool {

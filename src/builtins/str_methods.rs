@@ -10,6 +10,7 @@
 use super::args::{MethodName, arity, int_arg, items_of, str_arg};
 use crate::heap::{Heap, SHORT_STR_BYTES};
 use crate::method::Method;
+use crate::object::INLINE_STR_MAX;
 use crate::value::Value;
 use crate::vm::{Vm, VmResult};
 
@@ -135,16 +136,32 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
                 };
                 // Joined as bytes: the pieces are each UTF-8, so the whole is, and checking
                 // it once is cheaper than checking every short piece on its way out of its slot.
-                let mut out = vm.string_with_capacity(total)?.into_bytes();
+                // The buffer has `INLINE_STR_MAX` bytes to spare at its end, so short pieces
+                // (and a short separator, padded) are copied in moves of one fixed size.
+                let mut out = vm.string_with_capacity(total + INLINE_STR_MAX as u128)?.into_bytes();
+                out.resize(out.capacity(), 0);
+                let sep = s.as_bytes();
+                let mut padded_sep = [0u8; INLINE_STR_MAX];
+                let short_sep = sep.len() <= INLINE_STR_MAX;
+                if short_sep {
+                    padded_sep[..sep.len()].copy_from_slice(sep);
+                }
                 let heap = &vm.it.heap;
+                let mut at = 0;
                 for (i, v) in parts_of(heap, args[0], &expanded).iter().enumerate() {
-                    if i > 0 {
-                        out.extend_from_slice(s.as_bytes());
+                    if i > 0 && !sep.is_empty() {
+                        if short_sep {
+                            out[at..at + INLINE_STR_MAX].copy_from_slice(&padded_sep);
+                        } else {
+                            out[at..at + sep.len()].copy_from_slice(sep);
+                        }
+                        at += sep.len();
                     }
                     if let Value::Str(part) = v {
-                        out.extend_from_slice(heap.str_bytes(*part));
+                        at = heap.str_obj(*part).copy_into(&mut out, at);
                     }
                 }
+                out.truncate(at);
                 let out = String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                 vm.str_value(out)
             }
