@@ -150,14 +150,19 @@ pub enum Op {
         step: Reg,
         src: Reg,
     },
-    /// R[dst] = R[func](R[func+1], ..., R[func+argc]); a check point
-    Call { func: Reg, argc: u8, dst: Reg },
-    /// R[dst] = R[obj].K[name](R[obj+1], ..., R[obj+argc]); `method` is the name's number
-    /// (`method::Method`, or `NO_METHOD`), which finds a builtin method without comparing
-    /// names; a check point
+    /// R[dst] = R[callee](R[base+1], ..., R[base+argc]); a check point. The callee is read
+    /// where it is: a local's own register (`f(x)` copies no function), or R[base] when it
+    /// had to be computed
+    Call { callee: Reg, base: Reg, argc: u8, dst: Reg },
+    /// R[dst] = R[recv].K[name](R[base+1], ..., R[base+argc]); `method` is the name's
+    /// number (`method::Method`, or `NO_METHOD`), which finds a builtin method without
+    /// comparing names; R[base] takes a callee found in a map or module. The receiver is
+    /// read where it is: a local's own register (`xs.append(x)` copies nothing), or R[base]
+    /// when it had to be computed; a check point
     CallMethod {
         dst: Reg,
-        obj: Reg,
+        recv: Reg,
+        base: Reg,
         argc: u8,
         name: u16,
         method: u8,

@@ -31,6 +31,20 @@ impl Compiler<'_> {
         Ok(r)
     }
 
+    /// The register a call reads its callee or receiver `e` from: a local's own (no
+    /// argument can rebind a local: a closure captures it in a cell, which is no
+    /// `Place::Local`, and toy has no assignment expressions), else `base`, where `e` is
+    /// computed.
+    fn operand_in_place(&mut self, e: &Expr, base: Reg) -> CResult<Reg> {
+        if let ExprKind::Name(name) = &e.kind
+            && let Place::Local(r) = self.resolve(name, e.span)?
+        {
+            return Ok(r);
+        }
+        self.expr_to(e, base)?;
+        Ok(base)
+    }
+
     pub(super) fn expr_to(&mut self, e: &Expr, dst: Reg) -> CResult<()> {
         self.enter(e.span)?;
         let mark = self.mark();
@@ -105,21 +119,27 @@ impl Compiler<'_> {
             }
             ExprKind::Call { callee, args } => {
                 let base = self.alloc(span)?;
-                self.expr_to(callee, base)?;
+                let callee = self.operand_in_place(callee, base)?;
                 let argc = self.args(args, span)?;
                 self.set_line(span);
-                self.emit(Op::Call { func: base, argc, dst });
+                self.emit(Op::Call {
+                    callee,
+                    base,
+                    argc,
+                    dst,
+                });
             }
             ExprKind::MethodCall { obj, name, args } => {
                 let base = self.alloc(span)?;
-                self.expr_to(obj, base)?;
+                let recv = self.operand_in_place(obj, base)?;
                 let argc = self.args(args, span)?;
                 let k = self.str_const(&name.name, name.span)?;
                 let method = Method::from_name(&name.name).map_or(NO_METHOD, |m| m as u8);
                 self.set_line(span);
                 self.emit(Op::CallMethod {
                     dst,
-                    obj: base,
+                    recv,
+                    base,
                     argc,
                     name: k,
                     method,

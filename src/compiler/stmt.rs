@@ -261,7 +261,8 @@ impl Compiler<'_> {
                 let arg = self.alloc(span)?;
                 self.expr_to(e, arg)?;
                 self.emit(Op::Call {
-                    func: base,
+                    callee: base,
+                    base,
                     argc: 1,
                     dst: base,
                 });

@@ -710,9 +710,14 @@ impl Vm<'_> {
                         let (o, args) = (reg!(obj), [reg!(lo), reg!(hi), reg!(step), reg!(src)]);
                         tryv!(self.set_slice(o, &args));
                     }
-                    Op::Call { func, argc, dst } => {
+                    Op::Call {
+                        callee,
+                        base: func,
+                        argc,
+                        dst,
+                    } => {
                         let args_at = base + func as usize + 1;
-                        match reg!(func) {
+                        match reg!(callee) {
                             Value::Func(id) => {
                                 check_point!();
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
@@ -737,12 +742,13 @@ impl Vm<'_> {
                     }
                     Op::CallMethod {
                         dst,
-                        obj,
+                        recv,
+                        base: obj,
                         argc,
                         name,
                         method,
                     } => {
-                        let recv = reg!(obj);
+                        let recv = reg!(recv);
                         // The table's inline step for this method, when its precondition
                         // holds, runs here without a call.
                         if let Some(step) = self.it.methods.inline(method)
