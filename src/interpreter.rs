@@ -164,11 +164,12 @@ impl Builder {
     /// (`run_source`, `run_file`, `eval`, a prompt entry) starts with `n`, spent by all the
     /// threads running meanwhile and charged in slices of some thousands, so a run may go
     /// a slice past `n`. The limit bounds work, not time: a thread waiting (in `join`, on
-    /// a queue, in `sleep`) spends nothing. Allocation is work too: one instruction can
-    /// build a list of a million items, so every 64 bytes the heap takes on (four list
-    /// items) count as one instruction, charged at each collection. For running untrusted
-    /// or generated scripts (fuzzing) with a bound on their work. With no limit (the
-    /// default) the eval loop has no counting at all.
+    /// a queue, in `sleep`) spends nothing. Work inside one instruction counts too: one
+    /// instruction can build a list of a million items or scan one, so every 64 bytes
+    /// allocated, copied or scanned (four list items) count as one instruction, and a sort
+    /// of n items about n log2 n / 4. For running untrusted or generated scripts (fuzzing)
+    /// with a bound on their work. With no limit (the default) the eval loop has no
+    /// counting at all.
     ///
     /// ```
     /// let mut toy = toy::Interpreter::builder().instruction_limit(100_000).build();

@@ -220,6 +220,34 @@ fn an_instruction_limit_counts_allocation() {
     }
 }
 
+/// Work done inside one instruction counts against the limit too: a scan of a long list
+/// or string (`in`, `==`, `count`, `index`, `find`) or a sort costs about one instruction
+/// per four items or 64 bytes, so a loop repeating one stops after a handful of rounds,
+/// where 200,000 instructions would otherwise run 30,000 of them.
+#[test]
+fn an_instruction_limit_counts_scans() {
+    let scans = [
+        "xs.count(1)",
+        "1 in xs",
+        "xs == ys",
+        "try { xs.index(1) } catch e { }",
+        "text.find(\"y\")",
+        "\"y\" in text",
+        "sorted(xs)",
+    ];
+    for scan in scans {
+        let mut toy = Interpreter::builder().instruction_limit(200_000).build();
+        let source = format!(
+            "let xs = [0] * 100_000\nlet ys = [0] * 100_000\nlet text = \"x\" * 1_000_000\n\
+             let n = 0\nwhile true {{ {scan}\nn += 1 }}"
+        );
+        let ran = toy.run_source("scan.toy", &source);
+        assert!(matches!(ran, Err(RunError::Limit(_))), "{scan}: {ran:?}");
+        let n = toy.eval::<i64>("n").unwrap();
+        assert!(n <= 20, "{scan}: {n} rounds");
+    }
+}
+
 /// Each run starts with the whole limit: after a run that used it up, the same
 /// interpreter runs again, and its `catch` works as before.
 #[test]

@@ -315,6 +315,9 @@ pub(super) fn sort_values(
     items: Vec<Value>,
     key: Option<Value>,
 ) -> VmResult<Vec<Value>> {
+    // About n log n comparisons, each work for the instruction limit.
+    let n = items.len();
+    vm.charge_items(n.saturating_mul((usize::BITS - n.leading_zeros()) as usize));
     let keys = match key {
         Some(Value::Nil) | None => items.clone(),
         Some(f) => {

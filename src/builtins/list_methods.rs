@@ -95,6 +95,7 @@ pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Val
                     Some(&v) => clamp(int_arg(vm, name, v)?),
                     None => n,
                 };
+                vm.charge_items(hi.saturating_sub(lo));
                 for i in lo..hi {
                     let Some(&v) = vm.it.heap.list(id).get(i) else { break };
                     if ops::equal(vm, v, args[0])? {
@@ -111,6 +112,7 @@ pub(super) fn list_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Val
             Method::Count => {
                 arity(vm, name, args, 1, 1)?;
                 let n = vm.it.heap.list(id).len();
+                vm.charge_items(n);
                 let mut count = 0;
                 for i in 0..n {
                     // Re-read each time: `==` cannot run toy code, but the list may shrink.

@@ -167,6 +167,7 @@ pub(super) fn str_methods(vm: &mut Vm, method: Method, recv: Value, args: &[Valu
             }
             Method::Find | Method::Rfind | Method::Index | Method::Count => {
                 arity(vm, name, args, 1, 3)?;
+                vm.charge_bytes(s.len());
                 let sub = str_arg(vm, name, args[0])?;
                 let Some((lo, hi)) = span_args(vm, name, &args[1..], &s)? else {
                     // A window that starts past its end holds not even the empty string.

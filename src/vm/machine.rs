@@ -47,9 +47,18 @@ const _: () = assert!(
         && BREAK_INTERRUPT & BREAK_EXIT == 0
 );
 
-/// Bytes allocated that the instruction limit counts as one instruction: four list items,
-/// about what copying them costs beside running one instruction.
-const BYTES_PER_INSTRUCTION: usize = 64;
+/// Eval-breaker bit: work charged inside an instruction (`Vm::charge_work`) used up the
+/// instruction limit; the next check point ends the run.
+pub const BREAK_LIMIT: u32 = 16;
+
+const _: () = assert!((GIL_BITS | BREAK_GC | BREAK_INTERRUPT | BREAK_EXIT) & BREAK_LIMIT == 0);
+
+/// Bytes allocated or scanned that the instruction limit counts as one instruction: four
+/// list items, about what copying or comparing them costs beside running one instruction.
+pub const BYTES_PER_INSTRUCTION: usize = 64;
+
+/// List items (or map entries) scanned that the instruction limit counts as one instruction.
+pub const ITEMS_PER_INSTRUCTION: usize = BYTES_PER_INSTRUCTION / crate::heap::ITEM_BYTES;
 
 /// How to build a fresh interpreter like the one that holds it — its builtins, host
 /// functions and settings — with the given lock settings and output: what
@@ -378,9 +387,41 @@ impl<'a> Vm<'a> {
     /// every collection, which comes at least every few megabytes allocated; a check point
     /// ends the run once the limit is spent.
     fn charge_allocation(&mut self) {
-        let charge = (self.it.heap.bytes_since_gc() / BYTES_PER_INSTRUCTION) as u64;
-        if let Some(left) = &mut self.it.instructions_left {
-            *left = left.saturating_sub(charge);
+        self.charge_bytes(self.it.heap.bytes_since_gc());
+    }
+
+    /// Charges work one instruction does beyond itself — a scan of `items` list items or
+    /// map entries — to the instruction limit, if there is one. An instruction that
+    /// compares a long list many times over would otherwise run for minutes on a budget
+    /// of a few thousand instructions.
+    #[inline]
+    pub fn charge_items(&mut self, items: usize) {
+        if self.it.instructions_left.is_some() {
+            self.charge_work((items / ITEMS_PER_INSTRUCTION) as u64);
+        }
+    }
+
+    /// `charge_items` for `bytes` of text scanned, copied or allocated.
+    #[inline]
+    pub fn charge_bytes(&mut self, bytes: usize) {
+        if self.it.instructions_left.is_some() {
+            self.charge_work((bytes / BYTES_PER_INSTRUCTION) as u64);
+        }
+    }
+
+    /// Takes `cost` instructions from the limit; when that spends it, asks the next check
+    /// point to end the run (`BREAK_LIMIT`).
+    #[cold]
+    fn charge_work(&mut self, cost: u64) {
+        let Some(left) = &mut self.it.instructions_left else {
+            return;
+        };
+        if cost == 0 {
+            return;
+        }
+        *left = left.saturating_sub(cost);
+        if *left == 0 {
+            self.breaker.fetch_or(BREAK_LIMIT, Ordering::Relaxed);
         }
     }
 
@@ -496,6 +537,8 @@ impl<'a> Vm<'a> {
     /// builtin that takes an older value out of every root and then reserves must hold
     /// collection off (`gc_inhibit`) meanwhile.
     pub fn reserve(&mut self, bytes: usize) -> VmResult<()> {
+        // What a builtin sets aside it fills: work, for the instruction limit.
+        self.charge_bytes(bytes);
         if self.it.heap.fits(bytes) {
             return Ok(());
         }
@@ -740,6 +783,12 @@ impl<'a> Vm<'a> {
     pub(super) fn check_point(&mut self) -> VmResult<()> {
         self.check_interrupt()?;
         let bits = self.breaker.load(Ordering::Relaxed);
+        if bits & BREAK_LIMIT != 0 {
+            self.breaker.fetch_and(!BREAK_LIMIT, Ordering::Relaxed);
+            if self.it.instructions_left == Some(0) {
+                return Err(self.limit_reached());
+            }
+        }
         if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
             self.collect();
             if self.it.instructions_left == Some(0) {

@@ -310,7 +310,25 @@ fn compare_error(vm: &mut Vm, e: CompareError, op: &str) -> Box<Thrown> {
 pub fn equal(vm: &mut Vm, a: Value, b: Value) -> VmResult<bool> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Ok(x == y),
-        _ => vm.it.heap.equal(a, b, 0).map_err(|e| compare_error(vm, e, "==")),
+        _ => {
+            if vm.it.instructions_left.is_some() {
+                let work = scan_bytes(&vm.it.heap, a).min(scan_bytes(&vm.it.heap, b));
+                vm.charge_bytes(work);
+            }
+            vm.it.heap.equal(a, b, 0).map_err(|e| compare_error(vm, e, "=="))
+        }
+    }
+}
+
+/// About how many bytes comparing `v` with another value reads at its top level (for the
+/// instruction limit's account of work done inside one instruction).
+fn scan_bytes(heap: &crate::heap::Heap, v: Value) -> usize {
+    use crate::heap::ITEM_BYTES;
+    match v {
+        Value::List(id) => heap.list(id).len() * ITEM_BYTES,
+        Value::Map(id) => heap.map(id).len() * 2 * ITEM_BYTES,
+        Value::Str(id) => heap.str_bytes(id).len(),
+        _ => 0,
     }
 }
 
@@ -346,6 +364,7 @@ pub fn contains(vm: &mut Vm, container: Value, item: Value) -> VmResult<bool> {
     match container {
         Value::List(id) => {
             let n = vm.it.heap.list(id).len();
+            vm.charge_items(n);
             for i in 0..n {
                 let Some(&v) = vm.it.heap.list(id).get(i) else { break };
                 if equal(vm, v, item)? {
@@ -362,7 +381,10 @@ pub fn contains(vm: &mut Vm, container: Value, item: Value) -> VmResult<bool> {
             })
         }
         Value::Str(id) => match item {
-            Value::Str(sub) => Ok(vm.it.heap.str(id).contains(vm.it.heap.str(sub))),
+            Value::Str(sub) => {
+                vm.charge_bytes(vm.it.heap.str_bytes(id).len());
+                Ok(vm.it.heap.str(id).contains(vm.it.heap.str(sub)))
+            }
             _ => {
                 let t = item.type_name(&vm.it.heap);
                 Err(vm.type_error(format!("'in <string>' requires string as left operand, not {t}")))
