@@ -127,10 +127,11 @@ pub enum Op {
     GetIndex { dst: Reg, obj: Reg, index: Reg },
     /// R[obj][R[index]] = R[src]
     SetIndex { obj: Reg, index: Reg, src: Reg },
-    /// R[dst] = R[obj].K[name] (a map key, or a field such as `e.kind`)
-    GetField { dst: Reg, obj: Reg, name: u16 },
-    /// R[obj].K[name] = R[src]
-    SetField { obj: Reg, name: u16, src: Reg },
+    /// R[dst] = R[obj].name (a map key, or a field such as `e.kind`); `name` is the heap
+    /// index of the pinned string constant, read without going through the constants
+    GetField { dst: Reg, obj: Reg, name: u32 },
+    /// R[obj].name = R[src], `name` as in `GetField`
+    SetField { obj: Reg, src: Reg, name: u32 },
     /// R[dst] = R[obj][R[lo]:R[hi]] (nil bounds are open)
     Slice { dst: Reg, obj: Reg, lo: Reg, hi: Reg },
     /// R[dst] = R[obj][R[lo]:R[hi]:R[step]] (nil bounds are open; a nil step is 1)

@@ -6,6 +6,7 @@
 
 use crate::bytecode::{Op, Proto};
 use crate::heap::Heap;
+use crate::value::Value;
 use std::fmt::Write;
 use std::rc::Rc;
 
@@ -42,7 +43,14 @@ fn disassemble_into(proto: &Proto, heap: &Heap, globals: &[Rc<str>], out: &mut S
             "   |".into()
         };
         last_line = line;
-        let (opname, operands) = split_debug(op);
+        let (opname, mut operands) = split_debug(op);
+        // A field name is carried as its string's heap index; shown, like every other
+        // constant, by its index among the function's constants.
+        if let Op::GetField { name, .. } | Op::SetField { name, .. } = *op
+            && let Some(k) = field_const(proto, name)
+        {
+            operands = operands.replace(&format!("name={name}"), &format!("name={k}"));
+        }
         let note = annotate(op, pc, proto, heap, globals);
         let text = format!("{pc:>5} {line_col}  {opname:<12} {operands}");
         if note.is_empty() {
@@ -69,13 +77,25 @@ fn split_debug(op: &Op) -> (String, String) {
     }
 }
 
+/// The index among `proto`'s constants of the string whose heap index is `name`.
+fn field_const(proto: &Proto, name: u32) -> Option<usize> {
+    proto
+        .consts
+        .iter()
+        .position(|v| matches!(v, Value::Str(id) if id.index() == name as usize))
+}
+
 fn annotate(op: &Op, pc: usize, proto: &Proto, heap: &Heap, globals: &[Rc<str>]) -> String {
     let konst = |k: u16| proto.consts.get(k as usize).map(|v| heap.repr(*v)).unwrap_or_default();
     let global = |g: u16| globals.get(g as usize).map(|n| n.to_string()).unwrap_or_default();
     let target = |off: i32| format!("-> {}", pc as i64 + 1 + off as i64);
     match *op {
         Op::LoadConst { k, .. } => konst(k),
-        Op::GetField { name, .. } | Op::SetField { name, .. } | Op::CallMethod { name, .. } => konst(name),
+        Op::GetField { name, .. } | Op::SetField { name, .. } => field_const(proto, name)
+            .and_then(|k| u16::try_from(k).ok())
+            .map(konst)
+            .unwrap_or_default(),
+        Op::CallMethod { name, .. } => konst(name),
         Op::FormatSpec { spec, .. } => konst(spec),
         Op::GetGlobal { g, .. } | Op::SetGlobal { g, .. } => global(g),
         Op::Jump { off }

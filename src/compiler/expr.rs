@@ -175,7 +175,7 @@ impl Compiler<'_> {
             }
             ExprKind::Field { obj, name } => {
                 let o = self.expr_reg(obj)?;
-                let k = self.str_const(&name.name, name.span)?;
+                let k = self.field_name(&name.name, name.span)?;
                 self.set_line(span);
                 self.emit(Op::GetField { dst, obj: o, name: k });
             }

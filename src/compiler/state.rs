@@ -333,6 +333,16 @@ impl Compiler<'_> {
         self.konst(ConstKey::Str(s.into()), span)
     }
 
+    /// The heap index of the pinned string `s`, which `GetField` and `SetField` carry. It
+    /// is a constant of the function too, so the disassembler shows it like the others.
+    pub(super) fn field_name(&mut self, s: &str, span: Span) -> CResult<u32> {
+        let k = self.str_const(s, span)?;
+        match self.f().consts[k as usize] {
+            Value::Str(id) => Ok(id.index() as u32),
+            _ => unreachable!("a string constant is a string"),
+        }
+    }
+
     pub(super) fn enter(&mut self, span: Span) -> CResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {

@@ -342,7 +342,7 @@ impl Compiler<'_> {
         });
         for (name, alias) in names {
             let r = self.alloc(name.span)?;
-            let k = self.str_const(&name.name, name.span)?;
+            let k = self.field_name(&name.name, name.span)?;
             self.emit(Op::GetField {
                 dst: r,
                 obj: m,
@@ -579,9 +579,9 @@ impl Compiler<'_> {
             }
             ExprKind::Field { obj, name } => {
                 let o = self.expr_reg(obj)?;
-                let k = self.str_const(&name.name, name.span)?;
+                let k = self.field_name(&name.name, name.span)?;
                 self.set_line(span);
-                self.emit(Op::SetField { obj: o, name: k, src });
+                self.emit(Op::SetField { obj: o, src, name: k });
             }
             ExprKind::Slice { obj, lo, hi, step } => {
                 let [obj, lo, hi, step] = self.slice_parts(obj, lo, hi, step, span)?;
@@ -656,7 +656,7 @@ impl Compiler<'_> {
             }
             ExprKind::Field { obj, name } => {
                 let o = self.expr_reg(obj)?;
-                let k = self.str_const(&name.name, name.span)?;
+                let k = self.field_name(&name.name, name.span)?;
                 let v = self.stored_value(op, value, span, |t| Op::GetField {
                     dst: t,
                     obj: o,
@@ -665,8 +665,8 @@ impl Compiler<'_> {
                 self.set_line(span);
                 self.emit(Op::SetField {
                     obj: o,
-                    name: k,
                     src: v,
+                    name: k,
                 });
             }
             _ => return Err(Diagnostic::syntax("cannot assign to this expression", target.span)),

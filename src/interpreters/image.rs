@@ -257,7 +257,17 @@ impl Taker<'_, '_> {
             arity: proto.arity,
             required: proto.required,
             nregs: proto.nregs,
-            code: proto.code.clone(),
+            code: renamed_fields(&proto.code, |id| {
+                proto
+                    .consts
+                    .iter()
+                    .position(|v| matches!(v, Value::Str(s) if s.index() == id as usize))
+                    .map(|k| k as u32)
+            })
+            .ok_or_else(|| {
+                self.vm
+                    .error("Error", "a field name is missing from its function's constants")
+            })?,
             lines: proto.lines.clone(),
             consts,
             protos,
@@ -489,6 +499,11 @@ fn build_proto(
         children.push(built[c as usize].clone().ok_or("a function's code contains itself")?);
     }
     let consts: Vec<Value> = p.consts.iter().map(|&k| val(k)).collect();
+    let code = renamed_fields(&p.code, |k| match consts.get(k as usize) {
+        Some(Value::Str(id)) => Some(id.index() as u32),
+        _ => None,
+    })
+    .ok_or("a field name is not a string constant")?;
     built[n] = Some(Rc::new(Proto {
         name: p.name.map(Rc::from),
         anonymous: p.anonymous,
@@ -496,7 +511,7 @@ fn build_proto(
         arity: p.arity,
         required: p.required,
         nregs: p.nregs,
-        code: p.code,
+        code,
         lines: p.lines,
         consts,
         protos: children,
@@ -504,4 +519,28 @@ fn build_proto(
         local_names: p.local_names.into_iter().map(|(r, s)| (r, Rc::from(s))).collect(),
     }));
     Ok(())
+}
+
+/// `code` with the field name of every `GetField` and `SetField` passed through `rename`:
+/// in a heap, a name is its string's heap index; in an image, its index among the
+/// function's constants (heap indices mean nothing in the new heap). `None` if a name has
+/// no counterpart.
+fn renamed_fields(code: &[Op], rename: impl Fn(u32) -> Option<u32>) -> Option<Vec<Op>> {
+    code.iter()
+        .map(|op| {
+            Some(match *op {
+                Op::GetField { dst, obj, name } => Op::GetField {
+                    dst,
+                    obj,
+                    name: rename(name)?,
+                },
+                Op::SetField { obj, src, name } => Op::SetField {
+                    obj,
+                    src,
+                    name: rename(name)?,
+                },
+                other => other,
+            })
+        })
+        .collect()
 }

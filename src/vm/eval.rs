@@ -674,7 +674,8 @@ impl Vm<'_> {
                     Op::GetField { dst, obj, name } => {
                         // A map's field is copied from its entry straight into the register
                         // (a returned Value would be stored in parts and reloaded whole).
-                        if let (&Value::Map(m), Value::Str(nid)) = (&reg!(obj), proto.consts[name as usize])
+                        let nid = ObjId::new(name);
+                        if let &Value::Map(m) = &reg!(obj)
                             && let Some(v) =
                                 self.entry_hints
                                     .find_value(&self.it.heap, m, nid, EntryHints::site(code, pc))
@@ -682,20 +683,21 @@ impl Vm<'_> {
                             reg!(dst) = *v;
                             continue;
                         }
-                        let v = tryv!(ops::get_field(self, reg!(obj), proto.consts[name as usize]));
+                        let v = tryv!(ops::get_field(self, reg!(obj), Value::Str(nid)));
                         reg!(dst) = v;
                     }
-                    Op::SetField { obj, name, src } => {
+                    Op::SetField { obj, src, name } => {
                         let (o, v) = (reg!(obj), reg!(src));
+                        let nid = ObjId::new(name);
                         // An existing field of a map is overwritten in place; a new one is
                         // inserted by `set_field`.
-                        if let (Value::Map(m), Value::Str(nid)) = (o, proto.consts[name as usize])
+                        if let Value::Map(m) = o
                             && let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
                         {
                             *self.it.heap.map_mut(m).value_at_mut(i) = v;
                             continue;
                         }
-                        tryv!(ops::set_field(self, o, proto.consts[name as usize], v));
+                        tryv!(ops::set_field(self, o, Value::Str(nid), v));
                     }
                     Op::Slice { dst, obj, lo, hi } => {
                         let v = tryv!(ops::slice(self, reg!(obj), reg!(lo), reg!(hi)));
