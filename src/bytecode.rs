@@ -251,4 +251,13 @@ impl Proto {
             _ => "<fn>".into(),
         }
     }
+
+    /// The index among the constants of the field name `GetField`/`SetField` carry as the
+    /// heap index `name` (the disassembler shows it so; a spawned interpreter's copy of the
+    /// code carries it so, heap indices meaning nothing in another heap).
+    pub fn field_const(&self, name: u32) -> Option<usize> {
+        self.consts
+            .iter()
+            .position(|v| matches!(v, crate::value::Value::Str(id) if id.index() == name as usize))
+    }
 }

@@ -6,7 +6,6 @@
 
 use crate::bytecode::{Op, Proto};
 use crate::heap::Heap;
-use crate::value::Value;
 use std::fmt::Write;
 use std::rc::Rc;
 
@@ -47,7 +46,7 @@ fn disassemble_into(proto: &Proto, heap: &Heap, globals: &[Rc<str>], out: &mut S
         // A field name is carried as its string's heap index; shown, like every other
         // constant, by its index among the function's constants.
         if let Op::GetField { name, .. } | Op::SetField { name, .. } = *op
-            && let Some(k) = field_const(proto, name)
+            && let Some(k) = proto.field_const(name)
         {
             operands = operands.replace(&format!("name={name}"), &format!("name={k}"));
         }
@@ -77,21 +76,14 @@ fn split_debug(op: &Op) -> (String, String) {
     }
 }
 
-/// The index among `proto`'s constants of the string whose heap index is `name`.
-fn field_const(proto: &Proto, name: u32) -> Option<usize> {
-    proto
-        .consts
-        .iter()
-        .position(|v| matches!(v, Value::Str(id) if id.index() == name as usize))
-}
-
 fn annotate(op: &Op, pc: usize, proto: &Proto, heap: &Heap, globals: &[Rc<str>]) -> String {
     let konst = |k: u16| proto.consts.get(k as usize).map(|v| heap.repr(*v)).unwrap_or_default();
     let global = |g: u16| globals.get(g as usize).map(|n| n.to_string()).unwrap_or_default();
     let target = |off: i32| format!("-> {}", pc as i64 + 1 + off as i64);
     match *op {
         Op::LoadConst { k, .. } => konst(k),
-        Op::GetField { name, .. } | Op::SetField { name, .. } => field_const(proto, name)
+        Op::GetField { name, .. } | Op::SetField { name, .. } => proto
+            .field_const(name)
             .and_then(|k| u16::try_from(k).ok())
             .map(konst)
             .unwrap_or_default(),

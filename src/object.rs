@@ -80,11 +80,13 @@ impl StrObj {
     }
 
     /// A string holding a copy of `s`: in its slot if it is short, else in a new `Rc`.
+    #[inline]
     pub fn copied(s: &str) -> StrObj {
         StrObj::copied_with_chars(s, count_chars(s))
     }
 
     /// `copied` for a caller that already knows the length in code points.
+    #[inline]
     pub fn copied_with_chars(s: &str, chars: usize) -> StrObj {
         match inline_text(s) {
             Some(text) => StrObj::from_text(text, chars),

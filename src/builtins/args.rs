@@ -82,7 +82,7 @@ pub(super) fn items_of(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmRe
 /// `items_of`, with `None` for a value that is not iterable, for a caller that words that
 /// error itself.
 pub(super) fn iterable_items(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<Option<Vec<Value>>> {
-    Ok(Some(match v {
+    let items = match v {
         Value::List(id) => {
             let len = vm.it.heap.list(id).len();
             let mut items = vm.list_with_capacity(len as u128)?;
@@ -115,7 +115,11 @@ pub(super) fn iterable_items(vm: &mut Vm, name: impl Display + Copy, v: Value) -
             _ => return Ok(None),
         },
         _ => return Ok(None),
-    }))
+    };
+    // The copy is a scan of the iterable (what min, sum, sorted and the others then read),
+    // work for the instruction limit.
+    vm.charge_items(items.len());
+    Ok(Some(items))
 }
 
 pub(super) fn not_iterable<T>(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<T> {

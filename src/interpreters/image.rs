@@ -257,14 +257,7 @@ impl Taker<'_, '_> {
             arity: proto.arity,
             required: proto.required,
             nregs: proto.nregs,
-            code: renamed_fields(&proto.code, |id| {
-                proto
-                    .consts
-                    .iter()
-                    .position(|v| matches!(v, Value::Str(s) if s.index() == id as usize))
-                    .map(|k| k as u32)
-            })
-            .ok_or_else(|| {
+            code: renamed_fields(&proto.code, |id| proto.field_const(id).map(|k| k as u32)).ok_or_else(|| {
                 self.vm
                     .error("Error", "a field name is missing from its function's constants")
             })?,

@@ -574,13 +574,9 @@ impl Vm<'_> {
                     Op::SubInt { dst, a, imm } => with_imm!(dst, a, imm, checked_sub, -, ops::sub),
                     Op::MulInt { dst, a, imm } => with_imm!(dst, a, imm, checked_mul, *, ops::mul),
                     Op::ModInt { dst, a, imm } => {
-                        // By a positive literal Python's `%` is the Euclidean remainder, a
-                        // mask when the literal is a power of two (`i % 16`).
                         let m = imm as i64;
                         let v = match reg!(a) {
-                            Value::Int(x) if m > 0 => {
-                                Value::Int(if m & (m - 1) == 0 { x & (m - 1) } else { x.rem_euclid(m) })
-                            }
+                            Value::Int(x) if m > 0 => Value::Int(ops::mod_positive(x, m)),
                             x => tryv!(ops::modulo(self, x, Value::Int(m))),
                         };
                         reg!(dst) = v;

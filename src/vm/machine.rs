@@ -55,10 +55,7 @@ const _: () = assert!((GIL_BITS | BREAK_GC | BREAK_INTERRUPT | BREAK_EXIT) & BRE
 
 /// Bytes allocated or scanned that the instruction limit counts as one instruction: four
 /// list items, about what copying or comparing them costs beside running one instruction.
-pub const BYTES_PER_INSTRUCTION: usize = 64;
-
-/// List items (or map entries) scanned that the instruction limit counts as one instruction.
-pub const ITEMS_PER_INSTRUCTION: usize = BYTES_PER_INSTRUCTION / crate::heap::ITEM_BYTES;
+const BYTES_PER_INSTRUCTION: usize = 64;
 
 /// How to build a fresh interpreter like the one that holds it — its builtins, host
 /// functions and settings — with the given lock settings and output: what
@@ -381,45 +378,24 @@ impl<'a> Vm<'a> {
         }
     }
 
-    /// Charges what was allocated since the last collection to the instruction limit, one
-    /// instruction per `BYTES_PER_INSTRUCTION`: one instruction can build a list of a
-    /// million items, so instructions alone would not bound a run's work. Called before
-    /// every collection, which comes at least every few megabytes allocated; a check point
-    /// ends the run once the limit is spent.
-    fn charge_allocation(&mut self) {
-        self.charge_bytes(self.it.heap.bytes_since_gc());
-    }
-
     /// Charges work one instruction does beyond itself — a scan of `items` list items or
-    /// map entries — to the instruction limit, if there is one. An instruction that
-    /// compares a long list many times over would otherwise run for minutes on a budget
-    /// of a few thousand instructions.
+    /// map entries — to the instruction limit, if there is one, as `charge_bytes` does.
     #[inline]
     pub fn charge_items(&mut self, items: usize) {
-        if self.it.instructions_left.is_some() {
-            self.charge_work((items / ITEMS_PER_INSTRUCTION) as u64);
-        }
+        self.charge_bytes(items.saturating_mul(crate::heap::ITEM_BYTES));
     }
 
-    /// `charge_items` for `bytes` of text scanned, copied or allocated.
+    /// Charges `bytes` allocated, copied or scanned inside one instruction to the
+    /// instruction limit, one instruction per `BYTES_PER_INSTRUCTION`: one instruction can
+    /// build or compare a list of a million items, so instructions alone would not bound a
+    /// run's work. Once the limit is spent, `BREAK_LIMIT` sends the thread to its next
+    /// check point, which ends the run.
     #[inline]
     pub fn charge_bytes(&mut self, bytes: usize) {
-        if self.it.instructions_left.is_some() {
-            self.charge_work((bytes / BYTES_PER_INSTRUCTION) as u64);
-        }
-    }
-
-    /// Takes `cost` instructions from the limit; when that spends it, asks the next check
-    /// point to end the run (`BREAK_LIMIT`).
-    #[cold]
-    fn charge_work(&mut self, cost: u64) {
         let Some(left) = &mut self.it.instructions_left else {
             return;
         };
-        if cost == 0 {
-            return;
-        }
-        *left = left.saturating_sub(cost);
+        *left = left.saturating_sub((bytes / BYTES_PER_INSTRUCTION) as u64);
         if *left == 0 {
             self.breaker.fetch_or(BREAK_LIMIT, Ordering::Relaxed);
         }
@@ -537,8 +513,6 @@ impl<'a> Vm<'a> {
     /// builtin that takes an older value out of every root and then reserves must hold
     /// collection off (`gc_inhibit`) meanwhile.
     pub fn reserve(&mut self, bytes: usize) -> VmResult<()> {
-        // What a builtin sets aside it fills: work, for the instruction limit.
-        self.charge_bytes(bytes);
         if self.it.heap.fits(bytes) {
             return Ok(());
         }
@@ -783,17 +757,18 @@ impl<'a> Vm<'a> {
     pub(super) fn check_point(&mut self) -> VmResult<()> {
         self.check_interrupt()?;
         let bits = self.breaker.load(Ordering::Relaxed);
+        let collecting = bits & BREAK_GC != 0 && self.it.gc_inhibit == 0;
+        if collecting {
+            // This charges the instruction limit for what was allocated since the last one.
+            self.collect();
+        }
         if bits & BREAK_LIMIT != 0 {
             self.breaker.fetch_and(!BREAK_LIMIT, Ordering::Relaxed);
-            if self.it.instructions_left == Some(0) {
-                return Err(self.limit_reached());
-            }
         }
-        if bits & BREAK_GC != 0 && self.it.gc_inhibit == 0 {
-            self.collect();
-            if self.it.instructions_left == Some(0) {
-                return Err(self.limit_reached());
-            }
+        if (collecting || bits & BREAK_LIMIT != 0) && self.it.instructions_left == Some(0) {
+            return Err(self.limit_reached());
+        }
+        if collecting {
             // Small objects are charged without a check each; here, after the collection,
             // is where a heap that stays over its limit says so.
             if self.it.heap.over_limit() {
@@ -826,7 +801,8 @@ impl<'a> Vm<'a> {
     /// builtin) the objects allocated since the last such collection stay, since the
     /// builtin may hold them in Rust locals.
     fn collect_with(&mut self, at_check_point: bool) {
-        self.charge_allocation();
+        // Everything allocated since the last collection is work for the instruction limit.
+        self.charge_bytes(self.it.heap.bytes_since_gc());
         let extent = self.fiber.extent().min(self.fiber.stack.len());
         for v in &mut self.fiber.stack[extent..] {
             *v = Value::Nil;

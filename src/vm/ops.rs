@@ -57,12 +57,16 @@ pub fn div_fast(x: &Value, y: &Value) -> Option<Value> {
 #[inline(always)]
 pub fn mod_fast(x: &Value, y: &Value) -> Option<Value> {
     match (*x, *y) {
-        // A power-of-two divisor (`i % 16`) needs a mask, not a division of ~40 cycles.
-        (Value::Int(a), Value::Int(b)) if b > 0 && a >= 0 => {
-            Some(Value::Int(if b & (b - 1) == 0 { a & (b - 1) } else { a % b }))
-        }
+        (Value::Int(a), Value::Int(b)) if b > 0 => Some(Value::Int(mod_positive(a, b))),
         _ => None,
     }
+}
+
+/// Python's `a % b` for `b > 0`: the Euclidean remainder, and for a power-of-two divisor
+/// (`i % 16`) a mask rather than a division of ~40 cycles.
+#[inline(always)]
+pub fn mod_positive(a: i64, b: i64) -> i64 {
+    if b & (b - 1) == 0 { a & (b - 1) } else { a.rem_euclid(b) }
 }
 
 #[inline(always)]
