@@ -83,8 +83,10 @@ impl Vm<'_> {
     fn push_frame(&mut self, id: ObjId, argc: usize, base: usize, ret: usize) -> VmResult<()> {
         let proto = &self.it.heap.closure(id).proto;
         let need = base + proto.nregs as usize;
+        let frames = &self.fiber.frames;
         if proto.arity as usize != argc
-            || self.fiber.frames.len() >= self.it.recursion_limit
+            || frames.len() >= self.it.recursion_limit
+            || frames.len() == frames.capacity()
             || self.fiber.stack.len() < need
         {
             return self.push_frame_slowly(id, argc, base, ret);
@@ -110,6 +112,7 @@ impl Vm<'_> {
         if self.fiber.stack.len() < need {
             self.fiber.grow_stack(need);
         }
+        self.fiber.frames.reserve(1);
         self.enter_frame(id, proto, argc, base, ret);
         Ok(())
     }
@@ -119,12 +122,10 @@ impl Vm<'_> {
     #[inline(always)]
     fn enter_frame(&mut self, id: ObjId, proto: Rc<Proto>, argc: usize, base: usize, ret: usize) {
         let need = base + proto.nregs as usize;
-        // The registers past the arguments start nil: whatever a finished call left in
-        // them would otherwise be a root (the extent covers the whole frame) until the
-        // code overwrites it — a dead temporary map kept alive through the next call.
-        if let Some(fresh) = self.fiber.stack.get_mut(base + argc..need) {
-            fresh.fill(Value::Nil);
-        }
+        // Pushed before the registers are touched, so that the push's capacity test,
+        // already passed by the caller, is provably redundant and the frame is written in
+        // place rather than assembled on the machine stack and copied (a copy whose wide
+        // loads straddle narrow stores and stall store forwarding).
         self.fiber.frames.push(Frame {
             closure: id,
             proto,
@@ -132,6 +133,12 @@ impl Vm<'_> {
             base,
             ret,
         });
+        // The registers past the arguments start nil: whatever a finished call left in
+        // them would otherwise be a root (the extent covers the whole frame) until the
+        // code overwrites it — a dead temporary map kept alive through the next call.
+        if let Some(fresh) = self.fiber.stack.get_mut(base + argc..need) {
+            fresh.fill(Value::Nil);
+        }
     }
 
     /// A call that passes fewer arguments than the function has parameters: the rest come
@@ -307,10 +314,16 @@ impl Vm<'_> {
         let mut ticks = budget;
         let mut slice = budget;
         let policy_counts = TICKS && self.it.gil().tick_budget().is_some();
+        // The running function, held here so that its code stays borrowed while the loop
+        // calls `&mut self` methods. A call or return into the same function (recursion)
+        // keeps it without touching the reference count.
+        let mut proto = self.fiber.frames.last().expect("a frame to run").proto.clone();
         'frame: loop {
             let frame = self.fiber.frames.last().expect("a frame to run");
             let closure = frame.closure;
-            let proto = frame.proto.clone();
+            if !Rc::ptr_eq(&proto, &frame.proto) {
+                proto = frame.proto.clone();
+            }
             let base = frame.base;
             let mut pc = frame.pc;
             let code: &[Op] = &proto.code;
