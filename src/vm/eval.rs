@@ -91,8 +91,8 @@ impl Vm<'_> {
         {
             return self.push_frame_slowly(id, argc, base, ret);
         }
-        let proto = proto.clone();
-        self.enter_frame(id, proto, argc, base, ret);
+        let nregs = proto.nregs as usize;
+        self.enter_frame(id, nregs, argc, base, ret);
         Ok(())
     }
 
@@ -107,28 +107,29 @@ impl Vm<'_> {
         if self.fiber.frames.len() >= self.it.recursion_limit {
             return Err(self.error("RecursionError", "maximum recursion depth exceeded"));
         }
-        let need = base + proto.nregs as usize;
-        let proto = proto.clone();
+        let nregs = proto.nregs as usize;
+        let need = base + nregs;
         if self.fiber.stack.len() < need {
             self.fiber.grow_stack(need);
         }
         self.fiber.frames.reserve(1);
-        self.enter_frame(id, proto, argc, base, ret);
+        self.enter_frame(id, nregs, argc, base, ret);
         Ok(())
     }
 
-    /// Pushes the frame of closure `id`, whose function is `proto`, the stack already
-    /// holding its registers.
+    /// Pushes the frame of closure `id`, whose function has `nregs` registers, the stack
+    /// already holding them.
     #[inline(always)]
-    fn enter_frame(&mut self, id: ObjId, proto: Rc<Proto>, argc: usize, base: usize, ret: usize) {
-        let need = base + proto.nregs as usize;
+    fn enter_frame(&mut self, id: ObjId, nregs: usize, argc: usize, base: usize, ret: usize) {
+        let need = base + nregs;
         // Pushed before the registers are touched, so that the push's capacity test,
         // already passed by the caller, is provably redundant and the frame is written in
         // place rather than assembled on the machine stack and copied (a copy whose wide
         // loads straddle narrow stores and stall store forwarding).
         self.fiber.frames.push(Frame {
             closure: id,
-            proto,
+            nregs,
+            caller_proto: None,
             pc: 0,
             base,
             ret,
@@ -314,15 +315,23 @@ impl Vm<'_> {
         let mut ticks = budget;
         let mut slice = budget;
         let policy_counts = TICKS && self.it.gil().tick_budget().is_some();
-        // The running function, held here so that its code stays borrowed while the loop
-        // calls `&mut self` methods. A call or return into the same function (recursion)
-        // keeps it without touching the reference count.
-        let mut proto = self.fiber.frames.last().expect("a frame to run").proto.clone();
+        // The running closure's function, held here so that its code stays borrowed while
+        // the loop calls `&mut self` methods. A call hands it to the callee's frame
+        // (`caller_proto`) and a return takes it back, so neither looks in the heap; a call
+        // or return within one closure (recursion) keeps it. It is taken from the heap only
+        // when the top frame runs another closure than `running` some other way (a frame
+        // pushed outside the loop, an exception unwound, a thread switched). The closure
+        // cannot be freed and its id reused while `proto` is held for it: it is a root as
+        // long as its frame exists, and once the frame is gone the next pass here sees
+        // another closure on top.
+        let mut running = self.fiber.frames.last().expect("a frame to run").closure;
+        let mut proto = self.it.heap.closure(running).proto.clone();
         'frame: loop {
             let frame = self.fiber.frames.last().expect("a frame to run");
             let closure = frame.closure;
-            if !Rc::ptr_eq(&proto, &frame.proto) {
-                proto = frame.proto.clone();
+            if closure != running {
+                running = closure;
+                proto = self.it.heap.closure(closure).proto.clone();
             }
             let base = frame.base;
             let mut pc = frame.pc;
@@ -364,6 +373,46 @@ impl Vm<'_> {
                         tryv!(self.check_point());
                     }
                 };
+            }
+            // Pushes closure `$id`'s frame, its arguments already at `$args_at`, and runs it.
+            macro_rules! enter {
+                ($id:expr, $argc:expr, $args_at:expr, $ret:expr) => {{
+                    let id = $id;
+                    tryv!(self.push_frame(id, $argc, $args_at, $ret));
+                    if id != running {
+                        let callee = self.it.heap.closure(id).proto.clone();
+                        let caller = std::mem::replace(&mut proto, callee);
+                        self.fiber.frames.last_mut().expect("frame").caller_proto = Some(caller);
+                        running = id;
+                    }
+                    continue 'frame;
+                }};
+            }
+            // Pops the top frame, which returns `$v`, and resumes its caller (or returns to
+            // ours). The fields are read one by one and the frame dropped in place: popping
+            // it copied it whole with wide loads that straddled the narrow stores of the
+            // push a few instructions before (a leaf call), stalling store forwarding.
+            macro_rules! leave {
+                ($v:expr) => {{
+                    let v = $v;
+                    let top = self.fiber.frames.last_mut().expect("frame");
+                    let (ret, caller) = (top.ret, top.caller_proto.take());
+                    let depth = self.fiber.frames.len() - 1;
+                    self.fiber.frames.truncate(depth);
+                    self.fiber.stack[ret] = v;
+                    if self.fiber.frames.len() == stop {
+                        if TICKS {
+                            self.ticks_partly_spent(slice - ticks);
+                        }
+                        self.returning(&proto, pc);
+                        return Ok(v);
+                    }
+                    if let Some(caller) = caller {
+                        proto = caller;
+                        running = self.fiber.frames.last().expect("frame").closure;
+                    }
+                    continue 'frame;
+                }};
             }
             macro_rules! binary {
                 ($dst:expr, $a:expr, $b:expr, $fast:expr, $slow:path) => {{
@@ -732,8 +781,7 @@ impl Vm<'_> {
                             Value::Func(id) => {
                                 check_point!();
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
-                                tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
-                                continue 'frame;
+                                enter!(id, argc as usize, args_at, base + dst as usize);
                             }
                             Value::Builtin(i) => {
                                 self.fiber.frames.last_mut().expect("frame").pc = pc;
@@ -801,8 +849,7 @@ impl Vm<'_> {
                             reg!(obj) = *self.it.heap.map(m).value_at(i);
                             if let Value::Func(id) = reg!(obj) {
                                 check_point!();
-                                tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
-                                continue 'frame;
+                                enter!(id, argc as usize, args_at, base + dst as usize);
                             }
                             let callee = reg!(obj);
                             let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
@@ -815,8 +862,7 @@ impl Vm<'_> {
                             reg!(obj) = callee;
                             if let Value::Func(id) = callee {
                                 check_point!();
-                                tryv!(self.push_frame(id, argc as usize, args_at, base + dst as usize));
-                                continue 'frame;
+                                enter!(id, argc as usize, args_at, base + dst as usize);
                             }
                             let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                             let v = tryv!(self.call_value(callee, &args));
@@ -841,34 +887,10 @@ impl Vm<'_> {
                             defaults: Box::new([]),
                         }));
                         let above = self.fiber.extent();
-                        tryv!(self.push_frame(closure, 0, above, base + dst as usize));
-                        continue 'frame;
+                        enter!(closure, 0, above, base + dst as usize);
                     }
-                    Op::Return { src } => {
-                        let v = Value::copy_words(&reg!(src));
-                        let frame = self.fiber.frames.pop().expect("frame");
-                        self.fiber.stack[frame.ret] = v;
-                        if self.fiber.frames.len() == stop {
-                            if TICKS {
-                                self.ticks_partly_spent(slice - ticks);
-                            }
-                            self.returning(&proto, pc);
-                            return Ok(v);
-                        }
-                        continue 'frame;
-                    }
-                    Op::ReturnNil => {
-                        let frame = self.fiber.frames.pop().expect("frame");
-                        self.fiber.stack[frame.ret] = Value::Nil;
-                        if self.fiber.frames.len() == stop {
-                            if TICKS {
-                                self.ticks_partly_spent(slice - ticks);
-                            }
-                            self.returning(&proto, pc);
-                            return Ok(Value::Nil);
-                        }
-                        continue 'frame;
-                    }
+                    Op::Return { src } => leave!(Value::copy_words(&reg!(src))),
+                    Op::ReturnNil => leave!(Value::Nil),
                     Op::IterPrep { iter, src } => {
                         let s = base + iter as usize;
                         tryv!(ops::iter_prep(self, s, reg!(src)));

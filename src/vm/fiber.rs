@@ -12,11 +12,16 @@ use std::rc::Rc;
 
 #[derive(Debug)]
 pub struct Frame {
-    /// The closure running here (a GC root while the frame exists).
+    /// The closure running here (a GC root while the frame exists, and so its function).
     pub closure: ObjId,
-    /// The closure's function, shared, so that entering or returning to the frame reads
-    /// its code (and the fiber its register count) without a lookup in the heap.
-    pub proto: Rc<Proto>,
+    /// The function's register count: the extent of the live stack, read without the heap.
+    pub nregs: usize,
+    /// The function of the frame below, when the eval loop called this frame's closure
+    /// from it: handed back to the loop when this frame returns, so returning needs no
+    /// heap lookup and no reference count changes hands. `None` when the frame was pushed
+    /// from outside the loop (`call_value`, `run_main`) or by a call within one closure
+    /// (recursion), where the loop keeps what it holds.
+    pub caller_proto: Option<Rc<Proto>>,
     pub pc: usize,
     pub base: usize,
     /// Absolute stack slot that receives the return value.
@@ -64,7 +69,7 @@ impl Fiber {
 
     /// The end of the live part of the stack: the top frame's registers end there.
     pub(super) fn extent(&self) -> usize {
-        self.frames.last().map_or(0, |f| f.base + f.proto.nregs as usize)
+        self.frames.last().map_or(0, |f| f.base + f.nregs)
     }
 
     /// Every value this fiber keeps alive.
