@@ -10,9 +10,12 @@
 //! free slots are linked through themselves (`Obj::Free`), so the free list costs no memory
 //! of its own.
 //! Every byte an object comes to own — at birth, and when a list, map or string buffer
-//! grows — is charged (`charge`), so `accounted()` never falls below what the live objects
-//! own, and a collection is asked for once the bytes charged since the last one pass the
-//! pacing threshold or the memory limit.
+//! grows — is charged (`charge`), except the slot it is born in when that slot is a free
+//! one: the arena was charged when it grew into it, and it asks for a collection before it
+//! grows again (`arena_trigger`). So `accounted()` never falls below what the live objects
+//! own beyond the arena the heap already had, and a collection is asked for once the bytes
+//! charged since the last one pass the pacing threshold or the memory limit, or the arena
+//! is about to reallocate.
 
 use crate::object::{Closure, ErrorObj, Kind, ListObj, MapObj, Obj, StrObj, Traceback};
 use crate::value::{KeyRef, MapKey, ObjId, Value};
@@ -109,6 +112,15 @@ pub struct Heap {
     young: Vec<u32>,
     allocs_since_gc: usize,
     next_gc: usize,
+    /// The arena length at which an allocation asks for a collection because the arena is
+    /// about to reallocate (`arena_trigger`); `usize::MAX` once asked, until the next
+    /// collection.
+    arena_trigger: usize,
+    /// Set when the arena asked for the collection that comes next.
+    arena_asked: bool,
+    /// An arena capacity at which asking freed too little: not asked again until the
+    /// arena has grown past it.
+    arena_full_at: usize,
     /// Bytes the objects that survived the last collection own (`approx_size`).
     live_bytes: usize,
     /// Bytes allocated, or grown into, since the last collection: a few big strings or one
@@ -153,6 +165,28 @@ const PACE_DIVISOR: usize = 2;
 /// frees its old table before the new one grows past a quarter of it.
 const BUFFER_PACE_DIVISOR: usize = 4;
 
+/// The arena asks for a collection when it has this share of its capacity left (1/64) and
+/// no free slot: see `arena_trigger`.
+const ARENA_MARGIN_SHIFT: u32 = 6;
+
+/// The arena length at which allocating asks for a collection: just before a full arena of
+/// `capacity` slots would reallocate. Objects that died since the last collection free
+/// slots there, and the arena need not grow. Without it a program that drops a big
+/// structure and builds the next one (a loop of `",".join(list of a million strings)`)
+/// grew the arena by the new structure before the pacing trigger came, and kept the pages:
+/// 1.39M slots where 1M suffice. When such a collection leaves less than an eighth of the
+/// arena free, the arena grows without asking again at that size (`arena_full_at`), so a
+/// program whose live data only grows pays one extra collection per doubling of the arena.
+/// Small arenas are left to the pacing, which collects at least every `MIN_GC_THRESHOLD`
+/// allocations anyway.
+fn arena_trigger(capacity: usize) -> usize {
+    if capacity >= 2 * MIN_GC_THRESHOLD {
+        capacity - (capacity >> ARENA_MARGIN_SHIFT)
+    } else {
+        usize::MAX
+    }
+}
+
 /// The bytes a heap slot takes.
 const SLOT_BYTES: usize = std::mem::size_of::<Obj>();
 
@@ -189,6 +223,9 @@ impl Heap {
             young: Vec::new(),
             allocs_since_gc: 0,
             next_gc: MIN_GC_THRESHOLD,
+            arena_trigger: usize::MAX,
+            arena_asked: false,
+            arena_full_at: 0,
             live_bytes: 0,
             bytes_since_gc: 0,
             gc_trigger_bytes: MIN_GC_BYTES,
@@ -202,15 +239,28 @@ impl Heap {
     }
 
     pub fn alloc(&mut self, obj: Obj) -> ObjId {
-        self.allocs_since_gc += 1;
-        if self.allocs_since_gc == self.next_gc {
-            self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
-        }
-        self.charge(approx_size(&obj));
+        let bytes = approx_size(&obj);
         let i = if self.free_head == NO_SLOT {
+            // A new slot is new memory: it counts towards the next collection by number
+            // and by bytes, and the arena asks for one before it reallocates.
+            self.allocs_since_gc += 1;
+            if self.allocs_since_gc == self.next_gc || self.objs.len() >= self.arena_trigger {
+                self.breaker.fetch_or(BREAK_GC, Ordering::Relaxed);
+                if self.objs.len() >= self.arena_trigger {
+                    self.arena_trigger = usize::MAX;
+                    self.arena_asked = true;
+                }
+            }
+            self.charge(bytes);
             self.objs.push(obj);
             self.objs.len() - 1
         } else {
+            // A free slot was charged when the arena grew into it, and the arena asks for a
+            // collection before it grows again: reusing one costs no new memory, so only
+            // what the object owns beside its slot brings the next collection nearer. A
+            // loop that drops a million strings and makes the next million then collects
+            // when the free slots run out, not every half of the live count.
+            self.charge(bytes - SLOT_BYTES);
             let i = self.free_head as usize;
             let Obj::Free(next) = std::mem::replace(&mut self.objs[i], obj) else {
                 unreachable!("the free list links only free slots")
@@ -771,6 +821,17 @@ impl Heap {
         // away, a heap of live data L peaks near 1.5 L. A growing buffer waits for a
         // collection sooner (`growth_pace`).
         let live = self.live_objects();
+        let capacity = self.objs.capacity();
+        if std::mem::take(&mut self.arena_asked) && capacity - live.min(capacity) < capacity / 8 {
+            // The live objects nearly fill the arena: let it grow rather than collect again
+            // for the few slots the dead could free.
+            self.arena_full_at = capacity;
+        }
+        self.arena_trigger = if capacity == self.arena_full_at {
+            usize::MAX
+        } else {
+            arena_trigger(capacity)
+        };
         self.allocs_since_gc = 0;
         self.next_gc = (live / PACE_DIVISOR).max(MIN_GC_THRESHOLD);
         self.bytes_since_gc = 0;
@@ -824,6 +885,67 @@ mod tests {
         assert!(!gc_asked(&h), "asked before half the live bytes");
         h.charge(2 << 20);
         assert!(gc_asked(&h), "not asked after half the live bytes");
+    }
+
+    /// `n` short strings (kept in their slots: no buffer of their own).
+    fn strings(h: &mut Heap, n: usize) -> Vec<Value> {
+        (0..n).map(|i| h.new_str(format!("s{i}"))).collect()
+    }
+
+    /// Objects that died since the last collection leave their slots to the next ones: an
+    /// arena holding 200,000 live strings, which then all die, asks for a collection just
+    /// before it would reallocate, and after it the next 200,000 fit without growing.
+    #[test]
+    fn a_full_arena_asks_to_collect_before_it_grows() {
+        let mut h = heap();
+        let first = strings(&mut h, 200_000);
+        h.collect(first, true);
+        let capacity = h.objs.capacity();
+        assert!(!gc_asked(&h));
+        let mut made = 0;
+        while !gc_asked(&h) {
+            assert!(made < capacity, "the arena never asked");
+            h.new_str("next");
+            made += 1;
+        }
+        assert_eq!(h.objs.capacity(), capacity, "the arena grew before asking");
+        h.collect([], true);
+        strings(&mut h, 200_000);
+        assert_eq!(h.objs.capacity(), capacity, "the arena grew though the dead left room");
+    }
+
+    /// When asking freed too little (the live objects fill the arena), the arena grows
+    /// without asking again at that size: no collection for every few slots.
+    #[test]
+    fn an_arena_full_of_live_objects_grows_without_asking_again() {
+        let mut h = heap();
+        let mut live = strings(&mut h, 200_000);
+        h.collect(live.iter().copied(), true);
+        let capacity = h.objs.capacity();
+        while !gc_asked(&h) {
+            live.push(h.new_str("kept"));
+        }
+        h.collect(live.iter().copied(), true);
+        live.extend(strings(&mut h, 10_000));
+        assert!(!gc_asked(&h), "asked again at the same size");
+        assert!(h.objs.capacity() > capacity, "the arena did not grow");
+    }
+
+    /// A free slot was paid for when the arena grew into it: 100,000 short strings made
+    /// in the slots 199,999 dead ones left do not bring a collection nearer, where as many
+    /// new slots would have asked for one after 65,536.
+    #[test]
+    fn reusing_free_slots_does_not_ask_to_collect() {
+        let mut h = heap();
+        let first = strings(&mut h, 200_000);
+        let last = *first.last().expect("strings");
+        h.collect([last], true);
+        assert_eq!(h.live_objects(), 1);
+        strings(&mut h, 100_000);
+        assert!(!gc_asked(&h), "reused slots asked for a collection");
+        let mut fresh = heap();
+        strings(&mut fresh, 100_000);
+        assert!(gc_asked(&fresh), "new slots did not ask for a collection");
     }
 
     /// A big allocation that would pass the pacing trigger waits for the collection that is
