@@ -612,6 +612,29 @@ impl Heap {
     /// changed nothing, when the longer buffer would pass the limit or cannot be had.
     pub fn append_str(&mut self, id: ObjId, tail: ObjId) -> Result<ObjId, GrowError> {
         let room = self.max_bytes.saturating_sub(self.accounted());
+        // The common case, a building string and another string, borrows both slots at
+        // once: the piece is copied straight into the buffer, not first into a `String`
+        // of its own (a malloc and a free per `+=`).
+        if id != tail
+            && let Ok([Obj::Str(head), Obj::Str(piece)]) = self.objs.get_disjoint_mut([id.index(), tail.index()])
+            && let Some(b) = head.building_mut()
+        {
+            let before = b.capacity();
+            let text = piece.text();
+            if b.len() + text.len() > before {
+                // Doubling keeps a loop of `+=` linear.
+                let more = text.len().max(before);
+                if more > room {
+                    return Err(GrowError::OverLimit(more));
+                }
+                b.try_reserve(more).map_err(|_| GrowError::Failed(more))?;
+            }
+            b.push_str(text);
+            let grown = b.capacity() - before;
+            head.chars += piece.chars;
+            self.charge(grown);
+            return Ok(id);
+        }
         let tail_text = self.str_obj(tail);
         let (piece, piece_chars) = (tail_text.text().to_string(), tail_text.chars);
         match self.get_mut(id) {
