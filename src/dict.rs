@@ -9,14 +9,15 @@
 //! halved insert and lookup times (measured in a stand-alone program and on
 //! `scripts/bench/sparse_int_keys.toy`).
 //!
-//! Where a key's probe starts, and where it goes next, is CPython's dict: the home is the
-//! tag's low bits, so ints that differ only there (dense keys, a stride, a sparse run) land
+//! Where a key's probe starts, and where it goes next, is close to CPython's dict: the home
+//! is the tag's low bits, so ints that differ only there (dense keys, a stride, a sparse run) land
 //! in the order of their values, and a loop over them walks the index forward instead of
 //! jumping at random — on a million keys `i * 7919` that took a quarter to a third off
 //! `sparse_int_keys` against homes spread by Fibonacci hashing. Keys that share their low
 //! bits (multiples of a power of two, `x * 65536 + y` for one `y`) would all want one home;
-//! the next slot is `5 * pos + 1 + perturb`, where `perturb` is the tag shifted right 5 bits
-//! at every step, so their high bits soon send them apart. Linear probing with these homes
+//! after the home's cache line the probe jumps to `5 * pos + 1 + perturb`, where `perturb`
+//! is the spread tag shifted right 5 bits at every jump, so their high bits send them
+//! apart (see `ProbeSeq`). Linear probing with these homes
 //! was measured too: a block of consecutive keys, and a grid of them, made runs hundreds of
 //! slots long.
 //!
