@@ -86,7 +86,7 @@ where
         + 'static,
 {
     let name: Rc<str> = name.into();
-    Rc::new(move |vm: &mut Vm, args: &[Value]| {
+    BuiltinFn::Host(Rc::new(move |vm: &mut Vm, args: &[Value]| {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut cx = NativeCx::new(vm, &name);
             // SAFETY: `HostValue` is `#[repr(transparent)]` over the VM's `Value` (its
@@ -121,7 +121,7 @@ where
         thrown.traceback = tb;
         thrown.traced = true;
         Err(thrown)
-    })
+    }))
 }
 
 /// Interrupts an interpreter's main thread, as Ctrl-C does: `Send + Sync`, cheap to clone,

@@ -27,11 +27,10 @@ mod system;
 
 use crate::object::{Kind, MapObj};
 use crate::value::MapKey;
-use crate::vm::Interp;
+use crate::vm::{BuiltinFn, Interp};
 use list_methods::LIST_METHODS;
 use map_methods::MAP_METHODS;
 use object_methods::OBJECT_METHODS;
-use std::rc::Rc;
 use str_methods::STR_METHODS;
 
 /// Binds every core builtin as a global and defines every builtin method.
@@ -103,11 +102,11 @@ pub fn install(it: &mut Interp) {
     it.builtins.reserve(table.len() + 32);
     it.heap.builtin_names.reserve(table.len() + 32);
     for (name, f) in table {
-        it.register(name, Rc::new(*f));
+        it.register(name, BuiltinFn::Native(*f));
     }
-    let map_chunk = it.register_hidden("<map chunk>", Rc::new(crate::interpreters::map_chunk));
+    let map_chunk = it.register_hidden("<map chunk>", BuiltinFn::Native(crate::interpreters::map_chunk));
     it.map_chunk = Some(map_chunk);
-    let echo = it.register_hidden("<echo>", Rc::new(core::repl_echo));
+    let echo = it.register_hidden("<echo>", BuiltinFn::Native(core::repl_echo));
     it.repl_print = Some(echo);
     install_module(it, "random", random::FUNCTIONS);
     install_module(it, "json", json::FUNCTIONS);
@@ -127,7 +126,7 @@ pub fn install(it: &mut Interp) {
 fn install_module(it: &mut Interp, module: &str, functions: &[(&str, Native)]) {
     let mut table = MapObj::default();
     for (name, f) in functions {
-        let function = it.register_hidden(&format!("{module}.{name}"), Rc::new(*f));
+        let function = it.register_hidden(&format!("{module}.{name}"), BuiltinFn::Native(*f));
         table.insert(MapKey::Str((*name).into()), function);
     }
     let table = it.heap.new_map(table);

@@ -206,7 +206,7 @@ impl Vm<'_> {
             Value::Builtin(i) => {
                 let f = self.it.builtins[i as usize].clone();
                 self.builtin_depth += 1;
-                let r = f(self, args);
+                let r = f.call(self, args);
                 self.builtin_depth -= 1;
                 r
             }
@@ -788,7 +788,7 @@ impl Vm<'_> {
                                 let f = self.it.builtins[i as usize].clone();
                                 let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                                 self.builtin_depth += 1;
-                                let r = f(self, &args);
+                                let r = f.call(self, &args);
                                 self.builtin_depth -= 1;
                                 let v = tryv!(r);
                                 reg!(dst) = v;

@@ -222,9 +222,28 @@ pub struct Thrown {
 
 pub type VmResult<T> = Result<T, Box<Thrown>>;
 
-/// A function implemented in Rust: the builtins, and host functions registered through
-/// the embedding API.
-pub type BuiltinFn = Rc<dyn Fn(&mut Vm, &[Value]) -> VmResult<Value>>;
+/// A function implemented in Rust: a builtin (a plain function), or a host function
+/// registered through the embedding API (a closure, shared). Cloned out of the table to
+/// be called while the VM is borrowed mutably: a builtin's clone copies a pointer, where
+/// an `Rc` for every builtin cost two reference-count updates per call.
+#[derive(Clone)]
+pub enum BuiltinFn {
+    Native(fn(&mut Vm, &[Value]) -> VmResult<Value>),
+    Host(SharedFn),
+}
+
+/// A host function as the VM calls it (see `interpreter::host_function`).
+pub type SharedFn = Rc<dyn Fn(&mut Vm, &[Value]) -> VmResult<Value>>;
+
+impl BuiltinFn {
+    #[inline]
+    pub fn call(&self, vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
+        match self {
+            BuiltinFn::Native(f) => f(vm, args),
+            BuiltinFn::Host(f) => f(vm, args),
+        }
+    }
+}
 
 /// The builtin methods of one kind: which method, the receiver, then the call's arguments.
 /// One function serves all of a kind's methods, matching on `Method` (a jump table).
