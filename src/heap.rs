@@ -619,18 +619,7 @@ impl Heap {
             && let Ok([Obj::Str(head), Obj::Str(piece)]) = self.objs.get_disjoint_mut([id.index(), tail.index()])
             && let Some(b) = head.building_mut()
         {
-            let before = b.capacity();
-            let text = piece.text();
-            if b.len() + text.len() > before {
-                // Doubling keeps a loop of `+=` linear.
-                let more = text.len().max(before);
-                if more > room {
-                    return Err(GrowError::OverLimit(more));
-                }
-                b.try_reserve(more).map_err(|_| GrowError::Failed(more))?;
-            }
-            b.push_str(text);
-            let grown = b.capacity() - before;
+            let grown = push_piece(b, piece.text(), room)?;
             head.chars += piece.chars;
             self.charge(grown);
             return Ok(id);
@@ -642,17 +631,7 @@ impl Heap {
                 let Some(b) = s.building_mut() else {
                     unreachable!("checked")
                 };
-                let before = b.capacity();
-                if b.len() + piece.len() > before {
-                    // Doubling keeps a loop of `+=` linear.
-                    let more = piece.len().max(before);
-                    if more > room {
-                        return Err(GrowError::OverLimit(more));
-                    }
-                    b.try_reserve(more).map_err(|_| GrowError::Failed(more))?;
-                }
-                b.push_str(&piece);
-                let grown = b.capacity() - before;
+                let grown = push_piece(b, &piece, room)?;
                 s.chars += piece_chars;
                 self.charge(grown);
                 Ok(id)
@@ -864,6 +843,22 @@ impl Heap {
         self.breaker.fetch_and(!BREAK_GC, Ordering::Relaxed);
         self.collections += 1;
     }
+}
+
+/// Appends `piece` to the buffer of a string being built, doubling it when it is full (a
+/// loop of `+=` stays linear); returns the bytes it grew by. Fails, having changed
+/// nothing, when the growth would pass `room` or cannot be had.
+fn push_piece(b: &mut String, piece: &str, room: usize) -> Result<usize, GrowError> {
+    let before = b.capacity();
+    if b.len() + piece.len() > before {
+        let more = piece.len().max(before);
+        if more > room {
+            return Err(GrowError::OverLimit(more));
+        }
+        b.try_reserve(more).map_err(|_| GrowError::Failed(more))?;
+    }
+    b.push_str(piece);
+    Ok(b.capacity() - before)
 }
 
 /// String equality that skips the byte comparison when both are the same text in memory
