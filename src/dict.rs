@@ -21,17 +21,27 @@
 //! was measured too: a block of consecutive keys, and a grid of them, made runs hundreds of
 //! slots long.
 //!
+//! Removal is O(1), as in CPython: the entry becomes a hole, and its slot, left as it was,
+//! is a tombstone — probes pass over it, because the entry it names is no key. Holes and
+//! tombstones go at the next rebuild, which comes
+//! when the entries or the index are full; it compacts in place when that frees a quarter
+//! of the entries, and otherwise doubles them, so a map used as a queue or a stack of keys
+//! costs O(1) a step amortized, and its memory follows its live keys.
+//!
 //! Invariants this file owns:
-//! - `entries` has no holes: entry `i` is the `i`-th key in insertion order (what `for`,
-//!   `keys()`, printing and the wire format see), so positional iteration is exact.
-//! - Every entry is named by exactly one slot, and a slot names entry `i` as
+//! - `entries` holds the keys in insertion order, with holes (`None`) where keys were
+//!   removed since the last rebuild. Positions are stable between rebuilds: what `for`,
+//!   `keys()`, printing and the wire format see is the live entries in position order.
+//! - Every live entry is named by exactly one slot, and a slot names entry `i` as
 //!   `(tag << 32) | (i + 1)`, where `tag` is the key's 32-bit hash fingerprint
 //!   (`fingerprint(hash_key(key))`); `0` is an empty slot. A key's slot lies on its probe
-//!   sequence (`ProbeSeq`, computed from the tag alone) before any empty slot. Removal
-//!   rebuilds the index without the removed entry (every later entry moves down a place,
-//!   so every later slot changes anyway), so there are no tombstones.
-//! - The index is at most 5/8 full, so probe sequences stay short and always reach an
-//!   empty slot. A map that never held a key owns no index at all.
+//!   sequence (`ProbeSeq`, computed from the tag alone) before any empty slot. Every hole
+//!   is named by exactly one slot too (its tombstone), so the index's used slots are
+//!   `entries.len()`; positions are not reused before a rebuild, so a tombstone never
+//!   names a live entry.
+//! - `entries.len()` is at most 5/8 of the index, so probe sequences stay short and always
+//!   reach an empty slot. The index has one element more than its slots, which counts the
+//!   holes. A map that never held a key owns no index at all.
 //! - Entries keep no hash: the tag in the slot is all growing and removal need, so growing
 //!   re-slots from the old index without reading an entry or re-hashing a string, and an
 //!   entry is a key and a value (40 bytes, not 48).
@@ -85,8 +95,18 @@ const MIN_SLOTS: usize = GROUP;
 /// An insertion-ordered map from `MapKey` to `Value` (see the module comment).
 #[derive(Clone, Debug, Default)]
 pub struct Dict {
-    entries: Vec<Entry>,
+    entries: Vec<Option<Entry>>,
     slots: Box<[u64]>,
+}
+
+// A hole costs no more than an entry (the key's tag has room for `None`).
+const _: () = assert!(std::mem::size_of::<Option<Entry>>() == 40);
+
+/// What the rebuild before an insert makes: the entries' capacity, and the index's length
+/// in slots (`None`: the index stays as it is).
+struct Rebuild {
+    entry_capacity: usize,
+    index: Option<usize>,
 }
 
 /// A slot's tag for a key of this hash, in the slot's high half: the hash's low half plus
@@ -168,19 +188,23 @@ impl Dict {
             ..Dict::default()
         };
         if n > 0 {
-            d.resize_index(slots_for(n));
+            d.rebuild_or_abort(Rebuild {
+                entry_capacity: n,
+                index: Some(slots_for(n)),
+            });
         }
         d
     }
 
+    /// The number of keys (entries that are not holes).
     #[inline]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() - self.holes()
     }
 
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Bytes owned by the table (for the collector's pacing).
@@ -188,45 +212,111 @@ impl Dict {
         self.entries.capacity() * std::mem::size_of::<Entry>() + self.slots.len() * 8
     }
 
-    /// Whether inserting one more key would have to grow the entries or the index.
+    /// The index's length in slots (0 before the first key).
+    #[inline]
+    fn index_len(&self) -> usize {
+        self.slots.len().saturating_sub(1)
+    }
+
+    /// How many holes the entries have (the index's last element counts them).
+    #[inline]
+    fn holes(&self) -> usize {
+        self.slots.last().map_or(0, |&t| t as usize)
+    }
+
+    /// Whether inserting one more key would need a rebuild first: the entries are full,
+    /// or one more used slot would take the index past 5/8.
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.entries.len() == self.entries.capacity() || (self.entries.len() + 1) * 8 > self.slots.len() * 5
+        let used = self.entries.len();
+        used == self.entries.capacity() || (used + 1) * 8 > self.index_len() * 5
     }
 
-    /// The bytes `make_room` adds: the entries doubled if they are full, the index doubled
-    /// if it would pass 5/8 — rarely both at once. The collector is asked to run first when
-    /// these pass its pacing trigger, so counting the whole table each time would run
-    /// collections that free nothing while a big map fills.
+    /// The rebuild a full table needs (see the module comment). Compacting in place is
+    /// chosen only when it frees a quarter of the entries and the index is sized for half
+    /// as many keys again as are live, so every rebuild leaves room for a number of
+    /// inserts proportional to the map's size: a queue of keys never rebuilds at every step.
+    fn plan(&self) -> Option<Rebuild> {
+        if !self.is_full() {
+            return None;
+        }
+        let (used, capacity) = (self.entries.len(), self.entries.capacity());
+        let live = self.len();
+        let entry_capacity = if used < capacity || (capacity > live && (capacity - live) * 4 >= capacity) {
+            capacity
+        } else {
+            capacity.saturating_mul(2).max(live + 1).max(4)
+        };
+        let index_full = (used + 1) * 8 > self.index_len() * 5;
+        let index = (index_full || used > live).then(|| slots_for(live + live / 2 + 1));
+        Some(Rebuild { entry_capacity, index })
+    }
+
+    /// The bytes `make_room` adds (0 if the rebuild it would do shrinks the table). The
+    /// collector is asked to run first when these pass its pacing trigger, so counting the
+    /// whole table each time would run collections that free nothing while a big map fills.
     pub fn growth_bytes(&self) -> usize {
-        let (len, cap) = (self.entries.len(), self.entries.capacity());
-        let mut bytes = 0;
-        if len == cap {
-            // `Vec`'s amortized growth: double, and at least 4 entries.
-            let grown = cap.saturating_mul(2).max(len + 1).max(4);
-            bytes += (grown - cap).saturating_mul(std::mem::size_of::<Entry>());
-        }
-        if (len + 1) * 8 > self.slots.len() * 5 {
-            bytes += (slots_for(len + 1) - self.slots.len()).saturating_mul(8);
-        }
-        bytes
+        let Some(plan) = self.plan() else { return 0 };
+        let slots = plan.index.map_or(self.slots.len(), |n| n + 1);
+        let after = plan.entry_capacity * std::mem::size_of::<Entry>() + slots * 8;
+        after.saturating_sub(self.approx_bytes())
     }
 
-    /// Grows the entries and the index, if needed, so that one more key fits without
-    /// allocating; on failure nothing has changed. Returns the bytes the table grew by.
+    /// Rebuilds the table, if it is full, so that one more key fits without allocating;
+    /// on failure nothing has changed. Returns the bytes the table grew by (0 if it shrank).
     pub fn make_room(&mut self) -> Result<usize, std::collections::TryReserveError> {
         let before = self.approx_bytes();
-        if self.entries.len() == self.entries.capacity() {
-            self.entries.try_reserve(1)?;
+        if let Some(plan) = self.plan() {
+            self.rebuild(plan)?;
         }
-        if (self.entries.len() + 1) * 8 > self.slots.len() * 5 {
-            let n = slots_for(self.entries.len() + 1);
-            let mut slots = Vec::new();
-            slots.try_reserve_exact(n)?;
-            slots.resize(n, EMPTY);
-            self.reslot(slots.into_boxed_slice());
+        Ok(self.approx_bytes().saturating_sub(before))
+    }
+
+    /// Carries out `plan`: everything it needs is allocated before anything changes, so a
+    /// failure leaves the table as it was. Compacting renumbers the live entries, and the
+    /// index is rebuilt from the old one's tags (no entry read, no key re-hashed), each slot
+    /// renamed to its entry's new position.
+    fn rebuild(&mut self, plan: Rebuild) -> Result<(), std::collections::TryReserveError> {
+        let used = self.entries.len();
+        let compacting = self.holes() > 0;
+        let mut slots = Vec::new();
+        if let Some(n) = plan.index {
+            slots.try_reserve_exact(n + 1)?;
         }
-        Ok(self.approx_bytes() - before)
+        // Each old position's new one; a hole's is `u32::MAX`.
+        let mut renumbered: Vec<u32> = Vec::new();
+        if compacting {
+            renumbered.try_reserve_exact(used)?;
+        }
+        if plan.entry_capacity > self.entries.capacity() {
+            self.entries.try_reserve_exact(plan.entry_capacity - used)?;
+        }
+        let Some(n) = plan.index else { return Ok(()) };
+        debug_assert!(n.is_power_of_two() && n >= MIN_SLOTS);
+        slots.resize(n + 1, EMPTY);
+        let old = std::mem::replace(&mut self.slots, slots.into_boxed_slice());
+        if compacting {
+            let mut next = 0;
+            renumbered.extend(self.entries.iter().map(|e| match e {
+                Some(_) => {
+                    next += 1;
+                    next - 1
+                }
+                None => u32::MAX,
+            }));
+            self.entries.retain(Option::is_some);
+        }
+        let old_n = old.len().saturating_sub(1);
+        for &s in old[..old_n].iter().filter(|&&s| s != EMPTY) {
+            if !compacting {
+                self.place(s);
+            } else if let position = renumbered[(s as u32 - 1) as usize]
+                && position != u32::MAX
+            {
+                self.place((s & !0xFFFF_FFFF) | (position as u64 + 1));
+            }
+        }
+        Ok(())
     }
 
     /// Finds `key` (whose hash is `hash`): `Ok(entry index)` or `Err(empty slot)` where it
@@ -234,7 +324,7 @@ impl Dict {
     #[inline]
     fn probe(&self, hash: u64, mut same: impl FnMut(&MapKey) -> bool) -> Result<usize, usize> {
         let fp = fingerprint(hash);
-        let mut seq = ProbeSeq::new(self.slots.len(), fp);
+        let mut seq = ProbeSeq::new(self.index_len(), fp);
         loop {
             let s = self.slots[seq.pos];
             if s == EMPTY {
@@ -242,7 +332,9 @@ impl Dict {
             }
             if s & !0xFFFF_FFFF == fp {
                 let i = (s as u32 - 1) as usize;
-                if same(&self.entries[i].key) {
+                if let Some(e) = &self.entries[i]
+                    && same(&e.key)
+                {
                     return Ok(i);
                 }
             }
@@ -253,10 +345,17 @@ impl Dict {
     /// The index of the entry whose key has hash `hash` and satisfies `same`.
     #[inline]
     pub fn find_hashed(&self, hash: u64, same: impl FnMut(&MapKey) -> bool) -> Option<usize> {
-        if self.entries.is_empty() {
+        if self.slots.is_empty() {
             return None;
         }
         self.probe(hash, same).ok()
+    }
+
+    /// The value of the key with hash `hash` that satisfies `same`.
+    #[inline]
+    pub fn get_hashed(&self, hash: u64, same: impl FnMut(&MapKey) -> bool) -> Option<&Value> {
+        let i = self.find_hashed(hash, same)?;
+        self.entries[i].as_ref().map(|e| &e.value)
     }
 
     #[inline]
@@ -266,7 +365,7 @@ impl Dict {
 
     #[inline]
     pub fn get(&self, key: KeyRef<'_>) -> Option<&Value> {
-        self.get_index_of(key).map(|i| &self.entries[i].value)
+        self.get_hashed(hash_key(key), |k| k.as_ref() == key)
     }
 
     pub fn contains_key(&self, key: KeyRef<'_>) -> bool {
@@ -280,95 +379,98 @@ impl Dict {
         self.insert_hashed(hash, key, value)
     }
 
-    /// `insert` for a caller that already knows `hash == hash_key(key)`.
+    /// `insert` for a caller that already knows `hash == hash_key(key)`. A caller that did
+    /// not `make_room` first gets the rebuild here, allocating infallibly as `Vec::push`.
     pub fn insert_hashed(&mut self, hash: u64, key: MapKey, value: Value) -> Option<Value> {
-        if self.slots.is_empty() {
-            self.resize_index(MIN_SLOTS);
+        if let Some(plan) = self.plan() {
+            self.rebuild_or_abort(plan);
         }
         match self.probe(hash, |k| *k == key) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].value, value)),
+            Ok(i) => Some(std::mem::replace(&mut self.entry_mut(i).value, value)),
             Err(pos) => {
                 let i = self.entries.len();
                 // Slots name entries with 32 bits; a map that big would need > 200 GB.
                 assert!(i < u32::MAX as usize - 1, "map too large");
-                self.entries.push(Entry { key, value });
+                self.entries.push(Some(Entry { key, value }));
                 self.slots[pos] = fingerprint(hash) | (i as u64 + 1);
-                if self.entries.len() * 8 > self.slots.len() * 5 {
-                    self.resize_index(self.slots.len() * 2);
-                }
                 None
             }
         }
     }
 
-    /// The `i`-th entry in insertion order.
+    /// `rebuild` where running out of memory ends the process, as `Vec::push` does.
+    fn rebuild_or_abort(&mut self, plan: Rebuild) {
+        if self.rebuild(plan).is_err() {
+            std::alloc::handle_alloc_error(std::alloc::Layout::new::<Entry>());
+        }
+    }
+
+    /// The entry at position `i`, if it is not a hole. Positions are stable until the next
+    /// insert that rebuilds the table.
     #[inline]
     pub fn get_index(&self, i: usize) -> Option<(&MapKey, &Value)> {
-        self.entries.get(i).map(|e| (&e.key, &e.value))
+        self.entries.get(i)?.as_ref().map(|e| (&e.key, &e.value))
+    }
+
+    /// The first entry at position `i` or after, with its position: how `for` walks a map.
+    #[inline]
+    pub fn next_entry(&self, i: usize) -> Option<(usize, &MapKey, &Value)> {
+        let rest = self.entries.get(i..)?;
+        let (skipped, e) = rest.iter().enumerate().find_map(|(j, e)| Some((j, e.as_ref()?)))?;
+        Some((i + skipped, &e.key, &e.value))
+    }
+
+    /// The live entry at `i` (from `find_hashed`).
+    #[inline]
+    fn entry_mut(&mut self, i: usize) -> &mut Entry {
+        self.entries[i]
+            .as_mut()
+            .expect("positions from a probe name live entries")
     }
 
     /// The value of the entry at `i` (from `find_hashed`).
     #[inline]
     pub fn value_at(&self, i: usize) -> &Value {
-        &self.entries[i].value
+        &self.entries[i]
+            .as_ref()
+            .expect("positions from a probe name live entries")
+            .value
     }
 
     /// The value of the entry at `i` (from `find_hashed`), for updating in place.
     #[inline]
     pub fn value_at_mut(&mut self, i: usize) -> &mut Value {
-        &mut self.entries[i].value
+        &mut self.entry_mut(i).value
     }
 
-    /// Removes `key`, keeping the order of the others; returns its value. O(len): every
-    /// later entry moves down one place, and the index is rebuilt without the key's slot.
+    /// Removes `key`, keeping the order of the others; returns its value. O(1): the entry
+    /// becomes a hole, and its slot a tombstone, both cleared by the next rebuild.
     pub fn shift_remove(&mut self, key: KeyRef<'_>) -> Option<Value> {
-        if self.entries.is_empty() {
+        if self.slots.is_empty() {
             return None;
         }
         let i = self.probe(hash_key(key), |k| k.as_ref() == key).ok()?;
-        let removed = self.entries.remove(i);
-        let gone = i as u64 + 1;
-        let n = self.slots.len();
-        let old = std::mem::replace(&mut self.slots, vec![EMPTY; n].into_boxed_slice());
-        for &s in old.iter().filter(|&&s| s != EMPTY && s & 0xFFFF_FFFF != gone) {
-            // Entries after the removed one moved down a place.
-            self.place(if s & 0xFFFF_FFFF > gone { s - 1 } else { s });
-        }
-        Some(removed.value)
+        let n = self.index_len();
+        self.slots[n] += 1;
+        self.entries[i].take().map(|e| e.value)
     }
 
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&MapKey, &Value)> + ExactSizeIterator {
-        self.entries.iter().map(|e| (&e.key, &e.value))
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&MapKey, &Value)> {
+        self.entries.iter().flatten().map(|e| (&e.key, &e.value))
     }
 
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &MapKey> + ExactSizeIterator {
-        self.entries.iter().map(|e| &e.key)
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &MapKey> {
+        self.entries.iter().flatten().map(|e| &e.key)
     }
 
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
-        self.entries.iter().map(|e| &e.value)
-    }
-
-    /// Rebuilds the index with `n` slots (a power of two) from the old one.
-    fn resize_index(&mut self, n: usize) {
-        self.reslot(vec![EMPTY; n].into_boxed_slice());
-    }
-
-    /// Moves every slot of the old index into `slots` (all empty, a power of two long), each
-    /// to its home there by its tag: no entry is read.
-    fn reslot(&mut self, slots: Box<[u64]>) {
-        let n = slots.len();
-        debug_assert!(n.is_power_of_two() && n >= MIN_SLOTS);
-        let old = std::mem::replace(&mut self.slots, slots);
-        for &s in old.iter().filter(|&&s| s != EMPTY) {
-            self.place(s);
-        }
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> {
+        self.entries.iter().flatten().map(|e| &e.value)
     }
 
     /// Puts slot value `s` in the first empty slot of its tag's probe sequence.
     #[inline]
     fn place(&mut self, s: u64) {
-        let mut seq = ProbeSeq::new(self.slots.len(), s & !0xFFFF_FFFF);
+        let mut seq = ProbeSeq::new(self.index_len(), s & !0xFFFF_FFFF);
         while self.slots[seq.pos] != EMPTY {
             seq.advance();
         }
@@ -396,30 +498,40 @@ mod tests {
         }
     }
 
-    /// Checks the module's invariants: every entry named by exactly one slot, reachable
-    /// from its home without crossing an empty slot.
+    /// Checks the module's invariants: every live entry named by exactly one slot,
+    /// reachable from its home without crossing an empty slot; a tombstone for each hole.
     fn check(d: &Dict) {
-        let mut named = vec![0; d.len()];
-        for &s in d.slots.iter().filter(|&&s| s != EMPTY) {
+        let mut named = vec![0; d.entries.len()];
+        let n = d.index_len();
+        for &s in d.slots[..n].iter().filter(|&&s| s != EMPTY) {
             named[(s as u32 - 1) as usize] += 1;
         }
-        assert!(named.iter().all(|&n| n == 1), "each entry is named by one slot");
-        for e in &d.entries {
-            assert_eq!(d.get_index_of(e.key.as_ref()).map(|i| &d.entries[i].key), Some(&e.key));
+        assert!(named.iter().all(|&n| n == 1), "each entry or hole is named by one slot");
+        let holes = d.entries.iter().filter(|e| e.is_none()).count();
+        assert_eq!(holes, d.holes(), "the holes are counted");
+        for (k, _) in d.iter() {
+            assert_eq!(
+                d.get_index_of(k.as_ref()).and_then(|i| d.get_index(i)).map(|e| e.0),
+                Some(k)
+            );
         }
-        assert!(d.slots.is_empty() || d.len() * 8 <= d.slots.len() * 5);
+        assert!(d.slots.is_empty() || d.entries.len() * 8 <= n * 5);
     }
 
     proptest! {
         /// Inserts and removals agree with a model (HashMap + order vector) in content and order.
         #[test]
-        fn behaves_like_an_ordered_map(ops in prop::collection::vec((any::<bool>(), 0i64..200), 0..400)) {
+        fn behaves_like_an_ordered_map(ops in prop::collection::vec((0u8..3, 0i64..200), 0..400)) {
             let mut d = Dict::new();
             let mut model: HashMap<MapKey, i64> = HashMap::new();
             let mut order: Vec<MapKey> = Vec::new();
-            for (n, (is_insert, k)) in ops.into_iter().enumerate() {
-                let k = key(k);
-                if is_insert {
+            for (n, (op, k)) in ops.into_iter().enumerate() {
+                // Op 2 removes the newest key, the path that leaves a tombstone.
+                let k = match (op, order.last()) {
+                    (2, Some(newest)) => newest.clone(),
+                    _ => key(k),
+                };
+                if op == 0 {
                     let old = d.insert(k.clone(), Value::Int(n as i64));
                     let model_old = model.insert(k.clone(), n as i64);
                     prop_assert_eq!(old.is_some(), model_old.is_some());
@@ -458,8 +570,9 @@ mod tests {
     /// key's home to its slot.
     fn probe_lengths(d: &Dict) -> (f64, usize) {
         let (mut total, mut longest) = (0, 0);
-        for &s in d.slots.iter().filter(|&&s| s != EMPTY) {
-            let mut seq = ProbeSeq::new(d.slots.len(), s & !0xFFFF_FFFF);
+        let n = d.index_len();
+        for &s in d.slots[..n].iter().filter(|&&s| s != EMPTY) {
+            let mut seq = ProbeSeq::new(n, s & !0xFFFF_FFFF);
             let mut steps = 0;
             while d.slots[seq.pos] != s {
                 seq.advance();
@@ -507,6 +620,53 @@ mod tests {
         }
     }
 
+    /// Removing a key leaves a hole and a tombstone instead of moving the later entries,
+    /// and a map used as a queue (remove the oldest, add a newest) or a stack (add and
+    /// remove the newest) rebuilds only every so many steps, with its memory bounded by
+    /// its live keys: the rebuilds are counted by how often the index is replaced.
+    #[test]
+    fn queues_and_stacks_of_keys_rebuild_rarely() {
+        let mut d = Dict::new();
+        for i in 0..1000 {
+            d.insert(MapKey::Int(i), Value::Int(i));
+        }
+        let (slots, capacity) = (d.slots.len(), d.entries.capacity());
+        assert!(matches!(d.shift_remove(KeyRef::Int(500)), Some(Value::Int(500))));
+        assert_eq!((d.holes(), d.slots.len(), d.len()), (1, slots, 999));
+        assert!(d.get_index(500).is_none() && matches!(d.get_index(501), Some((_, Value::Int(501)))));
+        check(&d);
+        let mut rebuilds = 0;
+        let mut index = d.slots.as_ptr();
+        for round in 0..100_000i64 {
+            // The stack: the newest key, added and removed.
+            let k = 1_000_000 + round;
+            d.insert(MapKey::Int(k), Value::Int(round));
+            assert!(matches!(d.shift_remove(KeyRef::Int(k)), Some(Value::Int(r)) if r == round));
+            // The queue: the oldest key out, a new one in.
+            let (oldest, _) = d.next_entry(0).map(|(_, k, v)| (k.clone(), *v)).expect("keys left");
+            assert!(d.shift_remove(oldest.as_ref()).is_some());
+            d.insert(MapKey::Int(2_000_000 + round), Value::Int(round));
+            if d.slots.as_ptr() != index {
+                rebuilds += 1;
+                index = d.slots.as_ptr();
+            }
+        }
+        check(&d);
+        assert_eq!(d.len(), 999);
+        assert!(
+            rebuilds <= 300_000 / 400,
+            "{rebuilds} rebuilds in 300,000 inserts and removals"
+        );
+        assert!(
+            d.slots.len() <= slots * 2 && d.entries.capacity() <= capacity * 2,
+            "memory grew: {} slots (from {slots}), room for {} entries (from {capacity})",
+            d.slots.len(),
+            d.entries.capacity()
+        );
+        assert!(matches!(d.get(KeyRef::Int(2_099_999)), Some(Value::Int(99_999))));
+        assert!(d.get(KeyRef::Int(999)).is_none());
+    }
+
     #[test]
     fn keys_of_different_types_are_different() {
         let mut d = Dict::new();
@@ -530,11 +690,15 @@ mod tests {
             let before = d.approx_bytes();
             let expected = if d.is_full() { d.growth_bytes() } else { 0 };
             let grown = if d.is_full() { d.make_room().expect("room") } else { 0 };
-            assert_eq!(d.approx_bytes() - before, grown);
+            assert_eq!(d.approx_bytes().saturating_sub(before), grown);
             assert_eq!(grown, expected, "growth_bytes before insert {i}");
             assert!(!d.is_full());
             let (cap, slots) = (d.entries.capacity(), d.slots.len());
             d.insert(MapKey::Int(i * 31), Value::Int(i));
+            if i % 3 == 2 {
+                // Holes too: a rebuild that compacts must also leave room.
+                d.shift_remove(KeyRef::Int((i - 1) * 31));
+            }
             assert_eq!((d.entries.capacity(), d.slots.len()), (cap, slots), "insert {i} grew");
             check(&d);
         }

@@ -497,8 +497,13 @@ impl Heap {
     }
 
     /// `map[key]` for a string key, using the key's cached hash.
+    #[inline]
     pub fn map_get_str(&self, map: ObjId, key: ObjId) -> Option<Value> {
-        self.map_find_str(map, key).map(|i| *self.map(map).value_at(i))
+        let h = self.str_hash(key);
+        let text = self.str_bytes(key);
+        self.map(map)
+            .get_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))
+            .copied()
     }
 
     /// Where string `key` is in `map` (for `Dict::value_at`), using the key's cached hash.

@@ -787,10 +787,10 @@ pub fn iter_next(vm: &mut Vm, slot: usize) -> VmResult<Option<Value>> {
             Some(c) => (vm.char_str(c), pos + c.len_utf8()),
             None => return Ok(None),
         },
-        Value::Map(id) => match vm.it.heap.map(id).get_index(pos) {
-            Some((key, _)) => {
+        Value::Map(id) => match vm.it.heap.map(id).next_entry(pos) {
+            Some((at, key, _)) => {
                 let key = key.clone();
-                (vm.it.heap.key_value(&key), pos + 1)
+                (vm.it.heap.key_value(&key), at + 1)
             }
             None => return Ok(None),
         },
