@@ -94,6 +94,30 @@ impl<T> Gil<T> {
             .map(|w| w.tid)
     }
 
+    /// The waiter that will ask the holder, which has just taken the GIL, to drop first
+    /// (leaving out those that ask at once: `asker_at_once` has them), and after how long.
+    pub(super) fn first_asker(&self, st: &mut State, now: Instant) -> Option<(ThreadId, Duration)> {
+        if st.waiters.is_empty() {
+            return None;
+        }
+        Self::fill_views(st, now);
+        let cx = self.context(st, now, true);
+        let State { views, policy, .. } = st;
+        let mut first: Option<(ThreadId, Duration)> = None;
+        for w in views.iter() {
+            if w.from_blocking && policy.0.asks_on_return(w) {
+                continue;
+            }
+            if let Some(d) = policy.0.ask_after(w, &cx)
+                && d >= MIN_SWITCH_INTERVAL
+                && first.is_none_or(|(_, best)| d < best)
+            {
+                first = Some((w.tid, d));
+            }
+        }
+        first
+    }
+
     /// The waiter a GIL released at `now` is reserved for, if the policy names one that
     /// is waiting.
     pub(super) fn choose_next_holder(&self, st: &mut State, now: Instant) -> Option<ThreadId> {

@@ -48,6 +48,12 @@ const HANDOFF_SPIN: Duration = Duration::from_micros(50);
 /// Looks at the release count between two readings of the clock while spinning.
 const SPIN_LOOKS_PER_CLOCK: u32 = 32;
 
+/// How many times its own ask time a waiter that is not on watch sleeps at most. The
+/// waiter on watch asks for everyone, and `take` puts a new one on watch at every change
+/// of holder, so the others need not wake at all; the bound only keeps a wake-up that
+/// never comes from turning into a hang.
+const WATCH_BACKSTOP: u32 = 8;
+
 /// The smallest switch interval accepted; zero would make waiters spin. An answer of
 /// [`ReleasePolicy::ask_after`] shorter than this means "at once".
 pub(super) const MIN_SWITCH_INTERVAL: Duration = Duration::from_micros(1);
@@ -171,6 +177,9 @@ pub(super) struct State {
     /// Under a scheduler, the thread the holder's slice end chose: the next release is
     /// reserved for it. Set only just before that release, which clears it.
     pub(super) handing_to: Option<ThreadId>,
+    /// The waiter on watch, and when it will ask the holder to drop: the one waiter whose
+    /// sleep is timed to its ask. The others sleep until woken (see `WATCH_BACKSTOP`).
+    pub(super) watch: Option<(ThreadId, Instant)>,
 }
 
 impl State {
@@ -179,6 +188,7 @@ impl State {
         State {
             schedules,
             handing_to: None,
+            watch: None,
             locked: false,
             holder: None,
             last_holder: None,
@@ -247,6 +257,12 @@ impl Invariant for State {
                     "the GIL is reserved for {reserved}, who is not waiting"
                 );
             }
+        }
+        if let Some((watcher, _)) = self.watch {
+            assert!(
+                self.waiters.iter().any(|w| w.tid == watcher),
+                "{watcher} is on watch but not waiting"
+            );
         }
         for (i, waiter) in self.waiters.iter().enumerate() {
             let tid = waiter.tid;
@@ -640,11 +656,15 @@ impl<T> Gil<T> {
                         // still be asked again.
                         let most = self.switch_interval();
                         let next = self.ask_time(st, tid, now, true).filter(|&n| n >= MIN_SWITCH_INTERVAL);
-                        wake.wait_for(st, next.map_or(most, |n| n.min(most)));
+                        let sleep = Self::watch_or_doze(st, tid, now, next.map_or(most, |n| n.min(most)));
+                        wake.wait_for(st, sleep);
+                        Self::leave_watch(st, tid);
                     }
                     Some(interval) => {
+                        let sleep = Self::watch_or_doze(st, tid, now, interval);
                         let seen = st.switch_number;
-                        let timed_out = wake.wait_for(st, interval).timed_out();
+                        let timed_out = wake.wait_for(st, sleep).timed_out();
+                        Self::leave_watch(st, tid);
                         // All that time with the same holder: ask. (Asking again next
                         // turn would come to the same; this keeps the decision where
                         // the time ran out.)
@@ -695,6 +715,7 @@ impl<T> Gil<T> {
             // A request like any other: counted, and traced as the asker's.
             self.request_drop(st, asker, now);
         }
+        self.set_watch(st, now);
         let dropped_on = st.dropped_on_cpu.take();
         let target = follow_target(dropped_on, switched, waited.then(|| now - start));
 
@@ -853,6 +874,48 @@ impl<T> Gil<T> {
             rec.wake.notify_one();
         }
         now
+    }
+
+    /// How long waiter `tid`, whose next ask is `own` from `now`, sleeps. One waiter keeps
+    /// the time for all, the one that asks first: it goes on watch and sleeps `own`. The
+    /// others doze, up to `WATCH_BACKSTOP` times longer, until a release or a new watch
+    /// wakes them. (Every waiter timing its own ask woke each of them once per switch
+    /// interval, a context switch each, taken from the holder's CPU.)
+    fn watch_or_doze(st: &mut State, tid: ThreadId, now: Instant, own: Duration) -> Duration {
+        let due = now + own;
+        match st.watch {
+            Some((watcher, at)) if watcher != tid && at <= due => own.saturating_mul(WATCH_BACKSTOP),
+            _ => {
+                st.watch = Some((tid, due));
+                own
+            }
+        }
+    }
+
+    /// A waiter awake again is no longer on watch: it decides anew, or takes the GIL.
+    fn leave_watch(st: &mut State, tid: ThreadId) {
+        if st.watch.is_some_and(|(watcher, _)| watcher == tid) {
+            st.watch = None;
+        }
+    }
+
+    /// Puts on watch the waiter that will ask the new holder first, and wakes it to time
+    /// its sleep to that ask, unless it is on watch already and wakes no later.
+    fn set_watch(&self, st: &mut State, now: Instant) {
+        let Some((watcher, after)) = self.first_asker(st, now) else {
+            st.watch = None;
+            return;
+        };
+        let at = now + after;
+        match st.watch {
+            Some((current, woken_at)) if current == watcher && woken_at <= at => {}
+            _ => {
+                st.watch = Some((watcher, at));
+                if let Some(rec) = st.threads.get(watcher.index()).and_then(Option::as_ref) {
+                    rec.wake.notify_one();
+                }
+            }
+        }
     }
 
     /// `asker` asks the holder to drop; counted once per request, not per reminder.

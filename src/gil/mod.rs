@@ -24,6 +24,7 @@
 //! | `reasons` | count per reason | at each switch, `reasons[released_for] += 1`, so the counts always add up to `switch_number`. |
 //! | `reserved_for` | thread id | a hand-off: when `Some(t)`, the GIL is free and only `t` may take it; `t` is always in `waiters`. Cleared when `t` takes it. |
 //! | `waiters` | list | threads blocked in `take`, in arrival order (index 0 waited longest). Never contains the holder; a thread leaves only by taking the GIL. Each records when its wait began, `from_blocking` (coming back from `release_while`), and `caused_by`, the place the holder was when it began to wait, once the holder has said. |
+//! | `watch` | thread id, instant | the waiter on watch and when it will ask: the one waiter whose sleep is timed to its ask, for all of them. Always a queued waiter. Set by a waiter going to sleep whose ask comes first, and by `take` for the waiter that will ask the new holder first; cleared by the watcher when it wakes. |
 //! | `policy` | [`ReleasePolicy`] | the scheduling rule, asked only with the mutex held; `views` is the room its questions show the waiters in. |
 //! | eval breaker | bit set (`AtomicU32`) | nonzero means "the holder must take the slow path at its next check point". The bits in [`GIL_BITS`] belong to this lock. [`DROP_REQUEST`]: set (under the mutex) by a waiter asking the holder to drop, or by `take` for a waiter that asks every holder at once; cleared by the holder when it drops and by a thread taking the GIL from someone else. [`REPORT_LOCATION`]: set by a thread that begins to wait; cleared when the holder reports where it is, and by `take` once no waiter lacks a place. All other bits belong to the interpreter; the lock never touches them. |
 //! | `holder_at` | [`Location`] | where the holder last said it was during this hold; cleared by `take`. |
@@ -47,6 +48,9 @@
 //!                          (a switch interval at most)
 //!                   else:  sleep on t's `wake` for at most d; timed out, still locked,
 //!                          switch_number unchanged  =>  set DROP_REQUEST
+//!                   either way t sleeps that long only on watch: if `watch` names
+//!                   another waiter that asks no later, t dozes WATCH_BACKSTOP times
+//!                   longer (woken by a release or a new watch); else watch = t
 //!                   the first time in a wait that t sets DROP_REQUEST, it first watches
 //!                   `releases` for up to HANDOFF_SPIN with the mutex unlocked, and
 //!                   looks again before it sleeps (the holder is at most one check
@@ -59,6 +63,8 @@
 //!                   every waiter has its place
 //!               request a drop (counted as the first such waiter's) if some waiter
 //!                   asks this new holder at once
+//!               watch = the waiter that asks this new holder first (policy.ask_after),
+//!                   woken to time its sleep, unless already on watch and due no later
 //!               charge t's wait to its `caused_by`
 //!               follow: if t waited at least FOLLOW_MIN_WAIT and the GIL came from a
 //!                   forced drop on another CPU, t moves there (after unlocking the mutex)

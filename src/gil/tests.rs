@@ -1292,3 +1292,62 @@ fn gil_stats_json_has_every_number() {
     assert_eq!(json["threads"].as_array().unwrap().len(), 2);
     assert!((json["wait_s"].as_f64().unwrap() - stats.total_wait().as_secs_f64()).abs() < 1e-9);
 }
+
+/// Voluntary context switches of the calling thread so far: how often it slept.
+fn sleeps_of_this_thread() -> i64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes only the `rusage` it is given, which lives on this stack.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
+    assert_eq!(rc, 0, "getrusage");
+    // SAFETY: it returned 0, so it filled the struct (and zeroed is a valid rusage anyway).
+    unsafe { usage.assume_init() }.ru_nvcsw
+}
+
+/// Twelve threads wait while the holder keeps the GIL for 20 switch intervals without a
+/// check point (as native code that holds it would). Only the waiter on watch wakes every
+/// interval to ask again; the others doze until the release. When every waiter timed its
+/// own ask, each woke about 20 times (240 in all); now the sleeps must stay under half
+/// that. Asserted under each policy whose waiters ask.
+#[test]
+fn gil_only_the_waiter_on_watch_wakes_to_ask() {
+    const WAITERS: usize = 12;
+    for policy in [
+        PolicyKind::Interval,
+        PolicyKind::Fifo,
+        PolicyKind::Priority,
+        PolicyKind::Deadline,
+    ] {
+        let gil = Gil::new(0u32, config(policy, Duration::from_millis(2)));
+        let main = gil.register_thread();
+        let mut g = gil.acquire(main);
+        let sleeps = StdMutex::new(Vec::new());
+        thread::scope(|s| {
+            for _ in 0..WAITERS {
+                let tid = gil.register_thread();
+                let (gil, sleeps) = (&gil, &sleeps);
+                s.spawn(move || {
+                    let before = sleeps_of_this_thread();
+                    let mut g = gil.acquire(tid);
+                    let slept = sleeps_of_this_thread() - before;
+                    *g += 1;
+                    drop(g);
+                    sleeps.lock().unwrap().push(slept);
+                    gil.thread_exit(tid);
+                });
+            }
+            wait_until("every thread queued", || gil.lock_state().waiters.len() == WAITERS);
+            thread::sleep(Duration::from_millis(40));
+            {
+                let st = gil.lock_state();
+                st.check();
+                assert!(st.watch.is_some(), "{policy}: nobody is on watch");
+            }
+            *g += 1;
+            drop(g);
+        });
+        let sleeps = sleeps.into_inner().unwrap();
+        let total: i64 = sleeps.iter().sum();
+        assert!(total < 120, "{policy}: the waiters slept {total} times ({sleeps:?})");
+        assert_eq!(gil.into_inner(), WAITERS as u32 + 1, "{policy}");
+    }
+}
