@@ -14,7 +14,9 @@ columns. A cell in an issue row gets ✓ or ✗ when the target applies to that 
 One experiment is no lab script: spawn_floor compiles benches/spawn_floor.rs (plain Rust
 threads with toy's stack size, no interpreter, no GIL) and times 50 threads each sleeping
 0.1 s, this machine's floor for io_threads' "50 threads each sleep(0.1)" row; its median
-is shown once, in the first toy column, in the row under that one.
+is shown once, in the first toy column, in the row under that one. Another has no toy
+twin: handoff_floor.py, the floor for scaling's wake-up rows (a nap beside processes
+passing one busy token, no GIL), shown in the CPython column.
 
 Used by scripts/lab.sh; needs python3, and rustc for spawn_floor.
 """
@@ -48,6 +50,11 @@ FLOOR_SOURCE = os.path.join(ROOT, "benches", "spawn_floor.rs")
 FLOOR_BINARY = os.path.join(ROOT, "target", "lab", "spawn_floor")
 FLOOR_ROUNDS = 3  # 1 in quick mode
 
+# The machine's floor for scaling's wake-up rows: scripts/lab/handoff_floor.py, a nap beside
+# processes passing one busy token round a ring, no interpreter and no GIL. Python only:
+# its numbers go in the CPython column.
+HANDOFF_FLOOR = "handoff_floor"
+
 # (script, runs toy under every policy?); FLOOR is benches/spawn_floor.rs (Runner.floor)
 EXPERIMENTS = [
     ("io_threads", True),
@@ -66,6 +73,7 @@ EXPERIMENTS = [
     ("interp_bench", False),
     ("three_ways", False),
     ("scaling", True),
+    (HANDOFF_FLOOR, False),
     ("messages", False),
 ]
 
@@ -252,6 +260,13 @@ ROWS += [
     for c in [1, 4, 16]
 ]
 ROWS += [
+    ("Issue 16 — cost as work grows",
+     f"… a 1 ms nap beside {c} process{'es' if c > 1 else ''} passing one busy token every 5 ms, no GIL: p99 (ms; this machine's floor, handoff_floor.py)",
+     HANDOFF_FLOOR, f"handoff_floor wake-up p99 beside {c} token-passing processes (ms)", "{:.3f}",
+     "(what the OS alone costs when busy work changes hands)", None, ALL)
+    for c in [1, 4, 16]
+]
+ROWS += [
     ("Issue 16 — cost as work grows", f"messages of {name} to a process (MB/s; CPython: Pipe + pickle)", "messages",
      f"messages {name} to a process (MB/s)", "{:.1f}", "", None, ALL)
     for name in ["10 B", "1 KB", "100 KB", "10 MB"]
@@ -391,6 +406,8 @@ class Runner:
         print(f"{name}", file=sys.stderr, flush=True)
         if self.wanted("cpython"):
             self.run(name, "cpython", [sys.executable, os.path.join(LAB, name + ".py")])
+        if name == HANDOFF_FLOOR:
+            return
         for policy in POLICIES if per_policy else ["interval"]:
             if self.wanted(policy):
                 self.run(name, policy, [self.toy, "run", "--gil-policy", policy, os.path.join(LAB, name + ".toy")])

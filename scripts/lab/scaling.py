@@ -47,10 +47,6 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
-configs = [0] + COUNTS
-times = best_of(ROUNDS, [lambda k=k: run(k) for k in configs])
-best = dict(zip(configs, times))
-
 stop = False
 
 
@@ -81,6 +77,11 @@ def naps_beside(crowd):
 
 
 wake = {c: naps_beside(c) for c in CROWDS}
+
+# The fixed work after the naps, in the same order as scaling.toy.
+configs = [0] + COUNTS
+times = best_of(ROUNDS, [lambda k=k: run(k) for k in configs])
+best = dict(zip(configs, times))
 
 print("scaling  CPython", sys.version.split()[0], " work", WORK, "iterations  best of", ROUNDS)
 print(f"{'threads':<12}{'time s':>9}{'/ sequential':>13}")
