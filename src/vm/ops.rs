@@ -742,14 +742,17 @@ pub fn slice(vm: &mut Vm, o: Value, lo: Value, hi: Value) -> R {
 }
 
 /// Sets up the three loop registers at `slot` for `for ... in v`. Ranges keep
-/// (next, stop, step) as ints; strings keep (string, byte position, nil); lists and maps
-/// keep (container, position, length at the start), so a loop whose container changes
-/// size under it stops with `RuntimeError` instead of skipping or repeating items.
+/// (next, stop, step) as ints; strings keep (string, byte position, nil); lists keep
+/// (list, position, length at the start), so a loop whose list changes size under it
+/// stops with `RuntimeError` instead of skipping or repeating items. Maps keep (map,
+/// position, length at the start << 32 | keys yielded so far): as in Python, a map whose
+/// keys change but not its size (a key popped, another added) stops the loop once it
+/// would yield more keys than it began with. (Maps hold fewer than 2^32 keys.)
 pub fn iter_prep(vm: &mut Vm, slot: usize, v: Value) -> VmResult<()> {
     let state = match v {
         Value::Str(_) => [v, Value::Int(0), Value::Nil],
         Value::List(id) => [v, Value::Int(0), Value::Int(vm.it.heap.list(id).len() as i64)],
-        Value::Map(id) => [v, Value::Int(0), Value::Int(vm.it.heap.map(id).len() as i64)],
+        Value::Map(id) => [v, Value::Int(0), Value::Int((vm.it.heap.map(id).len() as i64) << 32)],
         Value::Obj(id) => match vm.it.heap.get(id) {
             Obj::Range(r) => [Value::Int(r.start), Value::Int(r.stop), Value::Int(r.step)],
             _ => return Err(not_iterable(vm, v)),
@@ -768,14 +771,13 @@ pub fn iter_next(vm: &mut Vm, slot: usize) -> VmResult<Option<Value>> {
     };
     let pos = pos as usize;
     let walked = vm.fiber.stack[slot];
-    let (len, what) = match walked {
-        Value::List(id) => (vm.it.heap.list(id).len(), "list"),
-        Value::Map(id) => (vm.it.heap.map(id).len(), "map"),
-        _ => (0, ""),
+    let state = vm.fiber.stack[slot + 2];
+    let (len, started, what) = match (walked, state) {
+        (Value::List(id), Value::Int(n)) => (vm.it.heap.list(id).len(), n as usize, "list"),
+        (Value::Map(id), Value::Int(n)) => (vm.it.heap.map(id).len(), (n >> 32) as usize, "map"),
+        _ => (0, 0, ""),
     };
-    if let Value::Int(started) = vm.fiber.stack[slot + 2]
-        && started as usize != len
-    {
+    if started != len {
         return Err(vm.error("RuntimeError", format!("{what} changed size during iteration")));
     }
     let (item, next) = match walked {
@@ -789,7 +791,14 @@ pub fn iter_next(vm: &mut Vm, slot: usize) -> VmResult<Option<Value>> {
         },
         Value::Map(id) => match vm.it.heap.map(id).next_entry(pos) {
             Some((at, key, _)) => {
+                let Value::Int(state) = state else {
+                    unreachable!("a map loop keeps an int state")
+                };
+                if (state & 0xFFFF_FFFF) as usize == len {
+                    return Err(vm.error("RuntimeError", "map keys changed during iteration"));
+                }
                 let key = key.clone();
+                vm.fiber.stack[slot + 2] = Value::Int(state + 1);
                 (vm.it.heap.key_value(&key), at + 1)
             }
             None => return Ok(None),
