@@ -496,23 +496,29 @@ impl Heap {
         h
     }
 
+    /// The cached hash of string `key`, and the test that a map key is its text: what a
+    /// map lookup by a string object needs.
+    #[inline]
+    fn str_key(&self, key: ObjId) -> (u64, impl Fn(&MapKey) -> bool + '_) {
+        let text = self.str_bytes(key);
+        (
+            self.str_hash(key),
+            move |k: &MapKey| matches!(k, MapKey::Str(x) if same_text(x, text)),
+        )
+    }
+
     /// `map[key]` for a string key, using the key's cached hash.
     #[inline]
     pub fn map_get_str(&self, map: ObjId, key: ObjId) -> Option<Value> {
-        let h = self.str_hash(key);
-        let text = self.str_bytes(key);
-        self.map(map)
-            .get_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))
-            .copied()
+        let (hash, same) = self.str_key(key);
+        self.map(map).get_hashed(hash, same).copied()
     }
 
     /// Where string `key` is in `map` (for `Dict::value_at`), using the key's cached hash.
     #[inline]
     pub fn map_find_str(&self, map: ObjId, key: ObjId) -> Option<usize> {
-        let h = self.str_hash(key);
-        let text = self.str_bytes(key);
-        self.map(map)
-            .find_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))
+        let (hash, same) = self.str_key(key);
+        self.map(map).find_hashed(hash, same)
     }
 
     /// Makes room in `id` for `additional` more items (at least doubling, so a loop of
@@ -593,19 +599,16 @@ impl Heap {
 
     /// `map[key] = v` for a string key: updates in place when the key exists.
     pub fn map_set_str(&mut self, map: ObjId, key: ObjId, v: Value) -> Result<(), GrowError> {
-        let h = self.str_hash(key);
-        let so = self.str_obj(key);
-        let found = {
-            let text = so.as_bytes();
-            self.map(map)
-                .find_hashed(h, |k| matches!(k, MapKey::Str(x) if same_text(x, text)))
+        let (hash, found) = {
+            let (hash, same) = self.str_key(key);
+            (hash, self.map(map).find_hashed(hash, same))
         };
         match found {
             Some(i) => *self.map_mut(map).value_at_mut(i) = v,
             None => {
                 self.map_room(map)?;
                 let text = self.str_share(key);
-                self.map_mut(map).insert_hashed(h, MapKey::Str(text), v);
+                self.map_mut(map).insert_hashed(hash, MapKey::Str(text), v);
             }
         }
         Ok(())
@@ -629,32 +632,32 @@ impl Heap {
             self.charge(grown);
             return Ok(id);
         }
-        let tail_text = self.str_obj(tail);
-        let (piece, piece_chars) = (tail_text.text().to_string(), tail_text.chars);
-        match self.get_mut(id) {
-            Obj::Str(s) if s.is_building() => {
-                let Some(b) = s.building_mut() else {
-                    unreachable!("checked")
-                };
-                let grown = push_piece(b, &piece, room)?;
-                s.chars += piece_chars;
-                self.charge(grown);
-                Ok(id)
-            }
-            _ => {
-                let head = self.str_obj(id);
-                let want = (head.text().len() + piece.len()).saturating_mul(2);
-                if want > room {
-                    return Err(GrowError::OverLimit(want));
-                }
-                let mut text = String::new();
-                text.try_reserve_exact(want).map_err(|_| GrowError::Failed(want))?;
-                text.push_str(head.text());
-                text.push_str(&piece);
-                let chars = head.chars + piece_chars;
-                Ok(self.alloc(Obj::Str(StrObj::building(text, chars))))
-            }
+        let (head, piece) = (self.str_obj(id), self.str_obj(tail));
+        if head.is_building() {
+            // `s += s`: the piece is the buffer itself, so it is copied out first.
+            let (text, chars) = (piece.text().to_string(), piece.chars);
+            let Obj::Str(s) = self.get_mut(id) else {
+                unreachable!("a string")
+            };
+            let Some(b) = s.building_mut() else {
+                unreachable!("checked")
+            };
+            let grown = push_piece(b, &text, room)?;
+            s.chars += chars;
+            self.charge(grown);
+            return Ok(id);
         }
+        // An ordinary (possibly shared) head: a new building string of both texts.
+        let want = (head.text().len() + piece.text().len()).saturating_mul(2);
+        if want > room {
+            return Err(GrowError::OverLimit(want));
+        }
+        let mut text = String::new();
+        text.try_reserve_exact(want).map_err(|_| GrowError::Failed(want))?;
+        text.push_str(head.text());
+        text.push_str(piece.text());
+        let chars = head.chars + piece.chars;
+        Ok(self.alloc(Obj::Str(StrObj::building(text, chars))))
     }
 
     /// `Freeze`: a string being built becomes an ordinary immutable string.
