@@ -76,46 +76,32 @@ impl<T> Gil<T> {
         policy.ask_after(&me, &cx)
     }
 
-    /// The first waiter (in queue order) that asks the holder at once, as it has just
-    /// taken the GIL, if any.
-    pub(super) fn asker_at_once(&self, st: &mut State, now: Instant) -> Option<ThreadId> {
+    /// Who asks the holder, which has just taken the GIL, to drop, in one pass over the
+    /// waiters: the first (in queue order) that asks at once, if any, and among the others
+    /// the one whose ask comes first, with after how long (the waiter to put on watch).
+    pub(super) fn askers(&self, st: &mut State, now: Instant) -> (Option<ThreadId>, Option<(ThreadId, Duration)>) {
         if st.waiters.is_empty() {
-            return None;
+            return (None, None);
         }
         Self::fill_views(st, now);
         let cx = self.context(st, now, true);
         let State { views, policy, .. } = st;
-        views
-            .iter()
-            .find(|w| {
-                (w.from_blocking && policy.0.asks_on_return(w))
-                    || policy.0.ask_after(w, &cx).is_some_and(|d| d < MIN_SWITCH_INTERVAL)
-            })
-            .map(|w| w.tid)
-    }
-
-    /// The waiter that will ask the holder, which has just taken the GIL, to drop first
-    /// (leaving out those that ask at once: `asker_at_once` has them), and after how long.
-    pub(super) fn first_asker(&self, st: &mut State, now: Instant) -> Option<(ThreadId, Duration)> {
-        if st.waiters.is_empty() {
-            return None;
-        }
-        Self::fill_views(st, now);
-        let cx = self.context(st, now, true);
-        let State { views, policy, .. } = st;
-        let mut first: Option<(ThreadId, Duration)> = None;
+        let (mut at_once, mut first) = (None, None::<(ThreadId, Duration)>);
         for w in views.iter() {
-            if w.from_blocking && policy.0.asks_on_return(w) {
-                continue;
-            }
-            if let Some(d) = policy.0.ask_after(w, &cx)
-                && d >= MIN_SWITCH_INTERVAL
-                && first.is_none_or(|(_, best)| d < best)
-            {
-                first = Some((w.tid, d));
+            let ask = if w.from_blocking && policy.0.asks_on_return(w) {
+                Some(Duration::ZERO)
+            } else {
+                policy.0.ask_after(w, &cx)
+            };
+            match ask {
+                Some(d) if d < MIN_SWITCH_INTERVAL => {
+                    at_once = at_once.or(Some(w.tid));
+                }
+                Some(d) if first.is_none_or(|(_, best)| d < best) => first = Some((w.tid, d)),
+                _ => {}
             }
         }
-        first
+        (at_once, first)
     }
 
     /// The waiter a GIL released at `now` is reserved for, if the policy names one that

@@ -711,11 +711,12 @@ impl<T> Gil<T> {
         if st.waiters.iter().all(|w| w.caused_by.is_some()) {
             self.eval_breaker.fetch_and(!REPORT_LOCATION, Relaxed);
         }
-        if let Some(asker) = self.asker_at_once(st, now) {
+        let (at_once, first) = self.askers(st, now);
+        if let Some(asker) = at_once {
             // A request like any other: counted, and traced as the asker's.
             self.request_drop(st, asker, now);
         }
-        self.set_watch(st, now);
+        Self::set_watch(st, now, first);
         let dropped_on = st.dropped_on_cpu.take();
         let target = follow_target(dropped_on, switched, waited.then(|| now - start));
 
@@ -899,10 +900,11 @@ impl<T> Gil<T> {
         }
     }
 
-    /// Puts on watch the waiter that will ask the new holder first, and wakes it to time
-    /// its sleep to that ask, unless it is on watch already and wakes no later.
-    fn set_watch(&self, st: &mut State, now: Instant) {
-        let Some((watcher, after)) = self.first_asker(st, now) else {
+    /// Puts on watch `first`, the waiter that will ask the new holder first and after how
+    /// long (from `askers`), and wakes it to time its sleep to that ask, unless it is on
+    /// watch already and wakes no later.
+    fn set_watch(st: &mut State, now: Instant, first: Option<(ThreadId, Duration)>) {
+        let Some((watcher, after)) = first else {
             st.watch = None;
             return;
         };
