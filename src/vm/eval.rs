@@ -326,112 +326,131 @@ impl Vm<'_> {
         // another closure on top.
         let mut running = self.fiber.frames.last().expect("a frame to run").closure;
         let mut proto = self.it.heap.closure(running).proto.clone();
+        // The top frame's register base and next instruction, kept here while it runs. A
+        // call or return in the loop sets them itself (and goes round `'code` if the
+        // function changed); every other change of the top frame (an exception unwound, a
+        // frame pushed some other way) goes round `'frame`, which reads them back.
+        let mut base: usize;
+        let mut pc: usize;
         'frame: loop {
             let frame = self.fiber.frames.last().expect("a frame to run");
-            let closure = frame.closure;
-            if closure != running {
-                running = closure;
-                proto = self.it.heap.closure(closure).proto.clone();
+            if frame.closure != running {
+                running = frame.closure;
+                proto = self.it.heap.closure(running).proto.clone();
             }
-            let base = frame.base;
-            let mut pc = frame.pc;
-            let code: &[Op] = &proto.code;
+            base = frame.base;
+            pc = frame.pc;
+            'code: loop {
+                let code: &[Op] = &proto.code;
 
-            macro_rules! reg {
-                ($r:expr) => {
-                    self.fiber.stack[base + $r as usize]
-                };
-            }
-            // Saves pc, then hands the error to the nearest handler (or our caller).
-            macro_rules! throw {
-                ($e:expr) => {{
-                    let e = $e;
-                    self.fiber.frames.last_mut().expect("frame").pc = pc;
-                    match self.unwind(e, stop) {
-                        Ok(()) => continue 'frame,
-                        Err(e) => {
-                            if TICKS {
-                                self.ticks_partly_spent(slice - ticks);
-                            }
-                            return Err(e);
-                        }
-                    }
-                }};
-            }
-            macro_rules! tryv {
-                ($e:expr) => {
-                    match $e {
-                        Ok(v) => v,
-                        Err(e) => throw!(e),
-                    }
-                };
-            }
-            macro_rules! check_point {
-                () => {
-                    if breaker.load(Ordering::Relaxed) != 0 {
+                macro_rules! reg {
+                    ($r:expr) => {
+                        self.fiber.stack[base + $r as usize]
+                    };
+                }
+                // Saves pc, then hands the error to the nearest handler (or our caller).
+                macro_rules! throw {
+                    ($e:expr) => {{
+                        let e = $e;
                         self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        tryv!(self.check_point());
-                    }
-                };
-            }
-            // Pushes closure `$id`'s frame, its arguments already at `$args_at`, and runs it.
-            macro_rules! enter {
-                ($id:expr, $argc:expr, $args_at:expr, $ret:expr) => {{
-                    let id = $id;
-                    tryv!(self.push_frame(id, $argc, $args_at, $ret));
-                    if id != running {
+                        match self.unwind(e, stop) {
+                            Ok(()) => continue 'frame,
+                            Err(e) => {
+                                if TICKS {
+                                    self.ticks_partly_spent(slice - ticks);
+                                }
+                                return Err(e);
+                            }
+                        }
+                    }};
+                }
+                macro_rules! tryv {
+                    ($e:expr) => {
+                        match $e {
+                            Ok(v) => v,
+                            Err(e) => throw!(e),
+                        }
+                    };
+                }
+                macro_rules! check_point {
+                    () => {
+                        if breaker.load(Ordering::Relaxed) != 0 {
+                            self.fiber.frames.last_mut().expect("frame").pc = pc;
+                            tryv!(self.check_point());
+                        }
+                    };
+                }
+                // Pushes closure `$id`'s frame, its arguments already at `$args_at`, and runs it:
+                // on at once within the same closure (recursion), round `'code` for another.
+                // Neither reads the frame back, so a call costs no pass through `'frame`.
+                macro_rules! enter {
+                    ($id:expr, $argc:expr, $args_at:expr, $ret:expr) => {{
+                        let (id, args_at) = ($id, $args_at);
+                        tryv!(self.push_frame(id, $argc, args_at, $ret));
+                        base = args_at;
+                        pc = 0;
+                        if id == running {
+                            continue;
+                        }
                         let callee = self.it.heap.closure(id).proto.clone();
                         let caller = std::mem::replace(&mut proto, callee);
                         self.fiber.frames.last_mut().expect("frame").caller_proto = Some(caller);
                         running = id;
-                    }
-                    continue 'frame;
-                }};
-            }
-            // Pops the top frame, which returns `$v`, and resumes its caller (or returns to
-            // ours). The fields are read one by one and the frame dropped in place: popping
-            // it copied it whole with wide loads that straddled the narrow stores of the
-            // push a few instructions before (a leaf call), stalling store forwarding.
-            macro_rules! leave {
-                ($v:expr) => {{
-                    let v = $v;
-                    let top = self.fiber.frames.last_mut().expect("frame");
-                    let (ret, caller) = (top.ret, top.caller_proto.take());
-                    let depth = self.fiber.frames.len() - 1;
-                    self.fiber.frames.truncate(depth);
-                    self.fiber.stack[ret] = v;
-                    if self.fiber.frames.len() == stop {
-                        if TICKS {
-                            self.ticks_partly_spent(slice - ticks);
+                        continue 'code;
+                    }};
+                }
+                // Pops the top frame, which returns `$v`, and resumes its caller (or returns to
+                // ours) where its frame says, round `'code` if the caller runs other code and
+                // round `'frame` if it was pushed outside this loop. The fields are read one by one and the frame dropped in place: popping
+                // it copied it whole with wide loads that straddled the narrow stores of the
+                // push a few instructions before (a leaf call), stalling store forwarding.
+                macro_rules! leave {
+                    ($v:expr) => {{
+                        let v = $v;
+                        let top = self.fiber.frames.last_mut().expect("frame");
+                        let (ret, caller) = (top.ret, top.caller_proto.take());
+                        let depth = self.fiber.frames.len() - 1;
+                        self.fiber.frames.truncate(depth);
+                        self.fiber.stack[ret] = v;
+                        if self.fiber.frames.len() == stop {
+                            if TICKS {
+                                self.ticks_partly_spent(slice - ticks);
+                            }
+                            self.returning(&proto, pc);
+                            return Ok(v);
                         }
-                        self.returning(&proto, pc);
-                        return Ok(v);
-                    }
-                    if let Some(caller) = caller {
-                        proto = caller;
-                        running = self.fiber.frames.last().expect("frame").closure;
-                    }
-                    continue 'frame;
-                }};
-            }
-            macro_rules! binary {
-                ($dst:expr, $a:expr, $b:expr, $fast:expr, $slow:path) => {{
-                    // By reference: the fast path reads tags and payloads in place instead of
-                    // copying both 16-byte values first.
-                    let v = match $fast(&reg!($a), &reg!($b)) {
-                        Some(v) => v,
-                        None => {
-                            let (x, y) = (reg!($a), reg!($b));
-                            tryv!($slow(self, x, y))
+                        let top = self.fiber.frames.last().expect("frame");
+                        base = top.base;
+                        pc = top.pc;
+                        if let Some(caller) = caller {
+                            running = top.closure;
+                            proto = caller;
+                            continue 'code;
                         }
-                    };
-                    reg!($dst) = v;
-                }};
-            }
+                        if top.closure != running {
+                            continue 'frame;
+                        }
+                        continue;
+                    }};
+                }
+                macro_rules! binary {
+                    ($dst:expr, $a:expr, $b:expr, $fast:expr, $slow:path) => {{
+                        // By reference: the fast path reads tags and payloads in place instead of
+                        // copying both 16-byte values first.
+                        let v = match $fast(&reg!($a), &reg!($b)) {
+                            Some(v) => v,
+                            None => {
+                                let (x, y) = (reg!($a), reg!($b));
+                                tryv!($slow(self, x, y))
+                            }
+                        };
+                        reg!($dst) = v;
+                    }};
+                }
 
-            // `x OP y` with an int fast path, else `slow` (ops::less / less_equal, which
-            // name the operator `sym` in errors): the comparisons and JumpIfNotLt.
-            macro_rules! ordered {
+                // `x OP y` with an int fast path, else `slow` (ops::less / less_equal, which
+                // name the operator `sym` in errors): the comparisons and JumpIfNotLt.
+                macro_rules! ordered {
                 ($x:expr, $y:expr, $op:tt, $slow:path, $sym:literal) => {
                     match (&reg!($x), &reg!($y)) {
                         (&Value::Int(x), &Value::Int(y)) => x $op y,
@@ -439,9 +458,9 @@ impl Vm<'_> {
                     }
                 };
             }
-            // `a op imm` for AddInt/SubInt/MulInt: ints and floats in place, every other type
-            // through `slow` (ops::add / ops::sub / ops::mul).
-            macro_rules! with_imm {
+                // `a op imm` for AddInt/SubInt/MulInt: ints and floats in place, every other type
+                // through `slow` (ops::add / ops::sub / ops::mul).
+                macro_rules! with_imm {
                 ($dst:expr, $a:expr, $imm:expr, $checked:ident, $op:tt, $slow:path) => {{
                     let v = match reg!($a) {
                         Value::Int(i) => match i.$checked($imm as i64) {
@@ -455,522 +474,524 @@ impl Vm<'_> {
                 }};
             }
 
-            // The next item of the loop at `iter` into `dst`: true, or false when the
-            // loop is exhausted. A range of ints, and a list that has kept its length,
-            // step in place; everything else (a list whose length changed: an error)
-            // goes through `iter_next`.
-            macro_rules! iter_step {
-                ($iter:expr, $dst:expr) => {{
-                    let s = base + $iter as usize;
-                    // The three loop registers as one array: one bounds check. Matched in
-                    // place, taking only the payloads: copying the 16-byte registers whole
-                    // right after their parts were stored stalls store-to-load forwarding.
-                    // `None`: not a case stepped here.
-                    let stepped = match self
-                        .fiber
-                        .stack
-                        .get_mut(s..s + 3)
-                        .map(<&mut [Value; 3]>::try_from)
-                    {
-                        Some(Ok(state)) => match *state {
-                            [Value::Int(i), Value::Int(stop_at), Value::Int(step)] => {
-                                if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
-                                    state[0] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
-                                    reg!($dst) = Value::Int(i);
-                                    Some(true)
-                                } else {
-                                    Some(false)
-                                }
-                            }
-                            [Value::List(list), Value::Int(at), Value::Int(started)]
-                                if self.it.heap.list(list).len() as i64 == started =>
-                            {
-                                match self.it.heap.list(list).get(at as usize) {
-                                    Some(&v) => {
-                                        state[1] = Value::Int(at + 1);
-                                        reg!($dst) = v;
+                // The next item of the loop at `iter` into `dst`: true, or false when the
+                // loop is exhausted. A range of ints, and a list that has kept its length,
+                // step in place; everything else (a list whose length changed: an error)
+                // goes through `iter_next`.
+                macro_rules! iter_step {
+                    ($iter:expr, $dst:expr) => {{
+                        let s = base + $iter as usize;
+                        // The three loop registers as one array: one bounds check. Matched in
+                        // place, taking only the payloads: copying the 16-byte registers whole
+                        // right after their parts were stored stalls store-to-load forwarding.
+                        // `None`: not a case stepped here.
+                        let stepped = match self
+                            .fiber
+                            .stack
+                            .get_mut(s..s + 3)
+                            .map(<&mut [Value; 3]>::try_from)
+                        {
+                            Some(Ok(state)) => match *state {
+                                [Value::Int(i), Value::Int(stop_at), Value::Int(step)] => {
+                                    if (step > 0 && i < stop_at) || (step < 0 && i > stop_at) {
+                                        state[0] = Value::Int(i.checked_add(step).unwrap_or(stop_at));
+                                        reg!($dst) = Value::Int(i);
                                         Some(true)
+                                    } else {
+                                        Some(false)
                                     }
-                                    None => Some(false),
                                 }
-                            }
+                                [Value::List(list), Value::Int(at), Value::Int(started)]
+                                    if self.it.heap.list(list).len() as i64 == started =>
+                                {
+                                    match self.it.heap.list(list).get(at as usize) {
+                                        Some(&v) => {
+                                            state[1] = Value::Int(at + 1);
+                                            reg!($dst) = v;
+                                            Some(true)
+                                        }
+                                        None => Some(false),
+                                    }
+                                }
+                                _ => None,
+                            },
                             _ => None,
-                        },
-                        _ => None,
-                    };
-                    match stepped {
-                        Some(more) => more,
-                        None => match tryv!(ops::iter_next(self, s)) {
-                            Some(v) => {
-                                reg!($dst) = v;
-                                true
-                            }
-                            None => false,
-                        },
-                    }
-                }};
-            }
-
-            loop {
-                if TICKS {
-                    ticks -= 1;
-                    if ticks == 0 {
-                        let ran = slice;
-                        self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        tryv!(self.ticks_spent(ran));
-                        slice = if policy_counts { self.end_slice() } else { budget };
-                        ticks = slice;
-                    }
+                        };
+                        match stepped {
+                            Some(more) => more,
+                            None => match tryv!(ops::iter_next(self, s)) {
+                                Some(v) => {
+                                    reg!($dst) = v;
+                                    true
+                                }
+                                None => false,
+                            },
+                        }
+                    }};
                 }
-                let op = code[pc];
-                pc += 1;
-                match op {
-                    Op::Move { dst, src } => reg!(dst) = reg!(src),
-                    Op::LoadConst { dst, k } => reg!(dst) = proto.consts[k as usize],
-                    Op::LoadInt { dst, imm } => reg!(dst) = Value::Int(imm as i64),
-                    Op::LoadNil { dst } => reg!(dst) = Value::Nil,
-                    Op::LoadBool { dst, value } => reg!(dst) = Value::bool(value),
-                    Op::GetGlobal { dst, g } => {
-                        if let Value::Undef = self.it.globals.values[g as usize] {
-                            let name = self.it.globals.names[g as usize].clone();
-                            throw!(self.error("NameError", format!("name '{name}' is not defined")));
+
+                loop {
+                    if TICKS {
+                        ticks -= 1;
+                        if ticks == 0 {
+                            let ran = slice;
+                            self.fiber.frames.last_mut().expect("frame").pc = pc;
+                            tryv!(self.ticks_spent(ran));
+                            slice = if policy_counts { self.end_slice() } else { budget };
+                            ticks = slice;
                         }
-                        // Slot to slot, so the register is written by one 16-byte store.
-                        reg!(dst) = self.it.globals.values[g as usize];
                     }
-                    Op::SetGlobal { g, src } => self.it.globals.values[g as usize] = reg!(src),
-                    Op::GetUpval { dst, u } => {
-                        let cell = self.it.heap.closure(closure).upvals[u as usize];
-                        reg!(dst) = self.it.heap.cell(cell);
-                    }
-                    Op::SetUpval { u, src } => {
-                        let cell = self.it.heap.closure(closure).upvals[u as usize];
-                        let v = reg!(src);
-                        self.it.heap.set_cell(cell, v);
-                    }
-                    Op::NewCell { dst, src } => {
-                        let cell = self.it.heap.alloc(Obj::Cell(reg!(src)));
-                        reg!(dst) = Value::Obj(cell);
-                    }
-                    Op::GetCell { dst, cell } => {
-                        let Value::Obj(id) = reg!(cell) else {
-                            unreachable!("cell register")
-                        };
-                        reg!(dst) = self.it.heap.cell(id);
-                    }
-                    Op::SetCell { cell, src } => {
-                        let Value::Obj(id) = reg!(cell) else {
-                            unreachable!("cell register")
-                        };
-                        let v = reg!(src);
-                        self.it.heap.set_cell(id, v);
-                    }
-                    Op::Closure { dst, p, defaults } => {
-                        let child = proto.protos[p as usize].clone();
-                        let nd = (child.arity - child.required) as usize;
-                        let d0 = base + defaults as usize;
-                        let defaults: Box<[Value]> = self.fiber.stack[d0..d0 + nd].into();
-                        let upvals: Box<[ObjId]> = child
-                            .captures
-                            .iter()
-                            .map(|c| match *c {
-                                Capture::Local(r) => match self.fiber.stack[base + r as usize] {
-                                    Value::Obj(id) => id,
-                                    _ => unreachable!("captured register holds a cell"),
-                                },
-                                Capture::Upval(u) => self.it.heap.closure(closure).upvals[u as usize],
-                            })
-                            .collect();
-                        let id = self.it.heap.alloc(Obj::Func(Closure {
-                            proto: child,
-                            upvals,
-                            defaults,
-                        }));
-                        reg!(dst) = Value::Func(id);
-                    }
-                    Op::NewList { dst, start, count } => {
-                        let s = base + start as usize;
-                        let items = self.fiber.stack[s..s + count as usize].to_vec();
-                        reg!(dst) = self.it.heap.new_list(items);
-                    }
-                    Op::ExtendList { list, start, count } => {
-                        let Value::List(id) = reg!(list) else {
-                            unreachable!("ExtendList extends the list its literal began")
-                        };
-                        let s = base + start as usize;
-                        tryv!(self.extend_list(id, s, count as usize));
-                    }
-                    Op::NewMap { dst, start, count } => {
-                        let s = base + start as usize;
-                        let v = tryv!(ops::new_map(self, s, count as usize));
-                        reg!(dst) = v;
-                    }
-                    Op::Add { dst, a, b } => binary!(dst, a, b, ops::add_fast, ops::add),
-                    Op::Sub { dst, a, b } => binary!(dst, a, b, ops::sub_fast, ops::sub),
-                    Op::Mul { dst, a, b } => binary!(dst, a, b, ops::mul_fast, ops::mul),
-                    Op::AddInPlace { dst, a, b } => binary!(dst, a, b, ops::add_fast, ops::add_in_place),
-                    Op::MulInPlace { dst, a, b } => binary!(dst, a, b, ops::mul_fast, ops::mul_in_place),
-                    Op::Div { dst, a, b } => binary!(dst, a, b, ops::div_fast, ops::div),
-                    Op::FloorDiv { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::floor_div),
-                    Op::Mod { dst, a, b } => binary!(dst, a, b, ops::mod_fast, ops::modulo),
-                    Op::Pow { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::pow),
-                    Op::AppendStr { dst, src } => match (reg!(dst), reg!(src)) {
-                        (Value::Str(head), Value::Str(tail)) => {
-                            let id = match self.it.heap.append_str(head, tail) {
-                                Ok(id) => id,
-                                Err(_) => tryv!(self.append_str_growing(head, tail)),
+                    let op = code[pc];
+                    pc += 1;
+                    match op {
+                        Op::Move { dst, src } => reg!(dst) = reg!(src),
+                        Op::LoadConst { dst, k } => reg!(dst) = proto.consts[k as usize],
+                        Op::LoadInt { dst, imm } => reg!(dst) = Value::Int(imm as i64),
+                        Op::LoadNil { dst } => reg!(dst) = Value::Nil,
+                        Op::LoadBool { dst, value } => reg!(dst) = Value::bool(value),
+                        Op::GetGlobal { dst, g } => {
+                            if let Value::Undef = self.it.globals.values[g as usize] {
+                                let name = self.it.globals.names[g as usize].clone();
+                                throw!(self.error("NameError", format!("name '{name}' is not defined")));
+                            }
+                            // Slot to slot, so the register is written by one 16-byte store.
+                            reg!(dst) = self.it.globals.values[g as usize];
+                        }
+                        Op::SetGlobal { g, src } => self.it.globals.values[g as usize] = reg!(src),
+                        Op::GetUpval { dst, u } => {
+                            let cell = self.it.heap.closure(running).upvals[u as usize];
+                            reg!(dst) = self.it.heap.cell(cell);
+                        }
+                        Op::SetUpval { u, src } => {
+                            let cell = self.it.heap.closure(running).upvals[u as usize];
+                            let v = reg!(src);
+                            self.it.heap.set_cell(cell, v);
+                        }
+                        Op::NewCell { dst, src } => {
+                            let cell = self.it.heap.alloc(Obj::Cell(reg!(src)));
+                            reg!(dst) = Value::Obj(cell);
+                        }
+                        Op::GetCell { dst, cell } => {
+                            let Value::Obj(id) = reg!(cell) else {
+                                unreachable!("cell register")
                             };
-                            reg!(dst) = Value::Str(id);
+                            reg!(dst) = self.it.heap.cell(id);
                         }
-                        (x, y) => {
-                            let v = tryv!(ops::add(self, x, y));
+                        Op::SetCell { cell, src } => {
+                            let Value::Obj(id) = reg!(cell) else {
+                                unreachable!("cell register")
+                            };
+                            let v = reg!(src);
+                            self.it.heap.set_cell(id, v);
+                        }
+                        Op::Closure { dst, p, defaults } => {
+                            let child = proto.protos[p as usize].clone();
+                            let nd = (child.arity - child.required) as usize;
+                            let d0 = base + defaults as usize;
+                            let defaults: Box<[Value]> = self.fiber.stack[d0..d0 + nd].into();
+                            let upvals: Box<[ObjId]> = child
+                                .captures
+                                .iter()
+                                .map(|c| match *c {
+                                    Capture::Local(r) => match self.fiber.stack[base + r as usize] {
+                                        Value::Obj(id) => id,
+                                        _ => unreachable!("captured register holds a cell"),
+                                    },
+                                    Capture::Upval(u) => self.it.heap.closure(running).upvals[u as usize],
+                                })
+                                .collect();
+                            let id = self.it.heap.alloc(Obj::Func(Closure {
+                                proto: child,
+                                upvals,
+                                defaults,
+                            }));
+                            reg!(dst) = Value::Func(id);
+                        }
+                        Op::NewList { dst, start, count } => {
+                            let s = base + start as usize;
+                            let items = self.fiber.stack[s..s + count as usize].to_vec();
+                            reg!(dst) = self.it.heap.new_list(items);
+                        }
+                        Op::ExtendList { list, start, count } => {
+                            let Value::List(id) = reg!(list) else {
+                                unreachable!("ExtendList extends the list its literal began")
+                            };
+                            let s = base + start as usize;
+                            tryv!(self.extend_list(id, s, count as usize));
+                        }
+                        Op::NewMap { dst, start, count } => {
+                            let s = base + start as usize;
+                            let v = tryv!(ops::new_map(self, s, count as usize));
                             reg!(dst) = v;
                         }
-                    },
-                    Op::Freeze { reg } => {
-                        if let Value::Str(id) = reg!(reg) {
-                            self.it.heap.freeze_str(id);
+                        Op::Add { dst, a, b } => binary!(dst, a, b, ops::add_fast, ops::add),
+                        Op::Sub { dst, a, b } => binary!(dst, a, b, ops::sub_fast, ops::sub),
+                        Op::Mul { dst, a, b } => binary!(dst, a, b, ops::mul_fast, ops::mul),
+                        Op::AddInPlace { dst, a, b } => binary!(dst, a, b, ops::add_fast, ops::add_in_place),
+                        Op::MulInPlace { dst, a, b } => binary!(dst, a, b, ops::mul_fast, ops::mul_in_place),
+                        Op::Div { dst, a, b } => binary!(dst, a, b, ops::div_fast, ops::div),
+                        Op::FloorDiv { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::floor_div),
+                        Op::Mod { dst, a, b } => binary!(dst, a, b, ops::mod_fast, ops::modulo),
+                        Op::Pow { dst, a, b } => binary!(dst, a, b, ops::no_fast, ops::pow),
+                        Op::AppendStr { dst, src } => match (reg!(dst), reg!(src)) {
+                            (Value::Str(head), Value::Str(tail)) => {
+                                let id = match self.it.heap.append_str(head, tail) {
+                                    Ok(id) => id,
+                                    Err(_) => tryv!(self.append_str_growing(head, tail)),
+                                };
+                                reg!(dst) = Value::Str(id);
+                            }
+                            (x, y) => {
+                                let v = tryv!(ops::add(self, x, y));
+                                reg!(dst) = v;
+                            }
+                        },
+                        Op::Freeze { reg } => {
+                            if let Value::Str(id) = reg!(reg) {
+                                self.it.heap.freeze_str(id);
+                            }
                         }
-                    }
-                    Op::AddInt { dst, a, imm } => with_imm!(dst, a, imm, checked_add, +, ops::add),
-                    Op::SubInt { dst, a, imm } => with_imm!(dst, a, imm, checked_sub, -, ops::sub),
-                    Op::MulInt { dst, a, imm } => with_imm!(dst, a, imm, checked_mul, *, ops::mul),
-                    Op::ModInt { dst, a, imm } => {
-                        let m = imm as i64;
-                        let v = match reg!(a) {
-                            Value::Int(x) if m > 0 => Value::Int(ops::mod_positive(x, m)),
-                            x => tryv!(ops::modulo(self, x, Value::Int(m))),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Op::Eq { dst, a, b } => {
-                        let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
-                        reg!(dst) = Value::bool(v);
-                    }
-                    Op::Ne { dst, a, b } => {
-                        let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
-                        reg!(dst) = Value::bool(!v);
-                    }
-                    Op::Lt { dst, a, b } => reg!(dst) = Value::bool(ordered!(a, b, <, ops::less, "<")),
-                    Op::Le { dst, a, b } => reg!(dst) = Value::bool(ordered!(a, b, <=, ops::less_equal, "<=")),
-                    Op::Gt { dst, a, b } => reg!(dst) = Value::bool(ordered!(b, a, <, ops::less, ">")),
-                    Op::Ge { dst, a, b } => reg!(dst) = Value::bool(ordered!(b, a, <=, ops::less_equal, ">=")),
-                    Op::In { dst, a, b } => {
-                        let v = tryv!(ops::contains(self, reg!(b), reg!(a)));
-                        reg!(dst) = Value::bool(v);
-                    }
-                    Op::NotIn { dst, a, b } => {
-                        let v = tryv!(ops::contains(self, reg!(b), reg!(a)));
-                        reg!(dst) = Value::bool(!v);
-                    }
-                    Op::Neg { dst, src } => {
-                        let v = tryv!(ops::neg(self, reg!(src)));
-                        reg!(dst) = v;
-                    }
-                    Op::Not { dst, src } => {
-                        let v = !reg!(src).truthy(&self.it.heap);
-                        reg!(dst) = Value::bool(v);
-                    }
-                    Op::Jump { off } => pc = (pc as i64 + off as i64) as usize,
-                    Op::Loop { back } => {
-                        // Checked before jumping, so an error here names the loop's line.
-                        check_point!();
-                        pc -= back as usize;
-                    }
-                    Op::JumpIfFalse { cond, off } => {
-                        let c = match reg!(cond) {
-                            Value::Bool(b) => b.get(),
-                            v => v.truthy(&self.it.heap),
-                        };
-                        if !c {
-                            pc = (pc as i64 + off as i64) as usize;
+                        Op::AddInt { dst, a, imm } => with_imm!(dst, a, imm, checked_add, +, ops::add),
+                        Op::SubInt { dst, a, imm } => with_imm!(dst, a, imm, checked_sub, -, ops::sub),
+                        Op::MulInt { dst, a, imm } => with_imm!(dst, a, imm, checked_mul, *, ops::mul),
+                        Op::ModInt { dst, a, imm } => {
+                            let m = imm as i64;
+                            let v = match reg!(a) {
+                                Value::Int(x) if m > 0 => Value::Int(ops::mod_positive(x, m)),
+                                x => tryv!(ops::modulo(self, x, Value::Int(m))),
+                            };
+                            reg!(dst) = v;
                         }
-                    }
-                    Op::JumpIfTrue { cond, off } => {
-                        let c = match reg!(cond) {
-                            Value::Bool(b) => b.get(),
-                            v => v.truthy(&self.it.heap),
-                        };
-                        if c {
-                            pc = (pc as i64 + off as i64) as usize;
+                        Op::Eq { dst, a, b } => {
+                            let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
+                            reg!(dst) = Value::bool(v);
                         }
-                    }
-                    Op::JumpIfNotLt { a, b, off } => {
-                        if !ordered!(a, b, <, ops::less, "<") {
-                            pc = (pc as i64 + off as i64) as usize;
+                        Op::Ne { dst, a, b } => {
+                            let v = tryv!(ops::equal(self, reg!(a), reg!(b)));
+                            reg!(dst) = Value::bool(!v);
                         }
-                    }
-                    Op::JumpIfNotLtInt { a, imm, off } => {
-                        let less = match reg!(a) {
-                            Value::Int(x) => x < imm as i64,
-                            x => tryv!(ops::less(self, x, Value::Int(imm as i64), "<")),
-                        };
-                        if !less {
-                            pc = (pc as i64 + off as i64) as usize;
+                        Op::Lt { dst, a, b } => reg!(dst) = Value::bool(ordered!(a, b, <, ops::less, "<")),
+                        Op::Le { dst, a, b } => reg!(dst) = Value::bool(ordered!(a, b, <=, ops::less_equal, "<=")),
+                        Op::Gt { dst, a, b } => reg!(dst) = Value::bool(ordered!(b, a, <, ops::less, ">")),
+                        Op::Ge { dst, a, b } => reg!(dst) = Value::bool(ordered!(b, a, <=, ops::less_equal, ">=")),
+                        Op::In { dst, a, b } => {
+                            let v = tryv!(ops::contains(self, reg!(b), reg!(a)));
+                            reg!(dst) = Value::bool(v);
                         }
-                    }
-                    Op::GetIndex { dst, obj, index } => {
-                        let v = match (&reg!(obj), &reg!(index)) {
-                            (&Value::List(id), &Value::Int(i)) => {
-                                let items = self.it.heap.list(id);
-                                let n = items.len() as i64;
-                                let j = if i < 0 { i + n } else { i };
-                                if j >= 0 && j < n {
-                                    items[j as usize]
-                                } else {
-                                    throw!(self.error("IndexError", "list index out of range"))
+                        Op::NotIn { dst, a, b } => {
+                            let v = tryv!(ops::contains(self, reg!(b), reg!(a)));
+                            reg!(dst) = Value::bool(!v);
+                        }
+                        Op::Neg { dst, src } => {
+                            let v = tryv!(ops::neg(self, reg!(src)));
+                            reg!(dst) = v;
+                        }
+                        Op::Not { dst, src } => {
+                            let v = !reg!(src).truthy(&self.it.heap);
+                            reg!(dst) = Value::bool(v);
+                        }
+                        Op::Jump { off } => pc = (pc as i64 + off as i64) as usize,
+                        Op::Loop { back } => {
+                            // Checked before jumping, so an error here names the loop's line.
+                            check_point!();
+                            pc -= back as usize;
+                        }
+                        Op::JumpIfFalse { cond, off } => {
+                            let c = match reg!(cond) {
+                                Value::Bool(b) => b.get(),
+                                v => v.truthy(&self.it.heap),
+                            };
+                            if !c {
+                                pc = (pc as i64 + off as i64) as usize;
+                            }
+                        }
+                        Op::JumpIfTrue { cond, off } => {
+                            let c = match reg!(cond) {
+                                Value::Bool(b) => b.get(),
+                                v => v.truthy(&self.it.heap),
+                            };
+                            if c {
+                                pc = (pc as i64 + off as i64) as usize;
+                            }
+                        }
+                        Op::JumpIfNotLt { a, b, off } => {
+                            if !ordered!(a, b, <, ops::less, "<") {
+                                pc = (pc as i64 + off as i64) as usize;
+                            }
+                        }
+                        Op::JumpIfNotLtInt { a, imm, off } => {
+                            let less = match reg!(a) {
+                                Value::Int(x) => x < imm as i64,
+                                x => tryv!(ops::less(self, x, Value::Int(imm as i64), "<")),
+                            };
+                            if !less {
+                                pc = (pc as i64 + off as i64) as usize;
+                            }
+                        }
+                        Op::GetIndex { dst, obj, index } => {
+                            let v = match (&reg!(obj), &reg!(index)) {
+                                (&Value::List(id), &Value::Int(i)) => {
+                                    let items = self.it.heap.list(id);
+                                    let n = items.len() as i64;
+                                    let j = if i < 0 { i + n } else { i };
+                                    if j >= 0 && j < n {
+                                        items[j as usize]
+                                    } else {
+                                        throw!(self.error("IndexError", "list index out of range"))
+                                    }
+                                }
+                                _ => tryv!(ops::get_index(self, reg!(obj), reg!(index))),
+                            };
+                            reg!(dst) = v;
+                        }
+                        Op::SetIndex { obj, index, src } => {
+                            let (o, i, v) = (reg!(obj), reg!(index), reg!(src));
+                            tryv!(ops::set_index(self, o, i, v));
+                        }
+                        Op::GetField { dst, obj, name } => {
+                            // A map's field is copied from its entry straight into the register
+                            // (a returned Value would be stored in parts and reloaded whole).
+                            let nid = ObjId::new(name);
+                            if let &Value::Map(m) = &reg!(obj)
+                                && let Some(v) =
+                                    self.entry_hints
+                                        .find_value(&self.it.heap, m, nid, EntryHints::site(code, pc))
+                            {
+                                reg!(dst) = *v;
+                                continue;
+                            }
+                            let v = tryv!(ops::get_field(self, reg!(obj), Value::Str(nid)));
+                            reg!(dst) = v;
+                        }
+                        Op::SetField { obj, src, name } => {
+                            let (o, v) = (reg!(obj), reg!(src));
+                            let nid = ObjId::new(name);
+                            // An existing field of a map is overwritten in place; a new one is
+                            // inserted by `set_field`.
+                            if let Value::Map(m) = o
+                                && let Some(i) =
+                                    self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
+                            {
+                                *self.it.heap.map_mut(m).value_at_mut(i) = v;
+                                continue;
+                            }
+                            tryv!(ops::set_field(self, o, Value::Str(nid), v));
+                        }
+                        Op::Slice { dst, obj, lo, hi } => {
+                            let v = tryv!(ops::slice(self, reg!(obj), reg!(lo), reg!(hi)));
+                            reg!(dst) = v;
+                        }
+                        Op::SliceStep { dst, obj, lo, hi, step } => {
+                            let v = tryv!(slice_step::slice_step(self, reg!(obj), reg!(lo), reg!(hi), reg!(step)));
+                            reg!(dst) = v;
+                        }
+                        Op::SetSlice { obj, lo, hi, step, src } => {
+                            self.fiber.frames.last_mut().expect("frame").pc = pc;
+                            let (o, args) = (reg!(obj), [reg!(lo), reg!(hi), reg!(step), reg!(src)]);
+                            tryv!(self.set_slice(o, &args));
+                        }
+                        Op::Call {
+                            callee,
+                            base: func,
+                            argc,
+                            dst,
+                        } => {
+                            let args_at = base + func as usize + 1;
+                            match reg!(callee) {
+                                Value::Func(id) => {
+                                    check_point!();
+                                    self.fiber.frames.last_mut().expect("frame").pc = pc;
+                                    enter!(id, argc as usize, args_at, base + dst as usize);
+                                }
+                                Value::Builtin(i) => {
+                                    self.fiber.frames.last_mut().expect("frame").pc = pc;
+                                    let f = self.it.builtins[i as usize].clone();
+                                    let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
+                                    self.builtin_depth += 1;
+                                    let r = f.call(self, &args);
+                                    self.builtin_depth -= 1;
+                                    let v = tryv!(r);
+                                    reg!(dst) = v;
+                                }
+                                other => {
+                                    let t = other.type_name(&self.it.heap);
+                                    throw!(self.type_error(format!("'{t}' object is not callable")));
                                 }
                             }
-                            _ => tryv!(ops::get_index(self, reg!(obj), reg!(index))),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Op::SetIndex { obj, index, src } => {
-                        let (o, i, v) = (reg!(obj), reg!(index), reg!(src));
-                        tryv!(ops::set_index(self, o, i, v));
-                    }
-                    Op::GetField { dst, obj, name } => {
-                        // A map's field is copied from its entry straight into the register
-                        // (a returned Value would be stored in parts and reloaded whole).
-                        let nid = ObjId::new(name);
-                        if let &Value::Map(m) = &reg!(obj)
-                            && let Some(v) =
-                                self.entry_hints
-                                    .find_value(&self.it.heap, m, nid, EntryHints::site(code, pc))
-                        {
-                            reg!(dst) = *v;
-                            continue;
                         }
-                        let v = tryv!(ops::get_field(self, reg!(obj), Value::Str(nid)));
-                        reg!(dst) = v;
-                    }
-                    Op::SetField { obj, src, name } => {
-                        let (o, v) = (reg!(obj), reg!(src));
-                        let nid = ObjId::new(name);
-                        // An existing field of a map is overwritten in place; a new one is
-                        // inserted by `set_field`.
-                        if let Value::Map(m) = o
-                            && let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
-                        {
-                            *self.it.heap.map_mut(m).value_at_mut(i) = v;
-                            continue;
-                        }
-                        tryv!(ops::set_field(self, o, Value::Str(nid), v));
-                    }
-                    Op::Slice { dst, obj, lo, hi } => {
-                        let v = tryv!(ops::slice(self, reg!(obj), reg!(lo), reg!(hi)));
-                        reg!(dst) = v;
-                    }
-                    Op::SliceStep { dst, obj, lo, hi, step } => {
-                        let v = tryv!(slice_step::slice_step(self, reg!(obj), reg!(lo), reg!(hi), reg!(step)));
-                        reg!(dst) = v;
-                    }
-                    Op::SetSlice { obj, lo, hi, step, src } => {
-                        self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        let (o, args) = (reg!(obj), [reg!(lo), reg!(hi), reg!(step), reg!(src)]);
-                        tryv!(self.set_slice(o, &args));
-                    }
-                    Op::Call {
-                        callee,
-                        base: func,
-                        argc,
-                        dst,
-                    } => {
-                        let args_at = base + func as usize + 1;
-                        match reg!(callee) {
-                            Value::Func(id) => {
-                                check_point!();
-                                self.fiber.frames.last_mut().expect("frame").pc = pc;
-                                enter!(id, argc as usize, args_at, base + dst as usize);
+                        Op::CallMethod {
+                            dst,
+                            recv,
+                            base: obj,
+                            argc,
+                            name,
+                            method,
+                        } => {
+                            let recv = reg!(recv);
+                            // The table's inline step for this method, when its precondition
+                            // holds, runs here without a call.
+                            if let Some(step) = self.it.methods.inline(method)
+                                && let (Inline::ListPush, Value::List(list), 1) = (step, recv, argc)
+                            {
+                                let v = Value::copy_words(&reg!(obj + 1));
+                                let items = self.it.heap.list_obj_mut(list);
+                                if items.len() < items.capacity() {
+                                    items.push(v);
+                                } else {
+                                    tryv!(self.push_growing(list, v));
+                                }
+                                reg!(dst) = Value::Nil;
+                                continue;
                             }
-                            Value::Builtin(i) => {
-                                self.fiber.frames.last_mut().expect("frame").pc = pc;
-                                let f = self.it.builtins[i as usize].clone();
+                            let args_at = base + obj as usize + 1;
+                            self.fiber.frames.last_mut().expect("frame").pc = pc;
+                            let kind = recv.kind(&self.it.heap);
+                            if let Some((m, f)) = self.it.methods.get(kind, method) {
                                 let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                                 self.builtin_depth += 1;
-                                let r = f.call(self, &args);
+                                let r = f(self, m, recv, &args);
                                 self.builtin_depth -= 1;
                                 let v = tryv!(r);
                                 reg!(dst) = v;
+                                continue;
                             }
-                            other => {
-                                let t = other.type_name(&self.it.heap);
-                                throw!(self.type_error(format!("'{t}' object is not callable")));
+                            // A map's own entry that is not a map method is called like a
+                            // function, with the receiver's register reused for the callee.
+                            if let Value::Map(m) = recv {
+                                let Value::Str(nid) = proto.consts[name as usize] else {
+                                    unreachable!("method names are string constants")
+                                };
+                                let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
+                                else {
+                                    throw!(ops::key_error(self, proto.consts[name as usize]));
+                                };
+                                // Copied entry to register, as in GetField.
+                                reg!(obj) = *self.it.heap.map(m).value_at(i);
+                                if let Value::Func(id) = reg!(obj) {
+                                    check_point!();
+                                    enter!(id, argc as usize, args_at, base + dst as usize);
+                                }
+                                let callee = reg!(obj);
+                                let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
+                                let v = tryv!(self.call_value(callee, &args));
+                                reg!(dst) = v;
+                                continue;
+                            }
+                            // A module's function, called by its field name.
+                            if let Some(callee) = ops::module_field(self, recv, proto.consts[name as usize]) {
+                                reg!(obj) = callee;
+                                if let Value::Func(id) = callee {
+                                    check_point!();
+                                    enter!(id, argc as usize, args_at, base + dst as usize);
+                                }
+                                let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
+                                let v = tryv!(self.call_value(callee, &args));
+                                reg!(dst) = v;
+                                continue;
+                            }
+                            throw!(ops::attribute_error(self, recv, proto.consts[name as usize]));
+                        }
+                        Op::Import { dst, module } => {
+                            let record = &mut self.it.modules[module as usize];
+                            if record.started {
+                                reg!(dst) = record.value;
+                                continue;
+                            }
+                            record.started = true;
+                            let main = record.main.clone().expect("a module is compiled before it is imported");
+                            check_point!();
+                            self.fiber.frames.last_mut().expect("frame").pc = pc;
+                            let closure = self.it.heap.alloc(Obj::Func(Closure {
+                                proto: main,
+                                upvals: Box::new([]),
+                                defaults: Box::new([]),
+                            }));
+                            let above = self.fiber.extent();
+                            enter!(closure, 0, above, base + dst as usize);
+                        }
+                        Op::Return { src } => leave!(Value::copy_words(&reg!(src))),
+                        Op::ReturnNil => leave!(Value::Nil),
+                        Op::IterPrep { iter, src } => {
+                            let s = base + iter as usize;
+                            tryv!(ops::iter_prep(self, s, reg!(src)));
+                        }
+                        Op::IterNext { iter, dst, off } => {
+                            if !iter_step!(iter, dst) {
+                                pc = (pc as i64 + off as i64) as usize;
                             }
                         }
-                    }
-                    Op::CallMethod {
-                        dst,
-                        recv,
-                        base: obj,
-                        argc,
-                        name,
-                        method,
-                    } => {
-                        let recv = reg!(recv);
-                        // The table's inline step for this method, when its precondition
-                        // holds, runs here without a call.
-                        if let Some(step) = self.it.methods.inline(method)
-                            && let (Inline::ListPush, Value::List(list), 1) = (step, recv, argc)
-                        {
-                            let v = Value::copy_words(&reg!(obj + 1));
-                            let items = self.it.heap.list_obj_mut(list);
-                            if items.len() < items.capacity() {
-                                items.push(v);
-                            } else {
-                                tryv!(self.push_growing(list, v));
+                        Op::IterLoop { iter, dst, back } => {
+                            // Checked before stepping, as `Loop` is before jumping.
+                            check_point!();
+                            if iter_step!(iter, dst) {
+                                pc -= back as usize;
                             }
-                            reg!(dst) = Value::Nil;
-                            continue;
                         }
-                        let args_at = base + obj as usize + 1;
-                        self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        let kind = recv.kind(&self.it.heap);
-                        if let Some((m, f)) = self.it.methods.get(kind, method) {
-                            let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                            self.builtin_depth += 1;
-                            let r = f(self, m, recv, &args);
-                            self.builtin_depth -= 1;
-                            let v = tryv!(r);
+                        Op::Unpack { dst, src, count } => {
+                            let items = tryv!(ops::unpack(self, reg!(src), count as usize));
+                            let d = base + dst as usize;
+                            self.fiber.stack[d..d + items.len()].copy_from_slice(&items);
+                        }
+                        Op::ListAppend { list, src } => {
+                            let v = reg!(src);
+                            if let Value::List(id) = reg!(list) {
+                                let items = self.it.heap.list_obj_mut(id);
+                                if items.len() < items.capacity() {
+                                    items.push(v);
+                                } else {
+                                    // Growing is charged like `append`'s, within the limit.
+                                    tryv!(self.push_growing(id, v));
+                                }
+                            }
+                        }
+                        Op::ToStr { dst, src } => {
+                            let v = ops::to_str(self, reg!(src));
                             reg!(dst) = v;
-                            continue;
                         }
-                        // A map's own entry that is not a map method is called like a
-                        // function, with the receiver's register reused for the callee.
-                        if let Value::Map(m) = recv {
-                            let Value::Str(nid) = proto.consts[name as usize] else {
-                                unreachable!("method names are string constants")
+                        Op::FormatSpec { dst, src, spec } => {
+                            let Value::Str(spec) = proto.consts[spec as usize] else {
+                                unreachable!("a format spec is a string constant")
                             };
-                            let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
-                            else {
-                                throw!(ops::key_error(self, proto.consts[name as usize]));
-                            };
-                            // Copied entry to register, as in GetField.
-                            reg!(obj) = *self.it.heap.map(m).value_at(i);
-                            if let Value::Func(id) = reg!(obj) {
-                                check_point!();
-                                enter!(id, argc as usize, args_at, base + dst as usize);
-                            }
-                            let callee = reg!(obj);
-                            let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                            let v = tryv!(self.call_value(callee, &args));
+                            let spec = self.it.heap.str_rc(spec).clone();
+                            let v = tryv!(ops::format_with(self, reg!(src), &spec));
                             reg!(dst) = v;
-                            continue;
                         }
-                        // A module's function, called by its field name.
-                        if let Some(callee) = ops::module_field(self, recv, proto.consts[name as usize]) {
-                            reg!(obj) = callee;
-                            if let Value::Func(id) = callee {
-                                check_point!();
-                                enter!(id, argc as usize, args_at, base + dst as usize);
-                            }
-                            let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                            let v = tryv!(self.call_value(callee, &args));
+                        Op::Concat { dst, start, count } => {
+                            let s = base + start as usize;
+                            let v = tryv!(ops::concat(self, s, count as usize));
                             reg!(dst) = v;
-                            continue;
                         }
-                        throw!(ops::attribute_error(self, recv, proto.consts[name as usize]));
-                    }
-                    Op::Import { dst, module } => {
-                        let record = &mut self.it.modules[module as usize];
-                        if record.started {
-                            reg!(dst) = record.value;
-                            continue;
+                        Op::Throw { src } => {
+                            let t = self.thrown(reg!(src));
+                            throw!(t);
                         }
-                        record.started = true;
-                        let main = record.main.clone().expect("a module is compiled before it is imported");
-                        check_point!();
-                        self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        let closure = self.it.heap.alloc(Obj::Func(Closure {
-                            proto: main,
-                            upvals: Box::new([]),
-                            defaults: Box::new([]),
-                        }));
-                        let above = self.fiber.extent();
-                        enter!(closure, 0, above, base + dst as usize);
-                    }
-                    Op::Return { src } => leave!(Value::copy_words(&reg!(src))),
-                    Op::ReturnNil => leave!(Value::Nil),
-                    Op::IterPrep { iter, src } => {
-                        let s = base + iter as usize;
-                        tryv!(ops::iter_prep(self, s, reg!(src)));
-                    }
-                    Op::IterNext { iter, dst, off } => {
-                        if !iter_step!(iter, dst) {
-                            pc = (pc as i64 + off as i64) as usize;
+                        Op::TryBegin { reg, off } => {
+                            let target = (pc as i64 + off as i64) as usize;
+                            let depth = self.fiber.frames.len();
+                            let reg = base + reg as usize;
+                            self.fiber.handlers.push(Handler {
+                                depth,
+                                kind: HandlerKind::Try { target, reg },
+                            });
                         }
-                    }
-                    Op::IterLoop { iter, dst, back } => {
-                        // Checked before stepping, as `Loop` is before jumping.
-                        check_point!();
-                        if iter_step!(iter, dst) {
-                            pc -= back as usize;
+                        Op::TryEnd => {
+                            self.fiber.handlers.pop();
                         }
-                    }
-                    Op::Unpack { dst, src, count } => {
-                        let items = tryv!(ops::unpack(self, reg!(src), count as usize));
-                        let d = base + dst as usize;
-                        self.fiber.stack[d..d + items.len()].copy_from_slice(&items);
-                    }
-                    Op::ListAppend { list, src } => {
-                        let v = reg!(src);
-                        if let Value::List(id) = reg!(list) {
-                            let items = self.it.heap.list_obj_mut(id);
-                            if items.len() < items.capacity() {
-                                items.push(v);
-                            } else {
-                                // Growing is charged like `append`'s, within the limit.
-                                tryv!(self.push_growing(id, v));
-                            }
+                        Op::WithEnter { src } => {
+                            let subject = reg!(src);
+                            self.fiber.frames.last_mut().expect("frame").pc = pc;
+                            tryv!(self.with_enter(subject));
+                            let depth = self.fiber.frames.len();
+                            self.fiber.handlers.push(Handler {
+                                depth,
+                                kind: HandlerKind::With { subject },
+                            });
                         }
-                    }
-                    Op::ToStr { dst, src } => {
-                        let v = ops::to_str(self, reg!(src));
-                        reg!(dst) = v;
-                    }
-                    Op::FormatSpec { dst, src, spec } => {
-                        let Value::Str(spec) = proto.consts[spec as usize] else {
-                            unreachable!("a format spec is a string constant")
-                        };
-                        let spec = self.it.heap.str_rc(spec).clone();
-                        let v = tryv!(ops::format_with(self, reg!(src), &spec));
-                        reg!(dst) = v;
-                    }
-                    Op::Concat { dst, start, count } => {
-                        let s = base + start as usize;
-                        let v = tryv!(ops::concat(self, s, count as usize));
-                        reg!(dst) = v;
-                    }
-                    Op::Throw { src } => {
-                        let t = self.thrown(reg!(src));
-                        throw!(t);
-                    }
-                    Op::TryBegin { reg, off } => {
-                        let target = (pc as i64 + off as i64) as usize;
-                        let depth = self.fiber.frames.len();
-                        let reg = base + reg as usize;
-                        self.fiber.handlers.push(Handler {
-                            depth,
-                            kind: HandlerKind::Try { target, reg },
-                        });
-                    }
-                    Op::TryEnd => {
-                        self.fiber.handlers.pop();
-                    }
-                    Op::WithEnter { src } => {
-                        let subject = reg!(src);
-                        self.fiber.frames.last_mut().expect("frame").pc = pc;
-                        tryv!(self.with_enter(subject));
-                        let depth = self.fiber.frames.len();
-                        self.fiber.handlers.push(Handler {
-                            depth,
-                            kind: HandlerKind::With { subject },
-                        });
-                    }
-                    Op::WithExit { src } => {
-                        self.fiber.handlers.pop();
-                        let subject = reg!(src);
-                        tryv!(self.with_exit(subject));
+                        Op::WithExit { src } => {
+                            self.fiber.handlers.pop();
+                            let subject = reg!(src);
+                            tryv!(self.with_exit(subject));
+                        }
                     }
                 }
             }
