@@ -421,6 +421,12 @@ impl Dict {
         self.entries.get(i)?.as_ref().map(|e| (&e.key, &e.value))
     }
 
+    /// `get_index` with the value open to change (the key is not: the index hashed it).
+    #[inline]
+    pub fn get_index_mut(&mut self, i: usize) -> Option<(&MapKey, &mut Value)> {
+        self.entries.get_mut(i)?.as_mut().map(|e| (&e.key, &mut e.value))
+    }
+
     /// The first entry at position `i` or after, with its position: how `for` walks a map.
     #[inline]
     pub fn next_entry(&self, i: usize) -> Option<(usize, &MapKey, &Value)> {

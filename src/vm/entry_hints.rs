@@ -78,6 +78,22 @@ impl EntryHints {
         Some(table.value_at(i))
     }
 
+    /// `m.name = v` where the hint for `site` holds: writes `v` into the entry with one look
+    /// at the map and returns true; false (nothing written) if the hint does not hold.
+    #[inline(always)]
+    pub fn write_hinted(&mut self, heap: &mut Heap, map: ObjId, name: ObjId, site: usize, v: Value) -> bool {
+        let hint = self.slot(site);
+        if hint.name == Some(name)
+            && let Some(want) = &hint.key
+            && let Some((MapKey::Str(key), value)) = heap.map_mut(map).get_index_mut(hint.entry as usize)
+            && Rc::ptr_eq(key, want)
+        {
+            *value = v;
+            return true;
+        }
+        false
+    }
+
     /// The hinted entry of `table` (its position and value), if the hint for `site` is
     /// for `name` and the entry there still holds the key the hint remembers.
     #[inline(always)]
@@ -124,8 +140,8 @@ mod tests {
         id
     }
 
-    #[test]
-    fn a_hint_is_checked_before_it_is_trusted() {
+    /// A heap holding one map, {"a": 1, "b": 2}.
+    fn heap_with_a_and_b() -> (Heap, ObjId) {
         let mut heap = Heap::new(Default::default());
         let mut table = MapObj::default();
         table.insert(MapKey::Str("a".into()), Value::Int(1));
@@ -133,6 +149,12 @@ mod tests {
         let Value::Map(m) = heap.new_map(table) else {
             unreachable!("a new map")
         };
+        (heap, m)
+    }
+
+    #[test]
+    fn a_hint_is_checked_before_it_is_trusted() {
+        let (mut heap, m) = heap_with_a_and_b();
         let (a, b, c) = (string(&mut heap, "a"), string(&mut heap, "b"), string(&mut heap, "c"));
         let mut hints = EntryHints::default();
         let code = [0u64; 4];
@@ -161,5 +183,31 @@ mod tests {
         assert!(matches!(hints.find_value(&heap, m, b, site), Some(Value::Int(4))));
         assert_eq!(hints.find(&heap, m, c, site), None);
         assert!(hints.find_value(&heap, m, a, site).is_none());
+    }
+
+    #[test]
+    fn a_write_goes_through_a_hint_only_while_it_holds() {
+        let (mut heap, m) = heap_with_a_and_b();
+        let (a, b) = (string(&mut heap, "a"), string(&mut heap, "b"));
+        let mut hints = EntryHints::default();
+        let code = [0u64; 4];
+        let site = EntryHints::site(&code, 2);
+        // No hint yet: nothing is written.
+        assert!(!hints.write_hinted(&mut heap, m, b, site, Value::Int(20)));
+        assert!(matches!(heap.map(m).get_index(1), Some((_, Value::Int(2)))));
+        assert_eq!(hints.find(&heap, m, b, site), Some(1));
+        assert!(hints.write_hinted(&mut heap, m, b, site, Value::Int(20)));
+        assert!(matches!(heap.map(m).get_index(1), Some((_, Value::Int(20)))));
+        // Another name at the same instruction does not use the hint for "b".
+        assert!(!hints.write_hinted(&mut heap, m, a, site, Value::Int(10)));
+        assert!(matches!(heap.map(m).get_index(0), Some((_, Value::Int(1)))));
+        // "b" removed and inserted again elsewhere: the old hint no longer holds.
+        heap.map_mut(m).shift_remove(crate::value::KeyRef::Str("b"));
+        heap.map_mut(m).insert(MapKey::Str("b".into()), Value::Int(4));
+        assert!(!hints.write_hinted(&mut heap, m, b, site, Value::Int(40)));
+        assert!(matches!(
+            heap.map(m).get(crate::value::KeyRef::Str("b")),
+            Some(Value::Int(4))
+        ));
     }
 }
