@@ -864,17 +864,15 @@ impl Vm<'_> {
                                 let Value::Str(nid) = proto.consts[name as usize] else {
                                     unreachable!("method names are string constants")
                                 };
-                                let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, EntryHints::site(code, pc))
-                                else {
+                                let site = EntryHints::site(code, pc);
+                                let Some(&callee) = self.entry_hints.find_value(&self.it.heap, m, nid, site) else {
                                     throw!(ops::key_error(self, proto.consts[name as usize]));
                                 };
-                                // Copied entry to register, as in GetField.
-                                reg!(obj) = *self.it.heap.map(m).value_at(i);
-                                if let Value::Func(id) = reg!(obj) {
+                                reg!(obj) = callee;
+                                if let Value::Func(id) = callee {
                                     check_point!();
                                     enter!(id, argc as usize, args_at, base + dst as usize);
                                 }
-                                let callee = reg!(obj);
                                 let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
                                 let v = tryv!(self.call_value(callee, &args));
                                 reg!(dst) = v;
