@@ -384,6 +384,29 @@ impl Dict {
         self.insert_hashed(hash, key, value)
     }
 
+    /// Where the key with hash `hash` that satisfies `same` is: `Ok(entry index)`, or
+    /// `Err(slot)` naming the empty slot of the index where it would go, valid for
+    /// [`Dict::insert_new_at`] until the table next changes (`None`: no index yet).
+    #[inline]
+    pub fn lookup_hashed(&self, hash: u64, same: impl FnMut(&MapKey) -> bool) -> Result<usize, Option<usize>> {
+        if self.slots.is_empty() {
+            return Err(None);
+        }
+        self.probe(hash, same).map_err(Some)
+    }
+
+    /// Inserts a key known to be absent at `slot`, the empty slot a `lookup_hashed` of
+    /// it just found, when the table is not full: one probe for a new key, not two.
+    #[inline]
+    pub fn insert_new_at(&mut self, slot: usize, hash: u64, key: MapKey, value: Value) {
+        debug_assert!(!self.is_full() && self.slots[slot] == EMPTY);
+        let i = self.entries.len();
+        // Slots name entries with 32 bits; a map that big would need > 200 GB.
+        assert!(i < u32::MAX as usize - 1, "map too large");
+        self.entries.push(Some(Entry { key, value }));
+        self.slots[slot] = fingerprint(hash) | (i as u64 + 1);
+    }
+
     /// `insert` for a caller that already knows `hash == hash_key(key)`. A caller that did
     /// not `make_room` first gets the rebuild here, allocating infallibly as `Vec::push`.
     pub fn insert_hashed(&mut self, hash: u64, key: MapKey, value: Value) -> Option<Value> {
@@ -394,12 +417,8 @@ impl Dict {
         }
         match self.probe(hash, |k| *k == key) {
             Ok(i) => Some(std::mem::replace(&mut self.entry_mut(i).value, value)),
-            Err(pos) => {
-                let i = self.entries.len();
-                // Slots name entries with 32 bits; a map that big would need > 200 GB.
-                assert!(i < u32::MAX as usize - 1, "map too large");
-                self.entries.push(Some(Entry { key, value }));
-                self.slots[pos] = fingerprint(hash) | (i as u64 + 1);
+            Err(slot) => {
+                self.insert_new_at(slot, hash, key, value);
                 None
             }
         }

@@ -601,12 +601,16 @@ impl Heap {
     pub fn map_set_str(&mut self, map: ObjId, key: ObjId, v: Value) -> Result<(), GrowError> {
         let (hash, found) = {
             let (hash, same) = self.str_key(key);
-            (hash, self.map(map).find_hashed(hash, same))
+            (hash, self.map(map).lookup_hashed(hash, same))
         };
         match found {
-            Some(i) => *self.map_mut(map).value_at_mut(i) = v,
-            None => {
-                self.map_room(map)?;
+            Ok(i) => *self.map_mut(map).value_at_mut(i) = v,
+            Err(Some(slot)) if !self.map(map).is_full() => {
+                let text = self.str_share(key);
+                self.map_mut(map).insert_new_at(slot, hash, MapKey::Str(text), v);
+            }
+            Err(_) => {
+                self.grow_map(map)?;
                 let text = self.str_share(key);
                 self.map_mut(map).insert_hashed(hash, MapKey::Str(text), v);
             }
