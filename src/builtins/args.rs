@@ -6,7 +6,7 @@
 
 use crate::object::Obj;
 use crate::value::Value;
-use crate::vm::{Vm, VmResult};
+use crate::vm::{Thrown, Vm, VmResult};
 use std::fmt::Display;
 use std::rc::Rc;
 
@@ -23,11 +23,20 @@ impl Display for MethodName {
     }
 }
 
+/// Checks that a builtin got from `min` to `max` arguments. Inlined, so the check is a
+/// compare in its caller; the message is built out of line.
+#[inline]
 pub(super) fn arity(vm: &mut Vm, name: impl Display + Copy, args: &[Value], min: usize, max: usize) -> VmResult<()> {
     let n = args.len();
     if n >= min && n <= max {
         return Ok(());
     }
+    Err(arity_error(vm, name, n, min, max))
+}
+
+#[cold]
+#[inline(never)]
+fn arity_error(vm: &mut Vm, name: impl Display, n: usize, min: usize, max: usize) -> Box<Thrown> {
     let plural = |k: usize| if k == 1 { "argument" } else { "arguments" };
     let want = if min == max {
         format!("{min} {}", plural(min))
@@ -37,7 +46,7 @@ pub(super) fn arity(vm: &mut Vm, name: impl Display + Copy, args: &[Value], min:
         format!("from {min} to {max} arguments")
     };
     let was = if n == 1 { "was" } else { "were" };
-    Err(vm.type_error(format!("{name}() takes {want} but {n} {was} given")))
+    vm.type_error(format!("{name}() takes {want} but {n} {was} given"))
 }
 
 pub(super) fn int_arg(vm: &mut Vm, name: impl Display + Copy, v: Value) -> VmResult<i64> {
