@@ -77,3 +77,4 @@ pub use gil::PolicyKind as Policy;
 pub use gil::ReleasePolicy;
 pub use interpreter::{Builder, Interpreter, InterruptHandle, RunError, is_incomplete, read_source};
 pub use output::Output;
+pub use process::ctrl_c::Watcher as CtrlCWatcher;

@@ -290,12 +290,20 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 fn main() {
     // The whole interpreter runs on a thread with a large stack, so deeply nested input
     // is refused by the front end's own limits long before the Rust stack runs out. That
-    // thread ends the process itself: handing its exit code back to this one would cost a
-    // wake-up and the unmapping of its stack, a third of an empty script's run.
+    // thread ends the process itself, also when it panics (exit code 101): handing its
+    // exit code back to this one would cost a wake-up and the unmapping of its stack, a
+    // third of an empty script's run. Meanwhile this thread watches for Ctrl-C, which
+    // would otherwise take a thread of its own.
+    let watcher = toy::CtrlCWatcher::for_this_thread();
     let worker = std::thread::Builder::new()
         .name("toy-main".into())
         .stack_size(512 << 20)
-        .spawn(|| std::process::exit(real_main()));
+        .spawn(|| std::process::exit(std::panic::catch_unwind(real_main).unwrap_or(101)));
+    if worker.is_ok()
+        && let Some(watcher) = watcher
+    {
+        watcher.run();
+    }
     let code = match worker.map(|h| h.join()) {
         Ok(Ok(never)) => match never {},
         _ => 101,

@@ -45,6 +45,24 @@ fn ctrl_c_ends_a_sleep_with_a_traceback() {
     assert!(err.trim_end().ends_with("Interrupt: interrupted by Ctrl-C"), "{err}");
 }
 
+/// The `toy` command watches for Ctrl-C on the process's first thread, which otherwise
+/// only waits for the interpreter's: a running script has those two threads and no
+/// third, and Ctrl-C still reaches it (the tests around this one).
+#[test]
+fn the_command_watches_for_ctrl_c_without_a_thread_of_its_own() {
+    let mut child = common::start_until_ready("interrupt-threads", |ready| {
+        format!("write_file({ready}, \"go\")\nsleep(600)\n")
+    });
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .expect("the child's threads are listed")
+        .count();
+    common::send_signal("INT", &child.id().to_string());
+    common::exit_within(&mut child, REACT, "one Ctrl-C");
+    let out = child.wait_with_output().expect("toy exits");
+    assert_eq!(tasks, 2, "the first thread and the interpreter's");
+    assert_eq!(out.status.code(), Some(1));
+}
+
 /// One Ctrl-C reaches the main thread blocked in each of these calls; `setup` runs before
 /// the ready point, `blocked` after it, inside the `try`, and `after` cleans up in the
 /// `catch`, so nothing is left for the end of the program to wait for.

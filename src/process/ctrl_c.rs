@@ -1,13 +1,13 @@
-//! Ctrl-C for the whole process (LANGUAGE.md §6): the SIGINT handler, the watcher thread
-//! that acts on what it records, the exit with code 130 on a second Ctrl-C, and the
-//! re-arming of all of it in a forked child.
+//! Ctrl-C for the whole process (LANGUAGE.md §6): the SIGINT handler, the watcher that
+//! acts on what it records, the exit with code 130 on a second Ctrl-C, and the re-arming
+//! of all of it in a forked child.
 //!
 //! The handler does only what is async-signal-safe: it sets the `Interrupt` bit of the eval
 //! breaker of the interpreter that owns Ctrl-C — its main thread throws `Interrupt` at its
 //! next check point or wait slice — and writes one byte to a pipe, saying whether that bit
-//! was still set from an earlier Ctrl-C nobody has received. The watcher thread reads the
-//! pipe; a Ctrl-C that finds the previous one still pending ends the process with code
-//! 130, after flushing what was printed (waiting a bounded time for the GIL, which a stuck
+//! was still set from an earlier Ctrl-C nobody has received. The watcher reads the pipe,
+//! on a thread of its own or on one the program already has ([`Watcher`]); a Ctrl-C that
+//! finds the previous one still pending ends the process with code 130, after flushing what was printed (waiting a bounded time for the GIL, which a stuck
 //! holder may never give up) and writing the `--gil-trace` file.
 //!
 //! Invariants:
@@ -27,7 +27,7 @@ use crate::signal::Signal;
 use crate::threads::SharedGil;
 use crate::vm::BREAK_INTERRUPT;
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
@@ -124,10 +124,9 @@ fn set_handler() -> std::io::Result<()> {
     }
 }
 
-/// Creates the pipe and starts the watcher. It does not wait for the watcher to run: the
-/// handler's bytes wait in the pipe, and only a fork must wait (`block_during_fork`), so
-/// that the child does not copy a thread caught in std's start-up with its locks held.
-fn start_watcher() -> std::io::Result<()> {
+/// The pipe from the handler to the watcher: its read end, and its write end's descriptor
+/// (non-blocking, so the handler never waits on a full pipe).
+fn make_pipe() -> std::io::Result<(OwnedFd, libc::c_int)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -137,6 +136,15 @@ fn start_watcher() -> std::io::Result<()> {
     unsafe { libc::fcntl(fds[1], libc::F_SETFL, libc::O_NONBLOCK) };
     // SAFETY: pipe2 succeeded, so fds[0] is open and owned by nobody else.
     let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    Ok((read_end, fds[1]))
+}
+
+/// Creates the pipe and starts the watcher. It does not wait for the watcher to run: the
+/// handler's bytes wait in the pipe, and only a fork must wait (`block_during_fork`), so
+/// that the child does not copy a thread caught in std's start-up with its locks held.
+fn start_watcher() -> std::io::Result<()> {
+    let (read_end, write_fd) = make_pipe()?;
+    let read_fd = read_end.as_raw_fd();
     WATCHER_RUNNING.store(false, Ordering::Release);
     let spawned = std::thread::Builder::new()
         .name("toy-ctrl-c".into())
@@ -147,12 +155,44 @@ fn start_watcher() -> std::io::Result<()> {
         });
     if let Err(e) = spawned {
         // SAFETY: the write end is ours and no handler uses it yet.
-        unsafe { libc::close(fds[1]) };
+        unsafe { libc::close(write_fd) };
         return Err(e);
     }
-    WAKE_READ.store(fds[0], Ordering::Release);
-    WAKE_WRITE.store(fds[1], Ordering::Release);
+    WAKE_READ.store(read_fd, Ordering::Release);
+    WAKE_WRITE.store(write_fd, Ordering::Release);
     Ok(())
+}
+
+/// The Ctrl-C watcher, run by a thread the program already has instead of one of its
+/// own (see [`Watcher::for_this_thread`]).
+pub struct Watcher {
+    read_end: OwnedFd,
+}
+
+impl Watcher {
+    /// Makes the calling thread the process's Ctrl-C watcher, so `install` starts no
+    /// thread for it: for a program whose first thread has nothing else to do while an
+    /// interpreter runs on another (the `toy` command runs it on a thread with a bigger
+    /// stack), this saves a thread start, about a tenth of an empty script's run. The
+    /// caller must then call [`Watcher::run`]. `None` if Ctrl-C is set up already or the
+    /// pipe cannot be made; `install` then works as it would have.
+    pub fn for_this_thread() -> Option<Watcher> {
+        if WAKE_WRITE.load(Ordering::Acquire) >= 0 {
+            return None;
+        }
+        let (read_end, write_fd) = make_pipe().ok()?;
+        // An existing thread, not one in std's start-up: a fork need not wait for it.
+        WATCHER_RUNNING.store(true, Ordering::Release);
+        WAKE_READ.store(read_end.as_raw_fd(), Ordering::Release);
+        WAKE_WRITE.store(write_fd, Ordering::Release);
+        Some(Watcher { read_end })
+    }
+
+    /// Watches for Ctrl-C; returns only if the pipe fails. A second Ctrl-C ends the
+    /// process from this thread.
+    pub fn run(self) {
+        watch(self.read_end)
+    }
 }
 
 /// Waits (a bounded time) until a watcher that was started runs its own code.
