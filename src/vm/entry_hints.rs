@@ -57,56 +57,59 @@ impl EntryHints {
         &mut self.hints[(site / std::mem::size_of::<u64>()) % SLOTS]
     }
 
-    /// The position of the entry of map `map` whose key is the string `name`, if there
-    /// is one, for the instruction `site`. `name` must be a compiled constant (pinned).
-    #[inline(always)]
-    pub fn find(&mut self, heap: &Heap, map: ObjId, name: ObjId, site: usize) -> Option<usize> {
-        match self.hit(heap.map(map), name, site) {
-            Some((i, _)) => Some(i),
-            None => self.find_slowly(heap, map, name, site),
-        }
-    }
-
-    /// `find` for a read: the entry's value itself, found with one look at the map.
+    /// The value of the entry of map `map` whose key is the string `name`, if there is
+    /// one, for the instruction `site`, found with one look at the map when the hint
+    /// holds. `name` must be a compiled constant (pinned).
     #[inline(always)]
     pub fn find_value<'h>(&mut self, heap: &'h Heap, map: ObjId, name: ObjId, site: usize) -> Option<&'h Value> {
         let table = heap.map(map);
-        if let Some((_, value)) = self.hit(table, name, site) {
+        if let Some(value) = self.hit(table, name, site) {
             return Some(value);
         }
         let i = self.find_slowly(heap, map, name, site)?;
         Some(table.value_at(i))
     }
 
-    /// `m.name = v` where the hint for `site` holds: writes `v` into the entry with one look
-    /// at the map and returns true; false (nothing written) if the hint does not hold.
+    /// `m.name = v` for an existing entry: writes `v` into it, with one look at the map
+    /// when the hint for `site` holds. False, writing nothing, if `map` has no entry
+    /// `name` (the caller inserts it).
     #[inline(always)]
-    pub fn write_hinted(&mut self, heap: &mut Heap, map: ObjId, name: ObjId, site: usize, v: Value) -> bool {
-        let hint = self.slot(site);
-        if hint.name == Some(name)
-            && let Some(want) = &hint.key
-            && let Some((MapKey::Str(key), value)) = heap.map_mut(map).get_index_mut(hint.entry as usize)
+    pub fn write(&mut self, heap: &mut Heap, map: ObjId, name: ObjId, site: usize, v: Value) -> bool {
+        if let Some((i, want)) = self.remembered(name, site)
+            && let Some((MapKey::Str(key), value)) = heap.map_mut(map).get_index_mut(i)
             && Rc::ptr_eq(key, want)
         {
             *value = v;
             return true;
         }
-        false
+        match self.find_slowly(heap, map, name, site) {
+            Some(i) => {
+                *heap.map_mut(map).value_at_mut(i) = v;
+                true
+            }
+            None => false,
+        }
     }
 
-    /// The hinted entry of `table` (its position and value), if the hint for `site` is
-    /// for `name` and the entry there still holds the key the hint remembers.
+    /// The entry position and the key the hint for `site` remembers, if it is for `name`.
     #[inline(always)]
-    fn hit<'t>(&mut self, table: &'t MapObj, name: ObjId, site: usize) -> Option<(usize, &'t Value)> {
+    fn remembered(&mut self, name: ObjId, site: usize) -> Option<(usize, &Rc<str>)> {
         let hint = self.slot(site);
-        if hint.name == Some(name)
-            && let Some(want) = &hint.key
-            && let Some((MapKey::Str(key), value)) = table.get_index(hint.entry as usize)
-            && Rc::ptr_eq(key, want)
-        {
-            return Some((hint.entry as usize, value));
+        match &hint.key {
+            Some(key) if hint.name == Some(name) => Some((hint.entry as usize, key)),
+            _ => None,
         }
-        None
+    }
+
+    /// The hinted entry's value in `table`, if the hint for `site` is for `name` and the
+    /// entry there still holds the key the hint remembers.
+    #[inline(always)]
+    fn hit<'t>(&mut self, table: &'t MapObj, name: ObjId, site: usize) -> Option<&'t Value> {
+        let (i, want) = self.remembered(name, site)?;
+        match table.get_index(i) {
+            Some((MapKey::Str(key), value)) if Rc::ptr_eq(key, want) => Some(value),
+            _ => None,
+        }
     }
 
     /// Hashes the name, probes the map and remembers where the entry was.
@@ -131,7 +134,7 @@ impl EntryHints {
 mod tests {
     use super::*;
     use crate::object::MapObj;
-    use crate::value::Value;
+    use crate::value::{KeyRef, Value};
 
     fn string(heap: &mut Heap, s: &str) -> ObjId {
         let Value::Str(id) = heap.new_str(s) else {
@@ -152,6 +155,15 @@ mod tests {
         (heap, m)
     }
 
+    /// The value `find_value` gives for `name`, as an int (`None`: no entry).
+    fn read(hints: &mut EntryHints, heap: &Heap, m: ObjId, name: ObjId, site: usize) -> Option<i64> {
+        match hints.find_value(heap, m, name, site) {
+            Some(&Value::Int(i)) => Some(i),
+            Some(other) => panic!("an int entry, not {other:?}"),
+            None => None,
+        }
+    }
+
     #[test]
     fn a_hint_is_checked_before_it_is_trusted() {
         let (mut heap, m) = heap_with_a_and_b();
@@ -159,55 +171,63 @@ mod tests {
         let mut hints = EntryHints::default();
         let code = [0u64; 4];
         let site = EntryHints::site(&code, 1);
-        assert_eq!(hints.find(&heap, m, b, site), Some(1));
-        assert_eq!(hints.find(&heap, m, b, site), Some(1));
+        assert_eq!(read(&mut hints, &heap, m, b, site), Some(2));
+        assert_eq!(read(&mut hints, &heap, m, b, site), Some(2));
         // The same instruction with another name: the hint names "b", so it is not used.
-        assert_eq!(hints.find(&heap, m, a, site), Some(0));
-        assert_eq!(hints.find(&heap, m, c, site), None);
+        assert_eq!(read(&mut hints, &heap, m, a, site), Some(1));
+        assert_eq!(read(&mut hints, &heap, m, c, site), None);
         // The map changes under the hint: "a" is gone, its position a hole.
-        assert_eq!(hints.find(&heap, m, a, site), Some(0));
-        heap.map_mut(m).shift_remove(crate::value::KeyRef::Str("a"));
-        assert_eq!(hints.find(&heap, m, a, site), None);
-        assert_eq!(hints.find(&heap, m, b, site), Some(1));
+        assert_eq!(read(&mut hints, &heap, m, a, site), Some(1));
+        heap.map_mut(m).shift_remove(KeyRef::Str("a"));
+        assert_eq!(read(&mut hints, &heap, m, a, site), None);
+        assert_eq!(read(&mut hints, &heap, m, b, site), Some(2));
         // "b" removed and inserted again: the same text in a new key at another position.
-        heap.map_mut(m).shift_remove(crate::value::KeyRef::Str("b"));
+        heap.map_mut(m).shift_remove(KeyRef::Str("b"));
         heap.map_mut(m).insert(MapKey::Str("x".into()), Value::Int(3));
         heap.map_mut(m).insert(MapKey::Str("b".into()), Value::Int(4));
-        assert_eq!(hints.find(&heap, m, b, site), Some(3));
+        assert_eq!(read(&mut hints, &heap, m, b, site), Some(4));
         // Enough inserts to rebuild the map: the holes go and every position moves.
         for i in 0..20 {
             heap.map_mut(m)
                 .insert(MapKey::Str(format!("k{i}").into()), Value::Int(i));
         }
-        assert_eq!(hints.find(&heap, m, b, site), Some(1));
-        assert!(matches!(hints.find_value(&heap, m, b, site), Some(Value::Int(4))));
-        assert_eq!(hints.find(&heap, m, c, site), None);
-        assert!(hints.find_value(&heap, m, a, site).is_none());
+        assert_eq!(read(&mut hints, &heap, m, b, site), Some(4));
+        assert_eq!(read(&mut hints, &heap, m, c, site), None);
+        assert_eq!(read(&mut hints, &heap, m, a, site), None);
+    }
+
+    /// The int stored under `key` in map `m`, looked up without hints.
+    fn stored(heap: &Heap, m: ObjId, key: &str) -> Option<i64> {
+        match heap.map(m).get(KeyRef::Str(key)) {
+            Some(&Value::Int(i)) => Some(i),
+            _ => None,
+        }
     }
 
     #[test]
-    fn a_write_goes_through_a_hint_only_while_it_holds() {
+    fn a_write_lands_in_the_named_entry_whatever_the_hint_says() {
         let (mut heap, m) = heap_with_a_and_b();
-        let (a, b) = (string(&mut heap, "a"), string(&mut heap, "b"));
+        let (a, b, c) = (string(&mut heap, "a"), string(&mut heap, "b"), string(&mut heap, "c"));
         let mut hints = EntryHints::default();
         let code = [0u64; 4];
         let site = EntryHints::site(&code, 2);
-        // No hint yet: nothing is written.
-        assert!(!hints.write_hinted(&mut heap, m, b, site, Value::Int(20)));
-        assert!(matches!(heap.map(m).get_index(1), Some((_, Value::Int(2)))));
-        assert_eq!(hints.find(&heap, m, b, site), Some(1));
-        assert!(hints.write_hinted(&mut heap, m, b, site, Value::Int(20)));
-        assert!(matches!(heap.map(m).get_index(1), Some((_, Value::Int(20)))));
-        // Another name at the same instruction does not use the hint for "b".
-        assert!(!hints.write_hinted(&mut heap, m, a, site, Value::Int(10)));
-        assert!(matches!(heap.map(m).get_index(0), Some((_, Value::Int(1)))));
-        // "b" removed and inserted again elsewhere: the old hint no longer holds.
-        heap.map_mut(m).shift_remove(crate::value::KeyRef::Str("b"));
+        // No hint yet: found by hashing, and remembered.
+        assert!(hints.write(&mut heap, m, b, site, Value::Int(20)));
+        assert!(hints.write(&mut heap, m, b, site, Value::Int(21)));
+        assert_eq!(stored(&heap, m, "b"), Some(21));
+        // Another name at the same instruction does not write through the hint for "b".
+        assert!(hints.write(&mut heap, m, a, site, Value::Int(10)));
+        assert_eq!(stored(&heap, m, "a"), Some(10));
+        assert_eq!(stored(&heap, m, "b"), Some(21));
+        // An absent key is not written: the caller inserts it.
+        assert!(!hints.write(&mut heap, m, c, site, Value::Int(30)));
+        assert_eq!(heap.map(m).len(), 2);
+        // "b" removed and inserted again elsewhere: the write finds the new entry.
+        assert!(hints.write(&mut heap, m, b, site, Value::Int(22)));
+        heap.map_mut(m).shift_remove(KeyRef::Str("b"));
         heap.map_mut(m).insert(MapKey::Str("b".into()), Value::Int(4));
-        assert!(!hints.write_hinted(&mut heap, m, b, site, Value::Int(40)));
-        assert!(matches!(
-            heap.map(m).get(crate::value::KeyRef::Str("b")),
-            Some(Value::Int(4))
-        ));
+        assert!(hints.write(&mut heap, m, b, site, Value::Int(40)));
+        assert_eq!(stored(&heap, m, "b"), Some(40));
+        assert_eq!(heap.map(m).len(), 2);
     }
 }

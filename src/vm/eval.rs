@@ -768,15 +768,12 @@ impl Vm<'_> {
                             let nid = ObjId::new(name);
                             // An existing field of a map is overwritten in place; a new one is
                             // inserted by `set_field`.
-                            if let Value::Map(m) = o {
-                                let site = EntryHints::site(code, pc);
-                                if self.entry_hints.write_hinted(&mut self.it.heap, m, nid, site, v) {
-                                    continue;
-                                }
-                                if let Some(i) = self.entry_hints.find(&self.it.heap, m, nid, site) {
-                                    *self.it.heap.map_mut(m).value_at_mut(i) = v;
-                                    continue;
-                                }
+                            if let Value::Map(m) = o
+                                && self
+                                    .entry_hints
+                                    .write(&mut self.it.heap, m, nid, EntryHints::site(code, pc), v)
+                            {
+                                continue;
                             }
                             tryv!(ops::set_field(self, o, Value::Str(nid), v));
                         }
