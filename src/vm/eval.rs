@@ -855,39 +855,32 @@ impl Vm<'_> {
                                 reg!(dst) = v;
                                 continue;
                             }
-                            // A map's own entry that is not a map method is called like a
-                            // function, with the receiver's register reused for the callee.
-                            if let Value::Map(m) = recv {
+                            // Otherwise the callee is a map's own entry (not a map method) or
+                            // a module's function, called like a function with the receiver's
+                            // register reused for it.
+                            let callee = if let Value::Map(m) = recv {
                                 let Value::Str(nid) = proto.consts[name as usize] else {
                                     unreachable!("method names are string constants")
                                 };
                                 let site = EntryHints::site(code, pc);
-                                let Some(&callee) = self.entry_hints.find_value(&self.it.heap, m, nid, site) else {
-                                    throw!(ops::key_error(self, proto.consts[name as usize]));
-                                };
-                                reg!(obj) = callee;
-                                if let Value::Func(id) = callee {
-                                    check_point!();
-                                    enter!(id, argc as usize, args_at, base + dst as usize);
+                                match self.entry_hints.find_value(&self.it.heap, m, nid, site) {
+                                    Some(&callee) => callee,
+                                    None => throw!(ops::key_error(self, proto.consts[name as usize])),
                                 }
-                                let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                                let v = tryv!(self.call_value(callee, &args));
-                                reg!(dst) = v;
-                                continue;
-                            }
-                            // A module's function, called by its field name.
-                            if let Some(callee) = ops::module_field(self, recv, proto.consts[name as usize]) {
-                                reg!(obj) = callee;
-                                if let Value::Func(id) = callee {
-                                    check_point!();
-                                    enter!(id, argc as usize, args_at, base + dst as usize);
+                            } else {
+                                match ops::module_field(self, recv, proto.consts[name as usize]) {
+                                    Some(callee) => callee,
+                                    None => throw!(ops::attribute_error(self, recv, proto.consts[name as usize])),
                                 }
-                                let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
-                                let v = tryv!(self.call_value(callee, &args));
-                                reg!(dst) = v;
-                                continue;
+                            };
+                            reg!(obj) = callee;
+                            if let Value::Func(id) = callee {
+                                check_point!();
+                                enter!(id, argc as usize, args_at, base + dst as usize);
                             }
-                            throw!(ops::attribute_error(self, recv, proto.consts[name as usize]));
+                            let args = Args::from_slice(&self.fiber.stack[args_at..args_at + argc as usize]);
+                            let v = tryv!(self.call_value(callee, &args));
+                            reg!(dst) = v;
                         }
                         Op::Import { dst, module } => {
                             let record = &mut self.it.modules[module as usize];
