@@ -559,16 +559,7 @@ impl Heap {
         Ok(())
     }
 
-    /// Makes room in map `id` for one more key if it is full, charging what it grew by.
-    #[inline]
-    pub fn map_room(&mut self, id: ObjId) -> Result<(), GrowError> {
-        if self.map(id).is_full() {
-            self.grow_map(id)
-        } else {
-            Ok(())
-        }
-    }
-
+    /// Makes room in full map `id` for one more key, charging what it grew by.
     #[cold]
     #[inline(never)]
     fn grow_map(&mut self, id: ObjId) -> Result<(), GrowError> {

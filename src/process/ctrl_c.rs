@@ -7,8 +7,9 @@
 //! next check point or wait slice — and writes one byte to a pipe, saying whether that bit
 //! was still set from an earlier Ctrl-C nobody has received. The watcher reads the pipe,
 //! on a thread of its own or on one the program already has ([`Watcher`]); a Ctrl-C that
-//! finds the previous one still pending ends the process with code 130, after flushing what was printed (waiting a bounded time for the GIL, which a stuck
-//! holder may never give up) and writing the `--gil-trace` file.
+//! finds the previous one still pending ends the process with code 130, after flushing
+//! what was printed (waiting a bounded time for the GIL, which a stuck holder may never
+//! give up) and writing the `--gil-trace` file.
 //!
 //! Invariants:
 //! - One interpreter per process owns Ctrl-C: the last one that called `install` — with

@@ -400,10 +400,11 @@ impl Vm<'_> {
                     }};
                 }
                 // Pops the top frame, which returns `$v`, and resumes its caller (or returns to
-                // ours) where its frame says, round `'code` if the caller runs other code and
-                // round `'frame` if it was pushed outside this loop. The fields are read one by one and the frame dropped in place: popping
-                // it copied it whole with wide loads that straddled the narrow stores of the
-                // push a few instructions before (a leaf call), stalling store forwarding.
+                // ours) where its frame says: round `'code` if the caller runs other code, round
+                // `'frame` if it was pushed outside this loop. The fields are read one by one
+                // and the frame dropped in place: popping it copied it whole with wide loads
+                // that straddled the narrow stores of the push a few instructions before (a
+                // leaf call), stalling store forwarding.
                 macro_rules! leave {
                     ($v:expr) => {{
                         let v = $v;
