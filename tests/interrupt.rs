@@ -63,6 +63,27 @@ fn the_command_watches_for_ctrl_c_without_a_thread_of_its_own() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// `input()` waiting on a standard input that stays open and silent is one of the
+/// blocking calls LANGUAGE.md §6 names: one Ctrl-C throws `Interrupt` there.
+#[test]
+fn ctrl_c_reaches_main_blocked_in_input() {
+    let (mut child, _) = common::start_configured_until_ready(
+        "interrupt-input",
+        |command| {
+            command.stdin(Stdio::piped());
+        },
+        |ready| {
+            format!("write_file({ready}, \"go\")\ntry {{ let line = input() }} catch e {{ print(\"caught\", e.kind) }}")
+        },
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    common::send_signal("INT", &child.id().to_string());
+    common::exit_within(&mut child, REACT, "one Ctrl-C in input()");
+    let out = child.wait_with_output().expect("toy exits");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "caught Interrupt\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
 /// One Ctrl-C reaches the main thread blocked in each of these calls; `setup` runs before
 /// the ready point, `blocked` after it, inside the `try`, and `after` cleans up in the
 /// `catch`, so nothing is left for the end of the program to wait for.
