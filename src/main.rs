@@ -34,7 +34,9 @@ struct Cli {
     command: Option<Command>,
 }
 
-/// How the GIL behaves, and what it reports.
+// How the GIL behaves, and what it reports. (Plain comments, not doc comments, on the
+// flattened option structs: clap would take a doc comment for the about text of a
+// subcommand that flattens them, since subcommands are built only when used.)
 #[derive(Args, Clone, Default)]
 struct RunOptions {
     /// When the GIL holder must let go: interval (default), ticks, fifo, priority, deadline or random (a seeded scheduler)
@@ -69,8 +71,8 @@ struct RunOptions {
     max_memory: Option<usize>,
 }
 
-/// The run options `toy compare` and `toy explore` pass on to every child run of the
-/// script, checked here and passed on as written (so a replay command reads as typed).
+// The run options `toy compare` and `toy explore` pass on to every child run of the
+// script, checked here and passed on as written (so a replay command reads as typed).
 #[derive(Args, Clone, Default)]
 struct ChildRunOptions {
     /// How long a waiting thread lets the holder run before asking it to drop, e.g. 5ms
@@ -211,6 +213,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Run a script; everything after FILE is the script's argv()
     #[command(after_help = "Example:\n  toy run scripts/hello.toy")]

@@ -45,19 +45,23 @@ fn file_shorthand_and_help() {
     let file = script("argv.toy", "print(argv())");
     let out = toy().args([file.to_str().unwrap(), "a", "-b"]).output().expect("run");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[\"a\", \"-b\"]\n");
-    for sub in [
-        vec!["--help"],
-        vec!["run", "--help"],
-        vec!["check", "--help"],
-        vec!["disasm", "--help"],
-        vec!["timeline", "--help"],
+    // Each help opens with its own command's description (the subcommands are built only
+    // when used, and must not take a flattened option group's description instead).
+    for (sub, about) in [
+        (vec!["--help"], "An embeddable bytecode interpreter"),
+        (vec!["run", "--help"], "Run a script"),
+        (vec!["help", "run"], "Run a script"),
+        (vec!["check", "--help"], "Parse and compile a script"),
+        (vec!["disasm", "--help"], "Print the bytecode"),
+        (vec!["timeline", "--help"], "Draw a --gil-trace file"),
+        (vec!["compare", "--help"], "Run a script under several GIL policies"),
+        (vec!["explore", "--help"], "Search seeds of the random GIL policy"),
     ] {
         let out = toy().args(&sub).output().expect("help");
         assert_eq!(out.status.code(), Some(0), "{sub:?}");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("Example"),
-            "{sub:?} has no example"
-        );
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.starts_with(about), "{sub:?} opens with {:?}", help.lines().next());
+        assert!(help.contains("Example"), "{sub:?} has no example");
     }
     let out = toy().args(["run", "/nonexistent/x.toy"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
