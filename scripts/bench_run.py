@@ -46,6 +46,7 @@ PROGRAMS = [
 
 STARTUP = "empty"  # reported in milliseconds, left out of the geometric mean
 STARTUP_RUNS_FACTOR = 10  # the start-up program is cheap: run it 10x as often
+FLOOR = "true"  # the label of the no-op process timed beside the start-up program
 MB = 1e6  # peak memory is shown in megabytes
 
 
@@ -330,6 +331,11 @@ def main():
         # No memory cap for the empty script: a preexec_fn makes subprocess fork this whole
         # Python process instead of using posix_spawn, which added ~3 ms to every start-up.
         mem_limit = None if name == STARTUP else args.mem_limit
+        # Beside the empty script, `true` started and reaped the same way: what any process
+        # costs on this host at this hour, the floor under every start-up time.
+        true = shutil.which("true")
+        if name == STARTUP and true:
+            have = have + [Impl(FLOOR, "toy", [true])]
         all_results[name] = bench_program(name, have, args.bench_dir, runs, args.timeout,
                                           mem_limit, args.verbose)
 
@@ -425,8 +431,12 @@ def main():
         res = all_results[STARTUP]
         parts = [f"{label} {cell_seconds(res.get(label), args.timeout, 1000.0, 1)} ms"
                  for label in [i.label for i in impls] if label in res]
+        floor_note = ""
+        if FLOOR in res:
+            floor_note = (f"; a process doing nothing (`true`, in turn with them) "
+                          f"{cell_seconds(res[FLOOR], args.timeout, 1000.0, 1)} ms")
         print(f"Start-up (empty script, median of {args.runs * STARTUP_RUNS_FACTOR} runs): "
-              + ", ".join(parts) + ".")
+              + ", ".join(parts) + floor_note + ".")
     timed_out = [f"{name} ({', '.join(label for label, r in all_results[name].items() if r.timed_out)})"
                  for name in names
                  if all_results.get(name) and any(r.timed_out for r in all_results[name].values())]
