@@ -8,7 +8,7 @@ import time
 
 quick = len(sys.argv) > 1 and sys.argv[1] == "quick"
 WORK = 600000 if quick else 6000000
-ROUNDS = 2 if quick else 3
+ROUNDS = 2 if quick else 9
 NAPS = 60 if quick else 300
 COUNTS = [1, 2, 4, 8, 16, 64]
 CROWDS = [1, 4, 16]
@@ -32,15 +32,10 @@ def run(k):
         t.join()
 
 
-def best_of(rounds, runs):
-    best = [None] * len(runs)
-    for _ in range(rounds):
-        for i, f in enumerate(runs):
-            t0 = clock()
-            f()
-            t = clock() - t0
-            best[i] = t if best[i] is None else min(best[i], t)
-    return best
+def seconds(f):
+    t0 = clock()
+    f()
+    return clock() - t0
 
 
 def pct(xs, p):
@@ -79,22 +74,37 @@ def naps_beside(crowd):
 wake = {c: naps_beside(c) for c in CROWDS}
 
 # The fixed work after the naps, in the same order as scaling.toy.
+# Each count's ratio is taken against the sequential run of its own round, and the row is
+# the median over the rounds, as in scaling.toy.
 configs = [0] + COUNTS
-times = best_of(ROUNDS, [lambda k=k: run(k) for k in configs])
-best = dict(zip(configs, times))
-
-print("scaling  CPython", sys.version.split()[0], " work", WORK, "iterations  best of", ROUNDS)
-print(f"{'threads':<12}{'time s':>9}{'/ sequential':>13}")
+times = {k: [] for k in configs}
+ratios = {k: [] for k in COUNTS}
+for _ in range(ROUNDS):
+    sequential = seconds(lambda: run(0))
+    times[0].append(sequential)
+    for k in COUNTS:
+        t = seconds(lambda: run(k))
+        times[k].append(t)
+        ratios[k].append(t / sequential)
 for k in configs:
-    name = "sequential" if k == 0 else str(k)
-    print(f"{name:<12}{best[k]:>9.3f}{best[k] / best[0]:>13.3f}")
+    times[k].sort()
+for k in COUNTS:
+    ratios[k].sort()
+ratio = {k: pct(ratios[k], 0.5) for k in COUNTS}
+
+print("scaling  CPython", sys.version.split()[0], " work", WORK, "iterations  median of", ROUNDS, "rounds")
+print(f"{'threads':<12}{'time s':>9}{'/ sequential':>13}{'quartiles':>15}")
+print(f"{'sequential':<12}{pct(times[0], 0.5):>9.3f}")
+for k in COUNTS:
+    spread = f"{pct(ratios[k], 0.25):.3f}-{pct(ratios[k], 0.75):.3f}"
+    print(f"{str(k):<12}{pct(times[k], 0.5):>9.3f}{ratio[k]:>13.3f}{spread:>15}")
 print()
 print(f"{'beside':<12}{'wake-up p50 ms':>15}{'p99 ms':>9}")
 for c in CROWDS:
     print(f"{str(c) + ' CPU':<12}{pct(wake[c], 0.5) * 1000:>15.3f}{pct(wake[c], 0.99) * 1000:>9.3f}")
 print()
 for k in COUNTS:
-    print(f"scaling {k} CPU-bound threads / sequential: {best[k] / best[0]:.3f}")
-print(f"scaling worst of 1..64 threads / sequential: {max(best[k] / best[0] for k in COUNTS):.3f}")
+    print(f"scaling {k} CPU-bound threads / sequential: {ratio[k]:.3f}")
+print(f"scaling worst of 1..64 threads / sequential: {max(ratio[k] for k in COUNTS):.3f}")
 for c in CROWDS:
     print(f"scaling wake-up p99 beside {c} CPU-bound threads (ms): {pct(wake[c], 0.99) * 1000:.3f}")
