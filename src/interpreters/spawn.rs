@@ -54,6 +54,7 @@ pub(super) fn start(vm: &mut Vm, f: Value, args: &[Value]) -> VmResult<ObjId> {
             .name(format!("toy-interp-{number}"))
             .stack_size(64 << 20)
             .spawn(move || {
+                let _ends_link = EndsLinkOnUnwind(child_link.clone());
                 let gil = recipe(config, output);
                 run(gil, image, child_link, family, number)
             })
@@ -73,6 +74,21 @@ pub(super) fn start(vm: &mut Vm, f: Value, args: &[Value]) -> VmResult<ObjId> {
             Ok(id)
         }
         Err(e) => Err(process_error(vm, format!("cannot start an interpreter: {e}"))),
+    }
+}
+
+/// Ends the link as failed if the interpreter's thread unwinds before ending it (a panic:
+/// an internal error, reported on stderr by the panic itself), so that the spawner's
+/// `recv` and `join` return an error instead of waiting forever for an ending. After the
+/// thread has ended the link itself it changes nothing: the first ending stands.
+struct EndsLinkOnUnwind(Arc<Link>);
+
+impl Drop for EndsLinkOnUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0
+                .end(Ending::Failed("it stopped on an internal error".to_string()));
+        }
     }
 }
 
@@ -234,5 +250,41 @@ pub fn pmap(vm: &mut Vm, f: Value, items: Vec<Value>, workers: usize, threads: b
     match failure {
         Some(e) => Err(e),
         None => Ok(vm.it.heap.new_list(results)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_that_panics_ends_its_link_as_failed() {
+        let link = Link::new();
+        let in_thread = link.clone();
+        let outcome = std::thread::spawn(move || {
+            let _ends_link = EndsLinkOnUnwind(in_thread);
+            panic!("an internal error in a spawned interpreter (expected by this test)");
+        })
+        .join();
+        assert!(outcome.is_err(), "the thread panicked");
+        assert!(link.has_ended());
+        assert!(link.to_parent.is_closed() && link.to_child.is_closed());
+        assert_eq!(
+            link.take_ending(),
+            Some(Ending::Failed("it stopped on an internal error".to_string()))
+        );
+    }
+
+    #[test]
+    fn a_thread_that_ends_its_link_keeps_its_own_ending() {
+        let link = Link::new();
+        let in_thread = link.clone();
+        std::thread::spawn(move || {
+            let _ends_link = EndsLinkOnUnwind(in_thread.clone());
+            in_thread.end(Ending::Exit(3));
+        })
+        .join()
+        .expect("the thread ends normally");
+        assert_eq!(link.take_ending(), Some(Ending::Exit(3)));
     }
 }
