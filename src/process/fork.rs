@@ -57,11 +57,14 @@ pub fn spawn_process(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
 /// Forks; in the child runs `body` (which never returns) and in the parent returns the new
 /// process object.
 pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert::Infallible) -> VmResult<ObjId> {
-    crate::threads::before_fork(vm);
     let _ = std::io::stderr().flush();
     let (parent_end, child_end) = vm
         .with_descriptors(socket_pair)
         .map_err(|e| process_error(vm, format!("cannot create a channel: {}", io_text(&e))))?;
+    // From here to the fork this thread keeps the GIL (making the channel let it go), so
+    // no thread starts or finishes meanwhile, and no other thread can come to fork while
+    // this one holds the thread pool's lock.
+    let pool_hold = crate::threads::before_fork(vm);
     // Output is flushed and the writer held across the fork: no other thread is writing
     // (print writes without the GIL), so the child neither repeats nor half-inherits it.
     // SAFETY: fork is called while this thread holds the GIL, so no other thread is in the
@@ -72,11 +75,13 @@ pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert
     let sigint = super::ctrl_c::block_during_fork();
     let pid = vm.it.output.flushed_while(|| unsafe { libc::fork() });
     if pid < 0 {
+        drop(pool_hold);
         sigint.restore();
         let e = std::io::Error::last_os_error();
         return Err(process_error(vm, format!("cannot fork: {}", io_text(&e))));
     }
     if pid == 0 {
+        pool_hold.in_child();
         super::parent_death::die_with_parent(parent_pid);
         drop(parent_end);
         become_child(vm, child_end);
@@ -84,6 +89,7 @@ pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert
         // `body` ends the process with `_exit`: its result type has no values.
         body(vm);
     }
+    drop(pool_hold);
     sigint.restore();
     drop(child_end);
     let obj = ProcessObj {
@@ -117,8 +123,8 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
     // watcher of the child's own.
     vm.it.main_thread = tid;
     super::ctrl_c::rearm_in_child(vm.it.shared_gil());
-    // Other threads do not exist here: their stacks go, joining them fails at once, and
-    // their OS handles are forgotten (they name threads of the parent).
+    // Other threads do not exist here: joining them fails at once, and nothing waits for
+    // their OS threads (those are the parent's; the thread pool forgot them at the fork).
     vm.it.parked.clear();
     let me = tid.get();
     for t in std::mem::take(&mut vm.it.threads) {
@@ -133,7 +139,6 @@ pub(super) fn become_child(vm: &mut Vm, to_parent: UnixStream) {
                 traceback: Default::default(),
                 report: String::new(),
             });
-            std::mem::forget(th.handle.take());
         }
     }
     std::mem::forget(std::mem::take(&mut vm.it.exited_threads));

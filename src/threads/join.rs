@@ -6,7 +6,7 @@
 //! `join` saw it (and only once).
 
 use super::block::{Wait, block, deadline_after};
-use super::spawn::{reap_exited, thread_obj};
+use super::spawn::{forget_returned, thread_obj};
 use crate::object::{Obj, Outcome};
 use crate::value::{ObjId, Value};
 use crate::vm::{Thrown, Vm, VmResult};
@@ -36,7 +36,7 @@ pub fn join(vm: &mut Vm, id: ObjId, timeout: Option<f64>) -> VmResult<Value> {
         })),
         None => Ok(Value::Nil),
     };
-    reap_exited(vm);
+    forget_returned(vm);
     outcome
 }
 
@@ -60,9 +60,9 @@ pub fn is_alive(vm: &mut Vm, id: ObjId) -> bool {
     thread_obj(vm, id).outcome.is_none()
 }
 
-/// At the end of the program: waits for every thread, joins the OS threads, and returns
-/// the reports of failures no `join` observed. Ctrl-C (in the main thread) stops the wait
-/// with `Interrupt`, leaving the threads running. If every thread left is blocked for good,
+/// At the end of the program: waits for every thread and for its OS thread to be done
+/// with it, and returns the reports of failures no `join` observed. Ctrl-C (in the main
+/// thread) stops the wait with `Interrupt`, leaving the threads running. If every thread left is blocked for good,
 /// each gets `DeadlockError` (see `deadlock`), and so ends with a report.
 pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
     loop {
@@ -80,8 +80,8 @@ pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
             reports.push(report.clone());
         }
     }
-    for handle in std::mem::take(&mut vm.it.exited_threads) {
-        vm.release_briefly(move || handle.join().is_ok());
+    for returned in std::mem::take(&mut vm.it.exited_threads) {
+        vm.release_briefly(move || returned.wait_change(0, None));
     }
     Ok(reports)
 }

@@ -16,6 +16,7 @@
 mod block;
 mod deadlock;
 mod join;
+mod pool;
 mod spawn;
 
 pub use block::{Wait, block, deadline_after, wait};

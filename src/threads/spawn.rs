@@ -6,12 +6,14 @@
 //!   error, until a `join` has seen that error or the end of the program reported it; so
 //!   its start function and arguments live while it runs, and its result as long as the
 //!   program holds the object. A joined or returned thread's object is garbage once the
-//!   program drops it, and its OS thread is joined (`exited_threads`), so neither its
-//!   result nor its stack outlives it.
-//! - `spawn` creates the OS thread with the GIL released (it is a blocking call like any
-//!   other), so other threads may run during a `spawn`. The new thread takes the GIL only
-//!   after the spawner has stored its OS handle, so a thread that ends always has its
-//!   handle to move into `exited_threads`, where `before_fork` finds it.
+//!   program drops it.
+//! - A toy thread runs on an OS thread of the pool (`pool`), kept for the next toy thread
+//!   once this one is done. `spawn` hands it over with the GIL released (creating an OS
+//!   thread is a blocking call like any other), so other threads may run during a
+//!   `spawn`.
+//! - Until a thread's OS thread has finished with it (`returned`), the thread stays in
+//!   `exited_threads`, where `before_fork` waits for it: no toy thread is half-way out of
+//!   the interpreter when the process is copied.
 //! - The wait-for graph counts a thread as running from `spawn` until its outcome is
 //!   stored; when it finishes, the threads left may all be blocked, which is looked at
 //!   then.
@@ -48,8 +50,8 @@ fn thread_stack() -> usize {
     THREAD_STACK + crate::signal::fork_generation() as usize * (64 << 10)
 }
 
-/// `spawn(f, args...)`: a new OS thread that takes the GIL and runs `f(args...)`; a
-/// `ThreadError` if the system cannot start one.
+/// `spawn(f, args...)`: a new thread that takes the GIL and runs `f(args...)`, on an idle
+/// OS thread of the pool or a new one; a `ThreadError` if the system cannot start one.
 pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     let Some((&f, rest)) = args.split_first() else {
         return Err(vm.type_error("spawn() takes at least 1 argument but 0 were given"));
@@ -58,7 +60,7 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         let t = f.type_name(&vm.it.heap);
         return Err(vm.type_error(format!("spawn() needs a function, not {t}")));
     }
-    reap_exited(vm);
+    forget_returned(vm);
     // A thread the system cannot finish starting would abort the process from inside
     // std's start-up: refuse it here instead.
     if let Err(why) = crate::thread_room::room_for_thread(thread_stack()) {
@@ -67,13 +69,14 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     let gil: SharedGil = vm.it.shared_gil();
     let tid = gil.register_starting_thread();
     let done = Arc::new(Signal::default());
+    let returned = Arc::new(Signal::default());
     let obj = ThreadObj {
         tid: tid.get(),
         start: Some((f, rest.to_vec())),
         outcome: None,
         observed: false,
         done,
-        handle: None,
+        returned: returned.clone(),
         started: None,
     };
     let id = vm.it.heap.alloc(Obj::Thread(Box::new(obj)));
@@ -87,45 +90,46 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     // own code, and `fork` waits for every thread that has not signalled yet.
     let started = Arc::new(Signal::default());
     let started_in_thread = started.clone();
-    let started_if_failed = started.clone();
-    thread_obj(vm, id).started = Some(started);
-    let name = format!("toy-{}", tid.get());
-    // Creating an OS thread is a system call of tens of microseconds: done with the GIL
-    // released, like any blocking call, so the threads spawned before this one can take
-    // the GIL meanwhile (in a spawn loop, each starts running while the next is created,
-    // instead of all of them queueing for the GIL until the loop ends). The thread object
-    // is already rooted in `threads`, so it outlives whatever runs meanwhile.
-    // `before_fork` joins finished threads through their handles; were the new thread to
-    // finish before the handle is stored, a fork could catch it mid-exit. So it waits for
-    // `handed` before taking the GIL (usually already bumped by the time it gets there).
-    let handed = Arc::new(Signal::default());
-    let handed_in_thread = handed.clone();
+    thread_obj(vm, id).started = Some(started.clone());
     let stack = thread_stack();
+    // Handing the thread to the pool may create an OS thread, a system call of tens of
+    // microseconds: done with the GIL released, like any blocking call, so the threads
+    // spawned before this one can take the GIL meanwhile (in a spawn loop, each starts
+    // running while the next is handed over, instead of all of them queueing for the GIL
+    // until the loop ends). The thread object is already rooted in `threads`, so it
+    // outlives whatever runs meanwhile.
     let spawned = vm.release_briefly(move || {
-        let spawned = std::thread::Builder::new().name(name).stack_size(stack).spawn(move || {
-            started_in_thread.bump();
-            handed_in_thread.wait_change(0, None);
-            thread_main(worker, tid, index, stack)
-        });
-        if spawned.is_err() {
-            // A fork in another thread may be waiting for this one to start.
-            started_if_failed.bump();
-        }
-        spawned
+        super::pool::THREADS.run(
+            "toy-thread",
+            stack,
+            Box::new(move || {
+                let _returned = BumpOnDrop(returned);
+                started_in_thread.bump();
+                thread_main(worker, tid, index, stack);
+            }),
+        )
     });
     match spawned {
-        Ok(handle) => {
-            thread_obj(vm, id).handle = Some(handle);
-            handed.bump();
-            Ok(Value::Obj(id))
-        }
+        Ok(()) => Ok(Value::Obj(id)),
         Err(e) => {
+            // A fork in another thread may be waiting for this one to start.
+            started.bump();
             vm.it.threads.retain(|t| *t != id);
             vm.it.waits.thread_ended();
             gil.thread_exit(tid);
             let why = crate::os_error::io_message(&e);
             Err(vm.error("ThreadError", format!("cannot start a thread ({why})")))
         }
+    }
+}
+
+/// Bumps its signal when dropped: when the pool's OS thread is done with a toy thread,
+/// also if it unwinds.
+struct BumpOnDrop(Arc<Signal>);
+
+impl Drop for BumpOnDrop {
+    fn drop(&mut self) {
+        self.0.bump();
     }
 }
 
@@ -173,9 +177,10 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize) {
     let t = thread_obj(&mut vm, id);
     t.outcome = Some(outcome);
     let done = t.done.clone();
-    // The object may be collected from now on; the OS thread is joined by whoever reaps.
-    let handle = t.handle.take();
-    vm.it.exited_threads.extend(handle);
+    let returned = t.returned.clone();
+    // The object may be collected from now on; `before_fork` still waits for the OS
+    // thread to be done with this one.
+    vm.it.exited_threads.push(returned);
     done.bump();
     vm.it.waits.thread_ended();
     // The threads left may all be blocked now, with nobody else to notice.
@@ -183,13 +188,13 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize) {
     vm.finish_thread();
 }
 
-/// Before a fork: waits for threads still in std's start-up, and joins the OS threads
-/// whose toy function has finished, so no thread is inside start-up or exit (holding
-/// process-wide locks of the C library) when the fork copies the process. Neither needs
-/// the GIL to get there, so this is safe while holding it. A forked child frees no stack
-/// (see `reap_exited`): it waits until std is done with each ended thread instead, and
-/// keeps the handle.
-pub fn before_fork(vm: &mut Vm) {
+/// Before a fork: waits for threads still in std's start-up, and for the OS threads of
+/// the toy threads that have finished to be done with them (back in the pool), so no
+/// thread is inside start-up or on its way out of the interpreter (holding locks) when the
+/// fork copies the process. Neither needs the GIL to get there, so this is safe while
+/// holding it. Then takes the pool's lock for the fork (see `pool`), which the caller
+/// holds until the fork is done.
+pub fn before_fork(vm: &mut Vm) -> super::pool::ForkHold<'static> {
     let ids: Vec<ObjId> = vm.it.threads.clone();
     for id in ids {
         let t = thread_obj(vm, id);
@@ -197,36 +202,14 @@ pub fn before_fork(vm: &mut Vm) {
             started.wait_change(0, None);
         }
     }
-    if crate::signal::fork_generation() > 0 {
-        for handle in &vm.it.exited_threads {
-            while !handle.is_finished() {
-                std::thread::yield_now();
-            }
-        }
-        return;
+    for returned in std::mem::take(&mut vm.it.exited_threads) {
+        returned.wait_change(0, None);
     }
-    for handle in std::mem::take(&mut vm.it.exited_threads) {
-        let _ = handle.join();
-    }
+    super::pool::THREADS.hold_for_fork()
 }
 
-/// Joins the OS threads that have ended (their toy function returned, and std is done
-/// with them), so a program that starts and joins many threads keeps no stacks around.
-/// Not in a forked child: a stack freed there makes the C library trim its cache of
-/// stacks, unmapping those of the parent's threads, whose `parking_lot` records (see
-/// `thread_stack`) the table still links — the next park in their bucket would crash.
-/// A child keeps its ended threads' stacks until it exits.
-pub(super) fn reap_exited(vm: &mut Vm) {
-    if crate::signal::fork_generation() > 0 {
-        return;
-    }
-    if vm.it.exited_threads.iter().any(|h| h.is_finished()) {
-        let (gone, running): (Vec<_>, Vec<_>) = std::mem::take(&mut vm.it.exited_threads)
-            .into_iter()
-            .partition(|h| h.is_finished());
-        vm.it.exited_threads = running;
-        for handle in gone {
-            let _ = handle.join();
-        }
-    }
+/// Forgets the finished threads whose OS threads are done with them, so a program that
+/// starts and joins many threads keeps no record of each.
+pub(super) fn forget_returned(vm: &mut Vm) {
+    vm.it.exited_threads.retain(|returned| returned.generation() == 0);
 }

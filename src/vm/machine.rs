@@ -84,9 +84,10 @@ pub struct Interp {
     /// `join` took, leaves at the next collection; its object lives on only if the
     /// program still holds it.
     pub threads: Vec<ObjId>,
-    /// The OS handles of threads whose toy function has ended, not yet joined: `spawn`
-    /// reaps the ones that are gone, `before_fork` and the end of the program all of them.
-    pub exited_threads: Vec<std::thread::JoinHandle<()>>,
+    /// The `returned` signals of threads whose toy function has ended: `spawn` and `join`
+    /// forget the ones whose OS thread is done with them; `before_fork` and the end of the
+    /// program wait for all of them.
+    pub exited_threads: Vec<std::sync::Arc<crate::signal::Signal>>,
     /// Child processes not yet joined: collector roots, waited for at exit. A joined one
     /// leaves at the next collection.
     pub processes: Vec<ObjId>,
