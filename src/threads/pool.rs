@@ -224,27 +224,21 @@ mod tests {
             .map_or((0, 0, 0), |p| (p.idle.len(), p.running.len(), p.ending.len()))
     }
 
+    /// Runs a job that sends the id of the OS thread it runs on.
+    fn report_thread(threads: &'static Threads, to: mpsc::Sender<std::thread::ThreadId>) {
+        let job = Box::new(move || to.send(std::thread::current().id()).unwrap());
+        threads.run("pool-test", STACK, job).unwrap();
+    }
+
     #[test]
     fn the_next_job_runs_on_the_thread_of_a_finished_one() {
         static THREADS: Threads = Threads::new();
         let (tx, rx) = mpsc::channel();
         let again = tx.clone();
-        THREADS
-            .run(
-                "pool-test",
-                STACK,
-                Box::new(move || tx.send(std::thread::current().id()).unwrap()),
-            )
-            .unwrap();
+        report_thread(&THREADS, tx);
         let first = rx.recv().unwrap();
         until("the worker is idle", || counts(&THREADS).0 == 1);
-        THREADS
-            .run(
-                "pool-test",
-                STACK,
-                Box::new(move || again.send(std::thread::current().id()).unwrap()),
-            )
-            .unwrap();
+        report_thread(&THREADS, again);
         assert_eq!(rx.recv().unwrap(), first);
         assert_eq!(counts(&THREADS).1, 1, "one OS thread was made");
     }
@@ -301,25 +295,13 @@ mod tests {
         static THREADS: Threads = Threads::new();
         let (tx, rx) = mpsc::channel();
         let again = tx.clone();
-        THREADS
-            .run(
-                "pool-test",
-                STACK,
-                Box::new(move || tx.send(std::thread::current().id()).unwrap()),
-            )
-            .unwrap();
+        report_thread(&THREADS, tx);
         let parents = rx.recv().unwrap();
         until("the worker is idle", || counts(&THREADS).0 == 1);
         THREADS.hold_for_fork().in_child();
         assert!(THREADS.lock().is_none());
         // No job can reach the forgotten worker: the next one gets an OS thread of its own.
-        THREADS
-            .run(
-                "pool-test",
-                STACK,
-                Box::new(move || again.send(std::thread::current().id()).unwrap()),
-            )
-            .unwrap();
+        report_thread(&THREADS, again);
         assert_ne!(rx.recv().unwrap(), parents);
         assert_eq!(counts(&THREADS).1, 1);
     }
