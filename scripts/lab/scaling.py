@@ -1,6 +1,7 @@
 # scaling (CPython twin of scaling.toy): the same total of CPU-bound work split over 1, 2,
 # 4, 8, 16 and 64 threads, against running it sequentially; then the wake-up latency of a
-# thread that naps 1 ms beside 1, 4 and 16 CPU-bound threads (p99 beyond the 1 ms).
+# thread that naps 1 ms beside 1, 4 and 16 CPU-bound threads (p99 beyond the 1 ms); and
+# what starting and ending a thread costs.
 # Usage: python3 scaling.py [quick]
 import sys
 import threading
@@ -10,6 +11,7 @@ quick = len(sys.argv) > 1 and sys.argv[1] == "quick"
 WORK = 600000 if quick else 6000000
 ROUNDS = 2 if quick else 9
 NAPS = 60 if quick else 300
+SPAWN_ROUNDS = 3 if quick else 21
 COUNTS = [1, 2, 4, 8, 16, 64]
 CROWDS = [1, 4, 16]
 clock = time.perf_counter
@@ -92,12 +94,30 @@ for k in COUNTS:
     ratios[k].sort()
 ratio = {k: pct(ratios[k], 0.5) for k in COUNTS}
 
+
+# What a thread costs to start and end, as in scaling.toy.
+def nothing():
+    return None
+
+
+def spawn_round():
+    ts = [threading.Thread(target=nothing) for _ in range(64)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+spawn_round()
+spawn_us = sorted(seconds(spawn_round) / 64 * 1e6 for _ in range(SPAWN_ROUNDS))
+
 print("scaling  CPython", sys.version.split()[0], " work", WORK, "iterations  median of", ROUNDS, "rounds")
 print(f"{'threads':<12}{'time s':>9}{'/ sequential':>13}{'quartiles':>15}")
 print(f"{'sequential':<12}{pct(times[0], 0.5):>9.3f}")
 for k in COUNTS:
     spread = f"{pct(ratios[k], 0.25):.3f}-{pct(ratios[k], 0.75):.3f}"
     print(f"{str(k):<12}{pct(times[k], 0.5):>9.3f}{ratio[k]:>13.3f}{spread:>15}")
+print(f"{'spawn + join of a thread that returns at once, 64 at a time:':<62}{pct(spawn_us, 0.5):.1f} us")
 print()
 print(f"{'beside':<12}{'wake-up p50 ms':>15}{'p99 ms':>9}")
 for c in CROWDS:
@@ -106,5 +126,6 @@ print()
 for k in COUNTS:
     print(f"scaling {k} CPU-bound threads / sequential: {ratio[k]:.3f}")
 print(f"scaling worst of 1..64 threads / sequential: {max(ratio[k] for k in COUNTS):.3f}")
+print(f"scaling spawn + join of a thread, 64 at a time (us): {pct(spawn_us, 0.5):.1f}")
 for c in CROWDS:
     print(f"scaling wake-up p99 beside {c} CPU-bound threads (ms): {pct(wake[c], 0.99) * 1000:.3f}")
