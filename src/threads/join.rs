@@ -62,8 +62,9 @@ pub fn is_alive(vm: &mut Vm, id: ObjId) -> bool {
 
 /// At the end of the program: waits for every thread and for its OS thread to be done
 /// with it, and returns the reports of failures no `join` observed. Ctrl-C (in the main
-/// thread) stops the wait with `Interrupt`, leaving the threads running. If every thread left is blocked for good,
-/// each gets `DeadlockError` (see `deadlock`), and so ends with a report.
+/// thread) stops the wait with `Interrupt`, leaving the threads running. If every thread
+/// left is blocked for good, each gets `DeadlockError` (see `deadlock`), and so ends with
+/// a report.
 pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
     loop {
         let pending = vm.it.threads.iter().copied().find(|&id| match vm.it.heap.get(id) {

@@ -20,8 +20,9 @@
 //!   `threads::spawn`).
 //!
 //! Built on std's mutex and condition variable, like `signal::Signal`: they keep their
-//! whole state in the object, so a copy in a forked child that is never touched again is
-//! harmless.
+//! whole state in the object. In a forked child the parent's workers' mutexes are never
+//! touched again, and the pool's own lock is the one the forking thread held across the
+//! fork, which the child's copy of that thread releases.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
