@@ -78,8 +78,8 @@ impl Threads {
     }
 
     /// Runs `job` on an idle worker, or on a new OS thread named `name` with a stack of
-    /// `stack` bytes; the error of the thread's creation if one was needed and failed
-    /// (the job is then dropped, unrun).
+    /// `stack` bytes; the error of the thread's creation if one was needed and failed, or
+    /// was refused for want of room (the job is then dropped, unrun).
     pub fn run(&'static self, name: &str, stack: usize, job: Job) -> std::io::Result<()> {
         let mut guard = self.lock();
         let pool = guard.get_or_insert_with(Pool::default);
@@ -90,6 +90,9 @@ impl Threads {
             worker.handed.notify_one();
             return Ok(());
         }
+        // A thread the system cannot finish starting would abort the process from inside
+        // std's start-up: refuse it here instead.
+        crate::thread_room::room_for_thread(stack).map_err(std::io::Error::other)?;
         let worker = Arc::new(Worker {
             id: pool.next_id,
             job: Mutex::new(None),

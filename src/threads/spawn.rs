@@ -61,11 +61,6 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         return Err(vm.type_error(format!("spawn() needs a function, not {t}")));
     }
     forget_returned(vm);
-    // A thread the system cannot finish starting would abort the process from inside
-    // std's start-up: refuse it here instead.
-    if let Err(why) = crate::thread_room::room_for_thread(thread_stack()) {
-        return Err(vm.error("ThreadError", format!("cannot start a thread ({why})")));
-    }
     let gil: SharedGil = vm.it.shared_gil();
     let tid = gil.register_starting_thread();
     let done = Arc::new(Signal::default());
