@@ -143,8 +143,9 @@ mod tests {
         id
     }
 
-    /// A heap holding one map, {"a": 1, "b": 2}.
-    fn heap_with_a_and_b() -> (Heap, ObjId) {
+    /// A heap holding one map, {"a": 1, "b": 2}, and the names "a", "b" and "c" as
+    /// compiled constants would be.
+    fn heap_with_a_and_b() -> (Heap, ObjId, [ObjId; 3]) {
         let mut heap = Heap::new(Default::default());
         let mut table = MapObj::default();
         table.insert(MapKey::Str("a".into()), Value::Int(1));
@@ -152,22 +153,27 @@ mod tests {
         let Value::Map(m) = heap.new_map(table) else {
             unreachable!("a new map")
         };
-        (heap, m)
+        let names = ["a", "b", "c"].map(|name| string(&mut heap, name));
+        (heap, m, names)
     }
 
-    /// The value `find_value` gives for `name`, as an int (`None`: no entry).
-    fn read(hints: &mut EntryHints, heap: &Heap, m: ObjId, name: ObjId, site: usize) -> Option<i64> {
-        match hints.find_value(heap, m, name, site) {
+    /// An entry's value as an int (the tests' maps hold ints); `None`: no entry.
+    fn int(entry: Option<&Value>) -> Option<i64> {
+        match entry {
             Some(&Value::Int(i)) => Some(i),
             Some(other) => panic!("an int entry, not {other:?}"),
             None => None,
         }
     }
 
+    /// The value `find_value` gives for `name`.
+    fn read(hints: &mut EntryHints, heap: &Heap, m: ObjId, name: ObjId, site: usize) -> Option<i64> {
+        int(hints.find_value(heap, m, name, site))
+    }
+
     #[test]
     fn a_hint_is_checked_before_it_is_trusted() {
-        let (mut heap, m) = heap_with_a_and_b();
-        let (a, b, c) = (string(&mut heap, "a"), string(&mut heap, "b"), string(&mut heap, "c"));
+        let (mut heap, m, [a, b, c]) = heap_with_a_and_b();
         let mut hints = EntryHints::default();
         let code = [0u64; 4];
         let site = EntryHints::site(&code, 1);
@@ -196,18 +202,14 @@ mod tests {
         assert_eq!(read(&mut hints, &heap, m, a, site), None);
     }
 
-    /// The int stored under `key` in map `m`, looked up without hints.
+    /// The value stored under `key` in map `m`, looked up without hints.
     fn stored(heap: &Heap, m: ObjId, key: &str) -> Option<i64> {
-        match heap.map(m).get(KeyRef::Str(key)) {
-            Some(&Value::Int(i)) => Some(i),
-            _ => None,
-        }
+        int(heap.map(m).get(KeyRef::Str(key)))
     }
 
     #[test]
     fn a_write_lands_in_the_named_entry_whatever_the_hint_says() {
-        let (mut heap, m) = heap_with_a_and_b();
-        let (a, b, c) = (string(&mut heap, "a"), string(&mut heap, "b"), string(&mut heap, "c"));
+        let (mut heap, m, [a, b, c]) = heap_with_a_and_b();
         let mut hints = EntryHints::default();
         let code = [0u64; 4];
         let site = EntryHints::site(&code, 2);
