@@ -47,6 +47,7 @@ PROGRAMS = [
 STARTUP = "empty"  # reported in milliseconds, left out of the geometric mean
 STARTUP_RUNS_FACTOR = 10  # the start-up program is cheap: run it 10x as often
 FLOOR = "true"  # the label of the no-op process timed beside the start-up program
+TRUE = shutil.which("true")  # a process that does nothing: the floors of RSS and start-up
 MB = 1e6  # peak memory is shown in megabytes
 
 
@@ -231,10 +232,9 @@ def cell_ratio(res, ref, timeout):
 def rss_floor(mem_limit_mb):
     """The peak RSS a child reports when it does nothing: what it inherited from this process
     at the fork (see the module comment), started the way run_once starts programs."""
-    true = shutil.which("true")
-    if not true:
+    if not TRUE:
         return 0
-    proc = subprocess.Popen([true], preexec_fn=limit_memory(mem_limit_mb))
+    proc = subprocess.Popen([TRUE], preexec_fn=limit_memory(mem_limit_mb))
     _, _, usage = os.wait4(proc.pid, 0)
     proc.returncode = 0
     return usage.ru_maxrss * 1024
@@ -333,9 +333,8 @@ def main():
         mem_limit = None if name == STARTUP else args.mem_limit
         # Beside the empty script, `true` started and reaped the same way: what any process
         # costs on this host at this hour, the floor under every start-up time.
-        true = shutil.which("true")
-        if name == STARTUP and true:
-            have = have + [Impl(FLOOR, "toy", [true])]
+        if name == STARTUP and TRUE:
+            have = have + [Impl(FLOOR, "toy", [TRUE])]
         all_results[name] = bench_program(name, have, args.bench_dir, runs, args.timeout,
                                           mem_limit, args.verbose)
 
