@@ -22,7 +22,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
-toy="$root/target/release/toy"
+# .cargo/config.toml names the host as the target, so cargo builds under its triple.
+toy="$root/target/$(rustc -vV | sed -n 's/^host: //p')/release/toy"
 
 runs=5
 timeout=30

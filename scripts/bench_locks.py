@@ -3,7 +3,7 @@
 each measure, the median of each and their ratio: what a change costs on the lock paths.
 
 usage: python3 scripts/bench_locks.py BASE_TOY [NEW_TOY] [-n RUNS] [--quick]
-NEW_TOY defaults to target/release/toy. Times are per operation (lower is better)."""
+NEW_TOY defaults to target/<host triple>/release/toy, where cargo builds it. Times are per operation (lower is better)."""
 
 import argparse
 import os
@@ -23,10 +23,18 @@ def run(toy, quick):
     return {m.group(1): float(m.group(2)) for m in map(LINE.match, out.splitlines()) if m}
 
 
+def built_toy():
+    """Where `cargo build --release` puts toy: .cargo/config.toml names the host as the
+    target, so under the host's triple."""
+    info = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
+    host = next(line.split()[1] for line in info.splitlines() if line.startswith("host:"))
+    return os.path.join(os.path.dirname(HERE), "target", host, "release", "toy")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("base")
-    ap.add_argument("new", nargs="?", default=os.path.join(os.path.dirname(HERE), "target", "release", "toy"))
+    ap.add_argument("new", nargs="?", default=built_toy())
     ap.add_argument("-n", type=int, default=7, help="runs of each binary")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()

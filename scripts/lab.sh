@@ -32,7 +32,8 @@ while getopts "qo:e:c:h" opt; do
     esac
 done
 
-toy="$root/target/release/toy"
+# .cargo/config.toml names the host as the target, so cargo builds under its triple.
+toy="$root/target/$(rustc -vV | sed -n 's/^host: //p')/release/toy"
 # Build in release mode when the binary is missing or older than any source.
 if [[ ! -x "$toy" ]] || [[ -n "$(find src grammar build.rs Cargo.toml Cargo.lock -newer "$toy" -print -quit 2>/dev/null)" ]]; then
     echo "building toy (cargo build --release) ..." >&2

@@ -457,7 +457,7 @@ class Runner:
     def floor(self):
         """Compiles benches/spawn_floor.rs with rustc and runs it. Not `cargo bench`: that
         also builds toy in the bench profile (with the dev-dependencies' features) and links
-        it over target/release/toy, so the experiments after it would time another binary."""
+        it over the release build of toy, so the experiments after it would time another binary."""
         print(FLOOR, file=sys.stderr, flush=True)
         os.makedirs(os.path.dirname(FLOOR_BINARY), exist_ok=True)
         build = [os.environ.get("RUSTC", "rustc"), "--edition", "2024", "-C", "opt-level=3",
