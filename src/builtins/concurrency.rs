@@ -141,6 +141,10 @@ pub(super) fn gil_stats(vm: &mut Vm, args: &[Value]) -> R {
     }
     let caused = vm.it.heap.new_map(caused);
     m.insert(MapKey::Str("policy".into()), vm.new_str(stats.policy.as_str()));
+    m.insert(
+        MapKey::Str("elapsed_s".into()),
+        Value::float(stats.elapsed.as_secs_f64()),
+    );
     m.insert(MapKey::Str("switches".into()), Value::Int(stats.switches as i64));
     m.insert(
         MapKey::Str("forced_drops".into()),
