@@ -3,7 +3,8 @@
 each measure, the median of each and their ratio: what a change costs on the lock paths.
 
 usage: python3 scripts/bench_locks.py BASE_TOY [NEW_TOY] [-n RUNS] [--quick]
-NEW_TOY defaults to target/<host triple>/release/toy, where cargo builds it. Times are per operation (lower is better)."""
+NEW_TOY defaults to target/<host triple>/release/toy, where cargo builds it. Times are per
+operation (lower is better)."""
 
 import argparse
 import os
