@@ -198,7 +198,7 @@ pub const SHORT_STR_BYTES: usize = 96;
 pub const ITEM_BYTES: usize = std::mem::size_of::<Value>();
 
 /// Roughly how many bytes an object owns, for pacing the collector and the memory limit.
-#[inline]
+#[inline(always)]
 pub fn approx_size(obj: &Obj) -> usize {
     SLOT_BYTES
         + match obj {
