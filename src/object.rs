@@ -664,8 +664,6 @@ pub struct ThreadObj {
     /// A `join` saw the outcome (so a failure is not reported again at exit).
     pub observed: bool,
     pub done: Arc<Signal>,
-    /// Bumped once the OS thread that ran it is done with it (see `before_fork`).
-    pub returned: Arc<Signal>,
     /// Bumped by the new thread once it runs its own code (see `before_fork`).
     pub started: Option<Arc<Signal>>,
 }

@@ -71,7 +71,6 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
         outcome: None,
         observed: false,
         done,
-        returned: returned.clone(),
         started: None,
     };
     let id = vm.it.heap.alloc(Obj::Thread(Box::new(obj)));
@@ -98,9 +97,9 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
             "toy-thread",
             stack,
             Box::new(move || {
-                let _returned = BumpOnDrop(returned);
+                let _returned = BumpOnDrop(returned.clone());
                 started_in_thread.bump();
-                thread_main(worker, tid, index, stack);
+                thread_main(worker, tid, index, stack, returned);
             }),
         )
     });
@@ -128,7 +127,9 @@ impl Drop for BumpOnDrop {
     }
 }
 
-fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize) {
+/// The toy thread `tid`, whose object is at `index`, on its OS thread: runs its function
+/// and stores the outcome. `returned` is bumped once the OS thread is done with it.
+fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize, returned: Arc<Signal>) {
     let guard = gil.acquire(tid);
     let mut vm = Vm::new(guard);
     vm.stack_floor = StackFloor::of_new_thread(stack);
@@ -172,7 +173,6 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize) {
     let t = thread_obj(&mut vm, id);
     t.outcome = Some(outcome);
     let done = t.done.clone();
-    let returned = t.returned.clone();
     // The object may be collected from now on; `before_fork` still waits for the OS
     // thread to be done with this one.
     vm.it.exited_threads.push(returned);
