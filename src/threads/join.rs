@@ -81,6 +81,8 @@ pub fn wait_all(vm: &mut Vm) -> VmResult<Vec<String>> {
             reports.push(report.clone());
         }
     }
+    // Most OS threads are done by now; let the GIL go only to wait for the others.
+    forget_returned(vm);
     for returned in std::mem::take(&mut vm.it.exited_threads) {
         vm.release_briefly(move || returned.wait_change(0, None));
     }
