@@ -206,6 +206,16 @@ pub enum Op {
     WithEnter { src: Reg },
     /// pop that handler and release R[src]
     WithExit { src: Reg },
+    /// `for x in range(...)`, ahead of the `Call` and `IterPrep` that make and start the
+    /// range: when R[callee] is the builtin `range` and its `argc` arguments (R[base+1],
+    /// ...) are ints with a step other than 0, the loop's state goes straight into R[iter],
+    /// R[iter+1], R[iter+2] and pc += 2 skips both, allocating no range; otherwise they run
+    RangeLoop {
+        iter: Reg,
+        callee: Reg,
+        base: Reg,
+        argc: u8,
+    },
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() == 8);

@@ -97,6 +97,7 @@ fn annotate(op: &Op, pc: usize, proto: &Proto, heap: &Heap, globals: &[Rc<str>])
         | Op::JumpIfNotLtInt { off, .. }
         | Op::IterNext { off, .. }
         | Op::TryBegin { off, .. } => target(off),
+        Op::RangeLoop { .. } => format!("range: -> {}", pc + 3),
         Op::Loop { back } | Op::IterLoop { back, .. } => format!("-> {}", pc as i64 + 1 - back as i64),
         Op::Closure { p, .. } => proto
             .protos

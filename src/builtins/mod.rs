@@ -26,7 +26,7 @@ mod str_methods;
 mod system;
 
 use crate::object::{Kind, MapObj};
-use crate::value::MapKey;
+use crate::value::{MapKey, Value};
 use crate::vm::{BuiltinFn, Interp};
 use list_methods::LIST_METHODS;
 use map_methods::MAP_METHODS;
@@ -102,7 +102,10 @@ pub fn install(it: &mut Interp) {
     it.builtins.reserve(table.len() + 32);
     it.heap.builtin_names.reserve(table.len() + 32);
     for (name, f) in table {
-        it.register(name, BuiltinFn::Native(*f));
+        let function = it.register(name, BuiltinFn::Native(*f));
+        if let ("range", Value::Builtin(index)) = (*name, function) {
+            it.range_builtin = index;
+        }
     }
     let map_chunk = it.register_hidden("<map chunk>", BuiltinFn::Native(crate::interpreters::map_chunk));
     it.map_chunk = Some(map_chunk);

@@ -35,7 +35,7 @@ impl Compiler<'_> {
     /// argument can rebind a local: a closure captures it in a cell, which is no
     /// `Place::Local`, and toy has no assignment expressions), else `base`, where `e` is
     /// computed.
-    fn operand_in_place(&mut self, e: &Expr, base: Reg) -> CResult<Reg> {
+    pub(super) fn operand_in_place(&mut self, e: &Expr, base: Reg) -> CResult<Reg> {
         if let ExprKind::Name(name) = &e.kind
             && let Place::Local(r) = self.resolve(name, e.span)?
         {
@@ -501,9 +501,7 @@ impl Compiler<'_> {
                 let it = self.alloc(span)?;
                 self.alloc(span)?;
                 self.alloc(span)?;
-                self.expr_to(iter, it)?;
-                self.set_line(iter.span);
-                self.emit(Op::IterPrep { iter: it, src: it });
+                self.start_loop(iter, it, iter.span)?;
                 let scope_mark = self.mark();
                 self.begin_scope();
                 let next = self.loop_vars(it, vars, span)?;

@@ -406,9 +406,7 @@ impl Compiler<'_> {
         let it = self.alloc(span)?;
         self.alloc(span)?;
         self.alloc(span)?;
-        self.expr_to(iter, it)?;
-        self.set_line(span);
-        self.emit(Op::IterPrep { iter: it, src: it });
+        self.start_loop(iter, it, span)?;
         let start = self.here();
         let scope_mark = self.mark();
         self.begin_scope();
@@ -431,6 +429,50 @@ impl Compiler<'_> {
             self.patch(at, span)?;
         }
         self.free_to(mark);
+        Ok(())
+    }
+
+    /// Puts the iterable `iter` in `it` and starts the loop there (`IterPrep`, on the line
+    /// of `line`). A call of `range` gets a `RangeLoop` in front, which fills the loop's
+    /// registers itself when the name still means the builtin and the bounds are ints: a
+    /// nested loop then makes no range object at each turn of the outer one.
+    pub(super) fn start_loop(&mut self, iter: &Expr, it: Reg, line: Span) -> CResult<()> {
+        match &iter.kind {
+            ExprKind::Call { callee, args }
+                if matches!(&callee.kind, ExprKind::Name(name) if name == "range") && (1..=3).contains(&args.len()) =>
+            {
+                self.enter(iter.span)?;
+                let mark = self.mark();
+                let result = self.range_call(callee, args, it, iter.span);
+                self.free_to(mark);
+                self.depth -= 1;
+                result?;
+            }
+            _ => self.expr_to(iter, it)?,
+        }
+        self.set_line(line);
+        self.emit(Op::IterPrep { iter: it, src: it });
+        Ok(())
+    }
+
+    /// `range(args)` into `it` as an ordinary call, behind a `RangeLoop` that can skip it.
+    fn range_call(&mut self, callee: &Expr, args: &[Expr], it: Reg, span: Span) -> CResult<()> {
+        let base = self.alloc(span)?;
+        let callee = self.operand_in_place(callee, base)?;
+        let argc = self.args(args, span)?;
+        self.set_line(span);
+        self.emit(Op::RangeLoop {
+            iter: it,
+            callee,
+            base,
+            argc,
+        });
+        self.emit(Op::Call {
+            callee,
+            base,
+            argc,
+            dst: it,
+        });
         Ok(())
     }
 

@@ -172,6 +172,39 @@ impl Vm<'_> {
         self.push_frame_slowly(id, arity, base, ret)
     }
 
+    /// `RangeLoop` in the frame at `base`: when R[callee] is the builtin `range` and its
+    /// `argc` arguments after R[func] are ints with a step other than 0, writes the state
+    /// of a loop over that range to R[iter..iter+3] and returns 2, the instructions to
+    /// skip; otherwise 0. Out of line, and returning a number for the loop to add: inline,
+    /// or as a flag the loop tested before `pc += 2`, it made LLVM keep `pc` on the machine
+    /// stack for every instruction (`nested_for` +5.6% instructions, 1.11 of the time).
+    #[inline(never)]
+    fn range_loop(&mut self, base: usize, iter: u8, callee: u8, func: u8, argc: u8) -> usize {
+        if !matches!(self.fiber.stack[base + callee as usize], Value::Builtin(i) if i == self.it.range_builtin) {
+            return 0;
+        }
+        let bound = |v: &Value| match *v {
+            Value::Int(i) => Some(i),
+            _ => None,
+        };
+        let at = base + func as usize + 1;
+        let bounds = match (argc, self.fiber.stack.get(at..at + argc as usize)) {
+            (1, Some([stop])) => (Some(0), bound(stop), Some(1)),
+            (2, Some([start, stop])) => (bound(start), bound(stop), Some(1)),
+            (3, Some([start, stop, step])) => (bound(start), bound(stop), bound(step)),
+            _ => (None, None, None),
+        };
+        let (Some(start), Some(stop), Some(step)) = bounds else {
+            return 0;
+        };
+        if step == 0 {
+            return 0;
+        }
+        let s = base + iter as usize;
+        self.fiber.stack[s..s + 3].copy_from_slice(&[Value::Int(start), Value::Int(stop), Value::Int(step)]);
+        2
+    }
+
     /// Calls any callable value from a builtin (a sort key, say) and runs it to
     /// completion. The builtin may hold values in Rust locals meanwhile, so collection
     /// waits until it returns.
@@ -906,6 +939,15 @@ impl Vm<'_> {
                         Op::IterPrep { iter, src } => {
                             let s = base + iter as usize;
                             tryv!(ops::iter_prep(self, s, reg!(src)));
+                        }
+                        Op::RangeLoop {
+                            iter,
+                            callee,
+                            base: func,
+                            argc,
+                        } => {
+                            // Past the `Call` and `IterPrep` that would have made the range.
+                            pc += self.range_loop(base, iter, callee, func, argc);
                         }
                         Op::IterNext { iter, dst, off } => {
                             if !iter_step!(iter, dst) {

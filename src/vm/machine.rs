@@ -104,6 +104,9 @@ pub struct Interp {
     pub recipe: Option<Recipe>,
     /// The hidden builtin `pmap` hands each worker thread or interpreter (`<map chunk>`).
     pub map_chunk: Option<Value>,
+    /// The builtin `range`'s index (`Value::Builtin`), which `RangeLoop` looks for;
+    /// `u64::MAX` until the builtins are installed.
+    pub range_builtin: u64,
     /// In a spawned interpreter: the code a thread other than its main one passed to
     /// `exit`; the main thread ends the interpreter with it (see [`BREAK_EXIT`]).
     pub exit_request: Option<i32>,
@@ -170,6 +173,7 @@ impl Interp {
             recipe: None,
             exit_request: None,
             map_chunk: None,
+            range_builtin: u64::MAX,
             main_thread: ThreadId::MAIN,
             gc_inhibit: 0,
             instructions_left: None,
