@@ -385,14 +385,11 @@ fn joined_len(heap: &Heap, sep: usize, parts: &[Value]) -> Result<u128, usize> {
     Ok(total)
 }
 
-/// Python's `str.split()` without a separator: runs of whitespace separate, leading and
-/// trailing whitespace makes no empty pieces, and after `limit` splits the rest (with its
-/// own inner whitespace, trailing whitespace included) is the last piece.
 /// `s` cut at `sep` into at most `pieces` pieces, from the left or from the right (the
 /// pieces then still in order). A one-byte separator from the left (a comma, a newline:
 /// nearly every `split`) is found by a plain byte scan: the substring search set up for
 /// each piece took twice its instructions on short pieces, and `memchr` (the character
-/// search) wins only on pieces much longer than a field of a CSV line.
+/// search) saved instructions only on long ones (lines of 70 bytes), and no time.
 fn split_on<'a>(s: &'a str, sep: &str, pieces: usize, from_right: bool) -> Vec<&'a str> {
     let mut parts: Vec<&str> = match (sep.as_bytes(), from_right) {
         (&[b], false) if b.is_ascii() => split_at_byte(s, b, pieces),
@@ -420,6 +417,9 @@ fn split_at_byte(s: &str, sep: u8, pieces: usize) -> Vec<&str> {
     parts
 }
 
+/// Python's `str.split()` without a separator: runs of whitespace separate, leading and
+/// trailing whitespace makes no empty pieces, and after `limit` splits the rest (with its
+/// own inner whitespace, trailing whitespace included) is the last piece.
 fn split_whitespace(s: &str, limit: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = s.trim_start();
