@@ -216,6 +216,10 @@ pub enum Op {
         base: Reg,
         argc: u8,
     },
+    /// R[dst] = G[g](R[base+1], ..., R[base+argc]): `Call` of a global read in place (`f(x)`
+    /// for a function defined at the top level, `len(xs)`), one instruction instead of a
+    /// `GetGlobal` and a `Call`; a check point, like `Call`
+    CallGlobal { g: u16, base: Reg, argc: u8, dst: Reg },
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() == 8);

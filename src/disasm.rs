@@ -89,7 +89,7 @@ fn annotate(op: &Op, pc: usize, proto: &Proto, heap: &Heap, globals: &[Rc<str>])
             .unwrap_or_default(),
         Op::CallMethod { name, .. } => konst(name),
         Op::FormatSpec { spec, .. } => konst(spec),
-        Op::GetGlobal { g, .. } | Op::SetGlobal { g, .. } => global(g),
+        Op::GetGlobal { g, .. } | Op::SetGlobal { g, .. } | Op::CallGlobal { g, .. } => global(g),
         Op::Jump { off }
         | Op::JumpIfFalse { off, .. }
         | Op::JumpIfTrue { off, .. }

@@ -119,6 +119,14 @@ impl Compiler<'_> {
             }
             ExprKind::Call { callee, args } => {
                 let base = self.alloc(span)?;
+                if let ExprKind::Name(name) = &callee.kind
+                    && let Place::Global(g) = self.resolve(name, callee.span)?
+                {
+                    let argc = self.args(args, span)?;
+                    self.set_line(span);
+                    self.emit(Op::CallGlobal { g, base, argc, dst });
+                    return Ok(());
+                }
                 let callee = self.operand_in_place(callee, base)?;
                 let argc = self.args(args, span)?;
                 self.set_line(span);
