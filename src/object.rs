@@ -395,6 +395,12 @@ pub struct RangeObj {
 }
 
 impl RangeObj {
+    /// The three registers of a `for` loop over the range, as `IterNext` and `IterLoop`
+    /// step them: the next number, where to stop, the step.
+    pub fn loop_state(&self) -> [Value; 3] {
+        [Value::Int(self.start), Value::Int(self.stop), Value::Int(self.step)]
+    }
+
     /// How many numbers the range yields. Up to 2**64 - 1 (`range(-2**63, 2**63 - 1)`),
     /// so more than an `int` can hold: callers that need an `int` must check.
     pub fn len(&self) -> u64 {

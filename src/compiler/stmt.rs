@@ -441,12 +441,9 @@ impl Compiler<'_> {
             ExprKind::Call { callee, args }
                 if matches!(&callee.kind, ExprKind::Name(name) if name == "range") && (1..=3).contains(&args.len()) =>
             {
-                self.enter(iter.span)?;
                 let mark = self.mark();
-                let result = self.range_call(callee, args, it, iter.span);
+                self.range_call(callee, args, it, iter.span)?;
                 self.free_to(mark);
-                self.depth -= 1;
-                result?;
             }
             _ => self.expr_to(iter, it)?,
         }

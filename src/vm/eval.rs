@@ -18,7 +18,7 @@ use super::ops;
 use super::slice_step;
 use crate::bytecode::{Capture, Op, Proto};
 use crate::method::Method;
-use crate::object::{Closure, Obj};
+use crate::object::{Closure, Obj, RangeObj};
 use crate::value::{ObjId, Value};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -183,25 +183,21 @@ impl Vm<'_> {
         if !matches!(self.fiber.stack[base + callee as usize], Value::Builtin(i) if i == self.it.range_builtin) {
             return 0;
         }
-        let bound = |v: &Value| match *v {
-            Value::Int(i) => Some(i),
-            _ => None,
-        };
         let at = base + func as usize + 1;
-        let bounds = match (argc, self.fiber.stack.get(at..at + argc as usize)) {
-            (1, Some([stop])) => (Some(0), bound(stop), Some(1)),
-            (2, Some([start, stop])) => (bound(start), bound(stop), Some(1)),
-            (3, Some([start, stop, step])) => (bound(start), bound(stop), bound(step)),
-            _ => (None, None, None),
+        let range = match self.fiber.stack.get(at..at + argc as usize) {
+            Some(&[Value::Int(stop)]) => RangeObj {
+                start: 0,
+                stop,
+                step: 1,
+            },
+            Some(&[Value::Int(start), Value::Int(stop)]) => RangeObj { start, stop, step: 1 },
+            Some(&[Value::Int(start), Value::Int(stop), Value::Int(step)]) if step != 0 => {
+                RangeObj { start, stop, step }
+            }
+            _ => return 0,
         };
-        let (Some(start), Some(stop), Some(step)) = bounds else {
-            return 0;
-        };
-        if step == 0 {
-            return 0;
-        }
         let s = base + iter as usize;
-        self.fiber.stack[s..s + 3].copy_from_slice(&[Value::Int(start), Value::Int(stop), Value::Int(step)]);
+        self.fiber.stack[s..s + 3].copy_from_slice(&range.loop_state());
         2
     }
 

@@ -754,7 +754,7 @@ pub fn iter_prep(vm: &mut Vm, slot: usize, v: Value) -> VmResult<()> {
         Value::List(id) => [v, Value::Int(0), Value::Int(vm.it.heap.list(id).len() as i64)],
         Value::Map(id) => [v, Value::Int(0), Value::Int((vm.it.heap.map(id).len() as i64) << 32)],
         Value::Obj(id) => match vm.it.heap.get(id) {
-            Obj::Range(r) => [Value::Int(r.start), Value::Int(r.stop), Value::Int(r.step)],
+            Obj::Range(r) => r.loop_state(),
             _ => return Err(not_iterable(vm, v)),
         },
         _ => return Err(not_iterable(vm, v)),
