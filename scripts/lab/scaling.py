@@ -9,7 +9,7 @@ import time
 
 quick = len(sys.argv) > 1 and sys.argv[1] == "quick"
 WORK = 600000 if quick else 6000000
-ROUNDS = 2 if quick else 9
+ROUNDS = 2 if quick else 12
 NAPS = 60 if quick else 300
 SPAWN_ROUNDS = 3 if quick else 21
 COUNTS = [1, 2, 4, 8, 16, 64]
@@ -75,24 +75,29 @@ def naps_beside(crowd):
 
 wake = {c: naps_beside(c) for c in CROWDS}
 
-# The fixed work after the naps, in the same order as scaling.toy.
-# Each count's ratio is taken against the sequential run of its own round, and the row is
-# the median over the rounds, as in scaling.toy.
-configs = [0] + COUNTS
-times = {k: [] for k in configs}
+# The fixed work after the naps, in the same order as scaling.toy, and measured the same
+# way: each round runs every count beside a sequential run of its own, in turn first and
+# second; a count's row is its fastest run over the fastest sequential run, and beside it
+# the median of the rounds' paired ratios.
+sequential = []
+times = {k: [] for k in COUNTS}
 ratios = {k: [] for k in COUNTS}
-for _ in range(ROUNDS):
-    sequential = seconds(lambda: run(0))
-    times[0].append(sequential)
+for r in range(ROUNDS):
     for k in COUNTS:
-        t = seconds(lambda: run(k))
+        if r % 2 == 0:
+            s = seconds(lambda: run(0))
+            t = seconds(lambda: run(k))
+        else:
+            t = seconds(lambda: run(k))
+            s = seconds(lambda: run(0))
+        sequential.append(s)
         times[k].append(t)
-        ratios[k].append(t / sequential)
-for k in configs:
-    times[k].sort()
+        ratios[k].append(t / s)
+sequential.sort()
 for k in COUNTS:
+    times[k].sort()
     ratios[k].sort()
-ratio = {k: pct(ratios[k], 0.5) for k in COUNTS}
+ratio = {k: times[k][0] / sequential[0] for k in COUNTS}
 
 
 # What a thread costs to start and end, as in scaling.toy.
@@ -111,12 +116,12 @@ def spawn_round():
 spawn_round()
 spawn_us = sorted(seconds(spawn_round) / 64 * 1e6 for _ in range(SPAWN_ROUNDS))
 
-print("scaling  CPython", sys.version.split()[0], " work", WORK, "iterations  median of", ROUNDS, "rounds")
-print(f"{'threads':<12}{'time s':>9}{'/ sequential':>13}{'quartiles':>15}")
-print(f"{'sequential':<12}{pct(times[0], 0.5):>9.3f}")
+print("scaling  CPython", sys.version.split()[0], " work", WORK, "iterations ", ROUNDS, "rounds, each count beside a sequential run")
+print(f"{'threads':<12}{'best s':>9}{'/ sequential':>13}{'paired median':>14}{'quartiles':>15}")
+print(f"{'sequential':<12}{sequential[0]:>9.3f}")
 for k in COUNTS:
     spread = f"{pct(ratios[k], 0.25):.3f}-{pct(ratios[k], 0.75):.3f}"
-    print(f"{str(k):<12}{pct(times[k], 0.5):>9.3f}{ratio[k]:>13.3f}{spread:>15}")
+    print(f"{str(k):<12}{times[k][0]:>9.3f}{ratio[k]:>13.3f}{pct(ratios[k], 0.5):>14.3f}{spread:>15}")
 print(f"{'spawn + join of a thread that returns at once, 64 at a time:':<62}{pct(spawn_us, 0.5):.1f} us")
 print()
 print(f"{'beside':<12}{'wake-up p50 ms':>15}{'p99 ms':>9}")
@@ -125,6 +130,7 @@ for c in CROWDS:
 print()
 for k in COUNTS:
     print(f"scaling {k} CPU-bound threads / sequential: {ratio[k]:.3f}")
+    print(f"scaling {k} CPU-bound threads / sequential, median of paired rounds: {pct(ratios[k], 0.5):.3f}")
 print(f"scaling worst of 1..64 threads / sequential: {max(ratio[k] for k in COUNTS):.3f}")
 print(f"scaling spawn + join of a thread, 64 at a time (us): {pct(spawn_us, 0.5):.1f}")
 for c in CROWDS:
