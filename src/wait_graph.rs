@@ -123,6 +123,15 @@ impl WaitGraph {
         self.entries.remove(&thread).and_then(|e| e.verdict)
     }
 
+    /// The threads waiting for `signal` to move.
+    pub fn waiting_on(&self, signal: &Arc<Signal>) -> SmallVec<[u32; 2]> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| Arc::ptr_eq(&e.signal, signal))
+            .map(|(&thread, _)| thread)
+            .collect()
+    }
+
     pub fn entry(&self, thread: u32) -> Option<&Entry> {
         self.entries.get(&thread)
     }

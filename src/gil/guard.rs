@@ -156,18 +156,47 @@ impl<'a, T> GilGuard<'a, T> {
     /// borrow the state, so no interpreter object is reachable while the GIL is free.
     /// If `f` panics, the GIL is taken back before the panic continues.
     pub fn release_while<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        self.release_for_call(false, f)
+    }
+
+    /// [`release_while`](GilGuard::release_while) for a call of microseconds that cannot
+    /// wait on anything (handing work to a thread that is waiting for it): the thread
+    /// stays queued for the GIL while `f` runs, so a policy that hands the GIL to
+    /// threads back from blocking calls (`priority`, `deadline`) keeps it for this one
+    /// instead of giving it to another waiter and taking it straight back. Under other
+    /// policies the GIL goes where it would have gone.
+    pub fn release_returning<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        self.release_for_call(true, f)
+    }
+
+    fn release_for_call<R: Send>(&mut self, returning: bool, f: impl FnOnce() -> R + Send) -> R {
         {
             let mut st = self.gil.lock_state();
             // Under a scheduler it is not runnable until it is back at the lock.
-            st.rec_mut(self.tid).away = st.schedules;
+            let schedules = st.schedules;
+            let rec = st.rec_mut(self.tid);
+            rec.away = schedules;
+            rec.in_blocking_call = true;
             self.gil
-                .release(&mut st, self.tid, End::Blocking, SwitchReason::Blocking);
+                .release_and_queue(&mut st, self.tid, End::Blocking, SwitchReason::Blocking, returning);
         }
         let _retake = Retake {
             gil: self.gil,
             tid: self.tid,
         };
         f()
+    }
+
+    /// Thread `tid`, away in a blocking call, will be back at once: this thread (the
+    /// holder) has just ended what it waits for (a thread it joins has finished). It is
+    /// queued for the GIL now, as a thread back from a blocking call, so when the holder
+    /// lets go a policy that favours such threads hands the GIL to it rather than to
+    /// another waiter it would then take the GIL from. Does nothing for a thread that is
+    /// not in a blocking call, is waiting already, or under a scheduler. The caller must
+    /// know the call returns promptly: a GIL handed to `tid` waits for it.
+    pub fn announce_return(&self, tid: ThreadId) {
+        let mut st = self.gil.lock_state();
+        self.gil.announce(&mut st, tid, Instant::now());
     }
 
     /// Under a scheduler ([`ReleasePolicy::schedules`](super::ReleasePolicy::schedules)):

@@ -123,6 +123,9 @@ pub(super) struct ThreadRec {
     /// exactly the waiter that may take the GIL, not every waiter one after another
     /// through the mutex. Shared so the sleeper holds it while the state may move.
     pub(super) wake: Arc<Condvar>,
+    /// Inside a blocking call (`release_while`, `release_returning`) and not yet back at
+    /// the lock: only such a thread may be queued before it arrives ([`Gil::announce`]).
+    pub(super) in_blocking_call: bool,
 }
 
 /// When a thread blocked under a scheduler may run again: asked by the holder, under the
@@ -626,15 +629,22 @@ impl<T> Gil<T> {
             Some(tid),
             "thread {tid} already holds the GIL (it is not re-entrant)"
         );
-        let start = wanted_since.unwrap_or_else(Instant::now);
+        st.rec_mut(tid).in_blocking_call = false;
+        // Queued already if announced (see `announce`): its wait began then.
+        let announced = st.waiters.iter().find(|w| w.tid == tid).map(|w| w.since);
+        let start = announced.or(wanted_since).unwrap_or_else(Instant::now);
         let mut waited = wanted_since.is_some();
         let mut caused_by = None;
-        if !st.can_take(tid) {
+        if announced.is_some() || !st.can_take(tid) {
             waited = true;
-            st.waiters.push(Queued::new(tid, start, from_blocking));
-            st.rec_mut(tid).waiting_since = Some(start);
-            // Whoever holds the GIL next reaches a check point says where it is.
-            self.eval_breaker.fetch_or(REPORT_LOCATION, Relaxed);
+            if announced.is_none() {
+                st.waiters.push(Queued::new(tid, start, from_blocking));
+                st.rec_mut(tid).waiting_since = Some(start);
+            }
+            if !st.can_take(tid) {
+                // Whoever holds the GIL next reaches a check point says where it is.
+                self.eval_breaker.fetch_or(REPORT_LOCATION, Relaxed);
+            }
             let wake = st.rec(tid).wake.clone();
             let mut spun = false;
             while !st.can_take(tid) {
@@ -818,6 +828,21 @@ impl<T> Gil<T> {
     /// Give the GIL up on behalf of `tid`, the holder, for `reason`, and wake whoever may
     /// take it. Returns the moment of release.
     pub(super) fn release(&self, st: &mut State, tid: ThreadId, end: End, reason: SwitchReason) -> Instant {
+        self.release_and_queue(st, tid, end, reason, false)
+    }
+
+    /// [`Gil::release`]; with `returning`, `tid` is queued at once as a thread back from
+    /// a blocking call, before the policy chooses who gets the GIL: it will be back in
+    /// microseconds, and a policy that would hand the GIL straight back to it then does
+    /// so now, instead of to another waiter it would take it back from.
+    pub(super) fn release_and_queue(
+        &self,
+        st: &mut State,
+        tid: ThreadId,
+        end: End,
+        reason: SwitchReason,
+        returning: bool,
+    ) -> Instant {
         debug_assert_eq!(st.holder, Some(tid), "release by a thread that does not hold the GIL");
         let now = Instant::now();
         st.locked = false;
@@ -856,6 +881,8 @@ impl<T> Gil<T> {
                 });
             }
         }
+        // Alone, it takes the free GIL back anyway.
+        let queued_self = returning && !st.waiters.is_empty() && self.announce(st, tid, now);
         st.reserved_for = if let Some(chosen) = st.handing_to.take() {
             Some(chosen)
         } else if st.schedules {
@@ -863,6 +890,12 @@ impl<T> Gil<T> {
         } else {
             self.choose_next_holder(st, now)
         };
+        if queued_self && st.reserved_for != Some(tid) {
+            // The policy does not keep the GIL for it: it comes back like any thread
+            // back from a blocking call, and queues then.
+            st.waiters.retain(|w| w.tid != tid);
+            st.rec_mut(tid).waiting_since = None;
+        }
         // Wake one waiter: the chosen one, else the longest waiter that may take the GIL,
         // else the longest waiter (it will see for itself that it cannot). The others
         // sleep on: waking them all would send each through the mutex in turn, and the
@@ -875,6 +908,26 @@ impl<T> Gil<T> {
             rec.wake.notify_one();
         }
         now
+    }
+
+    /// Queue `tid`, inside a blocking call whose wait is over (the caller has just ended
+    /// it, under the GIL, or is `tid` itself letting go for microseconds), as a thread
+    /// back from a blocking call, from `now`: a policy choosing the next holder sees it
+    /// before the operating system has run it again, and it keeps its place when it gets
+    /// to `take`. Nothing under a scheduler (which tracks blocked threads itself), nor for
+    /// a thread that is not in a blocking call or is queued already; true if queued.
+    pub(super) fn announce(&self, st: &mut State, tid: ThreadId, now: Instant) -> bool {
+        let in_call = st
+            .threads
+            .get(tid.index())
+            .and_then(Option::as_ref)
+            .is_some_and(|rec| rec.in_blocking_call && !rec.exited);
+        if st.schedules || !in_call || st.waiters.iter().any(|w| w.tid == tid) {
+            return false;
+        }
+        st.waiters.push(Queued::new(tid, now, true));
+        st.rec_mut(tid).waiting_since = Some(now);
+        true
     }
 
     /// How long waiter `tid`, whose next ask is `own` from `now`, sleeps. One waiter keeps

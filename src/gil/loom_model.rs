@@ -16,7 +16,7 @@
 //! A timed wait (the switch interval) may end by timeout at any moment of loom's choosing,
 //! once per thread and run. CPU following is off: it makes system calls and never changes
 //! the state machine's decisions. Loom bounds the preemptions per run (6 with two threads,
-//! 2 with three: about 15 seconds in all); `LOOM_MAX_PREEMPTIONS` raises the bound (fifo
+//! 2 with three: about 110 seconds in all); `LOOM_MAX_PREEMPTIONS` raises the bound (fifo
 //! with three threads at 3 explores 2.6 million interleavings in 5 minutes). Run with
 //! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib gil::loom`,
 //! and `-- --nocapture` to see how many interleavings each model explored.
@@ -46,13 +46,17 @@ fn count(g: &GilGuard<'_, Counter>) -> u64 {
 /// What one thread does: every transition of the state machine that a thread can start.
 /// It takes the GIL, works, passes a check point (a forced drop, if a waiter asked or
 /// under `ticks`), makes a blocking call (release and take back, jumping the queue under
-/// `priority`), works, passes another check point and exits.
-fn work(gil: &Gil<Counter>, tid: ThreadId) {
+/// `priority`), works, announces `peer` (queued for the GIL if it is in its own blocking
+/// call, which returns at once), lets the GIL go for a moment while staying queued if the
+/// policy chooses it, passes another check point and exits.
+fn work(gil: &Gil<Counter>, tid: ThreadId, peer: ThreadId) {
     let mut g = gil.acquire(tid);
     bump(&g);
     g.check_point();
     g.release_while(|| ());
     bump(&g);
+    g.announce_return(peer);
+    g.release_returning(|| ());
     g.check_point();
     g.exit();
 }
@@ -79,14 +83,15 @@ fn check(policy: PolicyKind, threads: usize, preemptions: usize) {
         let tids: Vec<ThreadId> = (0..threads).map(|_| gil.register_thread()).collect();
         let last = gil.register_thread();
         // The model's own thread is the first of the `threads`.
-        let others: Vec<_> = tids[1..]
-            .iter()
-            .map(|&tid| {
+        let peer = |i: usize| tids[(i + 1) % threads];
+        let others: Vec<_> = (1..threads)
+            .map(|i| {
                 let gil = gil.clone();
-                thread::spawn(move || work(&gil, tid))
+                let (tid, peer) = (tids[i], peer(i));
+                thread::spawn(move || work(&gil, tid, peer))
             })
             .collect();
-        work(&gil, tids[0]);
+        work(&gil, tids[0], peer(0));
         for other in others {
             other.join().expect("a model thread panicked");
         }

@@ -23,13 +23,13 @@
 //! | `released_for` | reason | why the GIL was last released ([`SwitchReason`]): set by every release. |
 //! | `reasons` | count per reason | at each switch, `reasons[released_for] += 1`, so the counts always add up to `switch_number`. |
 //! | `reserved_for` | thread id | a hand-off: when `Some(t)`, the GIL is free and only `t` may take it; `t` is always in `waiters`. Cleared when `t` takes it. |
-//! | `waiters` | list | threads blocked in `take`, in arrival order (index 0 waited longest). Never contains the holder; a thread leaves only by taking the GIL. Each records when its wait began, `from_blocking` (coming back from `release_while`), and `caused_by`, the place the holder was when it began to wait, once the holder has said. |
+//! | `waiters` | list | threads blocked in `take`, in arrival order (index 0 waited longest), and threads announced before they arrive: one away in a blocking call whose wait the holder has just ended (`announce_return`), or a releaser in `release_returning` the policy keeps the GIL for; either is on its way to `take` and keeps its place there. Never contains the holder; a thread leaves only by taking the GIL (or, a releaser the policy did not choose, within the release that queued it). Each records when its wait began, `from_blocking` (coming back from `release_while`), and `caused_by`, the place the holder was when it began to wait, once the holder has said. |
 //! | `watch` | thread id, instant | the waiter on watch and when it will ask: the one waiter whose sleep is timed to its ask, for all of them. Always a queued waiter. Set by a waiter going to sleep whose ask comes first, and by `take` for the waiter that will ask the new holder first; cleared by the watcher when it wakes. |
 //! | `policy` | [`ReleasePolicy`] | the scheduling rule, asked only with the mutex held; `views` is the room its questions show the waiters in. |
 //! | eval breaker | bit set (`AtomicU32`) | nonzero means "the holder must take the slow path at its next check point". The bits in [`GIL_BITS`] belong to this lock. [`DROP_REQUEST`]: set (under the mutex) by a waiter asking the holder to drop, or by `take` for a waiter that asks every holder at once; cleared by the holder when it drops and by a thread taking the GIL from someone else. [`REPORT_LOCATION`]: set by a thread that begins to wait; cleared when the holder reports where it is, and by `take` once no waiter lacks a place. All other bits belong to the interpreter; the lock never touches them. |
 //! | `holder_at` | [`Location`] | where the holder last said it was during this hold; cleared by `take`. |
 //! | `waits_caused` | duration per location | each finished wait, added to its `caused_by`. |
-//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), the trace buffer (never allocated unless tracing), and `wake`, the condition variable the thread alone sleeps on while it waits. |
+//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), `in_blocking_call` (inside `release_while` or `release_returning` and not yet back at `take`: only then may it be announced), the trace buffer (never allocated unless tracing), and `wake`, the condition variable the thread alone sleeps on while it waits. |
 //! | `forced_drops`, `drop_requests` | count | totals; a request counts once, when the bit goes from 0 to 1. |
 //! | `dropped_on_cpu` | CPU number | where the last holder ran when it dropped at a check point (only when following CPUs). Set by every release (`None` unless forced) and cleared by every `take`: it describes only the hand-off in progress. |
 //! | `cpu_moves` | count | times a thread moved to the CPU of the holder it took over from (total; per thread in `threads`). |
@@ -39,8 +39,10 @@
 //! Transitions (all under the mutex):
 //!
 //! ```text
-//!   take(t):    while the GIL is locked or reserved for another thread:
-//!                   (on first entry: queue t, set REPORT_LOCATION)
+//!   take(t):    in_blocking_call = false; if t was announced, its wait began then
+//!               while the GIL is locked or reserved for another thread (or t is queued):
+//!                   (on first entry: queue t unless announced; set REPORT_LOCATION if
+//!                   it cannot take the GIL at once)
 //!                   d = policy.ask_after(t)  (zero if t is back from a blocking call
 //!                                             and policy.asks_on_return(t))
 //!                   d = 0: set DROP_REQUEST if the GIL is locked, then sleep on t's
@@ -73,6 +75,8 @@
 //!               dropped_on_cpu = the CPU t is on for a forced drop (when following
 //!                   CPUs), else None
 //!               waiters still without a place get holder_at, if t ever reported one
+//!               returning (`release_returning`) with others waiting: queue t first,
+//!                   as back from a blocking call; unqueue it below unless it is chosen
 //!               reserved_for = policy.next_holder(waiters), if it names a waiter;
 //!                   wake one waiter: the reserved one, else the longest waiter that
 //!                   may take the GIL, else the longest waiter (each sleeps on its own
@@ -89,7 +93,11 @@
 //!               policy.at_slice_end(t, waiters): keep running, or release(t, ticks) /
 //!                   release(t, schedule) and take it back as at a check point;
 //!               the next slice is policy.slice(t)
-//!   release_while(f): release(t, blocking); f(); take(t) as a thread back from a blocking call
+//!   release_while(f): in_blocking_call = true; release(t, blocking); f(); take(t) as a
+//!               thread back from a blocking call (`release_returning(f)`: the same, the
+//!               release returning)
+//!   announce(t) (the holder has ended t's wait): if no scheduler, t is in a blocking
+//!               call and not queued: queue t, back from a blocking call, from now
 //!   exit:       release(t, thread_end); the thread is unregistered
 //! ```
 //!

@@ -250,6 +250,24 @@ fn gil_fifo_release_reserves_for_the_queue() {
     assert_eq!(*gil.acquire(main), [2, 1]);
 }
 
+/// Starts thread `io`, which takes the GIL once, then makes a blocking call that returns
+/// when `rx` receives, then pushes its id; returns once it is in that call.
+fn start_blocked<'s, 'e>(
+    s: &'s thread::Scope<'s, 'e>,
+    gil: &'e Gil<Vec<u32>>,
+    io: ThreadId,
+    rx: &'e StdMutex<std::sync::mpsc::Receiver<()>>,
+) {
+    s.spawn(move || {
+        let mut g = gil.acquire(io);
+        g.release_while(|| rx.lock().unwrap().recv().unwrap());
+        g.push(io.get());
+    });
+    wait_until("the blocking call", || {
+        state_of(gil, io) == ThreadState::Released && acquired(gil, io)
+    });
+}
+
 /// Priority: a thread back from a blocking call asks at once (the switch interval is
 /// an hour) and is handed the GIL ahead of an older waiter.
 #[test]
@@ -261,16 +279,7 @@ fn gil_priority_hands_to_returning_thread() {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let rx = StdMutex::new(rx);
     thread::scope(|s| {
-        s.spawn(|| {
-            let mut g = gil.acquire(io);
-            g.release_while(|| rx.lock().unwrap().recv().unwrap());
-            g.push(io.get());
-        });
-        wait_until("the blocking call", || {
-            let stats = gil.stats();
-            let io = stats.thread(io).unwrap();
-            io.acquisitions == 1 && io.state == ThreadState::Released
-        });
+        start_blocked(s, &gil, io, &rx);
         let mut g = gil.acquire(main);
         s.spawn(|| gil.acquire(old).push(old.get()));
         wait_until("the old waiter", || state_of(&gil, old) == ThreadState::Waiting);
@@ -285,6 +294,96 @@ fn gil_priority_hands_to_returning_thread() {
     assert_eq!(g.len(), 3);
     drop(g);
     assert_eq!(gil.stats().thread(io).unwrap().drop_requests, 1);
+}
+
+/// `release_returning` under `priority`: the releaser, back in microseconds, is queued
+/// before the policy chooses, and the policy (threads back from blocking calls first)
+/// keeps the GIL for it: the waiter is neither handed the GIL nor woken for it.
+#[test]
+fn gil_priority_keeps_the_gil_for_a_returning_releaser() {
+    let gil = Gil::new(Vec::new(), config(PolicyKind::Priority, LONG));
+    let main = gil.register_thread();
+    let other = gil.register_thread();
+    let mut g = gil.acquire(main);
+    thread::scope(|s| {
+        s.spawn(|| gil.acquire(other).push(other.get()));
+        wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
+        let reserved = g.release_returning(|| gil.lock_state().reserved_for);
+        assert_eq!(reserved, Some(main), "the GIL is kept for the releaser");
+        holds(&gil, main);
+        assert!(!acquired(&gil, other));
+        assert_eq!(gil.stats().switches, 0);
+        g.push(main.get());
+        drop(g);
+    });
+    assert_eq!(*gil.acquire(main), [1, 2]);
+}
+
+/// Under `fifo` the longest waiter comes first, `release_returning` or not: the GIL goes
+/// to it while the releaser is away, and the releaser queues behind it.
+#[test]
+fn gil_fifo_hands_over_during_release_returning() {
+    let gil = Gil::new(Vec::new(), config(PolicyKind::Fifo, LONG));
+    let main = gil.register_thread();
+    let other = gil.register_thread();
+    let mut g = gil.acquire(main);
+    thread::scope(|s| {
+        s.spawn(|| gil.acquire(other).push(other.get()));
+        wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
+        let queued_while_away = g.release_returning(|| {
+            let queued = gil.lock_state().waiters.iter().any(|w| w.tid == main);
+            wait_until("the waiter's turn", || acquired(&gil, other));
+            queued
+        });
+        assert!(
+            !queued_while_away,
+            "fifo would not keep the GIL for it: it queues on return"
+        );
+        g.push(main.get());
+        let st = gil.lock_state();
+        st.check();
+        assert!(st.waiters.is_empty());
+    });
+    drop(g);
+    assert_eq!(*gil.acquire(main), [2, 1]);
+}
+
+/// A thread announced while it is away in a blocking call is queued from then on, as a
+/// thread back from one: when the holder lets go, `priority` hands it the GIL ahead of
+/// an older waiter, before the thread has even come back; `fifo` queues it last.
+#[test]
+fn gil_announced_thread_is_queued_before_it_returns() {
+    for (policy, order) in [(PolicyKind::Priority, [3, 2]), (PolicyKind::Fifo, [2, 3])] {
+        let gil = Gil::new(Vec::new(), config(policy, LONG));
+        let main = gil.register_thread();
+        let old = gil.register_thread();
+        let io = gil.register_thread();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = StdMutex::new(rx);
+        thread::scope(|s| {
+            start_blocked(s, &gil, io, &rx);
+            let g = gil.acquire(main);
+            s.spawn(|| gil.acquire(old).push(old.get()));
+            wait_until("the old waiter", || state_of(&gil, old) == ThreadState::Waiting);
+            // Not in a blocking call (waiting, or the holder): nothing changes.
+            g.announce_return(old);
+            g.announce_return(main);
+            g.announce_return(io);
+            g.announce_return(io);
+            {
+                let st = gil.lock_state();
+                st.check();
+                let queued: Vec<u32> = st.waiters.iter().map(|w| w.tid.get()).collect();
+                assert_eq!(queued, [2, 3], "{policy:?}");
+                assert!(st.waiters[1].from_blocking);
+            }
+            assert_eq!(state_of(&gil, io), ThreadState::Waiting);
+            drop(g);
+            assert_eq!(gil.lock_state().reserved_for, Some(ThreadId(order[0])), "{policy:?}");
+            tx.send(()).unwrap();
+        });
+        assert_eq!(*gil.acquire(main), order, "{policy:?}");
+    }
 }
 
 #[test]

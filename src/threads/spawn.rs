@@ -90,9 +90,12 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     // microseconds: done with the GIL released, like any blocking call, so the threads
     // spawned before this one can take the GIL meanwhile (in a spawn loop, each starts
     // running while the next is handed over, instead of all of them queueing for the GIL
-    // until the loop ends). The thread object is already rooted in `threads`, so it
-    // outlives whatever runs meanwhile.
-    let spawned = vm.release_briefly(move || {
+    // until the loop ends). But this thread is back in microseconds, and a policy that
+    // would hand it the GIL straight back (`priority`, `deadline`) keeps it for it
+    // meanwhile (`release_returning`) rather than give it away and take it back. The
+    // thread object is already rooted in `threads`, so it outlives whatever runs
+    // meanwhile.
+    let spawned = vm.release_returning(move || {
         super::pool::THREADS.run(
             "toy-thread",
             stack,
@@ -177,6 +180,11 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize, returned
     // thread to be done with this one.
     vm.it.exited_threads.push(returned);
     done.bump();
+    // Whoever joins this thread is back at once: queued for the GIL before it is let go,
+    // a policy that favours threads back from blocking calls hands it straight over.
+    for joiner in vm.it.waits.waiting_on(&done) {
+        vm.it.announce_return(ThreadId(joiner));
+    }
     vm.it.waits.thread_ended();
     // The threads left may all be blocked now, with nobody else to notice.
     deadlock::check_all_blocked(&mut vm);

@@ -338,7 +338,7 @@ impl<'a> Vm<'a> {
     }
 
     /// Short work that waits for no other thread of this interpreter (writing a line
-    /// out, starting an OS thread, reaping one that has finished): with the GIL released
+    /// out, reaping an OS thread that has finished): with the GIL released
     /// as [`Vm::release`] does, except under a scheduler, where letting go would let the
     /// operating system decide when this thread runs again, and a seeded run would no
     /// longer repeat itself.
@@ -346,15 +346,37 @@ impl<'a> Vm<'a> {
         if self.gil_schedules() { f() } else { self.release(f) }
     }
 
+    /// Work of microseconds that cannot wait on anything (handing a new thread to the
+    /// pool): as [`Vm::release_briefly`], but this thread stays queued for the GIL
+    /// meanwhile (`GilGuard::release_returning`), so `priority` and `deadline` keep the
+    /// GIL for it rather than hand it to another thread and take it straight back.
+    pub fn release_returning<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        if self.gil_schedules() {
+            f()
+        } else {
+            self.release_for_call(true, f)
+        }
+    }
+
     /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
     /// If `f` panics, the GIL and this thread's fiber are back before the panic goes on.
     pub fn release<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        self.release_for_call(false, f)
+    }
+
+    fn release_for_call<R: Send>(&mut self, returning: bool, f: impl FnOnce() -> R + Send) -> R {
         // A thread that began to wait, or the trace, wants to know where the GIL went from.
         if self.location_wanted() {
             self.report_location();
         }
         self.park();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.it.release_while(f)));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if returning {
+                self.it.release_returning(f)
+            } else {
+                self.it.release_while(f)
+            }
+        }));
         self.unpark();
         match r {
             Ok(r) => r,
