@@ -77,9 +77,10 @@ wake = {c: naps_beside(c) for c in CROWDS}
 
 # The fixed work after the naps, in the same order as scaling.toy, and measured the same
 # way: each round runs every count beside a sequential run of its own, in turn first and
-# second; a count's row is its fastest run over the fastest sequential run, and beside it
-# the median of the rounds' paired ratios.
+# second; a count's row is its fastest run over the fastest of its own sequential runs,
+# and beside it the median of the rounds' paired ratios.
 sequential = []
+beside = {k: [] for k in COUNTS}
 times = {k: [] for k in COUNTS}
 ratios = {k: [] for k in COUNTS}
 for r in range(ROUNDS):
@@ -91,13 +92,15 @@ for r in range(ROUNDS):
             t = seconds(lambda: run(k))
             s = seconds(lambda: run(0))
         sequential.append(s)
+        beside[k].append(s)
         times[k].append(t)
         ratios[k].append(t / s)
 sequential.sort()
 for k in COUNTS:
+    beside[k].sort()
     times[k].sort()
     ratios[k].sort()
-ratio = {k: times[k][0] / sequential[0] for k in COUNTS}
+ratio = {k: times[k][0] / beside[k][0] for k in COUNTS}
 
 
 # What a thread costs to start and end, as in scaling.toy.
