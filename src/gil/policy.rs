@@ -21,9 +21,14 @@ pub struct Waiter {
     /// the drop).
     pub waited: Duration,
     /// Whether it is coming back from a blocking call ([`GilGuard::release_while`]:
-    /// I/O, `sleep`, a lock, native code) rather than from a drop or a first start.
+    /// I/O, `sleep`, a lock, native code) rather than from a drop or a first start. Such
+    /// a thread may be shown a moment before it gets to the lock, when the holder has
+    /// just ended its wait ([`GilGuard::announce_return`]) or it lets the GIL go only for
+    /// microseconds ([`GilGuard::release_returning`]).
     ///
     /// [`GilGuard::release_while`]: super::GilGuard::release_while
+    /// [`GilGuard::announce_return`]: super::GilGuard::announce_return
+    /// [`GilGuard::release_returning`]: super::GilGuard::release_returning
     pub from_blocking: bool,
     /// How long it held the GIL the last time it had it (zero if never).
     pub last_hold: Duration,
