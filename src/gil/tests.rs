@@ -298,7 +298,7 @@ fn gil_priority_hands_to_returning_thread() {
 
 /// `release_returning` under `priority`: the releaser, back in microseconds, is queued
 /// before the policy chooses, and the policy (threads back from blocking calls first)
-/// keeps the GIL for it: the waiter is neither handed the GIL nor woken for it.
+/// keeps the GIL for it: the waiter is not handed the GIL, and nothing changes hands.
 #[test]
 fn gil_priority_keeps_the_gil_for_a_returning_releaser() {
     let gil = Gil::new(Vec::new(), config(PolicyKind::Priority, LONG));
