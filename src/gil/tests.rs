@@ -200,8 +200,7 @@ fn gil_ticks_waiter_gets_in() {
     let other = gil.register_thread();
     let mut g = gil.acquire(main);
     thread::scope(|s| {
-        s.spawn(|| gil.acquire(other).push(other.get()));
-        wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
+        start_waiter(s, &gil, other);
         let start = Instant::now();
         while g.is_empty() {
             assert!(start.elapsed() < Duration::from_secs(60), "waiter starved");
@@ -241,13 +240,19 @@ fn gil_fifo_release_reserves_for_the_queue() {
     let other = gil.register_thread();
     let g = gil.acquire(main);
     thread::scope(|s| {
-        s.spawn(|| gil.acquire(other).push(other.get()));
-        wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
+        start_waiter(s, &gil, other);
         drop(g);
         // The GIL is reserved for `other`; main queues behind it.
         gil.acquire(main).push(main.get());
     });
     assert_eq!(*gil.acquire(main), [2, 1]);
+}
+
+/// Starts thread `tid`, which takes the GIL and pushes its id; returns once it is queued
+/// behind the holder.
+fn start_waiter<'s, 'e>(s: &'s thread::Scope<'s, 'e>, gil: &'e Gil<Vec<u32>>, tid: ThreadId) {
+    s.spawn(move || gil.acquire(tid).push(tid.get()));
+    wait_until("the waiter", || state_of(gil, tid) == ThreadState::Waiting);
 }
 
 /// Starts thread `io`, which takes the GIL once, then makes a blocking call that returns
@@ -281,8 +286,7 @@ fn gil_priority_hands_to_returning_thread() {
     thread::scope(|s| {
         start_blocked(s, &gil, io, &rx);
         let mut g = gil.acquire(main);
-        s.spawn(|| gil.acquire(old).push(old.get()));
-        wait_until("the old waiter", || state_of(&gil, old) == ThreadState::Waiting);
+        start_waiter(s, &gil, old);
         assert!(!drop_requested(&gil));
         tx.send(()).unwrap();
         wait_until("the returner's request", || drop_requested(&gil));
@@ -306,8 +310,7 @@ fn gil_priority_keeps_the_gil_for_a_returning_releaser() {
     let other = gil.register_thread();
     let mut g = gil.acquire(main);
     thread::scope(|s| {
-        s.spawn(|| gil.acquire(other).push(other.get()));
-        wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
+        start_waiter(s, &gil, other);
         let reserved = g.release_returning(|| gil.lock_state().reserved_for);
         assert_eq!(reserved, Some(main), "the GIL is kept for the releaser");
         holds(&gil, main);
@@ -328,8 +331,7 @@ fn gil_fifo_hands_over_during_release_returning() {
     let other = gil.register_thread();
     let mut g = gil.acquire(main);
     thread::scope(|s| {
-        s.spawn(|| gil.acquire(other).push(other.get()));
-        wait_until("the waiter", || state_of(&gil, other) == ThreadState::Waiting);
+        start_waiter(s, &gil, other);
         let queued_while_away = g.release_returning(|| {
             let queued = gil.lock_state().waiters.iter().any(|w| w.tid == main);
             wait_until("the waiter's turn", || acquired(&gil, other));
@@ -363,8 +365,7 @@ fn gil_announced_thread_is_queued_before_it_returns() {
         thread::scope(|s| {
             start_blocked(s, &gil, io, &rx);
             let g = gil.acquire(main);
-            s.spawn(|| gil.acquire(old).push(old.get()));
-            wait_until("the old waiter", || state_of(&gil, old) == ThreadState::Waiting);
+            start_waiter(s, &gil, old);
             // Not in a blocking call (waiting, or the holder): nothing changes.
             g.announce_return(old);
             g.announce_return(main);
