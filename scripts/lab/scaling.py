@@ -79,7 +79,6 @@ wake = {c: naps_beside(c) for c in CROWDS}
 # way: each round runs every count beside a sequential run of its own, in turn first and
 # second; a count's row is its fastest run over the fastest of its own sequential runs,
 # and beside it the median of the rounds' paired ratios.
-sequential = []
 beside = {k: [] for k in COUNTS}
 times = {k: [] for k in COUNTS}
 ratios = {k: [] for k in COUNTS}
@@ -91,11 +90,9 @@ for r in range(ROUNDS):
         else:
             t = seconds(lambda: run(k))
             s = seconds(lambda: run(0))
-        sequential.append(s)
         beside[k].append(s)
         times[k].append(t)
         ratios[k].append(t / s)
-sequential.sort()
 for k in COUNTS:
     beside[k].sort()
     times[k].sort()
@@ -120,11 +117,10 @@ spawn_round()
 spawn_us = sorted(seconds(spawn_round) / 64 * 1e6 for _ in range(SPAWN_ROUNDS))
 
 print("scaling  CPython", sys.version.split()[0], " work", WORK, "iterations ", ROUNDS, "rounds, each count beside a sequential run")
-print(f"{'threads':<12}{'best s':>9}{'/ sequential':>13}{'paired median':>14}{'quartiles':>15}")
-print(f"{'sequential':<12}{sequential[0]:>9.3f}")
+print(f"{'threads':<12}{'best s':>9}{'beside s':>9}{'/ sequential':>13}{'paired median':>14}{'quartiles':>15}")
 for k in COUNTS:
     spread = f"{pct(ratios[k], 0.25):.3f}-{pct(ratios[k], 0.75):.3f}"
-    print(f"{str(k):<12}{times[k][0]:>9.3f}{ratio[k]:>13.3f}{pct(ratios[k], 0.5):>14.3f}{spread:>15}")
+    print(f"{str(k):<12}{times[k][0]:>9.3f}{beside[k][0]:>9.3f}{ratio[k]:>13.3f}{pct(ratios[k], 0.5):>14.3f}{spread:>15}")
 print(f"{'spawn + join of a thread that returns at once, 64 at a time:':<62}{pct(spawn_us, 0.5):.1f} us")
 print()
 print(f"{'beside':<12}{'wake-up p50 ms':>15}{'p99 ms':>9}")
