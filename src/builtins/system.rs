@@ -42,13 +42,7 @@ pub(super) fn sleep(vm: &mut Vm, args: &[Value]) -> R {
         return Err(vm.error("ValueError", "sleep length must be non-negative"));
     }
     let pause = std::time::Duration::from_secs_f64(secs.min(1e9));
-    if !vm.is_main_thread() {
-        vm.release(move || std::thread::sleep(pause));
-        return Ok(Value::Nil);
-    }
-    // A signal nobody bumps: the wait ends at the deadline, or early on Ctrl-C.
-    let never = std::sync::Arc::new(crate::signal::Signal::default());
-    crate::threads::wait(vm, &never, never.generation(), Some(Instant::now() + pause))?;
+    crate::threads::sleep(vm, pause)?;
     Ok(Value::Nil)
 }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use super::location::Location;
-use super::lock::{DROP_REQUEST, Gil, State, WakeTest};
+use super::lock::{DROP_REQUEST, Gil, Releaser, State, WakeTest};
 use super::policy::SliceEnd;
 use super::reason::SwitchReason;
 use super::sync::MutexGuard;
@@ -156,7 +156,7 @@ impl<'a, T> GilGuard<'a, T> {
     /// borrow the state, so no interpreter object is reachable while the GIL is free.
     /// If `f` panics, the GIL is taken back before the panic continues.
     pub fn release_while<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
-        self.release_for_call(false, f)
+        self.release_for(Releaser::Leaves, f)
     }
 
     /// [`release_while`](GilGuard::release_while) for a call of microseconds that cannot
@@ -166,10 +166,26 @@ impl<'a, T> GilGuard<'a, T> {
     /// instead of giving it to another waiter and taking it straight back. Under other
     /// policies the GIL goes where it would have gone.
     pub fn release_returning<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
-        self.release_for_call(true, f)
+        self.release_for(Releaser::Returns, f)
     }
 
-    fn release_for_call<R: Send>(&mut self, returning: bool, f: impl FnOnce() -> R + Send) -> R {
+    /// [`release_while`](GilGuard::release_while) for a call that sleeps and wakes on
+    /// the CPU it sleeps on (a timed sleep: the timer fires there). The thread that takes
+    /// the GIL meanwhile moves to another CPU if it finds itself on this one (when
+    /// following CPUs, the default): left there, it would hold that CPU when the sleeper
+    /// wakes, and a kernel that keeps a waking thread on its own CPU while another is idle
+    /// (Linux does, when it judges the CPUs busy) makes the sleeper wait for its next
+    /// tick, up to 4 ms. Only for sleeps of at least [`KEEP_CPU_MIN_PAUSE`]: the move
+    /// costs the next holder about 7 µs.
+    ///
+    /// [`KEEP_CPU_MIN_PAUSE`]: super::KEEP_CPU_MIN_PAUSE
+    pub fn release_keeping_cpu<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        self.release_for(Releaser::KeepsCpu, f)
+    }
+
+    /// Run `f` with the GIL released, as `releaser` says: one of the three above, chosen
+    /// by a value.
+    pub fn release_for<R: Send>(&mut self, releaser: Releaser, f: impl FnOnce() -> R + Send) -> R {
         {
             let mut st = self.gil.lock_state();
             // Under a scheduler it is not runnable until it is back at the lock.
@@ -178,7 +194,7 @@ impl<'a, T> GilGuard<'a, T> {
             rec.away = schedules;
             rec.in_blocking_call = true;
             self.gil
-                .release_and_queue(&mut st, self.tid, End::Blocking, SwitchReason::Blocking, returning);
+                .release_as(&mut st, self.tid, End::Blocking, SwitchReason::Blocking, releaser);
         }
         let _retake = Retake {
             gil: self.gil,

@@ -15,7 +15,7 @@ use std::sync::atomic::{
 };
 use std::time::{Duration, Instant};
 
-use super::cpu::{self, follow_target};
+use super::cpu::{self, Placement, placement};
 use super::location::{Location, LocationNames};
 use super::policy::{ReleasePolicy, Waiter};
 use super::policy_kind::PolicyKind;
@@ -147,6 +147,22 @@ impl fmt::Debug for PolicySlot {
     }
 }
 
+/// What a holder that lets the GIL go for a call does next, as far as the lock is
+/// concerned ([`GilGuard::release_for`](super::GilGuard::release_for)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Releaser {
+    /// Nothing the lock acts on (`release_while`).
+    Leaves,
+    /// Back in microseconds (`release_returning`): queued at once as a thread back from a
+    /// blocking call, before the policy chooses who gets the GIL, so a policy that would
+    /// hand the GIL straight back to it does so now, instead of to another waiter it
+    /// would take it back from.
+    Returns,
+    /// Sleeps, and will wake on the CPU it is on (`release_keeping_cpu`): the next holder
+    /// moves off that CPU if it finds itself there (when following CPUs).
+    KeepsCpu,
+}
+
 /// Everything the mutex protects; the module docs' table gives each field's invariant.
 #[derive(Debug)]
 pub(super) struct State {
@@ -159,6 +175,7 @@ pub(super) struct State {
     pub(super) forced_drops: u64,
     pub(super) drop_requests: u64,
     pub(super) dropped_on_cpu: Option<u32>,
+    pub(super) kept_cpu: Option<u32>,
     pub(super) cpu_moves: u64,
     /// Indexed by `ThreadId - 1`; `None` for ids registered before a fork.
     pub(super) threads: Vec<Option<ThreadRec>>,
@@ -201,6 +218,7 @@ impl State {
             forced_drops: 0,
             drop_requests: 0,
             dropped_on_cpu: None,
+            kept_cpu: None,
             cpu_moves: 0,
             threads: Vec::new(),
             policy: PolicySlot(policy),
@@ -315,7 +333,7 @@ impl Shared {
 ///
 /// Correct use: register each OS thread once, take the GIL with [`Gil::acquire`], test
 /// the eval breaker at check points, and do blocking work in
-/// [`GilGuard::release_while`]:
+/// [`GilGuard::release_while`](super::GilGuard::release_while):
 ///
 /// ```
 /// use std::sync::atomic::Ordering::Relaxed;
@@ -518,8 +536,8 @@ impl<T> Gil<T> {
         self.eval_breaker.clone()
     }
 
-    /// The eval breaker: nonzero means the holder must call [`GilGuard::check_point`]
-    /// (after [`GilGuard::report_location`] if [`REPORT_LOCATION`] is set). The bits in
+    /// The eval breaker: nonzero means the holder must call [`GilGuard::check_point`](super::GilGuard::check_point)
+    /// (after [`GilGuard::report_location`](super::GilGuard::report_location) if [`REPORT_LOCATION`] is set). The bits in
     /// [`GIL_BITS`] are the lock's; the interpreter may set and clear the others.
     pub fn eval_breaker(&self) -> &AtomicU32 {
         &self.eval_breaker
@@ -552,8 +570,8 @@ impl<T> Gil<T> {
     }
 
     /// `Some(check interval)` if the policy counts instructions (`ticks`), so the VM must
-    /// call [`GilGuard::end_slice`] whenever a slice runs out (each thread's slices are
-    /// [`GilGuard::tick_budget`]); `None` if the eval breaker alone says when.
+    /// call [`GilGuard::end_slice`](super::GilGuard::end_slice) whenever a slice runs out (each thread's slices are
+    /// [`GilGuard::tick_budget`](super::GilGuard::tick_budget)); `None` if the eval breaker alone says when.
     pub fn tick_budget(&self) -> Option<u32> {
         self.counts_instructions.then(|| self.check_interval())
     }
@@ -618,7 +636,7 @@ impl<T> Gil<T> {
         tid: ThreadId,
         from_blocking: bool,
         wanted_since: Option<Instant>,
-    ) -> Option<u32> {
+    ) -> Option<Placement> {
         let rec = st.rec(tid);
         assert!(!rec.exited, "thread {tid} took the GIL after thread_exit");
         if rec.away {
@@ -727,8 +745,8 @@ impl<T> Gil<T> {
             self.request_drop(st, asker, now);
         }
         Self::set_watch(st, now, first);
-        let dropped_on = st.dropped_on_cpu.take();
-        let target = follow_target(dropped_on, switched, waited.then(|| now - start));
+        let (dropped_on, kept) = (st.dropped_on_cpu.take(), st.kept_cpu.take());
+        let target = placement(dropped_on, kept, switched, waited.then(|| now - start));
 
         let trace = self.trace;
         let (start_off, now_off) = (self.since_creation(start), self.since_creation(now));
@@ -800,16 +818,21 @@ impl<T> Gil<T> {
         self.settle(tid, target);
     }
 
-    /// Move `tid`, which has just taken the GIL, to the CPU `take` chose (if any and if it
-    /// is elsewhere), and count the move. Called without the mutex: the migration waits
-    /// for the previous holder to leave that CPU, and that holder may need the mutex to
-    /// do so.
-    fn settle(&self, tid: ThreadId, target: Option<u32>) {
-        let Some(to) = target else { return };
+    /// Move `tid`, which has just taken the GIL, as `take` chose (if at all): onto a CPU
+    /// if it is elsewhere, off one if it is there; and count the move. Called without the
+    /// mutex: the migration waits for the previous holder to leave that CPU, and that
+    /// holder may need the mutex to do so.
+    fn settle(&self, tid: ThreadId, target: Option<Placement>) {
+        let Some(target) = target else { return };
         let from = cpu::current();
-        if from == Some(to) || !cpu::move_to(to) {
-            return;
-        }
+        let to = match target {
+            Placement::Onto(to) if from != Some(to) && cpu::move_to(to) => to,
+            Placement::OffOf(off) if from == Some(off) => match cpu::move_off(off) {
+                Some(to) => to,
+                None => return,
+            },
+            _ => return,
+        };
         let at = self.since_creation(Instant::now());
         let trace = self.trace;
         let mut st = self.lock_state();
@@ -828,20 +851,17 @@ impl<T> Gil<T> {
     /// Give the GIL up on behalf of `tid`, the holder, for `reason`, and wake whoever may
     /// take it. Returns the moment of release.
     pub(super) fn release(&self, st: &mut State, tid: ThreadId, end: End, reason: SwitchReason) -> Instant {
-        self.release_and_queue(st, tid, end, reason, false)
+        self.release_as(st, tid, end, reason, Releaser::Leaves)
     }
 
-    /// [`Gil::release`]; with `returning`, `tid` is queued at once as a thread back from
-    /// a blocking call, before the policy chooses who gets the GIL: it will be back in
-    /// microseconds, and a policy that would hand the GIL straight back to it then does
-    /// so now, instead of to another waiter it would take it back from.
-    pub(super) fn release_and_queue(
+    /// [`Gil::release`], with what the releaser does next (see [`Releaser`]).
+    pub(super) fn release_as(
         &self,
         st: &mut State,
         tid: ThreadId,
         end: End,
         reason: SwitchReason,
-        returning: bool,
+        releaser: Releaser,
     ) -> Instant {
         debug_assert_eq!(st.holder, Some(tid), "release by a thread that does not hold the GIL");
         let now = Instant::now();
@@ -851,6 +871,11 @@ impl<T> Gil<T> {
         self.shared().releases.fetch_add(1, Release);
         // Only a forced drop attracts the next holder (see "Where the holder runs").
         st.dropped_on_cpu = if end == End::Forced && self.follow_cpu {
+            cpu::current()
+        } else {
+            None
+        };
+        st.kept_cpu = if releaser == Releaser::KeepsCpu && self.follow_cpu {
             cpu::current()
         } else {
             None
@@ -882,7 +907,7 @@ impl<T> Gil<T> {
             }
         }
         // Alone, it takes the free GIL back anyway.
-        let queued_self = returning && !st.waiters.is_empty() && self.announce(st, tid, now);
+        let queued_self = releaser == Releaser::Returns && !st.waiters.is_empty() && self.announce(st, tid, now);
         st.reserved_for = if let Some(chosen) = st.handing_to.take() {
             Some(chosen)
         } else if st.schedules {

@@ -32,6 +32,7 @@
 //! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), `in_blocking_call` (inside `release_while` or `release_returning` and not yet back at `take`: only then may it be announced), the trace buffer (never allocated unless tracing), and `wake`, the condition variable the thread alone sleeps on while it waits. |
 //! | `forced_drops`, `drop_requests` | count | totals; a request counts once, when the bit goes from 0 to 1. |
 //! | `dropped_on_cpu` | CPU number | where the last holder ran when it dropped at a check point (only when following CPUs). Set by every release (`None` unless forced) and cleared by every `take`: it describes only the hand-off in progress. |
+//! | `kept_cpu` | CPU number | where the last holder ran when it let go to sleep on that CPU (`release_keeping_cpu`; only when following CPUs). Set and cleared like `dropped_on_cpu`. |
 //! | `cpu_moves` | count | times a thread moved to the CPU of the holder it took over from (total; per thread in `threads`). |
 //! | switch interval | nanoseconds | the policy's yardstick for how long a waiter lets the holder run. |
 //! | check interval | instructions | the yardstick for slices of policies that count instructions (`ticks`). |
@@ -69,11 +70,13 @@
 //!                   woken to time its sleep, unless already on watch and due no later
 //!               charge t's wait to its `caused_by`
 //!               follow: if t waited at least FOLLOW_MIN_WAIT and the GIL came from a
-//!                   forced drop on another CPU, t moves there (after unlocking the mutex)
+//!                   forced drop on another CPU, t moves there (after unlocking the mutex);
+//!                   else if the GIL came from a sleeper on t's own CPU (kept_cpu), t
+//!                   moves to another CPU
 //!   release(t, reason):
 //!               locked = false, holder = None, released_for = reason, releases += 1
 //!               dropped_on_cpu = the CPU t is on for a forced drop (when following
-//!                   CPUs), else None
+//!                   CPUs), else None; kept_cpu likewise, for `release_keeping_cpu`
 //!               waiters still without a place get holder_at, if t ever reported one
 //!               returning (`release_returning`) with others waiting: queue t first,
 //!                   as back from a blocking call; unqueue it below unless it is chosen
@@ -143,7 +146,19 @@
 //! the thread's own mask back, so it is never left pinned and the kernel may place it
 //! anywhere later. A release for a blocking call never attracts the next holder: the
 //! releasing thread may want its CPU (native code runs in parallel), so the kernel
-//! decides. `--gil-cpu any` turns following off, to measure what it buys.
+//! decides.
+//!
+//! One blocking call goes further: a thread that sleeps for at least
+//! [`KEEP_CPU_MIN_PAUSE`] (`sleep`, through `release_keeping_cpu`) will wake on its own
+//! CPU, where its timer fires, and the thread that takes the GIL from it, if it finds
+//! itself on that CPU, moves to another one (the next allowed, counting round). The
+//! kernel often puts it there: a waiter woken by the sleeper's release lands on the
+//! waker's CPU, and a holder that spun a moment for the GIL never left it. Left there, it
+//! holds the sleeper's CPU when the timer fires, and Linux, when it judges the CPUs busy,
+//! queues the woken sleeper behind it instead of on the idle CPU until the next tick
+//! (up to 4 ms at 250 Hz; seen with `perf sched` on the 2-vCPU machine). A 1 ms nap beside
+//! 4 or 16 CPU-bound threads under `priority` went from 1.9–3.8 ms late at p99 to
+//! 0.13–0.38. `--gil-cpu any` turns all of this off, to measure what it buys.
 //!
 //! # Model checks
 //!
@@ -214,11 +229,11 @@ mod loom_model;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
-pub use cpu::FOLLOW_MIN_WAIT;
+pub use cpu::{FOLLOW_MIN_WAIT, KEEP_CPU_MIN_PAUSE};
 pub use deadline::Deadline;
 pub use guard::GilGuard;
 pub use location::{Location, LocationNames};
-pub use lock::{DROP_REQUEST, GIL_BITS, Gil, GilConfig, REPORT_LOCATION};
+pub use lock::{DROP_REQUEST, GIL_BITS, Gil, GilConfig, REPORT_LOCATION, Releaser};
 pub use policy::{Context, ReleasePolicy, SliceEnd, Waiter};
 pub use policy_kind::{ParsePolicyError, PolicyKind};
 pub use policy_source::CustomPolicy;

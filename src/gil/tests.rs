@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::cpu::{self, follow_target};
+use super::cpu::{self, Placement, placement};
 use super::lock::MIN_SWITCH_INTERVAL;
 use super::queued::Queued;
 use super::sync::Invariant;
@@ -481,18 +481,34 @@ fn gil_counter_is_exact_under_every_policy() {
 }
 
 #[test]
-fn gil_follow_target_needs_a_forced_drop_a_switch_and_a_long_wait() {
+fn gil_follow_needs_a_forced_drop_a_switch_and_a_long_wait() {
     let long = Some(FOLLOW_MIN_WAIT);
-    assert_eq!(follow_target(Some(3), true, long), Some(3));
-    assert_eq!(follow_target(Some(3), true, Some(FOLLOW_MIN_WAIT * 50)), Some(3));
+    let follow = |dropped_on, switched, waited| placement(dropped_on, None, switched, waited);
+    assert_eq!(follow(Some(3), true, long), Some(Placement::Onto(3)));
+    assert_eq!(
+        follow(Some(3), true, Some(FOLLOW_MIN_WAIT * 50)),
+        Some(Placement::Onto(3))
+    );
     // The last release was not a forced drop (or following is off).
-    assert_eq!(follow_target(None, true, long), None);
+    assert_eq!(follow(None, true, long), None);
     // The same thread took it back.
-    assert_eq!(follow_target(Some(3), false, long), None);
+    assert_eq!(follow(Some(3), false, long), None);
     // It did not wait, or not long enough for a move to pay.
-    assert_eq!(follow_target(Some(3), true, None), None);
+    assert_eq!(follow(Some(3), true, None), None);
     let short = FOLLOW_MIN_WAIT - Duration::from_nanos(1);
-    assert_eq!(follow_target(Some(3), true, Some(short)), None);
+    assert_eq!(follow(Some(3), true, Some(short)), None);
+}
+
+/// A sleeper's CPU is kept free of any thread that takes the GIL from it, however long
+/// that thread waited (one that spun a moment on the sleeper's CPU lands there too); a
+/// sleeper that takes the GIL back itself moves nowhere.
+#[test]
+fn gil_keeping_a_cpu_needs_only_a_switch() {
+    for waited in [None, Some(Duration::ZERO), Some(FOLLOW_MIN_WAIT * 50)] {
+        assert_eq!(placement(None, Some(1), true, waited), Some(Placement::OffOf(1)));
+        assert_eq!(placement(None, Some(1), false, waited), None);
+    }
+    assert_eq!(placement(None, None, true, Some(FOLLOW_MIN_WAIT)), None);
 }
 
 /// A move lands on the CPU asked for and leaves the thread's affinity as it was; a CPU
@@ -508,8 +524,16 @@ fn gil_cpu_move_keeps_the_thread_unpinned() {
         }
         assert!(!cpu::move_to(libc::CPU_SETSIZE as u32));
         if let [first, second, ..] = own[..] {
+            // Off a CPU: onto the next one allowed, counting round.
+            for (i, &c) in own.iter().enumerate() {
+                assert!(cpu::move_to(c));
+                let next = own[(i + 1) % own.len()];
+                assert_eq!(cpu::move_off(c), Some(next), "off CPU {c} of {own:?}");
+                assert_eq!(cpu::allowed(), own);
+            }
             cpu::restrict(&[first]);
             assert!(!cpu::move_to(second));
+            assert_eq!(cpu::move_off(first), None, "nowhere else to go");
             assert_eq!(cpu::allowed(), [first]);
             assert_eq!(cpu::current(), Some(first));
         } else {
@@ -550,9 +574,13 @@ fn trade_by_forced_drops(follow_cpu: bool, rounds: usize) -> (GilStats, Vec<(u64
         s.spawn(move || trade(worker));
         trade(main);
     });
-    let stats = gil.stats();
+    (gil.stats(), traced_moves(&gil))
+}
+
+/// The trace's "cpu move" events, as (tid, from, to).
+fn traced_moves<T>(gil: &Gil<T>) -> Vec<(u64, i64, u64)> {
     let json: serde_json::Value = serde_json::from_str(&gil.trace_json()).unwrap();
-    let moves = json["traceEvents"]
+    json["traceEvents"]
         .as_array()
         .unwrap()
         .iter()
@@ -566,8 +594,7 @@ fn trade_by_forced_drops(follow_cpu: bool, rounds: usize) -> (GilStats, Vec<(u64
                 args["to"].as_u64().unwrap(),
             )
         })
-        .collect();
-    (stats, moves)
+        .collect()
 }
 
 /// Following moves a thread that took the GIL at a forced drop onto the CPU the dropper
@@ -606,6 +633,65 @@ fn gil_follow_moves_only_onto_another_cpu_and_counts_every_move() {
     panic!("no thread followed the dropper's CPU in {TRADES} trades of 12 forced hand-offs on CPUs {own:?}");
 }
 
+/// A thread that takes the GIL from a sleeper (`release_keeping_cpu`) while on the
+/// sleeper's CPU moves off it, is counted and traced, and keeps its affinity; with
+/// following off it stays. The taker is put on the sleeper's CPU before it waits, and the
+/// kernel usually wakes it there (the sleeper is about to sleep); not certainly, so the
+/// hand-off is repeated until one moves, and fails if none ever does.
+#[test]
+fn gil_taker_moves_off_a_sleepers_cpu() {
+    let own = cpu::allowed();
+    if own.len() < 2 {
+        eprintln!("skipped: this process may run only on CPUs {own:?}; moving off needs two");
+        return;
+    }
+    let hand_off = |follow_cpu: bool| {
+        let gil = Gil::new(
+            Vec::new(),
+            GilConfig {
+                trace: true,
+                follow_cpu,
+                ..GilConfig::default()
+            },
+        );
+        let (sleeper, taker) = (gil.register_thread(), gil.register_thread());
+        let (gil, own) = (&gil, &own);
+        let at = thread::scope(|s| {
+            let mut g = gil.acquire(sleeper);
+            let at = cpu::current().unwrap();
+            s.spawn(move || {
+                cpu::move_to(at);
+                gil.acquire(taker).push(taker.get());
+                assert_eq!(&cpu::allowed(), own, "the taker is left pinned");
+            });
+            wait_until("the taker", || state_of(gil, taker) == ThreadState::Waiting);
+            g.release_keeping_cpu(|| thread::sleep(Duration::from_millis(2)));
+            at
+        });
+        (gil.stats(), traced_moves(gil), at)
+    };
+    const TRADES: usize = 200;
+    for _ in 0..TRADES {
+        let (stats, moves, at) = hand_off(true);
+        assert_eq!(stats.cpu_moves, moves.len() as u64);
+        for &(tid, from, to) in &moves {
+            assert_eq!(
+                (tid, from),
+                (2, at as i64),
+                "only the taker moves, off the sleeper's CPU"
+            );
+            assert_ne!(to, at as u64);
+            assert!(own.contains(&(to as u32)), "moved to CPU {to}, outside {own:?}");
+        }
+        if !moves.is_empty() {
+            let (stats, moves, _) = hand_off(false);
+            assert_eq!((stats.cpu_moves, moves.len()), (0, 0), "following off");
+            return;
+        }
+    }
+    panic!("no taker moved off the sleeper's CPU in {TRADES} hand-offs on CPUs {own:?}");
+}
+
 #[test]
 fn gil_any_cpu_never_moves_a_thread() {
     let (stats, moves) = trade_by_forced_drops(false, 6);
@@ -618,7 +704,9 @@ fn gil_any_cpu_never_moves_a_thread() {
 /// The whole follow decision, driven through the state machine on one thread: a
 /// forced drop attracts a taker that waited long enough; a blocking release (the
 /// releaser may want its CPU: native code runs in parallel), a short wait, the same
-/// thread taking it back, or following turned off attract nobody.
+/// thread taking it back, or following turned off attract nobody. A release keeping its
+/// CPU sends the next holder off it, even after a short wait; a blocking release does
+/// not.
 #[test]
 fn gil_follow_decision_follows_forced_drops_only() {
     for follow_cpu in [true, false] {
@@ -636,7 +724,10 @@ fn gil_follow_decision_follows_forced_drops_only() {
         gil.release(&mut st, main, End::Forced, SwitchReason::DropRequest);
         let dropped_on = st.dropped_on_cpu;
         assert_eq!(dropped_on.is_some(), follow_cpu, "a forced drop records its CPU");
-        assert_eq!(gil.take(&mut st, other, false, long_ago), dropped_on);
+        assert_eq!(
+            gil.take(&mut st, other, false, long_ago),
+            dropped_on.map(Placement::Onto)
+        );
         assert_eq!(st.dropped_on_cpu, None, "a take consumes the hand-off");
         gil.release(&mut st, other, End::Blocking, SwitchReason::Blocking);
         assert_eq!(st.dropped_on_cpu, None);
@@ -650,6 +741,24 @@ fn gil_follow_decision_follows_forced_drops_only() {
         gil.release(&mut st, other, End::Forced, SwitchReason::Ticks);
         assert_eq!(gil.take(&mut st, other, false, long_ago), None, "same thread again");
         gil.release(&mut st, other, End::Released, SwitchReason::ThreadEnd);
+        assert_eq!(gil.take(&mut st, main, true, None), None, "thread end");
+        gil.release_as(&mut st, main, End::Blocking, SwitchReason::Blocking, Releaser::KeepsCpu);
+        let kept = st.kept_cpu;
+        assert_eq!(kept.is_some(), follow_cpu, "a sleeper records its CPU");
+        let short = Some(Instant::now());
+        assert_eq!(gil.take(&mut st, other, false, short), kept.map(Placement::OffOf));
+        assert_eq!(st.kept_cpu, None, "a take consumes the hand-off");
+        gil.release_as(
+            &mut st,
+            other,
+            End::Blocking,
+            SwitchReason::Blocking,
+            Releaser::KeepsCpu,
+        );
+        assert_eq!(gil.take(&mut st, other, true, None), None, "the sleeper itself");
+        gil.release_as(&mut st, other, End::Blocking, SwitchReason::Blocking, Releaser::Returns);
+        assert_eq!(st.kept_cpu, None);
+        assert_eq!(gil.take(&mut st, main, false, long_ago), None, "returning release");
     }
 }
 

@@ -8,14 +8,15 @@
 //!   calls `block` without letting the GIL go in between; every change of state bumps the
 //!   signal under the GIL. So no wake-up is lost, and a caller that returns from `block`
 //!   simply looks at the state again (a wake-up promises nothing more than "it changed").
-//! - The GIL is released for the whole wait (`Vm::release`: the GIL's statistics and trace
-//!   show it as blocked time). The main thread waits in slices so that Ctrl-C reaches it,
+//! - The GIL is released for the whole wait (`Vm::release`, or for a sleep
+//!   `Vm::release_keeping_cpu`: the GIL's statistics and trace show it as blocked time). The main thread waits in slices so that Ctrl-C reaches it,
 //!   unless the wait may not fail.
 //! - A wait without a deadline on one of the program's objects is in the wait-for graph
 //!   from before the GIL is released until after it is taken back, and a deadlock is looked
 //!   for when it enters; a wait with a deadline never is.
 
 use super::deadlock;
+use crate::gil::KEEP_CPU_MIN_PAUSE;
 use crate::signal::Signal;
 use crate::vm::{BREAK_INTERRUPT, Vm, VmResult};
 use crate::wait_graph::WaitFor;
@@ -73,7 +74,7 @@ pub fn block(vm: &mut Vm, w: Wait) -> VmResult<bool> {
             return Err(error);
         }
     }
-    let woke = wait_released(vm, w.signal, w.seen, w.deadline, w.can_fail);
+    let woke = wait_released(vm, w.signal, w.seen, w.deadline, w.can_fail, false);
     if recorded.is_some()
         && let Some(verdict) = vm.it.waits.end(me)
         && woke.is_ok()
@@ -83,48 +84,61 @@ pub fn block(vm: &mut Vm, w: Wait) -> VmResult<bool> {
     woke
 }
 
-/// `block` without a graph entry: waits for `signal` or the deadline (`sleep`, a
-/// never-bumped signal with a deadline).
-pub fn wait(vm: &mut Vm, signal: &Arc<Signal>, seen: u64, deadline: Option<Instant>) -> VmResult<bool> {
-    block(
-        vm,
-        Wait {
-            signal,
-            seen,
-            deadline,
-            on: None,
-            can_fail: true,
-        },
-    )
+/// `sleep`: lets the GIL go for `pause`; in the main thread in slices, waiting on a signal
+/// nobody bumps, so that Ctrl-C still ends it with `Interrupt`. A pause of at least
+/// [`KEEP_CPU_MIN_PAUSE`] is a release that keeps the next holder off this thread's CPU
+/// (`Vm::release_keeping_cpu`): the sleep ends with a timer firing there.
+pub fn sleep(vm: &mut Vm, pause: Duration) -> VmResult<()> {
+    let keep_cpu = pause >= KEEP_CPU_MIN_PAUSE;
+    if !vm.is_main_thread() {
+        release_for_wait(vm, keep_cpu, move || std::thread::sleep(pause));
+        return Ok(());
+    }
+    let never = Arc::new(Signal::default());
+    let deadline = Instant::now().checked_add(pause);
+    wait_released(vm, &never, never.generation(), deadline, true, keep_cpu)?;
+    Ok(())
 }
 
 /// The wait itself, with the GIL released: in slices in the main thread so Ctrl-C, which
-/// only sets the eval breaker, still interrupts it with `Interrupt`.
+/// only sets the eval breaker, still interrupts it with `Interrupt`. With `keep_cpu` the
+/// wait is a sleep (see [`sleep`]).
 fn wait_released(
     vm: &mut Vm,
     signal: &Arc<Signal>,
     seen: u64,
     deadline: Option<Instant>,
     can_fail: bool,
+    keep_cpu: bool,
 ) -> VmResult<bool> {
     if deadline.is_none() && vm.gil_schedules() {
         return wait_scheduled(vm, signal, seen, can_fail);
     }
     if !vm.is_main_thread() || !can_fail {
         let signal = signal.clone();
-        return Ok(vm.release(move || signal.wait_change(seen, deadline)));
+        return Ok(release_for_wait(vm, keep_cpu, move || {
+            signal.wait_change(seen, deadline)
+        }));
     }
     loop {
         let slice = Instant::now() + SLICE;
         let until = deadline.map_or(slice, |d| d.min(slice));
         let s = signal.clone();
-        if vm.release(move || s.wait_change(seen, Some(until))) {
+        if release_for_wait(vm, keep_cpu, move || s.wait_change(seen, Some(until))) {
             return Ok(true);
         }
         vm.check_interrupt()?;
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(false);
         }
+    }
+}
+
+fn release_for_wait<R: Send>(vm: &mut Vm, keep_cpu: bool, f: impl FnOnce() -> R + Send) -> R {
+    if keep_cpu {
+        vm.release_keeping_cpu(f)
+    } else {
+        vm.release(f)
     }
 }
 

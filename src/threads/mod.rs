@@ -19,6 +19,6 @@ mod join;
 mod pool;
 mod spawn;
 
-pub use block::{Wait, block, deadline_after, wait};
+pub use block::{Wait, block, deadline_after, sleep};
 pub use join::{is_alive, join, take_failures, wait_all};
 pub use spawn::{SharedGil, before_fork, spawn};

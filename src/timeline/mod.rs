@@ -48,7 +48,8 @@
 //!     one per pixel column: `data-ts-us` (the first request), `data-n`, and `data-holder`
 //!     when every request in it named the same holder.
 //!   - `<path class="cpu-move">`: a green triangle under the lane of a thread that moved
-//!     onto the CPU of the holder it took the GIL from (`--gil-cpu follow`), one per pixel
+//!     onto the CPU of the holder it took the GIL from, or off a sleeper's CPU
+//!     (`--gil-cpu follow`), one per pixel
 //!     column: `data-ts-us` (the first move), `data-n`, and `data-to` when every move in
 //!     it went to the same CPU.
 //!   - `<text class="lane-label">` (the thread's name) and `<text class="totals">`

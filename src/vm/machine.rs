@@ -21,7 +21,7 @@ use super::method_table::MethodTable;
 use super::modules::ModuleRecord;
 use super::stack_floor::StackFloor;
 use crate::family::Family;
-use crate::gil::{DROP_REQUEST, GIL_BITS, Gil, GilConfig, GilGuard, Location, REPORT_LOCATION, ThreadId};
+use crate::gil::{DROP_REQUEST, GIL_BITS, Gil, GilConfig, GilGuard, Location, REPORT_LOCATION, Releaser, ThreadId};
 use crate::heap::BREAK_GC;
 use crate::heap::{GrowError, Heap};
 use crate::method::Method;
@@ -354,29 +354,30 @@ impl<'a> Vm<'a> {
         if self.gil_schedules() {
             f()
         } else {
-            self.release_for_call(true, f)
+            self.release_for_call(Releaser::Returns, f)
         }
+    }
+
+    /// A sleep that wakes on the CPU it sleeps on (a timed one): as [`Vm::release`], but
+    /// the thread that takes the GIL meanwhile keeps off this CPU
+    /// (`GilGuard::release_keeping_cpu`), so the sleeper does not wake behind it.
+    pub fn release_keeping_cpu<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
+        self.release_for_call(Releaser::KeepsCpu, f)
     }
 
     /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
     /// If `f` panics, the GIL and this thread's fiber are back before the panic goes on.
     pub fn release<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
-        self.release_for_call(false, f)
+        self.release_for_call(Releaser::Leaves, f)
     }
 
-    fn release_for_call<R: Send>(&mut self, returning: bool, f: impl FnOnce() -> R + Send) -> R {
+    fn release_for_call<R: Send>(&mut self, releaser: Releaser, f: impl FnOnce() -> R + Send) -> R {
         // A thread that began to wait, or the trace, wants to know where the GIL went from.
         if self.location_wanted() {
             self.report_location();
         }
         self.park();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if returning {
-                self.it.release_returning(f)
-            } else {
-                self.it.release_while(f)
-            }
-        }));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.it.release_for(releaser, f)));
         self.unpark();
         match r {
             Ok(r) => r,
