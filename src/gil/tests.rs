@@ -574,7 +574,7 @@ fn trade_by_forced_drops(follow_cpu: bool, rounds: usize) -> (GilStats, Vec<(u64
         s.spawn(move || trade(worker));
         trade(main);
     });
-    (gil.stats(), traced_moves(&gil))
+    (gil.stats(), traced_moves(gil))
 }
 
 /// The trace's "cpu move" events, as (tid, from, to).
