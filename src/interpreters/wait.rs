@@ -28,9 +28,6 @@ use crate::vm::{Vm, VmResult};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a main thread waits before it looks for Ctrl-C again.
-const SLICE: Duration = Duration::from_millis(50);
-
 /// How long a waiter spins, GIL kept, before it sleeps: a few small-message hand-offs
 /// (one is about 1 µs each way), short beside a switch interval.
 pub(super) const SPIN: Duration = Duration::from_micros(20);
@@ -94,21 +91,14 @@ fn sleep(vm: &mut Vm, link: &Arc<Link>, side: Side, seen: u64, deadline: Option<
         let link = link.clone();
         return Ok(vm.release(move || side.of(&link).signal.wait_change(seen, deadline)));
     }
-    loop {
-        vm.check_interrupt()?;
-        let slice = Instant::now() + SLICE;
-        let until = deadline.map_or(slice, |d| d.min(slice));
-        let l = link.clone();
-        if vm.release(move || side.of(&l).signal.wait_change(seen, Some(until))) {
-            // A Ctrl-C that came meanwhile goes first, even if what it stopped elsewhere
-            // (another interpreter) is what woke this wait.
-            vm.check_interrupt()?;
-            return Ok(true);
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(false);
-        }
-    }
+    let link = link.clone();
+    let woke = vm.wait_interruptibly(deadline, false, move |until| {
+        side.of(&link).signal.wait_change(seen, Some(until))
+    })?;
+    // A Ctrl-C that came meanwhile goes first, even if what it stopped elsewhere (another
+    // interpreter) is what woke this wait.
+    vm.check_interrupt()?;
+    Ok(woke)
 }
 
 /// Spins, GIL kept, until the mailbox's signal moves past `seen` (true), or [`SPIN`] or

@@ -11,10 +11,7 @@
 use super::spin::spin_until;
 use crate::vm::{Vm, VmResult};
 use std::os::fd::RawFd;
-use std::time::{Duration, Instant};
-
-/// How long the main thread waits before it looks for Ctrl-C again.
-const SLICE: Duration = Duration::from_millis(50);
+use std::time::Instant;
 
 /// Whether `fd` is readable (or at end of stream, or broken) by `deadline` (forever with
 /// none). Returns false on a time-out; throws `Interrupt` in the main thread on Ctrl-C.
@@ -36,18 +33,10 @@ fn wait(vm: &mut Vm, fd: RawFd, deadline: Option<Instant>, spin: bool) -> VmResu
         return Ok(vm.release(move || (spin && spin_until(|| is_readable_now(fd), deadline)) || poll(fd, deadline)));
     }
     let mut spin = spin;
-    loop {
-        vm.check_interrupt()?;
-        let slice = Instant::now() + SLICE;
-        let until = deadline.map_or(slice, |d| d.min(slice));
-        if vm.release(move || (spin && spin_until(|| is_readable_now(fd), Some(until))) || poll(fd, Some(until))) {
-            return Ok(true);
-        }
-        spin = false;
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(false);
-        }
-    }
+    vm.wait_interruptibly(deadline, false, move |until| {
+        let first = std::mem::replace(&mut spin, false);
+        (first && spin_until(|| is_readable_now(fd), Some(until))) || poll(fd, Some(until))
+    })
 }
 
 /// Whether `fd` is readable (or at end of stream, or broken) right now.

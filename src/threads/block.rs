@@ -25,9 +25,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-/// How long the main thread waits before it looks for Ctrl-C again.
-const SLICE: Duration = Duration::from_millis(50);
-
 /// One blocking wait: for `signal` to move past `seen`, until `deadline` (forever with
 /// none).
 pub struct Wait<'s> {
@@ -120,18 +117,8 @@ fn wait_released(
             signal.wait_change(seen, deadline)
         }));
     }
-    loop {
-        let slice = Instant::now() + SLICE;
-        let until = deadline.map_or(slice, |d| d.min(slice));
-        let s = signal.clone();
-        if release_for_wait(vm, keep_cpu, move || s.wait_change(seen, Some(until))) {
-            return Ok(true);
-        }
-        vm.check_interrupt()?;
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(false);
-        }
-    }
+    let signal = signal.clone();
+    vm.wait_interruptibly(deadline, keep_cpu, move |until| signal.wait_change(seen, Some(until)))
 }
 
 fn release_for_wait<R: Send>(vm: &mut Vm, keep_cpu: bool, f: impl FnOnce() -> R + Send) -> R {

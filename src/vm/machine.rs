@@ -33,12 +33,17 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 /// Eval-breaker bit: Ctrl-C was pressed; the main thread throws `Interrupt`.
 pub const BREAK_INTERRUPT: u32 = 4;
 /// Eval-breaker bit: a thread of a spawned interpreter called `exit(code)`
 /// (`Interp::exit_request`); the interpreter's main thread ends it with that code.
 pub const BREAK_EXIT: u32 = 8;
+
+/// How long the main thread's blocking waits go without looking at the eval breaker for
+/// Ctrl-C ([`Vm::wait_interruptibly`]).
+pub const INTERRUPT_SLICE: Duration = Duration::from_millis(50);
 
 // The breaker's bits have three owners: the lock, the heap and the VM.
 const _: () = assert!(
@@ -363,6 +368,48 @@ impl<'a> Vm<'a> {
     /// (`GilGuard::release_keeping_cpu`), so the sleeper does not wake behind it.
     pub fn release_keeping_cpu<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
         self.release_for_call(Releaser::KeepsCpu, f)
+    }
+
+    /// The main thread's blocking wait, which Ctrl-C must still end: `wait(until)` (true
+    /// once what it waits for has come) runs with the GIL released, again and again until
+    /// `until`, at most [`INTERRUPT_SLICE`] ahead, so that Ctrl-C or a spawned
+    /// interpreter's `exit` (bits of the eval breaker, read without the GIL) are seen
+    /// within a slice. The GIL is taken back only when the wait is over, or for them: a
+    /// thread waiting this way costs the holder nothing meanwhile. True if `wait` said so;
+    /// false when `deadline` passed; throws `Interrupt` (or `SystemExit`). `keep_cpu` as
+    /// in [`Vm::release_keeping_cpu`], for a timed sleep.
+    pub fn wait_interruptibly(
+        &mut self,
+        deadline: Option<Instant>,
+        keep_cpu: bool,
+        wait: impl FnMut(Instant) -> bool + Send + Clone,
+    ) -> VmResult<bool> {
+        let releaser = if keep_cpu { Releaser::KeepsCpu } else { Releaser::Leaves };
+        loop {
+            self.check_interrupt()?;
+            let breaker = self.breaker_handle();
+            let mut wait = wait.clone();
+            let woke = self.release_for_call(releaser, move || {
+                loop {
+                    let slice = Instant::now() + INTERRUPT_SLICE;
+                    let until = deadline.map_or(slice, |d| d.min(slice));
+                    if wait(until) {
+                        return true;
+                    }
+                    let past = deadline.is_some_and(|d| Instant::now() >= d);
+                    if past || breaker.load(Ordering::Relaxed) & (BREAK_INTERRUPT | BREAK_EXIT) != 0 {
+                        return false;
+                    }
+                }
+            });
+            if woke {
+                return Ok(true);
+            }
+            self.check_interrupt()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+        }
     }
 
     /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
