@@ -175,10 +175,10 @@ impl<'a, T> GilGuard<'a, T> {
     /// following CPUs, the default): left there, it would hold that CPU when the sleeper
     /// wakes, and a kernel that keeps a waking thread on its own CPU while another is idle
     /// (Linux does, when it judges the CPUs busy) makes the sleeper wait for its next
-    /// tick, up to 4 ms. Only for sleeps of at least [`KEEP_CPU_MIN_PAUSE`]: the move
-    /// costs the next holder about 7 µs.
+    /// tick, up to 4 ms. Only for sleeps in [`KEEP_CPU_PAUSES`]: the move costs the next
+    /// holder 20–30 µs.
     ///
-    /// [`KEEP_CPU_MIN_PAUSE`]: super::KEEP_CPU_MIN_PAUSE
+    /// [`KEEP_CPU_PAUSES`]: super::KEEP_CPU_PAUSES
     pub fn release_keeping_cpu<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
         self.release_for(Releaser::KeepsCpu, f)
     }

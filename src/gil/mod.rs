@@ -149,7 +149,7 @@
 //! decides.
 //!
 //! One blocking call goes further: a thread that sleeps for at least
-//! [`KEEP_CPU_MIN_PAUSE`] (`sleep`, through `release_keeping_cpu`) will wake on its own
+//! [`KEEP_CPU_PAUSES`] (`sleep`, through `release_keeping_cpu`) will wake on its own
 //! CPU, where its timer fires, and the thread that takes the GIL from it, if it finds
 //! itself on that CPU, moves to another one (the next allowed, counting round). The
 //! kernel often puts it there: a waiter woken by the sleeper's release lands on the
@@ -229,7 +229,7 @@ mod loom_model;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
-pub use cpu::{FOLLOW_MIN_WAIT, KEEP_CPU_MIN_PAUSE};
+pub use cpu::{FOLLOW_MIN_WAIT, KEEP_CPU_PAUSES};
 pub use deadline::Deadline;
 pub use guard::GilGuard;
 pub use location::{Location, LocationNames};

@@ -16,7 +16,7 @@
 //!   for when it enters; a wait with a deadline never is.
 
 use super::deadlock;
-use crate::gil::KEEP_CPU_MIN_PAUSE;
+use crate::gil::KEEP_CPU_PAUSES;
 use crate::signal::Signal;
 use crate::vm::{BREAK_INTERRUPT, Vm, VmResult};
 use crate::wait_graph::WaitFor;
@@ -82,11 +82,11 @@ pub fn block(vm: &mut Vm, w: Wait) -> VmResult<bool> {
 }
 
 /// `sleep`: lets the GIL go for `pause`; in the main thread in slices, waiting on a signal
-/// nobody bumps, so that Ctrl-C still ends it with `Interrupt`. A pause of at least
-/// [`KEEP_CPU_MIN_PAUSE`] is a release that keeps the next holder off this thread's CPU
+/// nobody bumps, so that Ctrl-C still ends it with `Interrupt`. A pause in
+/// [`KEEP_CPU_PAUSES`] is a release that keeps the next holder off this thread's CPU
 /// (`Vm::release_keeping_cpu`): the sleep ends with a timer firing there.
 pub fn sleep(vm: &mut Vm, pause: Duration) -> VmResult<()> {
-    let keep_cpu = pause >= KEEP_CPU_MIN_PAUSE;
+    let keep_cpu = KEEP_CPU_PAUSES.contains(&pause);
     if !vm.is_main_thread() {
         release_for_wait(vm, keep_cpu, move || std::thread::sleep(pause));
         return Ok(());
