@@ -7,10 +7,15 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Two threads that spin at the same time, so some wait for the GIL is charged to a line
+/// under every policy: each waits at a barrier for the other first (one OS thread may
+/// start late on a loaded machine), and each spins for 10-20 ms, longer than the kernel
+/// lets one run while the other is runnable on the same CPU, should toy have only one.
 const TWO_SPINNERS: &str = r#"
-fn spin(n) { let s = 0; for i in range(n) { s += i } return s }
-let a = spawn(spin, 400000)
-let b = spawn(spin, 400000)
+let both = Barrier(2)
+fn spin(n) { both.wait(); let s = 0; for i in range(n) { s += i } return s }
+let a = spawn(spin, 2000000)
+let b = spawn(spin, 2000000)
 print(a.join() == b.join())
 sleep(0.01)
 "#;
