@@ -8,6 +8,7 @@
 
 use super::args::{arity, int_arg, num_arg, str_arg};
 use crate::os_error::io_message;
+use crate::stdin::Line;
 use crate::value::Value;
 use crate::vm::{Thrown, Vm, VmResult};
 use std::sync::OnceLock;
@@ -180,15 +181,25 @@ pub(super) fn input(vm: &mut Vm, args: &[Value]) -> R {
         vm.write_output(&prompt);
     }
     vm.flush_output();
-    let main = vm.is_main_thread();
-    loop {
-        // The main thread waits in slices so that Ctrl-C reaches it.
-        let until = main.then(|| Instant::now() + std::time::Duration::from_millis(50));
-        match vm.release(move || crate::stdin::next_line(until)) {
-            crate::stdin::Line::Text(line) => return Ok(vm.new_str(line)),
-            crate::stdin::Line::End => return Ok(Value::Nil),
-            crate::stdin::Line::NotYet => vm.check_interrupt()?,
-        }
+    let line = if vm.is_main_thread() {
+        // In slices, so that Ctrl-C reaches it; the line read comes out through `got`.
+        let got = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = got.clone();
+        vm.wait_interruptibly(None, false, move |until| match crate::stdin::next_line(Some(until)) {
+            Line::NotYet => false,
+            line => {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(line);
+                true
+            }
+        })?;
+        let line = got.lock().unwrap_or_else(|p| p.into_inner()).take();
+        line.unwrap_or(Line::End)
+    } else {
+        vm.release(|| crate::stdin::next_line(None))
+    };
+    match line {
+        Line::Text(text) => Ok(vm.new_str(text)),
+        Line::End | Line::NotYet => Ok(Value::Nil),
     }
 }
 
