@@ -9,8 +9,10 @@
 //!   signal under the GIL. So no wake-up is lost, and a caller that returns from `block`
 //!   simply looks at the state again (a wake-up promises nothing more than "it changed").
 //! - The GIL is released for the whole wait (`Vm::release`, or for a sleep
-//!   `Vm::release_keeping_cpu`: the GIL's statistics and trace show it as blocked time). The main thread waits in slices so that Ctrl-C reaches it,
-//!   unless the wait may not fail.
+//!   `Vm::release_keeping_cpu`: the GIL's statistics and trace show it as blocked time).
+//!   The main thread waits in slices so that Ctrl-C reaches it (`Vm::wait_interruptibly`,
+//!   which looks at the eval breaker without taking the GIL back), unless the wait may
+//!   not fail.
 //! - A wait without a deadline on one of the program's objects is in the wait-for graph
 //!   from before the GIL is released until after it is taken back, and a deadlock is looked
 //!   for when it enters; a wait with a deadline never is.
