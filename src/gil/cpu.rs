@@ -9,9 +9,9 @@ use std::time::Duration;
 
 /// The shortest wait after which a thread follows the holder's CPU. A move costs about
 /// 7 µs on a 2-vCPU VM (two system calls and a migration onto an idle CPU; the three
-/// system calls alone, without a migration, 1.7 µs), so a thread that waited this long
-/// spends under 1% more on it, while a quick I/O-paced back-and-forth is left where the
-/// kernel put it.
+/// system calls alone, without a migration, 1.7 µs; 20–30 µs on a later host whose idle
+/// vCPUs wake slowly), so a thread that waited this long spends 1–3% more on it, while a
+/// quick I/O-paced back-and-forth is left where the kernel put it.
 pub const FOLLOW_MIN_WAIT: Duration = Duration::from_millis(1);
 
 /// The sleeps for which a thread that lets the GIL go asks the next holder to keep off its
