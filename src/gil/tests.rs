@@ -597,17 +597,26 @@ fn traced_moves<T>(gil: &Gil<T>) -> Vec<(u64, i64, u64)> {
         .collect()
 }
 
+/// The CPUs this process may run on, or `None`, saying that the test (`what`) is
+/// skipped, when there are fewer than two: with one there is nowhere to move.
+fn at_least_two_cpus(what: &str) -> Option<Vec<u32>> {
+    let own = cpu::allowed();
+    if own.len() < 2 {
+        eprintln!("skipped: this process may run only on CPUs {own:?}; {what} needs two");
+        return None;
+    }
+    Some(own)
+}
+
 /// Following moves a thread that took the GIL at a forced drop onto the CPU the dropper
 /// ran on, and every move is traced, counted (per thread and in total) and goes to another
 /// CPU the thread may use. With fewer than two CPUs there is nowhere to move, so the test
 /// says it is skipped rather than pass on zero moves.
 #[test]
 fn gil_follow_moves_only_onto_another_cpu_and_counts_every_move() {
-    let own = cpu::allowed();
-    if own.len() < 2 {
-        eprintln!("skipped: this process may run only on CPUs {own:?}; following needs two");
+    let Some(own) = at_least_two_cpus("following") else {
         return;
-    }
+    };
     // A hand-off moves the taker only when the kernel woke it on another CPU than the
     // dropper's: usual with two CPUs, not certain on a busy machine. So trade until some
     // thread moved, checking every trade, and fail if none ever does.
@@ -640,11 +649,9 @@ fn gil_follow_moves_only_onto_another_cpu_and_counts_every_move() {
 /// hand-off is repeated until one moves, and fails if none ever does.
 #[test]
 fn gil_taker_moves_off_a_sleepers_cpu() {
-    let own = cpu::allowed();
-    if own.len() < 2 {
-        eprintln!("skipped: this process may run only on CPUs {own:?}; moving off needs two");
+    let Some(own) = at_least_two_cpus("moving off") else {
         return;
-    }
+    };
     let hand_off = |follow_cpu: bool| {
         let gil = Gil::new(
             Vec::new(),
