@@ -7,6 +7,7 @@
 //! file when no descriptor is left collects once (dropped sockets close) and tries again.
 
 use super::args::{arity, int_arg, num_arg, str_arg};
+use crate::gil::Releaser;
 use crate::os_error::io_message;
 use crate::stdin::Line;
 use crate::value::Value;
@@ -182,24 +183,19 @@ pub(super) fn input(vm: &mut Vm, args: &[Value]) -> R {
     }
     vm.flush_output();
     let line = if vm.is_main_thread() {
-        // In slices, so that Ctrl-C reaches it; the line read comes out through `got`.
-        let got = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let slot = got.clone();
-        vm.wait_interruptibly(None, false, move |until| match crate::stdin::next_line(Some(until)) {
-            Line::NotYet => false,
-            line => {
-                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(line);
-                true
-            }
-        })?;
-        let line = got.lock().unwrap_or_else(|p| p.into_inner()).take();
-        line.unwrap_or(Line::End)
+        // In slices, so that Ctrl-C reaches it.
+        let next = |until| match crate::stdin::next_line(Some(until)) {
+            Line::NotYet => None,
+            line => Some(line),
+        };
+        vm.wait_interruptibly(None, Releaser::Leaves, next)?
     } else {
-        vm.release(|| crate::stdin::next_line(None))
+        Some(vm.release(|| crate::stdin::next_line(None)))
     };
     match line {
-        Line::Text(text) => Ok(vm.new_str(text)),
-        Line::End | Line::NotYet => Ok(Value::Nil),
+        Some(Line::Text(text)) => Ok(vm.new_str(text)),
+        // Without a deadline the wait ends only with a line, the end of input or an error.
+        Some(Line::End | Line::NotYet) | None => Ok(Value::Nil),
     }
 }
 

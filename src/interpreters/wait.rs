@@ -23,6 +23,7 @@
 //!
 //! [`Link`]: crate::link::Link
 
+use crate::gil::Releaser;
 use crate::link::{Link, SpinPlan};
 use crate::vm::{Vm, VmResult};
 use std::sync::Arc;
@@ -92,9 +93,8 @@ fn sleep(vm: &mut Vm, link: &Arc<Link>, side: Side, seen: u64, deadline: Option<
         return Ok(vm.release(move || side.of(&link).signal.wait_change(seen, deadline)));
     }
     let link = link.clone();
-    let woke = vm.wait_interruptibly(deadline, false, move |until| {
-        side.of(&link).signal.wait_change(seen, Some(until))
-    })?;
+    let changed = move |until| side.of(&link).signal.wait_change(seen, Some(until)).then_some(());
+    let woke = vm.wait_interruptibly(deadline, Releaser::Leaves, changed)?.is_some();
     // A Ctrl-C that came meanwhile goes first, even if what it stopped elsewhere (another
     // interpreter) is what woke this wait.
     vm.check_interrupt()?;

@@ -9,6 +9,7 @@
 //! most once, in its first slice, with the GIL released and never past its deadline.
 
 use super::spin::spin_until;
+use crate::gil::Releaser;
 use crate::vm::{Vm, VmResult};
 use std::os::fd::RawFd;
 use std::time::Instant;
@@ -33,10 +34,11 @@ fn wait(vm: &mut Vm, fd: RawFd, deadline: Option<Instant>, spin: bool) -> VmResu
         return Ok(vm.release(move || (spin && spin_until(|| is_readable_now(fd), deadline)) || poll(fd, deadline)));
     }
     let mut spin = spin;
-    vm.wait_interruptibly(deadline, false, move |until| {
+    let readable = move |until| {
         let first = std::mem::replace(&mut spin, false);
-        (first && spin_until(|| is_readable_now(fd), Some(until))) || poll(fd, Some(until))
-    })
+        ((first && spin_until(|| is_readable_now(fd), Some(until))) || poll(fd, Some(until))).then_some(())
+    };
+    Ok(vm.wait_interruptibly(deadline, Releaser::Leaves, readable)?.is_some())
 }
 
 /// Whether `fd` is readable (or at end of stream, or broken) right now.

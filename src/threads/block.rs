@@ -9,7 +9,8 @@
 //!   signal under the GIL. So no wake-up is lost, and a caller that returns from `block`
 //!   simply looks at the state again (a wake-up promises nothing more than "it changed").
 //! - The GIL is released for the whole wait (`Vm::release`, or for a sleep
-//!   `Vm::release_keeping_cpu`: the GIL's statistics and trace show it as blocked time).
+//!   `Vm::release_as` with `Releaser::KeepsCpu`: the GIL's statistics and trace show it as
+//!   blocked time).
 //!   The main thread waits in slices so that Ctrl-C reaches it (`Vm::wait_interruptibly`,
 //!   which looks at the eval breaker without taking the GIL back), unless the wait may
 //!   not fail.
@@ -18,7 +19,7 @@
 //!   for when it enters; a wait with a deadline never is.
 
 use super::deadlock;
-use crate::gil::KEEP_CPU_PAUSES;
+use crate::gil::{KEEP_CPU_PAUSES, Releaser};
 use crate::signal::Signal;
 use crate::vm::{BREAK_INTERRUPT, Vm, VmResult};
 use crate::wait_graph::WaitFor;
@@ -73,7 +74,7 @@ pub fn block(vm: &mut Vm, w: Wait) -> VmResult<bool> {
             return Err(error);
         }
     }
-    let woke = wait_released(vm, w.signal, w.seen, w.deadline, w.can_fail, false);
+    let woke = wait_released(vm, w.signal, w.seen, w.deadline, w.can_fail);
     if recorded.is_some()
         && let Some(verdict) = vm.it.waits.end(me)
         && woke.is_ok()
@@ -83,52 +84,48 @@ pub fn block(vm: &mut Vm, w: Wait) -> VmResult<bool> {
     woke
 }
 
-/// `sleep`: lets the GIL go for `pause`; in the main thread in slices, waiting on a signal
-/// nobody bumps, so that Ctrl-C still ends it with `Interrupt`. A pause in
-/// [`KEEP_CPU_PAUSES`] is a release that keeps the next holder off this thread's CPU
-/// (`Vm::release_keeping_cpu`): the sleep ends with a timer firing there.
+/// `sleep`: lets the GIL go for `pause`, in the main thread in slices so that Ctrl-C still
+/// ends it with `Interrupt`. A pause in [`KEEP_CPU_PAUSES`] lets it go as
+/// `Releaser::KeepsCpu`, keeping the next holder off this thread's CPU: the sleep ends
+/// with a timer firing there.
 pub fn sleep(vm: &mut Vm, pause: Duration) -> VmResult<()> {
-    let keep_cpu = KEEP_CPU_PAUSES.contains(&pause);
+    let releaser = if KEEP_CPU_PAUSES.contains(&pause) {
+        Releaser::KeepsCpu
+    } else {
+        Releaser::Leaves
+    };
     if !vm.is_main_thread() {
-        release_for_wait(vm, keep_cpu, move || std::thread::sleep(pause));
+        vm.release_as(releaser, move || std::thread::sleep(pause));
         return Ok(());
     }
-    let never = Arc::new(Signal::default());
     let deadline = Instant::now().checked_add(pause);
-    wait_released(vm, &never, never.generation(), deadline, true, keep_cpu)?;
+    let rest = |until: Instant| {
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+        None::<()>
+    };
+    vm.wait_interruptibly(deadline, releaser, rest)?;
     Ok(())
 }
 
 /// The wait itself, with the GIL released: in slices in the main thread so Ctrl-C, which
-/// only sets the eval breaker, still interrupts it with `Interrupt`. With `keep_cpu` the
-/// wait is a sleep (see [`sleep`]).
+/// only sets the eval breaker, still interrupts it with `Interrupt`.
 fn wait_released(
     vm: &mut Vm,
     signal: &Arc<Signal>,
     seen: u64,
     deadline: Option<Instant>,
     can_fail: bool,
-    keep_cpu: bool,
 ) -> VmResult<bool> {
     if deadline.is_none() && vm.gil_schedules() {
         return wait_scheduled(vm, signal, seen, can_fail);
     }
     if !vm.is_main_thread() || !can_fail {
         let signal = signal.clone();
-        return Ok(release_for_wait(vm, keep_cpu, move || {
-            signal.wait_change(seen, deadline)
-        }));
+        return Ok(vm.release(move || signal.wait_change(seen, deadline)));
     }
     let signal = signal.clone();
-    vm.wait_interruptibly(deadline, keep_cpu, move |until| signal.wait_change(seen, Some(until)))
-}
-
-fn release_for_wait<R: Send>(vm: &mut Vm, keep_cpu: bool, f: impl FnOnce() -> R + Send) -> R {
-    if keep_cpu {
-        vm.release_keeping_cpu(f)
-    } else {
-        vm.release(f)
-    }
+    let changed = move |until| signal.wait_change(seen, Some(until)).then_some(());
+    Ok(vm.wait_interruptibly(deadline, Releaser::Leaves, changed)?.is_some())
 }
 
 /// The wait under a scheduler (`random`): the scheduler hands the GIL back once the signal

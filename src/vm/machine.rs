@@ -359,55 +359,49 @@ impl<'a> Vm<'a> {
         if self.gil_schedules() {
             f()
         } else {
-            self.release_for_call(Releaser::Returns, f)
+            self.release_as(Releaser::Returns, f)
         }
     }
 
-    /// A sleep that wakes on the CPU it sleeps on (a timed one): as [`Vm::release`], but
-    /// the thread that takes the GIL meanwhile keeps off this CPU
-    /// (`GilGuard::release_keeping_cpu`), so the sleeper does not wake behind it.
-    pub fn release_keeping_cpu<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
-        self.release_for_call(Releaser::KeepsCpu, f)
-    }
-
-    /// The main thread's blocking wait, which Ctrl-C must still end: `wait(until)` (true
+    /// The main thread's blocking wait, which Ctrl-C must still end: `wait(until)` (`Some`
     /// once what it waits for has come) runs with the GIL released, again and again until
     /// `until`, at most [`INTERRUPT_SLICE`] ahead, so that Ctrl-C or a spawned
     /// interpreter's `exit` (bits of the eval breaker, read without the GIL) are seen
     /// within a slice. The GIL is taken back only when the wait is over, or for them: a
-    /// thread waiting this way costs the holder nothing meanwhile. True if `wait` said so;
-    /// false when `deadline` passed; throws `Interrupt` (or `SystemExit`). `keep_cpu` as
-    /// in [`Vm::release_keeping_cpu`], for a timed sleep.
-    pub fn wait_interruptibly(
+    /// thread waiting this way costs the holder nothing meanwhile. What `wait` found;
+    /// `None` once `deadline` has passed; throws `Interrupt` (or `SystemExit`). The GIL is
+    /// let go as `releaser` says ([`Vm::release_as`]): `Leaves`, or `KeepsCpu` for a sleep.
+    pub fn wait_interruptibly<T: Send>(
         &mut self,
         deadline: Option<Instant>,
-        keep_cpu: bool,
-        wait: impl FnMut(Instant) -> bool + Send + Clone,
-    ) -> VmResult<bool> {
-        let releaser = if keep_cpu { Releaser::KeepsCpu } else { Releaser::Leaves };
+        releaser: Releaser,
+        wait: impl FnMut(Instant) -> Option<T> + Send + Clone,
+    ) -> VmResult<Option<T>> {
+        self.check_interrupt()?;
         loop {
-            self.check_interrupt()?;
             let breaker = self.breaker_handle();
             let mut wait = wait.clone();
-            let woke = self.release_for_call(releaser, move || {
+            let found = self.release_as(releaser, move || {
                 loop {
                     let slice = Instant::now() + INTERRUPT_SLICE;
                     let until = deadline.map_or(slice, |d| d.min(slice));
-                    if wait(until) {
-                        return true;
+                    if let Some(found) = wait(until) {
+                        return Some(found);
                     }
                     let past = deadline.is_some_and(|d| Instant::now() >= d);
                     if past || breaker.load(Ordering::Relaxed) & (BREAK_INTERRUPT | BREAK_EXIT) != 0 {
-                        return false;
+                        return None;
                     }
                 }
             });
-            if woke {
-                return Ok(true);
+            if found.is_some() {
+                return Ok(found);
             }
+            // Ctrl-C, `exit`, or the deadline; an `exit` bit with no request behind it
+            // is cleared here and the wait goes on.
             self.check_interrupt()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(false);
+                return Ok(None);
             }
         }
     }
@@ -415,10 +409,12 @@ impl<'a> Vm<'a> {
     /// Runs blocking work with the GIL released. `f` is `Send` and so holds no values.
     /// If `f` panics, the GIL and this thread's fiber are back before the panic goes on.
     pub fn release<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
-        self.release_for_call(Releaser::Leaves, f)
+        self.release_as(Releaser::Leaves, f)
     }
 
-    fn release_for_call<R: Send>(&mut self, releaser: Releaser, f: impl FnOnce() -> R + Send) -> R {
+    /// [`Vm::release`], telling the lock what this thread does meanwhile (see
+    /// [`Releaser`]: `KeepsCpu` for a timed sleep, so the next holder keeps off this CPU).
+    pub fn release_as<R: Send>(&mut self, releaser: Releaser, f: impl FnOnce() -> R + Send) -> R {
         // A thread that began to wait, or the trace, wants to know where the GIL went from.
         if self.location_wanted() {
             self.report_location();
