@@ -685,12 +685,14 @@ impl<T> Gil<T> {
                         let most = self.switch_interval();
                         let next = self.ask_time(st, tid, now, true).filter(|&n| n >= MIN_SWITCH_INTERVAL);
                         let sleep = Self::watch_or_doze(st, tid, now, next.map_or(most, |n| n.min(most)));
+                        Self::assert_may_sleep(st, tid);
                         wake.wait_for(st, sleep);
                         Self::leave_watch(st, tid);
                     }
                     Some(interval) => {
                         let sleep = Self::watch_or_doze(st, tid, now, interval);
                         let seen = st.switch_number;
+                        Self::assert_may_sleep(st, tid);
                         let timed_out = wake.wait_for(st, sleep).timed_out();
                         Self::leave_watch(st, tid);
                         // All that time with the same holder: ask. (Asking again next
@@ -702,7 +704,10 @@ impl<T> Gil<T> {
                             self.spin_once_for_release(st, &mut spun);
                         }
                     }
-                    None => wake.wait(st),
+                    None => {
+                        Self::assert_may_sleep(st, tid);
+                        wake.wait(st)
+                    }
                 }
             }
             let position = st.waiters.iter().position(|w| w.tid == tid);
@@ -773,35 +778,49 @@ impl<T> Gil<T> {
         target
     }
 
-    /// With the mutex unlocked, watches for the next release for up to [`HANDOFF_SPIN`]:
-    /// true if one came. The caller looks at the state again under the mutex either way, so
-    /// a release seen here is never taken for a grant, and one missed here still wakes the
-    /// waiter it reserves the GIL for (the notify comes under the mutex, after the waiter
-    /// is back asleep or looking). The model build never spins: loom would explore every
-    /// iteration.
+    /// In the model build, fails the run if waiter `tid` is about to sleep on a GIL it
+    /// may take: its wake-up has been and gone, and only a timeout (an hour, with a long
+    /// switch interval) would wake it. The model lets timed waits run out at any moment,
+    /// so without this check it would take such a sleep for a short one.
+    fn assert_may_sleep(st: &State, tid: ThreadId) {
+        if cfg!(loom) {
+            assert!(!st.can_take(tid), "{tid} sleeps on a GIL it may take");
+        }
+    }
+
+    /// With the mutex unlocked, watches for the next release for up to [`HANDOFF_SPIN`],
+    /// once per wait (`spun`): true if it let the mutex go, and the caller must then look
+    /// at the state again before it sleeps. A release seen here is never taken for a
+    /// grant; and one that comes after the last look, before the mutex is locked again,
+    /// has notified a waiter that was not asleep, so a waiter that went to sleep without
+    /// looking would sleep on a GIL reserved for it until its timeout, an hour under a
+    /// long switch interval. The model build looks once instead of spinning: loom would
+    /// explore every iteration, and the one window is what matters.
     ///
-    /// Once per wait (`spun`): a holder that does not drop within the spin is not at a
-    /// check point (a native call, say), and spinning again would only take a CPU from it.
+    /// Once per wait: a holder that does not drop within the spin is not at a check point
+    /// (a native call, say), and spinning again would only take a CPU from it.
     fn spin_once_for_release(&self, st: &mut MutexGuard<'_, State>, spun: &mut bool) -> bool {
-        if cfg!(loom) || std::mem::replace(spun, true) {
+        if std::mem::replace(spun, true) {
             return false;
         }
         let releases = &self.shared().releases;
         let seen = releases.load(Acquire);
+        if cfg!(loom) {
+            MutexGuard::unlocked(st, || {});
+            return true;
+        }
         MutexGuard::unlocked(st, || {
             let until = Instant::now() + HANDOFF_SPIN;
-            loop {
+            while Instant::now() < until {
                 for _ in 0..SPIN_LOOKS_PER_CLOCK {
                     if releases.load(Acquire) != seen {
-                        return true;
+                        return;
                     }
                     std::hint::spin_loop();
                 }
-                if Instant::now() >= until {
-                    return false;
-                }
             }
-        })
+        });
+        true
     }
 
     /// [`Gil::take`], then unlock the mutex and make the move `take` chose: what every

@@ -56,7 +56,8 @@
 //!                   longer (woken by a release or a new watch); else watch = t
 //!                   the first time in a wait that t sets DROP_REQUEST, it first watches
 //!                   `releases` for up to HANDOFF_SPIN with the mutex unlocked, and
-//!                   looks again before it sleeps (the holder is at most one check
+//!                   always looks again before it sleeps, since a release in that
+//!                   window notified nobody asleep (the holder is at most one check
 //!                   point from dropping; sleeping costs a wake-up)
 //!               locked = true, holder = t, holder_at = None
 //!               if last_holder != t: switch_number += 1, reasons[released_for] += 1,
