@@ -345,6 +345,64 @@ fn gil_cpu_any_is_reported_and_moves_nobody() {
     assert!(total.ends_with(" 0"), "the cpu moves column is the last: {err}");
 }
 
+/// A thread napping beside four CPU-bound ones under `priority`, then printing how often
+/// the CPU-bound ones moved CPUs. With the switch interval at an hour they never ask one
+/// another to drop; they get the GIL only from the napper's releases (never a forced drop
+/// for them to follow), woken by it, often onto its CPU, and move off it when the nap is
+/// one of 0.2-20 ms. (The napper itself may follow the holder it forced to drop, when it
+/// waited 1 ms or more for the drop, as on a loaded machine: not counted.)
+const NAPPER: &str = r#"
+set_switch_interval(3600)
+let stop = false
+fn spin() {
+    let n = 0
+    while not stop { n += 1 }
+    return n
+}
+let ts = [spawn(spin) for i in range(4)]
+sleep(0.03)
+let nap = float(argv()[0])
+for i in range(200) { sleep(nap) }
+stop = true
+for t in ts { t.join() }
+let threads = gil_stats().threads
+print(sum([threads[id].cpu_moves for id in range(2, 6)]))
+"#;
+
+/// `sleep` of 0.2-20 ms keeps the next holder off the sleeper's CPU (language.md,
+/// `--gil-cpu`): 1 ms naps move CPU-bound threads (over 100 moves in 200 naps here; none
+/// before the change), 0.1 ms naps (closer to a yield) and `--gil-cpu any` never do.
+/// Needs two CPUs to move to.
+#[test]
+fn sleep_keeps_the_next_holder_off_its_cpu() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        eprintln!("skipped: {cpus} CPU; moving off a sleeper's CPU needs two");
+        return;
+    }
+    let file = script("napper.toy", NAPPER);
+    let moves = |nap: &str, cpu: &str| {
+        let out = toy(&[
+            "run",
+            "--gil-policy",
+            "priority",
+            "--gil-cpu",
+            cpu,
+            file.to_str().unwrap(),
+            nap,
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim().parse::<u64>().unwrap_or_else(|_| panic!("a count: {text}"))
+    };
+    assert!(
+        moves("0.001", "follow") > 0,
+        "200 naps of 1 ms never moved the CPU-bound thread"
+    );
+    assert_eq!(moves("0.0001", "follow"), 0, "naps of 0.1 ms are below the range");
+    assert_eq!(moves("0.001", "any"), 0, "--gil-cpu any");
+}
+
 #[test]
 fn bad_gil_options_are_usage_errors() {
     let file = script("empty.toy", "");
