@@ -4,8 +4,10 @@
 //! the totals, the reasons and the costliest lines; `toy compare` runs a script under
 //! several policies and prints a row (and a bar) for each.
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Two threads that spin at the same time, so some wait for the GIL is charged to a line
 /// under every policy: each waits at a barrier for the other first (one OS thread may
@@ -28,11 +30,50 @@ fn script(name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn toy(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_toy"))
+/// Reads `pipe` to its end on a thread of its own.
+fn collect(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            pipe.read_to_end(&mut bytes).expect("read toy's output");
+        }
+        bytes
+    })
+}
+
+/// How long any run here may take: they take well under a second, so a run still going
+/// after this has hung (the GIL left free with its waiters asleep, say), and fails as
+/// such rather than stalling the suite.
+const HUNG_AFTER: Duration = Duration::from_secs(120);
+
+/// Runs toy with `args`, its output collected by threads of its own so a full pipe never
+/// stalls it; killed and failed after [`HUNG_AFTER`].
+fn toy(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
         .args(args)
-        .output()
-        .expect("run toy")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run toy");
+    let stdout = collect(child.stdout.take());
+    let stderr = collect(child.stderr.take());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll toy") {
+            break status;
+        }
+        if start.elapsed() > HUNG_AFTER {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("toy {args:?} hung: still running after {HUNG_AFTER:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
 }
 
 #[test]
