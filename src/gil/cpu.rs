@@ -1,7 +1,9 @@
 //! Where the holder runs: the decision to follow the previous holder's CPU or to keep off
-//! a releaser's ([`placement`], [`FOLLOW_MIN_WAIT`], [`KEEP_CPU_PAUSES`]) and the
-//! affinity calls that make the move. Its invariant: a move never leaves a thread pinned;
-//! the thread ends with the affinity mask it had before.
+//! a releaser's ([`placement`], [`FOLLOW_MIN_WAIT`], [`KEEP_CPU_PAUSES`]), and the
+//! affinity calls that make the move or wake a waiter on the releaser's CPU
+//! ([`pin_other`]). Its invariant: a move never leaves a thread pinned, the thread ends
+//! with the affinity mask it had before; and a waiter pinned for its wake-up gets its
+//! mask back ([`restore_own`]) the moment it runs again, before it can take the GIL.
 
 use std::mem::{size_of, zeroed};
 use std::ops::RangeInclusive;
@@ -134,6 +136,23 @@ pub(super) fn allowed() -> Vec<u32> {
     }
 }
 
+/// The CPUs thread `os_tid` (of this process) may run on.
+#[cfg(all(test, not(loom)))]
+pub(super) fn allowed_of(os_tid: i32) -> Vec<u32> {
+    // SAFETY: as in `allowed`, for the thread named.
+    unsafe {
+        let mut own: libc::cpu_set_t = zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(os_tid, size_of::<libc::cpu_set_t>(), &mut own),
+            0
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &own))
+            .map(|c| c as u32)
+            .collect()
+    }
+}
+
 /// Pin the calling thread to `cpus`.
 #[cfg(all(test, not(loom)))]
 pub(super) fn restrict(cpus: &[u32]) {
@@ -146,4 +165,61 @@ pub(super) fn restrict(cpus: &[u32]) {
         }
         assert_eq!(libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set), 0);
     }
+}
+
+/// An affinity mask to give back.
+#[derive(Clone, Copy)]
+pub(super) struct CpuMask(libc::cpu_set_t);
+
+impl std::fmt::Debug for CpuMask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CpuMask")
+    }
+}
+
+/// The calling thread's id with the operating system.
+pub(super) fn os_tid() -> i32 {
+    // SAFETY: gettid takes nothing and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Pin thread `os_tid` to CPU `to`; the mask it had (`had`, if it is pinned already, else
+/// read now), or `None` with nothing changed if `to` is not in it or it is the only CPU.
+pub(super) fn pin_other(os_tid: i32, to: u32, had: Option<&CpuMask>) -> Option<CpuMask> {
+    let to = to as usize;
+    if to >= libc::CPU_SETSIZE as usize {
+        return None;
+    }
+    let own = match had {
+        Some(mask) => mask.0,
+        None => {
+            // SAFETY: all zeroes is the empty set; the pointer and size describe `own`.
+            let mut own: libc::cpu_set_t = unsafe { zeroed() };
+            // SAFETY: as above; `os_tid` names a thread of this process.
+            if unsafe { libc::sched_getaffinity(os_tid, size_of::<libc::cpu_set_t>(), &mut own) } != 0 {
+                return None;
+            }
+            own
+        }
+    };
+    // SAFETY: `to` < CPU_SETSIZE, checked above.
+    if !unsafe { libc::CPU_ISSET(to, &own) } || unsafe { libc::CPU_COUNT(&own) } < 2 {
+        return None;
+    }
+    // SAFETY: as in `hop`.
+    let only = unsafe {
+        let mut only: libc::cpu_set_t = zeroed();
+        libc::CPU_SET(to, &mut only);
+        only
+    };
+    // SAFETY: the pointer and size describe `only`; `os_tid` names a thread of this process.
+    let set = unsafe { libc::sched_setaffinity(os_tid, size_of::<libc::cpu_set_t>(), &only) };
+    (set == 0).then_some(CpuMask(own))
+}
+
+/// Give the calling thread `mask` back.
+pub(super) fn restore_own(mask: &CpuMask) {
+    // SAFETY: pid 0 is the calling thread; the pointer and size describe the mask.
+    let restored = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &mask.0) };
+    debug_assert_eq!(restored, 0, "restoring a mask the thread had");
 }

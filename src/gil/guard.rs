@@ -184,7 +184,7 @@ impl<'a, T> GilGuard<'a, T> {
     }
 
     /// Run `f` with the GIL released, as `releaser` says: one of the three above, chosen
-    /// by a value.
+    /// by a value, or [`Releaser::Stops`] for a wait on another thread.
     pub fn release_for<R: Send>(&mut self, releaser: Releaser, f: impl FnOnce() -> R + Send) -> R {
         {
             let mut st = self.gil.lock_state();
@@ -250,7 +250,7 @@ impl<'a, T> GilGuard<'a, T> {
         let this = ManuallyDrop::new(self);
         let (gil, tid) = (this.gil, this.tid);
         let mut st = gil.lock_state();
-        gil.release(&mut st, tid, End::Released, SwitchReason::ThreadEnd);
+        gil.release_as(&mut st, tid, End::Released, SwitchReason::ThreadEnd, Releaser::Stops);
         // Unregistered under the same hold of the mutex: a scheduler choosing between
         // the two would hand the GIL to a thread that never takes it again.
         st.rec_mut(tid).exited = true;

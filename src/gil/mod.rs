@@ -29,7 +29,7 @@
 //! | eval breaker | bit set (`AtomicU32`) | nonzero means "the holder must take the slow path at its next check point". The bits in [`GIL_BITS`] belong to this lock. [`DROP_REQUEST`]: set (under the mutex) by a waiter asking the holder to drop, or by `take` for a waiter that asks every holder at once; cleared by the holder when it drops and by a thread taking the GIL from someone else. [`REPORT_LOCATION`]: set by a thread that begins to wait; cleared when the holder reports where it is, and by `take` once no waiter lacks a place. All other bits belong to the interpreter; the lock never touches them. |
 //! | `holder_at` | [`Location`] | where the holder last said it was during this hold; cleared by `take`. |
 //! | `waits_caused` | duration per location | each finished wait, added to its `caused_by`. |
-//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), `in_blocking_call` (inside `release_while` or `release_returning` and not yet back at `take`: only then may it be announced), the trace buffer (never allocated unless tracing), and `wake`, the condition variable the thread alone sleeps on while it waits. |
+//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), `in_blocking_call` (inside `release_while` or `release_returning` and not yet back at `take`: only then may it be announced), the trace buffer (never allocated unless tracing), `wake`, the condition variable the thread alone sleeps on while it waits, `asleep` (set exactly while it sleeps on `wake` in `take`), `os_tid` (its id with the OS, from its first `take`), and `pinned` (the mask to give back, set only while `asleep` or between its wake-up and its next look at the state: a thread never runs pinned past that look). |
 //! | `forced_drops`, `drop_requests` | count | totals; a request counts once, when the bit goes from 0 to 1. |
 //! | `dropped_on_cpu` | CPU number | where the last holder ran when it dropped at a check point (only when following CPUs). Set by every release (`None` unless forced) and cleared by every `take`: it describes only the hand-off in progress. |
 //! | `kept_cpu` | CPU number | where the last holder ran when it let go to sleep on that CPU (`release_keeping_cpu`; only when following CPUs). Set and cleared like `dropped_on_cpu`. |
@@ -44,6 +44,8 @@
 //!               while the GIL is locked or reserved for another thread (or t is queued):
 //!                   (on first entry: queue t unless announced; set REPORT_LOCATION if
 //!                   it cannot take the GIL at once)
+//!                   (on entry and after every sleep: asleep = false, and the mask a
+//!                   releaser pinned t from, if any, is given back)
 //!                   d = policy.ask_after(t)  (zero if t is back from a blocking call
 //!                                             and policy.asks_on_return(t))
 //!                   d = 0: set DROP_REQUEST if the GIL is locked, then sleep on t's
@@ -84,7 +86,10 @@
 //!               reserved_for = policy.next_holder(waiters), if it names a waiter;
 //!                   wake one waiter: the reserved one, else the longest waiter that
 //!                   may take the GIL, else the longest waiter (each sleeps on its own
-//!                   `wake`, so the others are not sent through the mutex in turn)
+//!                   `wake`, so the others are not sent through the mutex in turn);
+//!                   if t stops running (`Releaser::Stops`: a wait on another thread,
+//!                   a thread's end) and CPUs are followed, the woken waiter, if asleep
+//!                   in take, is first pinned to t's CPU (`pinned` = its own mask)
 //!   report(t, place):   holder_at = place; every waiter without a place gets it;
 //!                       clear REPORT_LOCATION
 //!   check_point (holder t, DROP_REQUEST seen):
@@ -102,7 +107,8 @@
 //!               release returning)
 //!   announce(t) (the holder has ended t's wait): if no scheduler, t is in a blocking
 //!               call and not queued: queue t, back from a blocking call, from now
-//!   exit:       release(t, thread_end); the thread is unregistered
+//!   exit:       release(t, thread_end), as a releaser that stops; the thread is
+//!               unregistered
 //! ```
 //!
 //! The holder's side of a check point costs one relaxed load of the eval breaker when

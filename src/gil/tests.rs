@@ -671,8 +671,13 @@ fn gil_taker_moves_off_a_sleepers_cpu() {
                 gil.acquire(taker).push(taker.get());
                 assert_eq!(&cpu::allowed(), own, "the taker is left pinned");
             });
+            // Kept there until it has let go (after the spawn, which would pass the mask
+            // on): moved meanwhile, as under the load of the other tests, it would
+            // release from, and keep, another CPU than `at`.
+            cpu::restrict(&[at]);
             wait_until("the taker", || state_of(gil, taker) == ThreadState::Waiting);
             g.release_keeping_cpu(|| thread::sleep(Duration::from_millis(2)));
+            cpu::restrict(own);
             at
         });
         (gil.stats(), traced_moves(gil), at)
@@ -697,6 +702,60 @@ fn gil_taker_moves_off_a_sleepers_cpu() {
         }
     }
     panic!("no taker moved off the sleeper's CPU in {TRADES} hand-offs on CPUs {own:?}");
+}
+
+/// A releaser that stops running (`Releaser::Stops`: a wait on another thread, a thread's
+/// end) wakes the waiter asleep for the GIL on its own CPU: the waiter is pinned there
+/// until it runs, and then has its own mask back. A release that goes on running
+/// (`Leaves`) pins nobody, nor does one with following off.
+#[test]
+fn gil_stopping_releaser_wakes_the_waiter_on_its_cpu() {
+    let Some(own) = at_least_two_cpus("waking on the releaser's CPU") else {
+        return;
+    };
+    for (releaser, follow_cpu) in [
+        (Releaser::Stops, true),
+        (Releaser::Leaves, true),
+        (Releaser::Stops, false),
+    ] {
+        let pins = releaser == Releaser::Stops && follow_cpu;
+        let gil = Gil::new(
+            Vec::new(),
+            GilConfig {
+                follow_cpu,
+                ..GilConfig::default()
+            },
+        );
+        let (holder, waiter) = (gil.register_thread(), gil.register_thread());
+        let gil = &gil;
+        let mut st = gil.lock_state();
+        assert_eq!(gil.take(&mut st, holder, false, None), None);
+        drop(st);
+        let after = thread::scope(|s| {
+            let woken = s.spawn(move || {
+                gil.acquire(waiter).push(waiter.get());
+                cpu::allowed()
+            });
+            wait_until("the waiter asleep", || gil.lock_state().rec(waiter).asleep);
+            let mut st = gil.lock_state();
+            gil.release_as(&mut st, holder, End::Blocking, SwitchReason::Blocking, releaser);
+            // The waiter needs the mutex to run on from its wake-up: it is still pinned.
+            let rec = st.rec(waiter);
+            assert_ne!(rec.os_tid, 0, "known once it came to the lock");
+            assert_eq!(rec.pinned.is_some(), pins, "{releaser:?}, follow {follow_cpu}");
+            let mask = cpu::allowed_of(rec.os_tid);
+            if pins {
+                assert_eq!(mask.len(), 1, "pinned to one CPU: {mask:?}");
+                assert!(own.contains(&mask[0]));
+            } else {
+                assert_eq!(mask, own, "left alone");
+            }
+            drop(st);
+            woken.join().expect("the waiter")
+        });
+        assert_eq!(after, own, "the waiter has its own mask back once it runs");
+        assert!(gil.lock_state().rec(waiter).pinned.is_none());
+    }
 }
 
 #[test]

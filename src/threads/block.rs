@@ -8,9 +8,10 @@
 //!   calls `block` without letting the GIL go in between; every change of state bumps the
 //!   signal under the GIL. So no wake-up is lost, and a caller that returns from `block`
 //!   simply looks at the state again (a wake-up promises nothing more than "it changed").
-//! - The GIL is released for the whole wait (`Vm::release`, or for a sleep
-//!   `Vm::release_as` with `Releaser::KeepsCpu`: the GIL's statistics and trace show it as
-//!   blocked time).
+//! - The GIL is released for the whole wait (`Vm::release_as`, with `Releaser::Stops` for
+//!   a wait on another thread, whose CPU the thread it wakes may take at once, and
+//!   `Releaser::KeepsCpu` for a sleep; the GIL's statistics and trace show it as blocked
+//!   time).
 //!   The main thread waits in slices so that Ctrl-C reaches it (`Vm::wait_interruptibly`,
 //!   which looks at the eval breaker without taking the GIL back), unless the wait may
 //!   not fail.
@@ -121,11 +122,11 @@ fn wait_released(
     }
     if !vm.is_main_thread() || !can_fail {
         let signal = signal.clone();
-        return Ok(vm.release(move || signal.wait_change(seen, deadline)));
+        return Ok(vm.release_as(Releaser::Stops, move || signal.wait_change(seen, deadline)));
     }
     let signal = signal.clone();
     let changed = move |until| signal.wait_change(seen, Some(until)).then_some(());
-    Ok(vm.wait_interruptibly(deadline, Releaser::Leaves, changed)?.is_some())
+    Ok(vm.wait_interruptibly(deadline, Releaser::Stops, changed)?.is_some())
 }
 
 /// The wait under a scheduler (`random`): the scheduler hands the GIL back once the signal
