@@ -444,6 +444,90 @@ fn sleep_keeps_the_next_holder_off_its_cpu() {
     assert_eq!(moves("0.001", "any"), 0, "--gil-cpu any");
 }
 
+/// Threads joined one by one and a lock fought over: every join and every wait for the
+/// lock lets the GIL go as a releaser that stops running, which pins the waiter it wakes
+/// to its own CPU until that waiter runs. Then the program waits at `input`.
+const PINNING_WAITS: &str = r#"
+fn work(n) { let s = 0; for i in range(n) { s += i } return s }
+for r in range(5) {
+    let ts = [spawn(work, 20000) for i in range(64)]
+    for t in ts { t.join() }
+}
+let lock = Lock()
+let total = 0
+fn bump() {
+    for i in range(2000) {
+        lock.acquire()
+        total += 1
+        lock.release()
+    }
+}
+let ts = [spawn(bump) for i in range(4)]
+for t in ts { t.join() }
+input(f"ready {total}\n")
+"#;
+
+/// The CPUs process or thread `status` (a `/proc/.../status` file) may run on.
+fn cpus_allowed(status: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(status).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A waiter pinned to a releaser's CPU for its wake-up is pinned only until it runs: once
+/// the joins and lock waits are over, no thread of the process (the pool's idle workers
+/// included) is left with fewer CPUs than the process started with.
+#[test]
+fn no_thread_is_left_pinned_after_joins_and_lock_waits() {
+    let own = cpus_allowed(std::path::Path::new("/proc/self/status"));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 || own.is_empty() {
+        eprintln!("skipped: {cpus} CPU ({own:?}); pinning needs two");
+        return;
+    }
+    let file = script("pinning.toy", PINNING_WAITS);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
+        .args(["run", "--gil-policy", "fifo", file.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run toy");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+        let _ = tx.send(line);
+    });
+    let line = match rx.recv_timeout(HUNG_AFTER) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("toy never got to its input() in {HUNG_AFTER:?}");
+        }
+    };
+    let tasks = std::path::PathBuf::from(format!("/proc/{}/task", child.id()));
+    let masks: Vec<(String, String)> = std::fs::read_dir(&tasks)
+        .expect("the threads of toy")
+        .filter_map(Result::ok)
+        .map(|task| {
+            let name = task.file_name().to_string_lossy().into_owned();
+            (name, cpus_allowed(&task.path().join("status")))
+        })
+        .collect();
+    drop(child.stdin.take());
+    let status = child.wait().expect("toy ends");
+    assert_eq!(line.trim(), "ready 8000", "the program ran to its input()");
+    assert!(status.success());
+    assert!(masks.len() > 4, "the pool's workers are still there: {masks:?}");
+    for (task, mask) in &masks {
+        assert_eq!(mask, &own, "thread {task} is left pinned");
+    }
+}
+
 #[test]
 fn bad_gil_options_are_usage_errors() {
     let file = script("empty.toy", "");
