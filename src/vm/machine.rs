@@ -370,7 +370,8 @@ impl<'a> Vm<'a> {
     /// within a slice. The GIL is taken back only when the wait is over, or for them: a
     /// thread waiting this way costs the holder nothing meanwhile. What `wait` found;
     /// `None` once `deadline` has passed; throws `Interrupt` (or `SystemExit`). The GIL is
-    /// let go as `releaser` says ([`Vm::release_as`]): `Leaves`, or `KeepsCpu` for a sleep.
+    /// let go as `releaser` says ([`Vm::release_as`]): `Leaves`, `Stops` for a wait on
+    /// another thread, or `KeepsCpu` for a sleep.
     pub fn wait_interruptibly<T: Send>(
         &mut self,
         deadline: Option<Instant>,
@@ -413,7 +414,8 @@ impl<'a> Vm<'a> {
     }
 
     /// [`Vm::release`], telling the lock what this thread does meanwhile (see
-    /// [`Releaser`]: `KeepsCpu` for a timed sleep, so the next holder keeps off this CPU).
+    /// [`Releaser`]: `KeepsCpu` for a timed sleep, so the next holder keeps off this CPU;
+    /// `Stops` for a wait on another thread, so the waiter it wakes runs on this CPU).
     pub fn release_as<R: Send>(&mut self, releaser: Releaser, f: impl FnOnce() -> R + Send) -> R {
         // A thread that began to wait, or the trace, wants to know where the GIL went from.
         if self.location_wanted() {
