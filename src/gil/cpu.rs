@@ -66,7 +66,7 @@ pub(super) fn current() -> Option<u32> {
 /// it is not left pinned. False, and nothing changed, when `to` is not among the CPUs
 /// the thread may use (or the mask does not fit a `cpu_set_t`).
 pub(super) fn move_to(to: u32) -> bool {
-    own_mask().is_some_and(|own| hop(to as usize, &own))
+    mask_of(0).is_some_and(|own| hop(to as usize, &own))
 }
 
 /// Migrate the calling thread off CPU `from`, onto the next CPU after it (counting round)
@@ -74,97 +74,26 @@ pub(super) fn move_to(to: u32) -> bool {
 /// kernel may move the thread again at once. The CPU it went to, or `None`, with nothing
 /// changed, when no other CPU is allowed.
 pub(super) fn move_off(from: u32) -> Option<u32> {
-    let own = own_mask()?;
+    let own = mask_of(0)?;
     let size = libc::CPU_SETSIZE as usize;
     (1..size)
         .map(|step| (from as usize + step) % size)
-        // SAFETY: `cpu < CPU_SETSIZE` (a remainder), so it indexes inside the bit array.
-        .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &own) })
+        .find(|&cpu| has(&own, cpu))
         .filter(|&to| hop(to, &own))
         .map(|to| to as u32)
 }
 
-/// The calling thread's affinity mask.
-fn own_mask() -> Option<libc::cpu_set_t> {
-    // SAFETY: `cpu_set_t` is a plain bit array, for which all zeroes is the empty set.
-    let mut own: libc::cpu_set_t = unsafe { zeroed() };
-    // SAFETY: pid 0 is the calling thread; the pointer and size describe `own`.
-    let got = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut own) };
-    (got == 0).then_some(own)
-}
-
 /// Migrate the calling thread onto `to`, one of the CPUs in `own` (its mask), then give
-/// it `own` back. False, and nothing changed, if `to` is not in `own`.
+/// it `own` back. False, and nothing changed, if `to` is not in `own`. The kernel
+/// migrates the thread before the first call returns, since `to` is then the only CPU
+/// its mask allows.
 fn hop(to: usize, own: &libc::cpu_set_t) -> bool {
-    if to >= libc::CPU_SETSIZE as usize {
+    if !has(own, to) || !set_mask(0, &only(to)) {
         return false;
     }
-    // SAFETY: `to` < CPU_SETSIZE (checked above), so it indexes inside the bit array.
-    if !unsafe { libc::CPU_ISSET(to, own) } {
-        return false;
-    }
-    // SAFETY: all zeroes is the empty set; `to` indexes inside it, as above.
-    let only = unsafe {
-        let mut only: libc::cpu_set_t = zeroed();
-        libc::CPU_SET(to, &mut only);
-        only
-    };
-    // SAFETY: pid 0 is the calling thread; the pointer and size describe `only`. The
-    // kernel migrates this thread to `to` before the call returns, since `to` is the
-    // only CPU the new mask allows.
-    if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &only) } != 0 {
-        return false;
-    }
-    // SAFETY: as above, for `own`: the mask this thread had a moment ago.
-    let restored = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), own) };
-    debug_assert_eq!(restored, 0, "restoring a mask the thread just had");
+    let restored = set_mask(0, own);
+    debug_assert!(restored, "restoring a mask the thread just had");
     true
-}
-
-/// The CPUs the calling thread may run on.
-#[cfg(all(test, not(loom)))]
-pub(super) fn allowed() -> Vec<u32> {
-    // SAFETY: all zeroes is the empty set; pid 0 is the calling thread and the pointer
-    // and size describe `own`; CPU_ISSET indexes below CPU_SETSIZE.
-    unsafe {
-        let mut own: libc::cpu_set_t = zeroed();
-        assert_eq!(libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut own), 0);
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &own))
-            .map(|c| c as u32)
-            .collect()
-    }
-}
-
-/// The CPUs thread `os_tid` (of this process) may run on.
-#[cfg(all(test, not(loom)))]
-pub(super) fn allowed_of(os_tid: i32) -> Vec<u32> {
-    // SAFETY: as in `allowed`, for the thread named.
-    unsafe {
-        let mut own: libc::cpu_set_t = zeroed();
-        assert_eq!(
-            libc::sched_getaffinity(os_tid, size_of::<libc::cpu_set_t>(), &mut own),
-            0
-        );
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &own))
-            .map(|c| c as u32)
-            .collect()
-    }
-}
-
-/// Pin the calling thread to `cpus`.
-#[cfg(all(test, not(loom)))]
-pub(super) fn restrict(cpus: &[u32]) {
-    // SAFETY: as in `allowed`; every CPU number is checked against CPU_SETSIZE.
-    unsafe {
-        let mut set: libc::cpu_set_t = zeroed();
-        for &c in cpus {
-            assert!((c as usize) < libc::CPU_SETSIZE as usize);
-            libc::CPU_SET(c as usize, &mut set);
-        }
-        assert_eq!(libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set), 0);
-    }
 }
 
 /// An affinity mask to give back.
@@ -183,43 +112,78 @@ pub(super) fn os_tid() -> i32 {
     unsafe { libc::gettid() }
 }
 
-/// Pin thread `os_tid` to CPU `to`; the mask it had (`had`, if it is pinned already, else
-/// read now), or `None` with nothing changed if `to` is not in it or it is the only CPU.
-pub(super) fn pin_other(os_tid: i32, to: u32, had: Option<&CpuMask>) -> Option<CpuMask> {
-    let to = to as usize;
-    if to >= libc::CPU_SETSIZE as usize {
-        return None;
-    }
-    let own = match had {
-        Some(mask) => mask.0,
-        None => {
-            // SAFETY: all zeroes is the empty set; the pointer and size describe `own`.
-            let mut own: libc::cpu_set_t = unsafe { zeroed() };
-            // SAFETY: as above; `os_tid` names a thread of this process.
-            if unsafe { libc::sched_getaffinity(os_tid, size_of::<libc::cpu_set_t>(), &mut own) } != 0 {
-                return None;
-            }
-            own
-        }
-    };
-    // SAFETY: `to` < CPU_SETSIZE, checked above.
-    if !unsafe { libc::CPU_ISSET(to, &own) } || unsafe { libc::CPU_COUNT(&own) } < 2 {
-        return None;
-    }
-    // SAFETY: as in `hop`.
-    let only = unsafe {
-        let mut only: libc::cpu_set_t = zeroed();
-        libc::CPU_SET(to, &mut only);
-        only
-    };
-    // SAFETY: the pointer and size describe `only`; `os_tid` names a thread of this process.
-    let set = unsafe { libc::sched_setaffinity(os_tid, size_of::<libc::cpu_set_t>(), &only) };
-    (set == 0).then_some(CpuMask(own))
+/// Pin thread `os_tid` of this process to CPU `to`; the mask it had, or `None` with
+/// nothing changed if `to` is not in it or it is the only CPU there.
+pub(super) fn pin_other(os_tid: i32, to: u32) -> Option<CpuMask> {
+    let own = mask_of(os_tid)?;
+    // SAFETY: CPU_COUNT only reads the bit array.
+    let choices = unsafe { libc::CPU_COUNT(&own) };
+    (has(&own, to as usize) && choices > 1 && set_mask(os_tid, &only(to as usize))).then_some(CpuMask(own))
 }
 
 /// Give the calling thread `mask` back.
 pub(super) fn restore_own(mask: &CpuMask) {
-    // SAFETY: pid 0 is the calling thread; the pointer and size describe the mask.
-    let restored = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &mask.0) };
-    debug_assert_eq!(restored, 0, "restoring a mask the thread had");
+    let restored = set_mask(0, &mask.0);
+    debug_assert!(restored, "restoring a mask the thread had");
+}
+
+/// The affinity mask of thread `os_tid` of this process (0: the calling thread).
+fn mask_of(os_tid: i32) -> Option<libc::cpu_set_t> {
+    // SAFETY: `cpu_set_t` is a plain bit array, for which all zeroes is the empty set.
+    let mut mask: libc::cpu_set_t = unsafe { zeroed() };
+    // SAFETY: the pointer and size describe `mask`.
+    let got = unsafe { libc::sched_getaffinity(os_tid, size_of::<libc::cpu_set_t>(), &mut mask) };
+    (got == 0).then_some(mask)
+}
+
+/// Gives thread `os_tid` of this process (0: the calling thread) `mask`; false if refused.
+fn set_mask(os_tid: i32, mask: &libc::cpu_set_t) -> bool {
+    // SAFETY: the pointer and size describe `mask`.
+    unsafe { libc::sched_setaffinity(os_tid, size_of::<libc::cpu_set_t>(), mask) == 0 }
+}
+
+/// The mask of CPU `cpu` alone (empty if it does not fit one).
+fn only(cpu: usize) -> libc::cpu_set_t {
+    // SAFETY: all zeroes is the empty set.
+    let mut only: libc::cpu_set_t = unsafe { zeroed() };
+    if cpu < libc::CPU_SETSIZE as usize {
+        // SAFETY: `cpu` indexes inside the bit array, checked above.
+        unsafe { libc::CPU_SET(cpu, &mut only) };
+    }
+    only
+}
+
+/// Whether `mask` has CPU `cpu`.
+fn has(mask: &libc::cpu_set_t, cpu: usize) -> bool {
+    // SAFETY: `cpu` indexes inside the bit array, checked first.
+    cpu < libc::CPU_SETSIZE as usize && unsafe { libc::CPU_ISSET(cpu, mask) }
+}
+
+/// The CPUs the calling thread may run on.
+#[cfg(all(test, not(loom)))]
+pub(super) fn allowed() -> Vec<u32> {
+    allowed_of(0)
+}
+
+/// The CPUs thread `os_tid` (of this process) may run on.
+#[cfg(all(test, not(loom)))]
+pub(super) fn allowed_of(os_tid: i32) -> Vec<u32> {
+    let mask = mask_of(os_tid).expect("the thread's affinity");
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| has(&mask, c))
+        .map(|c| c as u32)
+        .collect()
+}
+
+/// Pin the calling thread to `cpus`.
+#[cfg(all(test, not(loom)))]
+pub(super) fn restrict(cpus: &[u32]) {
+    // SAFETY: all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { zeroed() };
+    for &c in cpus {
+        assert!((c as usize) < libc::CPU_SETSIZE as usize);
+        // SAFETY: `c` indexes inside the bit array, checked above.
+        unsafe { libc::CPU_SET(c as usize, &mut set) };
+    }
+    assert!(set_mask(0, &set));
 }

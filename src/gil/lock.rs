@@ -993,16 +993,14 @@ impl<T> Gil<T> {
     /// in its own wait), is left where it is: pinned, it would have to wait for the
     /// releaser's CPU, or stay pinned until it came to the lock.
     fn pin_here(st: &mut State, next: ThreadId) {
-        let Some(here) = cpu::current() else { return };
         let Some(rec) = st.threads.get_mut(next.index()).and_then(Option::as_mut) else {
             return;
         };
-        if rec.os_tid == 0 || !rec.asleep {
+        // Pinned already by another release it has not run since: it wakes there.
+        if rec.os_tid == 0 || !rec.asleep || rec.pinned.is_some() {
             return;
         }
-        if let Some(mask) = cpu::pin_other(rec.os_tid, here, rec.pinned.as_ref()) {
-            rec.pinned.get_or_insert(mask);
-        }
+        rec.pinned = cpu::current().and_then(|here| cpu::pin_other(rec.os_tid, here));
     }
 
     /// `tid`, awake again in `take`, is no longer asleep, and gets back the affinity a
