@@ -667,7 +667,6 @@ impl<T> Gil<T> {
         if rec.os_tid == 0 {
             rec.os_tid = cpu::os_tid();
         }
-        Self::unpin(st, tid);
         // Queued already if announced (see `announce`): its wait began then.
         let announced = st.waiters.iter().find(|w| w.tid == tid).map(|w| w.since);
         let start = announced.or(wanted_since).unwrap_or_else(Instant::now);
@@ -705,19 +704,13 @@ impl<T> Gil<T> {
                         let most = self.switch_interval();
                         let next = self.ask_time(st, tid, now, true).filter(|&n| n >= MIN_SWITCH_INTERVAL);
                         let sleep = Self::watch_or_doze(st, tid, now, next.map_or(most, |n| n.min(most)));
-                        Self::assert_may_sleep(st, tid);
-                        st.rec_mut(tid).asleep = true;
-                        wake.wait_for(st, sleep);
-                        Self::unpin(st, tid);
+                        Self::sleep_for_gil(st, tid, &wake, Some(sleep));
                         Self::leave_watch(st, tid);
                     }
                     Some(interval) => {
                         let sleep = Self::watch_or_doze(st, tid, now, interval);
                         let seen = st.switch_number;
-                        Self::assert_may_sleep(st, tid);
-                        st.rec_mut(tid).asleep = true;
-                        let timed_out = wake.wait_for(st, sleep).timed_out();
-                        Self::unpin(st, tid);
+                        let timed_out = Self::sleep_for_gil(st, tid, &wake, Some(sleep));
                         Self::leave_watch(st, tid);
                         // All that time with the same holder: ask. (Asking again next
                         // turn would come to the same; this keeps the decision where
@@ -729,10 +722,7 @@ impl<T> Gil<T> {
                         }
                     }
                     None => {
-                        Self::assert_may_sleep(st, tid);
-                        st.rec_mut(tid).asleep = true;
-                        wake.wait(st);
-                        Self::unpin(st, tid);
+                        Self::sleep_for_gil(st, tid, &wake, None);
                     }
                 }
             }
@@ -804,14 +794,27 @@ impl<T> Gil<T> {
         target
     }
 
-    /// In the model build, fails the run if waiter `tid` is about to sleep on a GIL it
-    /// may take: its wake-up has been and gone, and only a timeout (an hour, with a long
-    /// switch interval) would wake it. The model lets timed waits run out at any moment,
-    /// so without this check it would take such a sleep for a short one.
-    fn assert_may_sleep(st: &State, tid: ThreadId) {
+    /// Waiter `tid` sleeps on its own `wake` until woken, or for at most `timeout`; true
+    /// if the time ran out. While it sleeps it is `asleep`, so a releaser that stops may
+    /// pin it to its CPU; awake, it gives back the mask it was pinned from before it looks
+    /// at anything (`unpin`). In the model build, the run fails if `tid` is about to sleep
+    /// on a GIL it may take: its wake-up has been and gone, and only a timeout (an hour,
+    /// with a long switch interval) would wake it; the model lets timed waits run out at
+    /// any moment, so without this check it would take such a sleep for a short one.
+    fn sleep_for_gil(st: &mut MutexGuard<'_, State>, tid: ThreadId, wake: &Condvar, timeout: Option<Duration>) -> bool {
         if cfg!(loom) {
             assert!(!st.can_take(tid), "{tid} sleeps on a GIL it may take");
         }
+        st.rec_mut(tid).asleep = true;
+        let timed_out = match timeout {
+            Some(timeout) => wake.wait_for(st, timeout).timed_out(),
+            None => {
+                wake.wait(st);
+                false
+            }
+        };
+        Self::unpin(st, tid);
+        timed_out
     }
 
     /// With the mutex unlocked, watches for the next release for up to [`HANDOFF_SPIN`],
@@ -1004,8 +1007,8 @@ impl<T> Gil<T> {
     }
 
     /// `tid`, awake again in `take`, is no longer asleep, and gets back the affinity a
-    /// releaser pinned it from (one system call, under the mutex: rare enough not to
-    /// matter, and no releaser can pin it again meanwhile).
+    /// releaser pinned it from (one system call, under the mutex, so no releaser can pin
+    /// it again meanwhile; only after a stopping releaser's hand-off).
     fn unpin(st: &mut State, tid: ThreadId) {
         let rec = st.rec_mut(tid);
         rec.asleep = false;

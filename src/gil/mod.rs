@@ -44,8 +44,8 @@
 //!               while the GIL is locked or reserved for another thread (or t is queued):
 //!                   (on first entry: queue t unless announced; set REPORT_LOCATION if
 //!                   it cannot take the GIL at once)
-//!                   (on entry and after every sleep: asleep = false, and the mask a
-//!                   releaser pinned t from, if any, is given back)
+//!                   (t is `asleep` exactly while it sleeps; after every sleep the mask
+//!                   a releaser pinned t from, if any, is given back)
 //!                   d = policy.ask_after(t)  (zero if t is back from a blocking call
 //!                                             and policy.asks_on_return(t))
 //!                   d = 0: set DROP_REQUEST if the GIL is locked, then sleep on t's
