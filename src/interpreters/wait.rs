@@ -89,11 +89,9 @@ pub(super) fn wait_piece(vm: &mut Vm, link: &Arc<Link>, side: Side, seen: u64) -
 /// The sleeping part of a wait: with the GIL released, in slices in the main thread.
 fn sleep(vm: &mut Vm, link: &Arc<Link>, side: Side, seen: u64, deadline: Option<Instant>) -> VmResult<bool> {
     if !vm.is_main_thread() {
-        let link = link.clone();
-        return Ok(vm.release(move || side.of(&link).signal.wait_change(seen, deadline)));
+        return Ok(vm.release(move || side.of(link).signal.wait_change(seen, deadline)));
     }
-    let link = link.clone();
-    let changed = move |until| side.of(&link).signal.wait_change(seen, Some(until)).then_some(());
+    let changed = move |until| side.of(link).signal.wait_change(seen, Some(until)).then_some(());
     let woke = vm.wait_interruptibly(deadline, Releaser::Leaves, changed)?.is_some();
     // A Ctrl-C that came meanwhile goes first, even if what it stopped elsewhere (another
     // interpreter) is what woke this wait.

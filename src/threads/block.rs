@@ -121,10 +121,8 @@ fn wait_released(
         return wait_scheduled(vm, signal, seen, can_fail);
     }
     if !vm.is_main_thread() || !can_fail {
-        let signal = signal.clone();
         return Ok(vm.release_as(Releaser::Stops, move || signal.wait_change(seen, deadline)));
     }
-    let signal = signal.clone();
     let changed = move |until| signal.wait_change(seen, Some(until)).then_some(());
     Ok(vm.wait_interruptibly(deadline, Releaser::Stops, changed)?.is_some())
 }

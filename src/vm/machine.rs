@@ -376,12 +376,12 @@ impl<'a> Vm<'a> {
         &mut self,
         deadline: Option<Instant>,
         releaser: Releaser,
-        wait: impl FnMut(Instant) -> Option<T> + Send + Clone,
+        mut wait: impl FnMut(Instant) -> Option<T> + Send,
     ) -> VmResult<Option<T>> {
         self.check_interrupt()?;
+        let breaker = self.breaker_handle();
         loop {
-            let breaker = self.breaker_handle();
-            let mut wait = wait.clone();
+            let (wait, breaker) = (&mut wait, &breaker);
             let found = self.release_as(releaser, move || {
                 loop {
                     let slice = Instant::now() + INTERRUPT_SLICE;
