@@ -386,6 +386,16 @@ fn gil_cpu_any_is_reported_and_moves_nobody() {
     assert!(total.ends_with(" 0"), "the cpu moves column is the last: {err}");
 }
 
+/// Whether this test process may use two CPUs; if not, says that the test (`what`) is
+/// skipped: with one CPU there is nowhere to move a thread to.
+fn two_cpus(what: &str) -> bool {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        eprintln!("skipped: {cpus} CPU; {what} needs two");
+    }
+    cpus >= 2
+}
+
 /// A thread napping beside four CPU-bound ones under `priority`, then printing how often
 /// the CPU-bound ones moved CPUs. With the switch interval at an hour they never ask one
 /// another to drop; they get the GIL only from the napper's releases (never a forced drop
@@ -416,9 +426,7 @@ print(sum([threads[id].cpu_moves for id in range(2, 6)]))
 /// Needs two CPUs to move to.
 #[test]
 fn sleep_keeps_the_next_holder_off_its_cpu() {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus < 2 {
-        eprintln!("skipped: {cpus} CPU; moving off a sleeper's CPU needs two");
+    if !two_cpus("moving off a sleeper's CPU") {
         return;
     }
     let file = script("napper.toy", NAPPER);
@@ -481,12 +489,11 @@ fn cpus_allowed(status: &std::path::Path) -> String {
 /// included) is left with fewer CPUs than the process started with.
 #[test]
 fn no_thread_is_left_pinned_after_joins_and_lock_waits() {
-    let own = cpus_allowed(std::path::Path::new("/proc/self/status"));
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus < 2 || own.is_empty() {
-        eprintln!("skipped: {cpus} CPU ({own:?}); pinning needs two");
+    if !two_cpus("waking a waiter on a releaser's CPU") {
         return;
     }
+    let own = cpus_allowed(std::path::Path::new("/proc/self/status"));
+    assert!(!own.is_empty(), "/proc/self/status names the CPUs this test may use");
     let file = script("pinning.toy", PINNING_WAITS);
     let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
         .args(["run", "--gil-policy", "fifo", file.to_str().unwrap()])
