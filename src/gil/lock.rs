@@ -48,12 +48,6 @@ const HANDOFF_SPIN: Duration = Duration::from_micros(50);
 /// Looks at the release count between two readings of the clock while spinning.
 const SPIN_LOOKS_PER_CLOCK: u32 = 32;
 
-/// How many times its own ask time a waiter that is not on watch sleeps at most. The
-/// waiter on watch asks for everyone, and `take` puts a new one on watch at every change
-/// of holder, so the others need not wake at all; the bound only keeps a wake-up that
-/// never comes from turning into a hang.
-const WATCH_BACKSTOP: u32 = 8;
-
 /// The smallest switch interval accepted; zero would make waiters spin. An answer of
 /// [`ReleasePolicy::ask_after`] shorter than this means "at once".
 pub(super) const MIN_SWITCH_INTERVAL: Duration = Duration::from_micros(1);
@@ -177,6 +171,17 @@ pub enum Releaser {
     Stops,
 }
 
+/// The waiter on watch: the one waiter whose sleep ends when its ask is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Watch {
+    pub(super) watcher: ThreadId,
+    /// When it asks the holder to drop.
+    pub(super) at: Instant,
+    /// Woken then by the alarm (it was put on watch by a change of holder, asleep for
+    /// longer); otherwise its own sleep ends then.
+    pub(super) by_alarm: bool,
+}
+
 /// Everything the mutex protects; the module docs' table gives each field's invariant.
 #[derive(Debug)]
 pub(super) struct State {
@@ -211,9 +216,11 @@ pub(super) struct State {
     /// Under a scheduler, the thread the holder's slice end chose: the next release is
     /// reserved for it. Set only just before that release, which clears it.
     pub(super) handing_to: Option<ThreadId>,
-    /// The waiter on watch, and when it will ask the holder to drop: the one waiter whose
-    /// sleep is timed to its ask. The others sleep until woken (see `WATCH_BACKSTOP`).
-    pub(super) watch: Option<(ThreadId, Instant)>,
+    /// The waiter on watch: the one waiter whose sleep ends when its ask is due. The
+    /// others sleep until woken (see `watch.rs`).
+    pub(super) watch: Option<Watch>,
+    /// When the process's alarm will look at this lock's watch, if it is set.
+    pub(super) alarm_due: Option<Instant>,
 }
 
 impl State {
@@ -223,6 +230,7 @@ impl State {
             schedules,
             handing_to: None,
             watch: None,
+            alarm_due: None,
             locked: false,
             holder: None,
             last_holder: None,
@@ -293,7 +301,7 @@ impl Invariant for State {
                 );
             }
         }
-        if let Some((watcher, _)) = self.watch {
+        if let Some(Watch { watcher, .. }) = self.watch {
             assert!(
                 self.waiters.iter().any(|w| w.tid == watcher),
                 "{watcher} is on watch but not waiting"
@@ -324,7 +332,8 @@ impl Invariant for State {
     }
 }
 
-/// The synchronization primitives, boxed so a fork child can replace them wholesale.
+/// The synchronization primitives, in an `Arc` so a fork child can replace them wholesale
+/// and the process's alarm can reach them (weakly) without borrowing the lock.
 pub(super) struct Shared {
     pub(super) state: Mutex<State>,
     /// A holder that was forced to drop sleeps here until the GIL changes hands.
@@ -335,8 +344,8 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    fn new(state: State) -> Box<Shared> {
-        Box::new(Shared {
+    fn new(state: State) -> Arc<Shared> {
+        Arc::new(Shared {
             state: Mutex::new(state),
             switch_cv: Condvar::new(),
             releases: AtomicU64::new(0),
@@ -389,8 +398,9 @@ pub struct Gil<T> {
     /// The eval breaker; see the module docs.
     pub(super) eval_breaker: std::sync::Arc<AtomicU32>,
     pub(super) value: UnsafeCell<T>,
-    /// Replaced only by `after_fork_in_child`, when no other thread exists.
-    shared: UnsafeCell<Box<Shared>>,
+    /// Replaced only by `after_fork_in_child`, when no other thread exists. Shared with
+    /// the process's alarm, which holds it weakly.
+    shared: UnsafeCell<Arc<Shared>>,
     /// The built-in policy, or the host's that replaces it: kept to make a fresh instance
     /// for a forked child.
     policy_kind: PolicyKind,
@@ -495,7 +505,12 @@ impl<T> Gil<T> {
     }
 
     pub(super) fn shared(&self) -> &Shared {
-        // SAFETY: the box is only replaced by `after_fork_in_child`, whose caller
+        self.shared_arc()
+    }
+
+    /// The primitives as the alarm holds them.
+    pub(super) fn shared_arc(&self) -> &Arc<Shared> {
+        // SAFETY: the `Arc` is only replaced by `after_fork_in_child`, whose caller
         // guarantees that no other thread exists and no reference into it is alive.
         unsafe { &*self.shared.get() }
     }
@@ -765,7 +780,7 @@ impl<T> Gil<T> {
             // A request like any other: counted, and traced as the asker's.
             self.request_drop(st, asker, now);
         }
-        Self::set_watch(st, now, first);
+        self.set_watch(st, now, first);
         let (dropped_on, kept) = (st.dropped_on_cpu.take(), st.kept_cpu.take());
         let target = placement(dropped_on, kept, switched, waited.then(|| now - start));
 
@@ -1037,49 +1052,6 @@ impl<T> Gil<T> {
         true
     }
 
-    /// How long waiter `tid`, whose next ask is `own` from `now`, sleeps. One waiter keeps
-    /// the time for all, the one that asks first: it goes on watch and sleeps `own`. The
-    /// others doze, up to `WATCH_BACKSTOP` times longer, until a release or a new watch
-    /// wakes them. (Every waiter timing its own ask woke each of them once per switch
-    /// interval, a context switch each, taken from the holder's CPU.)
-    fn watch_or_doze(st: &mut State, tid: ThreadId, now: Instant, own: Duration) -> Duration {
-        let due = now + own;
-        match st.watch {
-            Some((watcher, at)) if watcher != tid && at <= due => own.saturating_mul(WATCH_BACKSTOP),
-            _ => {
-                st.watch = Some((tid, due));
-                own
-            }
-        }
-    }
-
-    /// A waiter awake again is no longer on watch: it decides anew, or takes the GIL.
-    fn leave_watch(st: &mut State, tid: ThreadId) {
-        if st.watch.is_some_and(|(watcher, _)| watcher == tid) {
-            st.watch = None;
-        }
-    }
-
-    /// Puts on watch `first`, the waiter that will ask the new holder first and after how
-    /// long (from `askers`), and wakes it to time its sleep to that ask, unless it is on
-    /// watch already and wakes no later.
-    fn set_watch(st: &mut State, now: Instant, first: Option<(ThreadId, Duration)>) {
-        let Some((watcher, after)) = first else {
-            st.watch = None;
-            return;
-        };
-        let at = now + after;
-        match st.watch {
-            Some((current, woken_at)) if current == watcher && woken_at <= at => {}
-            _ => {
-                st.watch = Some((watcher, at));
-                if let Some(rec) = st.threads.get(watcher.index()).and_then(Option::as_ref) {
-                    rec.wake.notify_one();
-                }
-            }
-        }
-    }
-
     /// `asker` asks the holder to drop; counted once per request, not per reminder.
     fn request_drop(&self, st: &mut State, asker: ThreadId, at: Instant) {
         let before = self.eval_breaker.fetch_or(DROP_REQUEST, Relaxed);
@@ -1127,11 +1099,11 @@ impl<T> Gil<T> {
         state.locked = true;
         state.holder = Some(tid);
         state.last_holder = Some(tid);
-        // A new box at a new address: no stale parking_lot record can share its keys.
+        // A new allocation at a new address: no stale parking_lot record can share its keys.
         let fresh = Shared::new(state);
         // SAFETY: by the caller's contract this thread is the only one in the process and
         // holds no reference into the old `Shared`, so nothing can observe the swap; the
-        // old box is leaked because its contents may be mid-update by a vanished thread.
+        // old one is leaked because its contents may be mid-update by a vanished thread.
         let old = unsafe { std::mem::replace(&mut *self.shared.get(), fresh) };
         std::mem::forget(old);
         self.eval_breaker.fetch_and(!GIL_BITS, Relaxed);

@@ -24,7 +24,8 @@
 //! | `reasons` | count per reason | at each switch, `reasons[released_for] += 1`, so the counts always add up to `switch_number`. |
 //! | `reserved_for` | thread id | a hand-off: when `Some(t)`, the GIL is free and only `t` may take it; `t` is always in `waiters`. Cleared when `t` takes it. |
 //! | `waiters` | list | threads blocked in `take`, in arrival order (index 0 waited longest), and threads announced before they arrive: one away in a blocking call whose wait the holder has just ended (`announce_return`), or a releaser in `release_returning` the policy keeps the GIL for; either is on its way to `take` and keeps its place there. Never contains the holder; a thread leaves only by taking the GIL (or, a releaser the policy did not choose, within the release that queued it). Each records when its wait began, `from_blocking` (coming back from `release_while`), and `caused_by`, the place the holder was when it began to wait, once the holder has said. |
-//! | `watch` | thread id, instant | the waiter on watch and when it will ask: the one waiter whose sleep is timed to its ask, for all of them. Always a queued waiter. Set by a waiter going to sleep whose ask comes first, and by `take` for the waiter that will ask the new holder first; cleared by the watcher when it wakes. |
+//! | `watch` | thread id, instant, by whom | the waiter on watch, when it will ask, and whether the alarm wakes it then (else its own timed sleep ends then): the one waiter woken for its ask, for all of them. Always a queued waiter. Set by a waiter going to sleep whose ask comes first (timing its own sleep), and by `take` for the waiter that will ask the new holder first (by the alarm); cleared by the watcher when it wakes. |
+//! | `alarm_due` | instant | when the process's alarm (`alarm.rs`) will next look at this lock's watch; the alarm has an entry due then. Set by arming it for a sooner time; cleared when that entry rings, which wakes the watcher if the watch is the alarm's and due, or arms it again for the watch's later time. |
 //! | `policy` | [`ReleasePolicy`] | the scheduling rule, asked only with the mutex held; `views` is the room its questions show the waiters in. |
 //! | eval breaker | bit set (`AtomicU32`) | nonzero means "the holder must take the slow path at its next check point". The bits in [`GIL_BITS`] belong to this lock. [`DROP_REQUEST`]: set (under the mutex) by a waiter asking the holder to drop, or by `take` for a waiter that asks every holder at once; cleared by the holder when it drops and by a thread taking the GIL from someone else. [`REPORT_LOCATION`]: set by a thread that begins to wait; cleared when the holder reports where it is, and by `take` once no waiter lacks a place. All other bits belong to the interpreter; the lock never touches them. |
 //! | `holder_at` | [`Location`] | where the holder last said it was during this hold; cleared by `take`. |
@@ -70,7 +71,9 @@
 //!               request a drop (counted as the first such waiter's) if some waiter
 //!                   asks this new holder at once
 //!               watch = the waiter that asks this new holder first (policy.ask_after),
-//!                   woken to time its sleep, unless already on watch and due no later
+//!                   unless it is on watch already, timing its own sleep, and due no
+//!                   later; it is left asleep and the alarm set for its ask, unless set
+//!                   for no later already (without an alarm: it is woken to time its own)
 //!               charge t's wait to its `caused_by`
 //!               follow: if t waited at least FOLLOW_MIN_WAIT and the GIL came from a
 //!                   forced drop on another CPU, t moves there (after unlocking the mutex);
@@ -178,7 +181,8 @@
 //! edge between successive holders, and that no wake-up is lost. Not modelled: the eval
 //! breaker stays a `std` atomic (it is only a hint, read without the mutex; every decision
 //! is made again under it), a timed wait runs out at most once per thread and run, CPU
-//! following and fork are left out, and the bound on preemptions (2 for three threads)
+//! following, the alarm (a waiter put on watch is woken at once instead) and fork are
+//! left out, and the bound on preemptions (2 for three threads)
 //! leaves some three-thread interleavings unexplored. Building for it takes minutes (every
 //! dependency is rebuilt with the flag), running it seconds.
 //!
@@ -193,6 +197,8 @@
 // One concept per file (each opens with what it owns and the invariant it keeps):
 // Who made a thread wait: location reports, and waits charged to them.
 mod blame;
+// The process's alarm, which wakes a waiter put on watch by a change of holder.
+mod alarm;
 // interval, ticks, fifo and priority as `ReleasePolicy`s.
 mod builtin_policies;
 // Following the previous holder's CPU.
@@ -221,6 +227,8 @@ mod queued;
 mod random;
 // Why the GIL changed hands.
 mod reason;
+// The waiter on watch, which times the asks for all the waiters.
+mod watch;
 // Counters and the `--gil-stats` table; the same as JSON.
 mod stats;
 mod stats_json;
@@ -236,6 +244,7 @@ mod loom_model;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+pub use alarm::{AlarmForkHold, hold_for_fork as hold_alarm_for_fork};
 pub use cpu::{FOLLOW_MIN_WAIT, KEEP_CPU_PAUSES};
 pub use deadline::Deadline;
 pub use guard::GilGuard;

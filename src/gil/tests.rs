@@ -1593,6 +1593,21 @@ fn sleeps_of_this_thread() -> i64 {
     unsafe { usage.assume_init() }.ru_nvcsw
 }
 
+/// A waiting thread's life: takes the GIL as `tid`, holds it for `hold` without a check
+/// point, counts itself in, and records how often it slept to get it.
+fn take_counting_sleeps(gil: &Gil<u32>, tid: ThreadId, hold: Duration, sleeps: &StdMutex<Vec<i64>>) {
+    let before = sleeps_of_this_thread();
+    let mut g = gil.acquire(tid);
+    let slept = sleeps_of_this_thread() - before;
+    if !hold.is_zero() {
+        thread::sleep(hold);
+    }
+    *g += 1;
+    drop(g);
+    sleeps.lock().unwrap().push(slept);
+    gil.thread_exit(tid);
+}
+
 /// Twelve threads wait while the holder keeps the GIL for 20 switch intervals without a
 /// check point (as native code that holds it would). Only the waiter on watch wakes every
 /// interval to ask again; the others doze until the release. When every waiter timed its
@@ -1615,15 +1630,7 @@ fn gil_only_the_waiter_on_watch_wakes_to_ask() {
             for _ in 0..WAITERS {
                 let tid = gil.register_thread();
                 let (gil, sleeps) = (&gil, &sleeps);
-                s.spawn(move || {
-                    let before = sleeps_of_this_thread();
-                    let mut g = gil.acquire(tid);
-                    let slept = sleeps_of_this_thread() - before;
-                    *g += 1;
-                    drop(g);
-                    sleeps.lock().unwrap().push(slept);
-                    gil.thread_exit(tid);
-                });
+                s.spawn(move || take_counting_sleeps(gil, tid, Duration::ZERO, sleeps));
             }
             wait_until("every thread queued", || gil.lock_state().waiters.len() == WAITERS);
             thread::sleep(Duration::from_millis(40));
@@ -1640,4 +1647,103 @@ fn gil_only_the_waiter_on_watch_wakes_to_ask() {
         assert!(total < 120, "{policy}: the waiters slept {total} times ({sleeps:?})");
         assert_eq!(gil.into_inner(), WAITERS as u32 + 1, "{policy}");
     }
+}
+
+/// Twelve threads queue for the GIL and take it in turn, each holding it for a
+/// millisecond. Each change of holder names a new waiter on watch; the alarm times that
+/// waiter's ask, so the change wakes nobody but the next holder, and each waiter sleeps
+/// once. (Woken to time its own ask, each slept twice: 23 sleeps in all.)
+#[test]
+fn gil_a_change_of_holder_wakes_only_the_next_holder() {
+    const WAITERS: usize = 12;
+    for policy in [PolicyKind::Fifo, PolicyKind::Interval] {
+        let gil = Gil::new(0u32, config(policy, Duration::from_secs(1)));
+        let main = gil.register_thread();
+        let g = gil.acquire(main);
+        let sleeps = StdMutex::new(Vec::new());
+        thread::scope(|s| {
+            for queued in 1..=WAITERS {
+                let tid = gil.register_thread();
+                let (gil, sleeps) = (&gil, &sleeps);
+                s.spawn(move || take_counting_sleeps(gil, tid, Duration::from_millis(1), sleeps));
+                wait_until("the thread queued", || gil.lock_state().waiters.len() == queued);
+            }
+            drop(g);
+        });
+        let sleeps = sleeps.into_inner().unwrap();
+        let total: i64 = sleeps.iter().sum();
+        assert!(
+            total < (WAITERS * 3 / 2) as i64,
+            "{policy}: the waiters slept {total} times ({sleeps:?})"
+        );
+        assert_eq!(gil.into_inner(), WAITERS as u32, "{policy}");
+    }
+}
+
+/// A waiter named on watch by a change of holder asks that holder in time: the holder
+/// keeps the GIL, without a check point, for six switch intervals, while the waiter, put
+/// to doze for eight of them when it queued, is woken by the alarm after one.
+#[test]
+fn gil_the_alarm_wakes_the_waiter_a_change_of_holder_put_on_watch() {
+    let gil = Gil::new(0u32, config(PolicyKind::Interval, Duration::from_millis(5)));
+    let main = gil.register_thread();
+    let (first, second) = (gil.register_thread(), gil.register_thread());
+    let g = gil.acquire(main);
+    let asked_in_time = thread::scope(|s| {
+        let gil = &gil;
+        let holder = s.spawn(move || {
+            let g = gil.acquire(first);
+            thread::sleep(Duration::from_millis(30));
+            let asked = drop_requested(gil);
+            drop(g);
+            gil.thread_exit(first);
+            asked
+        });
+        wait_until("the first waiter queued", || gil.lock_state().waiters.len() == 1);
+        s.spawn(move || {
+            drop(gil.acquire(second));
+            gil.thread_exit(second);
+        });
+        wait_until("the second waiter queued", || gil.lock_state().waiters.len() == 2);
+        {
+            let st = gil.lock_state();
+            let watch = st.watch.expect("the first waiter is on watch");
+            assert_eq!((watch.watcher, watch.by_alarm), (first, false));
+        }
+        drop(g);
+        holder.join().unwrap()
+    });
+    assert!(
+        asked_in_time,
+        "the second waiter did not ask within six switch intervals"
+    );
+    let stats = gil.stats();
+    assert!(
+        stats.thread(second).unwrap().drop_requests >= 1,
+        "the ask was not the second waiter's"
+    );
+}
+
+/// The alarm holds a lock weakly: once the lock is dropped, nothing of it is kept.
+#[test]
+fn gil_the_alarm_keeps_nothing_of_a_dropped_lock() {
+    let gil = Gil::new(0u32, config(PolicyKind::Fifo, Duration::from_secs(3600)));
+    let main = gil.register_thread();
+    let waiters = [gil.register_thread(), gil.register_thread()];
+    let g = gil.acquire(main);
+    thread::scope(|s| {
+        for (queued, tid) in waiters.into_iter().enumerate() {
+            let gil = &gil;
+            s.spawn(move || {
+                drop(gil.acquire(tid));
+                gil.thread_exit(tid);
+            });
+            wait_until("the thread queued", || gil.lock_state().waiters.len() == queued + 1);
+        }
+        drop(g);
+    });
+    assert!(gil.lock_state().alarm_due.is_some(), "a change of holder set the alarm");
+    let shared = std::sync::Arc::downgrade(gil.shared_arc());
+    drop(gil);
+    assert!(shared.upgrade().is_none(), "the lock outlived its owner");
 }

@@ -65,6 +65,8 @@ pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert
     // no thread starts or finishes meanwhile, and no other thread can come to fork while
     // this one holds the thread pool's lock.
     let pool_hold = crate::threads::before_fork(vm);
+    // Nor is the GIL's alarm thread being started, in this interpreter or another.
+    let alarm_hold = crate::gil::hold_alarm_for_fork();
     // Output is flushed and the writer held across the fork: no other thread is writing
     // (print writes without the GIL), so the child neither repeats nor half-inherits it.
     // SAFETY: fork is called while this thread holds the GIL, so no other thread is in the
@@ -74,6 +76,7 @@ pub(super) fn fork_child(vm: &mut Vm, body: impl FnOnce(&mut Vm) -> std::convert
     let parent_pid = std::process::id() as i32;
     let sigint = super::ctrl_c::block_during_fork();
     let pid = vm.it.output.flushed_while(|| unsafe { libc::fork() });
+    drop(alarm_hold);
     if pid < 0 {
         drop(pool_hold);
         sigint.restore();
