@@ -1747,3 +1747,87 @@ fn gil_the_alarm_keeps_nothing_of_a_dropped_lock() {
     drop(gil);
     assert!(shared.upgrade().is_none(), "the lock outlived its owner");
 }
+
+/// The OS thread of `worker`, which takes the GIL once, when told to start (the sender:
+/// what a `queue_starting` start sends).
+fn worker_waiting_to_start<'scope, 'env>(
+    s: &'scope thread::Scope<'scope, 'env>,
+    gil: &'env Gil<u32>,
+    worker: ThreadId,
+) -> std::sync::mpsc::Sender<()> {
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    s.spawn(move || {
+        if go_rx.recv_timeout(Duration::from_secs(60)).is_ok() {
+            *gil.acquire(worker) += 1;
+            gil.thread_exit(worker);
+        }
+    });
+    go_tx
+}
+
+/// A thread queued before it runs (`queue_starting`) is started by the release that
+/// hands it the GIL, not before, and once; it then takes the GIL as a queued waiter.
+#[test]
+fn gil_a_thread_queued_before_it_runs_is_started_by_the_release() {
+    for policy in [
+        PolicyKind::Interval,
+        PolicyKind::Fifo,
+        PolicyKind::Priority,
+        PolicyKind::Deadline,
+    ] {
+        let gil = Gil::new(0u32, config(policy, Duration::from_secs(3600)));
+        let main = gil.register_thread();
+        let worker = gil.register_starting_thread();
+        let starts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        thread::scope(|s| {
+            let gil = &gil;
+            let go_tx = worker_waiting_to_start(s, gil, worker);
+            let mut g = gil.acquire(main);
+            let counted = starts.clone();
+            g.queue_starting(worker, None, move || {
+                counted.fetch_add(1, Relaxed);
+                go_tx.send(()).unwrap();
+            });
+            {
+                let st = gil.lock_state();
+                st.check();
+                assert!(st.waiters.iter().any(|w| w.tid == worker), "{policy}: not queued");
+            }
+            *g += 1;
+            thread::sleep(Duration::from_millis(5));
+            assert_eq!(starts.load(Relaxed), 0, "{policy}: started while the GIL was held");
+            drop(g);
+            wait_until("the worker ran", || *gil.acquire(main) == 2);
+        });
+        assert_eq!(starts.load(Relaxed), 1, "{policy}: started more than once");
+        let stats = gil.stats();
+        assert_eq!(stats.thread(worker).unwrap().acquisitions, 1, "{policy}");
+    }
+}
+
+/// A thread queued before it runs asks the holder to drop like any waiter: the holder
+/// keeps the GIL at its check points, and the thread, started when its ask is due, gets
+/// the GIL from it.
+#[test]
+fn gil_a_thread_queued_before_it_runs_is_started_when_its_ask_is_due() {
+    let gil = Gil::new(0u32, config(PolicyKind::Interval, Duration::from_millis(2)));
+    let main = gil.register_thread();
+    let worker = gil.register_starting_thread();
+    thread::scope(|s| {
+        let gil = &gil;
+        let go_tx = worker_waiting_to_start(s, gil, worker);
+        let mut g = gil.acquire(main);
+        g.queue_starting(worker, None, move || go_tx.send(()).unwrap());
+        let start = Instant::now();
+        while *g == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the queued thread never got the GIL"
+            );
+            if drop_requested(gil) {
+                g.check_point();
+            }
+        }
+    });
+    assert!(gil.stats().thread(main).unwrap().forced_drops >= 1);
+}
