@@ -194,7 +194,9 @@ fn ring(lock: &Arc<Shared>, at: Instant) {
         return;
     };
     if watch.at <= Instant::now() {
-        st.wake(watch.watcher);
+        if let Some(rec) = st.threads.get(watch.watcher.index()).and_then(Option::as_ref) {
+            rec.wake.notify_one();
+        }
     } else {
         arm(lock, &mut st, watch.at);
     }

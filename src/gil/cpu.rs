@@ -107,7 +107,7 @@ impl std::fmt::Debug for CpuMask {
 }
 
 /// The calling thread's id with the operating system.
-pub fn os_tid() -> i32 {
+pub(super) fn os_tid() -> i32 {
     // SAFETY: gettid takes nothing and cannot fail.
     unsafe { libc::gettid() }
 }

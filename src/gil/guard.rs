@@ -215,22 +215,6 @@ impl<'a, T> GilGuard<'a, T> {
         self.gil.announce(&mut st, tid, Instant::now());
     }
 
-    /// Queue thread `tid`, registered with
-    /// [`Gil::register_starting_thread`](super::Gil::register_starting_thread) and not
-    /// started yet, for the GIL now, and have the lock call `start` where it would first
-    /// wake it: when a release hands it the GIL, or when it is due to ask the holder to
-    /// drop. `start` must start the OS thread that takes the GIL as `tid`; it runs with
-    /// the lock's mutex held, on whichever thread lets the GIL go, so it must be quick and
-    /// must not block or touch this lock (handing a job to a thread already waiting for
-    /// one). A new thread then costs one wake-up, at its turn. Under a scheduler
-    /// ([`ReleasePolicy::schedules`](super::ReleasePolicy::schedules)) `start` is called
-    /// at once. `os_tid`, the id with the operating system of the thread `start` wakes
-    /// (see [`os_thread_id`](super::os_thread_id)), if known, lets a releaser that stops
-    /// running start it on its own CPU, as it wakes a waiter asleep in the lock.
-    pub fn queue_starting(&self, tid: ThreadId, os_tid: Option<i32>, start: impl FnOnce() + Send + 'static) {
-        self.gil.queue_starting(tid, os_tid, Box::new(start));
-    }
-
     /// Under a scheduler ([`ReleasePolicy::schedules`](super::ReleasePolicy::schedules)):
     /// block on one of the program's own objects. The GIL goes to a thread the scheduler
     /// picks, and comes back only when the scheduler hands it to this thread, which it

@@ -128,22 +128,6 @@ pub(super) struct ThreadRec {
     pub(super) pinned: Option<cpu::CpuMask>,
     /// Asleep in `take`, waiting to be woken for the GIL: the only time it may be pinned.
     pub(super) asleep: bool,
-    /// Queued by the holder before its OS thread runs ([`Gil::queue_starting`]): what
-    /// starts it, run in place of the first wake-up.
-    pub(super) starter: Option<Starter>,
-    /// Queued before it ran, and not yet at the lock: from `queue_starting` to its first
-    /// `take`. Like a sleeper, it may be pinned to a releaser's CPU meanwhile.
-    pub(super) starting: bool,
-}
-
-/// What starts a thread queued before it runs: called, once, where the lock would wake
-/// it, with the state's mutex held.
-pub(super) struct Starter(pub(super) Box<dyn FnOnce() + Send>);
-
-impl fmt::Debug for Starter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Starter")
-    }
 }
 
 /// When a thread blocked under a scheduler may run again: asked by the holder, under the
@@ -282,20 +266,6 @@ impl State {
         }
     }
 
-    /// Wakes waiter `tid` to look at the state again, or, if it was queued before its
-    /// OS thread ran, starts it (it then finds the state for itself).
-    pub(super) fn wake(&mut self, tid: ThreadId) {
-        let Some(rec) = self.threads.get_mut(tid.index()).and_then(Option::as_mut) else {
-            return;
-        };
-        match rec.starter.take() {
-            Some(Starter(start)) => start(),
-            None => {
-                rec.wake.notify_one();
-            }
-        }
-    }
-
     pub(super) fn rec(&self, tid: ThreadId) -> &ThreadRec {
         self.threads
             .get(tid.index())
@@ -351,15 +321,7 @@ impl Invariant for State {
                 self.holder == Some(tid),
                 "{tid}: `held_since` disagrees with `holder`"
             );
-            assert!(rec.pinned.is_none() || rec.asleep || rec.starting, "{tid} runs pinned");
-            assert!(
-                rec.starter.is_none() || rec.starting,
-                "{tid} is to be started but has run"
-            );
-            assert!(
-                !rec.starting || self.waiters.iter().any(|w| w.tid == tid),
-                "{tid} is starting but not queued"
-            );
+            assert!(rec.pinned.is_none() || rec.asleep, "{tid} runs pinned");
         }
         assert!(
             self.reasons.total() == self.switch_number,
@@ -720,11 +682,6 @@ impl<T> Gil<T> {
         if rec.os_tid == 0 {
             rec.os_tid = cpu::os_tid();
         }
-        if std::mem::replace(&mut rec.starting, false) {
-            // Queued before it ran, and maybe started on a releaser's CPU: its own mask
-            // back before it looks at anything.
-            Self::unpin(st, tid);
-        }
         // Queued already if announced (see `announce`): its wait began then.
         let announced = st.waiters.iter().find(|w| w.tid == tid).map(|w| w.since);
         let start = announced.or(wanted_since).unwrap_or_else(Instant::now);
@@ -1041,16 +998,15 @@ impl<T> Gil<T> {
         {
             Self::pin_here(st, next);
         }
-        if let Some(next) = next {
-            st.wake(next);
+        if let Some(rec) = next.and_then(|t| st.threads.get(t.index())).and_then(Option::as_ref) {
+            rec.wake.notify_one();
         }
         now
     }
 
     /// Pin `next`, about to be woken by a releaser that stops running at once
     /// ([`Releaser::Stops`]), to the releaser's CPU, so it wakes there; only if it is
-    /// asleep in `take`, or queued before it ran on an OS thread the lock knows, where it
-    /// gives the mask back as soon as it looks at the state (`unpin`). A
+    /// asleep in `take`, where it gives the mask back as soon as it runs (`unpin`). A
     /// thread that is running, or asleep elsewhere (a joiner announced for the GIL, still
     /// in its own wait), is left where it is: pinned, it would have to wait for the
     /// releaser's CPU, or stay pinned until it came to the lock.
@@ -1059,7 +1015,7 @@ impl<T> Gil<T> {
             return;
         };
         // Pinned already by another release it has not run since: it wakes there.
-        if rec.os_tid == 0 || !(rec.asleep || rec.starting) || rec.pinned.is_some() {
+        if rec.os_tid == 0 || !rec.asleep || rec.pinned.is_some() {
             return;
         }
         rec.pinned = cpu::current().and_then(|here| cpu::pin_other(rec.os_tid, here));
@@ -1097,7 +1053,7 @@ impl<T> Gil<T> {
     }
 
     /// `asker` asks the holder to drop; counted once per request, not per reminder.
-    pub(super) fn request_drop(&self, st: &mut State, asker: ThreadId, at: Instant) {
+    fn request_drop(&self, st: &mut State, asker: ThreadId, at: Instant) {
         let before = self.eval_breaker.fetch_or(DROP_REQUEST, Relaxed);
         if before & DROP_REQUEST != 0 {
             return;

@@ -227,8 +227,6 @@ mod queued;
 mod random;
 // Why the GIL changed hands.
 mod reason;
-// Threads queued for the GIL before their OS thread runs.
-mod starting;
 // The waiter on watch, which times the asks for all the waiters.
 mod watch;
 // Counters and the `--gil-stats` table; the same as JSON.
@@ -247,7 +245,7 @@ mod loom_model;
 mod tests;
 
 pub use alarm::{AlarmForkHold, hold_for_fork as hold_alarm_for_fork};
-pub use cpu::{FOLLOW_MIN_WAIT, KEEP_CPU_PAUSES, os_tid as os_thread_id};
+pub use cpu::{FOLLOW_MIN_WAIT, KEEP_CPU_PAUSES};
 pub use deadline::Deadline;
 pub use guard::GilGuard;
 pub use location::{Location, LocationNames};

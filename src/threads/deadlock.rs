@@ -96,7 +96,7 @@ pub(super) fn check_all_blocked(vm: &mut Vm) {
 fn blocked_threads(vm: &Vm) -> Option<Vec<u32>> {
     let waits = &vm.it.waits;
     let main = vm.it.main_thread.get();
-    if !waits.may_all_be_waiting() || !is_blocked(vm, main) {
+    if !waits.may_all_be_waiting() || !waits.is_blocked(main) {
         return None;
     }
     let mut threads = vec![main];
@@ -104,7 +104,7 @@ fn blocked_threads(vm: &Vm) -> Option<Vec<u32>> {
         if let Obj::Thread(t) = vm.it.heap.get(id)
             && t.outcome.is_none()
         {
-            if !is_blocked(vm, t.tid) {
+            if !waits.is_blocked(t.tid) {
                 return None;
             }
             threads.push(t.tid);
@@ -112,20 +112,6 @@ fn blocked_threads(vm: &Vm) -> Option<Vec<u32>> {
     }
     threads[1..].sort_unstable();
     Some(threads)
-}
-
-/// Whether `thread` is blocked: in the graph, its signal unmoved, and not waiting for a
-/// thread that has finished (a finishing thread wakes its joiners only once it has let
-/// the GIL go, after this check).
-fn is_blocked(vm: &Vm, thread: u32) -> bool {
-    let waits = &vm.it.waits;
-    let for_finished = waits.entry(thread).is_some_and(|e| match e.on {
-        WaitFor::Thread(id) | WaitFor::ProgramEnd(id) => {
-            matches!(vm.it.heap.get(id), Obj::Thread(t) if t.outcome.is_some())
-        }
-        _ => false,
-    });
-    waits.is_blocked(thread) && !for_finished
 }
 
 /// Who can give what `on` names, read from the object; `None` for what any thread could

@@ -25,7 +25,6 @@
 //! fork, which the child's copy of that thread releases.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -42,8 +41,6 @@ const MAX_IDLE: usize = 256;
 /// One OS thread of the pool, as the pool and the thread both see it.
 struct Worker {
     id: u64,
-    /// Its id with the operating system, once it runs (0 before).
-    os_tid: AtomicI32,
     /// The next job, put here by `run` after taking the worker out of the idle list.
     job: Mutex<Option<Job>>,
     handed: Condvar,
@@ -89,7 +86,8 @@ impl Threads {
         pool.join_ended();
         if let Some(worker) = pool.idle.pop() {
             drop(guard);
-            hand(&worker, job);
+            *lock_job(&worker) = Some(job);
+            worker.handed.notify_one();
             return Ok(());
         }
         // A thread the system cannot finish starting would abort the process from inside
@@ -97,7 +95,6 @@ impl Threads {
         crate::thread_room::room_for_thread(stack).map_err(std::io::Error::other)?;
         let worker = Arc::new(Worker {
             id: pool.next_id,
-            os_tid: AtomicI32::new(0),
             job: Mutex::new(None),
             handed: Condvar::new(),
         });
@@ -111,15 +108,6 @@ impl Threads {
             .spawn(move || self.work(&worker, job))?;
         pool.running.insert(id, handle);
         Ok(())
-    }
-
-    /// Keeps an idle worker for a job that cannot run yet, if there is one: no system
-    /// call.
-    pub fn reserve_idle(&self) -> Option<Reserved> {
-        let mut guard = self.lock();
-        let pool = guard.as_mut()?;
-        pool.join_ended();
-        pool.idle.pop().map(|worker| Reserved(Some(worker)))
     }
 
     /// Waits for the workers that have decided to end and keeps any other from deciding
@@ -136,7 +124,6 @@ impl Threads {
 
     /// A worker's life: its first job, then each job it is handed, until it ends.
     fn work(&self, me: &Arc<Worker>, first: Job) {
-        me.os_tid.store(crate::gil::os_thread_id(), Ordering::Relaxed);
         let mut job = Some(first);
         while let Some(next) = job.take() {
             next();
@@ -156,12 +143,6 @@ impl Threads {
             }
             pool.idle.push(me.clone());
         }
-        self.wait_for_job(me, in_child)
-    }
-
-    /// Waits for the job handed to `me`, which is idle or reserved; `None` if it left the
-    /// idle list to end, its wait over with nothing handed.
-    fn wait_for_job(&self, me: &Arc<Worker>, in_child: bool) -> Option<Job> {
         let mut job = lock_job(me);
         loop {
             if let Some(next) = job.take() {
@@ -210,39 +191,6 @@ impl Pool {
             }
         }
     }
-}
-
-/// An OS thread of the pool kept for one job ([`Threads::reserve`]): out of the idle
-/// list, waiting for [`Reserved::start`]. Dropped unstarted, it is handed an empty job
-/// and becomes idle again.
-pub struct Reserved(Option<Arc<Worker>>);
-
-impl Reserved {
-    /// The kept thread's id with the operating system, if it has started running.
-    pub fn os_tid(&self) -> Option<i32> {
-        let tid = self.0.as_ref()?.os_tid.load(Ordering::Relaxed);
-        (tid != 0).then_some(tid)
-    }
-
-    /// Hands `job` to the kept thread and wakes it: never fails, never creates a thread.
-    pub fn start(mut self, job: Job) {
-        if let Some(worker) = self.0.take() {
-            hand(&worker, job);
-        }
-    }
-}
-
-impl Drop for Reserved {
-    fn drop(&mut self) {
-        if let Some(worker) = self.0.take() {
-            hand(&worker, Box::new(|| {}));
-        }
-    }
-}
-
-fn hand(worker: &Worker, job: Job) {
-    *lock_job(worker) = Some(job);
-    worker.handed.notify_one();
 }
 
 /// The pool's lock, held across a fork by the forking thread (see the module docs).

@@ -8,10 +8,9 @@
 //!   program holds the object. A joined or returned thread's object is garbage once the
 //!   program drops it.
 //! - A toy thread runs on an OS thread of the pool (`pool`), kept for the next toy thread
-//!   once this one is done. If one is idle, `spawn` keeps it and queues the thread for
-//!   the GIL, and the lock hands the OS thread its job when it would first wake the
-//!   thread (`GilGuard::queue_starting`); otherwise it creates one with the GIL released,
-//!   like any blocking call, so other threads may run during a `spawn`.
+//!   once this one is done. `spawn` hands it over with the GIL released (creating an OS
+//!   thread is a blocking call like any other), so other threads may run during a
+//!   `spawn`.
 //! - Until a thread's OS thread has finished with it (`returned`), the thread stays in
 //!   `exited_threads`, where `before_fork` waits for it: no toy thread is half-way out of
 //!   the interpreter when the process is copied.
@@ -87,50 +86,26 @@ pub fn spawn(vm: &mut Vm, args: &[Value]) -> VmResult<Value> {
     let started_in_thread = started.clone();
     thread_obj(vm, id).started = Some(started.clone());
     let stack = thread_stack();
-    let job: super::pool::Job = Box::new(move || {
-        let _returned = BumpOnDrop(returned.clone());
-        thread_main(worker, tid, index, stack, returned);
+    // Handing the thread to the pool may create an OS thread, a system call of tens of
+    // microseconds: done with the GIL released, like any blocking call, so the threads
+    // spawned before this one can take the GIL meanwhile (in a spawn loop, each starts
+    // running while the next is handed over, instead of all of them queueing for the GIL
+    // until the loop ends). But this thread is back in microseconds, and a policy that
+    // would hand it the GIL straight back (`priority`, `deadline`) keeps it for it
+    // meanwhile (`release_returning`) rather than give it away and take it back. The
+    // thread object is already rooted in `threads`, so it outlives whatever runs
+    // meanwhile.
+    let spawned = vm.release_returning(move || {
+        super::pool::THREADS.run(
+            "toy-thread",
+            stack,
+            Box::new(move || {
+                let _returned = BumpOnDrop(returned.clone());
+                started_in_thread.bump();
+                thread_main(worker, tid, index, stack, returned);
+            }),
+        )
     });
-    let idle = if vm.gil_schedules() {
-        None
-    } else {
-        super::pool::THREADS.reserve_idle()
-    };
-    let spawned = match idle {
-        Some(idle) => {
-            // An idle OS thread of the pool is kept for it (no system call), and it is
-            // queued for the GIL at once; the lock hands the OS thread its job where it
-            // would first wake the thread, when it is its turn. So it is woken once, at
-            // its turn, not also now only to queue and sleep. The thread object is
-            // already rooted in `threads`, so it outlives the wait.
-            started_in_thread.bump();
-            let os_tid = idle.os_tid();
-            vm.it.queue_starting(tid, os_tid, move || idle.start(job));
-            Ok(())
-        }
-        None => {
-            // No idle OS thread, or a scheduler. Creating an OS thread takes tens of
-            // microseconds: done with the GIL released, like any blocking call, so the
-            // threads spawned before this one can run meanwhile; but this thread is back
-            // at once, and a policy that would hand it the GIL straight back (`priority`,
-            // `deadline`) keeps it for it (`release_returning`). A new OS thread runs at
-            // once and queues for the GIL itself: woken for the first time only at its
-            // turn, it could find itself queued behind a CPU-bound holder on the CPU it
-            // was made on, for up to a scheduler tick. Under a scheduler the GIL is kept
-            // (only the program's own steps decide who runs) and the thread comes to the
-            // lock when the operating system runs it.
-            vm.release_returning(move || {
-                super::pool::THREADS.run(
-                    "toy-thread",
-                    stack,
-                    Box::new(move || {
-                        started_in_thread.bump();
-                        job();
-                    }),
-                )
-            })
-        }
-    };
     match spawned {
         Ok(()) => Ok(Value::Obj(id)),
         Err(e) => {
@@ -204,12 +179,7 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize, returned
     // The object may be collected from now on; `before_fork` still waits for the OS
     // thread to be done with this one.
     vm.it.exited_threads.push(returned);
-    // A scheduler asks a joiner's wake test when this thread lets the GIL go: it must
-    // see the thread done by then.
-    let schedules = vm.gil_schedules();
-    if schedules {
-        done.bump();
-    }
+    done.bump();
     // Whoever joins this thread is back at once: queued for the GIL before it is let go,
     // a policy that favours threads back from blocking calls hands it straight over.
     for joiner in vm.it.waits.waiting_on(&done) {
@@ -219,13 +189,6 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize, returned
     // The threads left may all be blocked now, with nobody else to notice.
     deadlock::check_all_blocked(&mut vm);
     vm.finish_thread();
-    // Otherwise joiners are woken only now that the GIL is free: woken before, on this
-    // CPU, a joiner would take it from this thread's last instructions only to find the
-    // GIL held and sleep again. The outcome was stored under the GIL, which a joiner
-    // takes before it looks.
-    if !schedules {
-        done.bump();
-    }
 }
 
 /// Before a fork: waits for threads still in std's start-up, and for the OS threads of

@@ -351,8 +351,8 @@ impl<'a> Vm<'a> {
         if self.gil_schedules() { f() } else { self.release(f) }
     }
 
-    /// Work of microseconds that cannot wait on anything (creating an OS thread for a
-    /// new toy thread): as [`Vm::release_briefly`], but this thread stays queued for the GIL
+    /// Work of microseconds that cannot wait on anything (handing a new thread to the
+    /// pool): as [`Vm::release_briefly`], but this thread stays queued for the GIL
     /// meanwhile (`GilGuard::release_returning`), so `priority` and `deadline` keep the
     /// GIL for it rather than hand it to another thread and take it straight back.
     pub fn release_returning<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
