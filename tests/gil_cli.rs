@@ -475,6 +475,39 @@ for t in ts { t.join() }
 input(f"ready {total}\n")
 "#;
 
+/// Starts toy with `args`, its standard streams piped, and reads the first line it prints
+/// (its `input()` prompt, say): toy is then still running, waiting for its input.
+fn run_to_first_line(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run toy");
+    let line = first_line_or_kill(&mut child);
+    (child, line)
+}
+
+/// The first line `child` prints, read on a thread of its own; the child is killed and
+/// the test fails if none comes within [`HUNG_AFTER`].
+fn first_line_or_kill(child: &mut std::process::Child) -> String {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+        let _ = tx.send(line);
+    });
+    match rx.recv_timeout(HUNG_AFTER) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("toy never got to its input() in {HUNG_AFTER:?}");
+        }
+    }
+}
+
 /// The CPUs process or thread `status` (a `/proc/.../status` file) may run on.
 fn cpus_allowed(status: &std::path::Path) -> String {
     let text = std::fs::read_to_string(status).unwrap_or_default();
@@ -495,27 +528,7 @@ fn no_thread_is_left_pinned_after_joins_and_lock_waits() {
     let own = cpus_allowed(std::path::Path::new("/proc/self/status"));
     assert!(!own.is_empty(), "/proc/self/status names the CPUs this test may use");
     let file = script("pinning.toy", PINNING_WAITS);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
-        .args(["run", "--gil-policy", "fifo", file.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run toy");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
-        let _ = tx.send(line);
-    });
-    let line = match rx.recv_timeout(HUNG_AFTER) {
-        Ok(line) => line,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("toy never got to its input() in {HUNG_AFTER:?}");
-        }
-    };
+    let (mut child, line) = run_to_first_line(&["run", "--gil-policy", "fifo", file.to_str().unwrap()]);
     let tasks = std::path::PathBuf::from(format!("/proc/{}/task", child.id()));
     let masks: Vec<(String, String)> = std::fs::read_dir(&tasks)
         .expect("the threads of toy")
@@ -565,4 +578,56 @@ fn timeline_subcommand_draws_a_trace() {
     let missing = toy(&["timeline", "/nonexistent/trace.json", "-o", svg.to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such trace file"));
+}
+
+const ALARM_IN_A_CHILD: &str = r#"
+fn work(n) { let s = 0; for i in range(n) { s += i } return s }
+# Four threads queue while this one keeps the GIL for many switch intervals: each change
+# of holder then leaves waiters behind, and puts one on watch.
+fn contend() {
+    let ts = [spawn(work, 400000) for i in range(4)]
+    work(2000000)
+    for t in ts { t.join() }
+}
+fn child() {
+    contend()
+    parent().send("contended")
+    return parent().recv()
+}
+contend()
+let p = spawn_process(child)
+p.recv()
+input(f"pid {p.pid}\n")
+p.send("go")
+p.join()
+"#;
+
+/// The GIL's alarm (the thread that wakes the waiter put on watch when its ask is due)
+/// is the parent's until a fork; a forked child whose threads contend for its GIL starts
+/// one of its own. The parent starts its alarm before it forks, so a child that took the
+/// copied clock for its own would start none.
+#[test]
+fn a_forked_child_starts_its_own_gil_alarm() {
+    let file = script("alarm_in_a_child.toy", ALARM_IN_A_CHILD);
+    let (mut child, line) = run_to_first_line(&["run", file.to_str().unwrap()]);
+    let names = |pid: &str| -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks
+                    .filter_map(Result::ok)
+                    .map(|task| std::fs::read_to_string(task.path().join("comm")).unwrap_or_default())
+                    .map(|name| name.trim().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let pid = line.trim().strip_prefix("pid ").unwrap_or_default().to_string();
+    let in_child = names(&pid);
+    let in_parent = names(&child.id().to_string());
+    drop(child.stdin.take());
+    let status = child.wait().expect("toy ends");
+    assert!(!pid.is_empty(), "the program printed the child's pid: {line:?}");
+    assert!(status.success());
+    assert!(in_parent.iter().any(|n| n == "toy-gil-alarm"), "parent: {in_parent:?}");
+    assert!(in_child.iter().any(|n| n == "toy-gil-alarm"), "child: {in_child:?}");
 }
