@@ -18,8 +18,8 @@
 //!   parent's, whose mutex a vanished thread may hold, is leaked unread, as the lock's own
 //!   primitives are.
 //!
-//! The model build has no alarm: `arm` says so, and `set_watch` wakes the waiter as it
-//! did before, so the models check that path.
+//! The model build has no alarm: `arm` says so, `set_watch` then wakes the waiter itself,
+//! and the models check that path.
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
