@@ -194,9 +194,7 @@ fn ring(lock: &Arc<Shared>, at: Instant) {
         return;
     };
     if watch.at <= Instant::now() {
-        if let Some(rec) = st.threads.get(watch.watcher.index()).and_then(Option::as_ref) {
-            rec.wake.notify_one();
-        }
+        st.wake(watch.watcher);
     } else {
         arm(lock, &mut st, watch.at);
     }

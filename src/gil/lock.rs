@@ -266,6 +266,14 @@ impl State {
         }
     }
 
+    /// Wakes waiter `tid`, asleep on its own `wake`, to look at the state again: what a
+    /// release, a new watch and the alarm do (a thread not registered, nothing).
+    pub(super) fn wake(&self, tid: ThreadId) {
+        if let Some(rec) = self.threads.get(tid.index()).and_then(Option::as_ref) {
+            rec.wake.notify_one();
+        }
+    }
+
     pub(super) fn rec(&self, tid: ThreadId) -> &ThreadRec {
         self.threads
             .get(tid.index())
@@ -998,8 +1006,8 @@ impl<T> Gil<T> {
         {
             Self::pin_here(st, next);
         }
-        if let Some(rec) = next.and_then(|t| st.threads.get(t.index())).and_then(Option::as_ref) {
-            rec.wake.notify_one();
+        if let Some(next) = next {
+            st.wake(next);
         }
         now
     }

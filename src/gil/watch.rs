@@ -60,8 +60,8 @@ impl<T> Gil<T> {
             _ => {
                 let by_alarm = alarm::arm(self.shared_arc(), st, at);
                 st.watch = Some(Watch { watcher, at, by_alarm });
-                if !by_alarm && let Some(rec) = st.threads.get(watcher.index()).and_then(Option::as_ref) {
-                    rec.wake.notify_one();
+                if !by_alarm {
+                    st.wake(watcher);
                 }
             }
         }
