@@ -76,8 +76,23 @@ impl Signal {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// Moves the generation and wakes the waiters: [`advance`](Signal::advance), then
+    /// [`notify`](Signal::notify).
     pub fn bump(&self) {
+        self.advance();
+        self.notify();
+    }
+
+    /// Moves the generation without waking anyone: a waiter that looks sees the change,
+    /// one asleep sleeps on until [`notify`](Signal::notify), which must follow. For an
+    /// owner that must publish the change under the GIL but wants its waiters woken only
+    /// after it has let the GIL go.
+    pub fn advance(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Wakes the waiters of an [`advance`](Signal::advance) (no system call if none).
+    pub fn notify(&self) {
         if self.waiters.load(Ordering::SeqCst) > 0 {
             // Taking the mutex waits until a waiter that looked before this bump sleeps.
             drop(self.lock());

@@ -3,7 +3,8 @@
 //! affinity calls that make the move or wake a waiter on the releaser's CPU
 //! ([`pin_other`]). Its invariant: a move never leaves a thread pinned, the thread ends
 //! with the affinity mask it had before; and a waiter pinned for its wake-up gets its
-//! mask back ([`restore_own`]) the moment it runs again, before it can take the GIL.
+//! mask back ([`restore_own`]) at its first look at the lock's state once it runs again,
+//! before it can take the GIL.
 
 use std::mem::{size_of, zeroed};
 use std::ops::RangeInclusive;

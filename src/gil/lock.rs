@@ -126,7 +126,8 @@ pub(super) struct ThreadRec {
     /// Pinned by a releaser to the releaser's CPU for its wake-up, with the mask to give
     /// back once it runs ([`cpu::CpuMask`]).
     pub(super) pinned: Option<cpu::CpuMask>,
-    /// Asleep in `take`, waiting to be woken for the GIL: the only time it may be pinned.
+    /// Asleep in `take`, waiting to be woken for the GIL: the only time it may be pinned,
+    /// besides an announced thread's way back from its blocking call to `take`.
     pub(super) asleep: bool,
 }
 
@@ -329,7 +330,8 @@ impl Invariant for State {
                 self.holder == Some(tid),
                 "{tid}: `held_since` disagrees with `holder`"
             );
-            assert!(rec.pinned.is_none() || rec.asleep, "{tid} runs pinned");
+            let announced = self.waiters.iter().any(|w| w.tid == tid) && rec.in_blocking_call;
+            assert!(rec.pinned.is_none() || rec.asleep || announced, "{tid} runs pinned");
         }
         assert!(
             self.reasons.total() == self.switch_number,
@@ -690,6 +692,11 @@ impl<T> Gil<T> {
         if rec.os_tid == 0 {
             rec.os_tid = cpu::os_tid();
         }
+        // An announced thread pinned for its wake-up (see `pin_here`) gives the mask back
+        // before anything else: it never holds the GIL pinned.
+        if let Some(mask) = rec.pinned.take() {
+            cpu::restore_own(&mask);
+        }
         // Queued already if announced (see `announce`): its wait began then.
         let announced = st.waiters.iter().find(|w| w.tid == tid).map(|w| w.since);
         let start = announced.or(wanted_since).unwrap_or_else(Instant::now);
@@ -1013,17 +1020,21 @@ impl<T> Gil<T> {
     }
 
     /// Pin `next`, about to be woken by a releaser that stops running at once
-    /// ([`Releaser::Stops`]), to the releaser's CPU, so it wakes there; only if it is
-    /// asleep in `take`, where it gives the mask back as soon as it runs (`unpin`). A
-    /// thread that is running, or asleep elsewhere (a joiner announced for the GIL, still
-    /// in its own wait), is left where it is: pinned, it would have to wait for the
-    /// releaser's CPU, or stay pinned until it came to the lock.
+    /// ([`Releaser::Stops`]), to the releaser's CPU, so it wakes there: if it is asleep in
+    /// `take`, where it gives the mask back as soon as it runs (`unpin`), or announced
+    /// while away in a blocking call (a joiner of the thread ending here, whose wait is
+    /// over but whom the ending thread wakes only once it has let the GIL go), which gives
+    /// the mask back on arriving in `take`, before it looks at anything. A thread that is
+    /// running, or asleep in a wait nobody has ended, is left where it is: pinned, it
+    /// would wait for the releaser's CPU, or stay pinned until it came to the lock.
     fn pin_here(st: &mut State, next: ThreadId) {
+        let announced = st.waiters.iter().any(|w| w.tid == next);
         let Some(rec) = st.threads.get_mut(next.index()).and_then(Option::as_mut) else {
             return;
         };
+        let wakes_for_the_gil = rec.asleep || (rec.in_blocking_call && announced);
         // Pinned already by another release it has not run since: it wakes there.
-        if rec.os_tid == 0 || !rec.asleep || rec.pinned.is_some() {
+        if rec.os_tid == 0 || !wakes_for_the_gil || rec.pinned.is_some() {
             return;
         }
         rec.pinned = cpu::current().and_then(|here| cpu::pin_other(rec.os_tid, here));

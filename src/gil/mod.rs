@@ -30,7 +30,7 @@
 //! | eval breaker | bit set (`AtomicU32`) | nonzero means "the holder must take the slow path at its next check point". The bits in [`GIL_BITS`] belong to this lock. [`DROP_REQUEST`]: set (under the mutex) by a waiter asking the holder to drop, or by `take` for a waiter that asks every holder at once; cleared by the holder when it drops and by a thread taking the GIL from someone else. [`REPORT_LOCATION`]: set by a thread that begins to wait; cleared when the holder reports where it is, and by `take` once no waiter lacks a place. All other bits belong to the interpreter; the lock never touches them. |
 //! | `holder_at` | [`Location`] | where the holder last said it was during this hold; cleared by `take`. |
 //! | `waits_caused` | duration per location | each finished wait, added to its `caused_by`. |
-//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), `in_blocking_call` (inside `release_while` or `release_returning` and not yet back at `take`: only then may it be announced), the trace buffer (never allocated unless tracing), `wake`, the condition variable the thread alone sleeps on while it waits, `asleep` (set exactly while it sleeps on `wake` in `take`), `os_tid` (its id with the OS, from its first `take`), and `pinned` (the mask to give back, set only while `asleep` or between its wake-up and its next look at the state: a thread never runs pinned past that look). |
+//! | `threads` | one record per id | counters for `stats()` (counts, and durations in `Duration`, including the last hold), `held_since` (set exactly while the thread is the holder), `waiting_since` (set exactly while it is in `waiters` or waiting out a forced switch), `in_blocking_call` (inside `release_while` or `release_returning` and not yet back at `take`: only then may it be announced), the trace buffer (never allocated unless tracing), `wake`, the condition variable the thread alone sleeps on while it waits, `asleep` (set exactly while it sleeps on `wake` in `take`), `os_tid` (its id with the OS, from its first `take`), and `pinned` (the mask to give back, set only while `asleep` or between its wake-up and its next look at the state, or while announced and still away in its blocking call, until it arrives in `take`: a thread never runs pinned past that look or that arrival, so never holds the GIL pinned). |
 //! | `forced_drops`, `drop_requests` | count | totals; a request counts once, when the bit goes from 0 to 1. |
 //! | `dropped_on_cpu` | CPU number | where the last holder ran when it dropped at a check point (only when following CPUs). Set by every release (`None` unless forced) and cleared by every `take`: it describes only the hand-off in progress. |
 //! | `kept_cpu` | CPU number | where the last holder ran when it let go to sleep on that CPU (`release_keeping_cpu`; only when following CPUs). Set and cleared like `dropped_on_cpu`. |
@@ -41,7 +41,9 @@
 //! Transitions (all under the mutex):
 //!
 //! ```text
-//!   take(t):    in_blocking_call = false; if t was announced, its wait began then
+//!   take(t):    in_blocking_call = false; give back the mask t was pinned from, if
+//!               any (an announced thread's, see release); if t was announced, its
+//!               wait began then
 //!               while the GIL is locked or reserved for another thread (or t is queued):
 //!                   (on first entry: queue t unless announced; set REPORT_LOCATION if
 //!                   it cannot take the GIL at once)
@@ -92,7 +94,8 @@
 //!                   `wake`, so the others are not sent through the mutex in turn);
 //!                   if t stops running (`Releaser::Stops`: a wait on another thread,
 //!                   a thread's end) and CPUs are followed, the woken waiter, if asleep
-//!                   in take, is first pinned to t's CPU (`pinned` = its own mask)
+//!                   in take or announced (a joiner of t, whose wait t ends after
+//!                   this release), is first pinned to t's CPU (`pinned` = its own mask)
 //!   report(t, place):   holder_at = place; every waiter without a place gets it;
 //!                       clear REPORT_LOCATION
 //!   check_point (holder t, DROP_REQUEST seen):

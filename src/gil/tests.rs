@@ -758,6 +758,67 @@ fn gil_stopping_releaser_wakes_the_waiter_on_its_cpu() {
     }
 }
 
+/// A thread's end wakes a joiner the GIL goes to (announced, still inside its join) on
+/// the ending thread's CPU: the release pins it there, and it has its own mask back once
+/// it arrives at the lock, before it holds the GIL. With following off, nobody is pinned.
+#[test]
+fn gil_an_ending_thread_wakes_its_announced_joiner_on_its_cpu() {
+    let Some(own) = at_least_two_cpus("waking a joiner on the ending thread's CPU") else {
+        return;
+    };
+    for follow_cpu in [true, false] {
+        let gil = Gil::new(
+            Vec::<u32>::new(),
+            GilConfig {
+                policy: PolicyKind::Priority,
+                follow_cpu,
+                ..GilConfig::default()
+            },
+        );
+        let (ending, joiner) = (gil.register_thread(), gil.register_thread());
+        let gil = &gil;
+        let (finish, finished) = std::sync::mpsc::channel::<()>();
+        let mask_holding = thread::scope(|s| {
+            // Owned here, so a failed assertion below drops it and ends the joiner's wait.
+            let finish = finish;
+            let joined = s.spawn(move || {
+                let mut guard = gil.acquire(joiner);
+                guard
+                    .release_while(move || finished.recv())
+                    .expect("the ending thread ends");
+                // Back at the lock and holding the GIL again.
+                let mask = cpu::allowed();
+                assert!(gil.lock_state().rec(joiner).pinned.is_none());
+                mask
+            });
+            wait_until("the joiner inside its join", || {
+                let st = gil.lock_state();
+                st.rec(joiner).in_blocking_call && !st.locked
+            });
+            let mut st = gil.lock_state();
+            assert_eq!(gil.take(&mut st, ending, false, None), None);
+            // The thread ends: its joiner is announced, then it lets the GIL go.
+            assert!(gil.announce(&mut st, joiner, Instant::now()));
+            gil.release_as(&mut st, ending, End::Blocking, SwitchReason::Blocking, Releaser::Stops);
+            assert_eq!(st.reserved_for, Some(joiner), "priority hands the GIL to the joiner");
+            let rec = st.rec(joiner);
+            assert_eq!(rec.pinned.is_some(), follow_cpu, "follow {follow_cpu}");
+            let mask = cpu::allowed_of(rec.os_tid);
+            if follow_cpu {
+                assert_eq!(mask.len(), 1, "pinned to one CPU: {mask:?}");
+                assert!(own.contains(&mask[0]));
+            } else {
+                assert_eq!(mask, own, "left alone");
+            }
+            drop(st);
+            // Only now is the joiner woken.
+            finish.send(()).expect("the joiner waits");
+            joined.join().expect("the joiner")
+        });
+        assert_eq!(mask_holding, own, "the joiner holds the GIL with its own mask");
+    }
+}
+
 #[test]
 fn gil_any_cpu_never_moves_a_thread() {
     let (stats, moves) = trade_by_forced_drops(false, 6);

@@ -1,9 +1,10 @@
 //! Waiting for threads: `t.join()` and `t.join(timeout)`, `t.is_alive()`, and the end of
 //! the program, which waits for every thread and collects the failures nobody observed.
 //!
-//! Invariant: a thread's outcome is stored under the GIL before its `done` signal is
-//! bumped, so a joiner that wakes finds it; an error is reported at the end only if no
-//! `join` saw it (and only once).
+//! Invariant: a thread's outcome is stored under the GIL before its `done` signal moves
+//! (its joiners are woken a moment later, once it has let the GIL go), so a joiner that
+//! wakes finds it; an error is reported at the end only if no `join` saw it (and only
+//! once).
 
 use super::block::{Wait, block, deadline_after};
 use super::spawn::{forget_returned, thread_obj};

@@ -179,7 +179,12 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize, returned
     // The object may be collected from now on; `before_fork` still waits for the OS
     // thread to be done with this one.
     vm.it.exited_threads.push(returned);
-    done.bump();
+    // Done, for every thread that looks (a deadlock check included), but the joiners are
+    // woken only after the GIL is let go, below: a policy that hands it to a joiner has
+    // it pinned to this CPU by then (see `gil::Gil::pin_here`), so the joiner wakes here,
+    // to a GIL already its own, as this OS thread leaves; woken now, it woke on the other
+    // vCPU, tens of microseconds away, only to wait for the GIL this thread still held.
+    done.advance();
     // Whoever joins this thread is back at once: queued for the GIL before it is let go,
     // a policy that favours threads back from blocking calls hands it straight over.
     for joiner in vm.it.waits.waiting_on(&done) {
@@ -189,6 +194,7 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize, returned
     // The threads left may all be blocked now, with nobody else to notice.
     deadlock::check_all_blocked(&mut vm);
     vm.finish_thread();
+    done.notify();
 }
 
 /// Before a fork: waits for threads still in std's start-up, and for the OS threads of
