@@ -185,6 +185,8 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize, returned
     // to a GIL already its own, as this OS thread leaves; woken now, it woke on the other
     // vCPU, tens of microseconds away, only to wait for the GIL this thread still held.
     done.advance();
+    // Wakes them when dropped: after `finish_thread`, or on the way out of a panic.
+    let _wake_joiners = NotifyOnDrop(done.clone());
     // Whoever joins this thread is back at once: queued for the GIL before it is let go,
     // a policy that favours threads back from blocking calls hands it straight over.
     for joiner in vm.it.waits.waiting_on(&done) {
@@ -194,7 +196,15 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize, returned
     // The threads left may all be blocked now, with nobody else to notice.
     deadlock::check_all_blocked(&mut vm);
     vm.finish_thread();
-    done.notify();
+}
+
+/// Wakes the waiters of a signal already moved (`Signal::advance`) when dropped.
+struct NotifyOnDrop(Arc<Signal>);
+
+impl Drop for NotifyOnDrop {
+    fn drop(&mut self) {
+        self.0.notify();
+    }
 }
 
 /// Before a fork: waits for threads still in std's start-up, and for the OS threads of
