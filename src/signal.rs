@@ -2,7 +2,8 @@
 //! variable, `Send + Sync`, holding no interpreter values.
 //!
 //! Invariant: the generation only grows, and every change of the state a signal guards
-//! bumps it (under the GIL). A signal made before a fork is never used in the child (its
+//! moves it (under the GIL), and wakes its waiters then (`bump`) or once the GIL is let go
+//! (`advance`, then `notify`). A signal made before a fork is never used in the child (its
 //! mutex may have been copied held); its owner replaces it (`is_stale`). A waiter reads
 //! the generation under the GIL, then waits with the GIL released for it to move, so no
 //! wake-up is lost between "I must wait" and "I am waiting".

@@ -182,8 +182,9 @@ fn thread_main(gil: SharedGil, tid: ThreadId, index: u32, stack: usize, returned
     // Done, for every thread that looks (a deadlock check included), but the joiners are
     // woken only after the GIL is let go, below: a policy that hands it to a joiner has
     // it pinned to this CPU by then (see `gil::Gil::pin_here`), so the joiner wakes here,
-    // to a GIL already its own, as this OS thread leaves; woken now, it woke on the other
-    // vCPU, tens of microseconds away, only to wait for the GIL this thread still held.
+    // to a GIL already its own, as this OS thread leaves. Woken before the release, it
+    // would wake on another (idle) CPU, tens of microseconds away, only to wait for the
+    // GIL this thread still holds.
     done.advance();
     // Wakes them when dropped: after `finish_thread`, or on the way out of a panic.
     let _wake_joiners = NotifyOnDrop(done.clone());
