@@ -224,6 +224,15 @@ pub(super) struct State {
     pub(super) alarm_due: Option<Instant>,
 }
 
+impl ThreadRec {
+    /// Queued for the GIL while still away in its blocking call ([`Gil::announce`]): a
+    /// thread in a blocking call cannot be waiting out a forced switch, so `waiting_since`
+    /// is set only because it is in `waiters`.
+    pub(super) fn announced(&self) -> bool {
+        self.in_blocking_call && self.waiting_since.is_some()
+    }
+}
+
 impl State {
     pub(super) fn new(policy: Box<dyn ReleasePolicy>) -> State {
         let schedules = policy.schedules();
@@ -330,8 +339,10 @@ impl Invariant for State {
                 self.holder == Some(tid),
                 "{tid}: `held_since` disagrees with `holder`"
             );
-            let announced = self.waiters.iter().any(|w| w.tid == tid) && rec.in_blocking_call;
-            assert!(rec.pinned.is_none() || rec.asleep || announced, "{tid} runs pinned");
+            assert!(
+                rec.pinned.is_none() || rec.asleep || rec.announced(),
+                "{tid} runs pinned"
+            );
         }
         assert!(
             self.reasons.total() == self.switch_number,
@@ -694,9 +705,7 @@ impl<T> Gil<T> {
         }
         // An announced thread pinned for its wake-up (see `pin_here`) gives the mask back
         // before anything else: it never holds the GIL pinned.
-        if let Some(mask) = rec.pinned.take() {
-            cpu::restore_own(&mask);
-        }
+        Self::unpin(st, tid);
         // Queued already if announced (see `announce`): its wait began then.
         let announced = st.waiters.iter().find(|w| w.tid == tid).map(|w| w.since);
         let start = announced.or(wanted_since).unwrap_or_else(Instant::now);
@@ -1028,11 +1037,10 @@ impl<T> Gil<T> {
     /// running, or asleep in a wait nobody has ended, is left where it is: pinned, it
     /// would wait for the releaser's CPU, or stay pinned until it came to the lock.
     fn pin_here(st: &mut State, next: ThreadId) {
-        let announced = st.waiters.iter().any(|w| w.tid == next);
         let Some(rec) = st.threads.get_mut(next.index()).and_then(Option::as_mut) else {
             return;
         };
-        let wakes_for_the_gil = rec.asleep || (rec.in_blocking_call && announced);
+        let wakes_for_the_gil = rec.asleep || rec.announced();
         // Pinned already by another release it has not run since: it wakes there.
         if rec.os_tid == 0 || !wakes_for_the_gil || rec.pinned.is_some() {
             return;
@@ -1040,9 +1048,9 @@ impl<T> Gil<T> {
         rec.pinned = cpu::current().and_then(|here| cpu::pin_other(rec.os_tid, here));
     }
 
-    /// `tid`, awake again in `take`, is no longer asleep, and gets back the affinity a
-    /// releaser pinned it from (one system call, under the mutex, so no releaser can pin
-    /// it again meanwhile; only after a stopping releaser's hand-off).
+    /// `tid`, awake in `take` (arrived, or woken), is no longer asleep, and gets back the
+    /// affinity a releaser pinned it from (one system call, under the mutex, so no
+    /// releaser can pin it again meanwhile; only after a stopping releaser's hand-off).
     fn unpin(st: &mut State, tid: ThreadId) {
         let rec = st.rec_mut(tid);
         rec.asleep = false;

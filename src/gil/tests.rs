@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::cpu::{self, Placement, placement};
-use super::lock::MIN_SWITCH_INTERVAL;
+use super::lock::{MIN_SWITCH_INTERVAL, ThreadRec};
 use super::queued::Queued;
 use super::sync::Invariant;
 use super::trace::{End, Event, EventKind};
@@ -704,6 +704,19 @@ fn gil_taker_moves_off_a_sleepers_cpu() {
     panic!("no taker moved off the sleeper's CPU in {TRADES} hand-offs on CPUs {own:?}");
 }
 
+/// Whether thread `rec`, about to be woken, is pinned (`pins`) to one of the CPUs `own`
+/// for its wake-up, as the lock records and as the OS has it; or else left with `own`.
+fn assert_pinned_for_its_wake_up(rec: &ThreadRec, pins: bool, own: &[u32], case: &str) {
+    assert_eq!(rec.pinned.is_some(), pins, "{case}");
+    let mask = cpu::allowed_of(rec.os_tid);
+    if pins {
+        assert_eq!(mask.len(), 1, "pinned to one CPU: {mask:?} ({case})");
+        assert!(own.contains(&mask[0]), "{case}");
+    } else {
+        assert_eq!(mask, own, "left alone ({case})");
+    }
+}
+
 /// A releaser that stops running (`Releaser::Stops`: a wait on another thread, a thread's
 /// end) wakes the waiter asleep for the GIL on its own CPU: the waiter is pinned there
 /// until it runs, and then has its own mask back. A release that goes on running
@@ -742,14 +755,7 @@ fn gil_stopping_releaser_wakes_the_waiter_on_its_cpu() {
             // The waiter needs the mutex to run on from its wake-up: it is still pinned.
             let rec = st.rec(waiter);
             assert_ne!(rec.os_tid, 0, "known once it came to the lock");
-            assert_eq!(rec.pinned.is_some(), pins, "{releaser:?}, follow {follow_cpu}");
-            let mask = cpu::allowed_of(rec.os_tid);
-            if pins {
-                assert_eq!(mask.len(), 1, "pinned to one CPU: {mask:?}");
-                assert!(own.contains(&mask[0]));
-            } else {
-                assert_eq!(mask, own, "left alone");
-            }
+            assert_pinned_for_its_wake_up(rec, pins, &own, &format!("{releaser:?}, follow {follow_cpu}"));
             drop(st);
             woken.join().expect("the waiter")
         });
@@ -802,14 +808,7 @@ fn gil_an_ending_thread_wakes_its_announced_joiner_on_its_cpu() {
             gil.release_as(&mut st, ending, End::Blocking, SwitchReason::Blocking, Releaser::Stops);
             assert_eq!(st.reserved_for, Some(joiner), "priority hands the GIL to the joiner");
             let rec = st.rec(joiner);
-            assert_eq!(rec.pinned.is_some(), follow_cpu, "follow {follow_cpu}");
-            let mask = cpu::allowed_of(rec.os_tid);
-            if follow_cpu {
-                assert_eq!(mask.len(), 1, "pinned to one CPU: {mask:?}");
-                assert!(own.contains(&mask[0]));
-            } else {
-                assert_eq!(mask, own, "left alone");
-            }
+            assert_pinned_for_its_wake_up(rec, follow_cpu, &own, &format!("follow {follow_cpu}"));
             drop(st);
             // Only now is the joiner woken.
             finish.send(()).expect("the joiner waits");
