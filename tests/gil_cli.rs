@@ -4,6 +4,8 @@
 //! the totals, the reasons and the costliest lines; `toy compare` runs a script under
 //! several policies and prints a row (and a bar) for each.
 
+mod common;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -454,7 +456,8 @@ fn sleep_keeps_the_next_holder_off_its_cpu() {
 
 /// Threads joined one by one and a lock fought over: every join and every wait for the
 /// lock lets the GIL go as a releaser that stops running, which pins the waiter it wakes
-/// to its own CPU until that waiter runs. Then the program waits at `input`.
+/// to its own CPU until that waiter runs. Then the program says it is ready (READY is the
+/// ready file's path) and waits at `input`.
 const PINNING_WAITS: &str = r#"
 fn work(n) { let s = 0; for i in range(n) { s += i } return s }
 for r in range(5) {
@@ -472,41 +475,9 @@ fn bump() {
 }
 let ts = [spawn(bump) for i in range(4)]
 for t in ts { t.join() }
-input(f"ready {total}\n")
+write_file(READY, str(total))
+input()
 "#;
-
-/// Starts toy with `args`, its standard streams piped, and reads the first line it prints
-/// (its `input()` prompt, say): toy is then still running, waiting for its input.
-fn run_to_first_line(args: &[&str]) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run toy");
-    let line = first_line_or_kill(&mut child);
-    (child, line)
-}
-
-/// The first line `child` prints, read on a thread of its own; the child is killed and
-/// the test fails if none comes within [`HUNG_AFTER`].
-fn first_line_or_kill(child: &mut std::process::Child) -> String {
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
-        let _ = tx.send(line);
-    });
-    match rx.recv_timeout(HUNG_AFTER) {
-        Ok(line) => line,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("toy never got to its input() in {HUNG_AFTER:?}");
-        }
-    }
-}
 
 /// The CPUs process or thread `status` (a `/proc/.../status` file) may run on.
 fn cpus_allowed(status: &std::path::Path) -> String {
@@ -527,8 +498,14 @@ fn no_thread_is_left_pinned_after_joins_and_lock_waits() {
     }
     let own = cpus_allowed(std::path::Path::new("/proc/self/status"));
     assert!(!own.is_empty(), "/proc/self/status names the CPUs this test may use");
-    let file = script("pinning.toy", PINNING_WAITS);
-    let (mut child, line) = run_to_first_line(&["run", "--gil-policy", "fifo", file.to_str().unwrap()]);
+    let (mut child, ready) = common::start_configured_until_ready(
+        "gil-pinning",
+        |toy| {
+            toy.args(["run", "--gil-policy", "fifo"]).stdin(Stdio::piped());
+        },
+        |ready| PINNING_WAITS.replace("READY", ready),
+    );
+    let total = common::read_pid(&ready);
     let tasks = std::path::PathBuf::from(format!("/proc/{}/task", child.id()));
     let masks: Vec<(String, String)> = std::fs::read_dir(&tasks)
         .expect("the threads of toy")
@@ -540,7 +517,7 @@ fn no_thread_is_left_pinned_after_joins_and_lock_waits() {
         .collect();
     drop(child.stdin.take());
     let status = child.wait().expect("toy ends");
-    assert_eq!(line.trim(), "ready 8000", "the program ran to its input()");
+    assert_eq!(total, 8000, "the program ran to its input()");
     assert!(status.success());
     assert!(masks.len() > 4, "the pool's workers are still there: {masks:?}");
     for (task, mask) in &masks {
@@ -597,7 +574,8 @@ fn child() {
 contend()
 let p = spawn_process(child)
 p.recv()
-input(f"pid {p.pid}\n")
+write_file(READY, str(p.pid))
+input()
 p.send("go")
 p.join()
 "#;
@@ -605,11 +583,17 @@ p.join()
 /// The GIL's alarm (the thread that wakes the waiter put on watch when its ask is due)
 /// is the parent's until a fork; a forked child whose threads contend for its GIL starts
 /// one of its own. The parent starts its alarm before it forks, so a child that took the
-/// copied clock for its own would start none.
+/// copied clock for its own would start none. The script writes the child's pid to its
+/// ready file (READY) and waits at `input` while the test looks at both processes.
 #[test]
 fn a_forked_child_starts_its_own_gil_alarm() {
-    let file = script("alarm_in_a_child.toy", ALARM_IN_A_CHILD);
-    let (mut child, line) = run_to_first_line(&["run", file.to_str().unwrap()]);
+    let (mut child, ready) = common::start_configured_until_ready(
+        "gil-alarm-child",
+        |toy| {
+            toy.arg("run").stdin(Stdio::piped());
+        },
+        |ready| ALARM_IN_A_CHILD.replace("READY", ready),
+    );
     let names = |pid: &str| -> Vec<String> {
         std::fs::read_dir(format!("/proc/{pid}/task"))
             .map(|tasks| {
@@ -621,12 +605,11 @@ fn a_forked_child_starts_its_own_gil_alarm() {
             })
             .unwrap_or_default()
     };
-    let pid = line.trim().strip_prefix("pid ").unwrap_or_default().to_string();
+    let pid = common::read_pid(&ready).to_string();
     let in_child = names(&pid);
     let in_parent = names(&child.id().to_string());
     drop(child.stdin.take());
     let status = child.wait().expect("toy ends");
-    assert!(!pid.is_empty(), "the program printed the child's pid: {line:?}");
     assert!(status.success());
     assert!(in_parent.iter().any(|n| n == "toy-gil-alarm"), "parent: {in_parent:?}");
     assert!(in_child.iter().any(|n| n == "toy-gil-alarm"), "child: {in_child:?}");
